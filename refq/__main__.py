@@ -1,0 +1,5 @@
+import sys
+
+from refq.cli import main
+
+sys.exit(main())

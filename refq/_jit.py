@@ -1,0 +1,81 @@
+"""Compile refq's clause functions with Numba, from the very source the spec shows.
+
+A clause function is written once, in plain Python restricted to what Numba's
+nopython mode accepts, and decorated with :func:`kernel`. Calling it runs the
+compiled version; :func:`pure_python` runs the same source in the interpreter,
+so tests can check that both paths give identical bits.
+
+Numba is imported and a kernel compiled only on its first call (``import refq``
+compiles nothing), and compiled code is cached on disk. Kernels may call other
+kernels: at compile time every kernel named in a function's globals is swapped
+for its compiled dispatcher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import types
+from collections.abc import Callable, Iterator
+
+_pure_python = os.environ.get("REFQ_DISABLE_JIT", "") not in ("", "0")
+
+
+class Kernel:
+    """A clause function that runs compiled by default and interpreted on request."""
+
+    def __init__(self, func: Callable) -> None:
+        functools.update_wrapper(self, func)
+        self.py_func = func
+        self._dispatcher = None
+
+    def __call__(self, *args):
+        if _pure_python:
+            return self.py_func(*args)
+        return self.compiled(*args)
+
+    @property
+    def compiled(self):
+        """The Numba dispatcher, compiled (or loaded from the cache) on first use."""
+        if self._dispatcher is None:
+            import numba
+
+            func = self.py_func
+            globals_ = dict(func.__globals__)
+            for name in func.__code__.co_names:
+                value = globals_.get(name)
+                if isinstance(value, Kernel):
+                    globals_[name] = value.compiled
+            rebound = types.FunctionType(
+                func.__code__, globals_, func.__name__, func.__defaults__, func.__closure__
+            )
+            rebound.__qualname__ = func.__qualname__
+            rebound.__module__ = func.__module__
+            # No fastmath and the default (python) error model: both change results.
+            self._dispatcher = numba.njit(cache=True, nogil=True)(rebound)
+        return self._dispatcher
+
+    def __repr__(self) -> str:
+        return f"<refq kernel {self.py_func.__module__}.{self.py_func.__qualname__}>"
+
+
+def kernel(func: Callable) -> Kernel:
+    """Mark a clause function as Numba-compilable."""
+    return Kernel(func)
+
+
+def jit_enabled() -> bool:
+    return not _pure_python
+
+
+@contextlib.contextmanager
+def pure_python() -> Iterator[None]:
+    """Run every kernel interpreted inside the ``with`` block."""
+    global _pure_python
+    previous = _pure_python
+    _pure_python = True
+    try:
+        yield
+    finally:
+        _pure_python = previous

@@ -1,0 +1,1 @@
+"""Chapter NUM: number formats — integers, rounding, binary floating point."""
