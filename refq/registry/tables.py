@@ -1,0 +1,184 @@
+"""Markdown tables generated from the registry, for the spec and the docs site.
+
+A spec page asks for a table with ``<!-- refq:table NAME -->``; the docs build
+replaces the marker with ``TABLES[NAME]()``. The table is computed from the
+registry (and from refq's own clause functions for derived values), so a fact is
+typed once and every table that shows it agrees.
+
+Links in the tables are written for the docs site: a link starting with ``/`` is
+resolved against the docs root, and ``[text][dotted.name]`` is a cross-reference
+to that object's entry in the API reference.
+
+A new table is one function decorated with ``@table("name")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from refq.errors import invalid, wrong_type
+from refq.registry.clauses import CHAPTERS, CLAUSES, Clause
+from refq.registry.formats import FLOAT_FORMATS, SPECIAL_VALUE_CONVENTIONS, FloatFormat
+from refq.registry.rounding import ROUNDING_MODES
+
+#: Table name -> function of no arguments returning the table as Markdown.
+TABLES: dict[str, Callable[[], str]] = {}
+
+
+def table(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
+    """Register the decorated zero-argument function as the generator of table ``name``."""
+
+    def register(generator: Callable[[], str]) -> Callable[[], str]:
+        if name in TABLES:
+            raise invalid("name", "a table name not registered yet", name)
+        TABLES[name] = generator
+        return generator
+
+    return register
+
+
+def render_table(name: str) -> str:
+    """Return table ``name`` as Markdown; an unknown name raises ``RefqValueError``."""
+    if not isinstance(name, str):
+        raise wrong_type("name", "a table name", name)
+    if name not in TABLES:
+        raise invalid("name", "one of " + ", ".join(sorted(TABLES)), name)
+    return TABLES[name]()
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Format ``rows`` under ``header`` as a pipe table; ``|`` inside a cell is escaped."""
+
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        if len(row) != len(header):
+            raise invalid("rows", f"rows of {len(header)} cells like the header", row)
+        lines.append("| " + " | ".join(cell(value) for value in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def clause_link(clause_id: str) -> str:
+    """A Markdown link to the permalink of clause ``clause_id`` on its chapter's page."""
+    prefix = clause_id.split("-", 1)[0]
+    slug = next((c.slug for c in CHAPTERS if c.prefix == prefix), None)
+    if slug is None:
+        raise invalid("clause_id", "an ID whose prefix is a chapter in refq.registry.CHAPTERS", clause_id)
+    return f"[{clause_id}](/spec/{slug}.md#{clause_id})"
+
+
+def api_link(dotted_name: str) -> str:
+    """A cross-reference to the API entry of ``module:qualname`` (or ``module.qualname``)."""
+    identifier = dotted_name.replace(":", ".")
+    return f"[`{identifier.rsplit('.', 1)[-1]}`][{identifier}]"
+
+
+@table("chapters")
+def chapters_table() -> str:
+    """The spec's chapters in reading order, with how many clauses each has."""
+
+    def count(prefix: str) -> int:
+        return sum(1 for c in CLAUSES if c.id.split("-", 1)[0] == prefix)
+
+    rows = [(f"[{c.title}](/spec/{c.slug}.md)", f"`{c.prefix}`", count(c.prefix)) for c in CHAPTERS]
+    return markdown_table(("chapter", "clause prefix", "clauses"), rows)
+
+
+def _implementations(clause: Clause) -> str:
+    return ", ".join(api_link(name) for name in clause.implemented_by) or "descriptive"
+
+
+@table("clause-index")
+def clause_index_table() -> str:
+    """Every clause: its permalink, its title, and the refq objects that execute it."""
+    rows = [(clause_link(c.id), c.title, _implementations(c)) for c in CLAUSES]
+    return markdown_table(("clause", "title", "implemented by"), rows)
+
+
+@table("rounding-modes")
+def rounding_modes_table() -> str:
+    """The rounding modes, their kernel codes, rules, and who uses each."""
+    rows = [(f"`{m.name}`", m.code, m.rule, "; ".join(m.used_by) or "—") for m in ROUNDING_MODES]
+    return markdown_table(("mode", "code", "rule", "used by"), rows)
+
+
+@table("special-value-conventions")
+def special_value_conventions_table() -> str:
+    """The special-value conventions and which formats follow each."""
+    rows = []
+    for convention, meaning in SPECIAL_VALUE_CONVENTIONS.items():
+        formats = ", ".join(f"`{f.name}`" for f in FLOAT_FORMATS if f.specials == convention) or "—"
+        rows.append((f"`{convention}`", meaning, formats))
+    return markdown_table(("convention", "meaning", "formats"), rows)
+
+
+def _float_derived_columns() -> list[tuple[str, Callable[[FloatFormat], str]]]:
+    """Columns computed by refq.numbers.floats; empty while that module lacks them."""
+    try:
+        from refq.numbers import floats
+    except ImportError:
+        return []
+    columns = []
+    for header, function_name in (
+        ("max finite", "max_finite"),
+        ("min normal", "min_normal"),
+        ("min subnormal", "min_subnormal"),
+    ):
+        function = getattr(floats, function_name, None)
+        if function is not None:
+            columns.append((header, lambda fmt, function=function: _exact_value(function(fmt))))
+    return columns
+
+
+def _exact_value(value: object) -> str:
+    """Show a derived extreme exactly: a power of two as $2^{e}$, otherwise its decimal."""
+    from fractions import Fraction
+
+    exact = Fraction(value)  # exact for floats, ints and Fractions alike
+    if exact > 0 and exact.numerator == 1 and exact.denominator & (exact.denominator - 1) == 0:
+        return f"$2^{{-{exact.denominator.bit_length() - 1}}}$"
+    if exact.denominator == 1 and abs(exact.numerator) < 10**9:
+        return str(exact.numerator)
+    if exact.denominator == 1:
+        return f"{float(exact):.8g}"
+    return f"{float(exact):g}"
+
+
+@table("float-formats")
+def float_formats_table() -> str:
+    """Every float format's fields, bias, special-value convention and extreme values."""
+    derived = _float_derived_columns()
+    header = ["format", "bits", "exponent bits", "mantissa bits", "bias", "specials"]
+    header += [name for name, _ in derived]
+    rows = []
+    for fmt in FLOAT_FORMATS:
+        row = [f"`{fmt.name}`", fmt.total_bits, fmt.exponent_bits, fmt.mantissa_bits, fmt.bias, f"`{fmt.specials}`"]
+        row += [column(fmt) for _, column in derived]
+        rows.append(row)
+    return markdown_table(header, rows)
+
+
+def _from_section_helper(result: object) -> str:
+    """Accept what a chapter's table helper returns: Markdown, or a (header, rows) pair."""
+    if isinstance(result, str):
+        return result if result.endswith("\n") else result + "\n"
+    header, rows = result  # type: ignore[misc]
+    return markdown_table(header, rows)
+
+
+@table("int4-encodings")
+def int4_encodings_table() -> str:
+    """Every 4-bit pattern read as int4 and as uint4 (from refq.numbers.integers)."""
+    from refq.numbers.integers import int_encodings_table
+
+    return _from_section_helper(int_encodings_table(4))
+
+
+@table("rounding-examples")
+def rounding_examples_table() -> str:
+    """Sample values rounded under every mode (from refq.numbers.rounding)."""
+    from refq.numbers.rounding import rounding_examples_table as examples
+
+    return _from_section_helper(examples())
