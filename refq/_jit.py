@@ -7,7 +7,7 @@ so tests can check that both paths give identical bits.
 
 Numba is imported and a kernel compiled only on its first call (``import refq``
 compiles nothing), and compiled code is cached on disk. Kernels may call other
-kernels: at compile time every kernel named in a function's globals is swapped
+kernels (referenced by a global name, not as a module attribute): at compile time every kernel named in a function's globals is swapped
 for its compiled dispatcher.
 """
 

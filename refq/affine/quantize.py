@@ -1,0 +1,122 @@
+"""AFF-3: quantize a float32 array."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.affine import steps
+from refq.affine.steps import quantize_value
+from refq.affine.parameters import Granularity, Target, granularity, input_array, scale_array, target_type, zero_point_array
+from refq.affine.profiles import resolve_variants
+from refq.numbers.rounding import round_rational
+from refq.registry.rounding import ROUNDING_MODES
+
+
+@kernel
+def quantize_blocks(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, scale_operation, precision,
+                    zero_point_placement, rounding, saturation, conversion_overflow, nan, out3, unpredictable3):
+    """Apply :func:`quantize_value` to every element of the ``(outer, length, inner)`` view."""
+    outer, length, inner = x3.shape
+    scale_outer, _, scale_inner = scale3.shape
+    for o in range(outer):
+        so = o if scale_outer > 1 else 0
+        for d in range(length):
+            sd = d // block
+            for i in range(inner):
+                si = i if scale_inner > 1 else 0
+                q, unpredictable = quantize_value(
+                    x3[o, d, i], scale3[so, sd, si], reciprocal3[so, sd, si], zero_point3[so, sd, si], qmin, qmax,
+                    scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow, nan)
+                out3[o, d, i] = q
+                unpredictable3[o, d, i] = unpredictable
+
+
+def _quantize_exact(x: float, scale: np.float32, reciprocal: np.float32, zero_point: int, target: Target,
+                    codes: dict[str, int]) -> tuple[int, bool]:
+    """AFF-3.1 with ``precision="exact"``: the same steps in rational arithmetic (slow, pure Python)."""
+    nan = codes["nan"]
+    if x != x and nan != steps.NAN_CONVERTED:
+        if nan == steps.NAN_QMAX:
+            return target.qmax, False
+        if nan == steps.NAN_ZERO:
+            return min(max(0, target.qmin), target.qmax), False
+        return target.qmin, nan == steps.NAN_UNPREDICTABLE
+    rounded, pending = float(x), zero_point  # NaN and infinities go straight to saturation
+    if np.isfinite(x):
+        divisor = Fraction(float(scale)) if codes["scale_operation"] == steps.DIVIDE else 1 / Fraction(float(reciprocal))
+        value = Fraction(float(x)) / divisor
+        if codes["zero_point_placement"] != steps.AFTER_ROUNDING:
+            value, pending = value + zero_point, 0
+        integer = round_rational(value, ROUNDING_MODES[codes["rounding"]].name)
+        # Past 2^62 every range saturates and every int32 conversion overflows: keep floats exact.
+        rounded = float(max(min(integer, 2**62), -(2**62)))
+    q, unpredictable = steps.saturate.py_func(rounded, pending, target.qmin, target.qmax,
+                                              codes["saturation"], codes["conversion_overflow"])
+    return int(q), bool(unpredictable)
+
+
+def quantize_with_outcomes(x, scale, zero_point=None, *, dtype="int8", axis=None, block_size=None,
+                           narrow=False, profile="onnx", **variant_overrides) -> tuple[np.ndarray, np.ndarray]:
+    """Quantize and also return a boolean array marking the *unpredictable* elements (AFF-2.1).
+
+    Arguments are those of :func:`quantize`.
+    """
+    values = input_array(x)
+    target = target_type(dtype, narrow)
+    scales = scale_array(scale)
+    layout = granularity(values.shape, scales.shape, axis, block_size)
+    zero_points = zero_point_array(zero_point, target, scales.shape)
+    variants = resolve_variants(profile, "quantize", per_axis=layout.kind != "per_tensor", overrides=variant_overrides)
+    codes = {name: value.code for name, value in variants.items()}
+    scale3 = scales.reshape(layout.scale_shape3)
+    with np.errstate(divide="ignore", over="ignore"):
+        reciprocal3 = (np.float32(1) / scale3).astype(np.float32)
+    zero_point3 = zero_points.reshape(layout.scale_shape3)
+    x3 = values.reshape(layout.outer, layout.length, layout.inner)
+    out3 = np.empty(x3.shape, dtype=np.int64)
+    unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)
+    if codes["precision"] == steps.EXACT:
+        _quantize_all_exact(x3, scale3, reciprocal3, zero_point3, layout, target, codes, out3, unpredictable3)
+    else:
+        quantize_blocks(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
+                        codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
+                        codes["saturation"], codes["conversion_overflow"], codes["nan"], out3, unpredictable3)
+    return out3.astype(target.container).reshape(values.shape), unpredictable3.reshape(values.shape)
+
+
+def _quantize_all_exact(x3, scale3, reciprocal3, zero_point3, layout: Granularity, target: Target, codes, out3,
+                        unpredictable3) -> None:
+    for (o, d, i), value in np.ndenumerate(x3):
+        index = (o if scale3.shape[0] > 1 else 0, d // layout.block, i if scale3.shape[2] > 1 else 0)
+        out3[o, d, i], unpredictable3[o, d, i] = _quantize_exact(
+            value, scale3[index], reciprocal3[index], int(zero_point3[index]), target, codes)
+
+
+def quantize(x, scale, zero_point=None, *, dtype="int8", axis=None, block_size=None, narrow=False,
+             profile="onnx", **variant_overrides) -> np.ndarray:
+    """Quantize float32 values to integers (AFF-3.1):
+    $q = \\mathrm{saturate}(\\mathrm{round}(x / s) + z)$ under the profile's variants.
+
+    Args:
+        x: float32 array (other numeric types are rounded to float32 first).
+        scale: float32 > 0: a scalar for per-tensor quantization, a vector of length
+            ``x.shape[axis]`` for per-axis, or an array shaped like ``x`` with
+            ``ceil(x.shape[axis] / block_size)`` along ``axis`` for blocked quantization.
+        zero_point: integers in the target range shaped like ``scale``; default 0.
+        dtype: target type, ``int1``..``int16`` or ``uint1``..``uint16``.
+        axis: the quantization axis (per-axis and blocked); ``None`` for per-tensor.
+        block_size: block length along ``axis`` (blocked); the last block may be partial.
+        narrow: drop the most negative value of a signed type (symmetric range).
+        profile: a profile name from ``refq.registry.PROFILES``.
+        **variant_overrides: any quantize variant by name, overriding the profile's value.
+
+    Returns:
+        The quantized values in the smallest numpy integer type holding ``dtype``.
+        Elements the profile leaves *unpredictable* hold an arbitrary in-range value;
+        :func:`quantize_with_outcomes` says which.
+    """
+    return quantize_with_outcomes(x, scale, zero_point, dtype=dtype, axis=axis, block_size=block_size,
+                                  narrow=narrow, profile=profile, **variant_overrides)[0]

@@ -1,0 +1,183 @@
+"""AFF-3 and AFF-4: the steps of quantize and dequantize, one function per clause.
+
+Every function here is a Numba kernel working on one element. The variant codes
+they branch on are the ``code`` fields of :mod:`refq.registry.variants`; the
+constants below name them so the source reads like the spec.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.numbers.rounding import round_to_integral
+
+# scale_operation
+DIVIDE = 0
+MULTIPLY_RECIPROCAL = 1
+# precision / dequantize_precision
+FLOAT32 = 0
+FLOAT64 = 1
+EXACT = 2
+# zero_point_placement
+AFTER_ROUNDING = 0
+BEFORE_ROUNDING = 1
+BEFORE_ROUNDING_FUSED = 2
+# saturation
+CLAMP_THEN_CONVERT = 0
+CONVERT_THEN_CLAMP = 1
+# conversion_overflow
+INTEGER_INDEFINITE = 0
+UNPREDICTABLE_OVERFLOW = 1
+# nan
+NAN_QMIN = 0
+NAN_QMAX = 1
+NAN_ZERO = 2
+NAN_CONVERTED = 3
+NAN_UNPREDICTABLE = 4
+# dequantize_formula
+SUBTRACT_THEN_MULTIPLY = 0
+MULTIPLY_THEN_SUBTRACT = 1
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+
+@kernel
+def fused_multiply_add_float32(a, b, c):
+    """AFF-3.7: $\\mathrm{fl_{32}}(a \\cdot b + c)$ with a single rounding (ties to even).
+
+    ``a`` and ``b`` are float32, ``c`` an integer of at most 24 bits. The product
+    $a b$ is exact in float64 (24 + 24 significant bits); the sum is rounded to
+    float64 once, and that can only mislead the final rounding to float32 when it
+    lands exactly on the midpoint between two float32 numbers — then the exact
+    error of the float64 sum (Knuth's TwoSum) tells on which side the true value lies.
+    """
+    product = np.float64(a) * np.float64(b)
+    addend = np.float64(c)
+    total = product + addend
+    virtual = total - product
+    error = (product - (total - virtual)) + (addend - virtual)
+    rounded = np.float32(total)
+    if error == 0.0 or np.float64(rounded) == total or np.isinf(rounded):
+        return rounded
+    if np.float64(rounded) < total:
+        other = np.nextafter(rounded, np.float32(np.inf))
+    else:
+        other = np.nextafter(rounded, np.float32(-np.inf))
+    if (np.float64(rounded) + np.float64(other)) * 0.5 != total:
+        return rounded
+    if (error > 0.0) == (np.float64(other) > np.float64(rounded)):
+        return other
+    return rounded
+
+
+@kernel
+def scale_value(x, scale, reciprocal, scale_operation, precision):
+    """AFF-3.2: divide the float32 ``x`` by the float32 ``scale``.
+
+    ``divide`` computes $x / s$; ``multiply_reciprocal`` computes $x \\cdot r$ with
+    $r = \\mathrm{fl_{32}}(1/s)$ given as ``reciprocal``. In ``float32`` precision the
+    result is rounded to float32, in ``float64`` to float64. The result is returned
+    as float64 (a float32 result widens exactly).
+    """
+    if precision == FLOAT32:
+        if scale_operation == DIVIDE:
+            return np.float64(x / scale)
+        return np.float64(x * reciprocal)
+    if scale_operation == DIVIDE:
+        return np.float64(x) / np.float64(scale)
+    return np.float64(x) * np.float64(reciprocal)
+
+
+@kernel
+def add_in_precision(value, zero_point, precision):
+    """AFF-3.3 (``before_rounding``): $\\mathrm{fl}(v + z)$ in the working precision."""
+    if precision == FLOAT32:
+        return np.float64(np.float32(value) + np.float32(zero_point))
+    return value + np.float64(zero_point)
+
+
+@kernel
+def convert_to_int32(value, conversion_overflow):
+    """AFF-3.5 (``convert_then_clamp``): convert an integral float to int32.
+
+    Returns ``(integer, unpredictable)``. NaN, infinities and values outside
+    $[-2^{31}, 2^{31})$ give $-2^{31}$ under ``integer_indefinite`` (what x86's
+    conversion instructions return) and an unpredictable result otherwise.
+    """
+    if value != value or value >= 2147483648.0 or value < -2147483648.0:
+        return INT32_MIN, conversion_overflow == UNPREDICTABLE_OVERFLOW
+    return np.int64(value), False
+
+
+@kernel
+def saturate(value, zero_point, qmin, qmax, saturation, conversion_overflow):
+    """AFF-3.5: bring the rounded value (plus the zero point still to add) into $[q_{min}, q_{max}]$.
+
+    ``clamp_then_convert``: $\\min(\\max(n + z, q_{min}), q_{max})$ on the float value,
+    so infinities saturate. ``convert_then_clamp``: convert $n$ to int32 first
+    (:func:`convert_to_int32`), add $z$ with int32 wraparound, then clamp.
+    Returns ``(q, unpredictable)``.
+    """
+    if saturation == CLAMP_THEN_CONVERT:
+        shifted = value + np.float64(zero_point)
+        if shifted <= np.float64(qmin):
+            return qmin, False
+        if shifted >= np.float64(qmax):
+            return qmax, False
+        return np.int64(shifted), False
+    integer, unpredictable = convert_to_int32(value, conversion_overflow)
+    total = integer + zero_point
+    if total > INT32_MAX or total < INT32_MIN:
+        unpredictable = unpredictable or conversion_overflow == UNPREDICTABLE_OVERFLOW
+        total = ((total - INT32_MIN) % 4294967296) + INT32_MIN
+    return min(max(total, qmin), qmax), unpredictable
+
+
+@kernel
+def quantize_value(x, scale, reciprocal, zero_point, qmin, qmax, scale_operation, precision,
+                   zero_point_placement, rounding, saturation, conversion_overflow, nan):
+    """AFF-3.1: quantize one float32 ``x``; returns ``(q, unpredictable)``.
+
+    1. a NaN takes the value the ``nan`` variant names (AFF-3.6);
+    2. $v = x / s$ (AFF-3.2), with the zero point added before rounding where the
+       profile says so, possibly fused (AFF-3.3, AFF-3.7);
+    3. $n = \\mathrm{round}(v)$ (AFF-3.4);
+    4. $q = \\mathrm{saturate}(n + z)$ (AFF-3.5).
+    """
+    if x != x and nan != NAN_CONVERTED:
+        if nan == NAN_QMAX:
+            return qmax, False
+        if nan == NAN_ZERO:
+            return min(max(np.int64(0), qmin), qmax), False
+        return qmin, nan == NAN_UNPREDICTABLE
+    if zero_point_placement == BEFORE_ROUNDING_FUSED:
+        value = np.float64(fused_multiply_add_float32(x, reciprocal, zero_point))
+        pending_zero_point = np.int64(0)
+    else:
+        value = scale_value(x, scale, reciprocal, scale_operation, precision)
+        pending_zero_point = zero_point
+        if zero_point_placement == BEFORE_ROUNDING:
+            value = add_in_precision(value, zero_point, precision)
+            pending_zero_point = np.int64(0)
+    rounded = round_to_integral(value, rounding)
+    return saturate(rounded, pending_zero_point, qmin, qmax, saturation, conversion_overflow)
+
+
+@kernel
+def dequantize_value(q, scale, zero_point, formula, precision):
+    """AFF-4.2: the float32 value of the integer ``q``.
+
+    ``subtract_then_multiply``: $\\mathrm{fl}((q - z) \\cdot s)$ — the difference is an
+    exact integer and the product is rounded once. ``multiply_then_subtract``:
+    $\\mathrm{fl}(\\mathrm{fl}(q s) - \\mathrm{fl}(z s))$. In ``float64`` precision the
+    intermediate results are float64 and the result is rounded to float32 at the end.
+    """
+    if formula == SUBTRACT_THEN_MULTIPLY:
+        if precision == FLOAT32:
+            return np.float32(q - zero_point) * scale
+        return np.float32(np.float64(q - zero_point) * np.float64(scale))
+    if precision == FLOAT32:
+        return np.float32(q) * scale - np.float32(zero_point) * scale
+    return np.float32(np.float64(q) * np.float64(scale) - np.float64(zero_point) * np.float64(scale))

@@ -1,0 +1,96 @@
+"""Profiles: named bundles of variant values, each describing one real implementation
+(or the ONNX text itself), with the sources it was established from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    #: Variant values for quantize and dequantize (every quantize/dequantize variant named).
+    quantize: dict[str, str]
+    dequantize: dict[str, str]
+    #: Values that replace ``quantize``'s for per-axis and blocked granularity, where the
+    #: backend runs a different kernel for them.
+    quantize_per_axis: dict[str, str] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    notes: str = ""
+
+
+_ONNX_STEPS = {
+    "scale_operation": "divide",
+    "precision": "float32",
+    "zero_point_placement": "after_rounding",
+    "rounding": "half_to_even",
+    "saturation": "clamp_then_convert",
+    "conversion_overflow": "integer_indefinite",
+}
+_DEQUANTIZE_STANDARD = {"dequantize_formula": "subtract_then_multiply", "dequantize_precision": "float32"}
+_TORCH_RECIPROCAL = {**_ONNX_STEPS, "scale_operation": "multiply_reciprocal"}
+
+PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "onnx", "The ONNX operator text (QuantizeLinear / DequantizeLinear, opset 21-25)",
+        {**_ONNX_STEPS, "nan": "unpredictable"}, dict(_DEQUANTIZE_STANDARD),
+        sources=("onnx/docs/Operators.md: QuantizeLinear, DequantizeLinear",),
+        notes="y = saturate(round(x / y_scale) + y_zero_point), ties to even; x / y_scale in the precision of "
+              "y_scale (float32 here). The text does not say what NaN becomes: unpredictable.",
+    ),
+    Profile(
+        "onnxruntime", "ONNX Runtime, CPU execution provider",
+        {**_ONNX_STEPS, "nan": "qmin"}, dict(_DEQUANTIZE_STANDARD),
+        sources=("onnxruntime/core/mlas/lib/quantize.cpp (MlasQuantizeLinear)",
+                 "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values"),
+        notes="MLAS clamps x / scale to [qmin - zp, qmax - zp] in float before rounding; a NaN fails both "
+              "comparisons of the clamp and becomes the lower bound, so NaN gives qmin.",
+    ),
+    Profile(
+        "onnx-reference", "onnx.reference.ReferenceEvaluator (the ONNX Python reference)",
+        {**_ONNX_STEPS, "saturation": "convert_then_clamp", "nan": "converted"}, dict(_DEQUANTIZE_STANDARD),
+        sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",),
+        notes="Casts to int32 before clamping: NaN, +-inf and |x / scale| >= 2^31 become -2^31 (numpy on x86), "
+              "to which the zero point is added with int32 wraparound: qmin for a zero point >= 0, but a negative "
+              "zero point wraps to qmax. Deviates from the ONNX text, which saturates.",
+    ),
+    Profile(
+        "pytorch", "PyTorch torch.quantize_per_tensor / quantize_per_channel, x86 CPU (FBGEMM)",
+        {**_TORCH_RECIPROCAL, "zero_point_placement": "before_rounding_fused", "nan": "qmax"},
+        dict(_DEQUANTIZE_STANDARD),
+        quantize_per_axis={"zero_point_placement": "before_rounding", "nan": "zero"},
+        sources=("fbgemm QuantUtilsAvx2.cc (QuantizeAvx2: _mm256_fmadd_ps(x, inverse_scale, zero_point))",
+                 "aten/src/ATen/native/quantized/AffineQuantizer.cpp",
+                 "measured: torch 2.13 CPU"),
+        notes="Per-tensor: one fused multiply-add x * fl32(1 / scale) + zero_point, then round and clamp; NaN "
+              "gives qmax. Per-channel: the product and the addition are rounded separately; NaN gives 0. "
+              "CPUs without FMA take another path (not covered).",
+    ),
+    Profile(
+        "pytorch-fake-quant", "PyTorch torch.fake_quantize_per_tensor_affine / per_channel_affine (CPU)",
+        {**_TORCH_RECIPROCAL, "nan": "qmin"}, dict(_DEQUANTIZE_STANDARD),
+        sources=("aten/src/ATen/native/quantized/cpu/kernels/QuantizedOpKernels.cpp (fake_quant kernels)",
+                 "measured: torch 2.13 CPU"),
+        notes="round(fl32(x * fl32(1 / scale))) + zero_point, clamp, then (q - zero_point) * scale.",
+    ),
+    Profile(
+        "pytorch-pt2e", "PyTorch 2 export decomposed ops (torch.ops.quantized_decomposed.*)",
+        {**_TORCH_RECIPROCAL, "nan": "zero"}, dict(_DEQUANTIZE_STANDARD),
+        sources=("torch/ao/quantization/fx/_decomposed.py: clamp(round(input * (1.0 / scale)) + zero_point).to(dtype)",),
+        notes="The reciprocal is computed in float64 and rounded to float32 on use, which equals fl32(1 / scale) for "
+              "a float32 scale. NaN survives torch.clamp and the float-to-integer cast of NaN gives 0 on x86.",
+    ),
+    Profile(
+        "tflite", "TensorFlow Lite reference kernels (reference_ops::AffineQuantize)",
+        {**_ONNX_STEPS, "rounding": "half_away_from_zero", "saturation": "convert_then_clamp",
+         "conversion_overflow": "unpredictable", "nan": "unpredictable"},
+        dict(_DEQUANTIZE_STANDARD),
+        sources=("tensorflow/lite/kernels/internal/reference/quantize.h: "
+                 "static_cast<int32>(TfLiteRound(val / static_cast<float>(scale))) + zero_point, then clamp",),
+        notes="TfLiteRound is std::round (ties away from zero). The int32 cast of NaN or of a value outside int32 "
+              "is undefined behaviour in C++: unpredictable.",
+    ),
+)
+
+PROFILES_BY_NAME = {profile.name: profile for profile in PROFILES}

@@ -1,0 +1,111 @@
+"""Variants: every step of quantize/dequantize on which real backends disagree.
+
+Each variant is a named parameter with a closed set of values. The compiled kernels
+dispatch on a value's ``code``; the spec, the trace and the docs use its ``name``.
+A profile (see :mod:`refq.registry.profiles`) fixes a value for every variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from refq.registry.rounding import ROUNDING_MODES
+
+
+@dataclass(frozen=True)
+class VariantValue:
+    name: str
+    code: int
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    operation: str  # "quantize" or "dequantize"
+    clause: str  # the clause that defines the step this variant parameterises
+    question: str
+    values: tuple[VariantValue, ...]
+
+    def value(self, name: str) -> VariantValue:
+        for value in self.values:
+            if value.name == name:
+                return value
+        raise KeyError(name)
+
+
+def _values(*triples: tuple[str, str]) -> tuple[VariantValue, ...]:
+    return tuple(VariantValue(name, code, meaning) for code, (name, meaning) in enumerate(triples))
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "scale_operation", "quantize", "AFF-3.2", "How is x divided by the scale?",
+        _values(
+            ("divide", "x / scale, one rounding to the working precision"),
+            ("multiply_reciprocal", "x * fl32(1 / scale): the reciprocal rounded to float32 first, then a product"),
+        ),
+    ),
+    Variant(
+        "precision", "quantize", "AFF-3.2", "In which precision are x / scale (and, before rounding, + zero point) computed?",
+        _values(
+            ("float32", "every intermediate result rounded to float32 (ties to even)"),
+            ("float64", "every intermediate result rounded to float64 (ties to even)"),
+            ("exact", "no intermediate rounding: exact rational arithmetic"),
+        ),
+    ),
+    Variant(
+        "zero_point_placement", "quantize", "AFF-3.3", "Where is the zero point added?",
+        _values(
+            ("after_rounding", "round(x / scale) + zero_point, an exact integer addition"),
+            ("before_rounding", "round(fl(fl(x / scale) + zero_point)): added in the working precision, then rounded"),
+            ("before_rounding_fused", "round(fma(x, fl32(1 / scale), zero_point)): one rounding of x * r + zero_point"),
+        ),
+    ),
+    Variant(
+        "rounding", "quantize", "AFF-3.4", "Which rounding mode turns the scaled value into an integer?",
+        tuple(VariantValue(mode.name, mode.code, mode.rule) for mode in ROUNDING_MODES),
+    ),
+    Variant(
+        "saturation", "quantize", "AFF-3.5", "How does the value reach the integer range?",
+        _values(
+            ("clamp_then_convert", "clamp the (possibly infinite) value to [qmin, qmax], then convert: infinities saturate"),
+            ("convert_then_clamp", "convert to int32 first (a value outside int32 becomes the conversion-overflow result), "
+                                   "add the zero point with int32 wraparound, then clamp"),
+        ),
+    ),
+    Variant(
+        "conversion_overflow", "quantize", "AFF-3.5",
+        "With convert_then_clamp: what does a value outside the int32 range convert to?",
+        _values(
+            ("integer_indefinite", "-2^31, the x86 'integer indefinite' result of cvtss2si/cvttss2si"),
+            ("unpredictable", "any int32 value: the conversion is undefined behaviour in C and C++"),
+        ),
+    ),
+    Variant(
+        "nan", "quantize", "AFF-3.6", "What does a NaN input quantize to?",
+        _values(
+            ("qmin", "the lowest value of the target range"),
+            ("qmax", "the highest value of the target range"),
+            ("zero", "the integer 0"),
+            ("converted", "whatever the integer conversion gives (with convert_then_clamp: the conversion-overflow result)"),
+            ("unpredictable", "any value of the target range"),
+        ),
+    ),
+    Variant(
+        "dequantize_formula", "dequantize", "AFF-4.2", "In which order are the zero point and the scale applied?",
+        _values(
+            ("subtract_then_multiply", "(q - zero_point) * scale: an exact integer difference, one rounded product"),
+            ("multiply_then_subtract", "q * scale - zero_point * scale: two rounded products and a rounded difference"),
+        ),
+    ),
+    Variant(
+        "dequantize_precision", "dequantize", "AFF-4.2", "In which precision is the dequantized value computed?",
+        _values(
+            ("float32", "every intermediate result rounded to float32"),
+            ("float64", "intermediate results rounded to float64, the result rounded to float32 at the end"),
+        ),
+    ),
+)
+
+VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
