@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import re
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from refq.errors import RefqTypeError, RefqValueError
 from refq.registry import (
@@ -21,7 +24,7 @@ from refq.registry import (
     integer_format,
     rounding_mode,
 )
-from refq.registry.tables import TABLES, markdown_table, render_table, table
+from refq.registry.tables import TABLES, exact_value, markdown_table, render_table, table
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 CLAUSE_MARK = re.compile(r"\[\[([^\]]*)\]\]")
@@ -213,6 +216,58 @@ def test_table_float_formats_lists_every_format():
     assert list(rows) == [f"`{f.name}`" for f in FLOAT_FORMATS]
     binary32 = [cell.strip() for cell in rows["`binary32`"].split("|")[2:7]]
     assert binary32 == ["32", "8", "23", "127", "`ieee`"]
+
+
+def float_format_rows() -> dict[str, list[str]]:
+    text = render_table("float-formats")
+    header, _, *rows = text.rstrip("\n").split("\n")
+    names = [cell.strip() for cell in header.split("|")[1:-1]]
+    return {cells[0].strip("`"): dict(zip(names, cells)) for cells in
+            ([cell.strip() for cell in row.split("|")[1:-1]] for row in rows)}
+
+
+@pytest.mark.parametrize("fmt", FLOAT_FORMATS, ids=lambda f: f.name)
+def test_table_float_formats_extremes_match_ml_dtypes(fmt):
+    """The derived columns agree with an independent implementation of every format."""
+    import numpy as np
+
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    row = float_format_rows()[fmt.name]
+    if "max finite" not in row:
+        pytest.skip("refq.numbers.floats does not provide the derived constants yet")
+    info = ml_dtypes.finfo(np.dtype(getattr(ml_dtypes, fmt.ml_dtypes_name, fmt.ml_dtypes_name)))
+    assert row["max finite"] == exact_value(Fraction(float(info.max)))
+    assert row["min normal"] == exact_value(Fraction(float(info.smallest_normal)))
+    assert row["min subnormal"] == exact_value(Fraction(float(info.smallest_subnormal)))
+
+
+def parse_exact_value(text: str) -> Fraction:
+    """Read back what exact_value wrote, independently of how it chose the form."""
+    sign = -1 if text.startswith("−") else 1
+    text = text.lstrip("−")
+    form = re.fullmatch(r"\$(?:(\d+) \\times )?2\^\{(-?\d+)\}\$ ≈ −?[\d.e+-]+", text)
+    if form:
+        return sign * int(form[1] or 1) * Fraction(2) ** int(form[2])
+    assert re.fullmatch(r"\d+(\.\d+)?", text), text
+    return sign * Fraction(text)
+
+
+@given(st.integers(-(2**80), 2**80), st.integers(-160, 160))
+def test_exact_value(numerator, exponent):
+    value = numerator * Fraction(2) ** exponent
+    assert parse_exact_value(exact_value(value)) == value
+
+
+@pytest.mark.parametrize("value, text", [(448, "448"), (Fraction(-7, 2), "−3.5"), (Fraction(1, 512), "0.001953125"),
+                                         (Fraction(1, 2**149), "$2^{-149}$ ≈ 1.4012985e-45"),
+                                         ((2**24 - 1) * 2**104, "$16777215 \\times 2^{104}$ ≈ 3.4028235e+38")])
+def test_exact_value_examples(value, text):
+    assert exact_value(value) == text
+
+
+def test_exact_value_not_dyadic():
+    with pytest.raises(RefqValueError, match="^value: "):
+        exact_value(Fraction(1, 3))
 
 
 def test_table_clause_index_links_every_clause():

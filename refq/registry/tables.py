@@ -15,6 +15,7 @@ A new table is one function decorated with ``@table("name")``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
 
 from refq.errors import invalid, wrong_type
 from refq.registry.clauses import CHAPTERS, CLAUSES, Clause
@@ -128,22 +129,40 @@ def _float_derived_columns() -> list[tuple[str, Callable[[FloatFormat], str]]]:
     ):
         function = getattr(floats, function_name, None)
         if function is not None:
-            columns.append((header, lambda fmt, function=function: _exact_value(function(fmt))))
+            columns.append((header, lambda fmt, function=function: exact_value(function(fmt))))
     return columns
 
 
-def _exact_value(value: object) -> str:
-    """Show a derived extreme exactly: a power of two as $2^{e}$, otherwise its decimal."""
-    from fractions import Fraction
+def exact_value(value: Fraction | int) -> str:
+    """Write a dyadic rational exactly, with a decimal approximation when that is long.
 
-    exact = Fraction(value)  # exact for floats, ints and Fractions alike
-    if exact > 0 and exact.numerator == 1 and exact.denominator & (exact.denominator - 1) == 0:
-        return f"$2^{{-{exact.denominator.bit_length() - 1}}}$"
-    if exact.denominator == 1 and abs(exact.numerator) < 10**9:
-        return str(exact.numerator)
-    if exact.denominator == 1:
-        return f"{float(exact):.8g}"
-    return f"{float(exact):g}"
+    Short decimals (at most 10 significant digits, such as 448 or 0.015625) are
+    written out; otherwise the value is $n \\times 2^{k}$ with $n$ odd (just
+    $2^{k}$ when $n = 1$), followed by its value to 8 significant digits.
+    """
+    exact = Fraction(value)
+    if exact == 0:
+        return "0"
+    sign = "−" if exact < 0 else ""
+    magnitude = abs(exact)
+    if magnitude.denominator & (magnitude.denominator - 1):
+        raise invalid("value", "a dyadic rational (denominator a power of two)", value)
+    # A dyadic rational has a finite decimal expansion: scale by 10^k until integral.
+    digits, places = magnitude, 0
+    while digits.denominator != 1:
+        digits, places = digits * 10, places + 1
+    decimal = str(digits.numerator)
+    if len(decimal.rstrip("0")) <= 10 and places <= 12 and len(decimal) - places <= 10:
+        if places:
+            decimal = decimal.rjust(places + 1, "0")
+            decimal = decimal[:-places] + "." + decimal[-places:]
+        return sign + decimal
+    odd, exponent = magnitude.numerator, -(magnitude.denominator.bit_length() - 1)
+    while odd % 2 == 0:
+        odd, exponent = odd // 2, exponent + 1
+    power = f"2^{{{exponent}}}"
+    exact_form = power if odd == 1 else f"{odd} \\times {power}"
+    return f"{sign}${exact_form}$ ≈ {sign}{float(magnitude):.8g}"
 
 
 @table("float-formats")
