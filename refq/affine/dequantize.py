@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
+from refq.affine.specialized import dequantize_blocks_float32
 from refq.affine.steps import dequantize_value
 from refq.affine.parameters import Target, granularity, scale_array, target_type, zero_point_array
 from refq.affine.profiles import resolve_variants
@@ -15,15 +16,15 @@ from refq.errors import invalid, wrong_type
 def dequantize_blocks(q3, scale3, zero_point3, block, formula, precision, out3):
     """Apply :func:`dequantize_value` to every element of the ``(outer, length, inner)`` view."""
     outer, length, inner = q3.shape
-    scale_outer, _, scale_inner = scale3.shape
+    scale_outer, blocks, scale_inner = scale3.shape
     for o in range(outer):
         so = o if scale_outer > 1 else 0
-        for d in range(length):
-            sd = d // block
-            for i in range(inner):
-                si = i if scale_inner > 1 else 0
-                out3[o, d, i] = dequantize_value(
-                    np.int64(q3[o, d, i]), scale3[so, sd, si], zero_point3[so, sd, si], formula, precision)
+        for b in range(blocks):
+            for d in range(b * block, min(b * block + block, length)):
+                for i in range(inner):
+                    si = i if scale_inner > 1 else 0
+                    out3[o, d, i] = dequantize_value(
+                        np.int64(q3[o, d, i]), scale3[so, b, si], zero_point3[so, b, si], formula, precision)
 
 
 def quantized_input(q, target: Target) -> np.ndarray:
@@ -53,8 +54,13 @@ def dequantize(q, scale, zero_point=None, *, dtype="int8", axis=None, block_size
     layout = granularity(values.shape, scales.shape, axis, block_size)
     zero_points = zero_point_array(zero_point, target, scales.shape)
     variants = resolve_variants(profile, "dequantize", overrides=variant_overrides)
-    q3 = values.astype(np.int64).reshape(layout.outer, layout.length, layout.inner)
+    q3 = values.reshape(layout.outer, layout.length, layout.inner)
     out3 = np.empty(q3.shape, dtype=np.float32)
+    if target.format.bits <= 24 and variants["dequantize_formula"].name == "subtract_then_multiply" and \
+            variants["dequantize_precision"].name == "float32":
+        dequantize_blocks_float32(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3),
+                                  layout.block, out3)
+        return out3.reshape(values.shape)
     dequantize_blocks(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3), layout.block,
                       variants["dequantize_formula"].code, variants["dequantize_precision"].code, out3)
     return out3.reshape(values.shape)

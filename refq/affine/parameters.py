@@ -111,7 +111,7 @@ def granularity(shape: tuple[int, ...], scale_shape: tuple[int, ...], axis, bloc
             raise invalid("block_size", "None unless axis is given", block_size)
         if math.prod(scale_shape) != 1:
             raise invalid("scale", "a single value for per-tensor quantization (axis=None)", scale_shape)
-        return Granularity("per_tensor", None, max(size, 1), 1, size, 1, (1, 1, 1))
+        return Granularity("per_tensor", None, 1, 1, 1, size, (1, 1, 1))
     try:
         axis = operator.index(axis)
     except TypeError:

@@ -11,30 +11,33 @@ from refq.affine import steps
 from refq.affine.steps import quantize_value
 from refq.affine.parameters import Granularity, Target, granularity, input_array, scale_array, target_type, zero_point_array
 from refq.affine.profiles import resolve_variants
-from refq.numbers.rounding import round_rational
+from refq.affine.specialized import quantize_blocks_float32
+from refq.numbers.rounding import HALF_TO_EVEN, round_rational
 from refq.registry.rounding import ROUNDING_MODES
 
 
 @kernel
 def quantize_blocks(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, scale_operation, precision,
                     zero_point_placement, rounding, saturation, conversion_overflow, nan, out3, unpredictable3):
-    """Apply :func:`quantize_value` to every element of the ``(outer, length, inner)`` view."""
+    """Apply :func:`quantize_value` to every element of the ``(outer, length, inner)`` view;
+    element ``(o, d, i)`` takes the parameters of block ``d // block`` (AFF-1.4)."""
     outer, length, inner = x3.shape
-    scale_outer, _, scale_inner = scale3.shape
+    scale_outer, blocks, scale_inner = scale3.shape
     for o in range(outer):
         so = o if scale_outer > 1 else 0
-        for d in range(length):
-            sd = d // block
-            for i in range(inner):
-                si = i if scale_inner > 1 else 0
-                q, unpredictable = quantize_value(
-                    x3[o, d, i], scale3[so, sd, si], reciprocal3[so, sd, si], zero_point3[so, sd, si], qmin, qmax,
-                    scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow, nan)
-                out3[o, d, i] = q
-                unpredictable3[o, d, i] = unpredictable
+        for b in range(blocks):
+            for d in range(b * block, min(b * block + block, length)):
+                for i in range(inner):
+                    si = i if scale_inner > 1 else 0
+                    q, unpredictable = quantize_value(
+                        x3[o, d, i], scale3[so, b, si], reciprocal3[so, b, si], zero_point3[so, b, si], qmin, qmax,
+                        scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow,
+                        nan)
+                    out3[o, d, i] = q
+                    unpredictable3[o, d, i] = unpredictable
 
 
-def _quantize_exact(x: float, scale: np.float32, reciprocal: np.float32, zero_point: int, target: Target,
+def quantize_exact_value(x: float, scale: np.float32, reciprocal: np.float32, zero_point: int, target: Target,
                     codes: dict[str, int]) -> tuple[int, bool]:
     """AFF-3.1 with ``precision="exact"``: the same steps in rational arithmetic (slow, pure Python)."""
     nan = codes["nan"]
@@ -64,6 +67,10 @@ def quantize_with_outcomes(x, scale, zero_point=None, *, dtype="int8", axis=None
 
     Arguments are those of :func:`quantize`.
     """
+    return _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, True)
+
+
+def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, want_outcomes):
     values = input_array(x)
     target = target_type(dtype, narrow)
     scales = scale_array(scale)
@@ -75,7 +82,16 @@ def quantize_with_outcomes(x, scale, zero_point=None, *, dtype="int8", axis=None
     with np.errstate(divide="ignore", over="ignore"):
         reciprocal3 = (np.float32(1) / scale3).astype(np.float32)
     zero_point3 = zero_points.reshape(layout.scale_shape3)
+    nan_result = _specialized_nan_result(codes, target)
     x3 = values.reshape(layout.outer, layout.length, layout.inner)
+    if nan_result is not None:
+        out3 = np.empty(x3.shape, dtype=target.container)
+        quantize_blocks_float32(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
+                                codes["scale_operation"], nan_result, out3)
+        unpredictable = None
+        if want_outcomes:
+            unpredictable = np.isnan(values) if codes["nan"] == steps.NAN_UNPREDICTABLE else np.zeros(values.shape, bool)
+        return out3.reshape(values.shape), unpredictable
     out3 = np.empty(x3.shape, dtype=np.int64)
     unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)
     if codes["precision"] == steps.EXACT:
@@ -87,11 +103,25 @@ def quantize_with_outcomes(x, scale, zero_point=None, *, dtype="int8", axis=None
     return out3.astype(target.container).reshape(values.shape), unpredictable3.reshape(values.shape)
 
 
+def _specialized_nan_result(codes: dict[str, int], target: Target) -> int | None:
+    """The integer NaN becomes when the variants allow the specialised kernel, else None."""
+    if (codes["precision"], codes["zero_point_placement"], codes["rounding"], codes["saturation"]) != (
+        steps.FLOAT32, steps.AFTER_ROUNDING, HALF_TO_EVEN, steps.CLAMP_THEN_CONVERT
+    ):
+        return None
+    nan = codes["nan"]
+    if nan == steps.NAN_QMAX:
+        return target.qmax
+    if nan == steps.NAN_ZERO:
+        return min(max(0, target.qmin), target.qmax)
+    return target.qmin  # qmin, and the unpredictable case (any value is allowed; quantize_value gives qmin)
+
+
 def _quantize_all_exact(x3, scale3, reciprocal3, zero_point3, layout: Granularity, target: Target, codes, out3,
                         unpredictable3) -> None:
     for (o, d, i), value in np.ndenumerate(x3):
         index = (o if scale3.shape[0] > 1 else 0, d // layout.block, i if scale3.shape[2] > 1 else 0)
-        out3[o, d, i], unpredictable3[o, d, i] = _quantize_exact(
+        out3[o, d, i], unpredictable3[o, d, i] = quantize_exact_value(
             value, scale3[index], reciprocal3[index], int(zero_point3[index]), target, codes)
 
 
@@ -118,5 +148,4 @@ def quantize(x, scale, zero_point=None, *, dtype="int8", axis=None, block_size=N
         Elements the profile leaves *unpredictable* hold an arbitrary in-range value;
         :func:`quantize_with_outcomes` says which.
     """
-    return quantize_with_outcomes(x, scale, zero_point, dtype=dtype, axis=axis, block_size=block_size,
-                                  narrow=narrow, profile=profile, **variant_overrides)[0]
+    return _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, False)[0]

@@ -29,20 +29,56 @@ class Clause:
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("NUM", "numbers", "Number formats"),
+    Chapter("AFF", "affine", "Affine quantization"),
 )
 
 _NUMBERS_INTEGERS: tuple[Clause, ...] = (
-    # NUM-1.x: integers, two's complement, packing (filled by the integers section).
+    Clause("NUM-1.1", "Integer formats", ("refq.registry:integer_format",)),
+    Clause("NUM-1.2", "Range, and the narrow range", ("refq.numbers.integers.ranges:integer_range",)),
+    Clause("NUM-1.3", "Storage type of unpacked values", ("refq.numbers.integers.ranges:storage_dtype",)),
+    Clause("NUM-1.4", "Value of a two's-complement pattern", ("refq.numbers.integers.twos_complement:from_twos_complement",)),
+    Clause("NUM-1.5", "Two's-complement pattern of a value", ("refq.numbers.integers.twos_complement:to_twos_complement",)),
+    Clause("NUM-1.6", "Sign extension", ("refq.numbers.integers.twos_complement:sign_extend",)),
+    Clause("NUM-1.7", "Wrapping (modular reduction)",
+           ("refq.numbers.integers.conversion:wrap", "refq.numbers.integers.conversion:wrap_array")),
+    Clause("NUM-1.8", "Saturation (clamping)",
+           ("refq.numbers.integers.conversion:saturate", "refq.numbers.integers.conversion:saturate_array")),
+    Clause("NUM-1.9", "Packing 1-, 2- and 4-bit integers", ("refq.numbers.integers.packing:pack",)),
+    Clause("NUM-1.10", "Unpacking", ("refq.numbers.integers.packing:unpack",)),
 )
 
 _NUMBERS_ROUNDING: tuple[Clause, ...] = (
     Clause("NUM-2.1", "Rounding modes", ("refq.registry.rounding:ROUNDING_MODES",)),
     Clause("NUM-2.2", "Rounding an exact rational to an integer", ("refq.numbers.rounding:round_rational",)),
     Clause("NUM-2.3", "Rounding a float to an integral float", ("refq.numbers.rounding:round_to_integral",)),
+    Clause("NUM-2.4", "Rounding arrays of floats",
+           ("refq.numbers.rounding:round_array", "refq.numbers.rounding:round_elements")),
 )
 
 _NUMBERS_FLOATS: tuple[Clause, ...] = (
     # NUM-3.x: binary floating-point formats (filled by the floats section).
 )
 
-CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS)
+_AFFINE: tuple[Clause, ...] = (
+    Clause("AFF-1.1", "Scale", ("refq.affine.parameters:scale_array",)),
+    Clause("AFF-1.2", "Target type and range", ("refq.affine.parameters:target_type", "refq.affine.parameters:container_dtype")),
+    Clause("AFF-1.3", "Zero point", ("refq.affine.parameters:zero_point_array",)),
+    Clause("AFF-1.4", "Granularity: per-tensor, per-axis, blocked", ("refq.affine.parameters:granularity",)),
+    Clause("AFF-1.5", "Input values", ("refq.affine.parameters:input_array",)),
+    Clause("AFF-1.6", "Symmetric and asymmetric quantization"),
+    Clause("AFF-2.1", "Outcomes: valid, unpredictable, error", ("refq.affine.quantize:quantize_with_outcomes",)),
+    Clause("AFF-3.1", "Quantize, step by step", ("refq.affine.steps:quantize_value", "refq.affine.quantize:quantize")),
+    Clause("AFF-3.2", "Scaling: division or reciprocal, and its precision", ("refq.affine.steps:scale_value",)),
+    Clause("AFF-3.3", "Where the zero point is added", ("refq.affine.steps:add_in_precision",)),
+    Clause("AFF-3.4", "Rounding to an integer", ("refq.numbers.rounding:round_to_integral",)),
+    Clause("AFF-3.5", "Saturation and integer conversion", ("refq.affine.steps:saturate", "refq.affine.steps:convert_to_int32")),
+    Clause("AFF-3.6", "NaN inputs", ("refq.affine.steps:quantize_value",)),
+    Clause("AFF-3.7", "Fused multiply-add in float32", ("refq.affine.steps:fused_multiply_add_float32",)),
+    Clause("AFF-3.8", "Exact intermediate precision", ("refq.affine.quantize:quantize_exact_value",)),
+    Clause("AFF-4.1", "Dequantize input", ("refq.affine.dequantize:quantized_input",)),
+    Clause("AFF-4.2", "Dequantize", ("refq.affine.steps:dequantize_value", "refq.affine.dequantize:dequantize")),
+    Clause("AFF-5.1", "Variants and their resolution", ("refq.registry.variants:VARIANTS", "refq.affine.profiles:resolve_variants")),
+    Clause("AFF-5.2", "Profiles", ("refq.registry.profiles:PROFILES",)),
+)
+
+CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE)
