@@ -201,3 +201,40 @@ def rounding_examples_table() -> str:
     from refq.numbers.rounding import rounding_examples_table as examples
 
     return _from_section_helper(examples())
+
+
+@table("variants")
+def variants_table() -> str:
+    from refq.registry.variants import VARIANTS
+
+    rows = []
+    for variant in VARIANTS:
+        values = "<br>".join(f"`{value.name}`: {value.meaning}" for value in variant.values)
+        rows.append((f"`{variant.name}`", variant.operation, clause_link(variant.clause), variant.question, values))
+    return markdown_table(("variant", "operation", "clause", "question", "values"), rows)
+
+
+@table("profiles")
+def profiles_table() -> str:
+    from refq.registry.profiles import PROFILES
+    from refq.registry.variants import VARIANTS
+
+    names = [variant.name for variant in VARIANTS]
+    header = ("variant", *(f"`{profile.name}`" for profile in PROFILES))
+    rows = []
+    for name in names:
+        cells = []
+        for profile in PROFILES:
+            value = profile.quantize.get(name, profile.dequantize.get(name, ""))
+            per_axis = profile.quantize_per_axis.get(name)
+            cells.append(f"`{value}`" + (f" (per-axis: `{per_axis}`)" if per_axis else ""))
+        rows.append((f"`{name}`", *cells))
+    return markdown_table(header, rows)
+
+
+@table("profile-sources")
+def profile_sources_table() -> str:
+    from refq.registry.profiles import PROFILES
+
+    rows = [(f"`{p.name}`", p.title, "<br>".join(p.sources), p.notes) for p in PROFILES]
+    return markdown_table(("profile", "implementation", "sources", "notes"), rows)
