@@ -20,12 +20,10 @@ def examples(page: Path) -> list[str]:
 @pytest.mark.parametrize("page", [p for p in PAGES if examples(p)], ids=lambda p: str(p.relative_to(ROOT)))
 def test_examples_in_page(page: Path) -> None:
     # One namespace per page: later examples build on earlier ones, as a reader would.
-    parser = doctest.DocTestParser()
+    source = "\n".join(examples(page))
+    test = doctest.DocTestParser().get_doctest(source, {}, page.name, str(page), 0)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    namespace: dict = {}
-    for number, source in enumerate(examples(page)):
-        test = parser.get_doctest(source, namespace, f"{page.name}[{number}]", str(page), 0)
-        runner.run(test, clear_globs=False)
+    runner.run(test)
     failed, attempted = runner.summarize(verbose=False)
     assert attempted > 0
     assert failed == 0, f"{failed} of {attempted} examples in {page.name} fail (see the output above)"
