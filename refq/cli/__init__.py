@@ -16,6 +16,7 @@ from refq.errors import RefqError
 #: Subcommand name -> (module in refq.cli, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "show the bits, class and exact value of a number in any format"),
+    "quantize": ("quantize", "quantize values under a profile; --trace explains each step"),
 }
 
 
@@ -28,21 +29,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; subcommand modules are imported only for ``command`` (all when None),
+    so ``refq explain`` never pays for importing what ``refq conform`` needs."""
     parser = _Parser(prog="refq", description="refq: bit-exact reference quantization.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(f"refq.cli.{module_name}")
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        module.configure(sub)
-        sub.set_defaults(_run=module.run)
+        if command in (None, name):
+            module = importlib.import_module(f"refq.cli.{module_name}")
+            module.configure(sub)
+            sub.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        command = next((word for word in argv if not word.startswith("-")), None)
+        args = build_parser(command if command in COMMANDS else "").parse_args(argv)
         return args._run(args)
     except (RefqError, ValueError, TypeError, OverflowError) as error:
         # ValueError/TypeError: refq validates its input, but a parse of a user's
