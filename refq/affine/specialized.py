@@ -26,7 +26,14 @@ def quantize_run_float32(x, scale, reciprocal, zero_point, qmin, qmax, scale_ope
     upper = np.float32(qmax - zero_point)
     offset = np.int32(zero_point)
     nan_value = np.int32(nan_result)
-    if scale_operation == DIVIDE:
+    if scale_operation == DIVIDE and nan_result == qmin:
+        # The clamp already sends NaN to the lower bound, which is where qmin comes from.
+        for i in range(x.size):
+            value = x[i] / scale
+            clamped = value if value > lower else lower
+            clamped = clamped if clamped < upper else upper
+            out[i] = np.int32(np.rint(clamped)) + offset
+    elif scale_operation == DIVIDE:
         for i in range(x.size):
             value = x[i] / scale
             clamped = value if value > lower else lower
