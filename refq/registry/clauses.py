@@ -56,7 +56,29 @@ _NUMBERS_ROUNDING: tuple[Clause, ...] = (
 )
 
 _NUMBERS_FLOATS: tuple[Clause, ...] = (
-    # NUM-3.x: binary floating-point formats (filled by the floats section).
+    Clause("NUM-3.1", "Fields of a pattern", ("refq.numbers.floats.decode:split_fields",)),
+    Clause("NUM-3.2", "Classes and special-value conventions", ("refq.numbers.floats.decode:classify",)),
+    Clause("NUM-3.3", "Value of a finite pattern", ("refq.numbers.floats.decode:finite_value",)),
+    Clause("NUM-3.4", "Quiet and signalling NaNs, payload", ("refq.numbers.floats.decode:nan_fields",)),
+    Clause("NUM-3.5", "Decoding a pattern", ("refq.numbers.floats.decode:decode",)),
+    Clause("NUM-3.6", "Largest finite value", ("refq.numbers.floats.constants:max_finite",)),
+    Clause("NUM-3.7", "Smallest normal value", ("refq.numbers.floats.constants:min_normal",)),
+    Clause("NUM-3.8", "Smallest subnormal value", ("refq.numbers.floats.constants:min_subnormal",)),
+    Clause("NUM-3.9", "Machine epsilon", ("refq.numbers.floats.constants:epsilon",)),
+    Clause("NUM-3.10", "Unit in the last place", ("refq.numbers.floats.constants:ulp",)),
+    Clause("NUM-3.11", "Next value up and down",
+           ("refq.numbers.floats.constants:next_up", "refq.numbers.floats.constants:next_down")),
+    Clause("NUM-3.12", "Encoding a value", ("refq.numbers.floats.encode:encode",)),
+    Clause("NUM-3.13", "Rounding to nearest even, gradual underflow", ("refq.numbers.floats.encode:round_to_format",)),
+    Clause("NUM-3.14", "Signed zero", ("refq.numbers.floats.encode:signed_zero",)),
+    Clause("NUM-3.15", "Overflow policies", ("refq.numbers.floats.encode:overflow_pattern",)),
+    Clause("NUM-3.16", "Infinite inputs", ("refq.numbers.floats.encode:encode_infinity",)),
+    Clause("NUM-3.17", "NaN inputs", ("refq.numbers.floats.encode:encode_nan",)),
+    Clause("NUM-3.18", "Decoding arrays to float64",
+           ("refq.numbers.floats.arrays:pattern_to_float64_bits", "refq.numbers.floats.arrays:decode_array")),
+    Clause("NUM-3.19", "Encoding arrays from float64",
+           ("refq.numbers.floats.arrays:float64_bits_to_pattern", "refq.numbers.floats.arrays:round_scaled_integer",
+            "refq.numbers.floats.arrays:encode_array")),
 )
 
 _AFFINE: tuple[Clause, ...] = (
