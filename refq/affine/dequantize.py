@@ -7,7 +7,7 @@ import numpy as np
 from refq._jit import kernel
 from refq.affine.specialized import dequantize_blocks_float32
 from refq.affine.steps import dequantize_value
-from refq.affine.parameters import Target, granularity, scale_array, target_type, zero_point_array
+from refq.affine.parameters import Target, granularity, output_array, scale_array, target_type, zero_point_array
 from refq.affine.profiles import resolve_variants
 from refq.errors import invalid, wrong_type
 
@@ -41,12 +41,13 @@ def quantized_input(q, target: Target) -> np.ndarray:
 
 
 def dequantize(q, scale, zero_point=None, *, dtype="int8", axis=None, block_size=None, narrow=False,
-               profile="onnx", **variant_overrides) -> np.ndarray:
+               profile="onnx", out=None, **variant_overrides) -> np.ndarray:
     """Dequantize integers to float32 (AFF-4.2): $x = (q - z) \\cdot s$ under the profile's variants.
 
     Arguments are those of :func:`refq.affine.quantize`, with ``dtype`` naming the
     type ``q`` holds (``int1``..``int32``, ``uint1``..``uint32``; int32 is what
-    ONNX uses for biases). Returns a float32 array shaped like ``q``.
+    ONNX uses for biases). Returns a float32 array shaped like ``q`` (written into
+    ``out`` when given: a C-contiguous float32 array of that shape).
     """
     target = target_type(dtype, narrow, max_bits=32)
     values = quantized_input(q, target)
@@ -55,7 +56,7 @@ def dequantize(q, scale, zero_point=None, *, dtype="int8", axis=None, block_size
     zero_points = zero_point_array(zero_point, target, scales.shape)
     variants = resolve_variants(profile, "dequantize", overrides=variant_overrides)
     q3 = values.reshape(layout.outer, layout.length, layout.inner)
-    out3 = np.empty(q3.shape, dtype=np.float32)
+    out3 = output_array(out, values.shape, np.dtype(np.float32)).reshape(q3.shape)
     if target.format.bits <= 24 and variants["dequantize_formula"].name == "subtract_then_multiply" and \
             variants["dequantize_precision"].name == "float32":
         dequantize_blocks_float32(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3),

@@ -151,3 +151,16 @@ def input_array(x, argument: str = "x") -> np.ndarray:
         with np.errstate(over="ignore"):
             values = values.astype(np.float32)
     return values
+
+
+def output_array(out, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Where the result goes: a new array, or the caller's ``out`` (same shape, the
+    result's dtype, C-contiguous), which saves allocating fresh pages on every call."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise wrong_type("out", "a numpy array or None", out)
+    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
+        raise invalid("out", f"a writeable C-contiguous {dtype} array of shape {tuple(shape)}",
+                      f"{out.dtype} array of shape {out.shape}")
+    return out

@@ -9,7 +9,16 @@ import numpy as np
 from refq._jit import kernel
 from refq.affine import steps
 from refq.affine.steps import quantize_value
-from refq.affine.parameters import Granularity, Target, granularity, input_array, scale_array, target_type, zero_point_array
+from refq.affine.parameters import (
+    Granularity,
+    Target,
+    granularity,
+    input_array,
+    output_array,
+    scale_array,
+    target_type,
+    zero_point_array,
+)
 from refq.affine.profiles import resolve_variants
 from refq.affine.specialized import quantize_blocks_float32
 from refq.numbers.rounding import HALF_TO_EVEN, round_rational
@@ -41,14 +50,19 @@ def quantize_exact_value(x: float, scale: np.float32, reciprocal: np.float32, ze
                     codes: dict[str, int]) -> tuple[int, bool]:
     """AFF-3.1 with ``precision="exact"``: the same steps in rational arithmetic (slow, pure Python)."""
     nan = codes["nan"]
-    if x != x and nan != steps.NAN_CONVERTED:
+    # With r = +inf (1/s overflowed float32) v = x * inf: infinite, or NaN for x = 0.
+    reciprocal_overflows = codes["scale_operation"] != steps.DIVIDE and np.isinf(reciprocal)
+    scaled = float(x) * float(reciprocal) if reciprocal_overflows else float(x)
+    if scaled != scaled and nan != steps.NAN_CONVERTED:
         if nan == steps.NAN_QMAX:
             return target.qmax, False
         if nan == steps.NAN_ZERO:
             return min(max(0, target.qmin), target.qmax), False
         return target.qmin, nan == steps.NAN_UNPREDICTABLE
-    rounded, pending = float(x), zero_point  # NaN and infinities go straight to saturation
-    if np.isfinite(x):
+    # NaN and infinities go straight to saturation, the zero point added where the placement says.
+    rounded = scaled
+    pending = zero_point if codes["zero_point_placement"] == steps.AFTER_ROUNDING else 0
+    if np.isfinite(scaled):
         divisor = Fraction(float(scale)) if codes["scale_operation"] == steps.DIVIDE else 1 / Fraction(float(reciprocal))
         value = Fraction(float(x)) / divisor
         if codes["zero_point_placement"] != steps.AFTER_ROUNDING:
@@ -67,10 +81,10 @@ def quantize_with_outcomes(x, scale, zero_point=None, *, dtype="int8", axis=None
 
     Arguments are those of :func:`quantize`.
     """
-    return _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, True)
+    return _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, True, None)
 
 
-def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, want_outcomes):
+def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, want_outcomes, out):
     values = input_array(x)
     target = target_type(dtype, narrow)
     scales = scale_array(scale)
@@ -85,7 +99,7 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
     nan_result = _specialized_nan_result(codes, target)
     x3 = values.reshape(layout.outer, layout.length, layout.inner)
     if nan_result is not None:
-        out3 = np.empty(x3.shape, dtype=target.container)
+        out3 = output_array(out, values.shape, target.container).reshape(x3.shape)
         quantize_blocks_float32(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
                                 codes["scale_operation"], nan_result, out3)
         unpredictable = None
@@ -100,7 +114,9 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
         quantize_blocks(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
                         codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
                         codes["saturation"], codes["conversion_overflow"], codes["nan"], out3, unpredictable3)
-    return out3.astype(target.container).reshape(values.shape), unpredictable3.reshape(values.shape)
+    result = output_array(out, values.shape, target.container)
+    result[...] = out3.reshape(values.shape)
+    return result, unpredictable3.reshape(values.shape)
 
 
 def _specialized_nan_result(codes: dict[str, int], target: Target) -> int | None:
@@ -126,7 +142,7 @@ def _quantize_all_exact(x3, scale3, reciprocal3, zero_point3, layout: Granularit
 
 
 def quantize(x, scale, zero_point=None, *, dtype="int8", axis=None, block_size=None, narrow=False,
-             profile="onnx", **variant_overrides) -> np.ndarray:
+             profile="onnx", out=None, **variant_overrides) -> np.ndarray:
     """Quantize float32 values to integers (AFF-3.1):
     $q = \\mathrm{saturate}(\\mathrm{round}(x / s) + z)$ under the profile's variants.
 
@@ -141,6 +157,7 @@ def quantize(x, scale, zero_point=None, *, dtype="int8", axis=None, block_size=N
         block_size: block length along ``axis`` (blocked); the last block may be partial.
         narrow: drop the most negative value of a signed type (symmetric range).
         profile: a profile name from ``refq.registry.PROFILES``.
+        out: optional C-contiguous array of the result's shape and dtype to write into.
         **variant_overrides: any quantize variant by name, overriding the profile's value.
 
     Returns:
@@ -148,4 +165,4 @@ def quantize(x, scale, zero_point=None, *, dtype="int8", axis=None, block_size=N
         Elements the profile leaves *unpredictable* hold an arbitrary in-range value;
         :func:`quantize_with_outcomes` says which.
     """
-    return _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, False)[0]
+    return _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, variant_overrides, False, out)[0]

@@ -59,15 +59,18 @@ def fused_multiply_add_float32(a, b, c):
     virtual = total - product
     error = (product - (total - virtual)) + (addend - virtual)
     rounded = np.float32(total)
-    if error == 0.0 or np.float64(rounded) == total or np.isinf(rounded):
+    if error == 0.0 or np.float64(rounded) == total or total != total:
         return rounded
-    if np.float64(rounded) < total:
+    # An overflow to infinity stands for 2^128 here: ties to even overflow from the
+    # midpoint between the largest float32 and 2^128, and the error may pull below it.
+    wide = np.float64(rounded) if not np.isinf(rounded) else np.copysign(2.0**128, total)
+    if wide < total:
         other = np.nextafter(rounded, np.float32(np.inf))
     else:
         other = np.nextafter(rounded, np.float32(-np.inf))
-    if (np.float64(rounded) + np.float64(other)) * 0.5 != total:
+    if (wide + np.float64(other)) * 0.5 != total:
         return rounded
-    if (error > 0.0) == (np.float64(other) > np.float64(rounded)):
+    if (error > 0.0) == (np.float64(other) > wide):
         return other
     return rounded
 
@@ -140,18 +143,12 @@ def quantize_value(x, scale, reciprocal, zero_point, qmin, qmax, scale_operation
                    zero_point_placement, rounding, saturation, conversion_overflow, nan):
     """AFF-3.1: quantize one float32 ``x``; returns ``(q, unpredictable)``.
 
-    1. a NaN takes the value the ``nan`` variant names (AFF-3.6);
-    2. $v = x / s$ (AFF-3.2), with the zero point added before rounding where the
+    1. $v = x / s$ (AFF-3.2), with the zero point added before rounding where the
        profile says so, possibly fused (AFF-3.3, AFF-3.7);
+    2. a NaN $v$ takes the value the ``nan`` variant names (AFF-3.6);
     3. $n = \\mathrm{round}(v)$ (AFF-3.4);
     4. $q = \\mathrm{saturate}(n + z)$ (AFF-3.5).
     """
-    if x != x and nan != NAN_CONVERTED:
-        if nan == NAN_QMAX:
-            return qmax, False
-        if nan == NAN_ZERO:
-            return min(max(np.int64(0), qmin), qmax), False
-        return qmin, nan == NAN_UNPREDICTABLE
     if zero_point_placement == BEFORE_ROUNDING_FUSED:
         value = np.float64(fused_multiply_add_float32(x, reciprocal, zero_point))
         pending_zero_point = np.int64(0)
@@ -161,6 +158,13 @@ def quantize_value(x, scale, reciprocal, zero_point, qmin, qmax, scale_operation
         if zero_point_placement == BEFORE_ROUNDING:
             value = add_in_precision(value, zero_point, precision)
             pending_zero_point = np.int64(0)
+    # A NaN input gives a NaN v, and so does 0 * inf when 1/s overflowed float32.
+    if value != value and nan != NAN_CONVERTED:
+        if nan == NAN_QMAX:
+            return qmax, False
+        if nan == NAN_ZERO:
+            return min(max(np.int64(0), qmin), qmax), False
+        return qmin, nan == NAN_UNPREDICTABLE
     rounded = round_to_integral(value, rounding)
     return saturate(rounded, pending_zero_point, qmin, qmax, saturation, conversion_overflow)
 
