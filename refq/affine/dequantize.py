@@ -56,12 +56,13 @@ def dequantize(q, scale, zero_point=None, *, dtype="int8", axis=None, block_size
     zero_points = zero_point_array(zero_point, target, scales.shape)
     variants = resolve_variants(profile, "dequantize", overrides=variant_overrides)
     q3 = values.reshape(layout.outer, layout.length, layout.inner)
-    out3 = output_array(out, values.shape, np.dtype(np.float32)).reshape(q3.shape)
+    result = output_array(out, values.shape, np.dtype(np.float32))
+    out3 = result.reshape(q3.shape)
     if target.format.bits <= 24 and variants["dequantize_formula"].name == "subtract_then_multiply" and \
             variants["dequantize_precision"].name == "float32":
         dequantize_blocks_float32(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3),
                                   layout.block, out3)
-        return out3.reshape(values.shape)
+        return result
     dequantize_blocks(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3), layout.block,
                       variants["dequantize_formula"].code, variants["dequantize_precision"].code, out3)
-    return out3.reshape(values.shape)
+    return result

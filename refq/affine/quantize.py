@@ -99,13 +99,13 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
     nan_result = _specialized_nan_result(codes, target)
     x3 = values.reshape(layout.outer, layout.length, layout.inner)
     if nan_result is not None:
-        out3 = output_array(out, values.shape, target.container).reshape(x3.shape)
+        result = output_array(out, values.shape, target.container)
         quantize_blocks_float32(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
-                                codes["scale_operation"], nan_result, out3)
+                                codes["scale_operation"], nan_result, result.reshape(x3.shape))
         unpredictable = None
         if want_outcomes:
             unpredictable = np.isnan(values) if codes["nan"] == steps.NAN_UNPREDICTABLE else np.zeros(values.shape, bool)
-        return out3.reshape(values.shape), unpredictable
+        return result, unpredictable
     out3 = np.empty(x3.shape, dtype=np.int64)
     unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)
     if codes["precision"] == steps.EXACT:
