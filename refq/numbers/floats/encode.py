@@ -75,37 +75,41 @@ def binade_exponent(magnitude: Fraction) -> int:
 
 
 def round_to_format(sign: int, magnitude: Fraction, fmt: FloatFormat, overflow: str) -> int:
-    """NUM-3.13: round a finite value to nearest, ties to even, with gradual underflow.
+    """Encode a finite value: round it (NUM-3.13), then keep a zero's sign (NUM-3.14) or resolve overflow (NUM-3.15)."""
+    magnitude_pattern = round_magnitude(magnitude, fmt)
+    if magnitude_pattern == 0:
+        return signed_zero(sign, fmt)
+    if magnitude_pattern > largest_finite_pattern(fmt):
+        return overflow_pattern(sign, fmt, overflow)
+    return (sign << (fmt.total_bits - 1)) | magnitude_pattern
 
-    With $k$ the binade exponent of $|v|$ ($2^k \\le |v| < 2^{k+1}$), the spacing of
-    the format's values near $|v|$ is the quantum $2^q$ with
-    $q = \\max(k, 1 - \\text{bias}) - M$: the binade's ulp, and below the smallest
-    normal the fixed subnormal spacing, which is what makes underflow gradual.
-    $|v| / 2^q$ is rounded to an integer $n$ by NUM-2.2, half to even. The exponent
-    range is not bounded above here, so $n \\times 2^q$ is the value rounded with an
-    unbounded exponent; NUM-3.15 decides whether it overflows. $n = 2^{M+1}$ means
-    the rounding carried into the next binade, where the same value is
+
+def round_magnitude(magnitude: Fraction, fmt: FloatFormat) -> int:
+    """NUM-3.13: round $|v|$ to nearest, ties to even, with gradual underflow.
+
+    Returns the sign-less pattern $e \\cdot 2^M + m$ of the result, whose exponent
+    may exceed the format's range: a result above the largest finite pattern
+    overflows (NUM-3.15). With $k$ the binade exponent of $|v|$
+    ($2^k \\le |v| < 2^{k+1}$), the spacing of the format's values near $|v|$ is the
+    quantum $2^q$, $q = \\max(k, 1 - \\text{bias}) - M$: the binade's ulp, and below
+    the smallest normal the fixed subnormal spacing, which makes underflow gradual.
+    $|v| / 2^q$ is rounded to an integer $n$ by NUM-2.2, half to even. $n = 2^{M+1}$
+    means the rounding carried into the next binade, where the same value is
     $2^M \\times 2^{q+1}$. A result $n \\ge 2^M$ is normal with biased exponent
     $q + M + \\text{bias}$ and mantissa $n - 2^M$; $n < 2^M$ is subnormal (or zero)
     with mantissa $n$.
     """
     if magnitude == 0:
-        return signed_zero(sign, fmt)
+        return 0
     quantum = max(binade_exponent(magnitude), 1 - fmt.bias) - fmt.mantissa_bits
     count = round_rational(magnitude / Fraction(2) ** quantum, "half_to_even")
-    if count == 0:
-        return signed_zero(sign, fmt)
     hidden_bit = 1 << fmt.mantissa_bits
     if count == 2 * hidden_bit:
         count, quantum = hidden_bit, quantum + 1
-    if count >= hidden_bit:
-        exponent, mantissa = quantum + fmt.mantissa_bits + fmt.bias, count - hidden_bit
-    else:
-        exponent, mantissa = 0, count
-    magnitude_pattern = (exponent << fmt.mantissa_bits) | mantissa
-    if magnitude_pattern > largest_finite_pattern(fmt):
-        return overflow_pattern(sign, fmt, overflow)
-    return (sign << (fmt.total_bits - 1)) | magnitude_pattern
+    if count < hidden_bit:
+        return count  # a subnormal, or zero
+    exponent, mantissa = quantum + fmt.mantissa_bits + fmt.bias, count - hidden_bit
+    return (exponent << fmt.mantissa_bits) | mantissa
 
 
 def signed_zero(sign: int, fmt: FloatFormat) -> int:
