@@ -57,6 +57,9 @@ def container_dtype(fmt: FloatFormat) -> type:
 def bit_length(n):
     """The number of bits of the non-negative integer ``n`` (0 for 0)."""
     length = 0
+    while n >= 256:  # a byte at a time first: binary64 significands have 53 bits
+        n >>= 8
+        length += 8
     while n > 0:
         n >>= 1
         length += 1
