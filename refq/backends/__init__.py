@@ -1,0 +1,36 @@
+"""Adapters that run real quantization backends behind one interface.
+
+A backend is a class with ``name``, ``profile`` (the refq profile it is expected
+to match), ``version`` (of the backend package, known once instantiated) and one
+method per operation it supports, named after the spec's operations:
+
+- ``quantize_linear(x, scale, zero_point, *, axis=None, block_size=None, dtype="int8")``
+  returns integers in the smallest numpy integer type holding ``dtype``
+  (int4 in int8, uint4 in uint8);
+- ``dequantize_linear(q, scale, zero_point, *, axis=None, block_size=None, dtype="int8")``
+  returns float32;
+- ``fake_quantize(x, scale, zero_point, *, axis=None, dtype="int8")`` returns float32.
+
+A missing method means the backend does not offer the operation; a dtype or
+granularity it cannot compute raises ``NotImplementedError``. Arguments are
+validated exactly as :func:`refq.affine.quantize` validates them. The backend
+packages (onnxruntime, onnx, torch) are imported when a backend is instantiated,
+never by ``import refq.backends``.
+"""
+
+from __future__ import annotations
+
+from refq.backends.onnx_reference import OnnxReferenceBackend
+from refq.backends.onnxruntime import OnnxRuntimeBackend
+from refq.backends.torch import TorchBackend, TorchFakeQuantBackend, TorchPT2EBackend
+
+BUILTIN = {
+    "onnxruntime": OnnxRuntimeBackend,
+    "onnx-reference": OnnxReferenceBackend,
+    "torch": TorchBackend,
+    "torch-fake-quant": TorchFakeQuantBackend,
+    "torch-pt2e": TorchPT2EBackend,
+}
+
+__all__ = ["BUILTIN", "OnnxReferenceBackend", "OnnxRuntimeBackend", "TorchBackend", "TorchFakeQuantBackend",
+           "TorchPT2EBackend"]

@@ -1,0 +1,67 @@
+"""The ONNX Python reference implementation (``onnx.reference.ReferenceEvaluator``)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from refq.backends.arguments import Call, dequantize_call, quantize_call, require
+from refq.backends.onnx_model import ONNX_TYPES, build_model, element_type
+
+DTYPES = tuple(ONNX_TYPES)
+GRANULARITIES = ("per_tensor", "per_axis", "blocked")
+
+
+class OnnxReferenceBackend:
+    """The models of :class:`refq.backends.onnxruntime.OnnxRuntimeBackend`, evaluated by onnx's reference evaluator."""
+
+    name = "onnx-reference"
+    profile = "onnx-reference"
+    max_evaluators = 256
+
+    def __init__(self) -> None:
+        import onnx
+
+        self.version = onnx.__version__
+        self._evaluators: dict[tuple, object] = {}
+
+    def quantize_linear(self, x, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8") -> np.ndarray:
+        """``QuantizeLinear(x, scale, zero_point)``; integers in the smallest numpy type holding ``dtype``."""
+        call = quantize_call(x, scale, zero_point, axis, block_size, dtype)
+        require(call, dtypes=DTYPES, granularities=GRANULARITIES, backend=self.name, operation="quantize_linear")
+        result = self._run("QuantizeLinear", call, call.values)
+        return np.asarray(result).astype(call.target.container).reshape(call.values.shape)
+
+    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None,
+                          dtype="int8") -> np.ndarray:
+        """``DequantizeLinear(q, scale, zero_point)`` as float32."""
+        call = dequantize_call(q, scale, zero_point, axis, block_size, dtype)
+        require(call, dtypes=DTYPES, granularities=GRANULARITIES, backend=self.name, operation="dequantize_linear")
+        result = self._run("DequantizeLinear", call, self._typed(call.values, call.dtype))
+        return np.asarray(result, dtype=np.float32).reshape(call.values.shape)
+
+    @staticmethod
+    def _typed(array: np.ndarray, dtype: str) -> np.ndarray:
+        """``array`` in the numpy type onnx uses for ``dtype`` (ml_dtypes' int4, uint4, int2, uint2)."""
+        from onnx import helper
+
+        return array.astype(helper.tensor_dtype_to_np_dtype(element_type(dtype)))
+
+    def _run(self, operation: str, call: Call, x: np.ndarray):
+        key = (operation, call.dtype, call.values.shape, call.scale.shape, call.axis, call.block_size)
+        evaluator = self._evaluators.get(key)
+        if evaluator is None:
+            from onnx.reference import ReferenceEvaluator
+
+            if len(self._evaluators) >= self.max_evaluators:
+                self._evaluators.clear()
+            evaluator = ReferenceEvaluator(build_model(operation, call.dtype, call.values.shape, call.scale.shape,
+                                                       call.axis, call.block_size))
+            self._evaluators[key] = evaluator
+        feeds = {"x": x, "scale": call.scale, "zero_point": self._typed(call.zero_point, call.dtype)}
+        # The reference casts NaN, infinities and huge values to int32 and numpy warns about it.
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            (result,) = evaluator.run(None, feeds)
+        return result

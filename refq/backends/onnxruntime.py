@@ -1,0 +1,95 @@
+"""ONNX Runtime's QuantizeLinear and DequantizeLinear on the CPU execution provider."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+
+import numpy as np
+
+from refq.backends.arguments import Call, contiguous, dequantize_call, quantize_call, require
+from refq.backends.onnx_model import ONNX_TYPES, PACKED_BITS, build_model, element_type, pack, unpack
+
+#: What ONNX Runtime's CPU provider computes; every other refq dtype raises NotImplementedError.
+DTYPES = tuple(ONNX_TYPES)
+GRANULARITIES = ("per_tensor", "per_axis", "blocked")
+
+
+class OnnxRuntimeBackend:
+    """ONNX Runtime, one single-node model per operation, dtype, shape and granularity.
+
+    Sessions run single-threaded on ``CPUExecutionProvider`` and are cached, so
+    repeated calls with other values, scales or zero points cost one ``run``.
+    """
+
+    name = "onnxruntime"
+    profile = "onnxruntime"
+    #: Sessions kept at most; the cache is emptied when it is full.
+    max_sessions = 256
+
+    def __init__(self) -> None:
+        import onnxruntime
+
+        self._ort = onnxruntime
+        self.version = onnxruntime.__version__
+        self._sessions: dict[tuple, object] = {}
+
+    def quantize_linear(self, x, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8") -> np.ndarray:
+        """``QuantizeLinear(x, scale, zero_point)``; integers in the smallest numpy type holding ``dtype``."""
+        call = quantize_call(x, scale, zero_point, axis, block_size, dtype)
+        require(call, dtypes=DTYPES, granularities=GRANULARITIES, backend=self.name, operation="quantize_linear")
+        return self._run("QuantizeLinear", call)
+
+    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None,
+                          dtype="int8") -> np.ndarray:
+        """``DequantizeLinear(q, scale, zero_point)`` as float32."""
+        call = dequantize_call(q, scale, zero_point, axis, block_size, dtype)
+        require(call, dtypes=DTYPES, granularities=GRANULARITIES, backend=self.name, operation="dequantize_linear")
+        return self._run("DequantizeLinear", call)
+
+    def _session(self, operation: str, call: Call):
+        key = (operation, call.dtype, call.values.shape, call.scale.shape, call.axis, call.block_size)
+        session = self._sessions.get(key)
+        if session is None:
+            if len(self._sessions) >= self.max_sessions:
+                self._sessions.clear()
+            options = self._ort.SessionOptions()
+            # One thread: results must not depend on how the work is split.
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            model = build_model(operation, call.dtype, call.values.shape, call.scale.shape, call.axis,
+                                call.block_size)
+            session = self._ort.InferenceSession(model.SerializeToString(), options,
+                                                 providers=["CPUExecutionProvider"])
+            self._sessions[key] = session
+        return session
+
+    def _run(self, operation: str, call: Call) -> np.ndarray:
+        session = self._session(operation, call)
+        integer_input = operation == "DequantizeLinear"
+        feeds = {
+            "x": self._value(call.values, call.dtype if integer_input else None),
+            "scale": self._value(call.scale, None),
+            "zero_point": self._value(call.zero_point, call.dtype),
+        }
+        (result,) = session.run_with_ort_values(["y"], feeds)
+        if integer_input or call.dtype not in PACKED_BITS:
+            return result.numpy().reshape(call.values.shape)
+        data = np.frombuffer(ctypes.string_at(result.data_ptr(), result.tensor_size_in_bytes()), dtype=np.uint8)
+        values = unpack(data, call.values.size, PACKED_BITS[call.dtype], call.target.format.signed)
+        return values.reshape(call.values.shape)
+
+    def _value(self, array: np.ndarray, dtype: str | None):
+        """An OrtValue holding ``array``: as is, or, for a packed type, packed into a fresh tensor of that type."""
+        OrtValue = self._ort.OrtValue
+        if dtype not in PACKED_BITS:
+            return OrtValue.ortvalue_from_numpy(contiguous(array))
+        value = OrtValue.ortvalue_from_shape_and_type(list(array.shape), element_type(dtype))
+        data = pack(array, PACKED_BITS[dtype])
+        size = value.tensor_size_in_bytes()
+        if size != data.size:
+            raise RuntimeError(f"onnxruntime: {dtype} tensor of shape {array.shape} holds {size} bytes, "
+                               f"packing gave {data.size}")
+        if size:
+            ctypes.memmove(value.data_ptr(), data.ctypes.data, size)
+        return value
