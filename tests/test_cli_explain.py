@@ -44,7 +44,8 @@ def test_explain_one(capsys):
     assert line(out, "bits") == "bits      [0|01111111|00000000000000000000000]"
     assert line(out, "class") == "class     normal (positive)"
     assert line(out, "value") == "value     1"
-    assert line(out, "next up") == "next up   0x3f800001 = 8388609 × 2^-23 = 8388609/8388608 = 1.00000011920928955078125"
+    assert line(out, "next up") == ("next up   0x3f800001 = 8388609 × 2^-23 = 8388609/8388608"
+                                    " = 1.00000011920928955078125")
     assert line(out, "ulp") == "ulp       2^-23 = 1/8388608 = 0.00000011920928955078125"
 
 

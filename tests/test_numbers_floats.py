@@ -107,10 +107,6 @@ def encode_inputs(name: str) -> np.ndarray:
     return np.concatenate([magnitudes, -magnitudes])
 
 
-def pattern_of(value: np.float64 | float) -> int:
-    return int(np.array(value, dtype=np.float64).view(np.uint64))
-
-
 # --- decode ---------------------------------------------------------------------------------
 
 
@@ -526,3 +522,31 @@ def test_decode_array_binary32_exhaustive():
     spec.loader.exec_module(module)
     mismatches, _ = module.check_all()
     assert mismatches == 0
+
+
+# --- details --------------------------------------------------------------------------------
+
+
+def test_bit_length():
+    from refq.numbers.floats.arrays import bit_length
+
+    numbers = [*range(600), *(2**k - 1 for k in range(1, 64)), *(2**k for k in range(63))]
+    assert [bit_length(np.int64(n)) for n in numbers] == [n.bit_length() for n in numbers]
+    with pure_python():
+        assert [bit_length(np.int64(n)) for n in numbers] == [n.bit_length() for n in numbers]
+
+
+def test_encode_double_rounding_example():
+    """The spec's example: 1 + 2^-8 + 2^-40 is nearer 1 + 2^-7 than 1 (ml_dtypes, via float32, gives 1)."""
+    value = 1 + 2.0**-8 + 2.0**-40
+    assert encode(value, "bfloat16") == encode_array(np.array([value]), "bfloat16")[0] == 0x3F81
+    assert oracle.encode(False, Fraction(value), "bfloat16", "infinity") == 0x3F81
+
+
+def test_import_compiles_nothing():
+    """Importing the floats module and the explain command imports no numba."""
+    import subprocess
+    import sys
+
+    code = "import sys, refq.numbers.floats, refq.cli.explain; sys.exit('numba' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
