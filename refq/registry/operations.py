@@ -1,0 +1,56 @@
+"""Operations: the signatures of the spec's operations, which adapters implement.
+
+A backend adapter's method for an operation is named after it (snake_case of the
+ONNX operator where one exists) and takes the inputs positionally in ONNX order and
+the attributes as keyword-only arguments. These signatures are a public contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    onnx_name: str | None
+    #: Positional inputs, in ONNX order; a name ending in "?" is optional (may be None).
+    inputs: tuple[str, ...]
+    #: Keyword-only attributes and their defaults.
+    attributes: dict[str, object]
+    output: str
+    clauses: tuple[str, ...]
+    #: ``module:function`` of refq's reference implementation; None while the spec
+    #: chapter defining the operation is not written yet (vectors cannot exist then).
+    reference: str | None
+
+    @property
+    def signature(self) -> str:
+        inputs = [name.rstrip("?") + ("=None" if name.endswith("?") else "") for name in self.inputs]
+        attributes = [f"{name}={value!r}" for name, value in self.attributes.items()]
+        return f"{self.name}({', '.join(inputs)}{', *, ' + ', '.join(attributes) if attributes else ''})"
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("quantize_linear", "QuantizeLinear", ("x", "scale", "zero_point"),
+              {"axis": None, "block_size": None, "dtype": "int8"},
+              "integer array (sub-byte types in the smallest numpy integer type)",
+              ("AFF-1.1", "AFF-1.2", "AFF-1.3", "AFF-1.4", "AFF-3.1"),
+              "refq.conformance.reference:quantize_linear"),
+    Operation("dequantize_linear", "DequantizeLinear", ("q", "scale", "zero_point"),
+              {"axis": None, "block_size": None, "dtype": "int8"},
+              "float32 array",
+              ("AFF-1.1", "AFF-1.2", "AFF-1.3", "AFF-1.4", "AFF-4.1", "AFF-4.2"),
+              "refq.conformance.reference:dequantize_linear"),
+    Operation("cast", "Cast", ("x",), {"to": "float8_e4m3fn", "saturate": False},
+              "bit patterns of the target format (uint8/uint16/uint32)",
+              ("NUM-3.12", "NUM-3.13", "NUM-3.15", "NUM-3.16", "NUM-3.17", "NUM-3.19"),
+              "refq.conformance.reference:cast"),
+    Operation("matmul_integer", "MatMulInteger", ("a", "b", "a_zero_point?", "b_zero_point?"), {},
+              "int32 array", (), None),
+    Operation("qlinear_matmul", "QLinearMatMul",
+              ("a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"), {},
+              "array of y_zero_point's dtype", (), None),
+)
+
+OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}
