@@ -12,7 +12,6 @@ and floats must have equal bit patterns.
 
 from __future__ import annotations
 
-import warnings
 import zlib
 
 import numpy as np
@@ -273,6 +272,34 @@ def test_fake_quantize_per_channel_int64_overflow(backends):
     assert np.array_equal(float32_bits(want), float32_bits(np.broadcast_to(qmax_value, x.shape)))
 
 
+@pytest.mark.parametrize("name", ["onnxruntime", "onnx-reference"])
+def test_dequantize_linear_int32(backends, name):
+    r"""int32 (bias) dequantize: known deviations from the profiles, pinned exactly.
+
+    refq computes $\mathrm{fl_{32}}(\mathrm{fl_{32}}(q - z) \cdot s)$ with the exact difference.
+    ONNX Runtime subtracts in int32 with wraparound, so it agrees with refq except where
+    $q - z$ leaves the int32 range. onnx.reference rounds $q$ to float32 first and then
+    computes in float64 (numpy promotes float32 - int32 to float64):
+    $\mathrm{fl_{32}}((\mathrm{fl_{32}}(q) - z) \cdot s)$.
+    """
+    backend = backends[name]
+    rng = np.random.default_rng(5)
+    q = rng.integers(-(2**31), 2**31, 100_000).astype(np.int32)
+    q[:6] = [-(2**31), 2**31 - 1, 2**24 + 1, -(2**24) - 1, 0, 1]
+    for scale, zero_point in ((F32(0.00214854861), 0), (F32(1), 123456789), (F32(3), -(2**31)), (F32(0.1), 2**31 - 1)):
+        got = backend.dequantize_linear(q, scale, zero_point, dtype="int32")
+        difference = q.astype(np.int64) - zero_point
+        overflow = (difference > 2**31 - 1) | (difference < -(2**31))
+        if name == "onnxruntime":
+            wrapped = ((difference + 2**31) % 2**32 - 2**31).astype(np.float32)
+            expected = wrapped * scale
+            want = dequantize(q, scale, zero_point, dtype="int32", profile=backend.profile)
+            assert np.array_equal(float32_bits(got)[~overflow], float32_bits(want)[~overflow])
+        else:
+            expected = ((q.astype(F32).astype(np.float64) - zero_point) * np.float64(scale)).astype(F32)
+        assert np.array_equal(float32_bits(got), float32_bits(expected))
+
+
 def tie_inputs(scale, zero_point: int, dtype: str) -> np.ndarray:
     target = target_type(dtype)
     x = adversarial_inputs(scale, zero_point, target.qmin, target.qmax)
@@ -326,6 +353,24 @@ def test_unsupported_raises(backends, name):
     if "blocked" not in layouts:
         with pytest.raises(NotImplementedError, match="blocked"):
             backend.quantize_linear(x, np.ones((2, 2), F32), np.zeros((2, 2), np.int64), axis=1, block_size=2)
+
+
+@pytest.mark.parametrize("name", sorted(SUPPORT))
+def test_arguments_are_validated(backends, name):
+    """Adapters validate like refq: bad scales and zero points raise refq's errors; no zero point means 0."""
+    from refq.errors import RefqValueError
+
+    backend, x = backends[name], np.linspace(-3, 3, 24, dtype=F32).reshape(2, 3, 4)
+    with pytest.raises(RefqValueError, match="^scale"):
+        backend.quantize_linear(x, F32(-1), 0)
+    with pytest.raises(RefqValueError, match="^zero_point"):
+        backend.quantize_linear(x, F32(1), 300)
+    with pytest.raises(RefqValueError, match="^scale"):
+        backend.quantize_linear(x, np.ones(2, F32), np.zeros(2, np.int64), axis=1)
+    assert np.array_equal(backend.quantize_linear(x, F32(0.1), None), backend.quantize_linear(x, F32(0.1), 0))
+    q = backend.quantize_linear(x, F32(0.1), None)
+    assert np.array_equal(float32_bits(backend.dequantize_linear(q, F32(0.1), None)),
+                          float32_bits(backend.dequantize_linear(q, F32(0.1), 0)))
 
 
 def test_backend_contract():

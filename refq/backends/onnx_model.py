@@ -17,8 +17,10 @@ IR_VERSION = 11
 #: refq dtype name -> onnx.TensorProto element type name.
 ONNX_TYPES = {
     "int8": "INT8", "uint8": "UINT8", "int16": "INT16", "uint16": "UINT16",
-    "int4": "INT4", "uint4": "UINT4", "int2": "INT2", "uint2": "UINT2",
+    "int4": "INT4", "uint4": "UINT4", "int2": "INT2", "uint2": "UINT2", "int32": "INT32",
 }
+#: QuantizeLinear's integer outputs; DequantizeLinear also reads int32 (biases).
+QUANTIZE_TYPES = tuple(name for name in ONNX_TYPES if name != "int32")
 #: Types ONNX stores several to a byte, lowest bits first.
 PACKED_BITS = {"int4": 4, "uint4": 4, "int2": 2, "uint2": 2}
 

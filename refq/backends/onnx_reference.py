@@ -7,9 +7,10 @@ import warnings
 import numpy as np
 
 from refq.backends.arguments import Call, dequantize_call, quantize_call, require
-from refq.backends.onnx_model import ONNX_TYPES, build_model, element_type
+from refq.backends.onnx_model import QUANTIZE_TYPES, build_model, element_type
 
-DTYPES = tuple(ONNX_TYPES)
+DTYPES = QUANTIZE_TYPES
+DEQUANTIZE_DTYPES = QUANTIZE_TYPES + ("int32",)
 GRANULARITIES = ("per_tensor", "per_axis", "blocked")
 
 
@@ -37,7 +38,8 @@ class OnnxReferenceBackend:
                           dtype="int8") -> np.ndarray:
         """``DequantizeLinear(q, scale, zero_point)`` as float32."""
         call = dequantize_call(q, scale, zero_point, axis, block_size, dtype)
-        require(call, dtypes=DTYPES, granularities=GRANULARITIES, backend=self.name, operation="dequantize_linear")
+        require(call, dtypes=DEQUANTIZE_DTYPES, granularities=GRANULARITIES, backend=self.name,
+                operation="dequantize_linear")
         result = self._run("DequantizeLinear", call, self._typed(call.values, call.dtype))
         return np.asarray(result, dtype=np.float32).reshape(call.values.shape)
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import ctypes
-import math
 
 import numpy as np
 
 from refq.backends.arguments import Call, contiguous, dequantize_call, quantize_call, require
-from refq.backends.onnx_model import ONNX_TYPES, PACKED_BITS, build_model, element_type, pack, unpack
+from refq.backends.onnx_model import QUANTIZE_TYPES, PACKED_BITS, build_model, element_type, pack, unpack
 
 #: What ONNX Runtime's CPU provider computes; every other refq dtype raises NotImplementedError.
-DTYPES = tuple(ONNX_TYPES)
+DTYPES = QUANTIZE_TYPES
+DEQUANTIZE_DTYPES = QUANTIZE_TYPES + ("int32",)
 GRANULARITIES = ("per_tensor", "per_axis", "blocked")
 
 
@@ -44,7 +44,8 @@ class OnnxRuntimeBackend:
                           dtype="int8") -> np.ndarray:
         """``DequantizeLinear(q, scale, zero_point)`` as float32."""
         call = dequantize_call(q, scale, zero_point, axis, block_size, dtype)
-        require(call, dtypes=DTYPES, granularities=GRANULARITIES, backend=self.name, operation="dequantize_linear")
+        require(call, dtypes=DEQUANTIZE_DTYPES, granularities=GRANULARITIES, backend=self.name,
+                operation="dequantize_linear")
         return self._run("DequantizeLinear", call)
 
     def _session(self, operation: str, call: Call):
