@@ -113,6 +113,8 @@ def granularity(shape: tuple[int, ...], scale_shape: tuple[int, ...], axis, bloc
             raise invalid("scale", "a single value for per-tensor quantization (axis=None)", scale_shape)
         return Granularity("per_tensor", None, 1, 1, 1, size, (1, 1, 1))
     try:
+        if isinstance(axis, (bool, np.bool_)):  # operator.index would take True for 1
+            raise TypeError
         axis = operator.index(axis)
     except TypeError:
         raise wrong_type("axis", "an integer or None", axis) from None
@@ -126,6 +128,8 @@ def granularity(shape: tuple[int, ...], scale_shape: tuple[int, ...], axis, bloc
             raise invalid("scale", f"of shape ({length},) for per-axis quantization along axis {axis}", scale_shape)
         return Granularity("per_axis", axis, 1, outer, length, inner, (1, length, 1))
     try:
+        if isinstance(block_size, (bool, np.bool_)):
+            raise TypeError
         block = operator.index(block_size)
     except TypeError:
         raise wrong_type("block_size", "a positive integer or None", block_size) from None

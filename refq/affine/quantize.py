@@ -104,7 +104,14 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
                                 codes["scale_operation"], nan_result, result.reshape(x3.shape))
         unpredictable = None
         if want_outcomes:
-            unpredictable = np.isnan(values) if codes["nan"] == steps.NAN_UNPREDICTABLE else np.zeros(values.shape, bool)
+            unpredictable = np.zeros(values.shape, bool)
+            if codes["nan"] == steps.NAN_UNPREDICTABLE:
+                nan3 = np.isnan(x3)
+                if codes["scale_operation"] != steps.DIVIDE and np.isinf(reciprocal3).any():
+                    # 0 * inf is NaN as well, where the reciprocal of a subnormal scale overflowed (AFF-3.2).
+                    overflowed = np.repeat(np.isinf(reciprocal3), layout.block, axis=1)[:, :layout.length]
+                    nan3 = nan3 | ((x3 == 0) & overflowed)
+                unpredictable = nan3.reshape(values.shape)
         return result, unpredictable
     out3 = np.empty(x3.shape, dtype=np.int64)
     unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)

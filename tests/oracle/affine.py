@@ -53,8 +53,10 @@ def is_infinite(value: Value) -> bool:
 
 def binary_exponent(magnitude: Fraction) -> int:
     """The e with 2^e <= magnitude < 2^(e+1), for a positive magnitude."""
-    exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
-    if Fraction(2) ** exponent > magnitude:
+    numerator, denominator = magnitude.numerator, magnitude.denominator
+    exponent = numerator.bit_length() - denominator.bit_length()
+    if (denominator << exponent if exponent >= 0 else denominator) > (
+            numerator if exponent >= 0 else numerator << -exponent):
         exponent -= 1
     return exponent
 
@@ -69,8 +71,16 @@ def round_to_float(value: Value, fmt: BinaryFloat) -> Value:
     magnitude = abs(value)
     # The spacing of the format around the value: fixed below the normal range.
     quantum = max(binary_exponent(magnitude), fmt.min_exponent) - (fmt.precision - 1)
-    steps = round_fraction(magnitude / Fraction(2) ** quantum, "half_to_even")
-    rounded = steps * Fraction(2) ** quantum
+    numerator, denominator = magnitude.numerator, magnitude.denominator
+    if quantum >= 0:
+        denominator <<= quantum
+    else:
+        numerator <<= -quantum
+    # magnitude / 2^quantum = steps + remainder / denominator; ties go to the even count.
+    steps, remainder = divmod(numerator, denominator)
+    if 2 * remainder > denominator or (2 * remainder == denominator and steps % 2 == 1):
+        steps += 1
+    rounded = Fraction(steps << quantum) if quantum >= 0 else Fraction(steps, 1 << -quantum)
     if rounded >= Fraction(2) ** (fmt.max_exponent + 1):
         return INFINITY if value > 0 else -INFINITY
     return rounded if value > 0 else -rounded
@@ -94,9 +104,11 @@ def float32_from_bits(bits: int) -> Value:
     fraction = bits & 0x7FFFFF
     if biased == 0xFF:
         return NAN if fraction else sign * INFINITY
-    if biased == 0:
-        return sign * Fraction(fraction, 2**149)
-    return sign * Fraction(fraction + 2**23) * Fraction(2) ** (biased - 150)
+    significand = fraction if biased == 0 else fraction + 2**23
+    power = max(biased, 1) - 150  # subnormals share the exponent of the smallest normals
+    if power >= 0:
+        return Fraction(sign * (significand << power))
+    return Fraction(sign * significand, 1 << -power)
 
 
 def float32_value(x) -> Value:
@@ -118,14 +130,15 @@ def float32_bits(value: Value, negative_zero: bool = False) -> int:
     magnitude = abs(value)
     if magnitude == 0:
         return sign
-    exponent = binary_exponent(magnitude)
-    if exponent < -126:
-        fraction = magnitude * 2**149
-        assert fraction.denominator == 1, "not a float32 value"
-        return sign | int(fraction)
-    significand = magnitude / Fraction(2) ** (exponent - 23)
-    assert significand.denominator == 1 and exponent <= 127, "not a float32 value"
-    return sign | ((exponent + 127) << 23) | (int(significand) - 2**23)
+    exponent = max(binary_exponent(magnitude), -126)
+    # magnitude = significand * 2^(exponent - 23), significand < 2^24 an integer.
+    shift = exponent - 23
+    numerator, denominator = magnitude.numerator, magnitude.denominator
+    significand, remainder = divmod(numerator << -shift if shift < 0 else numerator, denominator << max(shift, 0))
+    assert remainder == 0 and exponent <= 127, "not a float32 value"
+    if significand < 2**23:  # subnormal
+        return sign | significand
+    return sign | ((exponent + 127) << 23) | (significand - 2**23)
 
 
 # --- arithmetic on values -----------------------------------------------------------------
@@ -250,10 +263,10 @@ def oracle_quantize(x, scale, zero_point: int, qmin: int, qmax: int,
 
 
 def integer_range(bits: int, signed: bool, narrow: bool = False) -> tuple[int, int]:
-    """[qmin, qmax] of a two's complement or unsigned integer; narrow drops a signed type's lowest value."""
-    if signed:
-        return -(2 ** (bits - 1)) + (1 if narrow else 0), 2 ** (bits - 1) - 1
-    return 0, 2**bits - 1
+    """[qmin, qmax] of a two's complement or unsigned integer; narrow drops the lowest value
+    (NUM-1.2: symmetric about 0 for a signed type, about 2^(n-1) for an unsigned one)."""
+    lowest, highest = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    return lowest + (1 if narrow else 0), highest
 
 
 # --- dequantize ---------------------------------------------------------------------------
