@@ -20,8 +20,10 @@ never by ``import refq.backends``.
 
 from __future__ import annotations
 
+from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
+from refq.backends.reference import RefqBackend
 from refq.backends.torch import TorchBackend, TorchFakeQuantBackend, TorchPT2EBackend
 
 BUILTIN = {
@@ -30,7 +32,9 @@ BUILTIN = {
     "torch": TorchBackend,
     "torch-fake-quant": TorchFakeQuantBackend,
     "torch-pt2e": TorchPT2EBackend,
+    "ml_dtypes": MlDtypesBackend,
+    "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "OnnxReferenceBackend", "OnnxRuntimeBackend", "TorchBackend", "TorchFakeQuantBackend",
-           "TorchPT2EBackend"]
+__all__ = ["BUILTIN", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
+           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend"]

@@ -17,6 +17,7 @@ from refq.errors import RefqError
 COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "show the bits, class and exact value of a number in any format"),
     "quantize": ("quantize", "quantize values under a profile; --trace explains each step"),
+    "conform": ("conform", "run backends against the golden vectors; prints the operation x backend matrix"),
 }
 
 

@@ -1,0 +1,119 @@
+"""The ``cmd:`` protocol: an external program as a backend (C, C++, CUDA, Rust, a simulator).
+
+For each case the harness makes a fresh directory holding ``case.json`` (the case's
+descriptor without its expected output) and one ``.npy`` file per input, runs
+``COMMAND ... <case_dir>`` and reads ``<case_dir>/output.npy``. Exit status 0 means
+an answer, 3 means *unsupported*, any other status means the program rejected the
+arguments. The full protocol is in ``docs/conformance/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from refq.conformance.worker import Outcome
+from refq.errors import invalid
+from refq.registry.operations import OPERATIONS_BY_NAME
+
+#: Exit status by which a command says it does not implement a case.
+EXIT_UNSUPPORTED = 3
+#: The last bytes of the command's stderr kept in a report.
+STDERR_TAIL = 400
+
+
+def case_descriptor(case, input_files: dict[str, str | None]) -> dict:
+    """``case.json``: what the command may read. Attributes come first, with every default filled in,
+    so that the first ``"dtype"`` key in the file is the ``dtype`` attribute."""
+    operation = OPERATIONS_BY_NAME.get(case.op)
+    attributes = {**(operation.attributes if operation else {}), **case.attributes}
+    inputs = {}
+    for name, array in case.inputs.items():
+        inputs[name] = None if array is None else {
+            "file": input_files[name], "dtype": str(array.dtype), "shape": list(array.shape)}
+    return {
+        "schema_version": 1,
+        "attributes": attributes,
+        "op": case.op,
+        "id": case.id,
+        "profile": case.profile,
+        "clauses": list(case.clauses),
+        "description": case.description,
+        "inputs": inputs,
+        "outcome": case.outcome,
+    }
+
+
+def write_case_directory(case, directory: Path) -> None:
+    """Write ``case.json`` and the input ``.npy`` files of ``case`` into ``directory``."""
+    files = {}
+    for name, array in case.inputs.items():
+        if array is not None:
+            files[name] = f"{name}.npy"
+            np.save(directory / files[name], np.ascontiguousarray(array), allow_pickle=False)
+    text = json.dumps(case_descriptor(case, files), indent=2)
+    (directory / "case.json").write_text(text + "\n", encoding="utf-8")
+
+
+class CommandBackend:
+    """An external program run once per case (``cmd:COMMAND ...``)."""
+
+    def __init__(self, spec: str, profile: str | None = None) -> None:
+        command = spec[len("cmd:"):].strip()
+        try:
+            self.argv = shlex.split(command)
+        except ValueError as error:
+            raise invalid("--backend", f"cmd:COMMAND with a command line shlex can split ({error})", spec) from None
+        if not self.argv:
+            raise invalid("--backend", "cmd: followed by a command", spec)
+        self.spec = spec
+        self.name = spec
+        self.profile = profile or "onnx"
+        self.version = ""
+        #: A command's operations are not known in advance: it answers exit status 3 for the ones it lacks.
+        self.operations = tuple(OPERATIONS_BY_NAME)
+
+    def call(self, case, timeout: float) -> Outcome:
+        with tempfile.TemporaryDirectory(prefix="refq-case-") as temporary:
+            directory = Path(temporary)
+            write_case_directory(case, directory)
+            try:
+                process = subprocess.Popen([*self.argv, str(directory)], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.PIPE, start_new_session=True)
+            except OSError as error:
+                return Outcome("crashed", message=f"cannot run {self.argv[0]!r}: {error}")
+            try:
+                _, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # The whole process group: a shell wrapper's children must not outlive the case.
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                return Outcome("timeout", message=f"no answer within {timeout:g} s; the command was killed")
+            tail = stderr.decode(errors="replace").strip()[-STDERR_TAIL:]
+            code = process.returncode
+            if code == EXIT_UNSUPPORTED:
+                return Outcome("raised", message=f"exit status 3 (unsupported) {tail}".strip(),
+                               not_implemented=True)
+            if code < 0:
+                name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+                return Outcome("crashed", message=f"the command died of signal {name} {tail}".strip())
+            if code != 0:
+                return Outcome("raised", message=f"exit status {code} {tail}".strip())
+            output = directory / "output.npy"
+            if not output.is_file():
+                return Outcome("bad_return", message="exit status 0 but no output.npy was written")
+            try:
+                value = np.load(output, allow_pickle=False)
+            except (OSError, ValueError) as error:
+                return Outcome("bad_return", message=f"output.npy cannot be read: {error}")
+            return Outcome("returned", value=value)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,307 @@
+"""The harness: run a backend against conformance cases and judge every element.
+
+Comparison is exact: integer outputs by value, float outputs by bit pattern; elements
+the case marks *unpredictable* are skipped; the dtype and the shape must be the
+expected ones. An *error* case passes when the backend rejects it (raises, or a
+``cmd:`` program exits non-zero) and fails when it returns a value. A missing method,
+``NotImplementedError`` or exit status 3 make a case *unsupported*. A backend that
+crashes, hangs or returns something that is not an array of the right dtype and shape
+gives *error* for that case, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from refq.conformance.case import Case, iter_case_paths, load_case
+from refq.conformance.command import CommandBackend
+from refq.conformance.loading import BackendUnavailable, is_command
+from refq.conformance.worker import Outcome, Worker
+from refq.errors import invalid
+
+STATUSES = ("pass", "fail", "error", "unsupported")
+#: Mismatching elements kept per failing case.
+FIRST_MISMATCHES = 5
+
+
+@dataclass
+class Mismatch:
+    """One element where the backend's output differs from the expected one."""
+
+    index: tuple
+    input: object
+    expected: object
+    actual: object
+    expected_bits: str
+    actual_bits: str
+    #: The command line that explains the expected value step by step ("" where there is none).
+    trace: str = ""
+
+
+@dataclass
+class CaseResult:
+    id: str
+    op: str
+    profile: str
+    status: str
+    #: Elements that differ, out of ``total`` elements compared (unpredictable ones excluded).
+    mismatches: int = 0
+    total: int = 0
+    detail: str = ""
+    first_mismatches: list[Mismatch] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Backend:
+    """A loaded backend: a Python adapter in its worker process, or a ``cmd:`` program.
+
+    ``profile`` is what it is judged against: the profile it declares (a name, or a dict
+    operation -> name), or the one the caller asked for.
+    """
+
+    def __init__(self, spec: str, name: str, profile: str | dict, version: str, operations: Iterable[str],
+                 runner) -> None:
+        self.spec = spec
+        self.name = name
+        self.profile = profile
+        self.version = version
+        self.operations = frozenset(operations)
+        self._runner = runner
+
+    def profile_for(self, op: str) -> str:
+        if isinstance(self.profile, dict):
+            return self.profile.get(op) or self.profile.get("default") or "onnx"
+        return self.profile
+
+    def supports(self, op: str) -> bool:
+        return op in self.operations
+
+    def call(self, case: Case, timeout: float) -> Outcome:
+        if not self.supports(case.op):
+            return Outcome("missing", message=f"the backend has no method {case.op}")
+        if isinstance(self._runner, CommandBackend):
+            return self._runner.call(case, timeout)
+        return self._runner.call(case.op, case.inputs, case.attributes, timeout)
+
+    def close(self) -> None:
+        self._runner.close()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def load_backend(spec: str, profile: str | None = None) -> Backend:
+    """Load the backend SPEC (see :mod:`refq.conformance.loading`); ``profile`` overrides the one it declares.
+
+    Raises :class:`~refq.conformance.loading.BackendUnavailable` when its package does
+    not import or its worker fails to start, and a RefqValueError for a malformed SPEC.
+    """
+    if profile is not None:
+        from refq.registry.profiles import PROFILES_BY_NAME
+
+        if profile not in PROFILES_BY_NAME:
+            raise invalid("--profile", "one of " + ", ".join(PROFILES_BY_NAME), profile)
+    if is_command(spec):
+        runner = CommandBackend(spec, profile)
+        return Backend(spec, runner.name, runner.profile, runner.version, runner.operations, runner)
+    from refq.conformance.loading import resolve_target
+
+    resolve_target(spec)  # a malformed SPEC is a usage error here, not a failed worker
+    worker = Worker(spec, profile)
+    info = worker.info
+    return Backend(spec, info["name"], profile or info["profile"], info["version"], info["operations"], worker)
+
+
+# --- choosing the cases -------------------------------------------------------------------------------------
+
+
+def _identity(item: Case | Path) -> tuple[str, str, object]:
+    """(op, profile, key of the case's directory) without loading a descriptor that is still on disk."""
+    if isinstance(item, Case):
+        key = item.path.parent if item.path is not None else item.id
+        return item.op, item.profile, key
+    path = Path(item)
+    return path.parents[1].name, path.stem, path.parent
+
+
+def select_cases(backend: Backend, items: Iterable[Case | Path], profile: str | None = None) -> list[Case | Path]:
+    """The cases ``backend`` is judged on: those of its profile for each operation (``profile`` overrides).
+
+    For an operation the backend lacks, each case directory is counted once (as
+    unsupported), under the backend's profile where the directory has it.
+    """
+    chosen: list[Case | Path] = []
+    missing: dict[object, Case | Path] = {}
+    for item in items:
+        op, case_profile, key = _identity(item)
+        wanted = profile or backend.profile_for(op)
+        if backend.supports(op):
+            if case_profile == wanted:
+                chosen.append(item)
+        elif key not in missing or case_profile == wanted:
+            missing[key] = item
+    return chosen + list(missing.values())
+
+
+def case_paths(*, level: int = 1, ops: Iterable[str] | None = None, root: Path | None = None) -> list[Path]:
+    """Descriptor paths of the shipped vectors (or those under ``root``) up to ``level``."""
+    return list(iter_case_paths(root, level=level, ops=None if ops is None else set(ops)))
+
+
+# --- judging one case ---------------------------------------------------------------------------------------
+
+
+def _bits(value, dtype: np.dtype) -> str:
+    """The bit pattern of one element, in hexadecimal (two's complement for signed integers)."""
+    width = dtype.itemsize
+    unsigned = np.dtype(f"u{width}")
+    pattern = int(np.asarray(value, dtype=dtype).reshape(1).view(unsigned)[0])
+    return f"0x{pattern:0{2 * width}x}"
+
+
+def _scalar(value):
+    item = value.item() if hasattr(value, "item") else value
+    return item
+
+
+def _element_parameter(array: np.ndarray | None, index: tuple, axis, block_size, default):
+    """The scale or zero point that applies to element ``index``."""
+    if array is None:
+        return default
+    if array.ndim == 0 or array.size == 1:
+        return array.reshape(-1)[0]
+    if block_size:
+        axis = axis % len(index)
+        position = list(index)
+        position[axis] //= block_size
+        return array[tuple(position)]
+    axis = (axis or 0) % len(index)
+    return array.reshape(-1)[index[axis]]
+
+
+def trace_command(case: Case, index: tuple) -> str:
+    """The ``refq quantize ... --trace`` line that reproduces element ``index`` of a quantize case."""
+    if case.op != "quantize_linear":
+        return ""
+    x, scale, zero_point = (list(case.inputs.values()) + [None, None, None])[:3]
+    axis, block_size = case.attributes.get("axis"), case.attributes.get("block_size")
+    value = float(x[index])
+    scale_value = float(_element_parameter(scale, index, axis, block_size, 1.0))
+    zero = int(_element_parameter(zero_point, index, axis, block_size, 0))
+    options = (f"--scale {scale_value!r} --zero-point {zero} --dtype {case.attributes.get('dtype', 'int8')} "
+               f"--profile {case.profile}")
+    if scale is not None and scale.size > 1:
+        options += " --per-axis"
+    text = repr(value)
+    # argparse reads "-1e-05" as an option; "--" ends the options.
+    if text.startswith("-"):
+        return f"refq quantize {options} --trace -- {text}"
+    return f"refq quantize {text} {options} --trace"
+
+
+def compare(case: Case, output: np.ndarray) -> tuple[int, int, list[Mismatch], str]:
+    """(mismatching elements, elements compared, the first mismatches, detail) of ``output`` against ``case``.
+
+    Raises ValueError when the dtype or the shape differ: no element can be compared then.
+    """
+    expected = case.expected
+    if output.dtype != expected.dtype:
+        raise ValueError(f"returned dtype {output.dtype}, expected {expected.dtype}")
+    if output.shape != expected.shape:
+        raise ValueError(f"returned shape {output.shape}, expected {expected.shape}")
+    if expected.dtype.kind in "fc":
+        unsigned = np.dtype(f"u{expected.dtype.itemsize}")
+        differ = output.view(unsigned) != expected.view(unsigned)
+    else:
+        differ = output != expected
+    differ = np.asarray(differ)
+    compared = expected.size
+    if case.unpredictable is not None:
+        predictable = ~case.unpredictable.astype(bool)
+        differ = differ & predictable
+        compared = int(predictable.sum())
+    count = int(differ.sum())
+    first = []
+    source = next(iter(case.inputs.values()), None)
+    for flat in np.flatnonzero(differ.reshape(-1))[:FIRST_MISMATCHES]:
+        index = tuple(int(i) for i in np.unravel_index(flat, expected.shape))
+        given = _scalar(source[index]) if source is not None and source.shape == expected.shape else None
+        first.append(Mismatch(index, given, _scalar(expected[index]), _scalar(output[index]),
+                              _bits(expected[index], expected.dtype), _bits(output[index], output.dtype),
+                              trace_command(case, index)))
+    detail = f"{count} of {compared} elements differ" if count else ""
+    return count, compared, first, detail
+
+
+def judge(case: Case, outcome: Outcome) -> CaseResult:
+    """The verdict on one case, given what the backend did with it."""
+    result = CaseResult(case.id, case.op, case.profile, "error")
+    if outcome.kind == "missing" or (outcome.kind == "raised" and outcome.not_implemented):
+        result.status, result.detail = "unsupported", outcome.message
+    elif outcome.kind in ("crashed", "timeout", "bad_return"):
+        result.detail = outcome.message
+    elif case.expects_error:
+        if outcome.kind == "raised":
+            result.status, result.detail = "pass", f"rejected: {outcome.message}"
+        else:
+            result.status = "fail"
+            result.detail = f"accepted invalid arguments ({case.reason})"
+    elif outcome.kind == "raised":
+        result.detail = f"raised {outcome.message}"
+    else:
+        try:
+            count, total, first, detail = compare(case, outcome.value)
+        except ValueError as error:
+            result.detail = str(error)
+        else:
+            result.status = "fail" if count else "pass"
+            result.mismatches, result.total, result.first_mismatches, result.detail = count, total, first, detail
+    return result
+
+
+def run_case(backend: Backend, case: Case, timeout: float = 60.0) -> CaseResult:
+    start = time.perf_counter()
+    result = judge(case, backend.call(case, timeout))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_cases(backend_spec: str | Backend, cases: Iterable[Case | Path], *, profile: str | None = None,
+              timeout: float = 60.0, progress: bool | None = None) -> list[CaseResult]:
+    """Run the backend on ``cases`` (loaded :class:`Case` objects, in memory or from disk, or descriptor paths)
+    and judge each one; only the cases of the backend's profile are run (``profile`` overrides it).
+
+    ``progress``: True shows a progress bar on stderr, False never, None when stderr is
+    a terminal and the run has taken more than 2 s.
+    """
+    from refq.conformance.report import Progress
+
+    if not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise invalid("timeout", "a positive number of seconds", timeout)
+    owned = not isinstance(backend_spec, Backend)
+    backend = load_backend(backend_spec, profile) if owned else backend_spec
+    try:
+        selected = select_cases(backend, cases, profile)
+        bar = Progress(len(selected), label=backend.name, enabled=progress)
+        results = []
+        for item in selected:
+            case = item if isinstance(item, Case) else load_case(item)
+            results.append(run_case(backend, case, timeout))
+            bar.advance()
+        bar.finish()
+        return results
+    finally:
+        if owned:
+            backend.close()
+
+
+__all__ = ["Backend", "BackendUnavailable", "CaseResult", "Mismatch", "STATUSES", "case_paths", "compare",
+           "judge", "load_backend", "run_case", "run_cases", "select_cases", "trace_command"]

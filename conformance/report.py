@@ -1,0 +1,246 @@
+"""Reporting a conformance run: the terminal matrix, the first mismatches of failing cases,
+a JSON report, JUnit XML, and a progress bar.
+
+The JSON report is one object::
+
+    {"report": "refq-conform", "report_version": 1, "refq": "0.1.0", "level": 1,
+     "backends": [{"backend": ..., "spec": ..., "profile": ..., "versions": {...},
+                   "cases": [{"id", "op", "profile", "status", "mismatches", "total", "detail",
+                              "first_mismatches": [...]}],
+                   "summary": {"pass", "fail", "error", "unsupported"}}]}
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from xml.etree import ElementTree
+
+import numpy as np
+
+from refq.conformance.harness import STATUSES, CaseResult
+
+REPORT_VERSION = 1
+
+
+@dataclass
+class BackendRun:
+    """One backend's results, with what it was judged against."""
+
+    spec: str
+    name: str
+    profile: str | dict
+    version: str
+    results: list[CaseResult]
+    seconds: float = 0.0
+    #: Why the backend could not run at all ("" when it ran).
+    unavailable: str = ""
+
+    def summary(self) -> dict[str, int]:
+        counts = Counter(result.status for result in self.results)
+        return {status: counts.get(status, 0) for status in STATUSES}
+
+    @property
+    def ok(self) -> bool:
+        summary = self.summary()
+        return not summary["fail"] and not summary["error"]
+
+
+# --- progress bar -----------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar on stderr.
+
+    ``enabled`` True draws it always, False never, None only when stderr is a terminal and
+    the run has lasted more than ``delay`` seconds (short runs stay quiet).
+    """
+
+    width = 30
+
+    def __init__(self, total: int, *, label: str = "", enabled: bool | None = None, delay: float = 2.0,
+                 stream=None) -> None:
+        self.total, self.label, self.enabled, self.delay = total, label, enabled, delay
+        self.stream = stream or sys.stderr
+        self.done = 0
+        self.start = time.monotonic()
+        self._last_draw = 0.0
+        self._drawn = False
+
+    def _visible(self) -> bool:
+        if self.enabled is not None:
+            return self.enabled
+        isatty = getattr(self.stream, "isatty", lambda: False)
+        return isatty() and time.monotonic() - self.start > self.delay
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        now = time.monotonic()
+        if (now - self._last_draw > 0.1 or self.done == self.total) and self._visible():
+            self._last_draw = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        filled = self.width * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r{self.label[:24]:<24} [{bar}] {self.done}/{self.total} {now - self.start:5.1f}s")
+        self.stream.flush()
+        self._drawn = True
+
+    def finish(self) -> None:
+        if self._drawn:
+            self.stream.write("\r" + " " * (self.width + 50) + "\r")
+            self.stream.flush()
+
+
+# --- terminal ---------------------------------------------------------------------------------------------
+
+
+def profile_text(profile: str | dict) -> str:
+    if isinstance(profile, dict):
+        return ", ".join(f"{op}: {name}" for op, name in profile.items())
+    return profile
+
+
+def matrix(runs: list[BackendRun]) -> str:
+    """Operation x backend: pass / fail / error / unsupported counts."""
+    ops = sorted({result.op for run in runs for result in run.results})
+    cell_width = 22
+    header = ["operation".ljust(18)] + [run.name[:cell_width].ljust(cell_width) for run in runs]
+    lines = [" ".join(header).rstrip(),
+             " ".join([" " * 18] + ["pass fail  err unsup".ljust(cell_width) for _ in runs]).rstrip()]
+    for op in ops:
+        cells = [op[:18].ljust(18)]
+        for run in runs:
+            counts = Counter(result.status for result in run.results if result.op == op)
+            if run.unavailable:
+                cells.append("not available".ljust(cell_width))
+            elif not counts:
+                cells.append("-".ljust(cell_width))
+            else:
+                cells.append(" ".join(f"{counts.get(s, 0):>{w}}" for s, w in zip(STATUSES, (4, 4, 4, 5)))
+                             .ljust(cell_width))
+        lines.append(" ".join(cells).rstrip())
+    lines.append("")
+    for run in runs:
+        if run.unavailable:
+            lines.append(f"{run.name}: not available ({run.unavailable})")
+            continue
+        summary = run.summary()
+        verdict = "conforms" if run.ok and summary["pass"] else ("does not conform" if not run.ok else "nothing run")
+        version = f" {run.version}" if run.version else ""
+        lines.append(f"{run.name}{version}: profile {profile_text(run.profile)}: {verdict} "
+                     f"({summary['pass']} pass, {summary['fail']} fail, {summary['error']} error, "
+                     f"{summary['unsupported']} unsupported; {run.seconds:.1f} s)")
+    return "\n".join(lines)
+
+
+def _value_text(value) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def failure_details(runs: list[BackendRun], *, cases_per_backend: int = 10) -> str:
+    """For each failing or erroring case: what went wrong, and its first mismatching elements."""
+    lines = []
+    for run in runs:
+        bad = [result for result in run.results if result.status in ("fail", "error")]
+        if not bad:
+            continue
+        lines.append(f"{run.name}: {len(bad)} case(s) failed or errored")
+        for result in bad[:cases_per_backend]:
+            lines.append(f"  {result.status.upper()} {result.id} [{result.profile}]: {result.detail}")
+            for m in result.first_mismatches:
+                lines.append(f"    at {list(m.index)}: input {_value_text(m.input)}, expected "
+                             f"{_value_text(m.expected)} ({m.expected_bits}), got {_value_text(m.actual)} "
+                             f"({m.actual_bits})")
+                if m.trace:
+                    lines.append(f"      explain: {m.trace}")
+        if len(bad) > cases_per_backend:
+            lines.append(f"  ... and {len(bad) - cases_per_backend} more (see --json)")
+    return "\n".join(lines)
+
+
+# --- JSON and JUnit ----------------------------------------------------------------------------------------
+
+
+def _plain(value):
+    """JSON-ready: numpy scalars become Python numbers, NaN and infinities become strings."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def versions(run: BackendRun) -> dict[str, str]:
+    import refq
+
+    return {"refq": refq.__version__, "backend": run.version, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def json_report(runs: list[BackendRun], *, level: int = 1) -> dict:
+    import refq
+
+    backends = []
+    for run in runs:
+        cases = []
+        for result in run.results:
+            entry = asdict(result)
+            entry.pop("seconds")
+            cases.append(_plain(entry))
+        backends.append({"backend": run.name, "spec": run.spec, "profile": run.profile, "versions": versions(run),
+                         "available": not run.unavailable, "unavailable": run.unavailable,
+                         "seconds": round(run.seconds, 3), "cases": cases, "summary": run.summary()})
+    return {"report": "refq-conform", "report_version": REPORT_VERSION, "refq": refq.__version__, "level": level,
+            "backends": backends}
+
+
+def write_json(path, runs: list[BackendRun], *, level: int = 1) -> None:
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(json_report(runs, level=level), stream, indent=1, allow_nan=False)
+        stream.write("\n")
+
+
+def junit_xml(runs: list[BackendRun]) -> str:
+    """JUnit XML: one <testsuite> per backend, one <testcase> per case (classname ``backend.operation``)."""
+    root = ElementTree.Element("testsuites", name="refq conform")
+    for run in runs:
+        summary = run.summary()
+        suite = ElementTree.SubElement(root, "testsuite", name=run.name, tests=str(len(run.results)),
+                                       failures=str(summary["fail"]), errors=str(summary["error"]),
+                                       skipped=str(summary["unsupported"]), time=f"{run.seconds:.3f}")
+        properties = ElementTree.SubElement(suite, "properties")
+        for key, value in (("spec", run.spec), ("profile", profile_text(run.profile)),
+                           *versions(run).items()):
+            ElementTree.SubElement(properties, "property", name=key, value=str(value))
+        for result in run.results:
+            case = ElementTree.SubElement(suite, "testcase", classname=f"{run.name}.{result.op}", name=result.id,
+                                          time=f"{result.seconds:.4f}")
+            if result.status == "fail":
+                body = "\n".join(f"at {list(m.index)}: input {_value_text(m.input)}, expected "
+                                 f"{_value_text(m.expected)} ({m.expected_bits}), got {_value_text(m.actual)} "
+                                 f"({m.actual_bits})" + (f"\n  {m.trace}" if m.trace else "")
+                                 for m in result.first_mismatches)
+                ElementTree.SubElement(case, "failure", message=result.detail).text = body
+            elif result.status == "error":
+                ElementTree.SubElement(case, "error", message=result.detail)
+            elif result.status == "unsupported":
+                ElementTree.SubElement(case, "skipped", message=f"unsupported: {result.detail}")
+    ElementTree.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(path, runs: list[BackendRun]) -> None:
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(junit_xml(runs))

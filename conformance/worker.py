@@ -1,0 +1,191 @@
+"""Isolation: a Python adapter runs in a worker process, so that a backend that crashes the
+interpreter (a segfault, ``os.abort()``) or hangs costs one case, not the run.
+
+One persistent worker per backend keeps sessions and compiled kernels warm between cases;
+after a crash or a timeout it is killed and a fresh one is started for the next case.
+The worker is a fresh interpreter (``python -m refq.conformance.worker``) talking over a
+socket pair with :mod:`multiprocessing.connection`: forking a process that already holds
+threads (numba, torch, onnxruntime) is not safe, and multiprocessing's ``spawn`` would
+re-run the caller's main script, which a plain script without a ``__main__`` guard does
+not survive.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from refq.conformance.loading import BackendUnavailable, describe, instantiate
+from refq.registry.operations import OPERATIONS_BY_NAME
+
+#: Seconds a worker may take to import and instantiate its backend (torch takes a few).
+START_TIMEOUT = 120.0
+
+
+@dataclass
+class Outcome:
+    """What one call of an adapter's method gave.
+
+    ``kind`` is ``returned`` (``value`` holds the array), ``raised`` (``message``;
+    ``not_implemented`` when it was NotImplementedError), ``missing`` (no such method),
+    ``bad_return`` (not a numpy array), ``crashed`` or ``timeout``.
+    """
+
+    kind: str
+    value: np.ndarray | None = None
+    message: str = ""
+    not_implemented: bool = False
+
+
+def _serve(connection) -> None:
+    """The worker's main loop: load the adapter, say what it is, then answer calls until told to stop."""
+    spec, profile, path = connection.recv()
+    # The caller's import path: a package.module:attr backend importable there must be importable here.
+    sys.path[:] = path
+    try:
+        adapter = instantiate(spec)
+        info = describe(adapter, spec, tuple(OPERATIONS_BY_NAME))
+        if profile is not None and info["configurable_profile"]:
+            adapter.profile = profile
+    except BaseException as error:  # noqa: BLE001 - any failure to load is reported, not raised
+        kind = "unavailable" if isinstance(error, BackendUnavailable) else "failed"
+        connection.send((kind, f"{type(error).__name__}: {error}"))
+        return
+    connection.send(("ready", info))
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        connection.send(_call(adapter, *request))
+
+
+def _call(adapter, op: str, inputs: dict, attributes: dict) -> Outcome:
+    method = getattr(adapter, op, None)
+    if not callable(method):
+        return Outcome("missing", message=f"the backend has no method {op}")
+    try:
+        result = method(*inputs.values(), **attributes)
+    except NotImplementedError as error:
+        return Outcome("raised", message=f"NotImplementedError: {error}", not_implemented=True)
+    except Exception as error:  # noqa: BLE001 - a backend may raise anything; it is reported per case
+        last = traceback.extract_tb(error.__traceback__)[-1:]
+        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        return Outcome("raised", message=f"{type(error).__name__}: {error}{where}")
+    if isinstance(result, np.generic):
+        result = np.asarray(result)
+    if not isinstance(result, np.ndarray):
+        return Outcome("bad_return", message=f"returned {type(result).__name__}, not a numpy array")
+    return Outcome("returned", value=result)
+
+
+def _signal_name(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "unknown status"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+class Worker:
+    """A worker process running the adapter SPEC; :meth:`call` never raises for the backend's faults."""
+
+    def __init__(self, spec: str, profile: str | None = None) -> None:
+        self.spec = spec
+        self.profile = profile
+        self._process = None
+        self._connection = None
+        self.info = self._start()
+        self.restarts = 0
+
+    def _start(self) -> dict:
+        ours, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "refq.conformance.worker", str(theirs.fileno())],
+                                       pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        connection = Connection(ours.detach())
+        self._process, self._connection = process, connection
+        try:
+            connection.send((self.spec, self.profile, list(sys.path)))
+            if not connection.poll(START_TIMEOUT):
+                self._kill()
+                raise BackendUnavailable(f"--backend {self.spec}: the worker did not start within "
+                                         f"{START_TIMEOUT:.0f} s")
+            kind, payload = connection.recv()
+        except (EOFError, OSError):
+            code = self._wait()
+            self.close()
+            raise BackendUnavailable(f"--backend {self.spec}: the worker died while loading ({_signal_name(code)})")
+        if kind != "ready":
+            self.close()
+            raise BackendUnavailable(f"--backend {self.spec}: {payload}")
+        return payload
+
+    def _wait(self) -> int | None:
+        try:
+            return self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def call(self, op: str, inputs: dict, attributes: dict, timeout: float) -> Outcome:
+        if self._process is None:
+            self.restarts += 1
+            try:
+                self._start()
+            except BackendUnavailable as error:
+                return Outcome("crashed", message=f"could not restart the worker: {error}")
+        try:
+            self._connection.send((op, inputs, attributes))
+            if not self._connection.poll(timeout):
+                self._kill()
+                return Outcome("timeout", message=f"no answer within {timeout:g} s; the worker was killed")
+            return self._connection.recv()
+        except (EOFError, OSError):
+            code = self._wait()
+            self._kill()
+            return Outcome("crashed", message=f"the backend crashed the worker process ({_signal_name(code)})")
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker (politely if it is idle)."""
+        process, connection = self._process, self._connection
+        self._process = self._connection = None
+        if connection is not None:
+            try:
+                if process is not None and process.poll() is None:
+                    connection.send(None)
+            except OSError:
+                pass
+            connection.close()
+        if process is not None:
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+if __name__ == "__main__":
+    # Through the imported module, so that Outcome pickles as refq.conformance.worker.Outcome.
+    from refq.conformance import worker
+
+    worker._serve(Connection(int(sys.argv[1])))

@@ -1,0 +1,87 @@
+"""``refq conform``: run backends against the golden vectors and print the matrix.
+
+Exit status 0 when no case failed or errored, 1 when one did, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from refq.errors import invalid
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", action="append", default=[], metavar="SPEC",
+                        help="a built-in name, package.module:attr, path/to/file.py:attr, a plugin name or "
+                             "'cmd:COMMAND ...' (repeatable; default: every installed built-in backend)")
+    parser.add_argument("--profile", help="judge every backend against this profile instead of its own")
+    parser.add_argument("--ops", help="comma-separated operations (default: all)")
+    parser.add_argument("--level", type=int, default=1, help="vector level, 1 (shipped) or 2 (built on demand)")
+    parser.add_argument("--vectors", metavar="DIR", help="vectors folder (default: the installed ones)")
+    parser.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    parser.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case (default 60)")
+    parser.add_argument("--details", type=int, default=10, metavar="N",
+                        help="failing cases detailed per backend (default 10)")
+    parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+
+
+def _ops(text: str | None) -> list[str] | None:
+    from refq.registry.operations import OPERATIONS_BY_NAME
+
+    if text is None:
+        return None
+    ops = [op.strip() for op in text.split(",") if op.strip()]
+    for op in ops:
+        if op not in OPERATIONS_BY_NAME:
+            raise invalid("--ops", "comma-separated operations from " + ", ".join(OPERATIONS_BY_NAME), op)
+    return ops
+
+
+def run(args: argparse.Namespace) -> int:
+    from refq.backends import BUILTIN
+    from refq.conformance.harness import case_paths, load_backend, run_cases
+    from refq.conformance.loading import BackendUnavailable
+    from refq.conformance.report import BackendRun, failure_details, matrix, write_json, write_junit
+    from refq.registry.profiles import PROFILES_BY_NAME
+
+    if args.level not in (1, 2):
+        raise invalid("--level", "1 or 2", args.level)
+    if not args.timeout > 0:
+        raise invalid("--timeout", "a positive number of seconds", args.timeout)
+    if args.profile is not None and args.profile not in PROFILES_BY_NAME:
+        raise invalid("--profile", "one of " + ", ".join(PROFILES_BY_NAME), args.profile)
+    ops = _ops(args.ops)
+    paths = case_paths(level=args.level, ops=ops, root=args.vectors)
+    if not paths:
+        print(f"refq conform: no level-{args.level} vectors found"
+              + (" (level 2 is built by `refq vectors build --level 2`)" if args.level == 2 else ""), file=sys.stderr)
+    explicit = bool(args.backend)
+    specs = args.backend or list(BUILTIN)
+    runs = []
+    for spec in specs:
+        start = time.perf_counter()
+        try:
+            backend = load_backend(spec, args.profile)
+        except BackendUnavailable as error:
+            if explicit:
+                raise
+            runs.append(BackendRun(spec, spec, args.profile or "", "", [], unavailable=str(error)))
+            continue
+        with backend:
+            results = run_cases(backend, paths, profile=args.profile, timeout=args.timeout,
+                                progress=False if args.no_progress else None)
+        runs.append(BackendRun(spec, backend.name, backend.profile, backend.version, results,
+                               seconds=time.perf_counter() - start))
+    print(matrix(runs))
+    details = failure_details(runs, cases_per_backend=args.details)
+    if details:
+        print()
+        print(details)
+    if args.json:
+        write_json(args.json, runs, level=args.level)
+    if args.junit:
+        write_junit(args.junit, runs)
+    return 0 if all(run.ok for run in runs) else 1
