@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "show the bits, class and exact value of a number in any format"),
     "quantize": ("quantize", "quantize values under a profile; --trace explains each step"),
     "conform": ("conform", "run backends against the golden vectors; prints the operation x backend matrix"),
+    "fingerprint": ("fingerprint", "find which variant values a backend implements and its nearest profile"),
+    "mutation-score": ("mutants", "run the deliberately wrong backends against the vectors: the suite's score"),
 }
 
 

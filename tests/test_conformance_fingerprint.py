@@ -1,0 +1,172 @@
+"""Fingerprinting (refq.conformance.fingerprint): every built-in backend is consistent with
+the profile it declares, the discriminating inputs really discriminate, and the table on
+docs/conformance/fingerprints.md is the one a fresh run produces."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refq.affine import quantize_with_outcomes
+from refq.cli import main
+from refq.conformance import fingerprint as fp
+from refq.conformance.mutants import MUTANTS, ReferenceAdapter
+from refq.registry.variants import VARIANTS
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "conformance" / "fingerprints.md"
+#: Backend -> (operation, granularity) -> the variant values the fingerprint must single out.
+EXPECTED = {
+    "onnxruntime": {("quantize_linear", g): {"scale_operation": ["divide"], "precision": ["float32"],
+                                             "zero_point_placement": ["after_rounding"],
+                                             "rounding": ["half_to_even"], "saturation": ["clamp_then_convert"],
+                                             "nan": ["qmin"]} for g in fp.GRANULARITIES},
+    "onnx-reference": {("quantize_linear", g): {"saturation": ["convert_then_clamp"], "nan": ["converted"]}
+                       for g in fp.GRANULARITIES},
+    "torch": {("quantize_linear", "per_tensor"): {"scale_operation": ["multiply_reciprocal"],
+                                                  "zero_point_placement": ["before_rounding_fused"], "nan": ["qmax"]},
+              ("quantize_linear", "per_axis"): {"scale_operation": ["multiply_reciprocal"],
+                                                "zero_point_placement": ["before_rounding"], "nan": ["zero"]}},
+    "torch-pt2e": {("quantize_linear", g): {"scale_operation": ["multiply_reciprocal"],
+                                            "zero_point_placement": ["after_rounding"], "nan": ["zero"]}
+                   for g in fp.GRANULARITIES},
+    "torch-fake-quant": {("fake_quantize", "per_tensor"): {"scale_operation": ["multiply_reciprocal"],
+                                                           "nan": ["qmin"]}},
+}
+@pytest.fixture(scope="module")
+def fingerprints():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    pytest.importorskip("torch")
+    from refq.backends import BUILTIN
+
+    return {name: fp.fingerprint(cls()) for name, cls in BUILTIN.items()}
+
+
+def test_fingerprint_builtin_backends_meet_declared_profile(fingerprints):
+    """Each built-in backend's consistent combinations include its declared profile's values,
+    and no input is left unexplained."""
+    checked = 0
+    for name, result in fingerprints.items():
+        for operation in result.operations:
+            if operation.status == "unsupported":
+                continue
+            assert operation.status == "ok", (name, operation)
+            declared = result.declared_profile[operation.operation]
+            key = (name, operation.operation, operation.granularity)
+            assert operation.declared_deviations == [], key
+            assert fp.is_consistent_with(operation, declared), key
+            assert operation.unexplained == [], key
+            checked += 1
+    assert checked >= 20
+
+
+def test_fingerprint_singles_out_variant_values(fingerprints):
+    for name, expected in EXPECTED.items():
+        by_key = {(o.operation, o.granularity): o for o in fingerprints[name].operations}
+        for key, values in expected.items():
+            result = by_key[key]
+            for variant, wanted in values.items():
+                assert result.variants[variant] == wanted, (name, key, variant)
+            assert result.nearest_mismatches == 0 and fingerprints[name].declared_profile[key[0]] in \
+                result.nearest_profiles, (name, key)
+
+
+def test_discriminating_inputs_separate_every_quantize_variant_value():
+    """For every quantize variant except conversion_overflow (whose 'unpredictable' value is
+    consistent with anything), each pair of its values, the other variants as in some profile,
+    gives different outputs on the probes."""
+    values, scales, zero_points, real = fp.stacked(fp.quantize_probes())
+    from refq.registry.profiles import PROFILES
+
+    for variant in VARIANTS:
+        if variant.operation != "quantize" or variant.name == "conversion_overflow":
+            continue
+        for first, second in [(a.name, b.name) for a in variant.values for b in variant.values if a.name < b.name]:
+            separated = False
+            for profile in PROFILES:
+                base = fp.profile_combo(profile.name, "quantize_linear", "per_tensor")
+                combos = [{**base, variant.name: first}, {**base, variant.name: second}]
+                if any(c not in fp.combinations("quantize") for c in combos):
+                    continue
+                (a, ua), (b, ub) = [quantize_with_outcomes(values, scales, zero_points, axis=0, dtype="int8", **c)
+                                    for c in combos]
+                if ((a != b) & ~ua & ~ub & real).any():
+                    separated = True
+                    break
+            assert separated or (variant.name == "precision" and "exact" in (first, second)) or \
+                (variant.name == "nan" and "unpredictable" in (first, second)), (variant.name, first, second)
+
+
+def test_fingerprint_mutants_are_not_onnx():
+    """The rounding and scale mutants are fingerprinted as what they are."""
+    from refq.conformance import mutants
+
+    expectations = {mutants.TiesAwayFromZero: ("rounding", ["half_away_from_zero"]),
+                    mutants.ReciprocalInsteadOfDivision: ("scale_operation", ["multiply_reciprocal"]),
+                    mutants.Float64Division: ("precision", ["float64", "exact"]),
+                    mutants.ZeroPointBeforeRounding: ("zero_point_placement", ["before_rounding"])}
+    for mutant, (variant, values) in expectations.items():
+        result = fp.fingerprint_operation(mutant(), "quantize_linear", "per_tensor", "onnx")
+        assert result.variants[variant] == values, mutant
+        assert result.declared_deviations, mutant
+    assert len(MUTANTS) >= 12
+
+
+def test_fingerprint_reports_unsupported_and_errors():
+    class Raising(ReferenceAdapter):
+        def quantize_linear(self, *args, **kwargs):
+            raise RuntimeError("boom")
+
+        def dequantize_linear(self, *args, **kwargs):
+            raise NotImplementedError("no dequantize here")
+
+    result = fp.fingerprint(Raising())
+    status = {(o.operation, o.granularity): (o.status, o.detail) for o in result.operations}
+    assert status[("quantize_linear", "per_tensor")] == ("error", "RuntimeError: boom")
+    assert status[("dequantize_linear", "per_axis")] == ("unsupported", "no dequantize here")
+    assert status[("fake_quantize", "per_tensor")][0] == "unsupported"
+
+
+def test_fingerprint_unexplained_input_is_reported():
+    """NaN giving 5 fits only nan='unpredictable'; 200 giving 5 (instead of saturating) fits nothing."""
+
+    class Odd(ReferenceAdapter):
+        def quantize_linear(self, x, *args, **kwargs):
+            result = super().quantize_linear(x, *args, **kwargs)
+            values = np.asarray(x)
+            result[np.isnan(values) | (values == 200)] = 5
+            return result
+
+    result = fp.fingerprint_operation(Odd(), "quantize_linear", "per_tensor", "onnxruntime")
+    assert [u.input for u in result.unexplained] == ["200.0", "200.0"]
+    assert [u.input for u in result.declared_deviations] == ["nan", "200.0", "nan", "200.0"]
+    assert result.consistent == 0
+
+
+def test_fingerprint_cli_json(tmp_path, capsys):
+    path = tmp_path / "fingerprint.json"
+    assert main(["fingerprint", "--backend", "refq.conformance.mutants:ReferenceAdapter", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "nearest profile        onnx, onnxruntime (0 mismatching)" in out
+    data = json.loads(path.read_text())
+    assert data[0]["backend"] == "refq" and data[0]["operations"][0]["variants"]["rounding"] == ["half_to_even"]
+
+
+def test_fingerprint_cli_usage_errors(capsys):
+    assert main(["fingerprint"]) == 2
+    assert "--backend" in capsys.readouterr().err
+    assert main(["fingerprint", "--backend", "no-such-backend"]) == 2
+
+
+def test_fingerprint_docs_table_matches_fresh_run(fingerprints):
+    """The page's table is exactly what `refq fingerprint --all --markdown` prints now."""
+    text = PAGE.read_text(encoding="utf-8")
+    match = re.search(r"<!-- fingerprint-table:start -->\n(.*?)<!-- fingerprint-table:end -->", text, re.S)
+    assert match, "fingerprint table markers missing"
+    fresh = fp.render_markdown(list(fingerprints.values()))
+    assert match.group(1).strip() == fresh.strip()
