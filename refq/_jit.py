@@ -7,19 +7,46 @@ so tests can check that both paths give identical bits.
 
 Numba is imported and a kernel compiled only on its first call (``import refq``
 compiles nothing), and compiled code is cached on disk. Kernels may call other
-kernels (referenced by a global name, not as a module attribute): at compile time every kernel named in a function's globals is swapped
-for its compiled dispatcher.
+kernels (referenced by a global name, not as a module attribute): at compile time
+every kernel named in a function's globals is swapped for its compiled dispatcher.
+
+Numba invalidates a cached kernel only when *its own* file changes, not when a
+kernel it calls (and has inlined) changes in another file; a stale cache would give
+old results. So the cache lives in a directory named after a hash of all of refq's
+source files: any change to refq compiles afresh. ``NUMBA_CACHE_DIR`` still wins
+when the user sets it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 _pure_python = os.environ.get("REFQ_DISABLE_JIT", "") not in ("", "0")
+
+
+_cache_configured = False
+
+
+def _configure_cache(numba) -> None:
+    """Point Numba's cache at a directory keyed by the hash of refq's sources (see above)."""
+    global _cache_configured
+    if _cache_configured or os.environ.get("NUMBA_CACHE_DIR"):
+        _cache_configured = True
+        return
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    numba.config.CACHE_DIR = str(base / "refq-numba" / digest.hexdigest()[:16])
+    _cache_configured = True
 
 
 class Kernel:
@@ -41,6 +68,7 @@ class Kernel:
         if self._dispatcher is None:
             import numba
 
+            _configure_cache(numba)
             func = self.py_func
             globals_ = dict(func.__globals__)
             for name in func.__code__.co_names:

@@ -10,6 +10,8 @@ The fused multiply-add (AFF-3.7) has its own module, tests/test_affine_fma.py.
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 
 import numpy as np
@@ -56,7 +58,7 @@ def describes_computation(variants: dict[str, str]) -> bool:
     if variants["zero_point_placement"] == "before_rounding_fused" and (
             variants["scale_operation"], variants["precision"]) != ("multiply_reciprocal", "float32"):
         return False
-    return variants["nan"] != "converted" or variants["saturation"] == "convert_then_clamp"
+    return variants["nan"] != "converted" or variants["saturation"] != "clamp_then_convert"
 
 
 def float32_of(pattern: int) -> np.float32:
@@ -370,9 +372,11 @@ def test_quantize_layout_partial_last_block():
 
 # --- dequantize against the oracle -------------------------------------------------------------
 
-DEQUANTIZE_COMBINATIONS = [dict(dequantize_formula=f, dequantize_precision=p)
+DEQUANTIZE_COMBINATIONS = [dict(dequantize_formula=f, dequantize_precision=p, dequantize_difference=d)
                            for f in DEQUANTIZE_VARIANTS["dequantize_formula"]
-                           for p in DEQUANTIZE_VARIANTS["dequantize_precision"]]
+                           for p in DEQUANTIZE_VARIANTS["dequantize_precision"]
+                           for d in (DEQUANTIZE_VARIANTS["dequantize_difference"]
+                                     if f == "subtract_then_multiply" else ["exact"])]
 DEQUANTIZE_SCALES = [np.float32(0.0123), np.float32(1.0), np.float32(2.0**-15), np.float32(0.1),
                      np.float32(1e-44), np.float32(3.0e36), np.float32(0.3333333)]
 
@@ -665,10 +669,15 @@ def test_quantize_exact_precision_infinite_input():
             assert values[:2].tolist() == ([127, 127] if placement == "after_rounding" else [-128, -128])
 
 
-@pytest.mark.xfail(strict=True, reason="AFF-4.2 says (q - z) * s is rounded once; for int32 inputs refq (like "
-                   "ONNX Runtime's static_cast<float>(q - z) * s) first rounds q - z to float32 when |q - z| > 2^24")
-def test_dequantize_int32_single_rounding():
-    q = np.array([2**24 + 1, 2**30 + 3, -(2**31) + 5], dtype=np.int32)
-    variants = DEQUANTIZE_COMBINATIONS[0]
-    got = bits(dequantize(q, np.float32(0.0123), 0, dtype="int32", **variants))
-    assert got.tolist() == [oracle.oracle_dequantize(int(v), np.float32(0.0123), 0, variants) for v in q]
+@pytest.mark.parametrize("variants", DEQUANTIZE_COMBINATIONS, ids=lambda v: "-".join(v.values()))
+def test_dequantize_int32_every_variant(variants):
+    """int32 inputs, where q - z needs more than 24 bits: each difference variant rounds where it says."""
+    rng = np.random.default_rng(11)
+    q = np.concatenate([np.array([2**24 + 1, 2**30 + 3, -(2**31) + 5, -(2**31), 2**31 - 1], dtype=np.int32),
+                        rng.integers(-(2**31), 2**31, 2000).astype(np.int32)])
+    for scale, zero_point in ((np.float32(0.0123), 0), (np.float32(3.0), -(2**31)), (np.float32(0.1), 2**31 - 1)):
+        for interpreted in (False, True):
+            with pure_python() if interpreted else contextlib.nullcontext():
+                got = bits(dequantize(q[:200] if interpreted else q, scale, zero_point, dtype="int32", **variants))
+            expected = [oracle.oracle_dequantize(int(v), scale, zero_point, variants) for v in (q[:200] if interpreted else q)]
+            assert got.tolist() == expected

@@ -246,15 +246,11 @@ def test_fake_quantize(backends, dtype, layout):
 
 
 def test_fake_quantize_per_channel_int64_overflow(backends):
-    """Known deviation from the pytorch-fake-quant profile, pinned exactly.
-
-    The per-channel CPU kernel computes ``static_cast<int64_t>(zero_point + nearbyint(x * inv_scale))``
-    and clamps afterwards: a product of at least $2^{63}$ (and +inf) converts to the
-    x86 integer indefinite $-2^{63}$ and clamps to ``qmin``, where the profile
-    (clamp_then_convert) saturates to ``qmax``. Products in $[2^{31}, 2^{63})$ saturate
-    correctly, so the conversion is to int64, not int32. When the profile gains a way to
-    say this, this test should turn into an ordinary match.
-    """
+    """The per-channel CPU kernel computes ``static_cast<int64_t>(zero_point + nearbyint(x * inv_scale))``
+    and clamps afterwards: a quotient of at least $2^{63}$ (and +inf) converts to the x86
+    integer indefinite $-2^{63}$ and clamps to ``qmin``, while quotients in $[2^{31}, 2^{63})$
+    saturate to ``qmax``. The profile says so with ``saturation = convert_int64_then_clamp``
+    for per-axis granularity; this test pins both halves against torch."""
     backend = backends["torch-fake-quant"]
     scale = np.array([1.0, 0.5, 0.00214854861], F32)
     zeros = np.array([0, 5, -128])
@@ -269,19 +265,16 @@ def test_fake_quantize_per_channel_int64_overflow(backends):
     expected = np.where(overflow, qmin_value, qmax_value)
     assert np.array_equal(float32_bits(got), float32_bits(expected))
     want = refq_fake_quantize(x, scale, zeros, 0, "int8")
-    assert np.array_equal(float32_bits(want), float32_bits(np.broadcast_to(qmax_value, x.shape)))
+    assert np.array_equal(float32_bits(want), float32_bits(got))
 
 
 @pytest.mark.parametrize("name", ["onnxruntime", "onnx-reference"])
 def test_dequantize_linear_int32(backends, name):
-    r"""int32 (bias) dequantize: known deviations from the profiles, pinned exactly.
-
-    refq computes $\mathrm{fl_{32}}(\mathrm{fl_{32}}(q - z) \cdot s)$ with the exact difference.
-    ONNX Runtime subtracts in int32 with wraparound, so it agrees with refq except where
-    $q - z$ leaves the int32 range. onnx.reference rounds $q$ to float32 first and then
-    computes in float64 (numpy promotes float32 - int32 to float64):
-    $\mathrm{fl_{32}}((\mathrm{fl_{32}}(q) - z) \cdot s)$.
-    """
+    r"""int32 (bias) dequantize, where $q - z$ needs more than 24 bits. ONNX Runtime subtracts in
+    int32 with wraparound and converts to float32 (``dequantize_difference =
+    int32_wraparound_to_float32``); onnx.reference rounds $q$ to float32 and computes the rest in
+    float64, as numpy promotes float32 - int32 (``float32_q``, ``float64``). refq's profiles
+    say so; the independent formulas below pin what each backend computes."""
     backend = backends[name]
     rng = np.random.default_rng(5)
     q = rng.integers(-(2**31), 2**31, 100_000).astype(np.int32)
@@ -289,15 +282,13 @@ def test_dequantize_linear_int32(backends, name):
     for scale, zero_point in ((F32(0.00214854861), 0), (F32(1), 123456789), (F32(3), -(2**31)), (F32(0.1), 2**31 - 1)):
         got = backend.dequantize_linear(q, scale, zero_point, dtype="int32")
         difference = q.astype(np.int64) - zero_point
-        overflow = (difference > 2**31 - 1) | (difference < -(2**31))
         if name == "onnxruntime":
-            wrapped = ((difference + 2**31) % 2**32 - 2**31).astype(np.float32)
-            expected = wrapped * scale
-            want = dequantize(q, scale, zero_point, dtype="int32", profile=backend.profile)
-            assert np.array_equal(float32_bits(got)[~overflow], float32_bits(want)[~overflow])
+            expected = ((difference + 2**31) % 2**32 - 2**31).astype(np.float32) * scale
         else:
             expected = ((q.astype(F32).astype(np.float64) - zero_point) * np.float64(scale)).astype(F32)
         assert np.array_equal(float32_bits(got), float32_bits(expected))
+        want = dequantize(q, scale, zero_point, dtype="int32", profile=backend.profile)
+        assert np.array_equal(float32_bits(want), float32_bits(got))
 
 
 def tie_inputs(scale, zero_point: int, dtype: str) -> np.ndarray:
@@ -375,9 +366,10 @@ def test_arguments_are_validated(backends, name):
 
 def test_backend_contract():
     """Every builtin backend names its profile and version and offers only spec operations."""
+    from refq.registry.operations import OPERATIONS_BY_NAME
     from refq.registry.profiles import PROFILES_BY_NAME
 
-    operations = {"quantize_linear", "dequantize_linear", "fake_quantize"}
+    operations = set(OPERATIONS_BY_NAME) | {"fake_quantize"}
     for name, cls in BUILTIN.items():
         assert cls.name == name
         assert cls.profile in PROFILES_BY_NAME

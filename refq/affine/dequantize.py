@@ -13,7 +13,7 @@ from refq.errors import invalid, wrong_type
 
 
 @kernel
-def dequantize_blocks(q3, scale3, zero_point3, block, formula, precision, out3):
+def dequantize_blocks(q3, scale3, zero_point3, block, formula, precision, difference, out3):
     """Apply :func:`dequantize_value` to every element of the ``(outer, length, inner)`` view."""
     outer, length, inner = q3.shape
     scale_outer, blocks, scale_inner = scale3.shape
@@ -24,7 +24,8 @@ def dequantize_blocks(q3, scale3, zero_point3, block, formula, precision, out3):
                 for i in range(inner):
                     si = i if scale_inner > 1 else 0
                     out3[o, d, i] = dequantize_value(
-                        np.int64(q3[o, d, i]), scale3[so, b, si], zero_point3[so, b, si], formula, precision)
+                        np.int64(q3[o, d, i]), scale3[so, b, si], zero_point3[so, b, si], formula, precision,
+                        difference)
 
 
 def quantized_input(q, target: Target) -> np.ndarray:
@@ -58,11 +59,13 @@ def dequantize(q, scale, zero_point=None, *, dtype="int8", axis=None, block_size
     q3 = values.reshape(layout.outer, layout.length, layout.inner)
     result = output_array(out, values.shape, np.dtype(np.float32))
     out3 = result.reshape(q3.shape)
-    if target.format.bits <= 24 and variants["dequantize_formula"].name == "subtract_then_multiply" and \
-            variants["dequantize_precision"].name == "float32":
+    # Up to 16 bits, q - z, fl32(q) - fl32(z) and their products with s are exact in float64,
+    # so every precision and difference variant gives the one rounding the fast kernel does.
+    if target.format.bits <= 16 and variants["dequantize_formula"].name == "subtract_then_multiply":
         dequantize_blocks_float32(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3),
                                   layout.block, out3)
         return result
     dequantize_blocks(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3), layout.block,
-                      variants["dequantize_formula"].code, variants["dequantize_precision"].code, out3)
+                      variants["dequantize_formula"].code, variants["dequantize_precision"].code,
+                      variants["dequantize_difference"].code, out3)
     return result

@@ -45,6 +45,6 @@ def resolve_variants(profile_name: str | Profile, operation: str, *, per_axis: b
         ):
             raise invalid("zero_point_placement", "before_rounding_fused only with "
                           "scale_operation='multiply_reciprocal' and precision='float32'", "before_rounding_fused")
-        if values["nan"] == "converted" and values["saturation"] != "convert_then_clamp":
-            raise invalid("nan", "'converted' only with saturation='convert_then_clamp'", "converted")
+        if values["nan"] == "converted" and values["saturation"] == "clamp_then_convert":
+            raise invalid("nan", "'converted' only with a convert-then-clamp saturation", "converted")
     return resolved

@@ -26,6 +26,7 @@ BEFORE_ROUNDING_FUSED = 2
 # saturation
 CLAMP_THEN_CONVERT = 0
 CONVERT_THEN_CLAMP = 1
+CONVERT_INT64_THEN_CLAMP = 2
 # conversion_overflow
 INTEGER_INDEFINITE = 0
 UNPREDICTABLE_OVERFLOW = 1
@@ -38,9 +39,14 @@ NAN_UNPREDICTABLE = 4
 # dequantize_formula
 SUBTRACT_THEN_MULTIPLY = 0
 MULTIPLY_THEN_SUBTRACT = 1
+# dequantize_difference
+EXACT_DIFFERENCE = 0
+INT32_WRAPAROUND_TO_FLOAT32 = 1
+FLOAT32_Q = 2
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
+INT64_MIN = -(2**63)
 
 
 @kernel
@@ -48,31 +54,10 @@ def fused_multiply_add_float32(a, b, c):
     """AFF-3.7: $\\mathrm{fl_{32}}(a \\cdot b + c)$ with a single rounding (ties to even).
 
     ``a`` and ``b`` are float32, ``c`` an integer of at most 24 bits. The product
-    $a b$ is exact in float64 (24 + 24 significant bits); the sum is rounded to
-    float64 once, and that can only mislead the final rounding to float32 when it
-    lands exactly on the midpoint between two float32 numbers — then the exact
-    error of the float64 sum (Knuth's TwoSum) tells on which side the true value lies.
+    $a b$ is exact in float64 (24 + 24 significant bits), so the sum of two float64
+    values is all that is left to round once (:func:`round_sum_to_float32`).
     """
-    product = np.float64(a) * np.float64(b)
-    addend = np.float64(c)
-    total = product + addend
-    virtual = total - product
-    error = (product - (total - virtual)) + (addend - virtual)
-    rounded = np.float32(total)
-    if error == 0.0 or np.float64(rounded) == total or total != total:
-        return rounded
-    # An overflow to infinity stands for 2^128 here: ties to even overflow from the
-    # midpoint between the largest float32 and 2^128, and the error may pull below it.
-    wide = np.float64(rounded) if not np.isinf(rounded) else np.copysign(2.0**128, total)
-    if wide < total:
-        other = np.nextafter(rounded, np.float32(np.inf))
-    else:
-        other = np.nextafter(rounded, np.float32(-np.inf))
-    if (wide + np.float64(other)) * 0.5 != total:
-        return rounded
-    if (error > 0.0) == (np.float64(other) > wide):
-        return other
-    return rounded
+    return round_sum_to_float32(np.float64(a) * np.float64(b), np.float64(c))
 
 
 @kernel
@@ -121,6 +106,8 @@ def saturate(value, zero_point, qmin, qmax, saturation, conversion_overflow):
     ``clamp_then_convert``: $\\min(\\max(n + z, q_{min}), q_{max})$ on the float value,
     so infinities saturate. ``convert_then_clamp``: convert $n$ to int32 first
     (:func:`convert_to_int32`), add $z$ with int32 wraparound, then clamp.
+    ``convert_int64_then_clamp``: convert $\\mathrm{fl_{32}}(n + z)$ to int64, where NaN, infinities and
+    values outside $[-2^{63}, 2^{63})$ become $-2^{63}$ (so clamp to $q_{min}$), then clamp.
     Returns ``(q, unpredictable)``.
     """
     if saturation == CLAMP_THEN_CONVERT:
@@ -130,6 +117,12 @@ def saturate(value, zero_point, qmin, qmax, saturation, conversion_overflow):
         if shifted >= np.float64(qmax):
             return qmax, False
         return np.int64(shifted), False
+    if saturation == CONVERT_INT64_THEN_CLAMP:
+        # z joins in float32 before the conversion (PyTorch: zero_point + nearbyint(v) in float).
+        shifted = np.float64(np.float32(value) + np.float32(zero_point))
+        if shifted != shifted or shifted >= 9223372036854775808.0 or shifted < -9223372036854775808.0:
+            return qmin, conversion_overflow == UNPREDICTABLE_OVERFLOW  # -2^63 clamps to qmin
+        return min(max(np.int64(shifted), qmin), qmax), False
     integer, unpredictable = convert_to_int32(value, conversion_overflow)
     total = integer + zero_point
     if total > INT32_MAX or total < INT32_MIN:
@@ -170,18 +163,77 @@ def quantize_value(x, scale, reciprocal, zero_point, qmin, qmax, scale_operation
 
 
 @kernel
-def dequantize_value(q, scale, zero_point, formula, precision):
+def round_sum_to_float32(first, second):
+    """$\\mathrm{fl_{32}}(a + b)$ for float64 ``first`` and ``second``, rounded once (ties to even).
+
+    The float64 sum is rounded once already; that can mislead the rounding to float32
+    only when it lands exactly on the midpoint between two float32 numbers, and then
+    the exact error of the float64 sum (Knuth's TwoSum) says on which side the true
+    value lies.
+    """
+    total = first + second
+    virtual = total - first
+    error = (first - (total - virtual)) + (second - virtual)
+    rounded = np.float32(total)
+    if error == 0.0 or np.float64(rounded) == total or total != total:
+        return rounded
+    # An overflow to infinity stands for 2^128 here: ties to even overflow from the
+    # midpoint between the largest float32 and 2^128, and the error may pull below it.
+    wide = np.float64(rounded) if not np.isinf(rounded) else np.copysign(2.0**128, total)
+    if wide < total:
+        other = np.nextafter(rounded, np.float32(np.inf))
+    else:
+        other = np.nextafter(rounded, np.float32(-np.inf))
+    if (wide + np.float64(other)) * 0.5 != total:
+        return rounded
+    if (error > 0.0) == (np.float64(other) > wide):
+        return other
+    return rounded
+
+
+@kernel
+def integer_times_float32(integer, scale):
+    """$\\mathrm{fl_{32}}(n \\cdot s)$ rounded once, for an integer $|n| < 2^{40}$ and a float32 $s$.
+
+    $n$ is split as $n_h 2^{20} + n_l$ with $0 \\le n_l < 2^{20}$; both partial products
+    are exact in float64 (at most 20 + 24 significant bits), and their sum is rounded
+    once by :func:`round_sum_to_float32`.
+    """
+    low = integer & 1048575
+    high = (integer - low) // 1048576
+    return round_sum_to_float32(np.float64(high) * 1048576.0 * np.float64(scale),
+                                np.float64(low) * np.float64(scale))
+
+
+@kernel
+def dequantize_value(q, scale, zero_point, formula, precision, difference):
     """AFF-4.2: the float32 value of the integer ``q``.
 
-    ``subtract_then_multiply``: $\\mathrm{fl}((q - z) \\cdot s)$ — the difference is an
-    exact integer and the product is rounded once. ``multiply_then_subtract``:
-    $\\mathrm{fl}(\\mathrm{fl}(q s) - \\mathrm{fl}(z s))$. In ``float64`` precision the
+    ``subtract_then_multiply``: $(q - z) \\cdot s$ with the difference as ``difference`` says:
+    ``exact`` — the exact integer, so the product is rounded once (in ``float64`` precision
+    to float64, then to float32); ``int32_wraparound_to_float32`` — $q - z$ in int32 with
+    wraparound, converted to float32 (a rounding above $2^{24}$), then multiplied;
+    ``float32_q`` — $q$ converted to float32 first, then $\\mathrm{fl}(\\mathrm{fl_{32}}(q) - z)$
+    in the working precision. ``multiply_then_subtract``: $\\mathrm{fl}(\\mathrm{fl}(q s) - \\mathrm{fl}(z s))$
+    with $q$ and $z$ converted to the working precision. In ``float64`` precision the
     intermediate results are float64 and the result is rounded to float32 at the end.
     """
-    if formula == SUBTRACT_THEN_MULTIPLY:
+    if formula == MULTIPLY_THEN_SUBTRACT:
         if precision == FLOAT32:
-            return np.float32(q - zero_point) * scale
+            return np.float32(q) * scale - np.float32(zero_point) * scale
+        return np.float32(np.float64(q) * np.float64(scale) - np.float64(zero_point) * np.float64(scale))
+    if difference == EXACT_DIFFERENCE:
+        if precision == FLOAT32:
+            return integer_times_float32(q - zero_point, scale)
         return np.float32(np.float64(q - zero_point) * np.float64(scale))
+    if difference == INT32_WRAPAROUND_TO_FLOAT32:
+        wrapped = ((q - zero_point - INT32_MIN) % 4294967296) + INT32_MIN
+        operand = np.float64(np.float32(wrapped))
+    else:
+        # fl32(q) - z is exact in float64 (both below 2^33); rounded to the working precision.
+        operand = np.float64(np.float32(q)) - np.float64(zero_point)
+        if precision == FLOAT32:
+            operand = np.float64(np.float32(operand))
     if precision == FLOAT32:
-        return np.float32(q) * scale - np.float32(zero_point) * scale
-    return np.float32(np.float64(q) * np.float64(scale) - np.float64(zero_point) * np.float64(scale))
+        return np.float32(operand) * scale
+    return np.float32(operand * np.float64(scale))

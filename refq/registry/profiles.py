@@ -28,7 +28,8 @@ _ONNX_STEPS = {
     "saturation": "clamp_then_convert",
     "conversion_overflow": "integer_indefinite",
 }
-_DEQUANTIZE_STANDARD = {"dequantize_formula": "subtract_then_multiply", "dequantize_precision": "float32"}
+_DEQUANTIZE_STANDARD = {"dequantize_formula": "subtract_then_multiply", "dequantize_difference": "exact",
+                        "dequantize_precision": "float32"}
 _TORCH_RECIPROCAL = {**_ONNX_STEPS, "scale_operation": "multiply_reciprocal"}
 
 PROFILES: tuple[Profile, ...] = (
@@ -41,19 +42,22 @@ PROFILES: tuple[Profile, ...] = (
     ),
     Profile(
         "onnxruntime", "ONNX Runtime, CPU execution provider",
-        {**_ONNX_STEPS, "nan": "qmin"}, dict(_DEQUANTIZE_STANDARD),
+        {**_ONNX_STEPS, "nan": "qmin"}, {**_DEQUANTIZE_STANDARD, "dequantize_difference": "int32_wraparound_to_float32"},
         sources=("onnxruntime/core/mlas/lib/quantize.cpp (MlasQuantizeLinear)",
                  "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values"),
         notes="MLAS clamps x / scale to [qmin - zp, qmax - zp] in float before rounding; a NaN fails both "
-              "comparisons of the clamp and becomes the lower bound, so NaN gives qmin.",
+              "comparisons of the clamp and becomes the lower bound, so NaN gives qmin. DequantizeLinear computes "
+              "static_cast<float>(q - z) * s: for int32 inputs the difference wraps and is rounded to float32.",
     ),
     Profile(
         "onnx-reference", "onnx.reference.ReferenceEvaluator (the ONNX Python reference)",
-        {**_ONNX_STEPS, "saturation": "convert_then_clamp", "nan": "converted"}, dict(_DEQUANTIZE_STANDARD),
+        {**_ONNX_STEPS, "saturation": "convert_then_clamp", "nan": "converted"},
+        {**_DEQUANTIZE_STANDARD, "dequantize_difference": "float32_q", "dequantize_precision": "float64"},
         sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",),
         notes="Casts to int32 before clamping: NaN, +-inf and |x / scale| >= 2^31 become -2^31 (numpy on x86), "
               "to which the zero point is added with int32 wraparound: qmin for a zero point >= 0, but a negative "
-              "zero point wraps to qmax. Deviates from the ONNX text, which saturates.",
+              "zero point wraps to qmax. Deviates from the ONNX text, which saturates. Dequantize converts q to float32 "
+              "first; for int32 inputs numpy then promotes to float64.",
     ),
     Profile(
         "pytorch", "PyTorch torch.quantize_per_tensor / quantize_per_channel, x86 CPU (FBGEMM)",
@@ -70,9 +74,12 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "pytorch-fake-quant", "PyTorch torch.fake_quantize_per_tensor_affine / per_channel_affine (CPU)",
         {**_TORCH_RECIPROCAL, "nan": "qmin"}, dict(_DEQUANTIZE_STANDARD),
+        quantize_per_axis={"saturation": "convert_int64_then_clamp"},
         sources=("aten/src/ATen/native/quantized/cpu/kernels/QuantizedOpKernels.cpp (fake_quant kernels)",
                  "measured: torch 2.13 CPU"),
-        notes="round(fl32(x * fl32(1 / scale))) + zero_point, clamp, then (q - zero_point) * scale.",
+        notes="round(fl32(x * fl32(1 / scale))) + zero_point, clamp, then (q - zero_point) * scale. The per-channel "
+              "kernel converts zero_point + nearbyint(x * inv_scale) to int64 before clamping: quotients of 2^63 "
+              "and more (and +inf) become -2^63 and clamp to qmin.",
     ),
     Profile(
         "pytorch-pt2e", "PyTorch 2 export decomposed ops (torch.ops.quantized_decomposed.*)",
@@ -85,9 +92,11 @@ PROFILES: tuple[Profile, ...] = (
         "tflite", "TensorFlow Lite reference kernels (reference_ops::AffineQuantize)",
         {**_ONNX_STEPS, "rounding": "half_away_from_zero", "saturation": "convert_then_clamp",
          "conversion_overflow": "unpredictable", "nan": "unpredictable"},
-        dict(_DEQUANTIZE_STANDARD),
+        {**_DEQUANTIZE_STANDARD, "dequantize_precision": "float64"},
         sources=("tensorflow/lite/kernels/internal/reference/quantize.h: "
-                 "static_cast<int32>(TfLiteRound(val / static_cast<float>(scale))) + zero_point, then clamp",),
+                 "static_cast<int32>(TfLiteRound(val / static_cast<float>(scale))) + zero_point, then clamp",
+                 "tensorflow/lite/kernels/internal/reference/dequantize.h: "
+                 "static_cast<float>(scale * (val - zero_point)) with a double scale"),
         notes="TfLiteRound is std::round (ties away from zero). The int32 cast of NaN or of a value outside int32 "
               "is undefined behaviour in C++: unpredictable.",
     ),

@@ -72,13 +72,16 @@ VARIANTS: tuple[Variant, ...] = (
             ("clamp_then_convert", "clamp the (possibly infinite) value to [qmin, qmax], then convert: infinities saturate"),
             ("convert_then_clamp", "convert to int32 first (a value outside int32 becomes the conversion-overflow result), "
                                    "add the zero point with int32 wraparound, then clamp"),
+            ("convert_int64_then_clamp", "add the zero point in float32, convert to int64 (NaN, infinities and "
+                                         "values outside int64 become -2^63 under integer_indefinite), then clamp"),
         ),
     ),
     Variant(
         "conversion_overflow", "quantize", "AFF-3.5",
-        "With convert_then_clamp: what does a value outside the int32 range convert to?",
+        "With a convert-then-clamp saturation: what does a value outside the integer type convert to?",
         _values(
-            ("integer_indefinite", "-2^31, the x86 'integer indefinite' result of cvtss2si/cvttss2si"),
+            ("integer_indefinite", "the most negative integer (-2^31 or -2^63), the x86 'integer indefinite' result "
+                                   "of cvtss2si/cvttss2si"),
             ("unpredictable", "any int32 value: the conversion is undefined behaviour in C and C++"),
         ),
     ),
@@ -97,6 +100,16 @@ VARIANTS: tuple[Variant, ...] = (
         _values(
             ("subtract_then_multiply", "(q - zero_point) * scale: an exact integer difference, one rounded product"),
             ("multiply_then_subtract", "q * scale - zero_point * scale: two rounded products and a rounded difference"),
+        ),
+    ),
+    Variant(
+        "dequantize_difference", "dequantize", "AFF-4.2",
+        "With subtract_then_multiply: how is q - zero_point formed?",
+        _values(
+            ("exact", "the exact integer difference, so (q - z) * s is rounded only once"),
+            ("int32_wraparound_to_float32", "q - z in int32 with wraparound, converted to float32 (rounded past 2^24)"),
+            ("float32_q", "q converted to float32 first (rounded past 2^24), then fl32(q) - z rounded to the "
+                          "working precision"),
         ),
     ),
     Variant(

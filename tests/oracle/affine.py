@@ -251,8 +251,15 @@ def oracle_quantize(x, scale, zero_point: int, qmin: int, qmax: int,
         assert not is_nan(rounded)
         shifted = add(rounded, Fraction(pending))
         return (qmin if shifted <= qmin else qmax if shifted >= qmax else int(shifted)), False
-    assert variants["saturation"] == "convert_then_clamp"
     undefined = variants["conversion_overflow"] == "unpredictable"
+    if variants["saturation"] == "convert_int64_then_clamp":
+        # The zero point joins in float32; the rounded sum is converted to int64, whose
+        # integer-indefinite value -2^63 stands for NaN, infinities and out-of-range sums.
+        total = round32(add(rounded, Fraction(pending)))
+        if isinstance(total, float) or not -(2**63) <= total < 2**63:
+            return (None, True) if undefined else (qmin, False)
+        return min(max(int(total), qmin), qmax), False
+    assert variants["saturation"] == "convert_then_clamp"
     integer, overflowed = convert_to_int32(rounded)
     total = integer + pending
     if not INT32_MIN <= total <= INT32_MAX:
@@ -276,15 +283,22 @@ def oracle_dequantize(q: int, scale, zero_point: int, variants: dict[str, str]) 
     """The float32 bit pattern of dequantized ``q`` (AFF-4.2)."""
     scale_value = float32_value(scale)
     precision = variants["dequantize_precision"]
+    working = round32 if precision == "float32" else round64
     if variants["dequantize_formula"] == "subtract_then_multiply":
-        if precision == "float32":
-            result = round32((q - zero_point) * scale_value)
+        difference = variants.get("dequantize_difference", "exact")
+        if difference == "exact":
+            operand = Fraction(q - zero_point)
+        elif difference == "int32_wraparound_to_float32":
+            operand = round32(Fraction(wrap_int32(q - zero_point)))
         else:
-            result = round32(round64((q - zero_point) * scale_value))
+            assert difference == "float32_q", difference
+            operand = working(round32(Fraction(q)) - zero_point)
+        result = round32(working(operand * scale_value))
     else:
         assert variants["dequantize_formula"] == "multiply_then_subtract"
-        working = round32 if precision == "float32" else round64
-        result = round32(working(working(q * scale_value) - working(zero_point * scale_value)))
+        # q and z are converted to the working precision first (a rounding past 2^24 in float32).
+        q_value, z_value = working(Fraction(q)), working(Fraction(zero_point))
+        result = round32(working(working(q_value * scale_value) - working(z_value * scale_value)))
     return float32_bits(result)
 
 
