@@ -30,6 +30,7 @@ class Clause:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("NUM", "numbers", "Number formats"),
     Chapter("AFF", "affine", "Affine quantization"),
+    Chapter("OBS", "observers", "Observers, calibration and dynamic quantization"),
 )
 
 _NUMBERS_INTEGERS: tuple[Clause, ...] = (
@@ -106,4 +107,14 @@ _AFFINE: tuple[Clause, ...] = (
     Clause("AFF-5.2", "Profiles", ("refq.registry.profiles:PROFILES",)),
 )
 
-CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE)
+_OBSERVERS_RANGES: tuple[Clause, ...] = (
+    # OBS-1.x quantization parameters from a range, OBS-2.x min-max observers, OBS-5.x dynamic
+    # quantization (filled by the observers-ranges section).
+)
+
+_OBSERVERS_HISTOGRAMS: tuple[Clause, ...] = (
+    # OBS-3.x histogram observer, OBS-4.x calibrators (filled by the observers-histograms section).
+)
+
+CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE,
+                               *_OBSERVERS_RANGES, *_OBSERVERS_HISTOGRAMS)
