@@ -127,4 +127,4 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.descriptor, None, f"{self.backend.name}: {self.name}"
+        return self.descriptor, 0, f"{self.backend.name}: {self.name}"
