@@ -427,3 +427,21 @@ def test_pytest_plugin_one_test_per_case(vectors: Path, tmp_path: Path, faulty: 
     assert listed.returncode == 0, listed.stdout
     assert "1 passed, 1 skipped, 1 xfailed" in listed.stdout
     assert "not offered by this build" in listed.stdout
+
+
+def test_progress_bar_only_when_asked_or_on_a_slow_terminal_run() -> None:
+    import io
+
+    from refq.conformance.report import Progress
+
+    stream = io.StringIO()
+    bar = Progress(4, label="onnxruntime", enabled=True, stream=stream)
+    for _ in range(4):
+        bar.advance()
+    bar.finish()
+    assert "[" + "#" * 30 + "] 4/4" in stream.getvalue()
+    quiet = io.StringIO()  # not a terminal: nothing drawn
+    bar = Progress(4, enabled=None, delay=0.0, stream=quiet)
+    bar.advance(4)
+    bar.finish()
+    assert quiet.getvalue() == ""
