@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quantize": ("quantize", "quantize values under a profile; --trace explains each step"),
     "conform": ("conform", "run backends against the golden vectors; prints the operation x backend matrix"),
     "fingerprint": ("fingerprint", "find which variant values a backend implements and its nearest profile"),
+    "size": ("size", "model size in bytes at each bit width: refq size --params 70e9 --bits 4"),
     "mutation-score": ("mutants", "run the deliberately wrong backends against the vectors: the suite's score"),
 }
 
