@@ -62,11 +62,21 @@ class Case:
         return self.outcome == "error"
 
 
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    # Checking the schema itself once, not on every case, is most of the harness's speed.
+    validator_class = jsonschema.validators.validator_for(schema())
+    validator_class.check_schema(schema())
+    return validator_class(schema())
+
+
 def validate_descriptor(descriptor: dict, where: str = "descriptor") -> None:
     import jsonschema
 
     try:
-        jsonschema.validate(descriptor, schema())
+        _validator().validate(descriptor)
     except jsonschema.ValidationError as error:
         raise CaseFormatError(f"{where}: does not satisfy the case schema: {error.message}") from None
 

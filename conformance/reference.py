@@ -26,8 +26,15 @@ def dequantize_linear(q, scale, zero_point, *, axis=None, block_size=None, dtype
 
 
 def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx"):
-    """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate attribute)."""
-    return encode_array(np.asarray(x, dtype=np.float32), to, overflow="saturate" if saturate else "infinity"), None
+    """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate attribute).
+
+    The ONNX text says a NaN casts to NaN but not to which of the target's NaN patterns
+    (sign, payload), and backends differ: NaN inputs are *unpredictable* under ``onnx``.
+    """
+    values = np.asarray(x, dtype=np.float32)
+    patterns = encode_array(values, to, overflow="saturate" if saturate else "infinity")
+    nan_inputs = np.isnan(values)
+    return patterns, (nan_inputs if nan_inputs.any() else None)
 
 
 def run(op: str, inputs: dict, attributes: dict, profile: str):
