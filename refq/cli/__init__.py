@@ -17,6 +17,7 @@ from refq.errors import RefqError
 COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "show the bits, class and exact value of a number in any format"),
     "quantize": ("quantize", "quantize values under a profile; --trace explains each step"),
+    "vectors": ("vectors", "build the golden vectors from fixed seeds, or verify them (schema, hashes, rebuild)"),
     "conform": ("conform", "run backends against the golden vectors; prints the operation x backend matrix"),
     "fingerprint": ("fingerprint", "find which variant values a backend implements and its nearest profile"),
     "size": ("size", "model size in bytes at each bit width: refq size --params 70e9 --bits 4"),

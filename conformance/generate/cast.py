@@ -1,0 +1,89 @@
+"""Generators of cast cases (ONNX Cast from float32 to the 8- and 4-bit float formats).
+
+Every input is derived from the target format's parameters: each representable value,
+the midpoints between neighbours and one float32 ulp either side of them, the overflow
+boundary (the largest finite value, the tie with the next value the exponent range
+would allow, and beyond), the underflow boundary, zeros, infinities and NaNs. A format
+without NaN gets NaN-free inputs: the reference rejects a NaN there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from refq.conformance.generate.boundaries import neighbours, unique_in_order
+from refq.conformance.generate.case_spec import CaseSpec
+from refq.numbers.floats import decode_array
+from refq.registry import FloatFormat, float_format
+
+OP = "cast"
+PROFILES = ("onnx",)
+RANDOM_SEED = 3101
+#: The float formats ONNX Cast converts float32 to that are narrower than 16 bits.
+TARGETS = ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float4_e2m1fn")
+
+
+def representable(fmt: FloatFormat) -> np.ndarray:
+    """Every non-NaN value of ``fmt`` as float32 (exact: the formats are narrower than float32)."""
+    values = decode_array(np.arange(1 << fmt.total_bits, dtype=np.uint32), fmt)
+    return values[~np.isnan(values)].astype(np.float32)
+
+
+def float32_nans() -> np.ndarray:
+    """Quiet and signalling NaNs of both signs, with small and large payloads."""
+    patterns = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF, 0x7FA5A5A5],
+                        dtype=np.uint32)
+    return patterns.view(np.float32)
+
+
+def cast_inputs(fmt: FloatFormat, rng: np.random.Generator | None, extra: int) -> np.ndarray:
+    values = representable(fmt)
+    positive = np.unique(values[values > 0])
+    midpoints = ((positive[:-1].astype(np.float64) + positive[1:]) / 2).astype(np.float32)
+    largest, spacing = positive[-1], positive[-1] - positive[-2]
+    beyond = np.float32(largest + spacing)  # the next value, were the exponent range unlimited
+    overflow = np.array([largest, (largest + beyond) / 2, beyond, 2 * largest, np.finfo(np.float32).max],
+                        dtype=np.float32)
+    smallest = positive[0]
+    underflow = np.array([smallest / 2, smallest / 4, np.float32(np.ldexp(1.0, -149)),
+                          np.finfo(np.float32).tiny], dtype=np.float32)
+    positive_edges = np.concatenate([midpoints, neighbours(midpoints), overflow, neighbours(overflow),
+                                     underflow, neighbours(underflow)])
+    parts = [values, positive_edges, -positive_edges, np.array([0.0, -0.0, np.inf, -np.inf], dtype=np.float32)]
+    if fmt.has_nan:
+        parts.append(float32_nans())
+    if rng is not None:
+        # Level 2: random float32 patterns whose exponents span the format's range and a little past it.
+        low = max(1, 127 + 1 - fmt.bias - fmt.mantissa_bits - 2)
+        high = min(254, 127 + (1 << fmt.exponent_bits) - fmt.bias + 2)
+        exponents = rng.integers(low, high, extra, endpoint=True).astype(np.uint32)
+        significands = rng.integers(0, 1 << 23, extra).astype(np.uint32)
+        signs = rng.integers(0, 2, extra).astype(np.uint32) << 31
+        parts.append((signs | (exponents << 23) | significands).view(np.float32))
+    return unique_in_order(np.concatenate(parts))
+
+
+def every_target(level: int) -> Iterator[CaseSpec]:
+    """Each target format with saturate False and True; level 2 adds 65536 random float32
+    values over the format's exponent range to the same boundary values."""
+    for name in TARGETS:
+        fmt = float_format(name)
+        rng = np.random.default_rng(RANDOM_SEED) if level == 2 else None
+        x = cast_inputs(fmt, rng, 1 << 16)
+        for saturate in (False, True):
+            yield CaseSpec(
+                op=OP, name=f"{name}-saturate-{str(saturate).lower()}{'-random' if level == 2 else ''}",
+                inputs={"x": x},
+                attributes={"to": name, "saturate": saturate},
+                clauses=("NUM-3.6", "NUM-3.8", "NUM-3.14"),
+                description=f"float32 to {name}, saturate={saturate}: every representable value, the midpoints "
+                            f"between neighbours and one float32 ulp either side, the overflow boundary "
+                            f"(max finite, the tie with the next value, beyond), the underflow boundary, zeros, "
+                            f"infinities{', NaNs' if fmt.has_nan else ' (no NaN: the format has none)'} "
+                            f"({x.size} values)",
+                generator="cast.every_target", seed=RANDOM_SEED if level == 2 else 0, profiles=PROFILES)
+
+
+GENERATORS = (every_target,)

@@ -1,0 +1,570 @@
+"""Golden vectors: ``refq vectors build`` / ``verify`` and the checked-in level-1 tree.
+
+The expected outputs come from refq's reference; here a sample of them (every element
+in the slow run) is recomputed by the independent oracle in tests/oracle/, so no golden
+value rests on refq's word alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refq._jit import pure_python
+from refq.cli import main
+from refq.conformance import reference
+from refq.conformance.case import load_array, load_case, vectors_root
+from refq.conformance.generate import cast as cast_generator
+from refq.conformance.generate import quantize as quantize_generator
+from refq.conformance.generate.build import OPERATIONS_WITH_VECTORS, build, case_specs
+from refq.conformance.generate.parameters import PROFILE_NAMES, SMALL_WIDTHS, WIDTHS, target
+from refq.conformance.generate.values import tie_steps
+from refq.conformance.generate.verify import read_descriptor, verify
+from refq.errors import RefqError, RefqValueError
+from refq.registry import CLAUSES, float_format
+from refq.registry.operations import OPERATIONS_BY_NAME
+from refq.registry.profiles import PROFILES_BY_NAME
+from tests.oracle import affine as oracle
+from tests.oracle import floats as float_oracle
+
+LEVEL1 = vectors_root() / "level1"
+KNOWN_CLAUSES = {clause.id for clause in CLAUSES}
+SAMPLE = 160  # elements per descriptor checked against the oracle in the default run
+
+
+def descriptor_paths(root: Path = LEVEL1) -> list[Path]:
+    return sorted(root.rglob("*.json"))
+
+
+def descriptors(op: str | None = None) -> list[tuple[Path, dict]]:
+    found = [(path, read_descriptor(path)) for path in descriptor_paths()]
+    return [(path, d) for path, d in found if op is None or d["op"] == op]
+
+
+def arrays(path: Path, descriptor: dict) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]:
+    """Inputs, expected output and unpredictable mask (hashes checked by ``load_array``)."""
+    inputs = {name: load_array(path.parent, entry) for name, entry in descriptor["inputs"].items()}
+    expected = descriptor["expected"]
+    output = load_array(path.parent, expected["output"]) if expected["outcome"] == "valid" else None
+    mask = load_array(path.parent, expected["unpredictable"]) if expected.get("unpredictable") else None
+    return inputs, output, mask
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+def sample_indices(descriptor: dict, size: int, count: int | None) -> np.ndarray:
+    """A deterministic sample of flat indices, different for every descriptor."""
+    if count is None or size <= count:
+        return np.arange(size)
+    rng = np.random.default_rng(zlib.crc32(descriptor["id"].encode()))
+    return np.sort(rng.choice(size, count, replace=False))
+
+
+def element_parameters(parameter: np.ndarray, shape: tuple[int, ...], attributes: dict) -> np.ndarray:
+    """The scale or zero point each element uses, by plain numpy broadcasting (AFF-1.4)."""
+    axis, block_size = attributes["axis"], attributes["block_size"]
+    if axis is None:
+        return np.broadcast_to(parameter.reshape(()), shape)
+    axis %= len(shape)
+    if block_size is None:
+        view = [1] * len(shape)
+        view[axis] = shape[axis]
+        return np.broadcast_to(parameter.reshape(view), shape)
+    return np.take(np.repeat(parameter, block_size, axis=axis), np.arange(shape[axis]), axis=axis)
+
+
+def variants_of(profile: str, operation: str, per_axis: bool) -> dict[str, str]:
+    chosen = PROFILES_BY_NAME[profile]
+    if operation == "dequantize":
+        return dict(chosen.dequantize)
+    values = dict(chosen.quantize)
+    if per_axis:
+        values.update(chosen.quantize_per_axis)
+    return values
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory) -> Path:
+    """Level 1 built afresh into a temporary root."""
+    root = tmp_path_factory.mktemp("vectors")
+    build(1, root)
+    return root
+
+
+@pytest.fixture
+def copy(fresh, tmp_path) -> Path:
+    """A writable copy of the fresh build, to tamper with."""
+    shutil.copytree(fresh, tmp_path / "vectors")
+    return tmp_path / "vectors"
+
+
+# --- build and verify ---------------------------------------------------------------------
+
+
+def test_build_is_bit_identical_to_the_checked_in_vectors(fresh):
+    built, checked_in = tree(fresh / "level1"), tree(LEVEL1)
+    assert sorted(built) == sorted(checked_in), "file sets differ: run `refq vectors build` and commit"
+    changed = [name for name in built if built[name] != checked_in[name]]
+    assert not changed, f"{len(changed)} files differ from a fresh build, e.g. {changed[:5]}"
+
+
+def test_verify_accepts_the_checked_in_vectors():
+    report = verify(1)
+    assert report.ok, report.problems[:10]
+    assert report.rebuilt
+    assert report.cases == len(case_specs(1))
+    assert report.descriptors == sum(len(spec.profiles) for spec in case_specs(1))
+    assert set(report.per_op) == set(OPERATIONS_WITH_VECTORS)
+
+
+def test_verify_detects_a_tampered_file(copy):
+    output = next((copy / "level1" / "quantize_linear").rglob("expected-*.npy"))
+    data = bytearray(output.read_bytes())
+    data[-1] ^= 1
+    output.write_bytes(bytes(data))
+    report = verify(1, copy, rebuild=False)
+    assert not report.ok
+    assert any("SHA-256" in problem and output.name in problem for problem in report.problems)
+
+
+def test_verify_detects_a_consistent_change_by_rebuilding(copy):
+    """A changed output whose hash is updated in every descriptor passes the hash check;
+    only the comparison with a fresh build notices."""
+    case_directory = copy / "level1" / "dequantize_linear" / "every-value-int4"
+    output = next(case_directory.glob("expected-*.npy"))
+    values = np.load(output, allow_pickle=False)
+    values[0] = np.float32(12345)
+    np.save(output, values, allow_pickle=False)
+    digest = hashlib.sha256(output.read_bytes()).hexdigest()
+    for path in case_directory.glob("*.json"):
+        descriptor = json.loads(path.read_text())
+        descriptor["expected"]["output"]["sha256"] = digest
+        path.write_text(json.dumps(descriptor))
+    assert verify(1, copy, rebuild=False).ok
+    report = verify(1, copy)
+    assert not report.ok
+    assert any(output.name in problem and "differs from a fresh build" in problem for problem in report.problems)
+
+
+def test_verify_detects_an_extra_file(copy):
+    extra = copy / "level1" / "cast" / "float4_e2m1fn-saturate-true" / "stray.npy"
+    np.save(extra, np.zeros(3), allow_pickle=False)
+    report = verify(1, copy, rebuild=False)
+    assert report.problems == ["cast/float4_e2m1fn-saturate-true/stray.npy: not referenced by any descriptor"]
+
+
+def test_verify_detects_a_missing_file_and_a_missing_profile(copy):
+    case_directory = copy / "level1" / "quantize_linear" / "blocked-int4"
+    (case_directory / "x.npy").unlink()
+    (case_directory / "tflite.json").unlink()
+    problems = verify(1, copy, rebuild=False).problems
+    assert any("x.npy: referenced but missing" in problem for problem in problems)
+    assert any("no descriptor for profiles ['tflite']" in problem for problem in problems)
+
+
+def test_verify_detects_schema_violations_and_misplaced_descriptors(copy):
+    path = copy / "level1" / "cast" / "float8_e5m2-saturate-false" / "onnx.json"
+    descriptor = json.loads(path.read_text())
+    descriptor["extra"] = 1
+    path.write_text(json.dumps(descriptor))
+    moved = copy / "level1" / "quantize_linear" / "random-int8" / "onnx.json"
+    descriptor = json.loads(moved.read_text())
+    descriptor["profile"] = "tflite"
+    moved.write_text(json.dumps(descriptor))
+    problems = verify(1, copy, rebuild=False).problems
+    assert any("float8_e5m2-saturate-false/onnx.json: does not satisfy the case schema" in p for p in problems)
+    assert any("random-int8/onnx.json: op/profile/level" in p for p in problems)
+
+
+def test_verify_reports_an_absent_level(tmp_path):
+    report = verify(2, tmp_path)
+    assert not report.ok and "no level-2 vectors" in report.problems[0]
+
+
+def test_build_replaces_stale_files_of_the_rebuilt_operations_only(copy):
+    stale_case = copy / "level1" / "cast" / "old-case"
+    stale_case.mkdir()
+    (stale_case / "onnx.json").write_text("{}")
+    untouched = copy / "level1" / "quantize_linear" / "old-case"
+    untouched.mkdir()
+    build(1, copy, ops="cast")
+    assert not stale_case.exists()
+    assert untouched.exists()
+    build(1, copy)
+    assert not untouched.exists()
+    assert verify(1, copy, rebuild=False).ok
+
+
+def test_build_rejects_bad_arguments(tmp_path):
+    with pytest.raises(RefqValueError, match="level: must be 1 or 2"):
+        build(3, tmp_path)
+    with pytest.raises(RefqValueError, match="ops: must be operations among"):
+        build(1, tmp_path, ops="matmul_integer")
+    with pytest.raises(RefqValueError, match="ops: must be operations among"):
+        build(1, tmp_path, ops=["quantize_linear", "quantise"])
+
+
+def test_cli_build_and_verify(copy, capsys):
+    assert main(["vectors", "verify", "--root", str(copy), "--no-rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(case_specs(1))} cases" in out and out.endswith("ok\n")
+    next((copy / "level1" / "cast").rglob("x.npy")).write_bytes(b"not an array")
+    assert main(["vectors", "verify", "--root", str(copy), "--no-rebuild"]) == 1
+    assert "problem(s):" in capsys.readouterr().out
+    assert main(["vectors", "build", "--out", str(copy), "--ops", "cast"]) == 0
+    assert "level 1:" in capsys.readouterr().out
+    assert main(["vectors", "verify", "--root", str(copy), "--no-rebuild"]) == 0
+    assert main(["vectors", "build", "--level", "3", "--out", str(copy)]) == 2
+    assert main(["vectors", "frobnicate"]) == 2
+
+
+def test_level1_stays_small():
+    """At most 3 MB on disk, counted in 4 KiB blocks as ``du`` does."""
+    entries = [path for path in vectors_root().rglob("*")]
+    blocks = sum(math.ceil(path.stat().st_size / 4096) if path.is_file() else 1 for path in entries)
+    assert blocks * 4096 <= 3 * 1024 * 1024, f"{blocks * 4} KiB"
+
+
+# --- the descriptors ------------------------------------------------------------------------
+
+
+def test_descriptors_are_sorted_json_with_inputs_in_onnx_order():
+    for path in descriptor_paths():
+        text = path.read_text()
+        descriptor = json.loads(text)
+        assert list(descriptor) == sorted(descriptor)
+        assert list(descriptor["inputs"]) == [name.rstrip("?") for name in OPERATIONS_BY_NAME[descriptor["op"]].inputs]
+        assert text.endswith("}\n")
+
+
+def test_load_case_reads_a_descriptor_of_every_case():
+    """``load_case`` (schema, hashes, dtypes, shapes) on one descriptor of each case directory;
+    the slow run loads every descriptor."""
+    for directory in sorted({path.parent for path in descriptor_paths()}):
+        case = load_case(min(directory.glob("*.json")))
+        assert case.level == 1 and case.path.parent == directory
+        assert (case.expected is None) == case.expects_error
+
+
+@pytest.mark.slow
+def test_load_case_reads_every_descriptor():
+    for path in descriptor_paths():
+        load_case(path)
+
+
+def test_clause_ids_exist_and_name_what_the_case_exercises():
+    for path, descriptor in descriptors():
+        clauses = set(descriptor["clauses"])
+        assert clauses <= KNOWN_CLAUSES, (path, clauses - KNOWN_CLAUSES)
+        assert set(OPERATIONS_BY_NAME[descriptor["op"]].clauses) <= clauses, path
+        name = path.parent.name
+        if descriptor["op"] == "quantize_linear" and descriptor["expected"]["outcome"] == "valid":
+            inputs, _, mask = arrays(path, descriptor)
+            if np.isnan(inputs["x"]).any():
+                assert "AFF-3.6" in clauses, path
+            if name.startswith(("edges-", "per-axis-", "blocked-", "random-")):
+                assert {"AFF-3.4", "AFF-3.5"} <= clauses, path
+            if mask is not None:
+                assert "AFF-2.1" in clauses, path
+        if descriptor["attributes"].get("block_size") is not None:
+            assert "AFF-1.4" in clauses, path
+        if descriptor["expected"]["outcome"] == "error":
+            assert "AFF-2.1" in clauses, path
+
+
+def test_every_affine_case_has_every_profile_and_cast_only_onnx():
+    directories = {path.parent for path in descriptor_paths()}
+    for directory in directories:
+        profiles = sorted(path.stem for path in directory.glob("*.json"))
+        assert profiles == (["onnx"] if directory.parent.name == "cast" else sorted(PROFILE_NAMES)), directory
+
+
+# --- expected outputs against the oracle ----------------------------------------------------
+
+
+def check_quantize(path: Path, descriptor: dict, count: int | None) -> int:
+    inputs, output, mask = arrays(path, descriptor)
+    x = inputs["x"]
+    attributes = descriptor["attributes"]
+    scales = element_parameters(inputs["scale"], x.shape, attributes).ravel()
+    zero_points = element_parameters(inputs["zero_point"], x.shape, attributes).ravel()
+    chosen = target(attributes["dtype"])
+    variants = variants_of(descriptor["profile"], "quantize", attributes["axis"] is not None)
+    flat_x, flat_out = x.ravel(), output.ravel()
+    flat_mask = np.zeros(x.size, bool) if mask is None else mask.ravel()
+    mismatches = []
+    indices = sample_indices(descriptor, x.size, count)
+    for index in indices:
+        q, unpredictable = oracle.oracle_quantize(flat_x[index], scales[index], int(zero_points[index]),
+                                                  chosen.qmin, chosen.qmax, variants)
+        if unpredictable != bool(flat_mask[index]) or (not unpredictable and q != int(flat_out[index])):
+            mismatches.append((int(index), float(flat_x[index]), q, unpredictable, int(flat_out[index])))
+    assert not mismatches, (descriptor["id"], mismatches[:5])
+    return len(indices)
+
+
+def check_dequantize(path: Path, descriptor: dict, count: int | None) -> int:
+    inputs, output, mask = arrays(path, descriptor)
+    assert mask is None
+    q = inputs["q"]
+    attributes = descriptor["attributes"]
+    scales = element_parameters(inputs["scale"], q.shape, attributes).ravel()
+    zero_points = element_parameters(inputs["zero_point"], q.shape, attributes).ravel()
+    variants = variants_of(descriptor["profile"], "dequantize", False)
+    bits = output.view(np.uint32).ravel()
+    indices = sample_indices(descriptor, q.size, count)
+    mismatches = [int(i) for i in indices
+                  if oracle.oracle_dequantize(int(q.ravel()[i]), scales[i], int(zero_points[i]), variants) != bits[i]]
+    assert not mismatches, (descriptor["id"], mismatches[:5])
+    return len(indices)
+
+
+def oracle_cast(value: np.float32, name: str, saturate: bool) -> int | None:
+    """The pattern of ``value`` in ``name``; None for a NaN input (any NaN pattern conforms)."""
+    if np.isnan(value):
+        return None
+    negative = bool(np.signbit(value))
+    magnitude = Fraction(2) ** 400 if np.isinf(value) else abs(Fraction(float(value)))
+    return float_oracle.encode(negative, magnitude, name, "saturate" if saturate else "infinity")
+
+
+def check_cast(path: Path, descriptor: dict) -> int:
+    inputs, output, _ = arrays(path, descriptor)
+    name, saturate = descriptor["attributes"]["to"], descriptor["attributes"]["saturate"]
+    mismatches = []
+    for value, pattern in zip(inputs["x"], output):
+        expected = oracle_cast(value, name, saturate)
+        if expected is None:
+            if float_oracle.decode(int(pattern), name)[0] != "nan":
+                mismatches.append((float(value), "NaN", int(pattern)))
+        elif expected != int(pattern):
+            mismatches.append((float(value), expected, int(pattern)))
+    assert not mismatches, (descriptor["id"], mismatches[:5])
+    return inputs["x"].size
+
+
+def valid(op: str) -> list[tuple[Path, dict]]:
+    return [(path, d) for path, d in descriptors(op) if d["expected"]["outcome"] == "valid"]
+
+
+def test_quantize_expected_outputs_match_the_oracle():
+    checked = sum(check_quantize(path, descriptor, SAMPLE) for path, descriptor in valid("quantize_linear"))
+    assert checked > 15000
+
+
+def test_quantize_outputs_where_profiles_disagree_match_the_oracle():
+    """Every element where a profile's output differs from the onnx profile's: the elements
+    the profiles are about, checked in full."""
+    for path, descriptor in valid("quantize_linear"):
+        if descriptor["profile"] == "onnx":
+            continue
+        onnx = read_descriptor(path.parent / "onnx.json")
+        _, output, mask = arrays(path, descriptor)
+        _, onnx_output, _ = arrays(path.parent / "onnx.json", onnx)
+        differing = np.flatnonzero(output.ravel() != onnx_output.ravel())
+        if differing.size:
+            reduced = dict(descriptor, id=descriptor["id"] + "#differing")
+            inputs, _, _ = arrays(path, descriptor)
+            x = inputs["x"].ravel()
+            attributes = descriptor["attributes"]
+            scales = element_parameters(inputs["scale"], inputs["x"].shape, attributes).ravel()
+            zero_points = element_parameters(inputs["zero_point"], inputs["x"].shape, attributes).ravel()
+            chosen = target(attributes["dtype"])
+            variants = variants_of(descriptor["profile"], "quantize", attributes["axis"] is not None)
+            flat_mask = np.zeros(x.size, bool) if mask is None else mask.ravel()
+            for index in differing[:400]:
+                q, unpredictable = oracle.oracle_quantize(x[index], scales[index], int(zero_points[index]),
+                                                          chosen.qmin, chosen.qmax, variants)
+                assert unpredictable == bool(flat_mask[index]), (reduced["id"], int(index))
+                assert unpredictable or q == int(output.ravel()[index]), (reduced["id"], int(index), float(x[index]))
+
+
+def test_dequantize_expected_outputs_match_the_oracle():
+    checked = sum(check_dequantize(path, descriptor, SAMPLE) for path, descriptor in valid("dequantize_linear"))
+    assert checked > 5000
+
+
+def test_cast_expected_outputs_match_the_oracle():
+    """Every element of every cast case."""
+    assert sum(check_cast(path, descriptor) for path, descriptor in valid("cast")) > 5000
+
+
+@pytest.mark.slow
+def test_every_expected_output_matches_the_oracle():
+    for path, descriptor in valid("quantize_linear"):
+        check_quantize(path, descriptor, None)
+    for path, descriptor in valid("dequantize_linear"):
+        check_dequantize(path, descriptor, None)
+
+
+def test_onnx_profile_marks_exactly_the_nans_unpredictable():
+    """The ONNX text leaves NaN unspecified (and nothing else, dividing by a positive finite scale)."""
+    for path, descriptor in valid("quantize_linear"):
+        if descriptor["profile"] != "onnx":
+            continue
+        inputs, _, mask = arrays(path, descriptor)
+        nans = np.isnan(inputs["x"])
+        assert np.array_equal(nans, np.zeros_like(nans) if mask is None else mask), path
+
+
+def test_compiled_and_interpreted_reference_agree_on_the_small_cases():
+    """The expected outputs do not depend on Numba: the per-axis, blocked and error cases
+    computed with every kernel interpreted give the same outputs."""
+    specs = [spec for spec in case_specs(1) if spec.name.startswith(("per-axis-", "blocked-", "error-"))]
+    for spec in specs:
+        for profile in spec.profiles:
+            def outcome():
+                try:
+                    with np.errstate(invalid="ignore", over="ignore"):
+                        return reference.run(spec.op, dict(spec.inputs), dict(spec.attributes), profile)
+                except RefqError as error:
+                    return str(error)
+            compiled = outcome()
+            with pure_python():
+                interpreted = outcome()
+            if isinstance(compiled, str):
+                assert compiled == interpreted
+            else:
+                assert np.array_equal(compiled[0], interpreted[0]), (spec.name, profile)
+                assert np.array_equal(compiled[1], interpreted[1]), (spec.name, profile)
+
+
+# --- coverage: each generator produced what it promises ---------------------------------------
+
+
+def cases_by_name(op: str) -> dict[str, tuple[Path, dict]]:
+    return {path.parent.name: (path, d) for path, d in descriptors(op) if d["profile"] == "onnx"}
+
+
+def test_quantize_coverage():
+    cases = cases_by_name("quantize_linear")
+    for dtype in WIDTHS:
+        chosen = target(dtype)
+        ends = ["qmin"] + (["qmax"] if dtype in quantize_generator.LEVEL1_BOTH_ENDS else [])
+        for end in ends:
+            path, descriptor = cases[f"edges-{dtype}-zero-point-{end}"]
+            inputs, output, _ = arrays(path, descriptor)
+            x, scale, zero_point = inputs["x"], inputs["scale"], int(inputs["zero_point"])
+            assert zero_point == (chosen.qmin if end == "qmin" else chosen.qmax)
+            finite = x[np.isfinite(x)]
+            steps = finite.astype(np.float64) / np.float64(scale)
+            ties = steps[np.mod(steps, 1) == 0.5]
+            # Every tie of the range and just past it (a spread of them for 16 bits), and the neighbours of each.
+            every_tie = np.arange(chosen.qmin - zero_point - 2, chosen.qmax - zero_point + 2) + 0.5
+            if chosen.format.bits <= 8:
+                assert np.isin(every_tie, ties).all(), (dtype, end)
+            else:
+                assert ties.size >= 256 and {every_tie[0], every_tie[-1]} <= set(ties)
+            generated = tie_steps(chosen, zero_point, quantize_generator.TIE_LIMIT) + 0.5
+            tie_values = (generated * np.float64(scale)).astype(np.float32)
+            assert np.isin(tie_values, x).all()
+            assert np.isin(np.nextafter(tie_values, np.float32(np.inf)), x).all()
+            assert np.isin(np.nextafter(tie_values, np.float32(-np.inf)), x).all()
+            for edge in (chosen.qmin - zero_point - 0.5, chosen.qmax - zero_point + 0.5):
+                assert edge in steps, (dtype, end, edge)
+            assert {chosen.qmin, chosen.qmax} <= set(np.unique(output).tolist()), (dtype, end)
+            assert np.isnan(x).any() and np.isinf(x).any()
+    layouts = set()
+    for name, (path, descriptor) in cases.items():
+        attributes = descriptor["attributes"]
+        if attributes["axis"] is None or descriptor["expected"]["outcome"] != "valid":
+            continue
+        shape = descriptor["inputs"]["x"]["shape"]
+        axis = attributes["axis"]
+        if attributes["block_size"] is None:
+            layouts.add("axis 0" if axis == 0 else "middle axis" if 0 < axis < len(shape) - 1 else "last axis")
+            inputs, _, _ = arrays(path, descriptor)
+            zero_points = set(inputs["zero_point"].tolist())
+            chosen = target(attributes["dtype"])
+            assert {chosen.qmin, chosen.qmax} <= zero_points, name
+        else:
+            assert shape[axis] % attributes["block_size"] != 0, name
+            layouts.add("blocked")
+    assert {"axis 0", "middle axis", "blocked"} <= layouts
+    path, descriptor = cases["boundaries-full-int8"]
+    x = arrays(path, descriptor)[0]["x"]
+    exponents = np.unique((x.view(np.uint32) >> 23) & 0xFF)
+    assert exponents.size == 256
+    assert np.isnan(x).any() and np.isinf(x).any() and (x == 0).any()
+    assert (np.abs(x[np.isfinite(x)]) < np.finfo(np.float32).tiny).sum() > 100  # subnormals
+    assert "random-int8" in cases and "scale-smallest-subnormal" in cases
+
+
+def test_dequantize_coverage():
+    cases = cases_by_name("dequantize_linear")
+    for dtype in SMALL_WIDTHS:
+        chosen = target(dtype)
+        path, descriptor = cases[f"every-value-{dtype}"]
+        q = arrays(path, descriptor)[0]["q"]
+        assert q.tolist() == list(range(chosen.qmin, chosen.qmax + 1))
+        assert str(q.dtype) == str(chosen.container)
+    for dtype in ("int16", "uint16", "int32"):
+        chosen = target(dtype)
+        (path, descriptor), = [case for name, case in cases.items() if name.startswith(f"edges-{dtype}-")]
+        q = arrays(path, descriptor)[0]["q"]
+        assert {chosen.qmin, chosen.qmin + 1, chosen.qmax - 1, chosen.qmax, 0} <= set(q.tolist())
+    path, descriptor = cases["every-value-per-axis-int8"]
+    inputs, output, _ = arrays(path, descriptor)
+    assert len(set(inputs["scale"].tolist())) >= 4 and {-128, 127} <= set(inputs["zero_point"].tolist())
+    assert np.isinf(output).any() and (np.abs(output[output != 0]) < np.finfo(np.float32).tiny).any()
+    path, descriptor = cases["blocked-int4"]
+    attributes = descriptor["attributes"]
+    assert descriptor["inputs"]["q"]["shape"][attributes["axis"]] % attributes["block_size"] != 0
+
+
+def test_cast_coverage():
+    cases = cases_by_name("cast")
+    for name in cast_generator.TARGETS:
+        fmt = float_format(name)
+        for saturate in (False, True):
+            path, descriptor = cases[f"{name}-saturate-{str(saturate).lower()}"]
+            assert descriptor["attributes"] == {"to": name, "saturate": saturate}
+            x = arrays(path, descriptor)[0]["x"]
+            assert np.isin(cast_generator.representable(fmt), x).all()
+            assert np.isnan(x).any() == fmt.has_nan
+            assert np.isinf(x).any()
+            positive = np.unique(cast_generator.representable(fmt))
+            largest, spacing = positive[-1], positive[-1] - positive[-2]
+            assert np.float32(largest + spacing / 2) in x  # the overflow tie
+
+
+def test_error_cases_carry_the_reference_message():
+    reasons = {}
+    for path, descriptor in descriptors():
+        if descriptor["expected"]["outcome"] != "error":
+            continue
+        inputs, _, _ = arrays(path, descriptor)
+        with pytest.raises(RefqError) as raised:
+            reference.run(descriptor["op"], inputs, descriptor["attributes"], descriptor["profile"])
+        assert descriptor["expected"]["reason"] == str(raised.value)
+        reasons.setdefault(f"{descriptor['op']}/{path.parent.name}", set()).add(descriptor["expected"]["reason"])
+    assert all(len(found) == 1 for found in reasons.values())  # no profile sees another error
+    arguments = {name: next(iter(found)).split(":")[0] for name, found in reasons.items()}
+    quantize = {"scale-zero": "scale", "scale-negative": "scale", "scale-nan": "scale", "scale-infinity": "scale",
+                "zero-point-out-of-range": "zero_point", "per-axis-scale-length": "scale",
+                "axis-out-of-range": "axis", "blocked-block-count": "scale"}
+    dequantize = {"input-out-of-range": "q", "scale-negative": "scale"}
+    assert arguments == {**{f"quantize_linear/error-{name}": argument for name, argument in quantize.items()},
+                         **{f"dequantize_linear/error-{name}": argument for name, argument in dequantize.items()}}
+
+
+# --- level 2 --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_level2_builds_and_verifies(tmp_path):
+    summary = build(2, tmp_path)
+    assert summary.cases == len(case_specs(2)) and summary.cases > 50
+    level1_names = {(spec.op, spec.name) for spec in case_specs(1)}
+    assert not level1_names & {(spec.op, spec.name) for spec in case_specs(2)}  # level 2 adds, never repeats
+    assert verify(2, tmp_path).ok
