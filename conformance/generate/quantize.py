@@ -38,12 +38,12 @@ BLOCKED_SEED = 1102
 RANDOM_SEED = 1103
 #: The scale of the edge cases: exact ties, and a reciprocal that is not exact.
 EDGE_SCALE = exact_scale(3, -7)
-#: Per-channel (per-block) scales: powers of two, short odd multiples of them, a long one.
 #: At most this many ties per level-1 edge case: all of them up to 8 bits.
 TIE_LIMIT = 288
 #: What level 1 keeps of the width x zero point and width x axis crossings (level 2 has the rest).
 LEVEL1_BOTH_ENDS = ("int8", "uint8", "int4")
 LEVEL1_PER_AXIS = (("int8", 1), ("uint4", 0))
+#: Per-channel (per-block) scales: powers of two, short odd multiples of them, a long one.
 CHANNEL_SCALES = (exact_scale(1, -4), exact_scale(3, -7), exact_scale(5, -9), INEXACT_SCALE,
                   exact_scale(7, -11), exact_scale(1, 0))
 
