@@ -29,8 +29,9 @@ def error_case(op: str, name: str, data, scale, zero_point, *, dtype: str, axis=
 
 
 def invalid_arguments(level: int) -> Iterator[CaseSpec]:
-    """One case per rule; all at level 1 (they are small)."""
-    if level != 1:
+    """One case per rule at level 1; level 2 repeats the scale and zero point rules for dequantize."""
+    if level == 2:
+        yield from invalid_dequantize_parameters()
         return
     zero = np.int8(0)
     for label, scale in (("zero", 0.0), ("negative", -0.5), ("nan", np.nan), ("infinity", np.inf)):
@@ -53,9 +54,17 @@ def invalid_arguments(level: int) -> Iterator[CaseSpec]:
     yield error_case("dequantize_linear", "error-input-out-of-range", np.array([-8, 0, 7, 9], dtype=np.int8),
                      np.float32(0.5), np.int8(0), dtype="int4", clauses=("AFF-4.1",),
                      description="int4 input holding 9 in its int8 container: outside [-8, 7]")
-    yield error_case("dequantize_linear", "error-scale-negative", np.array([-3, 0, 5], dtype=np.int8),
-                     np.float32(-0.25), np.int8(0), dtype="int8", clauses=("AFF-1.1",),
-                     description="scale -0.25: a scale is finite and > 0")
+
+
+
+def invalid_dequantize_parameters() -> Iterator[CaseSpec]:
+    q = np.array([-3, 0, 5], dtype=np.int8)
+    for label, scale in (("zero", 0.0), ("negative", -0.25), ("nan", np.nan), ("infinity", np.inf)):
+        yield error_case("dequantize_linear", f"error-scale-{label}", q, np.float32(scale), np.int8(0), dtype="int8",
+                         clauses=("AFF-1.1",), description=f"scale {label} ({scale!r}): a scale is finite and > 0")
+    yield error_case("dequantize_linear", "error-zero-point-out-of-range", np.array([0, 3], dtype=np.uint8),
+                     np.float32(0.5), np.uint8(16), dtype="uint4", clauses=("AFF-1.3",),
+                     description="uint4 with zero point 16 (held in a uint8 container): outside [0, 15]")
 
 
 GENERATORS = (invalid_arguments,)

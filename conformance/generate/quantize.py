@@ -41,7 +41,7 @@ EDGE_SCALE = exact_scale(3, -7)
 #: At most this many ties per level-1 edge case: all of them up to 8 bits.
 TIE_LIMIT = 288
 #: What level 1 keeps of the width x zero point and width x axis crossings (level 2 has the rest).
-LEVEL1_BOTH_ENDS = ("int8", "uint8", "int4")
+LEVEL1_BOTH_ENDS = ("int8", "uint8")
 LEVEL1_PER_AXIS = (("int8", 1), ("uint4", 0))
 #: Per-channel (per-block) scales: powers of two, short odd multiples of them, a long one.
 CHANNEL_SCALES = (exact_scale(1, -4), exact_scale(3, -7), exact_scale(5, -9), INEXACT_SCALE,
@@ -92,7 +92,7 @@ def edges(level: int) -> Iterator[CaseSpec]:
     """Per width, with the zero point at each end of the range: the boundary table over the
     exponents that matter for the type, exact ties with one ulp either side, saturation
     edges and their neighbours, int32 conversion limits. Level 1 keeps the zero point at
-    qmax for int8, uint8 and int4 only (the tree stays small); level 2 has the rest."""
+    qmax for int8 and uint8 only (the tree stays small); level 2 has the rest."""
     for dtype in WIDTHS:
         chosen = target(dtype)
         for end, zero_point in (("qmin", chosen.qmin), ("qmax", chosen.qmax)):
