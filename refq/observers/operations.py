@@ -1,0 +1,61 @@
+"""Observers as operations: a sequence of batches and options in, the observer state and
+(scale, zero_point) out, as plain dicts (the shape a conformance harness stores and compares)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from refq.errors import wrong_type
+from refq.observers.dynamic import dynamic_quantize_linear, torch_dynamic_qparams
+from refq.observers.minmax import MinMaxState, initial_state, minmax_qparams, minmax_update
+from refq.observers.moving_average import moving_average_update
+from refq.observers.qparams import QParams
+
+
+def _batches(batches) -> list:
+    if isinstance(batches, (np.ndarray, str, bytes)) or not isinstance(batches, Iterable):
+        raise wrong_type("batches", "a sequence of arrays (one per batch)", batches)
+    return list(batches)
+
+
+def _result(state: MinMaxState, qparams: QParams) -> dict:
+    return {"min_val": state.min_val, "max_val": state.max_val, "scale": qparams.scale,
+            "zero_point": qparams.zero_point, "unpredictable": qparams.unpredictable}
+
+
+def observe_minmax(batches, *, dtype: str = "uint8", qscheme: str = "affine", reduce_range: bool = False,
+                   quant_min: int | None = None, quant_max: int | None = None, narrow: bool = False,
+                   ch_axis: int | None = None) -> dict:
+    """MinMaxObserver (``ch_axis=None``) or PerChannelMinMaxObserver over ``batches`` (OBS-2.1 to OBS-2.5)."""
+    state = initial_state(ch_axis)
+    for batch in _batches(batches):
+        state = minmax_update(state, batch)
+    return _result(state, minmax_qparams(state, dtype=dtype, qscheme=qscheme, reduce_range=reduce_range,
+                                         quant_min=quant_min, quant_max=quant_max, narrow=narrow))
+
+
+def observe_moving_average(batches, *, averaging_constant: float = 0.01, dtype: str = "uint8",
+                           qscheme: str = "affine", reduce_range: bool = False, quant_min: int | None = None,
+                           quant_max: int | None = None, narrow: bool = False, ch_axis: int | None = None) -> dict:
+    """MovingAverage[PerChannel]MinMaxObserver over ``batches`` (OBS-2.6, OBS-2.5)."""
+    state = initial_state(ch_axis)
+    for batch in _batches(batches):
+        state = moving_average_update(state, batch, averaging_constant)
+    return _result(state, minmax_qparams(state, dtype=dtype, qscheme=qscheme, reduce_range=reduce_range,
+                                         quant_min=quant_min, quant_max=quant_max, narrow=narrow))
+
+
+def dynamic_quantize(x, *, profile: str = "onnxruntime") -> dict:
+    """ONNX DynamicQuantizeLinear under a profile of ``refq.observers.dynamic.DYNAMIC_PROFILES`` (OBS-5.5)."""
+    result = dynamic_quantize_linear(x, profile=profile)
+    return {"y": result.y, "scale": result.scale, "zero_point": result.zero_point,
+            "unpredictable": result.unpredictable, "parameters_unpredictable": result.parameters_unpredictable}
+
+
+def torch_dynamic(x, *, reduce_range: bool = True) -> dict:
+    """PyTorch's dynamic per-batch parameters (OBS-5.7)."""
+    result = torch_dynamic_qparams(x, reduce_range=reduce_range)
+    return {"scale": result.scale, "scale_float32": result.scale_float32, "zero_point": result.zero_point,
+            "unpredictable": result.unpredictable}
