@@ -110,6 +110,37 @@ _AFFINE: tuple[Clause, ...] = (
 _OBSERVERS_RANGES: tuple[Clause, ...] = (
     # OBS-1.x quantization parameters from a range, OBS-2.x min-max observers, OBS-5.x dynamic
     # quantization (filled by the observers-ranges section).
+    Clause("OBS-1.1", "Target range, reduce_range, custom and narrow ranges",
+           ("refq.observers.qparams:quantization_range",)),
+    Clause("OBS-1.2", "Range widened to contain zero",
+           ("refq.observers.qparams:widen_to_zero", "refq.observers.qparams:nan_minimum",
+            "refq.observers.qparams:nan_maximum")),
+    Clause("OBS-1.3", "Affine scale and the epsilon floor",
+           ("refq.observers.qparams:affine_qparams", "refq.observers.qparams:divide_float32")),
+    Clause("OBS-1.4", "Affine zero point: rounding, int32 conversion, clamping",
+           ("refq.observers.qparams:affine_qparams", "refq.observers.qparams:to_int32_x86",
+            "refq.observers.qparams:wrap_int32")),
+    Clause("OBS-1.5", "Symmetric scale and fixed zero point",
+           ("refq.observers.qparams:symmetric_qparams", "refq.observers.qparams:symmetric_zero_point")),
+    Clause("OBS-1.6", "Float zero point (per_channel_affine_float_qparams)", ("refq.observers.qparams:float_qparams",)),
+    Clause("OBS-1.7", "Unobserved, empty and invalid ranges", ("refq.observers.qparams:qparams_from_range",)),
+    Clause("OBS-1.8", "Per-channel parameters", ("refq.observers.qparams:qparams_of_channels",)),
+    Clause("OBS-2.1", "Min-max observer state", ("refq.observers.minmax:MinMaxState", "refq.observers.minmax:initial_state")),
+    Clause("OBS-2.2", "Range of a batch", ("refq.observers.minmax:batch_min_max", "refq.observers.minmax:batch_array")),
+    Clause("OBS-2.3", "MinMax update", ("refq.observers.minmax:minmax_update", "refq.observers.minmax:combine_min_max")),
+    Clause("OBS-2.4", "Per-channel batches and the channel axis",
+           ("refq.observers.minmax:channel_rows", "refq.observers.minmax:rows_min_max")),
+    Clause("OBS-2.5", "Observer parameters", ("refq.observers.minmax:minmax_qparams",)),
+    Clause("OBS-2.6", "Moving-average update",
+           ("refq.observers.moving_average:moving_average_update", "refq.observers.moving_average:moving_average_step")),
+    Clause("OBS-5.1", "DynamicQuantizeLinear: range", ("refq.observers.dynamic:dynamic_range",)),
+    Clause("OBS-5.2", "DynamicQuantizeLinear: scale", ("refq.observers.dynamic:dynamic_scale",)),
+    Clause("OBS-5.3", "DynamicQuantizeLinear: zero point", ("refq.observers.dynamic:dynamic_zero_point",)),
+    Clause("OBS-5.4", "DynamicQuantizeLinear: quantized output", ("refq.observers.dynamic:dynamic_quantize_values",)),
+    Clause("OBS-5.5", "DynamicQuantizeLinear and its profiles",
+           ("refq.observers.dynamic:dynamic_quantize_linear", "refq.observers.dynamic:DYNAMIC_PROFILES")),
+    Clause("OBS-5.6", "FBGEMM's ChooseQuantizationParams", ("refq.observers.dynamic:fbgemm_choose_qparams",)),
+    Clause("OBS-5.7", "PyTorch dynamic per-batch parameters", ("refq.observers.dynamic:torch_dynamic_qparams",)),
 )
 
 _OBSERVERS_HISTOGRAMS: tuple[Clause, ...] = (
