@@ -145,6 +145,28 @@ _OBSERVERS_RANGES: tuple[Clause, ...] = (
 
 _OBSERVERS_HISTOGRAMS: tuple[Clause, ...] = (
     # OBS-3.x histogram observer, OBS-4.x calibrators (filled by the observers-histograms section).
+    Clause("OBS-3.1", "torch.linspace in float32", ("refq.observers.torch_reductions:linspace_element",)),
+    Clause("OBS-3.2", "torch.histc binning",
+           ("refq.observers.torch_reductions:histc_bin", "refq.observers.histogram:histc_edges")),
+    Clause("OBS-3.3", "torch.sum and torch.cumsum of a float32 vector",
+           ("refq.observers.torch_reductions:cascade_sum_float32", "refq.observers.torch_reductions:cumsum_float32")),
+    Clause("OBS-3.4", "Histogram observer state", ("refq.observers.histogram:HistogramState",
+                                                   "refq.observers.histogram:histogram_init")),
+    Clause("OBS-3.5", "Carrying a histogram into a grown range", ("refq.observers.histogram:upscale_histogram",)),
+    Clause("OBS-3.6", "Histogram observer update", ("refq.observers.histogram:histogram_update",)),
+    Clause("OBS-3.7", "L2 quantization error of a bin range", ("refq.observers.histogram:quantization_error",)),
+    Clause("OBS-3.8", "Range search", ("refq.observers.histogram:search_range",)),
+    Clause("OBS-3.9", "Histogram observer qparams", ("refq.observers.histogram:histogram_qparams",)),
+    Clause("OBS-4.1", "Calibration histogram", ("refq.observers.calibrators:CalibrationHistogram",)),
+    Clause("OBS-4.2", "Equal-bin histogram (numpy)", ("refq.observers.calibrators:uniform_bin_counts",
+                                                      "refq.observers.calibrators:symmetric_histogram")),
+    Clause("OBS-4.3", "Collecting signed values", ("refq.observers.calibrators:collect_values",)),
+    Clause("OBS-4.4", "Collecting absolute values", ("refq.observers.calibrators:collect_absolute_values",)),
+    Clause("OBS-4.5", "Percentile range", ("refq.observers.calibrators:percentile_range",)),
+    Clause("OBS-4.6", "Entropy (KL divergence) range", ("refq.observers.calibrators:entropy_range",
+                                                        "refq.observers.calibrators:kl_divergence",
+                                                        "refq.observers.calibrators:smooth")),
+    Clause("OBS-4.7", "MSE-optimal range (no backend)", ()),
 )
 
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE,
