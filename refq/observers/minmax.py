@@ -17,11 +17,6 @@ from refq._jit import kernel
 from refq.errors import invalid, wrong_type
 from refq.observers.qparams import QParams, nan_maximum, nan_minimum, qparams_from_range
 
-#: Elements reduced side by side in :func:`batch_min_max`; independent accumulators let
-#: the compiler keep several comparisons in flight (the result does not depend on it).
-_LANES = 8
-
-
 @dataclass(frozen=True)
 class MinMaxState:
     """Running range of a min-max observer.
@@ -52,6 +47,26 @@ def initial_state(ch_axis: int | None = None) -> MinMaxState:
     return MinMaxState(np.empty(0, np.float32), np.empty(0, np.float32), int(ch_axis))
 
 
+#: ``float32_order_key`` of +inf and of -inf: keys beyond them belong to NaNs.
+_KEY_POSITIVE_INFINITY = 0x7F800000
+_KEY_NEGATIVE_INFINITY = -0x7F800001
+
+
+@kernel
+def float32_order_key(bits):
+    """An integer that orders float32 patterns as their values: negative patterns get their
+    magnitude bits flipped. $-0$ sorts just below $+0$ and NaNs sort beyond the infinities.
+    The map is its own inverse."""
+    return bits ^ ((bits >> np.int32(31)) & np.int32(0x7FFFFFFF))
+
+
+@kernel
+def float32_from_key(key):
+    pattern = np.empty(1, np.int32)
+    pattern[0] = float32_order_key(np.int32(key))
+    return pattern.view(np.float32)[0]
+
+
 @kernel
 def batch_min_max(values):
     """OBS-2.2: minimum and maximum of a non-empty float32 vector (``torch.aminmax``).
@@ -59,33 +74,22 @@ def batch_min_max(values):
     Both are NaN when any element is NaN. Among zeros of both signs either zero may be
     returned (torch's vectorised reduction does not fix which); OBS-1 gives the same
     scale and zero point for either.
+
+    The extremes are found on :func:`float32_order_key` of the bit patterns: integer
+    minimum and maximum are exact in any order, so the compiler may vectorise them
+    (float comparisons it may not reorder without fast-math), and a NaN shows as a key
+    beyond an infinity's.
     """
-    lows = np.full(_LANES, values[0])
-    highs = np.full(_LANES, values[0])
-    nan_seen = False
-    blocks = values.size // _LANES
-    for block in range(blocks):
-        start = block * _LANES
-        for lane in range(_LANES):
-            value = values[start + lane]
-            nan_seen |= value != value
-            if value < lows[lane]:
-                lows[lane] = value
-            if value > highs[lane]:
-                highs[lane] = value
-    low = lows[0]
-    high = highs[0]
-    for lane in range(1, _LANES):
-        low = min(low, lows[lane])
-        high = max(high, highs[lane])
-    for index in range(blocks * _LANES, values.size):
-        value = values[index]
-        nan_seen |= value != value
-        low = min(low, value)
-        high = max(high, value)
-    if nan_seen:
+    patterns = values.view(np.int32)
+    low = np.int64(2147483647)
+    high = np.int64(-2147483648)
+    for index in range(patterns.size):
+        key = float32_order_key(patterns[index])
+        low = min(low, key)
+        high = max(high, key)
+    if high > _KEY_POSITIVE_INFINITY or low < _KEY_NEGATIVE_INFINITY:
         return np.float32(np.nan), np.float32(np.nan)
-    return low, high
+    return float32_from_key(low), float32_from_key(high)
 
 
 @kernel
