@@ -25,6 +25,12 @@ def dequantize_linear(q, scale, zero_point, *, axis=None, block_size=None, dtype
     return dequantize(q, scale, zero_point, dtype=dtype, axis=axis, block_size=block_size, profile=profile), None
 
 
+def fake_quantize(x, scale, zero_point, *, axis=None, dtype="int8", profile="pytorch-fake-quant"):
+    """Quantize then dequantize under one profile: the forward pass of fake quantization."""
+    q, unpredictable = quantize_with_outcomes(x, scale, zero_point, dtype=dtype, axis=axis, profile=profile)
+    return dequantize(q, scale, zero_point, dtype=dtype, axis=axis, profile=profile), unpredictable
+
+
 def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx"):
     """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate attribute).
 

