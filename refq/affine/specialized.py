@@ -24,7 +24,9 @@ def quantize_run_float32(x, scale, reciprocal, zero_point, qmin, qmax, scale_ope
     rounding, ties to even, clamp-then-convert; a NaN becomes ``nan_result``."""
     lower = np.float32(qmin - zero_point)
     upper = np.float32(qmax - zero_point)
-    offset = np.int32(zero_point)
+    # The zero point is added in float32 (exact: every operand is an integer below 2^17), so
+    # the loop stays in 32-bit lanes; numba would widen an int32 + int32 sum to int64.
+    offset = np.float32(zero_point)
     nan_value = np.int32(nan_result)
     if scale_operation == DIVIDE and nan_result == qmin:
         # The clamp already sends NaN to the lower bound, which is where qmin comes from.
@@ -32,20 +34,20 @@ def quantize_run_float32(x, scale, reciprocal, zero_point, qmin, qmax, scale_ope
             value = x[i] / scale
             clamped = value if value > lower else lower
             clamped = clamped if clamped < upper else upper
-            out[i] = np.int32(np.rint(clamped)) + offset
+            out[i] = np.int32(np.rint(clamped) + offset)
     elif scale_operation == DIVIDE:
         for i in range(x.size):
             value = x[i] / scale
             clamped = value if value > lower else lower
             clamped = clamped if clamped < upper else upper
-            result = np.int32(np.rint(clamped)) + offset
+            result = np.int32(np.rint(clamped) + offset)
             out[i] = result if value == value else nan_value
     else:
         for i in range(x.size):
             value = x[i] * reciprocal
             clamped = value if value > lower else lower
             clamped = clamped if clamped < upper else upper
-            result = np.int32(np.rint(clamped)) + offset
+            result = np.int32(np.rint(clamped) + offset)
             out[i] = result if value == value else nan_value
 
 
@@ -73,9 +75,11 @@ def quantize_blocks_float32(x3, scale3, reciprocal3, zero_point3, block, qmin, q
 def dequantize_run_float32(q, scale, zero_point, out):
     """``(q - z) * s`` in float32 for a 1-D run with one scale; exact difference for types
     of at most 24 bits, whose differences convert to float32 exactly."""
-    offset = np.int32(zero_point)
+    # In float32 (exact below 2^24) so the loop stays in 32-bit lanes; numba would widen an
+    # int32 difference to int64.
+    offset = np.float32(zero_point)
     for i in range(q.size):
-        out[i] = np.float32(np.int32(q[i]) - offset) * scale
+        out[i] = (np.float32(q[i]) - offset) * scale
 
 
 @kernel
