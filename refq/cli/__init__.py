@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fingerprint": ("fingerprint", "find which variant values a backend implements and its nearest profile"),
     "size": ("size", "model size in bytes at each bit width: refq size --params 70e9 --bits 4"),
     "mutation-score": ("mutants", "run the deliberately wrong backends against the vectors: the suite's score"),
+    "fuzz": ("fuzz", "differential fuzzing of a backend against refq; shrinks a disagreement to a minimal case"),
+    "sweep": ("sweep", "every float32 (or small-format) input through a backend and refq, compared bit for bit"),
 }
 
 

@@ -1,0 +1,403 @@
+"""Differential fuzzing: Hypothesis draws calls of an operation, the backend and refq answer,
+and any disagreement is shrunk to a minimal counterexample.
+
+Inputs come from :mod:`refq.strategies` (values by bit pattern, mixed per element with
+rounding ties and saturation edges of that element's own scale and zero point), restricted
+to the dtypes and granularities the backend supports (found by probing it first). The run
+is reproducible: the seed fixes every draw, and Hypothesis's example database (a directory,
+kept between runs) replays earlier counterexamples first. A counterexample is judged by the
+conformance harness (:func:`refq.conformance.harness.judge`) exactly like a golden vector
+and can be written as one with the vectors' own writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from refq.conformance.case import Case
+from refq.conformance.harness import CaseResult, judge
+from refq.conformance.subject import Subject
+from refq.errors import RefqError, invalid
+
+#: Examples tried when no budget is given.
+DEFAULT_MAX_EXAMPLES = 300
+#: Operations the fuzzer draws calls of.
+OPERATIONS = ("quantize_linear", "dequantize_linear", "fake_quantize", "cast")
+#: Cast targets tried (those narrower than float32).
+CAST_TARGETS = ("binary16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
+                "float6_e3m2fn", "float6_e2m3fn", "float4_e2m1fn")
+#: The types real models use: drawn about half the time, so a defect in them is found within the budget.
+COMMON_DTYPES = ("int8", "uint8", "int4", "uint4", "int16", "uint16", "int32")
+INPUT_NAMES = {"quantize_linear": ("x", "scale", "zero_point"), "fake_quantize": ("x", "scale", "zero_point"), "dequantize_linear": ("q", "scale", "zero_point"),
+               "cast": ("x",)}
+
+
+def default_database() -> Path:
+    """``$REFQ_FUZZ_DATABASE``, else ``<user cache>/refq/fuzz`` (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    explicit = os.environ.get("REFQ_FUZZ_DATABASE")
+    if explicit:
+        return Path(explicit)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "refq" / "fuzz"
+
+
+class ExampleDatabase:
+    """Counterexamples kept between runs, replayed before anything new is drawn.
+
+    Hypothesis's own database is not written when a run is seeded (as every fuzz run is, to be
+    reproducible), so refq keeps its minimal counterexamples itself: one ``.npz`` file (no
+    pickle) per example under ``<directory>/<hash of backend, operation, profile>/``. An example
+    that no longer fails is deleted, as Hypothesis does.
+    """
+
+    def __init__(self, directory: Path, key: str) -> None:
+        self.directory = Path(directory) / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def examples(self) -> list[tuple[Path, dict, dict]]:
+        found = []
+        for path in sorted(self.directory.glob("*.npz")) if self.directory.is_dir() else []:
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    attributes = json.loads(str(data["__attributes__"]))
+                    names = json.loads(str(data["__inputs__"]))
+                    inputs = {name: (data[name] if name in data.files else None) for name in names}
+            except (OSError, ValueError, KeyError):
+                continue
+            found.append((path, inputs, attributes))
+        return found
+
+    def save(self, inputs: dict, attributes: dict) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        arrays = {name: np.asarray(array) for name, array in inputs.items() if array is not None}
+        digest = hashlib.sha256(json.dumps(attributes, sort_keys=True).encode())
+        for name, array in arrays.items():
+            digest.update(name.encode() + array.dtype.str.encode() + repr(array.shape).encode() + array.tobytes())
+        path = self.directory / f"{digest.hexdigest()[:16]}.npz"
+        with open(path, "wb") as handle:
+            np.savez(handle, __attributes__=np.array(json.dumps(attributes)), __inputs__=np.array(json.dumps(list(inputs))),
+                     **arrays)
+        return path
+
+
+@dataclass
+class FuzzResult:
+    backend: str
+    backend_version: str
+    op: str
+    profile: str
+    seed: int
+    max_examples: int
+    #: Calls made to the backend (probes excluded).
+    examples: int = 0
+    #: (dtype, granularity) or (target, saturate) pairs the backend supports.
+    configurations: list[tuple] = field(default_factory=list)
+    #: True when the counterexample was an earlier run's, replayed from the example database.
+    replayed: bool = False
+    #: The minimal counterexample and its verdict; None when nothing was found.
+    counterexample: Case | None = None
+    verdict: CaseResult | None = None
+    saved: Path | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.counterexample is not None
+
+
+# --- what the backend supports ------------------------------------------------------------------------------
+
+
+def _probe_call(op: str, configuration: tuple) -> tuple[dict, dict]:
+    if op == "cast":
+        to, saturate = configuration
+        return {"x": np.array([0.0, 1.0], np.float32)}, {"to": to, "saturate": saturate}
+    from refq.strategies import _container, _integer_type
+
+    dtype, granularity = configuration
+    container = _container(_integer_type(dtype, max_bits=32))
+    values = np.zeros((2, 2), np.float32) if op == "quantize_linear" else np.zeros((2, 2), container)
+    if granularity == "per_tensor":
+        scale, zero_point, attributes = np.float32(1), container.type(0), {"axis": None, "block_size": None}
+    elif granularity == "per_axis":
+        scale, zero_point, attributes = np.ones(2, np.float32), np.zeros(2, container), {"axis": 0, "block_size": None}
+    else:
+        scale, zero_point, attributes = np.ones((1, 2), np.float32), np.zeros((1, 2), container), \
+            {"axis": 0, "block_size": 2}
+    names = INPUT_NAMES[op]
+    if op == "fake_quantize":
+        attributes.pop("block_size")
+    return dict(zip(names, (values, scale, zero_point))), {**attributes, "dtype": dtype}
+
+
+def supported_configurations(subject: Subject, op: str) -> list[tuple]:
+    """The configurations whose probe call the backend does not answer with *unsupported*."""
+    from refq.strategies import DEQUANTIZE_DTYPES, GRANULARITIES, QUANTIZE_DTYPES
+
+    if op == "cast":
+        candidates = [(to, saturate) for to in CAST_TARGETS for saturate in (False, True)]
+    else:
+        dtypes = QUANTIZE_DTYPES if op == "quantize_linear" else DEQUANTIZE_DTYPES
+        granularities = GRANULARITIES if op != "fake_quantize" else ("per_tensor", "per_axis")
+        candidates = [(dtype, granularity) for dtype in dtypes for granularity in granularities]
+    supported = []
+    for configuration in candidates:
+        inputs, attributes = _probe_call(op, configuration)
+        outcome = subject.call(op, inputs, attributes)
+        if outcome.kind == "missing" or (outcome.kind == "raised" and outcome.not_implemented):
+            continue
+        supported.append(configuration)
+    return supported
+
+
+# --- what is drawn ------------------------------------------------------------------------------------------
+
+
+def _cast_values(to: str):
+    """float32 inputs for a cast to ``to``: any pattern, the target's own values, and its midpoints
+    (the ties) moved at most one float32 ulp."""
+    from hypothesis import strategies as st
+
+    from refq.registry import float_format
+    from refq.strategies import _step_ulps, _table, float32_values, format_values
+
+    fmt = float_format(to)
+    anything = float32_values(allow_nan=fmt.has_nan)
+    own = format_values(fmt, allow_nan=False, allow_infinity=False)
+    largest = int(np.flatnonzero(np.isfinite(_table(fmt)[: 1 << (fmt.total_bits - 1)]))[-1])
+
+    def midpoint(pattern, sign, offset):
+        middle = (float(_table(fmt)[pattern]) + float(_table(fmt)[pattern + 1])) / 2
+        return _step_ulps(np.float32(middle) * np.float32(sign), offset)
+
+    ties = st.builds(midpoint, st.integers(0, largest - 1), st.sampled_from([1, -1]), st.integers(-1, 1))
+    return st.one_of(anything, own, ties)
+
+
+def problems(op: str, configurations: list[tuple]):
+    """The strategy of ``(inputs, attributes)`` for ``op`` over the supported ``configurations``."""
+    from hypothesis import strategies as st
+
+    from refq import strategies as rst
+
+    def weighted(branches: dict):
+        """A configuration drawn flat, the common types repeated to be about two draws in three."""
+        chosen = list(branches)
+        common = [key for key in chosen if key[0] in COMMON_DTYPES]
+        if common:
+            chosen += common * max(1, 2 * len(chosen) // len(common))
+
+        @st.composite
+        def draw(draw_from):
+            return draw_from(branches[draw_from(st.sampled_from(chosen))])
+
+        return draw()
+
+    if op == "fake_quantize":
+        branches = {(dtype, granularity): rst.quantize_problems(dtypes=(dtype,), granularities=(granularity,))
+                    for dtype, granularity in configurations}
+        return weighted(branches).map(lambda p: ({"x": p.x, "scale": p.scale, "zero_point": p.zero_point},
+                                                 {"axis": p.attributes["axis"], "dtype": p.attributes["dtype"]}))
+    if op == "quantize_linear":
+        branches = {(dtype, granularity): rst.quantize_problems(dtypes=(dtype,), granularities=(granularity,))
+                    for dtype, granularity in configurations}
+        return weighted(branches).map(lambda p: ({"x": p.x, "scale": p.scale, "zero_point": p.zero_point},
+                                                  p.attributes))
+    if op == "dequantize_linear":
+        branches = {(dtype, granularity): rst.dequantize_problems(dtypes=(dtype,), granularities=(granularity,))
+                    for dtype, granularity in configurations}
+        return weighted(branches).map(lambda p: ({"q": p.q, "scale": p.scale, "zero_point": p.zero_point},
+                                                  p.attributes))
+
+    @st.composite
+    def cast_problem(draw):
+        to, saturate = draw(st.sampled_from(configurations))
+        shape = draw(rst.shapes(min_dims=0, max_dims=2, max_side=6))
+        values = [draw(_cast_values(to)) for _ in range(int(np.prod(shape)))]
+        return {"x": np.array(values, np.float32).reshape(shape)}, {"to": to, "saturate": saturate}
+
+    return cast_problem()
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+
+
+def _case(op: str, profile: str, inputs: dict, attributes: dict) -> Case:
+    """The in-memory conformance case of one drawn call, with refq's answer."""
+    from refq.conformance import reference
+
+    case = Case(id=f"fuzz/{op}", op=op, profile=profile, clauses=(), description="fuzz counterexample", level=1,
+                attributes=attributes, inputs=inputs, outcome="valid")
+    try:
+        with np.errstate(all="ignore"):
+            case.expected, case.unpredictable = reference.run(op, dict(inputs), dict(attributes), profile)
+    except RefqError as error:
+        case.outcome, case.reason = "error", str(error)
+    return case
+
+
+def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DEFAULT_MAX_EXAMPLES, seed: int = 0,
+         database: Path | str | None = None, use_database: bool = True, isolate: bool = False,
+         save_vector: Path | str | None = None, shrink: bool = True) -> FuzzResult:
+    """Fuzz ``op`` of ``backend`` (an adapter object or a ``--backend`` SPEC) against refq under the
+    backend's profile (``profile`` overrides it); ``shrink`` False stops at the first disagreement. Returns the minimal counterexample, if any,
+    and writes it as a golden-vector case under ``save_vector`` (a vectors root)."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import reject as hypothesis_reject
+    from hypothesis import seed as hypothesis_seed
+
+    if op not in OPERATIONS:
+        raise invalid("--op", "one of " + ", ".join(OPERATIONS), op)
+    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
+        raise invalid("--max-examples", "a positive integer", max_examples)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise invalid("--seed", "a non-negative integer", seed)
+    with Subject(backend, profile, isolate=isolate) as subject:
+        if not subject.supports(op):
+            raise invalid("--op", f"an operation the backend {subject.name} has", op)
+        judged = subject.profile_for(op)
+        result = FuzzResult(subject.name, subject.version, op, judged, seed, max_examples)
+        result.configurations = supported_configurations(subject, op)
+        if not result.configurations:
+            raise invalid("--op", f"an operation {subject.name} supports for at least one dtype", op)
+        failures: list[tuple[Case, CaseResult]] = []
+
+        def check(call):
+            inputs, attributes = call
+            case = _case(op, judged, inputs, attributes)
+            verdict = judge(case, subject.call(op, inputs, attributes))
+            result.examples += 1
+            if verdict.status == "unsupported":
+                hypothesis_reject()
+            if verdict.status != "pass":
+                failures.append((case, verdict))
+                raise AssertionError(f"{verdict.status}: {verdict.detail}")
+
+        store = None
+        if use_database:
+            store = ExampleDatabase(Path(database) if database else default_database(), f"{subject.spec}|{op}|{judged}")
+            for path, inputs, attributes in store.examples():
+                case = _case(op, judged, inputs, attributes)
+                verdict = judge(case, subject.call(op, inputs, attributes))
+                result.examples += 1
+                if verdict.status in ("pass", "unsupported"):
+                    path.unlink(missing_ok=True)
+                    continue
+                result.counterexample, result.verdict, result.replayed = case, verdict, True
+                break
+        if result.found:
+            if save_vector is not None:
+                result.saved = save_case(result, Path(save_vector))
+            return result
+        configured = settings(max_examples=max_examples, database=None, derandomize=False, deadline=None,
+                              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                              verbosity=Verbosity.quiet, print_blob=False,
+                              phases=(Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.shrink,) if shrink else ()))
+        test = hypothesis_seed(seed)(configured(given(problems(op, result.configurations))(check)))
+        try:
+            test()
+        except Exception:  # noqa: BLE001 - the minimal failing call was recorded by check()
+            if not failures:
+                raise
+        if failures:
+            # Hypothesis replays the shrunk example last.
+            result.counterexample, result.verdict = failures[-1]
+            if store is not None:
+                store.save(result.counterexample.inputs, result.counterexample.attributes)
+            if save_vector is not None:
+                result.saved = save_case(result, Path(save_vector))
+        return result
+
+
+# --- reporting and saving -----------------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.+-]+", "-", text.lower()).strip("-")[:40] or "backend"
+
+
+def save_case(result: FuzzResult, root: Path) -> Path:
+    """Write the counterexample as a level-1 golden-vector case under ``root`` with the vectors'
+    writer; returns the descriptor's path. An identical case already there is kept."""
+    from refq.conformance.generate.case_spec import CaseSpec
+    from refq.conformance.generate.writer import npy_bytes, write_case
+
+    case = result.counterexample
+    inputs = {name: np.asarray(array) for name, array in case.inputs.items() if array is not None}
+    digest = hashlib.sha256()
+    for name, array in inputs.items():
+        digest.update(name.encode() + npy_bytes(array))
+    digest.update(repr(sorted(case.attributes.items())).encode())
+    name = f"fuzz-{_slug(result.backend)}-{digest.hexdigest()[:12]}"
+    spec = CaseSpec(op=case.op, name=name, inputs=inputs, attributes=dict(case.attributes), clauses=(),
+                    description=f"refq fuzz counterexample: {result.backend} {result.backend_version} under "
+                                f"{result.profile}: {result.verdict.detail}".strip(),
+                    generator="refq.fuzz", seed=result.seed, profiles=(result.profile,))
+    level_directory = root / "level1"
+    target = level_directory / case.op / name
+    if not target.exists():
+        write_case(spec, 1, level_directory)
+    return target / f"{result.profile}.json"
+
+
+def report(result: FuzzResult) -> str:
+    """What ``refq fuzz`` prints."""
+    header = (f"fuzz {result.op} of {result.backend} {result.backend_version} under profile {result.profile}: "
+              f"{result.examples} calls (max examples {result.max_examples}, seed {result.seed}), "
+              f"{len(result.configurations)} configurations")
+    if not result.found:
+        return header + "\nno disagreement found"
+    if result.replayed:
+        header += "\n(an earlier run's counterexample, replayed from the example database)"
+    case, verdict = result.counterexample, result.verdict
+    lines = [header, f"DISAGREEMENT ({verdict.status}): {verdict.detail}", "minimal counterexample:"]
+    for name, array in case.inputs.items():
+        lines.append(f"  {name} = {_show(array)}")
+    lines.append(f"  attributes = {case.attributes}")
+    if case.expects_error:
+        lines.append(f"  refq rejects it: {case.reason}")
+    for mismatch in verdict.first_mismatches:
+        lines.append(f"  at {list(mismatch.index)}: input {mismatch.input!r}, expected {mismatch.expected!r} "
+                     f"({mismatch.expected_bits}), got {mismatch.actual!r} ({mismatch.actual_bits})")
+        trace = _trace(case, mismatch.index)
+        if trace:
+            lines += ["    " + line for line in trace.splitlines()]
+        if mismatch.trace:
+            lines.append(f"    reproduce: {mismatch.trace}")
+    if result.saved is not None:
+        lines.append(f"written as a golden-vector case: {result.saved}")
+    return "\n".join(lines)
+
+
+def _show(array) -> str:
+    if array is None:
+        return "None"
+    array = np.asarray(array)
+    text = np.array2string(array, separator=", ", max_line_width=100, threshold=50)
+    if array.dtype == np.float32:
+        bits = np.array2string(array.view(np.uint32), formatter={"int": lambda v: f"0x{v:08x}"}, separator=", ",
+                               max_line_width=100, threshold=50)
+        text += f"  (bits {bits})"
+    return f"{text} {array.dtype}{list(array.shape)}"
+
+
+def _trace(case: Case, index: tuple) -> str:
+    """The step-by-step trace of element ``index`` of a quantize case."""
+    if case.op != "quantize_linear":
+        return ""
+    from refq.affine.trace import trace_quantize
+    from refq.strategies import _elementwise
+
+    x, scale, zero_point = case.inputs["x"], case.inputs["scale"], case.inputs.get("zero_point")
+    attributes = case.attributes
+    scales, zero_points = _elementwise(x.shape, scale, zero_point, attributes.get("axis"), attributes.get("block_size"))
+    try:
+        return trace_quantize(x[index], scales[index], int(zero_points[index]), dtype=attributes.get("dtype", "int8"),
+                              profile=case.profile, per_axis=attributes.get("axis") is not None).render()
+    except RefqError as error:
+        return f"(no trace: {error})"

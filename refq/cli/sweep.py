@@ -1,0 +1,64 @@
+"""``refq sweep``: every input of a space through a backend and refq, compared bit for bit.
+
+Exit status 0 when nothing differs, 1 on a mismatch or a backend error, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", metavar="SPEC", help="the backend (as for refq conform)")
+    parser.add_argument("--op", default="quantize_linear", choices=("quantize_linear", "cast"))
+    parser.add_argument("--scale", type=float, help="quantize_linear: the scale (float32 > 0)")
+    parser.add_argument("--zero-point", type=int, default=0, help="quantize_linear: the zero point (default 0)")
+    parser.add_argument("--dtype", default="int8", help="quantize_linear: the integer type (default int8)")
+    parser.add_argument("--to", help="cast: the target float format (float8_e4m3fn, bfloat16, ...)")
+    parser.add_argument("--saturate", action="store_true", help="cast: saturate instead of overflowing")
+    parser.add_argument("--source", default="binary32",
+                        help="cast: sweep every pattern of this format (binary16, bfloat16, 8/6/4-bit formats) "
+                             "decoded to float32; default binary32, all 2^32 float32 patterns")
+    parser.add_argument("--profile", help="judge against this profile instead of the backend's own")
+    parser.add_argument("--range", metavar="START:END", help="only the patterns START..END-1 (hex allowed)")
+    parser.add_argument("--shard", metavar="i/n", help="the i-th of n contiguous parts of the chunks (1-based)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="processes (default 1)")
+    parser.add_argument("--json", metavar="PATH", help="write the (shard) result as JSON for --merge")
+    parser.add_argument("--merge", nargs="+", metavar="FILE", help="combine shard results and print the total")
+    parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from refq.conformance import sweep
+    from refq.conformance.subject import Subject
+    from refq.errors import invalid
+
+    if args.merge:
+        result = sweep.merge(args.merge)
+        if args.json:
+            sweep.write(result, args.json)
+        print(sweep.summary(result))
+        return 1 if result.mismatches or result.errors else 0
+    if not args.backend:
+        raise invalid("--backend", "a backend SPEC (or --merge FILES)", None)
+    if args.op == "quantize_linear":
+        if args.scale is None:
+            raise invalid("--scale", "a float32 > 0 for quantize_linear", None)
+        parameters = sweep.quantize_parameters(args.scale, args.zero_point, args.dtype)
+    else:
+        if args.to is None:
+            raise invalid("--to", "a float format for cast", None)
+        parameters = sweep.cast_parameters(args.to, args.saturate)
+    profile = args.profile
+    if profile is None:
+        with Subject(args.backend) as subject:
+            profile = subject.profile_for(args.op)
+    spec = sweep.make_spec(args.op, parameters, profile, args.source, args.range)
+    result = sweep.sweep(args.backend, spec, shard=sweep.parse_shard(args.shard), jobs=args.jobs,
+                         progress=False if args.no_progress else None)
+    if args.json:
+        sweep.write(result, args.json)
+    print(sweep.summary(result))
+    sys.stdout.flush()
+    return 1 if result.mismatches or result.errors else 0
