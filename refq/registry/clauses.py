@@ -31,6 +31,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("NUM", "numbers", "Number formats"),
     Chapter("AFF", "affine", "Affine quantization"),
     Chapter("OBS", "observers", "Observers, calibration and dynamic quantization"),
+    Chapter("REQ", "requantization", "Requantization"),
 )
 
 _NUMBERS_INTEGERS: tuple[Clause, ...] = (
@@ -169,5 +170,18 @@ _OBSERVERS_HISTOGRAMS: tuple[Clause, ...] = (
     Clause("OBS-4.7", "MSE-optimal range (no backend)", ()),
 )
 
+# --- requantization (REQ) ---
+_REQUANTIZATION: tuple[Clause, ...] = (
+    Clause("REQ-1.1", "Float multiplier from the scales", ("refq.requantize.float_multiplier:requantize_multiplier",)),
+    Clause("REQ-1.2", "Scaling the accumulator", ("refq.requantize.float_multiplier:scale_accumulator",)),
+    Clause("REQ-1.3", "Rounding, zero point and saturation",
+           ("refq.requantize.float_multiplier:requantize_float_value",)),
+    Clause("REQ-1.4", "Requantizing arrays, per tensor and per channel",
+           ("refq.requantize.float_multiplier:requantize_float",
+            "refq.requantize.float_multiplier:requantize_float_channels")),
+)
+# --- end requantization ---
+
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE,
-                               *_OBSERVERS_RANGES, *_OBSERVERS_HISTOGRAMS)
+                               *_OBSERVERS_RANGES, *_OBSERVERS_HISTOGRAMS,
+                               *_REQUANTIZATION)

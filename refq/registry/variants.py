@@ -119,6 +119,24 @@ VARIANTS: tuple[Variant, ...] = (
             ("float64", "intermediate results rounded to float64, the result rounded to float32 at the end"),
         ),
     ),
+    # --- requantize (REQ) ---
+    Variant(
+        "requantize_precision", "requantize", "REQ-1.2",
+        "With a float multiplier: in which precision is accumulator * multiplier computed?",
+        _values(
+            ("float32", "the accumulator converted to float32 (rounded past 2^24), the product rounded to float32"),
+            ("float64", "the accumulator converted exactly, the product rounded to float64"),
+        ),
+    ),
+    Variant(
+        "requantize_zero_point", "requantize", "REQ-1.3",
+        "With a float multiplier: where is the output zero point added?",
+        _values(
+            ("after_rounding", "round(accumulator * multiplier) + zero_point, an exact integer addition"),
+            ("before_rounding", "round(fl(accumulator * multiplier + zero_point)): added in the working precision"),
+        ),
+    ),
+    # --- end requantize ---
 )
 
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
