@@ -32,6 +32,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("AFF", "affine", "Affine quantization"),
     Chapter("OBS", "observers", "Observers, calibration and dynamic quantization"),
     Chapter("REQ", "requantization", "Requantization"),
+    Chapter("QAT", "qat", "Quantization-aware training"),
 )
 
 _NUMBERS_INTEGERS: tuple[Clause, ...] = (
@@ -182,6 +183,24 @@ _REQUANTIZATION: tuple[Clause, ...] = (
 )
 # --- end requantization ---
 
+# --- qat ---
+_QAT: tuple[Clause, ...] = (
+    # QAT-1.x fake quantization with fixed parameters, QAT-2.x learnable scale and zero point (LSQ).
+    Clause("QAT-1.1", "Fake quantization forward", ("refq.qat.straight_through:fake_quantize",)),
+    Clause("QAT-1.2", "The gradient mask, on the rounded value",
+           ("refq.qat.straight_through:in_range_after_rounding", "refq.qat.straight_through:fake_quantize_mask")),
+    Clause("QAT-1.3", "Straight-through backward",
+           ("refq.qat.straight_through:pass_through", "refq.qat.straight_through:fake_quantize_backward")),
+    Clause("QAT-2.1", "Zero point of a learnable parameter", ("refq.qat.learnable:learnable_zero_point",)),
+    Clause("QAT-2.2", "Fused multiply-add in float32", ("refq.qat.learnable:fused_multiply_add",)),
+    Clause("QAT-2.3", "Gradients of one element",
+           ("refq.qat.learnable:element_gradients", "refq.qat.learnable:rounded_to_int64")),
+    Clause("QAT-2.4", "Summing the scale and zero-point gradients", ("refq.qat.learnable:channel_sums",)),
+    Clause("QAT-2.5", "Learnable fake quantization, forward and backward",
+           ("refq.qat.learnable:learnable_fake_quantize", "refq.qat.learnable:learnable_fake_quantize_backward")),
+)
+# --- end qat ---
+
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE,
                                *_OBSERVERS_RANGES, *_OBSERVERS_HISTOGRAMS,
-                               *_REQUANTIZATION)
+                               *_REQUANTIZATION, *_QAT)
