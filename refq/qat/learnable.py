@@ -48,7 +48,7 @@ def fused_multiply_add(a, b, c):
     """QAT-2.2: $\\mathrm{fl_{32}}(a \\cdot b + c)$ for float32 operands, rounded once.
 
     The product of two float32 numbers is exact in float64, so the sum of two float64
-    numbers is what remains to round once (AFF-3.7's :func:`round_sum_to_float32`).
+    numbers is what remains to round once (AFF-3.7, :func:`refq.affine.steps.round_sum_to_float32`).
     """
     return round_sum_to_float32(np.float64(a) * np.float64(b), np.float64(c))
 
