@@ -142,7 +142,7 @@ def supported_configurations(subject: Subject, op: str) -> list[tuple]:
     if op == "cast":
         candidates = [(to, saturate) for to in CAST_TARGETS for saturate in (False, True)]
     else:
-        dtypes = QUANTIZE_DTYPES if op == "quantize_linear" else DEQUANTIZE_DTYPES
+        dtypes = DEQUANTIZE_DTYPES if op == "dequantize_linear" else QUANTIZE_DTYPES
         granularities = GRANULARITIES if op != "fake_quantize" else ("per_tensor", "per_axis")
         candidates = [(dtype, granularity) for dtype in dtypes for granularity in granularities]
     supported = []
@@ -243,9 +243,10 @@ def _case(op: str, profile: str, inputs: dict, attributes: dict) -> Case:
 
 def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DEFAULT_MAX_EXAMPLES, seed: int = 0,
          database: Path | str | None = None, use_database: bool = True, isolate: bool = False,
-         save_vector: Path | str | None = None, shrink: bool = True) -> FuzzResult:
+         save_vector: Path | str | None = None, shrink: bool = True, dtypes=None, granularities=None) -> FuzzResult:
     """Fuzz ``op`` of ``backend`` (an adapter object or a ``--backend`` SPEC) against refq under the
-    backend's profile (``profile`` overrides it); ``shrink`` False stops at the first disagreement. Returns the minimal counterexample, if any,
+    backend's profile (``profile`` overrides it); ``shrink`` False stops at the first disagreement.
+    ``dtypes`` and ``granularities`` (for ``cast``: target formats) restrict what is drawn. Returns the minimal counterexample, if any,
     and writes it as a golden-vector case under ``save_vector`` (a vectors root)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import reject as hypothesis_reject
@@ -262,7 +263,12 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
             raise invalid("--op", f"an operation the backend {subject.name} has", op)
         judged = subject.profile_for(op)
         result = FuzzResult(subject.name, subject.version, op, judged, seed, max_examples)
-        result.configurations = supported_configurations(subject, op)
+        configurations = supported_configurations(subject, op)
+        if dtypes is not None:
+            configurations = [c for c in configurations if c[0] in set(dtypes)]
+        if granularities is not None:
+            configurations = [c for c in configurations if op == "cast" or c[1] in set(granularities)]
+        result.configurations = configurations
         if not result.configurations:
             raise invalid("--op", f"an operation {subject.name} supports for at least one dtype", op)
         failures: list[tuple[Case, CaseResult]] = []

@@ -141,3 +141,14 @@ def test_cli_fuzz(capsys, tmp_path):
 def test_cli_fuzz_usage_errors(argv, capsys):
     assert main(argv + ["--no-database"]) == 2
     assert capsys.readouterr().err.startswith("refq")
+
+
+def test_regression_vectors():
+    """The permanent vectors of real findings are schema-valid and refq passes them."""
+    root = Path(__file__).resolve().parents[1] / "conformance" / "regressions"
+    paths = sorted(root.rglob("*.json"))
+    assert paths
+    for path in paths:
+        load_case(path)
+    results = run_cases(mutants.spec(mutants.ReferenceAdapter), paths, profile="onnxruntime", progress=False)
+    assert results and all(r.status == "pass" for r in results)

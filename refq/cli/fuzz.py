@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", metavar="DIR",
                         help="Hypothesis example database (default $REFQ_FUZZ_DATABASE or ~/.cache/refq/hypothesis)")
     parser.add_argument("--no-database", action="store_true", help="neither read nor keep earlier examples")
+    parser.add_argument("--dtypes", metavar="LIST", help="comma-separated integer types (cast: target formats) to draw")
+    parser.add_argument("--granularities", metavar="LIST",
+                        help="comma-separated granularities to draw: per_tensor, per_axis, blocked")
     parser.add_argument("--isolate", action="store_true",
                         help="run a Python adapter in the harness's worker process (survives crashes; slower)")
 
@@ -33,8 +36,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from refq.conformance.fuzz import fuzz, report
 
+    def names(text):
+        return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
+
     result = fuzz(args.backend, args.op, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
                   database=Path(args.database) if args.database else None, use_database=not args.no_database,
-                  isolate=args.isolate, save_vector=Path(args.save_vector) if args.save_vector else None)
+                  isolate=args.isolate, dtypes=names(args.dtypes), granularities=names(args.granularities),
+                  save_vector=Path(args.save_vector) if args.save_vector else None)
     print(report(result))
     return 1 if result.found else 0
