@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from refq.conformance import records
 from refq.conformance.case import Case, iter_case_paths, load_case
 from refq.conformance.command import CommandBackend
 from refq.conformance.loading import BackendUnavailable, is_command
@@ -217,6 +218,8 @@ def compare(case: Case, output: np.ndarray) -> tuple[int, int, list[Mismatch], s
         raise ValueError(f"returned dtype {output.dtype}, expected {expected.dtype}")
     if output.shape != expected.shape:
         raise ValueError(f"returned shape {output.shape}, expected {expected.shape}")
+    if records.is_record(expected):
+        return _compare_record(case, output)
     if expected.dtype.kind in "fc":
         unsigned = np.dtype(f"u{expected.dtype.itemsize}")
         differ = output.view(unsigned) != expected.view(unsigned)
@@ -237,6 +240,31 @@ def compare(case: Case, output: np.ndarray) -> tuple[int, int, list[Mismatch], s
         first.append(Mismatch(index, given, _scalar(expected[index]), _scalar(output[index]),
                               _bits(expected[index], expected.dtype), _bits(output[index], output.dtype),
                               trace_command(case, index)))
+    detail = f"{count} of {compared} elements differ" if count else ""
+    return count, compared, first, detail
+
+
+def _compare_record(case: Case, output: np.ndarray) -> tuple[int, int, list[Mismatch], str]:
+    """:func:`compare` for a record output (:mod:`refq.conformance.records`): each field is compared
+    like a plain output; a mismatch's index starts with the field's name."""
+    count = compared = 0
+    first: list[Mismatch] = []
+    for name, expected_values in records.fields(case.expected):
+        actual_values = output[name]
+        differ = records.differ(expected_values, actual_values)
+        field_compared = expected_values.size
+        if case.unpredictable is not None:
+            predictable = ~case.unpredictable[name]
+            differ = differ & predictable
+            field_compared = int(predictable.sum())
+        count += int(differ.sum())
+        compared += field_compared
+        for flat in np.flatnonzero(differ.reshape(-1))[:max(0, FIRST_MISMATCHES - len(first))]:
+            index = tuple(int(i) for i in np.unravel_index(flat, expected_values.shape))
+            dtype = expected_values.dtype
+            first.append(Mismatch((name, *index), None, _scalar(expected_values[index]),
+                                  _scalar(actual_values[index]), _bits(expected_values[index], dtype),
+                                  _bits(actual_values[index], dtype)))
     detail = f"{count} of {compared} elements differ" if count else ""
     return count, compared, first, detail
 

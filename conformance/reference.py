@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from refq.affine import dequantize, quantize_with_outcomes
-from refq.errors import invalid
+from refq.conformance import records
+from refq.errors import invalid, wrong_type
+from refq.observers import operations as observers
+from refq.observers.operations import dynamic_quantize
 from refq.numbers.floats import encode_array
 from refq.registry.operations import OPERATIONS_BY_NAME
 
@@ -41,6 +44,98 @@ def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx"):
     patterns = encode_array(values, to, overflow="saturate" if saturate else "infinity")
     nan_inputs = np.isnan(values)
     return patterns, (nan_inputs if nan_inputs.any() else None)
+
+
+# --- observers and dynamic quantization (chapter OBS): outputs are records -----------------------------------
+
+
+def dynamic_quantize_linear(x, *, profile="onnxruntime"):
+    """ONNX DynamicQuantizeLinear (OBS-5.5): the record ``(y, y_scale, y_zero_point)``, under a profile of
+    ``refq.observers.dynamic.DYNAMIC_PROFILES``. Where a profile leaves the parameters open (NaN under
+    ``onnxruntime``), every field is unpredictable."""
+    result = dynamic_quantize(x, profile=profile)
+    output = records.record(y=result["y"], y_scale=np.float32(result["scale"]),
+                            y_zero_point=np.uint8(result["zero_point"]))
+    parameters = result["parameters_unpredictable"]
+    return output, records.mask_like(output, y=result["unpredictable"], y_scale=parameters, y_zero_point=parameters)
+
+
+def _observed_batches(batches) -> list[np.ndarray]:
+    """The batches of an observer operation: one array whose first axis counts equal-size batches."""
+    if not isinstance(batches, np.ndarray) or batches.ndim < 1:
+        raise wrong_type("batches", "an array of shape (batches, ...)", batches)
+    return list(batches)
+
+
+def _zero_sign_open(batches: list[np.ndarray], ch_axis, bounds) -> np.ndarray:
+    """Where a bound is a zero whose sign is not fixed (OBS-2.2): the bound is 0 and the data of its
+    tensor (or channel) holds a $-0$, so a vectorised min/max may return either zero."""
+    bounds = np.asarray(bounds, dtype=np.float32)
+    if ch_axis is None:
+        negative_zero = any(bool(np.any((batch == 0) & np.signbit(batch))) for batch in batches)
+    else:
+        negative_zero = np.zeros(bounds.shape, bool)
+        for batch in batches:
+            if batch.size == 0 or batch.ndim < 2:
+                continue
+            rows = np.moveaxis(np.asarray(batch, np.float32), ch_axis, 0).reshape(batch.shape[ch_axis], -1)
+            if rows.shape[0] == bounds.size:
+                negative_zero |= np.any((rows == 0) & np.signbit(rows), axis=1)
+    return (bounds == 0) & negative_zero
+
+
+def _observer_record(result: dict, batches: list[np.ndarray], ch_axis, extra: dict | None = None):
+    """The record ``(min_val, max_val, scale, zero_point)`` of an observer's result, and its mask.
+
+    Unpredictable: a zero bound whose sign is open (OBS-2.2), a zero point OBS-1.4 leaves open,
+    and every NaN of the state and parameters. The spec says *that* they are NaN, not which NaN:
+    torch's vectorised ``aminmax`` gives the pattern 0xffffffff, its scalar code and numpy
+    0x7fc00000, and later arithmetic passes either on."""
+    zero_point = result["zero_point"]
+    zero_point = np.asarray(zero_point, np.float32 if np.asarray(zero_point).dtype.kind == "f" else np.int64)
+    output = records.record(**(extra or {}), min_val=np.asarray(result["min_val"], np.float32),
+                            max_val=np.asarray(result["max_val"], np.float32),
+                            scale=np.asarray(result["scale"], np.float32), zero_point=zero_point)
+    return output, records.mask_like(
+        output,
+        min_val=_zero_sign_open(batches, ch_axis, result["min_val"]) | np.isnan(output["min_val"]),
+        max_val=_zero_sign_open(batches, ch_axis, result["max_val"]) | np.isnan(output["max_val"]),
+        scale=np.isnan(output["scale"]),
+        zero_point=np.asarray(result["unpredictable"]) | np.isnan(output["zero_point"].astype(np.float64)))
+
+
+def observe_minmax(batches, *, dtype="uint8", qscheme="affine", reduce_range=False, ch_axis=None,
+                   profile="pytorch"):
+    """MinMaxObserver (``ch_axis=None``) or PerChannelMinMaxObserver (OBS-2.1 to OBS-2.5) fed each
+    ``batches[i]`` in turn: the record ``(min_val, max_val, scale, zero_point)``."""
+    observed = _observed_batches(batches)
+    result = observers.observe_minmax(observed, dtype=dtype, qscheme=qscheme, reduce_range=reduce_range,
+                                      ch_axis=ch_axis)
+    return _observer_record(result, observed, ch_axis)
+
+
+def observe_moving_average(batches, *, averaging_constant=0.01, dtype="uint8", qscheme="affine",
+                           reduce_range=False, ch_axis=None, profile="pytorch"):
+    """MovingAverage[PerChannel]MinMaxObserver (OBS-2.6): the record ``(min_val, max_val, scale, zero_point)``."""
+    observed = _observed_batches(batches)
+    result = observers.observe_moving_average(observed, averaging_constant=averaging_constant, dtype=dtype,
+                                              qscheme=qscheme, reduce_range=reduce_range, ch_axis=ch_axis)
+    return _observer_record(result, observed, ch_axis)
+
+
+def observe_histogram(batches, *, bins=2048, dtype="uint8", qscheme="affine", reduce_range=False,
+                      profile="pytorch"):
+    """HistogramObserver (OBS-3): the record ``(histogram, min_val, max_val, scale, zero_point)``.
+    When OBS-3.4/OBS-3.9 call the result unpredictable (counts past $2^{24}$, more than 32768 bins),
+    every field is."""
+    observed = _observed_batches(batches)
+    result = observers.observe_histogram(observed, bins=bins, dtype=dtype, qscheme=qscheme,
+                                         reduce_range=reduce_range)
+    output, mask = _observer_record({**result, "unpredictable": False}, observed, None,
+                                    {"histogram": np.asarray(result["histogram"], np.float32)})
+    if result["unpredictable"]:
+        mask = records.mask_like(output, **{name: True for name in output.dtype.names})
+    return output, mask
 
 
 def run(op: str, inputs: dict, attributes: dict, profile: str):

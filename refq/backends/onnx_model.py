@@ -82,3 +82,31 @@ def unpack(data: np.ndarray, count: int, bits: int, signed: bool) -> np.ndarray:
         values = np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
         return values.astype(np.int8)
     return values.astype(np.uint8)
+
+
+def dynamic_input(x) -> np.ndarray:
+    """DynamicQuantizeLinear's input as a contiguous float32 array (its only input type)."""
+    from refq.errors import wrong_type
+
+    array = np.asarray(x)
+    if array.dtype != np.float32:
+        raise wrong_type("x", "a float32 array", x)
+    return np.ascontiguousarray(array)
+
+
+def build_dynamic_model(shape: tuple[int, ...]):
+    """An ``onnx.ModelProto`` with one ``DynamicQuantizeLinear`` node: input ``x`` (float32 of ``shape``),
+    outputs ``y`` (uint8), ``y_scale`` (float32 scalar) and ``y_zero_point`` (uint8 scalar)."""
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "y_scale", "y_zero_point"])
+    graph = helper.make_graph(
+        [node], "DynamicQuantizeLinear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, list(shape)),
+         helper.make_tensor_value_info("y_scale", TensorProto.FLOAT, []),
+         helper.make_tensor_value_info("y_zero_point", TensorProto.UINT8, [])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    return model

@@ -43,6 +43,28 @@ class OnnxReferenceBackend:
         result = self._run("DequantizeLinear", call, self._typed(call.values, call.dtype))
         return np.asarray(result, dtype=np.float32).reshape(call.values.shape)
 
+    def dynamic_quantize_linear(self, x) -> np.ndarray:
+        """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""
+        from refq.backends.onnx_model import build_dynamic_model, dynamic_input
+        from refq.conformance.records import record
+
+        values = dynamic_input(x)
+        key = ("DynamicQuantizeLinear", values.shape)
+        evaluator = self._evaluators.get(key)
+        if evaluator is None:
+            from onnx.reference import ReferenceEvaluator
+
+            if len(self._evaluators) >= self.max_evaluators:
+                self._evaluators.clear()
+            evaluator = ReferenceEvaluator(build_dynamic_model(values.shape))
+            self._evaluators[key] = evaluator
+        # NaN and infinite quotients are cast to uint8 and numpy warns about it.
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            y, scale, zero_point = evaluator.run(None, {"x": values})
+        return record(y=np.asarray(y, np.uint8).reshape(values.shape), y_scale=np.float32(scale),
+                      y_zero_point=np.uint8(zero_point))
+
     @staticmethod
     def _typed(array: np.ndarray, dtype: str) -> np.ndarray:
         """``array`` in the numpy type onnx uses for ``dtype`` (ml_dtypes' int4, uint4, int2, uint2)."""

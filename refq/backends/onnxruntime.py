@@ -48,6 +48,27 @@ class OnnxRuntimeBackend:
                 operation="dequantize_linear")
         return self._run("DequantizeLinear", call)
 
+    def dynamic_quantize_linear(self, x) -> np.ndarray:
+        """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""
+        from refq.backends.onnx_model import build_dynamic_model, dynamic_input
+        from refq.conformance.records import record
+
+        values = dynamic_input(x)
+        key = ("DynamicQuantizeLinear", values.shape)
+        session = self._sessions.get(key)
+        if session is None:
+            if len(self._sessions) >= self.max_sessions:
+                self._sessions.clear()
+            options = self._ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            session = self._ort.InferenceSession(build_dynamic_model(values.shape).SerializeToString(), options,
+                                                 providers=["CPUExecutionProvider"])
+            self._sessions[key] = session
+        y, scale, zero_point = session.run(None, {"x": values})
+        return record(y=np.asarray(y, np.uint8).reshape(values.shape), y_scale=np.float32(scale),
+                      y_zero_point=np.uint8(zero_point))
+
     def _session(self, operation: str, call: Call):
         key = (operation, call.dtype, call.values.shape, call.scale.shape, call.axis, call.block_size)
         session = self._sessions.get(key)

@@ -9,6 +9,7 @@ import numpy as np
 
 from refq.errors import wrong_type
 from refq.observers.dynamic import dynamic_quantize_linear, torch_dynamic_qparams
+from refq.observers.histogram import histogram_init, histogram_qparams, histogram_update
 from refq.observers.minmax import MinMaxState, initial_state, minmax_qparams, minmax_update
 from refq.observers.moving_average import moving_average_update
 from refq.observers.qparams import QParams
@@ -59,3 +60,17 @@ def torch_dynamic(x, *, reduce_range: bool = True) -> dict:
     result = torch_dynamic_qparams(x, reduce_range=reduce_range)
     return {"scale": result.scale, "scale_float32": result.scale_float32, "zero_point": result.zero_point,
             "unpredictable": result.unpredictable}
+
+
+def observe_histogram(batches, *, bins: int = 2048, dtype: str = "uint8", qscheme: str = "affine",
+                      reduce_range: bool = False) -> dict:
+    """HistogramObserver over ``batches`` (OBS-3.4 to OBS-3.9): the state (histogram and range),
+    the range the search chose (None before any batch) and the parameters."""
+    state = histogram_init(bins)
+    for batch in _batches(batches):
+        state = histogram_update(state, batch)
+    qparams, searched, unpredictable = histogram_qparams(state, dtype=dtype, qscheme=qscheme,
+                                                         reduce_range=reduce_range)
+    return {"histogram": state.histogram, "min_val": state.min_val, "max_val": state.max_val,
+            "searched_range": searched, "scale": qparams.scale, "zero_point": qparams.zero_point,
+            "unpredictable": bool(unpredictable or qparams.unpredictable)}

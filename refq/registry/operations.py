@@ -55,6 +55,32 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("qlinear_matmul", "QLinearMatMul",
               ("a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"), {},
               "array of y_zero_point's dtype", (), None),
+    # Chapter OBS. Several results travel as one record (refq.conformance.records): a numpy structured
+    # array of shape () whose fields are arrays. ``batches`` stacks equal-size batches on its first axis,
+    # fed to the observer in order; ``ch_axis`` is an axis of one batch.
+    Operation("dynamic_quantize_linear", "DynamicQuantizeLinear", ("x",), {},
+              "record (y: uint8 shaped like x, y_scale: float32, y_zero_point: uint8)",
+              ("OBS-5.1", "OBS-5.2", "OBS-5.3", "OBS-5.4", "OBS-5.5"),
+              "refq.conformance.reference:dynamic_quantize_linear"),
+    Operation("observe_minmax", None, ("batches",),
+              {"dtype": "uint8", "qscheme": "affine", "reduce_range": False, "ch_axis": None},
+              "record (min_val, max_val: float32 state; scale: float32, zero_point: int64), scalars per "
+              "tensor, one per channel with ch_axis (torch MinMaxObserver / PerChannelMinMaxObserver)",
+              ("OBS-1.7", "OBS-2.1", "OBS-2.2", "OBS-2.3", "OBS-2.5"),
+              "refq.conformance.reference:observe_minmax"),
+    Operation("observe_moving_average", None, ("batches",),
+              {"averaging_constant": 0.01, "dtype": "uint8", "qscheme": "affine", "reduce_range": False,
+               "ch_axis": None},
+              "record (min_val, max_val, scale, zero_point) as observe_minmax "
+              "(torch MovingAverageMinMaxObserver / MovingAveragePerChannelMinMaxObserver)",
+              ("OBS-1.7", "OBS-2.1", "OBS-2.2", "OBS-2.5", "OBS-2.6"),
+              "refq.conformance.reference:observe_moving_average"),
+    Operation("observe_histogram", None, ("batches",),
+              {"bins": 2048, "dtype": "uint8", "qscheme": "affine", "reduce_range": False},
+              "record (histogram: float32 of bins counts, min_val, max_val: float32, scale: float32, "
+              "zero_point: int64) (torch HistogramObserver)",
+              ("OBS-3.4", "OBS-3.6", "OBS-3.8", "OBS-3.9"),
+              "refq.conformance.reference:observe_histogram"),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}
