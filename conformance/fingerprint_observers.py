@@ -1,0 +1,175 @@
+"""Fingerprinting an observer's qparams rule: which formula turns a range into (scale, zero point)?
+
+Implementations of "scale and zero point from $[m_{min}, m_{max}]$" differ in a handful of
+choices. Each is a *variant* here, and a small table of ranges (:data:`PROBES`) separates
+their values: on each probe, changing one variant changes the result while the others
+agree. The backend's ``observe_minmax`` sees each probe's range as one batch
+``[m_min, m_max]``; every combination of variant values is computed on the same probes by
+:func:`predict` (plain float32 numpy, written apart from refq's OBS-1 kernels) and the
+combinations that explain every probe are the backend's fingerprint.
+
+Variants:
+
+- ``symmetric_divisor``: ``half_span`` divides $\\max(-m^-, m^+)$ by $(q_{max} - q_{min}) / 2$
+  (127.5 for int8, torch) or ``qmax`` by $q_{max}$ (127, the "narrow" convention);
+- ``scale_floor``: ``float32_eps`` raises the scale to $2^{-23}$ (torch) or ``none`` keeps it;
+- ``reduce_range``: ``halved`` honours ``reduce_range`` (uint8 $[0, 127]$) or ``ignored``;
+- ``zero_point_rounding``: ``half_to_even`` or ``half_away_from_zero``;
+- ``zero_in_range``: ``widened`` (the range always contains 0) or ``as_observed``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from refq.errors import wrong_type
+
+F32 = np.float32
+
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "symmetric_divisor": ("half_span", "qmax"),
+    "scale_floor": ("float32_eps", "none"),
+    "reduce_range": ("halved", "ignored"),
+    "zero_point_rounding": ("half_to_even", "half_away_from_zero"),
+    "zero_in_range": ("widened", "as_observed"),
+}
+#: PyTorch's observers (OBS-1): what refq's ``pytorch`` observer profile prescribes.
+PYTORCH = {"symmetric_divisor": "half_span", "scale_floor": "float32_eps", "reduce_range": "halved",
+           "zero_point_rounding": "half_to_even", "zero_in_range": "widened"}
+
+_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One range given to the observer, and the variant it is chosen to separate."""
+
+    name: str
+    separates: str
+    min_val: float
+    max_val: float
+    dtype: str = "uint8"
+    qscheme: str = "affine"
+    reduce_range: bool = False
+
+
+#: The discriminating table. Exact binary fractions, so that every candidate's float32 steps are exact
+#: except where a variant makes them differ.
+PROBES: tuple[Probe, ...] = (
+    Probe("symmetric-int8", "symmetric_divisor", -1.0, 1.0, "int8", "symmetric"),
+    Probe("symmetric-uint8", "symmetric_divisor", -0.5, 2.0, "uint8", "symmetric"),
+    Probe("tiny-range", "scale_floor", 0.0, 1e-40),
+    Probe("tiny-range-symmetric", "scale_floor", -1e-40, 1e-40, "int8", "symmetric"),
+    Probe("reduce-range-uint8", "reduce_range", -1.0, 1.0, reduce_range=True),
+    Probe("reduce-range-int8", "reduce_range", -1.0, 3.0, "int8", reduce_range=True),
+    # s = 255 * 2^-4 / 255 = 2^-4 and m_min / s = -2.5, then -0.5, exactly: ties for the zero point.
+    Probe("zero-point-tie", "zero_point_rounding", -0.15625, 15.78125),
+    Probe("zero-point-tie-half", "zero_point_rounding", -0.03125, 15.90625),
+    Probe("all-positive", "zero_in_range", 1.0, 2.0),
+    Probe("all-negative", "zero_in_range", -3.0, -1.0, "int8"),
+)
+
+
+def _round(value: float, mode: str) -> float:
+    if mode == "half_to_even":
+        return float(np.rint(value))
+    return float(np.sign(value) * np.floor(abs(value) + 0.5))
+
+
+def predict(probe: Probe, variants: dict[str, str]) -> tuple[np.float32, int]:
+    """(scale, zero point) of ``probe`` under one combination of variant values, in float32 steps."""
+    quant_min, quant_max = _RANGES[probe.dtype]
+    if probe.reduce_range and variants["reduce_range"] == "halved":
+        quant_min, quant_max = quant_min // 2, quant_max // 2
+    low, high = F32(probe.min_val), F32(probe.max_val)
+    if variants["zero_in_range"] == "widened":
+        low, high = min(low, F32(0)), max(high, F32(0))
+    with np.errstate(all="ignore"):
+        if probe.qscheme == "symmetric":
+            divisor = F32((quant_max - quant_min) / 2) if variants["symmetric_divisor"] == "half_span" else F32(quant_max)
+            scale = F32(max(-low, high) / divisor)
+            if variants["scale_floor"] == "float32_eps":
+                scale = max(scale, F32(2.0**-23))
+            return F32(scale), (128 if probe.dtype == "uint8" else 0)
+        scale = F32(F32(high - low) / F32(quant_max - quant_min))
+        if variants["scale_floor"] == "float32_eps":
+            scale = max(scale, F32(2.0**-23))
+        quotient = F32(low / scale)
+    if not np.isfinite(quotient):
+        return F32(scale), quant_min
+    zero_point = quant_min - int(_round(float(quotient), variants["zero_point_rounding"]))
+    return F32(scale), min(max(zero_point, quant_min), quant_max)
+
+
+def combinations() -> list[dict[str, str]]:
+    names = list(VARIANTS)
+    return [dict(zip(names, values)) for values in itertools.product(*VARIANTS.values())]
+
+
+@dataclass
+class ObserverFingerprint:
+    """What the probes say about a backend's qparams rule."""
+
+    #: probe name -> (scale, zero point) the backend returned, or the error it raised.
+    observed: dict[str, tuple[float, int] | str]
+    #: The combinations of variant values that explain every probe.
+    consistent: list[dict[str, str]]
+    #: variant -> the values occurring in the consistent combinations.
+    values: dict[str, list[str]] = field(default_factory=dict)
+    #: The combination with the fewest unexplained probes, and those probes.
+    nearest: dict[str, str] = field(default_factory=dict)
+    unexplained: list[str] = field(default_factory=list)
+
+
+def _same(observed: tuple[np.float32, int], predicted: tuple[np.float32, int]) -> bool:
+    return (np.asarray(observed[0], F32).view(np.uint32) == np.asarray(predicted[0], F32).view(np.uint32)
+            and int(observed[1]) == int(predicted[1]))
+
+
+def observe(backend, probe: Probe) -> tuple[np.float32, int]:
+    """Run the backend's ``observe_minmax`` on the one batch ``[m_min, m_max]``."""
+    batches = np.array([[probe.min_val, probe.max_val]], dtype=F32)
+    output = backend.observe_minmax(batches, dtype=probe.dtype, qscheme=probe.qscheme,
+                                    reduce_range=probe.reduce_range, ch_axis=None)
+    return F32(np.asarray(output["scale"]).reshape(())), int(np.asarray(output["zero_point"]).reshape(()))
+
+
+def fingerprint_qparams(backend) -> ObserverFingerprint:
+    """Fingerprint the qparams rule of ``backend`` (an adapter with an ``observe_minmax`` method)."""
+    if not callable(getattr(backend, "observe_minmax", None)):
+        raise wrong_type("backend", "an adapter with an observe_minmax method", backend)
+    observed: dict[str, tuple[np.float32, int] | str] = {}
+    for probe in PROBES:
+        try:
+            observed[probe.name] = observe(backend, probe)
+        except Exception as error:  # noqa: BLE001 - a refusal is an observation too
+            observed[probe.name] = f"{type(error).__name__}: {error}"
+    scored = []
+    for combination in combinations():
+        misses = [probe.name for probe in PROBES
+                  if isinstance(observed[probe.name], str) or not _same(observed[probe.name], predict(probe, combination))]
+        scored.append((len(misses), combination, misses))
+    consistent = [combination for misses, combination, _ in scored if misses == 0]
+    values = {name: sorted({c[name] for c in consistent}, key=VARIANTS[name].index) for name in VARIANTS}
+    _, nearest, unexplained = min(scored, key=lambda item: item[0])
+    plain = {name: (float(v[0]), int(v[1])) if not isinstance(v, str) else v for name, v in observed.items()}
+    return ObserverFingerprint(plain, consistent, values, nearest, unexplained)
+
+
+def probe_table() -> str:
+    """The probes as a Markdown table, with what torch's rule and each probe's rival variant give."""
+    lines = ["| probe | separates | range | target | pytorch rule: (s, z) | other value: (s, z) |",
+             "|---|---|---|---|---|---|"]
+    for probe in PROBES:
+        rival = {**PYTORCH, probe.separates: next(v for v in VARIANTS[probe.separates] if v != PYTORCH[probe.separates])}
+        target = f"{probe.dtype} {probe.qscheme}" + (", reduce_range" if probe.reduce_range else "")
+
+        def show(result):
+            return f"({float(result[0]):.9g}, {result[1]})"
+
+        lines.append(f"| {probe.name} | {probe.separates} | [{probe.min_val:g}, {probe.max_val:g}] | {target} | "
+                     f"{show(predict(probe, PYTORCH))} | {rival[probe.separates]}: {show(predict(probe, rival))} |")
+    return "\n".join(lines)
