@@ -8,7 +8,7 @@ from fractions import Fraction
 import hypothesis.errors
 import numpy as np
 import pytest
-from hypothesis import find, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from refq import strategies as rst
@@ -71,7 +71,7 @@ def test_float32_values_shrink_to_simple_patterns():
     assert np.isnan(nan)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_float32_values_respect_bounds(data):
     low = float(np.float32(data.draw(st.floats(-1e30, 1e30))))
