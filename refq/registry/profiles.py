@@ -16,6 +16,8 @@ class Profile:
     #: Values that replace ``quantize``'s for per-axis and blocked granularity, where the
     #: backend runs a different kernel for them.
     quantize_per_axis: dict[str, str] = field(default_factory=dict)
+    #: Variant values for requantization (REQ); empty where the backend has no integer layers refq covers.
+    requantize: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     notes: str = ""
 
@@ -31,6 +33,16 @@ _ONNX_STEPS = {
 _DEQUANTIZE_STANDARD = {"dequantize_formula": "subtract_then_multiply", "dequantize_difference": "exact",
                         "dequantize_precision": "float32"}
 _TORCH_RECIPROCAL = {**_ONNX_STEPS, "scale_operation": "multiply_reciprocal"}
+# --- requantize (REQ) ---
+_REQUANTIZE_ORT = {"requantize_form": "float_multiplier", "requantize_precision": "float32",
+                   "requantize_zero_point": "after_rounding", "accumulator": "int32", "accumulator_overflow": "wrap"}
+_REQUANTIZE_ONNX_REFERENCE = {**_REQUANTIZE_ORT, "requantize_precision": "float64",
+                              "requantize_zero_point": "before_rounding"}
+_REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "multiplier_rounding": "half_away_from_zero",
+                      "shift_limits": "tflite", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
+                      "accumulator": "int32", "accumulator_overflow": "unpredictable"}
+_REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}
+# --- end requantize ---
 
 PROFILES: tuple[Profile, ...] = (
     Profile(
@@ -43,6 +55,7 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "onnxruntime", "ONNX Runtime, CPU execution provider",
         {**_ONNX_STEPS, "nan": "qmin"}, {**_DEQUANTIZE_STANDARD, "dequantize_difference": "int32_wraparound_to_float32"},
+        requantize=dict(_REQUANTIZE_ORT),
         sources=("onnxruntime/core/mlas/lib/quantize.cpp (MlasQuantizeLinear)",
                  "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values"),
         notes="MLAS clamps x / scale to [qmin - zp, qmax - zp] in float before rounding; a NaN fails both "
@@ -53,6 +66,7 @@ PROFILES: tuple[Profile, ...] = (
         "onnx-reference", "onnx.reference.ReferenceEvaluator (the ONNX Python reference)",
         {**_ONNX_STEPS, "saturation": "convert_then_clamp", "nan": "converted"},
         {**_DEQUANTIZE_STANDARD, "dequantize_difference": "float32_q", "dequantize_precision": "float64"},
+        requantize=dict(_REQUANTIZE_ONNX_REFERENCE),
         sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",),
         notes="Casts to int32 before clamping: NaN, +-inf and |x / scale| >= 2^31 become -2^31 (numpy on x86), "
               "to which the zero point is added with int32 wraparound: qmin for a zero point >= 0, but a negative "
@@ -93,6 +107,7 @@ PROFILES: tuple[Profile, ...] = (
         {**_ONNX_STEPS, "rounding": "half_away_from_zero", "saturation": "convert_then_clamp",
          "conversion_overflow": "unpredictable", "nan": "unpredictable"},
         {**_DEQUANTIZE_STANDARD, "dequantize_precision": "float64"},
+        requantize=dict(_REQUANTIZE_TFLITE),
         sources=("tensorflow/lite/kernels/internal/reference/quantize.h: "
                  "static_cast<int32>(TfLiteRound(val / static_cast<float>(scale))) + zero_point, then clamp",
                  "tensorflow/lite/kernels/internal/reference/dequantize.h: "
@@ -103,3 +118,24 @@ PROFILES: tuple[Profile, ...] = (
 )
 
 PROFILES_BY_NAME = {profile.name: profile for profile in PROFILES}
+
+# --- requantize (REQ) ---
+#: Profiles of integer-only backends: they requantize but have no float quantize or
+#: dequantize step, so they stay out of PROFILES (whose members all name those variants).
+INTEGER_ONLY_PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "tosa", "TOSA 1.0 RESCALE (Tensor Operator Set Architecture), with MLIR's TOSA legalisation",
+        {}, {}, requantize=dict(_REQUANTIZE_TOSA),
+        sources=("TOSA specification 1.0: RESCALE, apply_scale_32, apply_scale_16",
+                 "mlir/lib/Dialect/Tosa/Utils/QuantUtils.cpp: computeMultiplierAndShiftTosaScale32 (std::round)"),
+        notes="rounding_mode DOUBLE_ROUND when legalised from TFLite (SINGLE_ROUND is the variant "
+              "fixed_point_rounding=single_round; INEXACT_ROUND leaves the choice to the implementation). int8 x int8 "
+              "accumulates in int32 (int16 x int8 in int48); a sum that leaves the accumulator violates "
+              "a REQUIRE: unpredictable.",
+    ),
+)
+
+#: Every profile that names requantization variants, by name.
+REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)
+                               if profile.requantize}
+# --- end requantize ---

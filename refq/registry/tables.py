@@ -219,7 +219,7 @@ def profiles_table() -> str:
     from refq.registry.profiles import PROFILES
     from refq.registry.variants import VARIANTS
 
-    names = [variant.name for variant in VARIANTS]
+    names = [variant.name for variant in VARIANTS if variant.operation in ("quantize", "dequantize")]
     header = ("variant", *(f"`{profile.name}`" for profile in PROFILES))
     rows = []
     for name in names:
@@ -238,3 +238,19 @@ def profile_sources_table() -> str:
 
     rows = [(f"`{p.name}`", p.title, "<br>".join(p.sources), p.notes) for p in PROFILES]
     return markdown_table(("profile", "implementation", "sources", "notes"), rows)
+
+
+# --- requantize (REQ) ---
+@table("requantize-profiles")
+def requantize_profiles_table() -> str:
+    """The requantization variant values of every profile that names them (REQ)."""
+    from refq.registry.profiles import REQUANTIZE_PROFILES_BY_NAME
+    from refq.registry.variants import VARIANTS
+
+    profiles = list(REQUANTIZE_PROFILES_BY_NAME.values())
+    header = ("variant", *(f"`{profile.name}`" for profile in profiles))
+    rows = [(f"`{variant.name}`", *(f"`{profile.requantize[variant.name]}`" if variant.name in profile.requantize
+                                     else "—" for profile in profiles))
+            for variant in VARIANTS if variant.operation == "requantize"]
+    return markdown_table(header, rows)
+# --- end requantize ---

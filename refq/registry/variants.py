@@ -136,6 +136,61 @@ VARIANTS: tuple[Variant, ...] = (
             ("before_rounding", "round(fl(accumulator * multiplier + zero_point)): added in the working precision"),
         ),
     ),
+    Variant(
+        "requantize_form", "requantize", "REQ-2.6", "How is the multiplier applied to the accumulator?",
+        _values(
+            ("float_multiplier", "in floating point: round(fl(accumulator * multiplier)) (REQ-1)"),
+            ("fixed_point", "as an integer multiplier and a right shift, integer arithmetic only (REQ-2)"),
+        ),
+    ),
+    Variant(
+        "multiplier_rounding", "requantize", "REQ-2.2",
+        "Deriving a fixed-point multiplier: how is frexp's fraction * 2^31 rounded to an integer?",
+        _values(
+            ("half_away_from_zero", "std::round (TensorFlow Lite's TfLiteRound, MLIR's TOSA legalisation)"),
+            ("half_to_even", "Python's round (TOSA's conformance test generator), numpy.rint"),
+        ),
+    ),
+    Variant(
+        "shift_limits", "requantize", "REQ-2.3", "Deriving a fixed-point multiplier: how is the shift kept in range?",
+        _values(
+            ("tosa", "a right shift past 62 becomes 62, the multiplier shifted right by the excess (at most 31 bits); "
+                     "below 2 is an error"),
+            ("tflite", "an exponent below -31 flushes the multiplier to 0; a right shift below 1 is an error"),
+            ("tflite_single_round", "as tflite, and an exponent above 30 becomes 30 with the multiplier 2^31 - 1"),
+        ),
+    ),
+    Variant(
+        "fixed_point_rounding", "requantize", "REQ-2.4", "Applying a fixed-point multiplier: how often is v * M / 2^s rounded?",
+        _values(
+            ("single_round", "once, ties toward +infinity (TOSA SINGLE_ROUND, TFLite's TFLITE_SINGLE_ROUNDING build)"),
+            ("double_round", "at bit 31 (ties toward +infinity), then at bit s (ties away from zero) when s > 31 "
+                             "(TOSA DOUBLE_ROUND, gemmlowp, TFLite's default build)"),
+        ),
+    ),
+    Variant(
+        "multiplier_bits", "requantize", "REQ-2.4", "How wide is the fixed-point multiplier?",
+        _values(
+            ("32", "an int32 multiplier below 2^31 with int32 accumulators (TOSA scale32)"),
+            ("16", "an int16 multiplier below 2^15 with int48 accumulators, single rounding (TOSA scale32 = false)"),
+        ),
+    ),
+    Variant(
+        "accumulator", "requantize", "REQ-3.1", "How wide is the accumulator of an integer layer?",
+        _values(
+            ("int32", "32-bit two's complement"),
+            ("int48", "48-bit two's complement (TOSA's accumulator for int16 x int8)"),
+            ("int64", "64-bit two's complement"),
+        ),
+    ),
+    Variant(
+        "accumulator_overflow", "requantize", "REQ-3.2", "What does a sum that leaves the accumulator give?",
+        _values(
+            ("error", "an error: the operation refuses the input"),
+            ("wrap", "the sum modulo 2^n, into the accumulator's range (two's-complement hardware, numpy)"),
+            ("unpredictable", "any value (undefined behaviour in C and C++, a REQUIRE violation in TOSA)"),
+        ),
+    ),
     # --- end requantize ---
 )
 

@@ -40,3 +40,68 @@ def requantize_float(accumulator: int, multiplier: Fraction, zero_point: int, qm
     if value == -INFINITY:
         return qmin
     return min(max(round_fraction(value, rounding) + pending, qmin), qmax)
+
+
+# --- REQ-2: fixed point -------------------------------------------------------------------
+
+
+def split(value: Fraction) -> tuple[Fraction, int]:
+    """value = f * 2^e with 1/2 <= f < 1, found by comparing with powers of two."""
+    exponent = 0
+    while value >= Fraction(2) ** exponent:
+        exponent += 1
+    while value < Fraction(2) ** (exponent - 1):
+        exponent -= 1
+    return value / Fraction(2) ** exponent, exponent
+
+
+def fixed_point_multiplier(real: Fraction, bits: int, rounding: str, limits: str) -> tuple[int, int] | None:
+    """REQ-2.2, REQ-2.3 from the definitions; None where the backend refuses the multiplier."""
+    if real == 0:
+        return 0, bits - 1
+    fraction, exponent = split(real)
+    multiplier = round_fraction(fraction * 2 ** (bits - 1), rounding)
+    if multiplier == 2 ** (bits - 1):  # rounded up to 1.0: renormalise
+        multiplier, exponent = 2 ** (bits - 2), exponent + 1
+    shift = bits - 1 - exponent
+    if limits == "tosa":
+        if shift > 62:
+            multiplier = multiplier // 2 ** min(31, shift - 62)
+            shift = 62
+        return None if shift < 2 else (multiplier, shift)
+    if shift > 62:  # TFLite: exponent below -31
+        return 0, 31
+    if shift < 1:
+        return (2**31 - 1, 1) if limits == "tflite_single_round" else None
+    return multiplier, shift
+
+
+def apply_single_round(value: int, multiplier: int, shift: int) -> int:
+    """v * M / 2^s rounded once, ties toward +infinity."""
+    return round_fraction(Fraction(value * multiplier, 2**shift), "half_toward_positive")
+
+
+def apply_double_round(value: int, multiplier: int, shift: int) -> int:
+    """Round at bit 31 (ties toward +infinity), then the rest of the way (ties away from zero);
+    one rounding when s <= 31."""
+    if shift <= 31:
+        return apply_single_round(value, multiplier, shift)
+    high = round_fraction(Fraction(value * multiplier, 2**31), "half_toward_positive")
+    return round_fraction(Fraction(high, 2 ** (shift - 31)), "half_away_from_zero")
+
+
+def gemmlowp_high_mul(a: int, b: int) -> int:
+    """The doubling high multiply as a rounding of a*b / 2^31 (ties toward +infinity), saturated."""
+    if a == b == -(2**31):
+        return 2**31 - 1
+    return round_fraction(Fraction(a * b, 2**31), "half_toward_positive")
+
+
+def gemmlowp_divide_by_power_of_two(x: int, exponent: int) -> int:
+    return round_fraction(Fraction(x, 2**exponent), "half_away_from_zero")
+
+
+def rescale(value: int, multiplier: int, shift: int, zero_point: int, qmin: int, qmax: int, double_round: bool) -> int:
+    """REQ-2.6: scale, add the output zero point, saturate."""
+    scaled = apply_double_round(value, multiplier, shift) if double_round else apply_single_round(value, multiplier, shift)
+    return min(max(scaled + zero_point, qmin), qmax)
