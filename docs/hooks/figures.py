@@ -7,9 +7,8 @@ relative path (``![...](figures/staircase.svg)`` from a Learn page), and strict 
 checks those links like any other, because the files exist before pages are read.
 
 To add a figure, write a function that takes a matplotlib ``Figure`` and draws on it,
-and decorate it with ``@figure("name", width, height)``. The observers chapter's error
-histograms are meant to join here once ``refq.observers`` exists (see
-:func:`observer_error_histograms`).
+and decorate it with ``@figure("name", width, height)``. The observers' figure
+(:func:`observer_error_histograms`) runs every observer on one calibration set.
 
 The hook runs after ``refq_spec`` (mkdocs.yml lists it second), which has put this
 checkout on ``sys.path`` and reloaded refq.
@@ -243,14 +242,94 @@ def profile_disagreement(fig) -> None:
     axes.set_title(f"{b} − {a}: red +1, blue −1 — {count} of {difference.size} inputs disagree", fontsize=9)
 
 
-def observer_error_histograms(fig) -> None:  # pragma: no cover - waits for refq.observers
-    """Hook point: the error histogram of each observer (OBS chapter) on one example tensor.
+#: The observers' example: 16,000 standard-normal activations and 8 outliers of magnitude 20 to 40,
+#: in four calibration batches, quantized to uint8 with each observer's range.
+OBSERVER_SEED = 5
+OBSERVER_COLOURS = {"MinMax": "#ef6c00", "moving average": "#8e24aa", "histogram (L2)": "#1565c0",
+                    "percentile 99.9": "#2e7d32", "entropy (KL)": "#c62828"}
 
-    Not registered yet: refq.observers does not exist. When it does, decorate this
-    with ``@figure("observer-errors", 8.0, 3.4)``, compute each observer's (s, z) on a
-    fixed-seed tensor, and histogram ``dequantize(quantize(x)) - x`` per observer.
-    """
-    raise NotImplementedError
+
+def observer_batches():
+    import numpy as np
+
+    rng = np.random.default_rng(OBSERVER_SEED)
+    return [np.concatenate([rng.standard_normal(4000), rng.uniform(20, 40, 2) * rng.choice([-1, 1], 2)])
+            .astype(np.float32) for _ in range(4)]
+
+
+def observer_results():
+    """Per observer: (range, scale, zero point, x̂ - x) on :func:`observer_batches`, uint8 affine."""
+    import numpy as np
+
+    from refq.affine import dequantize, quantize
+    from refq.observers import operations
+    from refq.observers.calibrators import collect_values, entropy_range, percentile_range
+    from refq.observers.qparams import qparams_from_range
+
+    batches = observer_batches()
+    minmax = operations.observe_minmax(batches)
+    moving = operations.observe_moving_average(batches, averaging_constant=0.01)
+    histogram = operations.observe_histogram(batches)
+    collected = None
+    for batch in batches:
+        collected = collect_values(collected, batch, bins=2048)
+    ranges = {
+        "MinMax": (minmax["min_val"], minmax["max_val"]),
+        "moving average": (moving["min_val"], moving["max_val"]),
+        "histogram (L2)": histogram["searched_range"],
+        "percentile 99.9": percentile_range(collected, 99.9),
+        "entropy (KL)": entropy_range(collected, 128),
+    }
+    x = np.concatenate(batches)
+    results = {}
+    for name, (low, high) in ranges.items():
+        qparams = qparams_from_range(low, high, dtype="uint8")
+        q = quantize(x, qparams.scale, qparams.zero_point, dtype="uint8")
+        error = dequantize(q, qparams.scale, qparams.zero_point, dtype="uint8") - x
+        results[name] = ((float(low), float(high)), float(qparams.scale), int(qparams.zero_point), error)
+    return x, results
+
+
+@figure("observer-errors", 8.0, 7.2)
+def observer_error_histograms(fig) -> None:
+    """The data, the range each observer picks, its uint8 grid, and the error of quantizing with it."""
+    import numpy as np
+
+    x, results = observer_results()
+    grid = fig.add_gridspec(3, 1, height_ratios=(2.2, 1.4, 2.4), hspace=0.45)
+    data = fig.add_subplot(grid[0])
+    data.hist(x, bins=400, color="#9e9e9e", log=True)
+    for name, ((low, high), *_rest) in results.items():
+        colour = OBSERVER_COLOURS[name]
+        data.axvline(low, color=colour, linewidth=1.1)
+        data.axvline(high, color=colour, linewidth=1.1, label=f"{name}: [{low:.3g}, {high:.3g}]")
+    data.set_title(f"{x.size:,} calibration values (normal, plus {int(np.sum(np.abs(x) > 10))} outliers) "
+                   "and the range each observer picks", fontsize=9)
+    data.set_ylabel("count (log)")
+    data.legend(fontsize=7, loc="upper left", ncol=2)
+    grids = fig.add_subplot(grid[1], sharex=data)
+    for row, (name, ((low, high), scale, zero_point, _)) in enumerate(results.items()):
+        levels = (np.arange(256) - zero_point) * scale
+        grids.plot(levels, np.full(256, -row), "|", color=OBSERVER_COLOURS[name], markersize=6)
+    grids.set_yticks([-row for row in range(len(results))], [f"{name}" for name in results], fontsize=7)
+    grids.set_title("the 256 uint8 levels $(q - z)\,s$ of each range", fontsize=9)
+    grids.set_xlabel("$x$")
+    errors = fig.add_subplot(grid[2])
+    edges = np.logspace(-6, 2, 81)
+    for name, (_, scale, _, error) in results.items():
+        inliers = np.abs(x) <= 4
+        rms_in = float(np.sqrt(np.mean(np.square(error[inliers], dtype=np.float64))))
+        rms_out = float(np.sqrt(np.mean(np.square(error[~inliers], dtype=np.float64))))
+        errors.hist(np.abs(error) + 1e-7, bins=edges, histtype="step", linewidth=1.3, color=OBSERVER_COLOURS[name],
+                    linestyle="--" if name == "MinMax" else "-",
+                    label=f"{name}: RMS {rms_in:.3g} on |x| ≤ 4, {rms_out:.3g} on the outliers")
+    errors.set_xscale("log")
+    errors.set_yscale("log")
+    errors.set_xlabel("$|\hat{x} - x|$ (uint8, each observer's $s$ and $z$)")
+    errors.set_ylabel("count (log)")
+    errors.set_title("quantization error: clipping the outliers makes the grid finer for everything else",
+                     fontsize=9)
+    errors.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.3), ncol=1, frameon=False)
 
 
 # --- mkdocs events ------------------------------------------------------------------------
