@@ -138,6 +138,36 @@ def observe_histogram(batches, *, bins=2048, dtype="uint8", qscheme="affine", re
     return output, mask
 
 
+def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, profile="onnx"):
+    """INT-2.4 under ``profile`` (INT-5.3): overflowing accumulations are unpredictable under ``onnx``."""
+    from refq.integer_ops.profiles import matmul_integer_outcomes
+
+    return matmul_integer_outcomes(a, b, a_zero_point, b_zero_point, profile=profile)
+
+
+def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *, profile="onnx"):
+    """INT-4.2 under ``profile`` (INT-5.3)."""
+    from refq.integer_ops.profiles import qlinear_matmul_outcomes
+
+    return qlinear_matmul_outcomes(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point,
+                                   profile=profile)
+
+
+def conv_integer(x, w, x_zero_point=None, w_zero_point=None, *, profile="onnx", **attributes):
+    """INT-3.4 under ``profile`` (INT-5.3)."""
+    from refq.integer_ops.profiles import conv_integer_outcomes
+
+    return conv_integer_outcomes(x, w, x_zero_point, w_zero_point, profile=profile, **attributes)
+
+
+def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
+                 profile="onnx", **attributes):
+    """INT-4.3 under ``profile`` (INT-5.3)."""
+    from refq.integer_ops.profiles import qlinear_conv_outcomes
+
+    return qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
+                                 profile=profile, **attributes)
+
 def run(op: str, inputs: dict, attributes: dict, profile: str):
     """Run operation ``op`` with ``inputs`` (ONNX order) and ``attributes`` under ``profile``."""
     operation = OPERATIONS_BY_NAME.get(op)

@@ -124,7 +124,9 @@ def test_verify_accepts_the_checked_in_vectors():
     assert report.rebuilt
     assert report.cases == len(case_specs(1))
     assert report.descriptors == sum(len(spec.profiles) for spec in case_specs(1))
-    assert set(report.per_op) == set(OPERATIONS_WITH_VECTORS)
+    # Every operation with level-1 cases has its vectors (qlinear_matmul's are all level 2: size budget).
+    assert set(report.per_op) == {spec.op for spec in case_specs(1)}
+    assert set(report.per_op) <= set(OPERATIONS_WITH_VECTORS)
 
 
 def test_verify_detects_a_tampered_file(copy):
@@ -209,7 +211,7 @@ def test_build_rejects_bad_arguments(tmp_path):
     with pytest.raises(RefqValueError, match="level: must be 1 or 2"):
         build(3, tmp_path)
     with pytest.raises(RefqValueError, match="ops: must be operations among"):
-        build(1, tmp_path, ops="matmul_integer")
+        build(1, tmp_path, ops="qlinear_add")
     with pytest.raises(RefqValueError, match="ops: must be operations among"):
         build(1, tmp_path, ops=["quantize_linear", "quantise"])
 
@@ -289,7 +291,11 @@ def test_every_affine_case_has_every_profile_and_cast_only_onnx():
     from refq.conformance.generate.fake_quantize import PROFILES as FAKE_QUANTIZE_PROFILES
     from refq.conformance.generate.observers import OPERATION_PROFILES
 
+    from refq.conformance.generate.integer_ops import PROFILES as INTEGER_PROFILES
+
     expected = {"cast": ["onnx"], "fake_quantize": sorted(FAKE_QUANTIZE_PROFILES)}
+    expected.update({op: sorted(INTEGER_PROFILES)
+                     for op in ("matmul_integer", "conv_integer", "qlinear_matmul", "qlinear_conv")})
     directories = {path.parent for path in descriptor_paths()}
     for directory in directories:
         profiles = sorted(path.stem for path in directory.glob("*.json"))

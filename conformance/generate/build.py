@@ -8,6 +8,7 @@ from pathlib import Path
 
 from refq.conformance.case import vectors_root
 from refq.conformance.generate import cast, dequantize, errors, fake_quantize, observers, quantize
+from refq.conformance.generate import integer_ops
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.conformance.generate.writer import write_case
 from refq.errors import invalid, wrong_type
@@ -15,7 +16,7 @@ from refq.registry.operations import OPERATIONS
 
 #: Every generator, in build order.
 GENERATORS = (*quantize.GENERATORS, *dequantize.GENERATORS, *fake_quantize.GENERATORS, *cast.GENERATORS,
-              *errors.GENERATORS, *observers.GENERATORS)
+              *errors.GENERATORS, *observers.GENERATORS, *integer_ops.GENERATORS)
 #: Operations with a reference implementation: the only ones vectors can exist for.
 OPERATIONS_WITH_VECTORS: tuple[str, ...] = tuple(op.name for op in OPERATIONS if op.reference is not None)
 LEVELS = (1, 2)

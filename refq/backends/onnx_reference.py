@@ -65,6 +65,51 @@ class OnnxReferenceBackend:
         return record(y=np.asarray(y, np.uint8).reshape(values.shape), y_scale=np.float32(scale),
                       y_zero_point=np.uint8(zero_point))
 
+    # --- integer operations (INT) ---
+    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
+        """``MatMulInteger(a, b, a_zero_point, b_zero_point)``: int32."""
+        return self._run_integer("matmul_integer", (a, b, a_zero_point, b_zero_point), {})
+
+    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
+        """``QLinearMatMul``: the type of ``y_zero_point``."""
+        return self._run_integer("qlinear_matmul", (a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
+                                                    y_zero_point), {})
+
+    def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
+                     kernel_shape=None, pads=None, strides=None) -> np.ndarray:
+        """``ConvInteger`` (NCHW): int32."""
+        return self._run_integer("conv_integer", (x, w, x_zero_point, w_zero_point),
+                                 dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+                                      pads=pads, strides=strides))
+
+    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
+                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                     strides=None) -> np.ndarray:
+        """``QLinearConv`` (NCHW): the type of ``y_zero_point``."""
+        return self._run_integer("qlinear_conv", (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
+                                                  y_zero_point, B),
+                                 dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+                                      pads=pads, strides=strides))
+
+    def _run_integer(self, op: str, inputs: tuple, attributes: dict) -> np.ndarray:
+        from refq.backends.integer_models import build_integer_model, check_arguments, feeds, model_key
+
+        inputs = check_arguments(op, inputs, attributes)
+        key = model_key(op, inputs, attributes)
+        evaluator = self._evaluators.get(key)
+        if evaluator is None:
+            from onnx.reference import ReferenceEvaluator
+
+            if len(self._evaluators) >= self.max_evaluators:
+                self._evaluators.clear()
+            evaluator = ReferenceEvaluator(build_integer_model(op, inputs, attributes))
+            self._evaluators[key] = evaluator
+        # int32 accumulations that overflow wrap in numpy, which may warn.
+        with warnings.catch_warnings(), np.errstate(over="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            (result,) = evaluator.run(None, feeds(op, inputs))
+        return np.asarray(result)
+
     @staticmethod
     def _typed(array: np.ndarray, dtype: str) -> np.ndarray:
         """``array`` in the numpy type onnx uses for ``dtype`` (ml_dtypes' int4, uint4, int2, uint2)."""

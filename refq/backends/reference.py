@@ -38,6 +38,30 @@ class RefqBackend:
 
         return fake_quantize(x, scale, zero_point, axis=axis, dtype=dtype, profile=self.profile)[0]
 
+    # --- integer operations (INT) ---
+    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None):
+        from refq.conformance.reference import matmul_integer
+
+        return matmul_integer(a, b, a_zero_point, b_zero_point, profile=self.profile)[0]
+
+    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
+        from refq.conformance.reference import qlinear_matmul
+
+        return qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point,
+                              profile=self.profile)[0]
+
+    def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, **attributes):
+        from refq.conformance.reference import conv_integer
+
+        return conv_integer(x, w, x_zero_point, w_zero_point, profile=self.profile, **attributes)[0]
+
+    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None,
+                     **attributes):
+        from refq.conformance.reference import qlinear_conv
+
+        return qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
+                            profile=self.profile, **attributes)[0]
+
     def cast(self, x, *, to="float8_e4m3fn", saturate=False):
         from refq.conformance.reference import cast
 

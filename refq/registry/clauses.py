@@ -32,6 +32,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("AFF", "affine", "Affine quantization"),
     Chapter("OBS", "observers", "Observers, calibration and dynamic quantization"),
     Chapter("REQ", "requantization", "Requantization"),
+    Chapter("INT", "integer_ops", "Integer operations"),
     Chapter("QAT", "qat", "Quantization-aware training"),
 )
 
@@ -221,6 +222,38 @@ _QAT: tuple[Clause, ...] = (
 )
 # --- end qat ---
 
+# --- integer operations (INT) ---
+_M = "refq.integer_ops.matmul:"
+_C = "refq.integer_ops.conv:"
+_Q = "refq.integer_ops.qlinear:"
+_P = "refq.integer_ops.profiles:"
+_INTEGER_OPS: tuple[Clause, ...] = (
+    Clause("INT-1.1", "Inputs and zero points", ("refq.integer_ops.operands:integer_input",
+                                                 "refq.integer_ops.operands:zero_point_values")),
+    Clause("INT-2.1", "Matmul shapes, broadcasting, zero-point granularity",
+           (_M + "row_zero_points", _M + "column_zero_points", _M + "batch_shape", _M + "matmul_operands")),
+    Clause("INT-2.2", "Centring the operands", (_M + "centre_rows", _M + "centre_columns_transposed")),
+    Clause("INT-2.3", "Dot products in int32 with wraparound", (_M + "wrapping_dot_products", _M + "dot_products")),
+    Clause("INT-2.4", "MatMulInteger", (_M + "matmul_integer",)),
+    Clause("INT-2.5", "When the int32 accumulation can overflow",
+           (_M + "accumulation_may_overflow", _M + "matmul_overflow_mask", _C + "conv_overflow_mask")),
+    Clause("INT-3.1", "Convolution geometry: strides, padding, dilations, groups", (_C + "conv_geometry", _C + "same_pads")),
+    Clause("INT-3.2", "Centring the input and the weights",
+           (_C + "centre_image", _C + "input_zero_point", _C + "weight_zero_points", _C + "conv_operands")),
+    Clause("INT-3.3", "Kernel windows as rows (im2col)", (_C + "gather_patches", _C + "patches")),
+    Clause("INT-3.4", "ConvInteger", (_C + "convolve", _C + "conv_integer")),
+    Clause("INT-4.1", "Output type, weight scales and bias", (_Q + "output_type", _Q + "channel_scales", _Q + "bias_values")),
+    Clause("INT-4.2", "QLinearMatMul", (_Q + "qlinear_matmul",)),
+    Clause("INT-4.3", "QLinearConv", (_Q + "qlinear_conv",)),
+    Clause("INT-5.1", "Accumulator overflow per profile", (_P + "INTEGER_PROFILES", _P + "integer_profile",
+                                                           _P + "overflow_outcome")),
+    Clause("INT-5.2", "Requantization variants per profile", (_P + "requantized_outcomes",)),
+    Clause("INT-5.3", "Expected results under a profile",
+           (_P + "matmul_integer_outcomes", _P + "conv_integer_outcomes", _P + "qlinear_matmul_outcomes",
+            _P + "qlinear_conv_outcomes")),
+)
+# --- end integer operations ---
+
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE,
                                *_OBSERVERS_RANGES, *_OBSERVERS_HISTOGRAMS,
-                               *_REQUANTIZATION, *_QAT)
+                               *_REQUANTIZATION, *_QAT, *_INTEGER_OPS)

@@ -1,0 +1,117 @@
+"""INT-5: what each profile says about the integer operations — int32 accumulator
+overflow and the requantization variants (REQ-1) of the QLinear operations — and the
+expected result with its *unpredictable* elements under a profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+from refq.errors import invalid
+from refq.integer_ops.conv import conv_operands, conv_overflow_mask, convolve
+from refq.integer_ops.matmul import matmul_integer, matmul_overflow_mask
+from refq.integer_ops.qlinear import bias_values, qlinear_conv, qlinear_matmul
+
+
+@dataclass(frozen=True)
+class IntegerProfile:
+    """The rules of one registry profile (``refq.registry.profiles``, its ``requantize`` field) that
+    the integer operations need."""
+
+    name: str
+    #: "wrap": an int32 accumulation that leaves int32 wraps (two's complement);
+    #: "unpredictable": the elements where some order of the additions overflows are unpredictable.
+    accumulator_overflow: str
+    #: REQ-1 variant values of QLinearMatMul / QLinearConv; None when the profile leaves them open:
+    #: the elements on which the variants disagree are then unpredictable.
+    requantize: dict[str, str] | None
+
+
+#: The profiles with rules for the integer operations: the ONNX text (which leaves overflow and the
+#: requantization precision open) and the float-multiplier backends.
+INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference")
+
+
+def integer_profile(name) -> IntegerProfile:
+    """INT-5.1: the profile's rules for the integer operations, read from the registry."""
+    from refq.registry.profiles import PROFILES_BY_NAME
+
+    if not isinstance(name, str) or name not in INTEGER_PROFILES:
+        raise invalid("profile", "one of " + ", ".join(INTEGER_PROFILES), name)
+    values = PROFILES_BY_NAME[name].requantize
+    requantize = None
+    if "requantize_precision" in values:
+        requantize = {"precision": values["requantize_precision"],
+                      "zero_point_placement": values["requantize_zero_point"]}
+    return IntegerProfile(name, values.get("accumulator_overflow", "unpredictable"), requantize)
+
+
+def overflow_outcome(profile: IntegerProfile, mask: np.ndarray | None) -> np.ndarray | None:
+    """INT-5.1: the unpredictable elements the accumulator overflow rule leaves (None: none)."""
+    if profile.accumulator_overflow == "wrap" or mask is None or not mask.any():
+        return None
+    return mask
+
+
+def requantized_outcomes(compute, profile: IntegerProfile) -> tuple[np.ndarray, np.ndarray | None]:
+    """INT-5.2: ``compute(**variants)`` under the profile's requantization variants; when the
+    profile leaves them open, ONNX Runtime's result with the elements on which any two
+    combinations of the REQ-1 variant values disagree marked unpredictable."""
+    if profile.requantize is not None:
+        return compute(**profile.requantize), None
+    results = [compute(precision=precision, zero_point_placement=placement)
+               for precision, placement in product(("float32", "float64"), ("after_rounding", "before_rounding"))]
+    differ = np.zeros(results[0].shape, dtype=bool)
+    for other in results[1:]:
+        differ |= other != results[0]
+    return results[0], (differ if differ.any() else None)
+
+
+def combine(*masks: np.ndarray | None) -> np.ndarray | None:
+    present = [mask for mask in masks if mask is not None]
+    if not present:
+        return None
+    combined = present[0].copy()
+    for mask in present[1:]:
+        combined |= mask
+    return combined
+
+
+def matmul_integer_outcomes(a, b, a_zero_point=None, b_zero_point=None, *, profile="onnx"):
+    """INT-5.3: ``matmul_integer`` under ``profile``: (output, unpredictable mask or None)."""
+    rules = integer_profile(profile)
+    output = matmul_integer(a, b, a_zero_point, b_zero_point)
+    return output, overflow_outcome(rules, matmul_overflow_mask(a, b, a_zero_point, b_zero_point))
+
+
+def conv_integer_outcomes(x, w, x_zero_point=None, w_zero_point=None, *, profile="onnx", **attributes):
+    """INT-5.3: ``conv_integer`` under ``profile``."""
+    rules = integer_profile(profile)
+    operands = conv_operands(x, w, x_zero_point, w_zero_point, **attributes)
+    return convolve(operands), overflow_outcome(rules, conv_overflow_mask(operands))
+
+
+def qlinear_matmul_outcomes(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
+                            profile="onnx"):
+    """INT-5.3: ``qlinear_matmul`` under ``profile``."""
+    rules = integer_profile(profile)
+    output, unpredictable = requantized_outcomes(
+        lambda **variants: qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
+                                          y_zero_point, **variants), rules)
+    return output, combine(unpredictable, overflow_outcome(rules, matmul_overflow_mask(a, b, a_zero_point,
+                                                                                       b_zero_point)))
+
+
+def qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
+                          profile="onnx", **attributes):
+    """INT-5.3: ``qlinear_conv`` under ``profile``."""
+    rules = integer_profile(profile)
+    output, unpredictable = requantized_outcomes(
+        lambda **variants: qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
+                                        B, **attributes, **variants), rules)
+    operands = conv_operands(x, w, x_zero_point, w_zero_point, **attributes)
+    overflow = conv_overflow_mask(operands, bias_values(B, operands.geometry.out_channels))
+    return output, combine(unpredictable, overflow_outcome(rules, overflow))
