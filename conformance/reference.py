@@ -168,6 +168,48 @@ def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_
     return qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
                                  profile=profile, **attributes)
 
+# --- elementwise, pooling and table operations (chapter ELT) ------------------------------------------------
+# These are ONNX Runtime's com.microsoft operators: their definition is ONNX Runtime's, under every profile.
+
+
+def qlinear_add(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None, *,
+                profile="onnxruntime"):
+    """ELT-2.5."""
+    from refq.elementwise import qlinear_add as compute
+
+    return compute(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), None
+
+
+def qlinear_mul(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None, *,
+                profile="onnxruntime"):
+    """ELT-2.7."""
+    from refq.elementwise import qlinear_mul as compute
+
+    return compute(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), None
+
+
+def qlinear_sigmoid(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *, profile="onnxruntime"):
+    """ELT-3.6."""
+    from refq.elementwise import qlinear_sigmoid as compute
+
+    return compute(X, X_scale, X_zero_point, Y_scale, Y_zero_point), None
+
+
+def qlinear_leaky_relu(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *, alpha=0.01, profile="onnxruntime"):
+    """ELT-3.6."""
+    from refq.elementwise import qlinear_leaky_relu as compute
+
+    return compute(X, X_scale, X_zero_point, Y_scale, Y_zero_point, alpha=alpha), None
+
+
+def qlinear_global_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, channels_last=0,
+                                profile="onnxruntime"):
+    """ELT-4.3."""
+    from refq.elementwise import qlinear_global_average_pool as compute
+
+    return compute(X, x_scale, x_zero_point, y_scale, y_zero_point, channels_last=channels_last), None
+
+
 def run(op: str, inputs: dict, attributes: dict, profile: str):
     """Run operation ``op`` with ``inputs`` (ONNX order) and ``attributes`` under ``profile``."""
     operation = OPERATIONS_BY_NAME.get(op)

@@ -95,6 +95,80 @@ class OnnxRuntimeBackend:
                                  dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
                                       pads=pads, strides=strides))
 
+    # --- elementwise, pooling and table operations (ELT) ---
+    def qlinear_add(self, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None) -> np.ndarray:
+        """``com.microsoft.QLinearAdd``: the type of ``A``, the broadcast shape."""
+        return self._run_binary("QLinearAdd", A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
+                                C_zero_point)
+
+    def qlinear_mul(self, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None) -> np.ndarray:
+        """``com.microsoft.QLinearMul``: the type of ``A``, the broadcast shape."""
+        return self._run_binary("QLinearMul", A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
+                                C_zero_point)
+
+    def qlinear_sigmoid(self, X, X_scale, X_zero_point, Y_scale, Y_zero_point=None) -> np.ndarray:
+        """``com.microsoft.QLinearSigmoid``."""
+        return self._run_lookup("QLinearSigmoid", X, X_scale, X_zero_point, Y_scale, Y_zero_point, {})
+
+    def qlinear_leaky_relu(self, X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *, alpha=0.01) -> np.ndarray:
+        """``com.microsoft.QLinearLeakyRelu``."""
+        return self._run_lookup("QLinearLeakyRelu", X, X_scale, X_zero_point, Y_scale, Y_zero_point,
+                                {"alpha": float(alpha)})
+
+    def qlinear_global_average_pool(self, X, x_scale, x_zero_point, y_scale, y_zero_point=None, *,
+                                    channels_last=0) -> np.ndarray:
+        """``com.microsoft.QLinearGlobalAveragePool`` (NCHW, or NHWC with ``channels_last=1``)."""
+        from refq.backends.onnx_contrib_model import scalar
+
+        x = np.asarray(X)
+        inputs = [("X", x), ("x_scale", scalar(x_scale, np.float32)), ("x_zero_point", scalar(x_zero_point, x.dtype)),
+                  ("y_scale", scalar(y_scale, np.float32)), ("y_zero_point", scalar(y_zero_point, x.dtype))]
+        return self._run_node("QLinearGlobalAveragePool", inputs, x.dtype, {"channels_last": int(channels_last)})
+
+    def max_pool(self, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None,
+                 storage_order=0, strides=None) -> np.ndarray:
+        """``MaxPool`` (opset 21) on int8 or uint8 NCHW input."""
+        x = np.asarray(X)
+        attributes = {"auto_pad": auto_pad, "ceil_mode": int(ceil_mode), "dilations": dilations,
+                      "kernel_shape": kernel_shape, "pads": pads, "storage_order": int(storage_order),
+                      "strides": strides}
+        return self._run_node("MaxPool", [("X", x)], x.dtype, attributes, domain="")
+
+    def _run_binary(self, op, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point):
+        from refq.backends.onnx_contrib_model import scalar
+
+        a, b = np.asarray(A), np.asarray(B)
+        inputs = [("A", a), ("A_scale", scalar(A_scale, np.float32)), ("A_zero_point", scalar(A_zero_point, a.dtype)),
+                  ("B", b), ("B_scale", scalar(B_scale, np.float32)), ("B_zero_point", scalar(B_zero_point, a.dtype)),
+                  ("C_scale", scalar(C_scale, np.float32)), ("C_zero_point", scalar(C_zero_point, a.dtype))]
+        return self._run_node(op, inputs, a.dtype, {})
+
+    def _run_lookup(self, op, X, X_scale, X_zero_point, Y_scale, Y_zero_point, attributes):
+        from refq.backends.onnx_contrib_model import scalar
+
+        x = np.asarray(X)
+        inputs = [("X", x), ("X_scale", scalar(X_scale, np.float32)), ("X_zero_point", scalar(X_zero_point, x.dtype)),
+                  ("Y_scale", scalar(Y_scale, np.float32)), ("Y_zero_point", scalar(Y_zero_point, x.dtype))]
+        return self._run_node(op, inputs, x.dtype, attributes)
+
+    def _run_node(self, op: str, inputs: list, output_dtype, attributes: dict, domain: str = "com.microsoft"):
+        from refq.backends.onnx_contrib_model import build_node_model, feeds, model_key
+
+        key = model_key(op, inputs, attributes)
+        session = self._sessions.get(key)
+        if session is None:
+            if len(self._sessions) >= self.max_sessions:
+                self._sessions.clear()
+            options = self._ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            model = build_node_model(op, inputs, output_dtype, attributes, domain if domain else "")
+            session = self._ort.InferenceSession(model.SerializeToString(), options,
+                                                 providers=["CPUExecutionProvider"])
+            self._sessions[key] = session
+        (result,) = session.run(["y"], feeds(inputs))
+        return result
+
     def _run_integer(self, op: str, inputs: tuple, attributes: dict) -> np.ndarray:
         from refq.backends.integer_models import (build_integer_model, check_arguments, feeds, model_key,
                                                   onnxruntime_unsupported)

@@ -34,6 +34,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("REQ", "requantization", "Requantization"),
     Chapter("INT", "integer_ops", "Integer operations"),
     Chapter("QAT", "qat", "Quantization-aware training"),
+    Chapter("ELT", "elementwise", "Elementwise, pooling and table operations"),
 )
 
 _NUMBERS_INTEGERS: tuple[Clause, ...] = (
@@ -254,6 +255,39 @@ _INTEGER_OPS: tuple[Clause, ...] = (
 )
 # --- end integer operations ---
 
+# --- elementwise (ELT) ---
+_EO = "refq.elementwise.operands:"
+_EB = "refq.elementwise.binary:"
+_EL = "refq.elementwise.lookup:"
+_EP = "refq.elementwise.pooling:"
+_EA = "refq.elementwise.activation:"
+_ELEMENTWISE: tuple[Clause, ...] = (
+    Clause("ELT-1.1", "Quantized operands", (_EO + "operand", _EO + "quantized_tensor", _EO + "single_scale",
+                                             _EO + "single_zero_point")),
+    Clause("ELT-1.2", "Broadcasting", (_EO + "broadcast_shape",)),
+    Clause("ELT-1.3", "Per-span scalars and the operand order", (_EO + "span_role",)),
+    Clause("ELT-2.1", "Float32 result to the output type", (_EB + "convert_and_saturate",)),
+    Clause("ELT-2.2", "Scale ratios of the sum", (_EB + "add_ratios",)),
+    Clause("ELT-2.3", "The fixed part of the sum", (_EB + "add_fixed_part",)),
+    Clause("ELT-2.4", "One output of the sum", (_EB + "add_value", _EB + "add_elements")),
+    Clause("ELT-2.5", "QLinearAdd", (_EB + "qlinear_add",)),
+    Clause("ELT-2.6", "One output of the product",
+           (_EB + "multiply_ratio", _EB + "multiply_value", _EB + "multiply_elements")),
+    Clause("ELT-2.7", "QLinearMul", (_EB + "qlinear_mul",)),
+    Clause("ELT-3.1", "Dequantized codes", (_EL + "table_inputs",)),
+    Clause("ELT-3.2", "Building a table", (_EL + "build_table",)),
+    Clause("ELT-3.3", "The logistic function of MLAS", (_EL + "logistic", _EL + "logistic_elements")),
+    Clause("ELT-3.4", "Leaky ReLU", (_EL + "leaky_relu", _EL + "leaky_relu_elements")),
+    Clause("ELT-3.5", "Looking codes up", (_EL + "lookup",)),
+    Clause("ELT-3.6", "QLinearSigmoid and QLinearLeakyRelu", (_EL + "qlinear_sigmoid", _EL + "qlinear_leaky_relu")),
+    Clause("ELT-4.1", "The multiplier of the global average", (_EP + "global_average_multiplier",)),
+    Clause("ELT-4.2", "Channel sums, requantized", (_EP + "global_average_channels",)),
+    Clause("ELT-4.3", "QLinearGlobalAveragePool", (_EP + "qlinear_global_average_pool",)),
+    Clause("ELT-5.1", "Activation bounds", (_EA + "fused_activation_bounds",)),
+    Clause("ELT-5.2", "Clamping to the bounds", (_EA + "clamp_output",)),
+)
+# --- end elementwise ---
+
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE,
                                *_OBSERVERS_RANGES, *_OBSERVERS_HISTOGRAMS,
-                               *_REQUANTIZATION, *_QAT, *_INTEGER_OPS)
+                               *_REQUANTIZATION, *_QAT, *_INTEGER_OPS, *_ELEMENTWISE)
