@@ -26,9 +26,10 @@ REQUANTIZE_CANDIDATES = {
 }
 #: Profiles tried for the float ends (QuantizeLinear of the input, DequantizeLinear of the logits).
 AFFINE_CANDIDATES = ("onnxruntime", "onnx", "onnx-reference", "pytorch")
-FLOAT_OPERATOR = "float32 operator between DequantizeLinear and QuantizeLinear (QDQ form, not fused)"
+#: The QDQ form left unfused: the float operator between DequantizeLinear and QuantizeLinear.
+FLOAT_OPERATOR = "float32 operator (QDQ, not fused)"
 UNEXPLAINED = "unexplained"
-FUSED_AS_ORT_CHOSE = "ORT's fusion: integer kernels where it fused, float32 operators where it did not"
+FUSED_AS_ORT_CHOSE = "ORT's partly fused graph: integer kernels, float32 operators"
 
 
 @dataclass(frozen=True)
@@ -61,35 +62,55 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a.view(unsigned) == b.view(unsigned)).reshape(len(a), -1).all(axis=1)
 
 
-def float_operator(layer: QuantizedLayer, x: np.ndarray) -> np.ndarray:
+#: How :func:`float_operator` forms the float32 sums; ORT's own order is not specified, so each
+#: stands in for it. Torch's kernels choose their blocking by batch size: the whole batch ORT ran
+#: and a single image can give different sums.
+FLOAT_SUMMATIONS = {
+    "batch": "summed as torch does the whole batch",
+    "image": "summed as torch does one image",
+    "float64": "float64 sum rounded once, float32 bias",
+}
+
+
+def float_operator(layer: QuantizedLayer, x: np.ndarray, summation: str = "batch") -> np.ndarray:
     """What the unfused QDQ form computes: dequantize the int8 input, weights and int32 bias
-    (AFF-4.2), run the float32 operator (torch's CPU kernel stands in for ORT's), quantize (AFF-3.1).
-    Which float32 sum the operator forms depends on its order of additions; a match is evidence,
-    not a proof, that this is the cause."""
+    (AFF-4.2), run the float32 operator, quantize (AFF-3.1). ``summation`` picks the order of
+    additions (:data:`FLOAT_SUMMATIONS`); a match is evidence, not a proof, of the cause."""
     import torch
 
+    if summation == "image":
+        return np.concatenate([float_operator(layer, x[i:i + 1], "batch") for i in range(len(x))])
     spec = layer.spec
+    working = np.float64 if summation == "float64" else np.float32
     x_float = dequantize(x, layer.input_scale, layer.input_zero_point, dtype="int8", profile="onnxruntime")
     axis = 0 if spec.kind == "conv" else 1
     w_float = dequantize(layer.weight, layer.weight_scale, layer.weight_zero_point, dtype="int8", axis=axis,
                          profile="onnxruntime")
+    inputs, weights = torch.from_numpy(x_float.astype(working)), torch.from_numpy(w_float.astype(working))
     with torch.no_grad():
         if spec.kind == "conv":
-            bias = None
+            y = torch.nn.functional.conv2d(inputs, weights, None, spec.stride, spec.padding).numpy().astype(np.float32)
             if layer.bias is not None:
                 bias_scale = (np.float32(layer.input_scale) * layer.weight_scale).astype(np.float32)
-                bias = torch.from_numpy(dequantize(layer.bias, bias_scale, np.zeros(layer.bias.shape, np.int32),
-                                                   dtype="int32", axis=0, profile="onnxruntime"))
-            y = torch.nn.functional.conv2d(torch.from_numpy(x_float), torch.from_numpy(w_float), bias, spec.stride,
-                                           spec.padding).numpy()
+                bias = dequantize(layer.bias, bias_scale, np.zeros(layer.bias.shape, np.int32), dtype="int32",
+                                  axis=0, profile="onnxruntime")
+                y = (y + bias[None, :, None, None]).astype(np.float32)
         else:
-            y = (torch.from_numpy(x_float.reshape(len(x_float), -1)) @ torch.from_numpy(w_float)).numpy()
+            y = (inputs.reshape(len(inputs), -1) @ weights).numpy().astype(np.float32)
     return quantize(y, layer.output_scale, layer.output_zero_point, dtype="int8", profile="onnxruntime")
 
 
+def _cached(cache: dict, key, compute):
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def explain(model: QuantizedModel, name: str, ort_outputs: dict[str, np.ndarray], image: int,
-            images: np.ndarray) -> str:
-    """The first candidate variant under which refq, given ORT's input to tensor ``name``, gives ORT's bits."""
+            images: np.ndarray, cache: dict | None = None) -> str:
+    """The first candidate variant under which refq, given ORT's input to tensor ``name``, gives ORT's bits.
+    ``cache`` keeps whole-batch recomputations between images."""
+    cache = {} if cache is None else cache
     names = integer_inference.layer_names(model)
     expected = ort_outputs[name][image:image + 1]
     if name == "input":
@@ -101,22 +122,27 @@ def explain(model: QuantizedModel, name: str, ort_outputs: dict[str, np.ndarray]
                       for profile in AFFINE_CANDIDATES}
     else:
         layer = model.layers[names.index(name) - 1]
-        x = ort_outputs[names[names.index(name) - 1]][image:image + 1]
+        x_all = ort_outputs[names[names.index(name) - 1]]
+        x = x_all[image:image + 1]
         candidates = {label: lambda v=variants: integer_inference.run_layer(layer, x, **v)
                       for label, variants in REQUANTIZE_CANDIDATES.items()}
-        candidates[FLOAT_OPERATOR] = lambda: float_operator(layer, x)
+        for summation, words in FLOAT_SUMMATIONS.items():
+            candidates[f"{FLOAT_OPERATOR}, {words}"] = lambda s=summation: _cached(
+                cache, (name, s), lambda: float_operator(layer, x_all, s))[image:image + 1]
     for label, compute in candidates.items():
         if same_bits(compute(), expected).all():
             return label
     return UNEXPLAINED
 
 
-def mixed_chain(model: QuantizedModel, image: np.ndarray, float_layers: set[str]) -> np.ndarray:
-    """refq's logits of one image when the layers in ``float_layers`` run as float operators
-    (:func:`float_operator`) and the others as integer kernels."""
-    x = integer_inference.quantize_input(model, image)
+def mixed_chain(model: QuantizedModel, images: np.ndarray, float_layers: set[str],
+                summation: str = "batch") -> np.ndarray:
+    """refq's logits when the layers in ``float_layers`` run as float operators (:func:`float_operator`)
+    and the others as integer kernels."""
+    x = integer_inference.quantize_input(model, images)
     for layer in model.layers:
-        x = float_operator(layer, x) if layer.spec.name in float_layers else integer_inference.run_layer(layer, x)
+        x = (float_operator(layer, x, summation) if layer.spec.name in float_layers
+             else integer_inference.run_layer(layer, x))
     return integer_inference.dequantize_output(model, x)
 
 
@@ -131,13 +157,24 @@ def compare(model: QuantizedModel, refq_outputs: dict[str, np.ndarray], ort_outp
     every = np.logical_and.reduce([agree[name] for name in names])
     comparison = Comparison(len(every), int(every.sum()), {name: int((~agree[name]).sum()) for name in names})
     complete = len(names) == len(integer_inference.layer_names(model)) + 1
+    cache: dict[str, np.ndarray] = {}
+
+    def mixed_agrees(image: int) -> str | None:
+        """The summation under which ORT's optimized chain gives this image's logits, if any."""
+        for summation in FLOAT_SUMMATIONS:
+            agree = _cached(cache, ("mixed", summation), lambda: same_bits(
+                mixed_chain(model, images, float_layers, summation), ort_outputs["logits"]))
+            if agree[image]:
+                return summation
+        return None
+
     for image in np.flatnonzero(~every):
         first = next(name for name in names if not agree[name][image])
         if complete:
-            explanation = explain(model, first, ort_outputs, int(image), images)
-        elif float_layers is not None and same_bits(mixed_chain(model, images[image:image + 1], float_layers),
-                                                     ort_outputs["logits"][image:image + 1]).all():
-            explanation = FUSED_AS_ORT_CHOSE + " (float: " + (", ".join(sorted(float_layers)) or "none") + ")"
+            explanation = explain(model, first, ort_outputs, int(image), images, cache)
+        elif float_layers is not None and (summation := mixed_agrees(int(image))) is not None:
+            explanation = (FUSED_AS_ORT_CHOSE + " for " + (", ".join(sorted(float_layers)) or "none")
+                           + ", " + FLOAT_SUMMATIONS[summation])
         else:
             explanation = UNEXPLAINED
         comparison.disagreements.append(Disagreement(int(image), first, explanation))
