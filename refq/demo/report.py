@@ -164,7 +164,9 @@ def explanation_text(comparison: Comparison) -> str:
 
 def format_report(report: Report) -> str:
     lines = [f"Digits (scikit-learn): {report.images:,} images of 8×8 pixels, {report.test_images} held out "
-             f"for accuracy; trained {report.settings.epochs} epochs, QAT {report.settings.qat_epochs} epochs.", ""]
+             "for accuracy; float training " + ", ".join(f"{name} {count} epochs" for name, count in
+                                                    report.settings.epochs.items())
+             + f"; QAT {report.settings.qat_epochs} epochs from the float weights.", ""]
     lines += ["Size and accuracy (bytes of every stored number: weights packed, int32 biases, float32 scales, "
               "int8 zero points)", ""]
     rows = []
