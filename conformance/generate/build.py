@@ -12,13 +12,15 @@ from refq.conformance.generate import integer_ops
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.conformance.generate.writer import write_case
 from refq.errors import invalid, wrong_type
-from refq.registry.operations import OPERATIONS
 
 #: Every generator, in build order.
 GENERATORS = (*quantize.GENERATORS, *dequantize.GENERATORS, *fake_quantize.GENERATORS, *cast.GENERATORS,
               *errors.GENERATORS, *observers.GENERATORS, *integer_ops.GENERATORS)
-#: Operations with a reference implementation: the only ones vectors can exist for.
-OPERATIONS_WITH_VECTORS: tuple[str, ...] = tuple(op.name for op in OPERATIONS if op.reference is not None)
+#: The operations some generator writes cases for (each module names its own in OP or OPS).
+OPERATIONS_WITH_VECTORS: tuple[str, ...] = tuple(dict.fromkeys(
+    op for module in (quantize, dequantize, fake_quantize, cast, observers, integer_ops)
+    for op in getattr(module, "OPS", (getattr(module, "OP", None),))
+))
 LEVELS = (1, 2)
 
 

@@ -322,4 +322,6 @@ def by_level(level: int) -> Iterator[CaseSpec]:
                 yield spec
 
 
+#: The operations this module writes cases for.
+OPS = ("matmul_integer", "conv_integer", "qlinear_matmul", "qlinear_conv")
 GENERATORS = (by_level,)

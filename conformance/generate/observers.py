@@ -28,6 +28,8 @@ OPERATION_PROFILES: dict[str, tuple[str, ...]] = {
     "observe_moving_average": ("pytorch",),
     "observe_histogram": ("pytorch",),
 }
+#: The operations this module writes cases for.
+OPS = tuple(OPERATION_PROFILES)
 #: A moving average that leaves $m_{min} > m_{max}$ by one ulp (OBS-2.6): the state [a, next(a)]
 #: moved by $c = 0.9$ toward the constant batch $b$.
 MIN_ABOVE_MAX = (F32(1.5326701), F32(-0.6664715), 0.9)
