@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class RefqBackend:
-    """refq's own quantize, dequantize, fake quantize and cast, under ``profile``.
+    """refq itself, for every operation that has a reference, under ``profile``.
 
     It claims the ``onnx`` profile; since refq computes every profile, the harness
     sets ``profile`` to the one asked for with ``--profile`` (``configurable_profile``).
@@ -21,48 +21,35 @@ class RefqBackend:
         self.version = refq.__version__
         self.profile = profile
 
-    def quantize_linear(self, x, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
-        from refq.conformance.reference import quantize_linear
 
-        return quantize_linear(x, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype,
-                               profile=self.profile)[0]
+def _operation_method(name: str):
+    """The adapter method for operation ``name``: inputs positionally in ONNX order, attributes
+    by keyword, answered by :func:`refq.conformance.reference.run` under the adapter's profile."""
+    from refq.registry.operations import OPERATIONS_BY_NAME
 
-    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
-        from refq.conformance.reference import dequantize_linear
+    operation = OPERATIONS_BY_NAME[name]
+    input_names = [input_name.rstrip("?") for input_name in operation.inputs]
 
-        return dequantize_linear(q, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype,
-                                 profile=self.profile)[0]
+    def method(self, *inputs, **attributes):
+        from refq.conformance.reference import run
 
-    def fake_quantize(self, x, scale, zero_point=None, *, axis=None, dtype="int8"):
-        from refq.conformance.reference import fake_quantize
+        if len(inputs) > len(input_names):
+            raise TypeError(f"{name}() takes at most {len(input_names)} inputs, got {len(inputs)}")
+        padded = list(inputs) + [None] * (len(input_names) - len(inputs))
+        return run(name, dict(zip(input_names, padded)), attributes, self.profile)[0]
 
-        return fake_quantize(x, scale, zero_point, axis=axis, dtype=dtype, profile=self.profile)[0]
+    method.__name__ = name
+    method.__doc__ = f"refq's answer for ``{operation.signature}``."
+    return method
 
-    # --- integer operations (INT) ---
-    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None):
-        from refq.conformance.reference import matmul_integer
 
-        return matmul_integer(a, b, a_zero_point, b_zero_point, profile=self.profile)[0]
+def _add_operations(cls):
+    from refq.registry.operations import OPERATIONS
 
-    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
-        from refq.conformance.reference import qlinear_matmul
+    for operation in OPERATIONS:
+        if operation.reference is not None:
+            setattr(cls, operation.name, _operation_method(operation.name))
+    return cls
 
-        return qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point,
-                              profile=self.profile)[0]
 
-    def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, **attributes):
-        from refq.conformance.reference import conv_integer
-
-        return conv_integer(x, w, x_zero_point, w_zero_point, profile=self.profile, **attributes)[0]
-
-    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None,
-                     **attributes):
-        from refq.conformance.reference import qlinear_conv
-
-        return qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
-                            profile=self.profile, **attributes)[0]
-
-    def cast(self, x, *, to="float8_e4m3fn", saturate=False):
-        from refq.conformance.reference import cast
-
-        return cast(x, to=to, saturate=saturate, profile=self.profile)[0]
+_add_operations(RefqBackend)
