@@ -138,6 +138,33 @@ def observe_histogram(batches, *, bins=2048, dtype="uint8", qscheme="affine", re
     return output, mask
 
 
+
+def _calibration_record(result: dict, batches: list[np.ndarray]):
+    """The record ``(lowest, highest, hist, hist_edges)`` of an ONNX Runtime calibrator, and its mask.
+
+    A bound that is a zero clipped from the observed extremes (numpy's ``nanmin``/``nanmax``) has an
+    open sign when the data holds a $-0$ (OBS-2.2): such a bound is unpredictable."""
+    output = records.record(lowest=np.float32(result["lowest"]), highest=np.float32(result["highest"]),
+                            hist=np.asarray(result["hist"], np.int64),
+                            hist_edges=np.asarray(result["hist_edges"], np.float32))
+    return output, records.mask_like(output, lowest=_zero_sign_open(batches, None, output["lowest"]),
+                                     highest=_zero_sign_open(batches, None, output["highest"]))
+
+
+def calibrate_percentile(batches, *, num_bins=2048, percentile=99.999, symmetric=False, profile="onnxruntime"):
+    """ONNX Runtime's percentile calibrator (OBS-4.3 to OBS-4.5) fed each ``batches[i]`` in turn:
+    the record ``(lowest, highest, hist, hist_edges)``."""
+    observed = _observed_batches(batches)
+    return _calibration_record(observers.calibrate_percentile(observed, num_bins=num_bins, percentile=percentile,
+                                                              symmetric=symmetric), observed)
+
+
+def calibrate_entropy(batches, *, num_bins=128, num_quantized_bins=128, profile="onnxruntime"):
+    """ONNX Runtime's entropy calibrator (OBS-4.3, OBS-4.6): the record ``(lowest, highest, hist, hist_edges)``."""
+    observed = _observed_batches(batches)
+    return _calibration_record(observers.calibrate_entropy(observed, num_bins=num_bins,
+                                                           num_quantized_bins=num_quantized_bins), observed)
+
 def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, profile="onnx"):
     """INT-2.4 under ``profile`` (INT-5.3): overflowing accumulations are unpredictable under ``onnx``."""
     from refq.integer_ops.profiles import matmul_integer_outcomes

@@ -21,12 +21,15 @@ DYNAMIC_SEED = 1501
 MINMAX_SEED = 1502
 MOVING_AVERAGE_SEED = 1503
 HISTOGRAM_SEED = 1504
+CALIBRATOR_SEED = 1505
 #: The profiles each operation's cases run under.
 OPERATION_PROFILES: dict[str, tuple[str, ...]] = {
     "dynamic_quantize_linear": tuple(sorted(DYNAMIC_PROFILES)),
     "observe_minmax": ("pytorch",),
     "observe_moving_average": ("pytorch",),
     "observe_histogram": ("pytorch",),
+    "calibrate_percentile": ("onnxruntime",),
+    "calibrate_entropy": ("onnxruntime",),
 }
 #: The operations this module writes cases for.
 OPS = tuple(OPERATION_PROFILES)
@@ -43,6 +46,9 @@ MINMAX_LEVEL1 = frozenset({"per-tensor-uint8-affine-0", "per-tensor-int8-symmetr
                            "error-uint8-symmetric-reduce-range", "error-per-channel-1d-batches"})
 HISTOGRAM_LEVEL1 = frozenset({"normal", "growing", "heavy-tailed", "positive-int8-symmetric", "infinities-dropped",
                               "empty", "error-nan"})
+#: Level 1 is nearly full (tests/test_conformance_vectors.py::test_level1_stays_small): one small case per
+#: calibrator there, the defaults, degenerate batches and errors at level 2.
+CALIBRATOR_LEVEL1 = frozenset({"growing-64-bins-p99", "heavy-tailed-64-bins"})
 
 
 def at_level(level: int, name: str, level1: frozenset[str]) -> bool:
@@ -235,10 +241,10 @@ def histogram_cases(level: int) -> Iterator[CaseSpec]:
         return {"bins": bins, "dtype": dtype, "qscheme": qscheme, "reduce_range": reduce_range}
 
     sequences = {
-        "normal": (_f32(rng.standard_normal((2, 512))), attributes(), "two normal batches"),
+        "normal": (_f32(rng.standard_normal((2, 512)))[:, :496], attributes(), "two normal batches"),
         "growing": (_f32(rng.standard_normal((3, 256)) * np.array([[1.0], [3.0], [9.0]]) + np.array([[0], [1], [-2]])),
                     attributes(), "each batch widens the range: the histogram is carried over (OBS-3.5)"),
-        "heavy-tailed": (_f32(rng.standard_t(2, (2, 512))), attributes(),
+        "heavy-tailed": (_f32(rng.standard_t(2, (2, 512)))[:, :496], attributes(),
                          "Student-t with 2 degrees of freedom: the search clips the outliers"),
         "positive-int8-symmetric": (_f32(rng.exponential(1.0, (2, 256))), attributes(dtype="int8", qscheme="symmetric"),
                                     "all positive, int8 symmetric"),
@@ -262,4 +268,83 @@ def histogram_cases(level: int) -> Iterator[CaseSpec]:
                     "a NaN in a batch: torch.histc refuses the range", generator, outcome="error")
 
 
-GENERATORS = (dynamic_cases, minmax_generator, moving_average_generator, histogram_cases)
+# --- ONNX Runtime's calibrators ---------------------------------------------------------------
+
+
+def calibrator_cases(level: int) -> Iterator[CaseSpec]:
+    """Percentile (signed and absolute-value histograms) and entropy: random sequences whose range
+    grows, the default options, degenerate batches, and the inputs ONNX Runtime refuses."""
+    generator = "observers.calibrator_cases"
+    rng = np.random.default_rng(CALIBRATOR_SEED)
+    growing = _f32(rng.standard_normal((3, 200)) * np.array([[1.0], [2.5], [0.5]]) + np.array([[0.0], [0.5], [0.0]]))
+    heavy = _f32(rng.standard_t(2, (2, 300)))
+    normal = _f32(rng.standard_normal((2, 1000)))
+    skewed = _f32(rng.exponential(1.0, (2, 1000)) - 0.25)
+    percentile, entropy = "calibrate_percentile", "calibrate_entropy"
+    signed = ("OBS-4.3", "OBS-4.5")
+    absolute = ("OBS-4.4", "OBS-4.5")
+    valid = {
+        "growing-64-bins-p99": (percentile, growing, {"num_bins": 64, "percentile": 99.0, "symmetric": False},
+                                "three batches, the second widens the range: the histogram grows (OBS-4.3)",
+                                signed),
+        "growing-64-bins-p99-symmetric": (percentile, growing, {"num_bins": 64, "percentile": 99.0, "symmetric": True},
+                                          "three batches of |x|: edges appended for the second (OBS-4.4)",
+                                          absolute),
+        "normal-defaults": (percentile, normal, {}, "2048 bins, 99.999 %", signed),
+        "normal-defaults-symmetric": (percentile, normal, {"symmetric": True}, "2048 bins of |x|, 99.999 %", absolute),
+        "skewed-p90": (percentile, skewed, {"num_bins": 256, "percentile": 90.0}, "one-sided tail, 90 %", signed),
+        "heavy-tailed-p100": (percentile, heavy, {"num_bins": 128, "percentile": 100.0},
+                              "percentile 100: the observed extremes", signed),
+        "heavy-tailed-p0-symmetric": (percentile, heavy, {"num_bins": 128, "percentile": 0.0, "symmetric": True},
+                                      "percentile 0 of |x|: the first edge", absolute),
+        "heavy-tailed-64-bins": (entropy, heavy, {"num_bins": 64, "num_quantized_bins": 16},
+                                 "Student-t, 16 quantized bins: the least-divergence window clips the tails",
+                                 ("OBS-4.6",)),
+        "growing-defaults": (entropy, growing, {}, "128 bins, 128 quantized bins, a growing range", ("OBS-4.6",)),
+        "normal-256-bins": (entropy, normal, {"num_bins": 256, "num_quantized_bins": 32}, "256 bins, 32 quantized",
+                            ("OBS-4.6",)),
+    }
+    degenerate = {
+        "all-zero": (_f32([[0.0] * 4] * 2), "all zero: the range [0, 0] (numpy widens the bins to [-0.5, 0.5])"),
+        "constant": (_f32([[0.75] * 4] * 2), "a constant batch"),
+        "signed-zeros": (_f32([[-0.0, 0.0, 1.0, -2.0], [0.0, -0.0, 3.0, 0.5]]),
+                         "zeros of both signs: a bound clipped to a zero has an open sign"),
+        "nan-ignored": (_f32([[1.0, 2.0, -1.0, 0.5], [np.nan, 3.0, -2.0, 0.25]]),
+                        "a NaN in a later batch: left out of the extremes and the histogram"),
+    }
+    cases = []
+    for name, (op, batches, attributes, description, clauses) in valid.items():
+        cases.append((op, name, batches, attributes, description, clauses, "valid"))
+    for name, (batches, description) in degenerate.items():
+        for op, attributes, suffix in ((percentile, {"num_bins": 16}, ""),
+                                       (percentile, {"num_bins": 16, "symmetric": True}, "-symmetric"),
+                                       (entropy, {"num_bins": 16, "num_quantized_bins": 4}, "")):
+            cases.append((op, name + suffix, batches, attributes, description, ("OBS-4.3",), "valid"))
+    errors = {
+        "error-no-batches": (np.zeros((0, 4), F32), {}, "no batch: ONNX Runtime has no histogram"),
+        "error-all-nan": (_f32([[np.nan] * 4]), {}, "an all-NaN batch: the histogram range is NaN"),
+        "error-infinity": (_f32([[1.0, np.inf, -1.0]]), {}, "an infinite value: the histogram range is infinite"),
+        "error-zero-bins": (_f32([[1.0, -1.0]]), {"num_bins": 0}, "num_bins 0"),
+    }
+    for name, (batches, attributes, description) in errors.items():
+        for op in (percentile, entropy):
+            cases.append((op, name, batches, attributes, description, ("OBS-4.3",), "error"))
+    cases += [
+        (percentile, "error-percentile-above-100", _f32([[1.0, -1.0]]), {"num_bins": 16, "percentile": 100.5},
+         "percentile 100.5", ("OBS-4.5",), "error"),
+        (percentile, "error-nan-first-symmetric", _f32([[1.0, np.nan]]), {"num_bins": 16, "symmetric": True},
+         "a NaN in the first batch of |x|: numpy's autodetected range is NaN", ("OBS-4.4",), "error"),
+        (percentile, "error-empty-symmetric", np.zeros((2, 0), F32), {"num_bins": 16, "symmetric": True},
+         "only empty batches of |x|: no counts", ("OBS-4.4", "OBS-4.5"), "error"),
+        (entropy, "error-quantized-bins-above-bins", _f32([[1.0, -1.0]]), {"num_bins": 16, "num_quantized_bins": 32},
+         "more quantized bins than bins: no window", ("OBS-4.6",), "error"),
+        (entropy, "empty", np.zeros((2, 0), F32), {"num_bins": 16, "num_quantized_bins": 4},
+         "only empty batches: every divergence infinite, the first window clipped to [0, 0]", ("OBS-4.3",), "valid"),
+    ]
+    for op, name, batches, attributes, description, clauses, outcome in cases:
+        if at_level(level, name, CALIBRATOR_LEVEL1):
+            yield _spec(op, name, {"batches": batches}, attributes, description, generator, seed=CALIBRATOR_SEED,
+                        clauses=clauses, outcome=outcome)
+
+
+GENERATORS = (dynamic_cases, minmax_generator, moving_average_generator, histogram_cases, calibrator_cases)

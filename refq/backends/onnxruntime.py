@@ -69,6 +69,39 @@ class OnnxRuntimeBackend:
         return record(y=np.asarray(y, np.uint8).reshape(values.shape), y_scale=np.float32(scale),
                       y_zero_point=np.uint8(zero_point))
 
+    # --- calibrators (OBS-4): ONNX Runtime's own numpy code, onnxruntime.quantization.calibrate ---
+    def calibrate_percentile(self, batches, *, num_bins=2048, percentile=99.999, symmetric=False) -> np.ndarray:
+        """``HistogramCollector("percentile", ...)``: the record ``(lowest, highest, hist, hist_edges)``."""
+        return self._calibrate("percentile", batches, symmetric=symmetric, num_bins=num_bins,
+                               num_quantized_bins=128, percentile=percentile)
+
+    def calibrate_entropy(self, batches, *, num_bins=128, num_quantized_bins=128) -> np.ndarray:
+        """``HistogramCollector("entropy", ...)``: the record ``(lowest, highest, hist, hist_edges)``."""
+        return self._calibrate("entropy", batches, symmetric=False, num_bins=num_bins,
+                               num_quantized_bins=num_quantized_bins, percentile=99.999)
+
+    def _calibrate(self, method, batches, **options) -> np.ndarray:
+        import contextlib
+        import io
+        import warnings
+
+        from onnxruntime.quantization.calibrate import HistogramCollector
+
+        from refq.conformance.records import record
+
+        collector = HistogramCollector(method=method, scenario="same", **options)
+        # The collector prints progress and numpy warns on NaN; neither is part of the answer.
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for batch in batches:
+                collector.collect({"tensor": batch})
+            lowest, highest = collector.compute_collection_result()["tensor"][:2]
+        # The result's other entries differ by method (percentile gives the first two counts), so
+        # the histogram is read from the collector's state.
+        hist, hist_edges = collector.histogram_dict["tensor"][:2]
+        return record(lowest=np.asarray(lowest), highest=np.asarray(highest), hist=np.asarray(hist),
+                      hist_edges=np.asarray(hist_edges))
+
     # --- integer operations (INT) ---
     def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
         """``MatMulInteger(a, b, a_zero_point, b_zero_point)``: int32."""

@@ -146,6 +146,9 @@ def collect_absolute_values(state: CalibrationHistogram | None, batch, bins: int
     if state is None:
         if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, numbers.Integral) or bins < 1:
             raise invalid("bins", "an int >= 1", bins)
+        if np.isnan(values).any():
+            # The first histogram's range is numpy's autodetected [min |x|, max |x|]: NaN, which numpy refuses.
+            raise invalid("batch", "free of NaN in the first batch of an absolute-value histogram", "a NaN")
         if values.size == 0:
             first, last = np.float32(0.0), np.float32(1.0)  # numpy's range for empty data
         else:

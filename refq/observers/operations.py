@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from refq.errors import wrong_type
+from refq.errors import invalid, wrong_type
+from refq.observers.calibrators import collect_absolute_values, collect_values, entropy_range, percentile_range
 from refq.observers.dynamic import dynamic_quantize_linear, torch_dynamic_qparams
 from refq.observers.histogram import histogram_init, histogram_qparams, histogram_update
 from refq.observers.minmax import MinMaxState, initial_state, minmax_qparams, minmax_update
@@ -74,3 +75,33 @@ def observe_histogram(batches, *, bins: int = 2048, dtype: str = "uint8", qschem
     return {"histogram": state.histogram, "min_val": state.min_val, "max_val": state.max_val,
             "searched_range": searched, "scale": qparams.scale, "zero_point": qparams.zero_point,
             "unpredictable": bool(unpredictable or qparams.unpredictable)}
+
+
+def _calibration_histogram(batches, collect, num_bins: int):
+    """Feed each batch to one ORT histogram in turn (one ``HistogramCollector.collect`` call per batch)."""
+    observed = _batches(batches)
+    if not observed:
+        raise invalid("batches", "at least one batch (ONNX Runtime has no histogram to take a range from)",
+                      "no batches")
+    state = None
+    for batch in observed:
+        state = collect(state, batch, num_bins)
+    return state
+
+
+def calibrate_percentile(batches, *, num_bins: int = 2048, percentile: float = 99.999,
+                         symmetric: bool = False) -> dict:
+    """ONNX Runtime's percentile calibrator (OBS-4.3 to OBS-4.5): the range and the histogram it came from."""
+    if not isinstance(symmetric, (bool, np.bool_)):
+        raise wrong_type("symmetric", "a bool", symmetric)
+    collect = collect_absolute_values if symmetric else collect_values
+    state = _calibration_histogram(batches, collect, num_bins)
+    lowest, highest = percentile_range(state, percentile, bool(symmetric))
+    return {"lowest": lowest, "highest": highest, "hist": state.counts, "hist_edges": state.edges}
+
+
+def calibrate_entropy(batches, *, num_bins: int = 128, num_quantized_bins: int = 128) -> dict:
+    """ONNX Runtime's entropy (KL divergence) calibrator (OBS-4.3, OBS-4.6): the range and the histogram."""
+    state = _calibration_histogram(batches, collect_values, num_bins)
+    lowest, highest = entropy_range(state, num_quantized_bins)
+    return {"lowest": lowest, "highest": highest, "hist": state.counts, "hist_edges": state.edges}

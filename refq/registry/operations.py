@@ -98,6 +98,20 @@ OPERATIONS: tuple[Operation, ...] = (
               "zero_point: int64) (torch HistogramObserver)",
               ("OBS-3.4", "OBS-3.6", "OBS-3.8", "OBS-3.9"),
               "refq.conformance.reference:observe_histogram"),
+    # ONNX Runtime's calibrators (onnxruntime.quantization.calibrate.HistogramCollector): one collect()
+    # per batch, then the range; the record also holds the histogram the range was taken from.
+    Operation("calibrate_percentile", None, ("batches",),
+              {"num_bins": 2048, "percentile": 99.999, "symmetric": False},
+              "record (lowest, highest: float32 range; hist: int64 counts; hist_edges: float32) "
+              "(ONNX Runtime's percentile HistogramCollector)",
+              ("OBS-4.1", "OBS-4.2", "OBS-4.3", "OBS-4.4", "OBS-4.5"),
+              "refq.conformance.reference:calibrate_percentile"),
+    Operation("calibrate_entropy", None, ("batches",),
+              {"num_bins": 128, "num_quantized_bins": 128},
+              "record (lowest, highest: float32 range; hist: int64 counts; hist_edges: float32) "
+              "(ONNX Runtime's entropy HistogramCollector)",
+              ("OBS-4.1", "OBS-4.2", "OBS-4.3", "OBS-4.6"),
+              "refq.conformance.reference:calibrate_entropy"),
     # Chapter ELT: ONNX Runtime's com.microsoft operators (their definition is ONNX Runtime's).
     Operation("qlinear_add", "com.microsoft.QLinearAdd",
               ("A", "A_scale", "A_zero_point?", "B", "B_scale", "B_zero_point?", "C_scale", "C_zero_point?"), {},
