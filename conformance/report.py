@@ -139,6 +139,42 @@ def matrix(runs: list[BackendRun]) -> str:
     return "\n".join(lines)
 
 
+def _markdown_cell(counts: Counter) -> str:
+    """A matrix cell: the non-zero counts, failures and errors in bold."""
+    parts = []
+    for status, word in zip(STATUSES, ("pass", "fail", "error", "unsupported")):
+        count = counts.get(status, 0)
+        if count:
+            parts.append(f"**{count} {word}**" if status in ("fail", "error") else f"{count} {word}")
+    return ", ".join(parts)
+
+
+def matrix_markdown(runs: list[BackendRun]) -> str:
+    """The run as Markdown: a table of backends (version, profile, verdict, counts), then the
+    operation x backend matrix. Nothing in it depends on timing, so a fresh run on the same
+    versions gives the same text (docs/conformance/matrix.md is checked against one)."""
+    lines = ["| backend | version | profile | verdict | pass | fail | error | unsupported |",
+             "|---|---|---|---|---|---|---|---|"]
+    for run in runs:
+        if run.unavailable:
+            lines.append(f"| {run.name} | | | not available: {run.unavailable} | | | | |")
+            continue
+        summary = run.summary()
+        verdict = "conforms" if run.ok and summary["pass"] else ("does not conform" if not run.ok else "nothing run")
+        lines.append(f"| {run.name} | {run.version} | {profile_text(run.profile)} | {verdict} | "
+                     + " | ".join(str(summary[status]) for status in STATUSES) + " |")
+    ops = sorted({result.op for run in runs for result in run.results})
+    lines += ["", "| operation | " + " | ".join(run.name for run in runs) + " |",
+              "|---|" + "---|" * len(runs)]
+    for op in ops:
+        cells = []
+        for run in runs:
+            counts = Counter(result.status for result in run.results if result.op == op)
+            cells.append("not available" if run.unavailable else (_markdown_cell(counts) or "–"))
+        lines.append(f"| `{op}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _value_text(value) -> str:
     if isinstance(value, float):
         return repr(value)

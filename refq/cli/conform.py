@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--details", type=int, default=10, metavar="N",
                         help="failing cases detailed per backend (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the matrix as Markdown tables (docs/conformance/matrix.md) instead of the "
+                             "terminal matrix; failure details go to stderr")
 
 
 def _ops(text: str | None) -> list[str] | None:
@@ -44,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from refq.backends import BUILTIN
     from refq.conformance.harness import case_paths, load_backend, run_cases
     from refq.conformance.loading import BackendUnavailable
-    from refq.conformance.report import BackendRun, failure_details, matrix, write_json, write_junit
+    from refq.conformance.report import (BackendRun, failure_details, matrix, matrix_markdown, write_json,
+                                         write_junit)
     from refq.registry.profiles import PROFILES_BY_NAME
 
     if args.level not in (1, 2):
@@ -75,11 +79,16 @@ def run(args: argparse.Namespace) -> int:
                                 progress=False if args.no_progress else None)
         runs.append(BackendRun(spec, backend.name, backend.profile, backend.version, results,
                                seconds=time.perf_counter() - start))
-    print(matrix(runs))
     details = failure_details(runs, cases_per_backend=args.details)
-    if details:
-        print()
-        print(details)
+    if args.markdown:
+        print(matrix_markdown(runs), end="")
+        if details:
+            print(details, file=sys.stderr)
+    else:
+        print(matrix(runs))
+        if details:
+            print()
+            print(details)
     if args.json:
         write_json(args.json, runs, level=args.level)
     if args.junit:
