@@ -21,6 +21,7 @@ from refq.affine.parameters import (
 )
 from refq.affine.profiles import resolve_variants
 from refq.affine.specialized import quantize_blocks_float32
+from refq.numbers.floats import encode
 from refq.numbers.rounding import HALF_TO_EVEN, round_rational
 from refq.registry.rounding import ROUNDING_MODES
 
@@ -68,8 +69,13 @@ def quantize_exact_value(x: float, scale: np.float32, reciprocal: np.float32, ze
         if codes["zero_point_placement"] != steps.AFTER_ROUNDING:
             value, pending = value + zero_point, 0
         integer = round_rational(value, ROUNDING_MODES[codes["rounding"]].name)
-        # Past 2^62 every range saturates and every int32 conversion overflows: keep floats exact.
-        rounded = float(max(min(integer, 2**62), -(2**62)))
+        if codes["saturation"] == steps.CONVERT_INT64_THEN_CLAMP:
+            # This saturation rounds n + z to float32 before converting: round the exact sum once.
+            bits = encode(Fraction(integer + pending), "binary32", overflow="infinity")
+            rounded, pending = float(np.array(bits, dtype=np.uint32).view(np.float32)), 0
+        else:
+            # Past 2^62 every range saturates and every int32 conversion overflows: keep floats exact.
+            rounded = float(max(min(integer, 2**62), -(2**62)))
     q, unpredictable = steps.saturate.py_func(rounded, pending, target.qmin, target.qmax,
                                               codes["saturation"], codes["conversion_overflow"])
     return int(q), bool(unpredictable)
