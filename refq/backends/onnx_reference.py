@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from refq.backends.arguments import Call, dequantize_call, quantize_call, require
+from refq.backends.integer_methods import IntegerOperations
 from refq.backends.onnx_model import QUANTIZE_TYPES, build_model, element_type
 
 DTYPES = QUANTIZE_TYPES
@@ -14,7 +15,7 @@ DEQUANTIZE_DTYPES = QUANTIZE_TYPES + ("int32",)
 GRANULARITIES = ("per_tensor", "per_axis", "blocked")
 
 
-class OnnxReferenceBackend:
+class OnnxReferenceBackend(IntegerOperations):
     """The models of :class:`refq.backends.onnxruntime.OnnxRuntimeBackend`, evaluated by onnx's reference evaluator."""
 
     name = "onnx-reference"
@@ -65,31 +66,6 @@ class OnnxReferenceBackend:
         return record(y=np.asarray(y, np.uint8).reshape(values.shape), y_scale=np.float32(scale),
                       y_zero_point=np.uint8(zero_point))
 
-    # --- integer operations (INT) ---
-    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
-        """``MatMulInteger(a, b, a_zero_point, b_zero_point)``: int32."""
-        return self._run_integer("matmul_integer", (a, b, a_zero_point, b_zero_point), {})
-
-    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
-        """``QLinearMatMul``: the type of ``y_zero_point``."""
-        return self._run_integer("qlinear_matmul", (a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
-                                                    y_zero_point), {})
-
-    def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
-                     kernel_shape=None, pads=None, strides=None) -> np.ndarray:
-        """``ConvInteger`` (NCHW): int32."""
-        return self._run_integer("conv_integer", (x, w, x_zero_point, w_zero_point),
-                                 dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-                                      pads=pads, strides=strides))
-
-    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
-                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
-                     strides=None) -> np.ndarray:
-        """``QLinearConv`` (NCHW): the type of ``y_zero_point``."""
-        return self._run_integer("qlinear_conv", (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
-                                                  y_zero_point, B),
-                                 dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-                                      pads=pads, strides=strides))
 
     def _run_integer(self, op: str, inputs: tuple, attributes: dict) -> np.ndarray:
         from refq.backends.integer_models import build_integer_model, check_arguments, feeds, model_key

@@ -7,6 +7,7 @@ import ctypes
 import numpy as np
 
 from refq.backends.arguments import Call, contiguous, dequantize_call, quantize_call, require
+from refq.backends.integer_methods import IntegerOperations
 from refq.backends.onnx_model import QUANTIZE_TYPES, PACKED_BITS, build_model, element_type, pack, unpack
 
 #: What ONNX Runtime's CPU provider computes; every other refq dtype raises NotImplementedError.
@@ -15,7 +16,7 @@ DEQUANTIZE_DTYPES = QUANTIZE_TYPES + ("int32",)
 GRANULARITIES = ("per_tensor", "per_axis", "blocked")
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(IntegerOperations):
     """ONNX Runtime, one single-node model per operation, dtype, shape and granularity.
 
     Sessions run single-threaded on ``CPUExecutionProvider`` and are cached, so
@@ -102,31 +103,6 @@ class OnnxRuntimeBackend:
         return record(lowest=np.asarray(lowest), highest=np.asarray(highest), hist=np.asarray(hist),
                       hist_edges=np.asarray(hist_edges))
 
-    # --- integer operations (INT) ---
-    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
-        """``MatMulInteger(a, b, a_zero_point, b_zero_point)``: int32."""
-        return self._run_integer("matmul_integer", (a, b, a_zero_point, b_zero_point), {})
-
-    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
-        """``QLinearMatMul``: the type of ``y_zero_point``."""
-        return self._run_integer("qlinear_matmul", (a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
-                                                    y_zero_point), {})
-
-    def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
-                     kernel_shape=None, pads=None, strides=None) -> np.ndarray:
-        """``ConvInteger`` (NCHW): int32."""
-        return self._run_integer("conv_integer", (x, w, x_zero_point, w_zero_point),
-                                 dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-                                      pads=pads, strides=strides))
-
-    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
-                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
-                     strides=None) -> np.ndarray:
-        """``QLinearConv`` (NCHW): the type of ``y_zero_point``."""
-        return self._run_integer("qlinear_conv", (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
-                                                  y_zero_point, B),
-                                 dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-                                      pads=pads, strides=strides))
 
     # --- elementwise, pooling and table operations (ELT) ---
     def qlinear_add(self, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None) -> np.ndarray:
