@@ -13,6 +13,7 @@ from refq.observers.dynamic import dynamic_quantize_linear, torch_dynamic_qparam
 from refq.observers.histogram import histogram_init, histogram_qparams, histogram_update
 from refq.observers.minmax import MinMaxState, initial_state, minmax_qparams, minmax_update
 from refq.observers.moving_average import moving_average_update
+from refq.observers.mse import mse_search
 from refq.observers.qparams import QParams
 
 
@@ -105,3 +106,16 @@ def calibrate_entropy(batches, *, num_bins: int = 128, num_quantized_bins: int =
     state = _calibration_histogram(batches, collect_values, num_bins)
     lowest, highest = entropy_range(state, num_quantized_bins)
     return {"lowest": lowest, "highest": highest, "hist": state.counts, "hist_edges": state.edges}
+
+
+def search_mse(batches, *, candidates: int = 100, dtype: str = "uint8", qscheme: str = "affine",
+               reduce_range: bool = False, quant_min: int | None = None, quant_max: int | None = None,
+               narrow: bool = False) -> dict:
+    """refq's MSE-optimal range search over ``batches`` (OBS-4.7, OBS-4.8): the observed range,
+    the chosen candidate and clip range, its round-trip error and the parameters."""
+    result = mse_search(batches, candidates=candidates, dtype=dtype, qscheme=qscheme, reduce_range=reduce_range,
+                        quant_min=quant_min, quant_max=quant_max, narrow=narrow)
+    return {"min_val": result.min_val, "max_val": result.max_val, "candidates": result.candidates,
+            "candidate": result.candidate, "clip_min": result.clip_min, "clip_max": result.clip_max,
+            "error": result.error, "scale": result.scale, "zero_point": result.zero_point,
+            "unpredictable": result.unpredictable}

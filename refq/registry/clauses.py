@@ -170,7 +170,10 @@ _OBSERVERS_HISTOGRAMS: tuple[Clause, ...] = (
     Clause("OBS-4.6", "Entropy (KL divergence) range", ("refq.observers.calibrators:entropy_range",
                                                         "refq.observers.calibrators:kl_divergence",
                                                         "refq.observers.calibrators:smooth")),
-    Clause("OBS-4.7", "MSE-optimal range (no backend)", ()),
+    Clause("OBS-4.7", "MSE-optimal range search (refq's rule)", ("refq.observers.mse:mse_search",
+                                                                  "refq.observers.mse:candidate_bound",
+                                                                  "refq.observers.operations:search_mse")),
+    Clause("OBS-4.8", "Round-trip error of a candidate", ("refq.observers.mse:round_trip_error",)),
 )
 
 # --- requantization (REQ) ---
