@@ -42,6 +42,8 @@ _REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "multiplier_rounding": "
                       "shift_limits": "tflite", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
                       "accumulator": "int32", "accumulator_overflow": "unpredictable"}
 _REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}
+# FBGEMM's requantization (torch.ops.quantized.linear / conv2d) is MLAS's: measured bit-identical.
+_REQUANTIZE_PYTORCH = {**_REQUANTIZE_ORT, "accumulator_overflow": "unpredictable"}
 # --- end requantize ---
 
 PROFILES: tuple[Profile, ...] = (
@@ -78,12 +80,19 @@ PROFILES: tuple[Profile, ...] = (
         {**_TORCH_RECIPROCAL, "zero_point_placement": "before_rounding_fused", "nan": "qmax"},
         dict(_DEQUANTIZE_STANDARD),
         quantize_per_axis={"zero_point_placement": "before_rounding", "nan": "zero"},
+        requantize=dict(_REQUANTIZE_PYTORCH),
         sources=("fbgemm QuantUtilsAvx2.cc (QuantizeAvx2: _mm256_fmadd_ps(x, inverse_scale, zero_point))",
                  "aten/src/ATen/native/quantized/AffineQuantizer.cpp",
-                 "measured: torch 2.13 CPU"),
+                 "measured: torch 2.13 CPU",
+                 "requantize measured: torch.ops.quantized.linear and conv2d, fbgemm engine, torch 2.13 (AVX512-VNNI CPU)"),
         notes="Per-tensor: one fused multiply-add x * fl32(1 / scale) + zero_point, then round and clamp; NaN "
               "gives qmax. Per-channel: the product and the addition are rounded separately; NaN gives 0. "
-              "CPUs without FMA take another path (not covered).",
+              "CPUs without FMA take another path (not covered). Quantized linear / conv2d requantize as "
+              "ONNX Runtime does: multiplier fl32(fl32(s_x * s_w) / s_y), fl32(fl32(acc) * multiplier), rounded "
+              "half to even, output zero point added after rounding, clamped. uint8 x int8 products are summed "
+              "in int32, but AVX2 CPUs without VNNI add adjacent pairs in int16 with saturation first "
+              "(vpmaddubsw, per fbgemm's AVX2 kernels; not measured here), so large uint8 x int8 pairs are "
+              "unpredictable across CPUs.",
     ),
     Profile(
         "pytorch-fake-quant", "PyTorch torch.fake_quantize_per_tensor_affine / per_channel_affine (CPU)",
