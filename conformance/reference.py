@@ -237,6 +237,26 @@ def qlinear_global_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=
     return compute(X, x_scale, x_zero_point, y_scale, y_zero_point, channels_last=channels_last), None
 
 
+def max_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None, storage_order=0,
+             strides=None, profile="onnxruntime"):
+    """ELT-6.3."""
+    from refq.elementwise.windows import max_pool as compute
+
+    return compute(X, auto_pad=auto_pad, ceil_mode=ceil_mode, dilations=dilations, kernel_shape=kernel_shape,
+                   pads=pads, storage_order=storage_order, strides=strides), None
+
+
+def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, auto_pad="NOTSET", ceil_mode=0,
+                         channels_last=0, count_include_pad=0, kernel_shape=None, pads=None, strides=None,
+                         profile="onnxruntime"):
+    """ELT-6.6."""
+    from refq.elementwise.windows import qlinear_average_pool as compute
+
+    return compute(X, x_scale, x_zero_point, y_scale, y_zero_point, auto_pad=auto_pad, ceil_mode=ceil_mode,
+                   channels_last=channels_last, count_include_pad=count_include_pad, kernel_shape=kernel_shape,
+                   pads=pads, strides=strides), None
+
+
 def run(op: str, inputs: dict, attributes: dict, profile: str):
     """Run operation ``op`` with ``inputs`` (ONNX order) and ``attributes`` under ``profile``."""
     operation = OPERATIONS_BY_NAME.get(op)

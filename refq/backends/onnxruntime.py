@@ -143,6 +143,20 @@ class OnnxRuntimeBackend(IntegerOperations):
                       "strides": strides}
         return self._run_node("MaxPool", [("X", x)], x.dtype, attributes, domain="")
 
+    def qlinear_average_pool(self, X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, auto_pad="NOTSET",
+                             ceil_mode=0, channels_last=0, count_include_pad=0, kernel_shape=None, pads=None,
+                             strides=None) -> np.ndarray:
+        """``com.microsoft.QLinearAveragePool`` (NCHW, or NHWC with ``channels_last=1``)."""
+        from refq.backends.onnx_contrib_model import scalar
+
+        x = np.asarray(X)
+        inputs = [("X", x), ("x_scale", scalar(x_scale, np.float32)), ("x_zero_point", scalar(x_zero_point, x.dtype)),
+                  ("y_scale", scalar(y_scale, np.float32)), ("y_zero_point", scalar(y_zero_point, x.dtype))]
+        attributes = {"auto_pad": auto_pad, "ceil_mode": int(ceil_mode), "channels_last": int(channels_last),
+                      "count_include_pad": int(count_include_pad), "kernel_shape": kernel_shape, "pads": pads,
+                      "strides": strides}
+        return self._run_node("QLinearAveragePool", inputs, x.dtype, attributes)
+
     def _run_binary(self, op, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point):
         from refq.backends.onnx_contrib_model import scalar
 

@@ -1,6 +1,6 @@
 """Chapter ELT: elementwise, pooling and table operations on quantized tensors
 (ONNX Runtime's contrib operators QLinearAdd, QLinearMul, QLinearSigmoid,
-QLinearLeakyRelu, QLinearGlobalAveragePool; fused ReLU/ReLU6/clamp)."""
+QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool; MaxPool on 8 bits; fused ReLU/ReLU6/clamp)."""
 
 from refq.elementwise.activation import ACTIVATIONS, clamp_output, fused_activation_bounds
 from refq.elementwise.binary import (add_fixed_part, add_ratios, add_value, convert_and_saturate, multiply_ratio,
@@ -9,11 +9,12 @@ from refq.elementwise.lookup import (build_table, leaky_relu, logistic, lookup, 
                                      table_inputs)
 from refq.elementwise.operands import (DTYPES, FIRST_SCALAR, GENERAL, SECOND_SCALAR, broadcast_shape, span_role)
 from refq.elementwise.pooling import global_average_channels, global_average_multiplier, qlinear_global_average_pool
+from refq.elementwise.windows import max_pool, pooled_size, qlinear_average_pool
 
 __all__ = [
     "ACTIVATIONS", "DTYPES", "FIRST_SCALAR", "GENERAL", "SECOND_SCALAR", "add_fixed_part", "add_ratios", "add_value",
     "broadcast_shape", "build_table", "clamp_output", "convert_and_saturate", "fused_activation_bounds",
-    "global_average_channels", "global_average_multiplier", "leaky_relu", "logistic", "lookup", "multiply_ratio",
-    "multiply_value", "qlinear_add", "qlinear_global_average_pool", "qlinear_leaky_relu", "qlinear_mul",
-    "qlinear_sigmoid", "span_role", "table_inputs",
+    "global_average_channels", "global_average_multiplier", "leaky_relu", "logistic", "lookup", "max_pool",
+    "multiply_ratio", "multiply_value", "pooled_size", "qlinear_add", "qlinear_average_pool",
+    "qlinear_global_average_pool", "qlinear_leaky_relu", "qlinear_mul", "qlinear_sigmoid", "span_role", "table_inputs",
 ]

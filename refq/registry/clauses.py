@@ -288,6 +288,12 @@ _ELEMENTWISE: tuple[Clause, ...] = (
     Clause("ELT-4.3", "QLinearGlobalAveragePool", (_EP + "qlinear_global_average_pool",)),
     Clause("ELT-5.1", "Activation bounds", (_EA + "fused_activation_bounds",)),
     Clause("ELT-5.2", "Clamping to the bounds", (_EA + "clamp_output",)),
+    Clause("ELT-6.1", "Pooled output size", ("refq.elementwise.windows:pooled_size", "refq.elementwise.windows:Window")),
+    Clause("ELT-6.2", "Window maximum", ("refq.elementwise.windows:max_pool_windows",)),
+    Clause("ELT-6.3", "MaxPool on 8-bit tensors", ("refq.elementwise.windows:max_pool",)),
+    Clause("ELT-6.4", "Whole-input average windows", ("refq.elementwise.windows:qlinear_average_pool",)),
+    Clause("ELT-6.5", "Window average in float32", ("refq.elementwise.windows:average_pool_windows",)),
+    Clause("ELT-6.6", "QLinearAveragePool", ("refq.elementwise.windows:qlinear_average_pool",)),
 )
 # --- end elementwise ---
 

@@ -138,6 +138,19 @@ OPERATIONS: tuple[Operation, ...] = (
               "array of X's dtype, spatial axes of length 1",
               ("ELT-1.1", "ELT-4.1", "ELT-4.2", "ELT-4.3"),
               "refq.conformance.reference:qlinear_global_average_pool"),
+    Operation("max_pool", "MaxPool",
+              ("X",), {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "kernel_shape": None, "pads": None,
+                       "storage_order": 0, "strides": None},
+              "array of X's dtype (int8 or uint8), the pooled shape",
+              ("ELT-1.1", "ELT-6.1", "ELT-6.2", "ELT-6.3"),
+              "refq.conformance.reference:max_pool"),
+    Operation("qlinear_average_pool", "com.microsoft.QLinearAveragePool",
+              ("X", "x_scale", "x_zero_point?", "y_scale", "y_zero_point?"),
+              {"auto_pad": "NOTSET", "ceil_mode": 0, "channels_last": 0, "count_include_pad": 0, "kernel_shape": None,
+               "pads": None, "strides": None},
+              "array of X's dtype, the pooled shape",
+              ("ELT-1.1", "ELT-2.1", "ELT-4.2", "ELT-6.1", "ELT-6.4", "ELT-6.5", "ELT-6.6"),
+              "refq.conformance.reference:qlinear_average_pool"),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}

@@ -1,0 +1,206 @@
+"""ELT-6: sliding-window pooling on quantized tensors: the standard ``MaxPool`` on int8 /
+uint8 and ONNX Runtime's ``com.microsoft.QLinearAveragePool``.
+
+Both take ``(N, C, D1[, D2[, D3]])`` input (or channels last for the average) and a window
+described by ``kernel_shape``, ``strides``, ``pads`` (begin values then end values) and, for
+the maximum, ``dilations``. Internally every input is viewed as ``(rows, D1, D2, D3)`` with
+missing spatial axes of length 1, so one kernel serves 1, 2 and 3 spatial axes.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.elementwise.binary import convert_and_saturate
+from refq.elementwise.operands import quantized_tensor, single_scale, single_zero_point
+from refq.elementwise.pooling import qlinear_global_average_pool
+from refq.errors import invalid
+
+
+def _integers(values, argument: str, count: int, default: int, minimum: int) -> tuple[int, ...]:
+    if values is None:
+        return (default,) * count
+    try:
+        items = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise invalid(argument, f"a list of {count} integers", values) from None
+    if len(items) != count or any(v < minimum for v in items):
+        raise invalid(argument, f"a list of {count} integers >= {minimum}", values)
+    return items
+
+
+def pooled_size(size: int, kernel_size: int, stride: int, pad_begin: int, pad_end: int, dilation: int,
+                ceil_mode: int) -> int:
+    """ELT-6.1: the output length of one spatial axis,
+    $m = n + p_b + p_e - d(k - 1) - 1$ divided by $s$ truncated toward zero, plus one; with
+    ``ceil_mode`` $\\lceil m / s \\rceil + 1$, less one when the last window would start at or after
+    $n + p_b$. A negative result is an error."""
+    span = size + pad_begin + pad_end - dilation * (kernel_size - 1) - 1
+    # ONNX Runtime divides with C's truncating integer division (ceiling in ceil mode), so a
+    # dilated window longer than the padded input still gives 0 or 1 outputs, not an error.
+    quotient = Fraction(span, stride)
+    count = (math.ceil(quotient) if ceil_mode else math.trunc(quotient)) + 1
+    if ceil_mode and (count - 1) * stride >= size + pad_begin:
+        count -= 1
+    if count < 0:
+        raise invalid("kernel_shape", "a window that fits the padded input", kernel_size)
+    return count
+
+
+class Window:
+    """The validated window attributes of one pooling call, spatial axes padded to three."""
+
+    def __init__(self, spatial: tuple[int, ...], kernel_shape, strides, pads, dilations, ceil_mode, auto_pad):
+        rank = len(spatial)
+        if not 1 <= rank <= 3:
+            raise invalid("X", "an array with 1, 2 or 3 spatial axes", f"{rank} spatial axes")
+        if auto_pad != "NOTSET":
+            raise invalid("auto_pad", "'NOTSET' (explicit pads)", auto_pad)
+        if ceil_mode not in (0, 1) or isinstance(ceil_mode, bool):
+            raise invalid("ceil_mode", "0 or 1", ceil_mode)
+        if kernel_shape is None:
+            raise invalid("kernel_shape", f"a list of {rank} integers >= 1", None)
+        self.kernel = _integers(kernel_shape, "kernel_shape", rank, 1, 1)
+        self.strides = _integers(strides, "strides", rank, 1, 1)
+        self.dilations = _integers(dilations, "dilations", rank, 1, 1)
+        all_pads = _integers(pads, "pads", 2 * rank, 0, 0)
+        self.pads_begin, self.pads_end = all_pads[:rank], all_pads[rank:]
+        for axis in range(rank):
+            if max(self.pads_begin[axis], self.pads_end[axis]) >= self.kernel[axis]:
+                raise invalid("pads", "values smaller than the kernel along their axis", pads)
+        self.output = tuple(pooled_size(spatial[a], self.kernel[a], self.strides[a], self.pads_begin[a],
+                                        self.pads_end[a], self.dilations[a], ceil_mode) for a in range(rank))
+        fill = 3 - rank
+        self.kernel3 = np.array(self.kernel + (1,) * fill, np.int64)
+        self.strides3 = np.array(self.strides + (1,) * fill, np.int64)
+        self.dilations3 = np.array(self.dilations + (1,) * fill, np.int64)
+        self.pads3 = np.array(self.pads_begin + (0,) * fill, np.int64)
+        self.output3 = self.output + (1,) * fill
+
+
+@kernel
+def max_pool_windows(x4, kernel3, strides3, pads3, dilations3, lowest, out4):
+    """ELT-6.2: each output is the largest code at the window positions
+    $h = o s - p_b + j d$ ($0 \\le j < k$) that lie inside the input; padding never wins."""
+    rows, height, width, depth = x4.shape
+    for r in range(rows):
+        for oh in range(out4.shape[1]):
+            for ow in range(out4.shape[2]):
+                for od in range(out4.shape[3]):
+                    best = np.int64(lowest)
+                    for jh in range(kernel3[0]):
+                        h = oh * strides3[0] - pads3[0] + jh * dilations3[0]
+                        if h < 0 or h >= height:
+                            continue
+                        for jw in range(kernel3[1]):
+                            w = ow * strides3[1] - pads3[1] + jw * dilations3[1]
+                            if w < 0 or w >= width:
+                                continue
+                            for jd in range(kernel3[2]):
+                                d = od * strides3[2] - pads3[2] + jd * dilations3[2]
+                                if d < 0 or d >= depth:
+                                    continue
+                                value = np.int64(x4[r, h, w, d])
+                                if value > best:
+                                    best = value
+                    out4[r, oh, ow, od] = best
+
+
+def max_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None,
+             storage_order=0, strides=None) -> np.ndarray:
+    """ELT-6.3: ONNX ``MaxPool`` (opset 12+) on int8 or uint8 ``(N, C, D1[, D2[, D3]])`` input:
+    the exact maximum over each window (ELT-6.2), output shape by ELT-6.1.
+
+    ``storage_order`` only affects the optional indices output, which refq does not produce.
+    """
+    x = quantized_tensor(X, "X")
+    if x.ndim < 3:
+        raise invalid("X", "an array of rank 3 to 5 (N, C, spatial...)", f"shape {x.shape}")
+    if storage_order not in (0, 1):
+        raise invalid("storage_order", "0 or 1", storage_order)
+    window = Window(x.shape[2:], kernel_shape, strides, pads, dilations, ceil_mode, auto_pad)
+    rows = x.shape[0] * x.shape[1]
+    x4 = np.ascontiguousarray(x).reshape((rows,) + x.shape[2:] + (1,) * (5 - x.ndim))
+    out4 = np.empty((rows,) + window.output3, dtype=x.dtype)
+    max_pool_windows(x4, window.kernel3, window.strides3, window.pads3, window.dilations3,
+                     np.iinfo(x.dtype).min, out4)
+    return out4.reshape(x.shape[:2] + window.output)
+
+
+@kernel
+def average_pool_windows(x4, x_scale, x_zero_point, y_scale, y_zero_point, kernel3, strides3, pads3,
+                         count_include_pad, qmin, qmax, out4):
+    """ELT-6.5: each code is dequantized to float32, $v = \\mathrm{fl}(s_x (q - z_x))$; the window's
+    values inside the input are summed in float32 in row-major order from 0; the sum is divided
+    in float32 by the count $c$ (the kernel size with ``count_include_pad``, else the number of
+    positions inside the input); $t = \\mathrm{fl}(\\mathrm{fl}(\\mathrm{avg} / s_y) + z_y)$ becomes
+    a code by ELT-2.1."""
+    rows, height, width, depth = x4.shape
+    kernel_size = kernel3[0] * kernel3[1] * kernel3[2]
+    for r in range(rows):
+        for oh in range(out4.shape[1]):
+            h_start = oh * strides3[0] - pads3[0]
+            h_end = min(h_start + kernel3[0], height)
+            h_start = max(h_start, 0)
+            for ow in range(out4.shape[2]):
+                w_start = ow * strides3[1] - pads3[1]
+                w_end = min(w_start + kernel3[1], width)
+                w_start = max(w_start, 0)
+                for od in range(out4.shape[3]):
+                    d_start = od * strides3[2] - pads3[2]
+                    d_end = min(d_start + kernel3[2], depth)
+                    d_start = max(d_start, 0)
+                    total = np.float32(0.0)
+                    for h in range(h_start, h_end):
+                        for w in range(w_start, w_end):
+                            for d in range(d_start, d_end):
+                                centred = np.float32(np.int64(x4[r, h, w, d]) - np.int64(x_zero_point))
+                                total = np.float32(total + np.float32(x_scale * centred))
+                    if count_include_pad:
+                        count = kernel_size
+                    else:
+                        count = (h_end - h_start) * (w_end - w_start) * (d_end - d_start)
+                    average = np.float32(total / np.float32(count))
+                    shifted = np.float32(np.float32(average / y_scale) + np.float32(y_zero_point))
+                    out4[r, oh, ow, od] = convert_and_saturate(shifted, qmin, qmax)
+
+
+def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, auto_pad="NOTSET",
+                         ceil_mode=0, channels_last=0, count_include_pad=0, kernel_shape=None, pads=None,
+                         strides=None) -> np.ndarray:
+    """ELT-6.6: ``com.microsoft.QLinearAveragePool`` on int8 or uint8 input ``(N, C, D1[, D2[, D3]])``,
+    or ``(N, D1, ..., C)`` with ``channels_last=1``.
+
+    A window covering the whole input without padding is ``QLinearGlobalAveragePool`` (ELT-4.2,
+    integer sum, one multiplier); every other window is ELT-6.5 in float32.
+    """
+    x = quantized_tensor(X, "X")
+    if x.ndim < 3:
+        raise invalid("X", "an array of rank 3 to 5 (N, C, spatial...)", f"shape {x.shape}")
+    for name, value in (("channels_last", channels_last), ("count_include_pad", count_include_pad)):
+        if value not in (0, 1) or isinstance(value, bool):
+            raise invalid(name, "0 or 1", value)
+    scale_x, scale_y = single_scale(x_scale, "x_scale"), single_scale(y_scale, "y_scale")
+    zero_x = single_zero_point(x_zero_point, x.dtype, "x_zero_point")
+    zero_y = single_zero_point(y_zero_point, x.dtype, "y_zero_point")
+    nchw = np.moveaxis(x, -1, 1) if channels_last else x
+    spatial = nchw.shape[2:]
+    window = Window(spatial, kernel_shape, strides, pads, None, ceil_mode, auto_pad)
+    if window.kernel == tuple(spatial) and not any(window.pads_begin + window.pads_end):
+        return qlinear_global_average_pool(x, scale_x, x.dtype.type(zero_x), scale_y, x.dtype.type(zero_y),
+                                           channels_last=channels_last)
+    rows = nchw.shape[0] * nchw.shape[1]
+    x4 = np.ascontiguousarray(nchw).reshape((rows,) + spatial + (1,) * (5 - x.ndim))
+    out4 = np.empty((rows,) + window.output3, dtype=x.dtype)
+    info = np.iinfo(x.dtype)
+    average_pool_windows(x4, np.float64(scale_x), zero_x, np.float64(scale_y), zero_y, window.kernel3,
+                         window.strides3, window.pads3, bool(count_include_pad), info.min, info.max, out4)
+    result = out4.reshape(nchw.shape[:2] + window.output)
+    return np.ascontiguousarray(np.moveaxis(result, 1, -1)) if channels_last else result
+
+
+__all__ = ["Window", "average_pool_windows", "max_pool", "max_pool_windows", "pooled_size", "qlinear_average_pool"]
