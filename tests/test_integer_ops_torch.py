@@ -118,6 +118,33 @@ def test_qlinear_matmul_float32_accumulator(backend):
     assert differing > 0
 
 
+def test_qlinear_matmul_multiplier(backend):
+    """The multiplier is fl32(fl32(s_a * s_b) / s_y) (REQ-1.1): for scales where another order of the
+    operations (float64 throughout, s_a * (s_b / s_y), (s_a * s_b) * (1 / s_y)) gives another float32
+    multiplier, an accumulator on which the two round apart follows refq's."""
+    rng = np.random.default_rng(65)
+    f32 = np.float32
+    separated = 0
+    while separated < 60:
+        a_scale, b_scale = f32(rng.uniform(0.001, 0.1)), f32(rng.uniform(0.001, 0.1))
+        y_scale = f32(a_scale * b_scale * rng.uniform(50, 3000))
+        multiplier = f32(f32(a_scale * b_scale) / y_scale)
+        others = {f32(np.float64(a_scale) * np.float64(b_scale) / np.float64(y_scale)),
+                  f32(a_scale * f32(b_scale / y_scale)), f32(f32(a_scale * b_scale) * f32(f32(1) / y_scale))}
+        accumulators = np.arange(1, int(127 / multiplier), dtype=np.int32).astype(f32)
+        rounded = np.rint(accumulators * multiplier)
+        for other in others - {multiplier}:
+            apart = np.flatnonzero(np.rint(accumulators * other) != rounded)
+            if apart.size == 0:
+                continue
+            row, column = exact_products(int(accumulators[apart[0]]), 64)
+            case = (row[None], a_scale, np.uint8(0), column[:, None], b_scale, np.int8(0), y_scale, np.uint8(0))
+            expected = qlinear_matmul(*case, **pytorch_variants())
+            assert expected[0, 0] == rounded[apart[0]]
+            np.testing.assert_array_equal(backend.qlinear_matmul(*case), expected)
+            separated += 1
+
+
 def conv_case(rng, per_channel: bool, ties: bool):
     group = int(rng.integers(1, 4))
     channels, outputs = group * int(rng.integers(1, 3)), group * int(rng.integers(1, 3))
@@ -142,13 +169,18 @@ def conv_case(rng, per_channel: bool, ties: bool):
 @pytest.mark.parametrize("per_channel, ties", [(False, False), (True, False), (False, True)])
 def test_qlinear_conv(backend, per_channel, ties):
     rng = np.random.default_rng(64 + 2 * per_channel + ties)
-    checked = 0
+    checked = differing = 0
     for _ in range(60):
         operands, attributes = conv_case(rng, per_channel, ties)
         expected = qlinear_conv(*operands, **attributes, **pytorch_variants())
         np.testing.assert_array_equal(backend.qlinear_conv(*operands, **attributes), expected)
         checked += expected.size
+        if ties:
+            differing += int((qlinear_conv(*operands, **attributes, **{**pytorch_variants(),
+                                                                       "zero_point_placement": "before_rounding"})
+                              != expected).sum())
     assert checked > 2000
+    assert differing > 0 or not ties
 
 
 def test_pytorch_requantize_profile():
