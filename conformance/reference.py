@@ -257,6 +257,13 @@ def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *
                    pads=pads, strides=strides), None
 
 
+def qlinear_concat(Y_scale, Y_zero_point, inputs, *, axis=None, profile="onnxruntime"):
+    """ELT-7.2."""
+    from refq.elementwise.concat import qlinear_concat as compute
+
+    return compute(Y_scale, Y_zero_point, inputs, axis=axis), None
+
+
 def run(op: str, inputs: dict, attributes: dict, profile: str):
     """Run operation ``op`` with ``inputs`` (ONNX order) and ``attributes`` under ``profile``."""
     operation = OPERATIONS_BY_NAME.get(op)

@@ -1,6 +1,7 @@
 """Chapter ELT, window pooling (ELT-6): MaxPool on int8 / uint8 and com.microsoft
 QLinearAveragePool, bit-exact against ONNX Runtime's CPU kernels on random windows
-(1 to 3 spatial axes, strides, pads, dilations, ceil_mode, count_include_pad, channels_last)."""
+(1 to 3 spatial axes, strides, pads, dilations, ceil_mode, count_include_pad, channels_last);
+and concatenation (ELT-7, com.microsoft QLinearConcat)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 
 from refq._jit import pure_python
-from refq.elementwise import max_pool, pooled_size, qlinear_average_pool, qlinear_global_average_pool
+from refq.elementwise import (max_pool, pooled_size, qlinear_average_pool, qlinear_concat, qlinear_global_average_pool,
+                              requantize_codes)
 from refq.errors import RefqError, RefqTypeError, RefqValueError
 
 DTYPES = (np.int8, np.uint8)
@@ -164,5 +166,65 @@ def test_windows_jit_equals_pure_python(dtype):
      RefqValueError),
 ])
 def test_invalid_arguments(call, error):
+    with pytest.raises(error):
+        call()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_qlinear_concat(ort, dtype):
+    """Random shapes and axes, 1 to 3 inputs, a quarter of them already in the output's scale."""
+    rng = np.random.default_rng(71)
+    info = np.iinfo(dtype)
+    checked = 0
+    for _ in range(150):
+        rank = int(rng.integers(1, 4))
+        base = [int(rng.integers(1, 5)) for _ in range(rank)]
+        axis = int(rng.integers(-rank, rank))
+        y_scale = np.float32(np.exp2(rng.uniform(-8, 0)) * rng.uniform(1.0, 2.0))
+        y_zero = dtype(rng.integers(info.min, info.max + 1))
+        inputs = []
+        for _ in range(int(rng.integers(1, 4))):
+            shape = list(base)
+            shape[axis] = int(rng.integers(1, 5))
+            x = rng.integers(info.min, info.max + 1, shape).astype(dtype)
+            if rng.random() < 0.25:
+                inputs.append((x, y_scale, y_zero))
+            else:
+                inputs.append((x, np.float32(y_scale * np.float32(np.exp2(rng.uniform(-4, 4)))),
+                               dtype(rng.integers(info.min, info.max + 1))))
+        expected = ort.qlinear_concat(y_scale, y_zero, inputs, axis=axis)
+        got = qlinear_concat(y_scale, y_zero, inputs, axis=axis)
+        assert_same(got, expected)
+        checked += got.size
+    assert checked > 1000
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_qlinear_concat_every_code(ort, dtype):
+    """ELT-7.1 on all 256 codes for 100 random scale and zero-point pairs (ties and saturation included)."""
+    rng = np.random.default_rng(72)
+    info = np.iinfo(dtype)
+    codes = np.arange(info.min, info.max + 1).astype(dtype)
+    for _ in range(100):
+        y_scale = np.float32(np.exp2(rng.uniform(-8, 0)) * rng.uniform(1.0, 2.0))
+        ratio = np.float32(np.exp2(float(rng.integers(-3, 4))) * rng.choice([1.0, 1.5, 0.75]))
+        x_scale = np.float32(y_scale * ratio)
+        x_zero, y_zero = dtype(rng.integers(info.min, info.max + 1)), dtype(rng.integers(info.min, info.max + 1))
+        expected = ort.qlinear_concat(y_scale, y_zero, [(codes, x_scale, x_zero)], axis=0)
+        assert_same(requantize_codes(codes, x_scale, x_zero, y_scale, y_zero), expected)
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda: qlinear_concat(0.1, np.uint8(0), [], axis=0), RefqValueError),
+    (lambda: qlinear_concat(0.1, 0, [(np.uint8([1]), 0.1, np.uint8(0))], axis=0), RefqValueError),
+    (lambda: qlinear_concat(0.1, np.uint8(0), [(np.int8([1]), 0.1, np.int8(0))], axis=0), RefqValueError),
+    (lambda: qlinear_concat(0.1, np.uint8(0), [(np.uint8([1]), 0.1)], axis=0), RefqTypeError),
+    (lambda: qlinear_concat(0.1, np.uint8(0), [(np.uint8([1]), 0.1, np.uint8(0))], axis=1), RefqValueError),
+    (lambda: qlinear_concat(0.1, np.uint8(0), [(np.uint8([[1]]), 0.1, np.uint8(0)),
+                                               (np.uint8([[1, 2]]), 0.1, np.uint8(0))], axis=0), RefqValueError),
+    (lambda: qlinear_concat(0.0, np.uint8(0), [(np.uint8([1]), 0.1, np.uint8(0))], axis=0), RefqValueError),
+    (lambda: qlinear_concat(0.1, np.uint8(0), np.uint8([1]), axis=0), RefqTypeError),
+])
+def test_qlinear_concat_invalid_arguments(call, error):
     with pytest.raises(error):
         call()

@@ -157,6 +157,17 @@ class OnnxRuntimeBackend(IntegerOperations):
                       "strides": strides}
         return self._run_node("QLinearAveragePool", inputs, x.dtype, attributes)
 
+    def qlinear_concat(self, Y_scale, Y_zero_point, inputs, *, axis) -> np.ndarray:
+        """``com.microsoft.QLinearConcat``; ``inputs`` is a sequence of ``(X, X_scale, X_zero_point)``."""
+        from refq.backends.onnx_contrib_model import scalar
+
+        dtype = np.asarray(Y_zero_point).dtype
+        node_inputs = [("Y_scale", scalar(Y_scale, np.float32)), ("Y_zero_point", scalar(Y_zero_point, dtype))]
+        for index, (values, scale, zero_point) in enumerate(inputs):
+            node_inputs += [(f"X{index}", np.asarray(values)), (f"X{index}_scale", scalar(scale, np.float32)),
+                            (f"X{index}_zero_point", scalar(0 if zero_point is None else zero_point, dtype))]
+        return self._run_node("QLinearConcat", node_inputs, dtype, {"axis": int(axis)})
+
     def _run_binary(self, op, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point):
         from refq.backends.onnx_contrib_model import scalar
 

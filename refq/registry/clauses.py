@@ -294,6 +294,8 @@ _ELEMENTWISE: tuple[Clause, ...] = (
     Clause("ELT-6.4", "Whole-input average windows", ("refq.elementwise.windows:qlinear_average_pool",)),
     Clause("ELT-6.5", "Window average in float32", ("refq.elementwise.windows:average_pool_windows",)),
     Clause("ELT-6.6", "QLinearAveragePool", ("refq.elementwise.windows:qlinear_average_pool",)),
+    Clause("ELT-7.1", "Requantizing one concatenated input", ("refq.elementwise.concat:requantize_codes",)),
+    Clause("ELT-7.2", "QLinearConcat", ("refq.elementwise.concat:qlinear_concat",)),
 )
 # --- end elementwise ---
 

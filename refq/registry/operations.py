@@ -151,6 +151,11 @@ OPERATIONS: tuple[Operation, ...] = (
               "array of X's dtype, the pooled shape",
               ("ELT-1.1", "ELT-2.1", "ELT-4.2", "ELT-6.1", "ELT-6.4", "ELT-6.5", "ELT-6.6"),
               "refq.conformance.reference:qlinear_average_pool"),
+    Operation("qlinear_concat", "com.microsoft.QLinearConcat",
+              ("Y_scale", "Y_zero_point", "inputs"), {"axis": None},
+              "array of Y_zero_point's dtype; inputs is a sequence of (X, X_scale, X_zero_point)",
+              ("ELT-1.1", "ELT-3.2", "ELT-3.5", "ELT-7.1", "ELT-7.2"),
+              "refq.conformance.reference:qlinear_concat"),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}
