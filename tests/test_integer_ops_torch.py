@@ -118,6 +118,17 @@ def test_qlinear_matmul_float32_accumulator(backend):
     assert differing > 0
 
 
+def test_qlinear_matmul_accumulator_wraps(backend):
+    """A sum past 2^31 - 1 wraps in int32 (accumulator_overflow wrap): 200 * 63 * 2^18 becomes negative."""
+    depth = 2**18
+    case = (np.full((1, depth), 200, np.uint8), np.float32(1), np.uint8(0), np.full((depth, 1), 63, np.int8),
+            np.float32(1), np.int8(0), np.float32(2.0**24), np.uint8(128))
+    expected = qlinear_matmul(*case, **pytorch_variants())
+    wrapped = 200 * 63 * depth - 2**32
+    assert expected[0, 0] == 128 + round(wrapped / 2**24)
+    np.testing.assert_array_equal(backend.qlinear_matmul(*case), expected)
+
+
 def test_qlinear_matmul_multiplier(backend):
     """The multiplier is fl32(fl32(s_a * s_b) / s_y) (REQ-1.1): for scales where another order of the
     operations (float64 throughout, s_a * (s_b / s_y), (s_a * s_b) * (1 / s_y)) gives another float32
@@ -186,7 +197,7 @@ def test_qlinear_conv(backend, per_channel, ties):
 def test_pytorch_requantize_profile():
     assert PROFILES_BY_NAME["pytorch"].requantize == {
         "requantize_form": "float_multiplier", "requantize_precision": "float32",
-        "requantize_zero_point": "after_rounding", "accumulator": "int32", "accumulator_overflow": "unpredictable"}
+        "requantize_zero_point": "after_rounding", "accumulator": "int32", "accumulator_overflow": "wrap"}
 
 
 def test_qlinear_unsupported(backend):

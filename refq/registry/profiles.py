@@ -43,7 +43,7 @@ _REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "multiplier_rounding": "
                       "accumulator": "int32", "accumulator_overflow": "unpredictable"}
 _REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}
 # FBGEMM's requantization (torch.ops.quantized.linear / conv2d) is MLAS's: measured bit-identical.
-_REQUANTIZE_PYTORCH = {**_REQUANTIZE_ORT, "accumulator_overflow": "unpredictable"}
+_REQUANTIZE_PYTORCH = dict(_REQUANTIZE_ORT)
 # --- end requantize ---
 
 PROFILES: tuple[Profile, ...] = (
@@ -90,9 +90,9 @@ PROFILES: tuple[Profile, ...] = (
               "CPUs without FMA take another path (not covered). Quantized linear / conv2d requantize as "
               "ONNX Runtime does: multiplier fl32(fl32(s_x * s_w) / s_y), fl32(fl32(acc) * multiplier), rounded "
               "half to even, output zero point added after rounding, clamped. uint8 x int8 products are summed "
-              "in int32, but AVX2 CPUs without VNNI add adjacent pairs in int16 with saturation first "
-              "(vpmaddubsw, per fbgemm's AVX2 kernels; not measured here), so large uint8 x int8 pairs are "
-              "unpredictable across CPUs.",
+              "in int32 with wraparound (measured), but AVX2 CPUs without VNNI add adjacent pairs in int16 with "
+              "saturation first (vpmaddubsw, per fbgemm's AVX2 kernels; not measured here): a pair of products "
+              "beyond int16 is CPU-dependent, a deviation no variant describes.",
     ),
     Profile(
         "pytorch-fake-quant", "PyTorch torch.fake_quantize_per_tensor_affine / per_channel_affine (CPU)",
