@@ -31,8 +31,9 @@ class IntegerProfile:
 
 
 #: The profiles with rules for the integer operations: the ONNX text (which leaves overflow and the
-#: requantization precision open) and the float-multiplier backends.
-INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference")
+#: requantization precision open) and the float-multiplier backends (pytorch: FBGEMM's quantized
+#: linear / conv2d, whose rules are ONNX Runtime's).
+INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference", "pytorch")
 
 
 def integer_profile(name) -> IntegerProfile:
