@@ -211,7 +211,7 @@ def test_build_rejects_bad_arguments(tmp_path):
     with pytest.raises(RefqValueError, match="level: must be 1 or 2"):
         build(3, tmp_path)
     with pytest.raises(RefqValueError, match="ops: must be operations among"):
-        build(1, tmp_path, ops="qlinear_add")
+        build(1, tmp_path, ops="qlinear_concat")
     with pytest.raises(RefqValueError, match="ops: must be operations among"):
         build(1, tmp_path, ops=["quantize_linear", "quantise"])
 
@@ -297,6 +297,9 @@ def test_every_affine_case_has_every_profile_and_cast_only_onnx():
     expected = {"cast": ["onnx"], "fake_quantize": sorted(FAKE_QUANTIZE_PROFILES)}
     expected.update({op: sorted(INTEGER_PROFILES)
                      for op in ("matmul_integer", "conv_integer", "qlinear_matmul", "qlinear_conv")})
+    from refq.conformance.generate import elementwise
+
+    expected.update({op: list(elementwise.PROFILES) for op in elementwise.OPS})
     directories = {path.parent for path in descriptor_paths()}
     for directory in directories:
         profiles = sorted(path.stem for path in directory.glob("*.json"))

@@ -8,17 +8,17 @@ from pathlib import Path
 
 from refq.conformance.case import vectors_root
 from refq.conformance.generate import cast, dequantize, errors, fake_quantize, observers, quantize
-from refq.conformance.generate import integer_ops
+from refq.conformance.generate import elementwise, integer_ops
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.conformance.generate.writer import write_case
 from refq.errors import invalid, wrong_type
 
 #: Every generator, in build order.
 GENERATORS = (*quantize.GENERATORS, *dequantize.GENERATORS, *fake_quantize.GENERATORS, *cast.GENERATORS,
-              *errors.GENERATORS, *observers.GENERATORS, *integer_ops.GENERATORS)
+              *errors.GENERATORS, *observers.GENERATORS, *integer_ops.GENERATORS, *elementwise.GENERATORS)
 #: The operations some generator writes cases for (each module names its own in OP or OPS).
 OPERATIONS_WITH_VECTORS: tuple[str, ...] = tuple(dict.fromkeys(
-    op for module in (quantize, dequantize, fake_quantize, cast, observers, integer_ops)
+    op for module in (quantize, dequantize, fake_quantize, cast, observers, integer_ops, elementwise)
     for op in getattr(module, "OPS", (getattr(module, "OP", None),))
 ))
 LEVELS = (1, 2)

@@ -1,0 +1,242 @@
+"""Cases for chapter ELT, ONNX Runtime's com.microsoft operators and MaxPool on 8-bit input:
+``qlinear_add``, ``qlinear_mul``, ``qlinear_sigmoid``, ``qlinear_leaky_relu``,
+``qlinear_global_average_pool``, ``max_pool``, ``qlinear_average_pool``.
+
+Their definition is ONNX Runtime's, so every case runs under the ``onnxruntime`` profile only.
+``qlinear_concat`` has no vectors: its ``inputs`` argument is a list of (X, scale, zero point)
+triples, which a descriptor's flat name-to-array ``inputs`` cannot express.
+
+Level 1 holds one small case for each of four operations (the checked-in level's size budget
+is nearly spent); level 2 holds both input types, broadcasting, saturation, every 8-bit code
+through the lookup tables, both pooling layouts and the window attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from refq.conformance.generate.case_spec import CaseSpec
+
+#: The com.microsoft operators are ONNX Runtime's own: one profile.
+PROFILES = ("onnxruntime",)
+TYPES = (np.uint8, np.int8)
+
+
+def random_values(rng: np.random.Generator, dtype, shape) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, shape).astype(dtype)
+
+
+def every_code(dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.arange(info.min, info.max + 1).astype(dtype)
+
+
+def short(dtype) -> str:
+    return "u8" if np.dtype(dtype) == np.uint8 else "s8"
+
+
+def case(op: str, name: str, inputs: dict, *, attributes: dict | None = None, clauses=(), description: str,
+         generator: str, seed: int = 0) -> CaseSpec:
+    return CaseSpec(op=op, name=name, inputs={key: np.array(value, order="C") for key, value in inputs.items()},
+                    attributes=attributes or {}, clauses=tuple(clauses), description=description,
+                    generator=f"elementwise.{generator}", seed=seed, profiles=PROFILES)
+
+
+def binary_inputs(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point) -> dict:
+    dtype = a.dtype.type
+    return {"A": a, "A_scale": np.float32(a_scale), "A_zero_point": dtype(a_zero_point), "B": b,
+            "B_scale": np.float32(b_scale), "B_zero_point": dtype(b_zero_point), "C_scale": np.float32(c_scale),
+            "C_zero_point": dtype(c_zero_point)}
+
+
+def unary_inputs(x, x_scale, x_zero_point, y_scale, y_zero_point, *, names=("X", "X_scale", "X_zero_point",
+                                                                            "Y_scale", "Y_zero_point")) -> dict:
+    dtype = x.dtype.type
+    return dict(zip(names, (x, np.float32(x_scale), dtype(x_zero_point), np.float32(y_scale), dtype(y_zero_point))))
+
+
+POOL_NAMES = ("X", "x_scale", "x_zero_point", "y_scale", "y_zero_point")
+
+
+# --- qlinear_add and qlinear_mul ----------------------------------------------------------------------------
+
+
+def binary_cases(op: str, seed: int) -> Iterator[CaseSpec]:
+    rng = np.random.default_rng(seed)
+    # Level 1: one small same-shape case.
+    yield case(op, "small-u8", binary_inputs(random_values(rng, np.uint8, (3, 5)), 0.05, 128,
+                                             random_values(rng, np.uint8, (3, 5)), 0.07, 120, 0.11, 125),
+               description="uint8, two 3 x 5 operands of the same shape", generator=f"{op}_small", seed=seed)
+    for dtype in TYPES:
+        info = np.iinfo(dtype)
+        yield case(op, f"random-{short(dtype)}",
+                   binary_inputs(random_values(rng, dtype, (4, 7, 9)), 0.0312, random_values(rng, dtype, ()),
+                                 random_values(rng, dtype, (4, 7, 9)), 0.0187, random_values(rng, dtype, ()),
+                                 0.0433 if op == "qlinear_add" else 0.9, random_values(rng, dtype, ())),
+                   description=f"{dtype.__name__}, random 4 x 7 x 9 operands and zero points",
+                   generator=f"{op}_random", seed=seed)
+        for name, a_shape, b_shape in (("scalar-b", (5, 6), ()), ("scalar-a", (), (5, 6)),
+                                       ("row-b", (4, 6), (6,)), ("column-a", (4, 1), (4, 6)),
+                                       ("both-broadcast", (3, 1, 5), (1, 4, 1))):
+            yield case(op, f"broadcast-{name}-{short(dtype)}",
+                       binary_inputs(random_values(rng, dtype, a_shape), 0.021, random_values(rng, dtype, ()),
+                                     random_values(rng, dtype, b_shape), 0.034, random_values(rng, dtype, ()),
+                                     0.047 if op == "qlinear_add" else 0.6, random_values(rng, dtype, ())),
+                       description=f"{dtype.__name__}, A of shape {a_shape} and B of shape {b_shape} broadcast",
+                       generator=f"{op}_broadcast", seed=seed)
+        # Every pair of codes, a small output scale: most results saturate at one end or the other.
+        codes = every_code(dtype)
+        yield case(op, f"every-pair-saturating-{short(dtype)}",
+                   binary_inputs(codes.reshape(256, 1), 0.1, info.max if dtype == np.int8 else 0,
+                                 codes.reshape(1, 256), 0.13, info.min, 0.02, (int(info.min) + int(info.max)) // 2),
+                   description=f"{dtype.__name__}, every pair of codes (256 x 256 by broadcasting), zero points at the "
+                               f"range ends, output scale 0.02: results saturate at both ends",
+                   generator=f"{op}_every_pair", seed=0)
+
+
+# --- qlinear_sigmoid and qlinear_leaky_relu -----------------------------------------------------------------
+
+
+def lookup_cases(op: str, seed: int, attributes_list=({},)) -> Iterator[CaseSpec]:
+    rng = np.random.default_rng(seed)
+    if op == "qlinear_sigmoid":
+        yield case(op, "small-u8", unary_inputs(np.array([[0, 17, 64, 127], [128, 129, 200, 255]], np.uint8),
+                                                0.05, 128, 1 / 256, 0),
+                   description="uint8, eight codes, the usual sigmoid output parameters (1/256, 0)",
+                   generator=f"{op}_small", seed=0)
+    for attributes in attributes_list:
+        suffix = "" if not attributes else f"-alpha-{attributes['alpha']}"
+        for dtype in TYPES:
+            for x_scale, y_scale in ((0.0625, 1 / 256), (0.213, 0.0171)):
+                yield case(op, f"every-code-{short(dtype)}-scale-{x_scale}{suffix}",
+                           unary_inputs(every_code(dtype).reshape(16, 16), x_scale, random_values(rng, dtype, ()),
+                                        y_scale, random_values(rng, dtype, ())),
+                           attributes=attributes,
+                           description=f"{dtype.__name__}, all 256 codes through the table, input scale {x_scale}, "
+                                       f"output scale {y_scale:.6g}", generator=f"{op}_every_code", seed=seed)
+
+
+# --- qlinear_global_average_pool ----------------------------------------------------------------------------
+
+
+def global_average_pool_cases() -> Iterator[CaseSpec]:
+    op = "qlinear_global_average_pool"
+    rng = np.random.default_rng(7)
+    yield case(op, "small-u8", unary_inputs(random_values(rng, np.uint8, (1, 3, 4, 4)), 0.04, 120, 0.05, 118,
+                                            names=POOL_NAMES),
+               attributes={"channels_last": 0}, description="uint8 NCHW 1 x 3 x 4 x 4",
+               generator="global_average_pool_small", seed=7)
+    for dtype in TYPES:
+        for channels_last, shape in ((0, (2, 8, 7, 9)), (1, (2, 7, 9, 8)), (0, (1, 5, 33)), (1, (1, 3, 4, 5, 6))):
+            layout = "nhwc" if channels_last else "nchw"
+            yield case(op, f"random-{short(dtype)}-{layout}-rank-{len(shape)}",
+                       unary_inputs(random_values(rng, dtype, shape), 0.0371, random_values(rng, dtype, ()), 0.0293,
+                                    random_values(rng, dtype, ()), names=POOL_NAMES),
+                       attributes={"channels_last": channels_last},
+                       description=f"{dtype.__name__}, shape {shape}, channels_last={channels_last}",
+                       generator="global_average_pool_random", seed=7)
+        info = np.iinfo(dtype)
+        yield case(op, f"saturation-{short(dtype)}",
+                   unary_inputs(np.where(rng.random((1, 4, 6, 6)) < 0.5, info.min, info.max).astype(dtype), 0.5,
+                                (int(info.min) + int(info.max)) // 2, 0.01, 0, names=POOL_NAMES),
+                   attributes={"channels_last": 0},
+                   description=f"{dtype.__name__}, range-end inputs, output scale 50 times smaller: averages saturate",
+                   generator="global_average_pool_saturation", seed=7)
+
+
+# --- max_pool and qlinear_average_pool ----------------------------------------------------------------------
+# ELT takes explicit pads only (auto_pad NOTSET), so no case uses SAME_UPPER or SAME_LOWER.
+
+WINDOW_SETTINGS = (
+    # name, x shape, attributes common to both pools, description
+    ("2x2-stride-2", (1, 3, 6, 6), {"kernel_shape": [2, 2], "strides": [2, 2]}, "2 x 2 windows, stride 2"),
+    ("3x3-pads", (1, 2, 7, 6), {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, "3 x 3 windows, padding 1"),
+    ("ceil-mode", (2, 2, 7, 8), {"kernel_shape": [3, 2], "strides": [2, 3], "ceil_mode": 1},
+     "3 x 2 windows, strides (2, 3), ceil_mode 1: the last windows overhang"),
+    ("asymmetric-pads", (1, 2, 5, 7), {"kernel_shape": [2, 3], "strides": [2, 2], "pads": [0, 1, 1, 2]},
+     "2 x 3 windows, stride 2, pads (top, left, bottom, right) = (0, 1, 1, 2)"),
+    ("1d", (1, 3, 11), {"kernel_shape": [4], "strides": [3], "pads": [2, 1]}, "1-D windows of 4, stride 3"),
+)
+
+
+def max_pool_attributes(**given) -> dict:
+    attributes = {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "kernel_shape": None, "pads": None,
+                  "storage_order": 0, "strides": None}
+    attributes.update(given)
+    return attributes
+
+
+def average_pool_attributes(**given) -> dict:
+    attributes = {"auto_pad": "NOTSET", "ceil_mode": 0, "channels_last": 0, "count_include_pad": 0,
+                  "kernel_shape": None, "pads": None, "strides": None}
+    attributes.update(given)
+    return attributes
+
+
+def max_pool_cases() -> Iterator[CaseSpec]:
+    op = "max_pool"
+    rng = np.random.default_rng(8)
+    for dtype in TYPES:
+        for name, shape, attributes, description in WINDOW_SETTINGS:
+            yield case(op, f"{name}-{short(dtype)}", {"X": random_values(rng, dtype, shape)},
+                       attributes=max_pool_attributes(**attributes), description=f"{dtype.__name__}, {description}",
+                       generator="max_pool_windows", seed=8)
+        yield case(op, f"dilations-{short(dtype)}", {"X": random_values(rng, dtype, (1, 2, 8, 8))},
+                   attributes=max_pool_attributes(kernel_shape=[2, 2], dilations=[2, 3], pads=[1, 0, 0, 1]),
+                   description=f"{dtype.__name__}, 2 x 2 windows dilated (2, 3), padding never wins the maximum",
+                   generator="max_pool_windows", seed=8)
+
+
+def average_pool_cases() -> Iterator[CaseSpec]:
+    op = "qlinear_average_pool"
+    rng = np.random.default_rng(9)
+    for dtype in TYPES:
+        for name, shape, attributes, description in WINDOW_SETTINGS:
+            for count_include_pad in (0, 1):
+                yield case(op, f"{name}-count-include-pad-{count_include_pad}-{short(dtype)}",
+                           unary_inputs(random_values(rng, dtype, shape), 0.0417, random_values(rng, dtype, ()),
+                                        0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
+                           attributes=average_pool_attributes(count_include_pad=count_include_pad, **attributes),
+                           description=f"{dtype.__name__}, {description}, count_include_pad={count_include_pad}",
+                           generator="average_pool_windows", seed=9)
+        yield case(op, f"channels-last-{short(dtype)}",
+                   unary_inputs(random_values(rng, dtype, (1, 6, 5, 3)), 0.0417, random_values(rng, dtype, ()),
+                                0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
+                   attributes=average_pool_attributes(channels_last=1, kernel_shape=[3, 2], pads=[1, 0, 1, 1]),
+                   description=f"{dtype.__name__}, NHWC 1 x 6 x 5 x 3, 3 x 2 windows, padding",
+                   generator="average_pool_windows", seed=9)
+
+
+#: The few cases of level 1 (the checked-in level has a tight size budget); every other case is level 2.
+LEVEL_1 = (
+    ("qlinear_add", "small-u8"),
+    ("qlinear_mul", "small-u8"),
+    ("qlinear_sigmoid", "small-u8"),
+    ("qlinear_global_average_pool", "small-u8"),
+)
+
+
+def all_cases() -> Iterator[CaseSpec]:
+    yield from binary_cases("qlinear_add", 10)
+    yield from binary_cases("qlinear_mul", 11)
+    yield from lookup_cases("qlinear_sigmoid", 12)
+    yield from lookup_cases("qlinear_leaky_relu", 13, ({"alpha": 0.01}, {"alpha": 0.2}))
+    yield from global_average_pool_cases()
+    yield from max_pool_cases()
+    yield from average_pool_cases()
+
+
+def by_level(level: int) -> Iterator[CaseSpec]:
+    """Level 1: the cases named in LEVEL_1; level 2: all the others."""
+    for spec in all_cases():
+        if ((spec.op, spec.name) in LEVEL_1) == (level == 1):
+            yield spec
+
+
+#: The operations this module writes cases for (qlinear_concat: none, see the module docstring).
+OPS = ("qlinear_add", "qlinear_mul", "qlinear_sigmoid", "qlinear_leaky_relu", "qlinear_global_average_pool",
+       "max_pool", "qlinear_average_pool")
+GENERATORS = (by_level,)
