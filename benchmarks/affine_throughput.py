@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from timing import best_seconds  # noqa: E402 - benchmarks/timing.py, beside this script
 
-def best_seconds(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+
 
 
 def onnxruntime_session(op: str, size: int):

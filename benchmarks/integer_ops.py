@@ -9,11 +9,12 @@ weights (padding 1) at least 0.5x ONNX Runtime's QLinearConv. Run:
 from __future__ import annotations
 
 import os
-import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+
+from timing import best_seconds  # benchmarks/timing.py, beside this script
 
 from refq.integer_ops import matmul_integer, qlinear_conv  # noqa: E402
 
@@ -22,13 +23,7 @@ SIZE = 512
 
 
 def best_time(function) -> float:
-    function()  # compile / warm up
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return best_seconds(function, REPEATS)
 
 
 def ort_session(model):

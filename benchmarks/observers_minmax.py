@@ -6,10 +6,11 @@ Target (issue 5): at least 0.5x numpy's min + max throughput. Run:
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
+
+from timing import best_seconds  # benchmarks/timing.py, beside this script
 
 from refq.observers.dynamic import dynamic_quantize_linear
 from refq.observers.minmax import initial_state, minmax_update
@@ -19,13 +20,7 @@ REPEATS = 7
 
 
 def best_time(function) -> float:
-    function()  # compile / warm up
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return best_seconds(function, REPEATS)
 
 
 def main() -> None:

@@ -5,35 +5,12 @@ adapter isolated in its worker process).
 
 from __future__ import annotations
 
-import traceback
 
-import numpy as np
 
 from refq.conformance.case import Case
-from refq.conformance.worker import Outcome
+from refq.conformance.worker import Outcome, call_adapter
 from refq.errors import invalid
 from refq.registry.operations import OPERATIONS_BY_NAME
-
-
-def call_in_process(adapter, op: str, inputs: dict, attributes: dict) -> Outcome:
-    """What the harness's worker does with one call, without the process boundary."""
-    method = getattr(adapter, op, None)
-    if not callable(method):
-        return Outcome("missing", message=f"the backend has no method {op}")
-    try:
-        with np.errstate(all="ignore"):
-            result = method(*inputs.values(), **attributes)
-    except NotImplementedError as error:
-        return Outcome("raised", message=f"NotImplementedError: {error}", not_implemented=True)
-    except Exception as error:  # noqa: BLE001 - the backend's fault, reported as an outcome
-        last = traceback.extract_tb(error.__traceback__)[-1:]
-        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-        return Outcome("raised", message=f"{type(error).__name__}: {error}{where}")
-    if isinstance(result, np.generic):
-        result = np.asarray(result)
-    if not isinstance(result, np.ndarray):
-        return Outcome("bad_return", message=f"returned {type(result).__name__}, not a numpy array")
-    return Outcome("returned", value=result)
 
 
 class Subject:
@@ -85,7 +62,7 @@ class Subject:
 
     def call(self, op: str, inputs: dict, attributes: dict) -> Outcome:
         if self._adapter is not None:
-            return call_in_process(self._adapter, op, inputs, attributes)
+            return call_adapter(self._adapter, op, inputs, attributes)
         case = Case(id=f"{op}/probe", op=op, profile=self.profile_for(op), clauses=(), description="", level=1,
                     attributes=attributes, inputs=inputs, outcome="valid")
         return self._harness.call(case, self.timeout)

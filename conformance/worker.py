@@ -66,15 +66,18 @@ def _serve(connection) -> None:
             return
         if request is None:
             return
-        connection.send(_call(adapter, *request))
+        connection.send(call_adapter(adapter, *request))
 
 
-def _call(adapter, op: str, inputs: dict, attributes: dict) -> Outcome:
+def call_adapter(adapter, op: str, inputs: dict, attributes: dict) -> Outcome:
+    """Call ``adapter``'s method for ``op`` and describe what happened (the harness's worker and
+    the in-process subject of ``refq fuzz``/``refq sweep`` share it)."""
     method = getattr(adapter, op, None)
     if not callable(method):
         return Outcome("missing", message=f"the backend has no method {op}")
     try:
-        result = method(*inputs.values(), **attributes)
+        with np.errstate(all="ignore"):
+            result = method(*inputs.values(), **attributes)
     except NotImplementedError as error:
         return Outcome("raised", message=f"NotImplementedError: {error}", not_implemented=True)
     except Exception as error:  # noqa: BLE001 - a backend may raise anything; it is reported per case

@@ -55,17 +55,8 @@ class OnnxRuntimeBackend(IntegerOperations):
         from refq.conformance.records import record
 
         values = dynamic_input(x)
-        key = ("DynamicQuantizeLinear", values.shape)
-        session = self._sessions.get(key)
-        if session is None:
-            if len(self._sessions) >= self.max_sessions:
-                self._sessions.clear()
-            options = self._ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            session = self._ort.InferenceSession(build_dynamic_model(values.shape).SerializeToString(), options,
-                                                 providers=["CPUExecutionProvider"])
-            self._sessions[key] = session
+        session = self._cached_session(("DynamicQuantizeLinear", values.shape),
+                                       lambda: build_dynamic_model(values.shape))
         y, scale, zero_point = session.run(None, {"x": values})
         return record(y=np.asarray(y, np.uint8).reshape(values.shape), y_scale=np.float32(scale),
                       y_zero_point=np.uint8(zero_point))
@@ -188,18 +179,8 @@ class OnnxRuntimeBackend(IntegerOperations):
     def _run_node(self, op: str, inputs: list, output_dtype, attributes: dict, domain: str = "com.microsoft"):
         from refq.backends.onnx_contrib_model import build_node_model, feeds, model_key
 
-        key = model_key(op, inputs, attributes)
-        session = self._sessions.get(key)
-        if session is None:
-            if len(self._sessions) >= self.max_sessions:
-                self._sessions.clear()
-            options = self._ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            model = build_node_model(op, inputs, output_dtype, attributes, domain if domain else "")
-            session = self._ort.InferenceSession(model.SerializeToString(), options,
-                                                 providers=["CPUExecutionProvider"])
-            self._sessions[key] = session
+        session = self._cached_session(model_key(op, inputs, attributes),
+                                       lambda: build_node_model(op, inputs, output_dtype, attributes, domain or ""))
         (result,) = session.run(["y"], feeds(inputs))
         return result
 
@@ -211,23 +192,13 @@ class OnnxRuntimeBackend(IntegerOperations):
         reason = onnxruntime_unsupported(op, inputs)
         if reason is not None:
             raise NotImplementedError(f"onnxruntime: {op} with {reason}")
-        key = model_key(op, inputs, attributes)
-        session = self._sessions.get(key)
-        if session is None:
-            if len(self._sessions) >= self.max_sessions:
-                self._sessions.clear()
-            options = self._ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            model = build_integer_model(op, inputs, attributes)
-            session = self._ort.InferenceSession(model.SerializeToString(), options,
-                                                 providers=["CPUExecutionProvider"])
-            self._sessions[key] = session
+        session = self._cached_session(model_key(op, inputs, attributes),
+                                       lambda: build_integer_model(op, inputs, attributes))
         (result,) = session.run(["y"], feeds(op, inputs))
         return result
 
-    def _session(self, operation: str, call: Call):
-        key = (operation, call.dtype, call.values.shape, call.scale.shape, call.axis, call.block_size)
+    def _cached_session(self, key, build):
+        """The CPU session for ``key``, built from the model ``build()`` returns on first use."""
         session = self._sessions.get(key)
         if session is None:
             if len(self._sessions) >= self.max_sessions:
@@ -236,12 +207,15 @@ class OnnxRuntimeBackend(IntegerOperations):
             # One thread: results must not depend on how the work is split.
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
-            model = build_model(operation, call.dtype, call.values.shape, call.scale.shape, call.axis,
-                                call.block_size)
-            session = self._ort.InferenceSession(model.SerializeToString(), options,
+            session = self._ort.InferenceSession(build().SerializeToString(), options,
                                                  providers=["CPUExecutionProvider"])
             self._sessions[key] = session
         return session
+
+    def _session(self, operation: str, call: Call):
+        key = (operation, call.dtype, call.values.shape, call.scale.shape, call.axis, call.block_size)
+        return self._cached_session(key, lambda: build_model(operation, call.dtype, call.values.shape,
+                                                             call.scale.shape, call.axis, call.block_size))
 
     def _run(self, operation: str, call: Call) -> np.ndarray:
         session = self._session(operation, call)

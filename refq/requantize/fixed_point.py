@@ -23,7 +23,7 @@ from refq.affine.parameters import granularity, output_array, target_type, zero_
 from refq.errors import invalid, wrong_type
 from refq.numbers.rounding import round_rational
 from refq.registry import rounding_mode
-from refq.registry.variants import VARIANTS_BY_NAME
+from refq.registry.variants import variant_code
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -37,14 +37,6 @@ DOUBLE_ROUND = 1
 TOSA_LIMITS = 0
 TFLITE_LIMITS = 1
 TFLITE_SINGLE_ROUND_LIMITS = 2
-
-
-def _variant_code(variant: str, value: str, argument: str) -> int:
-    known = VARIANTS_BY_NAME[variant]
-    names = [v.name for v in known.values]
-    if not isinstance(value, str) or value not in names:
-        raise invalid(argument, "one of " + ", ".join(repr(n) for n in names), value)
-    return known.value(value).code
 
 
 def _bits_argument(bits: object) -> int:
@@ -81,7 +73,7 @@ def fixed_point_multiplier(real_multiplier: float, *, bits: int = 32, rounding: 
     """
     bits = _bits_argument(bits)
     mode = rounding_mode(rounding, "rounding").name
-    limits = _variant_code("shift_limits", shift_limits, "shift_limits")
+    limits = variant_code("shift_limits", shift_limits, "shift_limits")
     if bits != 32 and limits != TOSA_LIMITS:
         raise invalid("shift_limits", "'tosa' with bits=16 (TensorFlow Lite has a 32-bit form only)", shift_limits)
     fraction, exponent = split_multiplier(real_multiplier)
@@ -269,7 +261,7 @@ def requantize_fixed_point_with_outcomes(accumulator, multiplier, shift, zero_po
                                          rounding: str = "double_round", bits: int = 32,
                                          out=None) -> tuple[np.ndarray, np.ndarray]:
     """REQ-2.6: :func:`requantize_fixed_point`, also returning where the result is unpredictable."""
-    double_round = _variant_code("fixed_point_rounding", rounding, "rounding") == DOUBLE_ROUND
+    double_round = variant_code("fixed_point_rounding", rounding, "rounding") == DOUBLE_ROUND
     bits = _bits_argument(bits)
     scale32 = bits == 32
     if double_round and not scale32:

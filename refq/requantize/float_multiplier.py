@@ -17,7 +17,7 @@ from refq.affine.parameters import granularity, output_array, scale_array, targe
 from refq.errors import invalid, wrong_type
 from refq.numbers.rounding import round_to_integral
 from refq.registry import rounding_mode
-from refq.registry.variants import VARIANTS_BY_NAME
+from refq.registry.variants import variant_code
 
 # requantize_precision
 FLOAT32 = 0
@@ -25,14 +25,6 @@ FLOAT64 = 1
 # requantize_zero_point
 AFTER_ROUNDING = 0
 BEFORE_ROUNDING = 1
-
-
-def _variant_code(variant: str, value: str, argument: str) -> int:
-    known = VARIANTS_BY_NAME[variant]
-    names = [v.name for v in known.values]
-    if not isinstance(value, str) or value not in names:
-        raise invalid(argument, "one of " + ", ".join(repr(n) for n in names), value)
-    return known.value(value).code
 
 
 def requantize_multiplier(a_scale, b_scale, y_scale, precision: str = "float32") -> np.ndarray:
@@ -48,7 +40,7 @@ def requantize_multiplier(a_scale, b_scale, y_scale, precision: str = "float32")
     ``b_scale`` may be an array (one scale per output channel); the result has
     its shape, float32 or float64 as ``precision`` says.
     """
-    code = _variant_code("requantize_precision", precision, "precision")
+    code = variant_code("requantize_precision", precision, "precision")
 
     a = scale_array(a_scale, "a_scale")
     b = scale_array(b_scale, "b_scale")
@@ -175,8 +167,8 @@ def requantize_float(accumulator, multiplier, zero_point=None, *, dtype="int8", 
     ``precision="float64", zero_point_placement="before_rounding"``. Returns an
     array of ``dtype``'s container type (int8 for int8), or fills ``out``.
     """
-    precision_code = _variant_code("requantize_precision", precision, "precision")
-    placement_code = _variant_code("requantize_zero_point", zero_point_placement, "zero_point_placement")
+    precision_code = variant_code("requantize_precision", precision, "precision")
+    placement_code = variant_code("requantize_zero_point", zero_point_placement, "zero_point_placement")
     rounding_code = rounding_mode(rounding, "rounding").code
     target = target_type(dtype)
     values = accumulator_array(accumulator)
