@@ -1,22 +1,28 @@
-"""Fingerprinting a backend's requantization (REQ-1): which float-multiplier variant values does its
-``qlinear_matmul`` follow?
+"""Fingerprinting a backend's requantization (REQ-1) through ``qlinear_matmul`` and ``qlinear_conv``:
+which float-multiplier variant values does it follow?
 
-A handful of discriminating ``QLinearMatMul`` calls (:data:`PROBES`, built once, deterministically)
-separate the values of three variants while the others agree on them:
+A handful of discriminating calls (:func:`probes`, built once, deterministically) separate the values
+of three registry variants while the others agree on them:
 
 - ``requantize_zero_point`` (REQ-1.3): multipliers $2^{-k}$ put accumulators on exact ties and an
   *odd* output zero point flips the parity of the tie, so $\\mathrm{round}(v) + z$ and
   $\\mathrm{round}(v + z)$ (ties to even) differ;
 - ``requantize_precision`` (REQ-1.2): accumulators just above $2^{25}$ that float32 rounds onto a tie of
   $a \\cdot 2^{-18}$ while float64 keeps them exact (one side of the tie);
-- ``multiplier_order`` (REQ-1.1; not a registry variant, every backend refq covers computes
-  $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_a s_b) / s_y)$): scales on which another order of the
-  operations gives another float32 multiplier, and an accumulator on which the two multipliers round apart.
+- ``requantize_multiplier_order`` (REQ-1.1): scales on which another order of the operations gives
+  another float32 multiplier, and an accumulator on which the two multipliers round apart.
+
+``qlinear_conv`` runs the same probes as 1x1 convolutions (the rows of ``a`` become pixels, its
+columns input channels), plus :func:`padding_probes`, which reveal whether the padding holds the
+input zero point (it contributes nothing) or the code 0 (it contributes $-z_x w$); that dimension,
+``conv_padding``, is this module's own, not a registry variant: every backend refq covers pads with
+the zero point. Each operation runs per tensor and per output channel (the weight scale an array of
+equal values, which takes the backends' per-channel kernels).
 
 Every combination of variant values is computed on the same probes by :func:`predict` (plain numpy,
 written apart from refq's REQ kernels); the combinations that explain every probe are the backend's
-fingerprint. The backend is an adapter with ``qlinear_matmul`` in the ONNX signature; the probes use
-uint8 activations, int8 weights and a uint8 output, which every adapter accepts (FBGEMM takes no other).
+fingerprint. The probes use uint8 activations, int8 weights and a uint8 output, which every adapter
+accepts (FBGEMM takes no other).
 """
 
 from __future__ import annotations
@@ -27,57 +33,104 @@ from functools import lru_cache
 
 import numpy as np
 
+from refq.conformance.fingerprint_probes import ProbeFingerprint, failed, match, observe
 from refq.errors import wrong_type
+from refq.registry.variants import VARIANTS_BY_NAME
 
 F32 = np.float32
 
-#: The multiplier $m$ from the scales, each order of the operations rounding to float32 at the end.
+#: The multiplier $m$ from the scales in each order of the operations (REQ-1.1), float32 at the end.
 MULTIPLIER_ORDERS = {
     "product_then_quotient": lambda a, b, y: F32(F32(a * b) / y),
     "float64_quotient": lambda a, b, y: F32(np.float64(a) * np.float64(b) / np.float64(y)),
     "reciprocal": lambda a, b, y: F32(F32(a * b) * F32(F32(1) / y)),
     "ratio_first": lambda a, b, y: F32(a * F32(b / y)),
 }
+#: The registry variants the probes separate (names and values from refq.registry.variants).
+REGISTRY_VARIANTS = ("requantize_multiplier_order", "requantize_precision", "requantize_zero_point")
 VARIANTS: dict[str, tuple[str, ...]] = {
-    "requantize_precision": ("float32", "float64"),
-    "requantize_zero_point": ("after_rounding", "before_rounding"),
-    "multiplier_order": tuple(MULTIPLIER_ORDERS),
-}
+    name: tuple(value.name for value in VARIANTS_BY_NAME[name].values) for name in REGISTRY_VARIANTS}
+#: Where a convolution's padding comes from: the input zero point (ONNX) or the raw code 0.
+PADDING = ("input_zero_point", "zero")
+CONV_VARIANTS: dict[str, tuple[str, ...]] = {**VARIANTS, "conv_padding": PADDING}
+OPERATIONS = ("qlinear_matmul", "qlinear_conv")
+GRANULARITIES = ("per_tensor", "per_channel")
 #: ONNX Runtime's MLAS requantization (REQ-1): the combination the probes' rival values are shown against.
-ONNXRUNTIME = {"requantize_precision": "float32", "requantize_zero_point": "after_rounding",
-               "multiplier_order": "product_then_quotient"}
+ONNXRUNTIME = {"requantize_multiplier_order": "product_then_quotient", "requantize_precision": "float32",
+               "requantize_zero_point": "after_rounding", "conv_padding": "input_zero_point"}
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One ``qlinear_matmul`` call (per-tensor scales and zero points) and the variant it separates."""
+    """One call with per-tensor scales and zero points, and the variant it separates.
+
+    A matmul-shaped probe (``pads is None``) holds ``a`` (uint8, (M, K)) and ``b`` (int8, (K, N));
+    a padding probe holds a convolution's ``x`` (uint8, NCHW) and ``w`` (int8, MCHW) with ``pads``."""
 
     name: str
     separates: str
-    a: np.ndarray  # uint8, (M, K)
+    a: np.ndarray
     a_zero_point: int
-    b: np.ndarray  # int8, (K, N)
+    b: np.ndarray
     a_scale: np.float32
     b_scale: np.float32
     y_scale: np.float32
     y_zero_point: int
+    pads: tuple[int, int, int, int] | None = None
 
-    def arguments(self) -> tuple:
-        """The ONNX input order: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point."""
-        return (self.a, F32(self.a_scale), np.uint8(self.a_zero_point), self.b, F32(self.b_scale), np.int8(0),
+    def arguments(self, per_channel: bool = False) -> tuple:
+        """The ONNX input order: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point;
+        ``per_channel`` gives the weight scale and zero point as arrays, one (equal) value per output channel."""
+        channels = self.b.shape[1] if self.pads is None else self.b.shape[0]
+        b_scale, b_zero = F32(self.b_scale), np.int8(0)
+        if per_channel:
+            b_scale, b_zero = np.full(channels, b_scale, F32), np.zeros(channels, np.int8)
+        return (self.a, F32(self.a_scale), np.uint8(self.a_zero_point), self.b, b_scale, b_zero,
                 F32(self.y_scale), np.uint8(self.y_zero_point))
 
+    def conv_arguments(self, per_channel: bool = False) -> tuple[tuple, dict]:
+        """The probe as ``qlinear_conv`` inputs and attributes: a matmul probe as a 1x1 convolution
+        (x of shape (1, K, M, 1), w of shape (N, K, 1, 1)), a padding probe as it is."""
+        a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero = self.arguments(per_channel)
+        if self.pads is None:
+            x = np.ascontiguousarray(a.T)[None, :, :, None]
+            w = np.ascontiguousarray(b.T)[:, :, None, None]
+            return (x, a_scale, a_zero, w, b_scale, b_zero, y_scale, y_zero), {}
+        return (a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero), {"pads": list(self.pads)}
 
-def accumulator(probe: Probe) -> np.ndarray:
-    """The exact int64 sums $\\sum_k (a_{ik} - z_a) b_{kj}$ (the probes keep them inside int32)."""
-    return (probe.a.astype(np.int64) - probe.a_zero_point) @ probe.b.astype(np.int64)
+
+def conv_output_as_matmul(probe: Probe, output: np.ndarray) -> np.ndarray:
+    """A 1x1 convolution's (1, N, M, 1) output as the (M, N) matmul output (padding probes: as it is)."""
+    output = np.asarray(output)
+    if probe.pads is not None or output.ndim != 4:
+        return output
+    return np.ascontiguousarray(output[0, :, :, 0].T)
+
+
+def accumulator(probe: Probe, padding: str = "input_zero_point") -> np.ndarray:
+    """The exact int64 sums: $\\sum_k (a_{ik} - z_a) b_{kj}$, or the convolution's sums with the padded
+    positions holding ``z_x`` (``input_zero_point``) or 0 (``zero``); the probes keep them inside int32."""
+    centred = probe.a.astype(np.int64) - probe.a_zero_point
+    if probe.pads is None:
+        return centred @ probe.b.astype(np.int64)
+    top, left, bottom, right = probe.pads
+    fill = 0 if padding == "input_zero_point" else -probe.a_zero_point
+    padded = np.pad(centred, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
+    weights = probe.b.astype(np.int64)
+    out_channels, _, kernel_h, kernel_w = weights.shape
+    height, width = padded.shape[2] - kernel_h + 1, padded.shape[3] - kernel_w + 1
+    sums = np.zeros((padded.shape[0], out_channels, height, width), np.int64)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            sums += np.einsum("nchw,mc->nmhw", padded[:, :, i:i + height, j:j + width], weights[:, :, i, j])
+    return sums
 
 
 def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
-    """The uint8 output of ``probe`` under one combination of variant values."""
-    multiplier = MULTIPLIER_ORDERS[variants["multiplier_order"]](F32(probe.a_scale), F32(probe.b_scale),
-                                                                 F32(probe.y_scale))
-    sums = accumulator(probe)
+    """The uint8 output of ``probe`` (matmul-shaped for a matmul probe) under one combination."""
+    multiplier = MULTIPLIER_ORDERS[variants["requantize_multiplier_order"]](
+        F32(probe.a_scale), F32(probe.b_scale), F32(probe.y_scale))
+    sums = accumulator(probe, variants.get("conv_padding", "input_zero_point"))
     zero_point = probe.y_zero_point
     with np.errstate(over="ignore"):
         if variants["requantize_precision"] == "float32":
@@ -93,9 +146,10 @@ def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
     return np.clip(result, 0, 255).astype(np.uint8)
 
 
-def combinations() -> list[dict[str, str]]:
-    names = list(VARIANTS)
-    return [dict(zip(names, values)) for values in itertools.product(*VARIANTS.values())]
+def combinations(operation: str = "qlinear_matmul") -> list[dict[str, str]]:
+    table = CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS
+    names = list(table)
+    return [dict(zip(names, values)) for values in itertools.product(*table.values())]
 
 
 # --- discriminating inputs ------------------------------------------------------------
@@ -142,15 +196,16 @@ def order_probes(per_order: int = 3, seed: int = 11) -> list[Probe]:
     $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_a s_b) / s_y)$, each with one accumulator on which the two round
     apart under every precision and zero point placement (which agree there among themselves)."""
     rng = np.random.default_rng(seed)
+    base_order = ONNXRUNTIME["requantize_multiplier_order"]
     probes: list[Probe] = []
     for order in MULTIPLIER_ORDERS:
-        if order == ONNXRUNTIME["multiplier_order"]:
+        if order == base_order:
             continue
         found = 0
         while found < per_order:
             a_scale, b_scale = F32(rng.uniform(0.001, 0.1)), F32(rng.uniform(0.001, 0.1))
             y_scale = F32(a_scale * b_scale * rng.uniform(50, 3000))
-            base = MULTIPLIER_ORDERS["product_then_quotient"](a_scale, b_scale, y_scale)
+            base = MULTIPLIER_ORDERS[base_order](a_scale, b_scale, y_scale)
             rival = MULTIPLIER_ORDERS[order](a_scale, b_scale, y_scale)
             if base == rival:
                 continue
@@ -158,8 +213,8 @@ def order_probes(per_order: int = 3, seed: int = 11) -> list[Probe]:
             apart = np.flatnonzero(np.rint(sums.astype(F32) * base) != np.rint(sums.astype(F32) * rival))
             for total in sums[apart]:
                 row, column = exact_products(int(total), 64)
-                probe = Probe(f"multiplier-{order}-{found}", "multiplier_order", row[None], 0, column[:, None],
-                              a_scale, b_scale, y_scale, 0)
+                probe = Probe(f"multiplier-{order}-{found}", "requantize_multiplier_order", row[None], 0,
+                              column[:, None], a_scale, b_scale, y_scale, 0)
                 if _separates_only_order(probe, order):
                     probes.append(probe)
                     found += 1
@@ -169,29 +224,87 @@ def order_probes(per_order: int = 3, seed: int = 11) -> list[Probe]:
 
 def _separates_only_order(probe: Probe, order: str) -> bool:
     """Every precision and placement agree with each other, and disagree with them under ``order``."""
-    outputs = {}
+    base_order = ONNXRUNTIME["requantize_multiplier_order"]
+    outputs: dict[str, set[bytes]] = {base_order: set(), order: set()}
     for combination in combinations():
-        if combination["multiplier_order"] in ("product_then_quotient", order):
-            outputs[tuple(combination.values())] = predict(probe, combination).tobytes()
-    base = {value for key, value in outputs.items() if key[2] == "product_then_quotient"}
-    rival = {value for key, value in outputs.items() if key[2] == order}
-    return len(base) == 1 and len(rival) == 1 and base != rival
+        if combination["requantize_multiplier_order"] in outputs:
+            outputs[combination["requantize_multiplier_order"]].add(predict(probe, combination).tobytes())
+    return len(outputs[base_order]) == 1 and len(outputs[order]) == 1 and outputs[base_order] != outputs[order]
+
+
+def padding_probes() -> list[Probe]:
+    """3x3 convolutions of a 4x4 image with one pixel of padding and input zero points 100 and 3: the
+    codes sit near the zero point, so a window that reaches into the padding sums to nearly nothing when
+    the padding holds $z_x$ and to about $-z_x$ per padded tap when it holds 0. The multiplier is $1/16$."""
+    probes = []
+    for zero_point, output_zero in ((100, 128), (3, 128)):
+        image = (zero_point + np.array([[1, -1, 2, 0], [0, 3, -2, 1], [-1, 0, 1, 2], [2, 1, 0, -3]])).clip(0, 255)
+        weights = np.array([[1, 2, 1], [2, 3, 2], [1, 2, 1]])
+        probes.append(Probe(f"conv-padding-z{zero_point}", "conv_padding", image.astype(np.uint8)[None, None],
+                            zero_point, weights.astype(np.int8)[None, None], F32(1), F32(1), F32(16),
+                            output_zero, (1, 1, 1, 1)))
+    return probes
 
 
 @lru_cache(maxsize=1)
 def probes() -> tuple[Probe, ...]:
-    """The discriminating table: zero point ties, float32 accumulators, multiplier orders."""
+    """The requantization probes (both operations): zero point ties, float32 accumulators, multiplier orders."""
     table = (*tie_probes(), *precision_probes(), *order_probes())
     assert len({probe.name for probe in table}) == len(table), "probe names must be unique"
     return table
 
 
+def probes_for(operation: str) -> tuple[Probe, ...]:
+    """The probes of ``operation``: the requantization probes, and for ``qlinear_conv`` the padding probes."""
+    return probes() + tuple(padding_probes()) if operation == "qlinear_conv" else probes()
+
+
 # --- the fingerprint ---------------------------------------------------------------------
+
+
+def declared_combination(profile, operation: str) -> dict[str, str] | None:
+    """The combination ``profile`` (a registry profile name) declares, or None when it names no REQ-1 values."""
+    from refq.registry.profiles import REQUANTIZE_PROFILES_BY_NAME
+
+    values = REQUANTIZE_PROFILES_BY_NAME.get(profile) if isinstance(profile, str) else None
+    if values is None or values.requantize.get("requantize_form") != "float_multiplier":
+        return None
+    combination = {name: values.requantize[name] for name in VARIANTS}
+    if operation == "qlinear_conv":
+        combination["conv_padding"] = "input_zero_point"
+    return combination
+
+
+def call(backend, operation: str, probe: Probe, per_channel: bool) -> np.ndarray:
+    """The backend's output for ``probe`` (matmul-shaped for a matmul probe)."""
+    if operation == "qlinear_matmul":
+        return backend.qlinear_matmul(*probe.arguments(per_channel))
+    inputs, attributes = probe.conv_arguments(per_channel)
+    return conv_output_as_matmul(probe, backend.qlinear_conv(*inputs, **attributes))
+
+
+def fingerprint_operation(backend, operation: str, granularity: str) -> ProbeFingerprint:
+    """Fingerprint ``operation`` (``qlinear_matmul`` or ``qlinear_conv``) of ``backend`` at ``granularity``."""
+    if not callable(getattr(backend, operation, None)):
+        return failed(operation, granularity, NotImplementedError(f"no {operation} method"))
+    table = probes_for(operation)
+    observed = observe(lambda probe: call(backend, operation, probe, granularity == "per_channel"), table)
+    if all(isinstance(value, str) and value.startswith("NotImplementedError") for value in observed.values()):
+        return failed(operation, granularity, NotImplementedError(next(iter(observed.values()))))
+    variants = CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS
+    return match(operation, granularity, variants, table, observed, predict,
+                 declared_combination(getattr(backend, "profile", None), operation))
+
+
+def fingerprint_integer(backend) -> list[ProbeFingerprint]:
+    """Both operations at both granularities; a backend without them is reported unsupported."""
+    return [fingerprint_operation(backend, operation, granularity)
+            for operation in OPERATIONS for granularity in GRANULARITIES]
 
 
 @dataclass
 class RequantizationFingerprint:
-    """What the probes say about a backend's requantization."""
+    """What the probes say about a backend's ``qlinear_matmul`` per tensor."""
 
     #: probe name -> the backend's output (a list of lists), or the error it raised.
     observed: dict[str, list | str]
@@ -205,38 +318,25 @@ class RequantizationFingerprint:
 
 
 def fingerprint_requantization(backend) -> RequantizationFingerprint:
-    """Fingerprint the requantization of ``backend`` (an adapter with a ``qlinear_matmul`` method)."""
+    """Fingerprint the per-tensor ``qlinear_matmul`` of ``backend``, keeping every observed output."""
     if not callable(getattr(backend, "qlinear_matmul", None)):
         raise wrong_type("backend", "an adapter with a qlinear_matmul method", backend)
     table = probes()
-    observed: dict[str, np.ndarray | str] = {}
-    for probe in table:
-        try:
-            observed[probe.name] = np.asarray(backend.qlinear_matmul(*probe.arguments()))
-        except Exception as error:  # noqa: BLE001 - a refusal is an observation too
-            observed[probe.name] = f"{type(error).__name__}: {error}"
-    scored = []
-    for combination in combinations():
-        misses = [probe.name for probe in table
-                  if isinstance(observed[probe.name], str)
-                  or not np.array_equal(observed[probe.name], predict(probe, combination))]
-        scored.append((len(misses), combination, misses))
-    consistent = [combination for misses, combination, _ in scored if misses == 0]
-    values = {name: [value for value in VARIANTS[name] if any(c[name] == value for c in consistent)]
-              for name in VARIANTS}
-    _, nearest, unexplained = min(scored, key=lambda item: item[0])
+    observed = observe(lambda probe: backend.qlinear_matmul(*probe.arguments()), table)
+    result = match("qlinear_matmul", "per_tensor", VARIANTS, table, observed, predict)
     plain = {name: value if isinstance(value, str) else value.astype(int).tolist() for name, value in observed.items()}
-    return RequantizationFingerprint(plain, consistent, values, nearest, unexplained)
+    values = result.values if result.consistent else {name: [] for name in VARIANTS}
+    return RequantizationFingerprint(plain, result.consistent, values, result.nearest, result.unexplained)
 
 
 def probe_table() -> str:
     """The probes as a Markdown table: what ONNX Runtime's rule and each probe's rival values give."""
     lines = ["| probe | separates | scales (a, b, y) | y zero point | onnxruntime rule | rival value: output |",
              "|---|---|---|---|---|---|"]
-    for probe in probes():
+    for probe in probes_for("qlinear_conv"):
         expected = predict(probe, ONNXRUNTIME)
         rivals = []
-        for value in VARIANTS[probe.separates]:
+        for value in CONV_VARIANTS[probe.separates]:
             if value == ONNXRUNTIME[probe.separates]:
                 continue
             output = predict(probe, {**ONNXRUNTIME, probe.separates: value})

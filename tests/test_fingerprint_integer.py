@@ -1,4 +1,5 @@
-"""conformance/fingerprint_integer.py: fingerprinting requantization (REQ-1) through qlinear_matmul."""
+"""conformance/fingerprint_integer.py: fingerprinting requantization (REQ-1) through qlinear_matmul and
+qlinear_conv, per tensor and per channel."""
 
 from __future__ import annotations
 
@@ -7,43 +8,57 @@ import pytest
 
 from refq.conformance import fingerprint_integer as fi
 from refq.errors import RefqTypeError
-from refq.integer_ops.qlinear import qlinear_matmul
-from refq.registry.profiles import PROFILES_BY_NAME
+from refq.integer_ops.qlinear import qlinear_conv, qlinear_matmul
+from refq.registry.profiles import PROFILES_BY_NAME, REQUANTIZE_PROFILES_BY_NAME
 from refq.registry.variants import VARIANTS_BY_NAME
 
 
 def test_variants_are_the_registry_values():
-    for name in ("requantize_precision", "requantize_zero_point"):
+    for name in fi.REGISTRY_VARIANTS:
         assert fi.VARIANTS[name] == tuple(value.name for value in VARIANTS_BY_NAME[name].values)
+    assert set(fi.MULTIPLIER_ORDERS) == set(fi.VARIANTS["requantize_multiplier_order"])
 
 
-def test_probes_discriminate():
+@pytest.mark.parametrize("operation", fi.OPERATIONS)
+def test_probes_discriminate(operation):
     """Each probe separates the value of its variant from ONNX Runtime's, and every pair of
     combinations differs on some probe (a backend matching all probes pins one combination)."""
-    table = fi.probes()
+    table = fi.probes_for(operation)
     assert len(table) >= 20
+    base = {name: fi.ONNXRUNTIME[name] for name in fi.combinations(operation)[0]}
     for probe in table:
-        expected = fi.predict(probe, fi.ONNXRUNTIME)
-        rivals = [value for value in fi.VARIANTS[probe.separates] if value != fi.ONNXRUNTIME[probe.separates]]
-        assert any(not np.array_equal(fi.predict(probe, {**fi.ONNXRUNTIME, probe.separates: value}), expected)
+        expected = fi.predict(probe, base)
+        rivals = [value for value in fi.CONV_VARIANTS[probe.separates] if value != base[probe.separates]]
+        assert any(not np.array_equal(fi.predict(probe, {**base, probe.separates: value}), expected)
                    for value in rivals), probe.name
-    combinations = fi.combinations()
+    combinations = fi.combinations(operation)
     outputs = [b"".join(fi.predict(probe, combination).tobytes() for probe in table) for combination in combinations]
     assert len(set(outputs)) == len(combinations)
 
 
 @pytest.mark.parametrize("profile", ["onnxruntime", "onnx-reference", "pytorch"])
-def test_predict_matches_refq(profile):
-    """The fingerprint's own arithmetic (plain numpy) equals refq's qlinear_matmul (REQ-1 kernels) under
-    the product-then-quotient multiplier, for each profile's variant values."""
+@pytest.mark.parametrize("order", fi.MULTIPLIER_ORDERS)
+def test_predict_matches_refq(profile, order):
+    """The fingerprint's own arithmetic (plain numpy) equals refq's qlinear_matmul and qlinear_conv
+    (REQ-1 kernels) for each profile's precision and placement under every multiplier order."""
     values = PROFILES_BY_NAME[profile].requantize
-    combination = {"requantize_precision": values["requantize_precision"],
-                   "requantize_zero_point": values["requantize_zero_point"],
-                   "multiplier_order": "product_then_quotient"}
-    for probe in fi.probes():
-        expected = qlinear_matmul(*probe.arguments(), precision=values["requantize_precision"],
-                                  zero_point_placement=values["requantize_zero_point"])
-        np.testing.assert_array_equal(fi.predict(probe, combination), expected, err_msg=probe.name)
+    combination = {"requantize_multiplier_order": order, "requantize_precision": values["requantize_precision"],
+                   "requantize_zero_point": values["requantize_zero_point"], "conv_padding": "input_zero_point"}
+    variants = {"precision": values["requantize_precision"], "zero_point_placement": values["requantize_zero_point"],
+                "multiplier_order": order}
+    for probe in fi.probes_for("qlinear_conv"):
+        expected = fi.predict(probe, combination)
+        if probe.pads is None:
+            np.testing.assert_array_equal(qlinear_matmul(*probe.arguments(True), **variants), expected,
+                                          err_msg=probe.name)
+        inputs, attributes = probe.conv_arguments()
+        got = fi.conv_output_as_matmul(probe, qlinear_conv(*inputs, **attributes, **variants))
+        np.testing.assert_array_equal(got, expected, err_msg=probe.name)
+
+
+def test_profiles_declare_a_multiplier_order():
+    for profile in REQUANTIZE_PROFILES_BY_NAME.values():
+        assert profile.requantize["requantize_multiplier_order"] in fi.VARIANTS["requantize_multiplier_order"]
 
 
 def backend_or_skip(name):
@@ -55,18 +70,20 @@ def backend_or_skip(name):
 
 @pytest.mark.parametrize("backend_name", ["onnxruntime", "onnx-reference", "torch"])
 def test_fingerprint_requantization(backend_name):
-    """Each backend is consistent with exactly one combination: its profile's requantize values and
-    the multiplier fl32(fl32(s_a s_b) / s_y)."""
+    """Each backend is consistent with exactly one combination, its profile's requantize values, for
+    both operations at both granularities (and pads with the input zero point)."""
     backend = backend_or_skip(backend_name)
+    profile = PROFILES_BY_NAME[backend.profile].requantize
+    expected = {name: profile[name] for name in fi.REGISTRY_VARIANTS}
     result = fi.fingerprint_requantization(backend)
     assert not any(isinstance(value, str) for value in result.observed.values()), result.observed
-    assert result.unexplained == []
-    profile = PROFILES_BY_NAME[backend.profile].requantize
-    expected = {"requantize_precision": profile["requantize_precision"],
-                "requantize_zero_point": profile["requantize_zero_point"],
-                "multiplier_order": "product_then_quotient"}
     assert result.consistent == [expected]
-    assert result.values == {name: [value] for name, value in expected.items()}
+    for operation in fi.fingerprint_integer(backend):
+        assert operation.status == "ok", operation.detail
+        assert operation.unexplained == []
+        wanted = {**expected, "conv_padding": "input_zero_point"} if operation.operation == "qlinear_conv" else expected
+        assert operation.consistent == [wanted], (operation.operation, operation.granularity)
+        assert operation.declared_consistent is True
 
 
 def test_fingerprint_reports_a_refusing_backend():
@@ -87,5 +104,17 @@ def test_fingerprint_rejects_non_adapters():
 
 def test_probe_table():
     table = fi.probe_table().splitlines()
-    assert len(table) == 2 + len(fi.probes())
+    assert len(table) == 2 + len(fi.probes_for("qlinear_conv"))
     assert all(line.count("|") == 7 for line in table)
+
+
+def test_fingerprint_integer_reports_unsupported_operations():
+    class MatmulOnly:
+        profile = "onnxruntime"
+
+        def qlinear_matmul(self, *arguments):
+            return qlinear_matmul(*arguments)
+
+    results = fi.fingerprint_integer(MatmulOnly())
+    assert [r.status for r in results] == ["ok", "ok", "unsupported", "unsupported"]
+    assert all(r.declared_consistent for r in results[:2])

@@ -33,20 +33,23 @@ class IntegerProfile:
 #: The profiles with rules for the integer operations: the ONNX text (which leaves overflow and the
 #: requantization precision open) and the float-multiplier backends (pytorch: FBGEMM's quantized
 #: linear / conv2d, whose rules are ONNX Runtime's).
-INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference", "pytorch")
+INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference", "pytorch",
+                                     "pytorch-qnnpack", "pytorch-pt2e")
 
 
 def integer_profile(name) -> IntegerProfile:
     """INT-5.1: the profile's rules for the integer operations, read from the registry."""
-    from refq.registry.profiles import PROFILES_BY_NAME
+    from refq.registry.profiles import PROFILES_BY_NAME, REQUANTIZE_PROFILES_BY_NAME
 
     if not isinstance(name, str) or name not in INTEGER_PROFILES:
         raise invalid("profile", "one of " + ", ".join(INTEGER_PROFILES), name)
-    values = PROFILES_BY_NAME[name].requantize
+    values = {**PROFILES_BY_NAME, **REQUANTIZE_PROFILES_BY_NAME}[name].requantize
     requantize = None
     if "requantize_precision" in values:
         requantize = {"precision": values["requantize_precision"],
-                      "zero_point_placement": values["requantize_zero_point"]}
+                      "zero_point_placement": values["requantize_zero_point"],
+                      "multiplier_order": values["requantize_multiplier_order"],
+                      "rounding": values.get("requantize_rounding", "half_to_even")}
     return IntegerProfile(name, values.get("accumulator_overflow", "unpredictable"), requantize)
 
 

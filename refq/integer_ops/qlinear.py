@@ -7,9 +7,9 @@ import numpy as np
 
 from refq.affine.parameters import scale_array
 from refq.errors import invalid
-from refq.integer_ops.conv import conv_operands, convolve
+from refq.integer_ops.conv import conv_accumulator, conv_geometry
 from refq.integer_ops.matmul import dot_products, matmul_operands
-from refq.integer_ops.operands import INPUT_DTYPES
+from refq.integer_ops.operands import INPUT_DTYPES, integer_input
 from refq.requantize import requantize_float, requantize_multiplier
 
 
@@ -40,13 +40,14 @@ def channel_scales(scale, channels: int, argument: str) -> np.ndarray:
 
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
                    precision: str = "float32", zero_point_placement: str = "after_rounding",
-                   rounding: str = "half_to_even") -> np.ndarray:
+                   rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient") -> np.ndarray:
     """INT-4.2: ONNX ``QLinearMatMul``: $y = \\operatorname{requantize}\\big((A - z_A)(B - z_B),\\ s_A s_B / s_Y,\\ z_Y\\big)$.
 
     The int32 product is INT-2.4's; the multiplier is REQ-1.1's
     $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_A s_B) / s_Y)$ and requantization REQ-1.3's
     with the given variants (the defaults are ONNX Runtime's; ``onnx.reference`` is
-    ``precision="float64", zero_point_placement="before_rounding"``). ``a_scale`` and
+    ``precision="float64", zero_point_placement="before_rounding"``); ``multiplier_order``
+    is REQ-1.1's ``requantize_multiplier_order``. ``a_scale`` and
     ``y_scale`` are single values; ``b_scale`` and ``b_zero_point`` one value or one per
     column of ``b`` (shape ``(N,)``). The output has ``y_zero_point``'s type.
     """
@@ -57,7 +58,8 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     if b_scales.size > 1 and operands.b_is_vector:
         raise invalid("b_scale", "a single value when b is 1-D", b_scales.shape)
     multiplier = requantize_multiplier(single_value(scale_array(a_scale, "a_scale"), "a_scale"), b_scales,
-                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32")
+                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32",
+                                       multiplier_order)
     dtype = output_type(y_zero_point, np.asarray(a).dtype)
     y_zero = None if y_zero_point is None else single_value(y_zero_point, "y_zero_point")
     axis = accumulator.ndim - 1 if multiplier.size > 1 else None
@@ -80,20 +82,23 @@ def bias_values(bias, out_channels: int) -> np.ndarray | None:
 def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
                  auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
                  precision: str = "float32", zero_point_placement: str = "after_rounding",
-                 rounding: str = "half_to_even") -> np.ndarray:
+                 rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient") -> np.ndarray:
     """INT-4.3: ONNX ``QLinearConv``: the INT-3.4 convolution plus the int32 bias ``B`` (wrapping),
     requantized per output channel $m$ with the multiplier $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_x s_{w,m}) / s_y)$.
 
     ``w_scale`` and ``w_zero_point`` are one value or one per output channel; the
     attributes are ``conv_integer``'s; the variants are those of :func:`qlinear_matmul`.
     """
-    operands = conv_operands(x, w, x_zero_point, w_zero_point, auto_pad=auto_pad, dilations=dilations, group=group,
-                             kernel_shape=kernel_shape, pads=pads, strides=strides)
-    out_channels = operands.geometry.out_channels
+    attributes = dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape, pads=pads,
+                      strides=strides)
+    x = integer_input(x, "x")
+    w = integer_input(w, "w")
+    out_channels = conv_geometry(x.shape, w.shape, **attributes).out_channels
     w_scales = channel_scales(w_scale, out_channels, "w_scale")
-    accumulator = convolve(operands, bias_values(B, out_channels))
+    accumulator = conv_accumulator(x, w, x_zero_point, w_zero_point, bias_values(B, out_channels), **attributes)
     multiplier = requantize_multiplier(single_value(scale_array(x_scale, "x_scale"), "x_scale"), w_scales,
-                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32")
+                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32",
+                                       multiplier_order)
     dtype = output_type(y_zero_point, np.asarray(x).dtype)
     y_zero = None if y_zero_point is None else single_value(y_zero_point, "y_zero_point")
     axis = 1 if multiplier.size > 1 else None

@@ -25,22 +25,33 @@ FLOAT64 = 1
 # requantize_zero_point
 AFTER_ROUNDING = 0
 BEFORE_ROUNDING = 1
+# requantize_multiplier_order
+PRODUCT_THEN_QUOTIENT = 0
+FLOAT64_QUOTIENT = 1
+RECIPROCAL = 2
+RATIO_FIRST = 3
 
 
-def requantize_multiplier(a_scale, b_scale, y_scale, precision: str = "float32") -> np.ndarray:
-    """REQ-1.1: the multiplier $m = (s_a \\cdot s_b) / s_y$, rounded after each operation.
+def requantize_multiplier(a_scale, b_scale, y_scale, precision: str = "float32",
+                          order: str = "product_then_quotient") -> np.ndarray:
+    """REQ-1.1: the multiplier $m = (s_a \\cdot s_b) / s_y$ in the order ``order`` (the variant
+    ``requantize_multiplier_order``), rounded to the working precision ``precision``.
 
-    ``precision="float32"`` is what ONNX Runtime's QLinearMatMul and QLinearConv
-    compute (``a_scale * b_scale[i] / y_scale`` on C++ floats: the product is
-    rounded to float32, then the quotient) and what ``onnx.reference`` computes
-    (the same expression on float32 numpy arrays). ``precision="float64"`` does
-    both operations in float64 on the float32 scales, as TensorFlow Lite does
-    before deriving a fixed-point multiplier (REQ-2.1).
+    ``product_then_quotient`` (the default) is what ONNX Runtime's QLinearMatMul and
+    QLinearConv compute (``a_scale * b_scale[i] / y_scale`` on C++ floats: the product is
+    rounded to float32, then the quotient), what ``onnx.reference`` computes (the same
+    expression on float32 numpy arrays) and what FBGEMM computes.
+    ``float64_quotient`` does both operations in float64 on the float32 scales and rounds
+    once at the end, as TensorFlow Lite does before deriving a fixed-point multiplier
+    (REQ-2.1). ``reciprocal`` multiplies by $\\mathrm{fl}(1 / s_y)$ and ``ratio_first`` divides
+    the weight scale first: rewrites the fingerprint separates.
+    ``precision="float64"`` rounds every step to float64 instead.
 
     ``b_scale`` may be an array (one scale per output channel); the result has
     its shape, float32 or float64 as ``precision`` says.
     """
     code = variant_code("requantize_precision", precision, "precision")
+    order_code = variant_code("requantize_multiplier_order", order, "order")
 
     a = scale_array(a_scale, "a_scale")
     b = scale_array(b_scale, "b_scale")
@@ -49,10 +60,17 @@ def requantize_multiplier(a_scale, b_scale, y_scale, precision: str = "float32")
         if value.size != 1:
             raise invalid(name, "a single value", value.shape)
     a, y = a.reshape(()), y.reshape(())
+    working = np.float32 if code == FLOAT32 else np.float64
+    a, b, y = a.astype(working), b.astype(working), y.astype(working)
     with np.errstate(over="ignore", under="ignore"):
-        if code == FLOAT32:
-            return (a * b) / y
-        return (a.astype(np.float64) * b.astype(np.float64)) / y.astype(np.float64)
+        if order_code == FLOAT64_QUOTIENT:
+            wide = (a.astype(np.float64) * b.astype(np.float64)) / y.astype(np.float64)
+            return wide.astype(working)
+        if order_code == RECIPROCAL:
+            return (a * b) * (working(1) / y)
+        if order_code == RATIO_FIRST:
+            return a * (b / y)
+        return (a * b) / y
 
 
 @kernel
