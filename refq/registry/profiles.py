@@ -34,11 +34,13 @@ _DEQUANTIZE_STANDARD = {"dequantize_formula": "subtract_then_multiply", "dequant
                         "dequantize_precision": "float32"}
 _TORCH_RECIPROCAL = {**_ONNX_STEPS, "scale_operation": "multiply_reciprocal"}
 # --- requantize (REQ) ---
-_REQUANTIZE_ORT = {"requantize_form": "float_multiplier", "requantize_precision": "float32",
-                   "requantize_zero_point": "after_rounding", "accumulator": "int32", "accumulator_overflow": "wrap"}
+_REQUANTIZE_ORT = {"requantize_form": "float_multiplier", "requantize_multiplier_order": "product_then_quotient",
+                   "requantize_precision": "float32", "requantize_zero_point": "after_rounding",
+                   "accumulator": "int32", "accumulator_overflow": "wrap"}
 _REQUANTIZE_ONNX_REFERENCE = {**_REQUANTIZE_ORT, "requantize_precision": "float64",
                               "requantize_zero_point": "before_rounding"}
-_REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "multiplier_rounding": "half_away_from_zero",
+_REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "requantize_multiplier_order": "float64_quotient",
+                      "multiplier_rounding": "half_away_from_zero",
                       "shift_limits": "tflite", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
                       "accumulator": "int32", "accumulator_overflow": "unpredictable"}
 _REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}

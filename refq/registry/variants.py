@@ -191,6 +191,20 @@ VARIANTS: tuple[Variant, ...] = (
             ("unpredictable", "any value (undefined behaviour in C and C++, a REQUIRE violation in TOSA)"),
         ),
     ),
+    Variant(
+        "requantize_multiplier_order", "requantize", "REQ-1.1",
+        "In which order are s_a * s_b / s_y computed into the multiplier?",
+        _values(
+            ("product_then_quotient", "fl(fl(s_a * s_b) / s_y), each operation rounded to the working precision "
+                                      "(ONNX Runtime, onnx.reference, FBGEMM, XNNPACK)"),
+            ("float64_quotient", "(s_a * s_b) / s_y in float64, rounded to the working precision once at the end "
+                                 "(TensorFlow Lite and MLIR's TOSA legalisation, on float64 scales)"),
+            ("reciprocal", "fl(fl(s_a * s_b) * fl(1 / s_y)): the division by s_y replaced by a product with its "
+                           "float32 reciprocal (PyTorch's QNNPACK requantization scales)"),
+            ("ratio_first", "fl(s_a * fl(s_b / s_y)): the weight scale divided first (no backend refq covers; the "
+                            "fingerprint separates it)"),
+        ),
+    ),
     # --- end requantize ---
 )
 
