@@ -47,7 +47,11 @@ MULTIPLIER_ORDERS = {
     "ratio_first": lambda a, b, y: F32(a * F32(b / y)),
 }
 #: The registry variants the probes separate (names and values from refq.registry.variants).
-REGISTRY_VARIANTS = ("requantize_multiplier_order", "requantize_precision", "requantize_zero_point")
+REGISTRY_VARIANTS = tuple(name for name in ("requantize_multiplier_order", "requantize_precision",
+                                             "requantize_zero_point", "requantize_rounding")
+                          if name in VARIANTS_BY_NAME)
+#: How the scaled accumulator becomes an integer, per ``requantize_rounding`` value.
+ROUNDINGS = {"half_to_even": np.rint, "toward_zero": np.trunc}
 VARIANTS: dict[str, tuple[str, ...]] = {
     name: tuple(value.name for value in VARIANTS_BY_NAME[name].values) for name in REGISTRY_VARIANTS}
 #: Where a convolution's padding comes from: the input zero point (ONNX) or the raw code 0.
@@ -57,7 +61,8 @@ OPERATIONS = ("qlinear_matmul", "qlinear_conv")
 GRANULARITIES = ("per_tensor", "per_channel")
 #: ONNX Runtime's MLAS requantization (REQ-1): the combination the probes' rival values are shown against.
 ONNXRUNTIME = {"requantize_multiplier_order": "product_then_quotient", "requantize_precision": "float32",
-               "requantize_zero_point": "after_rounding", "conv_padding": "input_zero_point"}
+               "requantize_zero_point": "after_rounding", "requantize_rounding": "half_to_even",
+               "conv_padding": "input_zero_point"}
 
 
 @dataclass(frozen=True)
@@ -139,10 +144,11 @@ def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
         else:
             scaled = sums.astype(np.float64) * np.float64(multiplier)
             shifted = scaled + np.float64(zero_point)
+    rounding = ROUNDINGS[variants.get("requantize_rounding", "half_to_even")]
     if variants["requantize_zero_point"] == "after_rounding":
-        result = np.rint(scaled.astype(np.float64)) + zero_point
+        result = rounding(scaled.astype(np.float64)) + zero_point
     else:
-        result = np.rint(shifted.astype(np.float64))
+        result = rounding(shifted.astype(np.float64))
     return np.clip(result, 0, 255).astype(np.uint8)
 
 
@@ -227,6 +233,8 @@ def _separates_only_order(probe: Probe, order: str) -> bool:
     base_order = ONNXRUNTIME["requantize_multiplier_order"]
     outputs: dict[str, set[bytes]] = {base_order: set(), order: set()}
     for combination in combinations():
+        if combination.get("requantize_rounding", "half_to_even") != "half_to_even":
+            continue  # truncation rounds both multipliers' products alike far more often; not sought here
         if combination["requantize_multiplier_order"] in outputs:
             outputs[combination["requantize_multiplier_order"]].add(predict(probe, combination).tobytes())
     return len(outputs[base_order]) == 1 and len(outputs[order]) == 1 and outputs[base_order] != outputs[order]
@@ -269,7 +277,7 @@ def declared_combination(profile, operation: str) -> dict[str, str] | None:
     values = REQUANTIZE_PROFILES_BY_NAME.get(profile) if isinstance(profile, str) else None
     if values is None or values.requantize.get("requantize_form") != "float_multiplier":
         return None
-    combination = {name: values.requantize[name] for name in VARIANTS}
+    combination = {name: values.requantize.get(name, "half_to_even") for name in VARIANTS}
     if operation == "qlinear_conv":
         combination["conv_padding"] = "input_zero_point"
     return combination
