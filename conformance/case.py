@@ -40,7 +40,8 @@ def sha256(path: Path) -> str:
 
 @dataclass
 class Case:
-    """One case, with its arrays loaded (inputs in the operation's ONNX order)."""
+    """One case, with its arrays loaded (inputs in the operation's ONNX order; a sequence input,
+    such as ``qlinear_concat``'s ``inputs``, is a list of tuples of arrays)."""
 
     id: str
     op: str
@@ -49,7 +50,7 @@ class Case:
     description: str
     level: int
     attributes: dict
-    inputs: dict[str, np.ndarray | None]
+    inputs: dict[str, np.ndarray | None | list[tuple[np.ndarray | None, ...]]]
     outcome: str  # "valid" or "error"
     expected: np.ndarray | None = None
     unpredictable: np.ndarray | None = None
@@ -81,6 +82,51 @@ def validate_descriptor(descriptor: dict, where: str = "descriptor") -> None:
         raise CaseFormatError(f"{where}: does not satisfy the case schema: {error.message}") from None
 
 
+def check_sequences(descriptor: dict, where: str = "descriptor") -> None:
+    """A list-valued input is exactly where the operation declares a sequence input (and nowhere
+    else), each of its tuples with as many elements as the operation's tuples have."""
+    from refq.registry.operations import OPERATIONS_BY_NAME
+
+    operation = OPERATIONS_BY_NAME.get(descriptor["op"])
+    sequences = operation.sequences if operation is not None else {}
+    for name, entry in descriptor["inputs"].items():
+        elements = sequences.get(name)
+        if elements is None:
+            if isinstance(entry, list):
+                raise CaseFormatError(f"{where}: input {name!r} is a list, but {descriptor['op']} has no sequence "
+                                      f"input of that name (sequence inputs: {', '.join(sequences) or 'none'})")
+            continue
+        if not isinstance(entry, list):
+            raise CaseFormatError(f"{where}: input {name!r} of {descriptor['op']} must be a list of tuples "
+                                  f"({', '.join(elements)}), got {type(entry).__name__}")
+        for index, item in enumerate(entry):
+            if len(item) != len(elements):
+                raise CaseFormatError(f"{where}: {name}[{index}] has {len(item)} elements; a tuple of "
+                                      f"{descriptor['op']}'s {name} has {len(elements)} ({', '.join(elements)})")
+            for element, reference in zip(elements, item):
+                if reference is None and not element.endswith("?"):
+                    raise CaseFormatError(f"{where}: {name}[{index}] omits {element}, which is required")
+
+
+def input_references(entry) -> list[dict]:
+    """The array references of one ``inputs`` entry: none (null), itself, or each of its tuples' present elements."""
+    if entry is None:
+        return []
+    if isinstance(entry, list):
+        return [reference for item in entry for reference in item if reference is not None]
+    return [entry]
+
+
+def load_input(directory: Path, entry, *, check_hash: bool = True):
+    """One ``inputs`` entry loaded: None, an array, or (a sequence input) a list of tuples of arrays."""
+    if entry is None:
+        return None
+    if isinstance(entry, list):
+        return [tuple(None if reference is None else load_array(directory, reference, check_hash=check_hash)
+                      for reference in item) for item in entry]
+    return load_array(directory, entry, check_hash=check_hash)
+
+
 def load_array(directory: Path, reference: dict, *, check_hash: bool = True) -> np.ndarray:
     path = directory / reference["file"]
     if check_hash and sha256(path) != reference["sha256"]:
@@ -99,9 +145,9 @@ def load_case(path: Path, *, check_hash: bool = True) -> Case:
     except (OSError, json.JSONDecodeError) as error:
         raise CaseFormatError(f"{path}: cannot read the descriptor: {error}") from None
     validate_descriptor(descriptor, str(path))
+    check_sequences(descriptor, str(path))
     directory = path.parent
-    inputs = {name: None if ref is None else load_array(directory, ref, check_hash=check_hash)
-              for name, ref in descriptor["inputs"].items()}
+    inputs = {name: load_input(directory, entry, check_hash=check_hash) for name, entry in descriptor["inputs"].items()}
     expected = descriptor["expected"]
     case = Case(
         id=descriptor["id"], op=descriptor["op"], profile=descriptor["profile"],

@@ -1,7 +1,8 @@
 """The ``cmd:`` protocol: an external program as a backend (C, C++, CUDA, Rust, a simulator).
 
 For each case the harness makes a fresh directory holding ``case.json`` (the case's
-descriptor without its expected output) and one ``.npy`` file per input, runs
+descriptor without its expected output) and one ``.npy`` file per input (per element of
+each tuple of a sequence input, ``inputs-0-X.npy``...), runs
 ``COMMAND ... <case_dir>`` and reads ``<case_dir>/output.npy``. Exit status 0 means
 an answer, 3 means *unsupported*, any other status means the program rejected the
 arguments. The full protocol is in ``docs/conformance/protocol.md``.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from refq.backends.arguments import contiguous
 from refq.conformance.worker import Outcome
 from refq.errors import invalid
 from refq.registry.operations import OPERATIONS_BY_NAME
@@ -29,15 +31,45 @@ EXIT_UNSUPPORTED = 3
 STDERR_TAIL = 400
 
 
-def case_descriptor(case, input_files: dict[str, str | None]) -> dict:
+def _file_entry(file_name: str, array: np.ndarray) -> dict:
+    return {"file": file_name, "dtype": str(array.dtype), "shape": list(array.shape)}
+
+
+def input_file_names(case) -> dict[str, str | list[list[str | None]] | None]:
+    """The file each present input is written to: ``<name>.npy``; for a sequence input (a list of
+    tuples) ``<name>-<index>-<element>.npy``, the element named by the operation's registry entry."""
+    operation = OPERATIONS_BY_NAME.get(case.op)
+    sequences = operation.sequences if operation else {}
+    names: dict = {}
+    for name, value in case.inputs.items():
+        if value is None:
+            names[name] = None
+        elif isinstance(value, (list, tuple)):
+            elements = [element.rstrip("?") for element in sequences.get(name, ())]
+            names[name] = [[None if array is None else
+                            f"{name}-{index}-{elements[position] if position < len(elements) else position}.npy"
+                            for position, array in enumerate(item)] for index, item in enumerate(value)]
+        else:
+            names[name] = f"{name}.npy"
+    return names
+
+
+def case_descriptor(case, input_files: dict) -> dict:
     """``case.json``: what the command may read. Attributes come first, with every default filled in,
-    so that the first ``"dtype"`` key in the file is the ``dtype`` attribute."""
+    so that the first ``"dtype"`` key in the file is the ``dtype`` attribute. A sequence input is a
+    list of tuples, each a list of file entries (or null), as in the case's descriptor."""
     operation = OPERATIONS_BY_NAME.get(case.op)
     attributes = {**(operation.attributes if operation else {}), **case.attributes}
     inputs = {}
-    for name, array in case.inputs.items():
-        inputs[name] = None if array is None else {
-            "file": input_files[name], "dtype": str(array.dtype), "shape": list(array.shape)}
+    for name, value in case.inputs.items():
+        if value is None:
+            inputs[name] = None
+        elif isinstance(value, (list, tuple)):
+            inputs[name] = [[None if array is None else _file_entry(file_name, array)
+                             for file_name, array in zip(files, item)]
+                            for files, item in zip(input_files[name], value)]
+        else:
+            inputs[name] = _file_entry(input_files[name], value)
     return {
         "schema_version": 1,
         "attributes": attributes,
@@ -53,11 +85,18 @@ def case_descriptor(case, input_files: dict[str, str | None]) -> dict:
 
 def write_case_directory(case, directory: Path) -> None:
     """Write ``case.json`` and the input ``.npy`` files of ``case`` into ``directory``."""
-    files = {}
-    for name, array in case.inputs.items():
-        if array is not None:
-            files[name] = f"{name}.npy"
-            np.save(directory / files[name], np.ascontiguousarray(array), allow_pickle=False)
+    files = input_file_names(case)
+    for name, value in case.inputs.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            pairs = [(file_name, array) for names, item in zip(files[name], value)
+                     for file_name, array in zip(names, item) if array is not None]
+        else:
+            pairs = [(files[name], value)]
+        for file_name, array in pairs:
+            # contiguous(), not np.ascontiguousarray, which would write a per-tensor scale of shape () as (1,).
+            np.save(directory / file_name, contiguous(np.asarray(array)), allow_pickle=False)
     text = json.dumps(case_descriptor(case, files), indent=2)
     (directory / "case.json").write_text(text + "\n", encoding="utf-8")
 

@@ -236,7 +236,9 @@ def compare(case: Case, output: np.ndarray) -> tuple[int, int, list[Mismatch], s
     source = next(iter(case.inputs.values()), None)
     for flat in np.flatnonzero(differ.reshape(-1))[:FIRST_MISMATCHES]:
         index = tuple(int(i) for i in np.unravel_index(flat, expected.shape))
-        given = _scalar(source[index]) if source is not None and source.shape == expected.shape else None
+        # The input element at the same index, where the first input is an array (not a sequence) shaped like the output.
+        same_shape = isinstance(source, np.ndarray) and source.shape == expected.shape
+        given = _scalar(source[index]) if same_shape else None
         first.append(Mismatch(index, given, _scalar(expected[index]), _scalar(output[index]),
                               _bits(expected[index], expected.dtype), _bits(output[index], output.dtype),
                               trace_command(case, index)))

@@ -445,3 +445,95 @@ def test_progress_bar_only_when_asked_or_on_a_slow_terminal_run() -> None:
     bar.advance(4)
     bar.finish()
     assert quiet.getvalue() == ""
+
+
+# --- a sequence input (qlinear_concat's list of (X, X_scale, X_zero_point) triples) ---------------------------
+
+
+def concat_cases() -> list[Case]:
+    """A valid case with three triples (copy path, table path, negative axis) and an error case."""
+    triples = [(np.array([[1, -2, 3], [4, 5, -6]], np.int8), np.float32(0.05), np.int8(-3)),
+               (np.array([[7], [-8]], np.int8), np.float32(0.0731), np.int8(10)),
+               (np.zeros((2, 0), np.int8), np.float32(0.5), np.int8(0))]
+    inputs = {"Y_scale": np.array(np.float32(0.05)), "Y_zero_point": np.array(np.int8(-3)), "inputs": triples}
+    wrong_type = {**inputs, "inputs": [triples[0], (triples[1][0].view(np.uint8), np.float32(0.1), np.uint8(0))]}
+    return [make_case("qlinear_concat", inputs, {"axis": -1}, "onnxruntime", "three"),
+            make_case("qlinear_concat", wrong_type, {"axis": 0}, "onnxruntime", "types-differ")]
+
+
+SEQUENCE_ADAPTER = '''
+from refq.elementwise import qlinear_concat as compute
+
+
+class Concat:
+    """Checks that the sequence input arrives as refq's function takes it: a list of 3-tuples of arrays."""
+
+    profile = "onnxruntime"
+
+    def qlinear_concat(self, Y_scale, Y_zero_point, inputs, *, axis):
+        assert isinstance(inputs, list) and all(isinstance(item, tuple) and len(item) == 3 for item in inputs)
+        return compute(Y_scale, Y_zero_point, inputs, axis=axis)
+'''
+
+
+def test_python_adapter_receives_a_sequence_input_as_a_list_of_tuples(tmp_path: Path) -> None:
+    path = tmp_path / "sequence_adapter.py"
+    path.write_text(textwrap.dedent(SEQUENCE_ADAPTER), encoding="utf-8")
+    cases = concat_cases()
+    assert cases[0].outcome == "valid" and cases[1].outcome == "error"
+    results = run_cases(f"{path}:Concat", cases)
+    assert [r.status for r in results] == ["pass", "pass"], [r.detail for r in results]
+    # Rejected by refq's argument check, not by the adapter's assertion on the sequence's form.
+    assert "RefqValueError: inputs[1]: must be a int8 array like Y_zero_point" in results[1].detail
+
+
+SEQUENCE_COMMAND = '''
+import json, sys
+from pathlib import Path
+
+import numpy as np
+from refq.elementwise import qlinear_concat
+
+directory = Path(sys.argv[1])
+case = json.loads((directory / "case.json").read_text())
+inputs = case["inputs"]
+
+
+def load(entry):
+    array = np.load(directory / entry["file"], allow_pickle=False)
+    assert str(array.dtype) == entry["dtype"] and list(array.shape) == entry["shape"], (entry, array.shape)
+    return array
+
+
+triples = [tuple(None if entry is None else load(entry) for entry in item) for item in inputs["inputs"]]
+try:
+    output = qlinear_concat(load(inputs["Y_scale"]), load(inputs["Y_zero_point"]), triples,
+                            axis=case["attributes"]["axis"])
+except ValueError as error:
+    sys.exit(f"rejected: {error}")
+np.save(directory / "output.npy", output, allow_pickle=False)
+'''
+
+
+def test_command_protocol_round_trips_a_sequence_input(tmp_path: Path) -> None:
+    from refq.conformance.command import write_case_directory
+
+    case = concat_cases()[0]
+    directory = tmp_path / "case"
+    directory.mkdir()
+    write_case_directory(case, directory)
+    written = json.loads((directory / "case.json").read_text())["inputs"]
+    assert written["Y_scale"] == {"file": "Y_scale.npy", "dtype": "float32", "shape": []}
+    assert [[entry["file"] for entry in item] for item in written["inputs"]] == [
+        [f"inputs-{index}-X.npy", f"inputs-{index}-X_scale.npy", f"inputs-{index}-X_zero_point.npy"]
+        for index in range(3)]
+    for item, triple in zip(written["inputs"], case.inputs["inputs"]):
+        for entry, array in zip(item, triple):
+            loaded = np.load(directory / entry["file"], allow_pickle=False)
+            assert entry == {"file": entry["file"], "dtype": str(array.dtype), "shape": list(np.shape(array))}
+            assert loaded.dtype == array.dtype and loaded.shape == np.shape(array) and np.array_equal(loaded, array)
+    script = tmp_path / "concat_command.py"
+    script.write_text(textwrap.dedent(SEQUENCE_COMMAND), encoding="utf-8")
+    results = run_cases(f"cmd:{sys.executable} {script}", concat_cases(), profile="onnxruntime")
+    assert [r.status for r in results] == ["pass", "pass"], [r.detail for r in results]
+    assert "rejected: inputs[1]" in results[1].detail

@@ -21,7 +21,7 @@ import pytest
 from refq._jit import pure_python
 from refq.cli import main
 from refq.conformance import reference
-from refq.conformance.case import load_array, load_case, vectors_root
+from refq.conformance.case import CaseFormatError, load_array, load_case, load_input, vectors_root
 from refq.conformance.generate import cast as cast_generator
 from refq.conformance.generate import quantize as quantize_generator
 from refq.conformance.generate.build import OPERATIONS_WITH_VECTORS, build, case_specs
@@ -51,7 +51,7 @@ def descriptors(op: str | None = None) -> list[tuple[Path, dict]]:
 
 def arrays(path: Path, descriptor: dict) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]:
     """Inputs, expected output and unpredictable mask (hashes checked by ``load_array``)."""
-    inputs = {name: load_array(path.parent, entry) for name, entry in descriptor["inputs"].items()}
+    inputs = {name: load_input(path.parent, entry) for name, entry in descriptor["inputs"].items()}
     expected = descriptor["expected"]
     output = load_array(path.parent, expected["output"]) if expected["outcome"] == "valid" else None
     mask = load_array(path.parent, expected["unpredictable"]) if expected.get("unpredictable") else None
@@ -211,7 +211,7 @@ def test_build_rejects_bad_arguments(tmp_path):
     with pytest.raises(RefqValueError, match="level: must be 1 or 2"):
         build(3, tmp_path)
     with pytest.raises(RefqValueError, match="ops: must be operations among"):
-        build(1, tmp_path, ops="qlinear_concat")
+        build(1, tmp_path, ops="qlinear_concatenate")
     with pytest.raises(RefqValueError, match="ops: must be operations among"):
         build(1, tmp_path, ops=["quantize_linear", "quantise"])
 
@@ -624,3 +624,179 @@ def test_level2_builds_and_verifies(tmp_path):
     level1_names = {(spec.op, spec.name) for spec in case_specs(1)}
     assert not level1_names & {(spec.op, spec.name) for spec in case_specs(2)}  # level 2 adds, never repeats
     assert verify(2, tmp_path).ok
+
+
+# --- a sequence input: qlinear_concat's list of (X, X_scale, X_zero_point) triples ------------------------
+
+
+@pytest.fixture(scope="module")
+def concat_tree(tmp_path_factory) -> Path:
+    """qlinear_concat's level-1 and level-2 vectors built alone into a temporary root."""
+    root = tmp_path_factory.mktemp("concat")
+    build(1, root, ops="qlinear_concat")
+    build(2, root, ops="qlinear_concat")
+    return root
+
+
+def concat_descriptor(root: Path) -> Path:
+    return next((root / "level1" / "qlinear_concat").rglob("*.json"))
+
+
+def test_schema_accepts_sequence_inputs(concat_tree):
+    path = concat_descriptor(concat_tree)
+    descriptor = read_descriptor(path)
+    assert isinstance(descriptor["inputs"]["inputs"], list)
+    case = load_case(path)
+    triples = case.inputs["inputs"]
+    assert isinstance(triples, list) and len(triples) == 3
+    for values, scale, zero_point in triples:
+        assert values.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == () and zero_point.shape == ()
+    assert [values.shape for values, _, _ in triples] == [(2, 3), (2, 1), (2, 4)]
+    # The files are named after the registry's tuple elements.
+    assert [[entry["file"] for entry in item] for item in descriptor["inputs"]["inputs"]][1] == \
+        ["inputs-1-X.npy", "inputs-1-X_scale.npy", "inputs-1-X_zero_point.npy"]
+    for level in (1, 2):
+        report = verify(level, concat_tree, rebuild=False)
+        assert report.ok, report.problems
+
+
+def without_sequence(descriptor: dict) -> dict:
+    descriptor["inputs"]["inputs"] = descriptor["inputs"]["inputs"][0][0]
+    return descriptor
+
+
+def short_tuple(descriptor: dict) -> dict:
+    descriptor["inputs"]["inputs"][1] = descriptor["inputs"]["inputs"][1][:2]
+    return descriptor
+
+
+def required_element_omitted(descriptor: dict) -> dict:
+    descriptor["inputs"]["inputs"][2][0] = None
+    return descriptor
+
+
+def element_not_an_array(descriptor: dict) -> dict:
+    descriptor["inputs"]["inputs"][0][1] = {"file": "inputs-0-X_scale.npy"}
+    return descriptor
+
+
+def flat_list(descriptor: dict) -> dict:
+    descriptor["inputs"]["inputs"] = [entry for item in descriptor["inputs"]["inputs"] for entry in item]
+    return descriptor
+
+
+def list_for_a_plain_input(descriptor: dict) -> dict:
+    descriptor["inputs"]["Y_scale"] = [[descriptor["inputs"]["Y_scale"]]]
+    return descriptor
+
+
+def element_hash_wrong(descriptor: dict) -> dict:
+    descriptor["inputs"]["inputs"][1][0]["sha256"] = "0" * 64
+    return descriptor
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (without_sequence, "input 'inputs' of qlinear_concat must be a list of tuples"),
+    (short_tuple, r"inputs\[1\] has 2 elements; a tuple of qlinear_concat's inputs has 3"),
+    (required_element_omitted, r"inputs\[2\] omits X, which is required"),
+    (element_not_an_array, "does not satisfy the case schema"),
+    (flat_list, "does not satisfy the case schema"),
+    (list_for_a_plain_input, "input 'Y_scale' is a list, but qlinear_concat has no sequence input of that name"),
+    (element_hash_wrong, "inputs-1-X.npy: SHA-256 does not match its descriptor"),
+])
+def test_malformed_sequence_inputs_are_case_format_errors(concat_tree, tmp_path, tamper, message):
+    source = concat_descriptor(concat_tree).parent
+    directory = tmp_path / source.name
+    shutil.copytree(source, directory)
+    path = directory / "onnxruntime.json"
+    path.write_text(json.dumps(tamper(json.loads(path.read_text()))))
+    with pytest.raises(CaseFormatError, match=message):
+        load_case(path)
+    if tamper is not element_hash_wrong:
+        with pytest.raises(CaseFormatError, match=message):
+            read_descriptor(path)
+
+
+def requantized_by_fractions(values: np.ndarray, x_scale, x_zero_point, y_scale, y_zero_point) -> np.ndarray:
+    """ELT-7.1 recomputed exactly: $\\mathrm{fl}(s_X (q - z_X))$, divided by $s_Y$ in float32 (ONNX Runtime's
+    QuantizeLinear), rounded half to even (Python's ``round`` of a Fraction), plus $z_Y$, clamped."""
+    info = np.iinfo(values.dtype)
+    s_x, s_y = float_oracle_value(x_scale), float_oracle_value(y_scale)
+    codes = []
+    for q in values.reshape(-1).tolist():
+        real = oracle.round32(s_x * (q - int(x_zero_point)))
+        code = round(oracle.round32(real / s_y)) + int(y_zero_point)
+        codes.append(min(max(code, int(info.min)), int(info.max)))
+    return np.array(codes, dtype=values.dtype).reshape(values.shape)
+
+
+def float_oracle_value(scale) -> Fraction:
+    return oracle.float32_value(np.float32(scale))
+
+
+def concat_outcomes(concat_tree) -> list[tuple[str, dict, dict, np.ndarray | str]]:
+    """(id, inputs, attributes, expected output or error reason) of every qlinear_concat vector, read from
+    the shipped level 1 and from the level 2 built for the test."""
+    paths = sorted((vectors_root() / "level1" / "qlinear_concat").rglob("*.json"))
+    paths += sorted((concat_tree / "level2" / "qlinear_concat").rglob("*.json"))
+    found = []
+    for path in paths:
+        case = load_case(path)
+        found.append((case.id, case.inputs, case.attributes, case.reason if case.expects_error else case.expected))
+    return found
+
+
+def test_qlinear_concat_vectors_match_the_fraction_oracle_and_onnxruntime_quantize(concat_tree):
+    """Every expected element recomputed twice apart from refq: with Fractions, and by ONNX Runtime's own
+    DequantizeLinear then QuantizeLinear nodes (what QLinearConcat's identity table is); concatenated by numpy."""
+    from refq.backends.onnxruntime import OnnxRuntimeBackend
+
+    ort = OnnxRuntimeBackend()
+    checked = copied = 0
+    errors = []
+    for case_id, inputs, attributes, expected in concat_outcomes(concat_tree):
+        if isinstance(expected, str):
+            errors.append(case_id)
+            continue
+        y_scale, y_zero_point, triples = inputs["Y_scale"], inputs["Y_zero_point"], inputs["inputs"]
+        dtype = str(y_zero_point.dtype)
+        by_fractions, by_onnxruntime = [], []
+        for values, x_scale, x_zero_point in triples:
+            by_fractions.append(requantized_by_fractions(values, x_scale, x_zero_point, y_scale, y_zero_point))
+            real = ort.dequantize_linear(values, x_scale, x_zero_point, dtype=dtype)
+            by_onnxruntime.append(ort.quantize_linear(real, y_scale, y_zero_point, dtype=dtype))
+            if x_scale.view(np.uint32) == y_scale.view(np.uint32) and x_zero_point == y_zero_point:
+                copied += values.size
+                assert np.array_equal(by_fractions[-1], values)  # the copy path is the identity
+        axis = attributes["axis"]
+        assert expected.dtype == y_zero_point.dtype
+        assert np.array_equal(expected, np.concatenate(by_fractions, axis=axis)), case_id
+        assert np.array_equal(expected, np.concatenate(by_onnxruntime, axis=axis)), case_id
+        checked += expected.size
+    assert checked > 2500 and copied > 0, (checked, copied)
+    assert len(errors) == 3, errors
+
+
+def test_qlinear_concat_coverage(concat_tree):
+    cases = {case_id.split("/")[1]: (inputs, attributes, expected)
+             for case_id, inputs, attributes, expected in concat_outcomes(concat_tree)}
+    inputs, attributes, _ = cases["small-s8-axis-minus-1"]
+    assert attributes["axis"] < 0
+    paths = {"copy" if scale.view(np.uint32) == inputs["Y_scale"].view(np.uint32) and zero == inputs["Y_zero_point"]
+             else "table" for _, scale, zero in inputs["inputs"]}
+    assert paths == {"copy", "table"}
+    valid = {name: case for name, case in cases.items() if not isinstance(case[2], str)}
+    assert {str(inputs["Y_zero_point"].dtype) for inputs, _, _ in valid.values()} == {"int8", "uint8"}
+    assert {len(inputs["inputs"]) for inputs, _, _ in valid.values()} == {1, 2, 3, 4}
+    assert {0, 1, -1, -2} <= {attributes["axis"] for _, attributes, _ in valid.values()}
+    assert any(0 in values.shape for inputs, _, _ in valid.values() for values, _, _ in inputs["inputs"])
+    for dtype in ("u8", "s8"):  # exact ties: s_X (q - z_X) / s_Y is k + 1/2 (powers of two: no rounding before)
+        inputs = valid[f"scale-ties-{dtype}"][0]
+        ratios = [float_oracle_value(scale) * (q - int(zero)) / float_oracle_value(inputs["Y_scale"])
+                  for values, scale, zero in inputs["inputs"] for q in values.reshape(-1).tolist()]
+        assert sum(ratio.denominator == 2 for ratio in ratios) == 256
+    reasons = {name: case[2] for name, case in cases.items() if isinstance(case[2], str)}
+    assert reasons == {"error-types-differ": "inputs[1]: must be a uint8 array like Y_zero_point, got 'int8 array'",
+                       "error-axis-out-of-range": "axis: must be an integer in [-2, 1], got 2",
+                       "error-shapes-differ": "inputs[1]: must be a shape equal to (2, 3) except on axis 0, got "
+                                              "'shape (3, 2)'"}

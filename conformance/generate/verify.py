@@ -2,7 +2,7 @@
 
 Checks, in order: every descriptor satisfies the schema and sits where its fields say
 (``level<N>/<op>/<case>/<profile>.json``); its inputs are listed in the operation's ONNX
-order; its clause IDs exist; every file it references exists with the recorded SHA-256,
+order, a sequence input as a list of tuples shaped as the operation declares; its clause IDs exist; every file it references exists with the recorded SHA-256,
 dtype and shape; each affine case directory has a descriptor for every profile; no file
 lies in the tree unreferenced; and a fresh build into a temporary directory produces the
 same file names with the same bytes.
@@ -16,7 +16,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refq.conformance.case import CaseFormatError, load_array, schema
+from refq.conformance.case import CaseFormatError, check_sequences, input_references, load_array, schema
 from refq.conformance.generate.build import build, check_level, level_directory
 from refq.conformance.generate.parameters import PROFILE_NAMES
 from refq.conformance.generate.writer import AFFINE_OPERATIONS
@@ -43,7 +43,7 @@ class VerifyReport:
 
 
 def referenced_files(descriptor: dict) -> list[str]:
-    files = [entry["file"] for entry in descriptor["inputs"].values() if entry is not None]
+    files = [reference["file"] for entry in descriptor["inputs"].values() for reference in input_references(entry)]
     expected = descriptor["expected"]
     for key in ("output", "unpredictable"):
         if expected.get(key):
@@ -70,6 +70,7 @@ def read_descriptor(path: Path) -> dict:
     error = next(iter(schema_validator().iter_errors(descriptor)), None)
     if error is not None:
         raise CaseFormatError(f"does not satisfy the case schema: {error.message}")
+    check_sequences(descriptor, "descriptor")
     return descriptor
 
 
@@ -77,7 +78,8 @@ def check_arrays(path: Path, descriptor: dict) -> list[str]:
     """Each referenced file exists and matches its SHA-256, dtype and shape (via ``load_array``)."""
     problems = []
     for name in referenced_files(descriptor):
-        entry = next(entry for entry in [*descriptor["inputs"].values(), descriptor["expected"].get("output"),
+        references = [reference for entry in descriptor["inputs"].values() for reference in input_references(entry)]
+        entry = next(entry for entry in [*references, descriptor["expected"].get("output"),
                                          descriptor["expected"].get("unpredictable")]
                      if entry is not None and entry["file"] == name)
         if not (path.parent / name).is_file():

@@ -96,12 +96,24 @@ def expected_for(spec: CaseSpec, profile: str, directory: Path) -> tuple[dict, t
     return expected, ()
 
 
+def save_input(directory: Path, name: str, value, elements: tuple[str, ...] | None) -> dict | list | None:
+    """The descriptor entry of one input, its files written: ``<name>.npy``, or for a sequence input
+    one ``<name>-<index>-<element>.npy`` per present element of each tuple (``inputs-0-X_scale.npy``)."""
+    if value is None:
+        return None
+    if elements is None:
+        return save_array(directory, f"{name}.npy", npy_bytes(value), value)
+    return [[None if array is None else
+             save_array(directory, f"{name}-{index}-{element.rstrip('?')}.npy", npy_bytes(array), array)
+             for element, array in zip(elements, item, strict=True)] for index, item in enumerate(value)]
+
+
 def write_case(spec: CaseSpec, level: int, level_directory: Path) -> int:
     """Write the case directory ``<level>/<op>/<name>/``; returns the number of descriptors."""
     directory = level_directory / spec.op / spec.name
     directory.mkdir(parents=True, exist_ok=False)  # two specs with one name would overwrite each other
-    inputs = {name: save_array(directory, f"{name}.npy", npy_bytes(array), array)
-              for name, array in spec.inputs.items()}
+    sequences = OPERATIONS_BY_NAME[spec.op].sequences
+    inputs = {name: save_input(directory, name, value, sequences.get(name)) for name, value in spec.inputs.items()}
     for profile in spec.profiles:
         expected, outcome_clauses = expected_for(spec, profile, directory)
         descriptor = {

@@ -47,6 +47,27 @@ def build_node_model(op: str, inputs: list[tuple[str, np.ndarray | None]], outpu
     return model
 
 
+def build_qdq_model(op: str, dtype: np.dtype, shape: tuple[int, ...]):
+    """``DequantizeLinear`` → ``op`` → ``QuantizeLinear`` on an 8-bit ``x`` of ``shape``: how ONNX
+    Runtime runs a float operator with no quantized contrib version. Scales and zero points are
+    graph inputs (``x_scale``, ``x_zero_point``, ``y_scale``, ``y_zero_point``); the output is ``y``."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("DequantizeLinear", ["x", "x_scale", "x_zero_point"], ["real"]),
+             helper.make_node(op, ["real"], ["result"]),
+             helper.make_node("QuantizeLinear", ["result", "y_scale", "y_zero_point"], ["y"])]
+    graph_inputs = [helper.make_tensor_value_info("x", element_type(dtype), list(shape)),
+                    helper.make_tensor_value_info("x_scale", TensorProto.FLOAT, []),
+                    helper.make_tensor_value_info("x_zero_point", element_type(dtype), []),
+                    helper.make_tensor_value_info("y_scale", TensorProto.FLOAT, []),
+                    helper.make_tensor_value_info("y_zero_point", element_type(dtype), [])]
+    graph = helper.make_graph(nodes, f"qdq_{op}", graph_inputs,
+                              [helper.make_tensor_value_info("y", element_type(dtype), list(shape))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    return model
+
+
 def model_key(op: str, inputs: list[tuple[str, np.ndarray | None]], attributes: dict) -> tuple:
     """What a cached session depends on: the operator, each input's dtype and shape, the attributes."""
     shapes = tuple((name, None if value is None else (value.dtype.name, value.shape)) for name, value in inputs)

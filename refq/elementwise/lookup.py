@@ -1,4 +1,5 @@
-"""ELT-3: 8-bit table lookup (ONNX Runtime's ``QLinearSigmoid``, ``QLinearLeakyRelu``).
+"""ELT-3: 8-bit table lookup (ONNX Runtime's ``QLinearSigmoid``, ``QLinearLeakyRelu``, and the
+``DequantizeLinear`` → ``Tanh`` → ``QuantizeLinear`` graph).
 
 An 8-bit input has 256 codes, so any elementwise function is a table: dequantize
 every code, apply the float function, quantize the result. The output is then a pure
@@ -22,6 +23,15 @@ LOGISTIC_NUMERATOR = np.array([4.37031012579801e-11, 1.15627324459942e-07, 6.085
 LOGISTIC_DENOMINATOR = np.array([6.10247389755681e-13, 5.76102136993427e-09, 6.29106785017040e-06,
                                  1.70198817374094e-03, 1.16817656904453e-01, 9.93151921023180e-01],
                                 dtype=np.float32)
+
+# Eigen's rational approximation of tanh, as MLAS stores it (float32): odd numerator
+# alpha_13 ... alpha_1, even denominator beta_6 ... beta_0.
+TANH_RANGE = np.float32(9.0)
+TANH_NUMERATOR = np.array([-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+                           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+                           4.89352455891786e-03], dtype=np.float32)
+TANH_DENOMINATOR = np.array([1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+                             4.89352518554385e-03], dtype=np.float32)
 
 
 def table_inputs(scale: np.float32, zero_point: int, dtype: np.dtype) -> np.ndarray:
@@ -59,6 +69,34 @@ def logistic_elements(values, out):
     """ELT-3.3 on a float32 array."""
     for i in range(values.size):
         out[i] = logistic(values[i])
+
+
+@kernel
+def hyperbolic_tangent(x):
+    """ELT-3.7: MLAS's tanh on one float32 (``MlasComputeTanh``, the FMA3 kernel on x86-64).
+
+    $x$ is clamped to $[-9, 9]$; with $u = \\mathrm{fl}(x^2)$ both polynomials are evaluated by
+    Horner's rule with one fused multiply-add per step, $p = \\mathrm{fl}(x \\cdot P(u))$ ($P$ of
+    degree 6: $\\alpha_{13} \\ldots \\alpha_1$) and $Q(u)$ (degree 3: $\\beta_6 \\ldots \\beta_0$),
+    and the result is $\\mathrm{fl}(p / Q)$, with no clamp to $[-1, 1]$ afterwards.
+    """
+    value = min(max(np.float32(x), -TANH_RANGE), TANH_RANGE)
+    square = np.float32(value * value)
+    numerator = TANH_NUMERATOR[0]
+    for i in range(1, TANH_NUMERATOR.size):
+        numerator = fused_multiply_add_float32(square, numerator, TANH_NUMERATOR[i])
+    numerator = np.float32(value * numerator)
+    denominator = TANH_DENOMINATOR[0]
+    for i in range(1, TANH_DENOMINATOR.size):
+        denominator = fused_multiply_add_float32(square, denominator, TANH_DENOMINATOR[i])
+    return np.float32(numerator / denominator)
+
+
+@kernel
+def hyperbolic_tangent_elements(values, out):
+    """ELT-3.7 on a float32 array."""
+    for i in range(values.size):
+        out[i] = hyperbolic_tangent(values[i])
 
 
 @kernel
@@ -123,4 +161,18 @@ def qlinear_leaky_relu(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *, 
         return out
 
     table = build_table(transform, x.scale, x.zero_point, Y_scale, Y_zero_point, x.values.dtype)
+    return lookup(x.values, table)
+
+
+def _tanh_array(values: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    hyperbolic_tangent_elements(values, out)
+    return out
+
+
+def qlinear_tanh(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None) -> np.ndarray:
+    """ELT-3.8: ONNX Runtime's ``DequantizeLinear`` → ``Tanh`` → ``QuantizeLinear`` on 8 bits (it has no
+    ``QLinearTanh``): the table of :func:`hyperbolic_tangent` (ELT-3.2), looked up."""
+    x = operand(X, X_scale, X_zero_point, "X")
+    table = build_table(_tanh_array, x.scale, x.zero_point, Y_scale, Y_zero_point, x.values.dtype)
     return lookup(x.values, table)

@@ -244,6 +244,21 @@ def convolve(operands: ConvOperands, bias: np.ndarray | None = None) -> np.ndarr
     return result.reshape(geometry.batch, geometry.out_channels, geometry.out_height, geometry.out_width)
 
 
+def conv_accumulator(x, w, x_zero_point=None, w_zero_point=None, bias=None, **attributes) -> np.ndarray:
+    """INT-3.4 plus the wrapping int32 ``bias`` (one value per output channel, or None): by the VNNI
+    route of INT-3.5 where this CPU has it and kernels are compiled, else by :func:`convolve`. Both
+    give the same int32 values."""
+    from refq.integer_ops import vnni
+
+    if not vnni.use_vnni():
+        return convolve(conv_operands(x, w, x_zero_point, w_zero_point, **attributes), bias)
+    x = integer_input(x, "x")
+    w = integer_input(w, "w")
+    geometry = conv_geometry(x.shape, w.shape, **attributes)
+    return vnni.convolve_bytes(x, w, input_zero_point(x_zero_point, x), weight_zero_points(w_zero_point, w),
+                               geometry, bias)
+
+
 def conv_integer(x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
                  kernel_shape=None, pads=None, strides=None) -> np.ndarray:
     """INT-3.4: ONNX ``ConvInteger`` on NCHW int8/uint8 input: int32 output
@@ -255,9 +270,8 @@ def conv_integer(x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET
     "SAME_LOWER" or "VALID" replaces it. ``group`` splits the channels into
     independent convolutions (``group == C == M`` is a depthwise convolution).
     """
-    operands = conv_operands(x, w, x_zero_point, w_zero_point, auto_pad=auto_pad, dilations=dilations, group=group,
-                             kernel_shape=kernel_shape, pads=pads, strides=strides)
-    return convolve(operands)
+    return conv_accumulator(x, w, x_zero_point, w_zero_point, auto_pad=auto_pad, dilations=dilations, group=group,
+                            kernel_shape=kernel_shape, pads=pads, strides=strides)
 
 
 def conv_overflow_mask(operands: ConvOperands, bias: np.ndarray | None = None) -> np.ndarray | None:
