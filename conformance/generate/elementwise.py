@@ -1,12 +1,12 @@
 """Cases for chapter ELT, ONNX Runtime's com.microsoft operators and MaxPool on 8-bit input:
 ``qlinear_add``, ``qlinear_mul``, ``qlinear_sigmoid``, ``qlinear_leaky_relu``,
-``qlinear_global_average_pool``, ``max_pool``, ``qlinear_average_pool``.
+``qlinear_global_average_pool``, ``max_pool``, ``qlinear_average_pool``, ``qlinear_concat``.
 
 Their definition is ONNX Runtime's, so every case runs under the ``onnxruntime`` profile only.
-``qlinear_concat`` has no vectors: its ``inputs`` argument is a list of (X, scale, zero point)
-triples, which a descriptor's flat name-to-array ``inputs`` cannot express.
+``qlinear_concat``'s ``inputs`` argument is a list of (X, scale, zero point) triples: a sequence
+input, which a descriptor stores as a list of tuples of array references.
 
-Level 1 holds one small case for each of four operations (the checked-in level's size budget
+Level 1 holds one small case for each of five operations (the checked-in level's size budget
 is nearly spent); level 2 holds both input types, broadcasting, saturation, every 8-bit code
 through the lookup tables, both pooling layouts and the window attributes.
 """
@@ -210,12 +210,89 @@ def average_pool_cases() -> Iterator[CaseSpec]:
                    generator="average_pool_windows", seed=9)
 
 
+# --- qlinear_concat: a sequence input, one (X, X_scale, X_zero_point) triple per concatenated tensor --------
+
+
+def concat_case(name: str, y_scale, y_zero_point, parts, axis: int, *, description: str, generator: str,
+                seed: int, outcome: str = "valid") -> CaseSpec:
+    """A ``qlinear_concat`` case; ``parts`` are the ``(X, X_scale, X_zero_point)`` triples, stored as the
+    descriptor's list-valued ``inputs`` input."""
+    triples = [(np.array(values, order="C"), np.array(np.float32(scale)), np.array(zero_point))
+               for values, scale, zero_point in parts]
+    return CaseSpec(op="qlinear_concat", name=name,
+                    inputs={"Y_scale": np.array(np.float32(y_scale)), "Y_zero_point": np.array(y_zero_point),
+                            "inputs": triples},
+                    attributes={"axis": axis}, clauses=(), description=description,
+                    generator=f"elementwise.{generator}", seed=seed, profiles=PROFILES, outcome=outcome)
+
+
+def concat_cases() -> Iterator[CaseSpec]:
+    rng = np.random.default_rng(14)
+    # Level 1: the copy path (scale bits and zero point equal to the output's), the table path, and a
+    # zero point shift alone (same scale: still the table), along a negative axis.
+    yield concat_case("small-s8-axis-minus-1", 0.05, np.int8(-3),
+                      [(random_values(rng, np.int8, (2, 3)), 0.05, np.int8(-3)),
+                       (random_values(rng, np.int8, (2, 1)), 0.0731, np.int8(10)),
+                       (random_values(rng, np.int8, (2, 4)), 0.05, np.int8(5))], -1,
+                      description="int8, three 2 x n inputs along axis -1: the first copied (its scale and zero "
+                                  "point are the output's), the second through the table, the third only shifted",
+                      generator="qlinear_concat_small", seed=14)
+    for dtype in TYPES:
+        info = np.iinfo(dtype)
+
+        def zero_point():
+            return dtype(random_values(rng, dtype, ()))
+
+        yield concat_case(f"random-{short(dtype)}-axis-0", 0.0419, zero_point(),
+                          [(random_values(rng, dtype, (rows, 3, 5)), scale, zero_point())
+                           for rows, scale in ((2, 0.0287), (1, 0.0613), (3, 0.0419))], 0,
+                          description=f"{dtype.__name__}, three rank-3 inputs along axis 0, random zero points",
+                          generator="qlinear_concat_random", seed=14)
+        yield concat_case(f"channels-{short(dtype)}-four-inputs-one-empty", 0.0352, zero_point(),
+                          [(random_values(rng, dtype, (2, channels, 3, 3)), scale, zero_point())
+                           for channels, scale in ((3, 0.0211), (0, 0.5), (2, 0.0352), (4, 0.117))], 1,
+                          description=f"{dtype.__name__}, four NCHW inputs along the channel axis, one with no "
+                                      f"channels", generator="qlinear_concat_random", seed=14)
+        yield concat_case(f"one-input-every-code-{short(dtype)}", 0.0173, zero_point(),
+                          [(every_code(dtype).reshape(2, 128), 0.0391, zero_point())], -2,
+                          description=f"{dtype.__name__}, one input holding all 256 codes through the table",
+                          generator="qlinear_concat_every_code", seed=14)
+        # Power-of-two scales: s_X / s_Y = 1/2 and 3/2 make every other code an exact tie (half to even).
+        middle = (int(info.min) + int(info.max) + 1) // 2
+        yield concat_case(f"scale-ties-{short(dtype)}", 0.25, dtype(middle),
+                          [(every_code(dtype).reshape(1, 256), 0.125, dtype(middle + 1)),
+                           (every_code(dtype).reshape(1, 256), 0.375, dtype(middle))], 0,
+                          description=f"{dtype.__name__}, every code twice, input scales 1/2 and 3/2 of the output "
+                                      f"scale (powers of two): exact ties on every other code",
+                          generator="qlinear_concat_ties", seed=0)
+        yield concat_case(f"saturation-{short(dtype)}", 0.01, dtype(middle),
+                          [(every_code(dtype).reshape(16, 16), 0.5, dtype(middle)),
+                           (every_code(dtype).reshape(16, 16), 0.0025, dtype(info.min))], 1,
+                          description=f"{dtype.__name__}, every code at 50 times the output scale (saturates at "
+                                      f"both ends) next to every code at a quarter of it",
+                          generator="qlinear_concat_saturation", seed=0)
+    # Invalid arguments a conforming backend rejects (ONNX Runtime does).
+    codes = every_code(np.uint8)[:6].reshape(2, 3)
+    yield concat_case("error-types-differ", 0.1, np.uint8(128),
+                      [(codes, 0.1, np.uint8(128)), (codes.astype(np.int8), 0.1, np.int8(0))], 0,
+                      description="a uint8 output and an int8 second input", generator="qlinear_concat_errors",
+                      seed=0, outcome="error")
+    yield concat_case("error-axis-out-of-range", 0.1, np.uint8(128), [(codes, 0.1, np.uint8(128))], 2,
+                      description="axis 2 on rank-2 inputs", generator="qlinear_concat_errors", seed=0,
+                      outcome="error")
+    yield concat_case("error-shapes-differ", 0.1, np.uint8(128),
+                      [(codes, 0.1, np.uint8(128)), (codes.T.copy(), 0.2, np.uint8(128))], 0,
+                      description="a 2 x 3 and a 3 x 2 input along axis 0", generator="qlinear_concat_errors",
+                      seed=0, outcome="error")
+
+
 #: The few cases of level 1 (the checked-in level has a tight size budget); every other case is level 2.
 LEVEL_1 = (
     ("qlinear_add", "small-u8"),
     ("qlinear_mul", "small-u8"),
     ("qlinear_sigmoid", "small-u8"),
     ("qlinear_global_average_pool", "small-u8"),
+    ("qlinear_concat", "small-s8-axis-minus-1"),
 )
 
 
@@ -227,6 +304,7 @@ def all_cases() -> Iterator[CaseSpec]:
     yield from global_average_pool_cases()
     yield from max_pool_cases()
     yield from average_pool_cases()
+    yield from concat_cases()
 
 
 def by_level(level: int) -> Iterator[CaseSpec]:
@@ -236,7 +314,7 @@ def by_level(level: int) -> Iterator[CaseSpec]:
             yield spec
 
 
-#: The operations this module writes cases for (qlinear_concat: none, see the module docstring).
+#: The operations this module writes cases for.
 OPS = ("qlinear_add", "qlinear_mul", "qlinear_sigmoid", "qlinear_leaky_relu", "qlinear_global_average_pool",
-       "max_pool", "qlinear_average_pool")
+       "max_pool", "qlinear_average_pool", "qlinear_concat")
 GENERATORS = (by_level,)

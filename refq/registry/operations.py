@@ -7,7 +7,7 @@ the attributes as keyword-only arguments. These signatures are a public contract
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class Operation:
     #: ``module:function`` of refq's reference implementation; None while the spec
     #: chapter defining the operation is not written yet (vectors cannot exist then).
     reference: str | None
+    #: Inputs that are a sequence of tuples (QLinearConcat's variadic ``(X, X_scale, X_zero_point)``
+    #: triples): input name -> the names of a tuple's elements, "?" marking one that may be None.
+    sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def signature(self) -> str:
@@ -155,7 +158,8 @@ OPERATIONS: tuple[Operation, ...] = (
               ("Y_scale", "Y_zero_point", "inputs"), {"axis": None},
               "array of Y_zero_point's dtype; inputs is a sequence of (X, X_scale, X_zero_point)",
               ("ELT-1.1", "ELT-3.2", "ELT-3.5", "ELT-7.1", "ELT-7.2"),
-              "refq.conformance.reference:qlinear_concat"),
+              "refq.conformance.reference:qlinear_concat",
+              sequences={"inputs": ("X", "X_scale", "X_zero_point?")}),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}
