@@ -15,7 +15,7 @@ import numpy as np
 from refq._jit import kernel
 from refq.affine.parameters import granularity, output_array, scale_array, target_type, zero_point_array
 from refq.errors import invalid, wrong_type
-from refq.numbers.rounding import round_to_integral
+from refq.numbers.rounding import HALF_TO_EVEN, round_to_integral
 from refq.registry import rounding_mode
 from refq.registry.variants import variant_code
 
@@ -140,6 +140,28 @@ def requantize_float_channels(accumulator3, multiplier, zero_point, qmin, qmax, 
                                                        zero_point_placement)
 
 
+@kernel
+def requantize_float32_ties_even_channels(accumulator3, multiplier, zero_point, qmin, qmax, out3):
+    """REQ-1.4 for ONNX Runtime's variants (``float32``, ``half_to_even``, ``after_rounding``):
+    the values of :func:`requantize_float_channels`, computed the way MLAS computes them, which
+    lets the compiler vectorize the loop: ``np.rint`` on float32 is IEEE roundToIntegralTiesToEven
+    (NUM-2.3 ``half_to_even``), and clamping to $[q_{min} - z, q_{max} - z]$ before adding $z$
+    gives the same code as REQ-1.3's clamp after rounding (the bounds are integers)."""
+    outer, channels, inner = accumulator3.shape
+    per_channel = multiplier.size > 1
+    for o in range(outer):
+        for c in range(channels):
+            k = c if per_channel else 0
+            m = np.float32(multiplier[k])
+            z = np.int32(zero_point[k])
+            lowest = np.float32(qmin - z)
+            highest = np.float32(qmax - z)
+            for i in range(inner):
+                value = np.rint(np.float32(accumulator3[o, c, i]) * m)
+                value = min(max(value, lowest), highest)
+                out3[o, c, i] = np.int32(value) + z
+
+
 def accumulator_array(accumulator, argument: str = "accumulator") -> np.ndarray:
     """REQ-1.4: the accumulator is an int32 array (other integer arrays are accepted when every value fits)."""
     try:
@@ -196,6 +218,10 @@ def requantize_float(accumulator, multiplier, zero_point=None, *, dtype="int8", 
     zero_points = zero_point_array(zero_point, target, multipliers.shape).reshape(-1)
     result = output_array(out, values.shape, target.container)
     accumulator3 = np.ascontiguousarray(values).reshape(layout.outer, layout.length, layout.inner)
+    if (precision_code, rounding_code, placement_code) == (FLOAT32, HALF_TO_EVEN, AFTER_ROUNDING):
+        requantize_float32_ties_even_channels(accumulator3, multipliers.reshape(-1), zero_points, target.qmin,
+                                              target.qmax, result.reshape(layout.outer, layout.length, layout.inner))
+        return result
     requantize_float_channels(accumulator3, multipliers.reshape(-1), zero_points, target.qmin, target.qmax,
                               precision_code, rounding_code, placement_code,
                               result.reshape(layout.outer, layout.length, layout.inner))
