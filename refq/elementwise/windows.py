@@ -19,6 +19,9 @@ from refq.elementwise.binary import convert_and_saturate
 from refq.elementwise.operands import quantized_tensor, single_scale, single_zero_point
 from refq.elementwise.pooling import qlinear_global_average_pool
 from refq.errors import invalid
+from refq.integer_ops.conv import AUTO_PADS, same_pads
+from refq.registry.variants import variant_code
+from refq.requantize.fixed_point import apply_scale_32, truncating_divide
 
 
 def _integers(values, argument: str, count: int, default: int, minimum: int) -> tuple[int, ...]:
@@ -51,6 +54,25 @@ def pooled_size(size: int, kernel_size: int, stride: int, pad_begin: int, pad_en
     return count
 
 
+def automatic_pads(size: int, kernel_size: int, stride: int, auto_pad: str) -> tuple[int, int]:
+    """ELT-6.7: the padding ONNX Runtime's pools derive from ``auto_pad``. ``VALID`` pads nothing.
+    ``SAME_UPPER`` / ``SAME_LOWER`` need $t = (\\lceil n / s \\rceil - 1) s + k - n$ positions, with
+    the *undilated* kernel length $k$, split as INT-3.1 splits them (the odd one at the end for
+    UPPER, at the start for LOWER). Unlike INT-3.1, a kernel shorter than the stride can make $t$
+    negative; it is then split with C's truncating division, $p_b = \\mathrm{trunc}(t / 2)$ (UPPER)
+    or $\\mathrm{trunc}((t + 1) / 2)$ (LOWER), $p_e = t - p_b$, and a negative $p_b$ moves every window
+    right by $-p_b$."""
+    if auto_pad == "VALID":
+        return 0, 0
+    upper = auto_pad == "SAME_UPPER"
+    needed = (-(-size // stride) - 1) * stride + kernel_size - size
+    if needed >= 0:
+        return same_pads(size, stride, kernel_size, upper)
+    # ONNX Runtime keeps the negative total (the convolution rule clamps it to 0).
+    begin = truncating_divide(needed if upper else needed + 1, 2)
+    return begin, needed - begin
+
+
 class Window:
     """The validated window attributes of one pooling call, spatial axes padded to three."""
 
@@ -58,8 +80,8 @@ class Window:
         rank = len(spatial)
         if not 1 <= rank <= 3:
             raise invalid("X", "an array with 1, 2 or 3 spatial axes", f"{rank} spatial axes")
-        if auto_pad != "NOTSET":
-            raise invalid("auto_pad", "'NOTSET' (explicit pads)", auto_pad)
+        if not isinstance(auto_pad, str) or auto_pad not in AUTO_PADS:
+            raise invalid("auto_pad", "one of " + ", ".join(AUTO_PADS), auto_pad)
         if ceil_mode not in (0, 1) or isinstance(ceil_mode, bool):
             raise invalid("ceil_mode", "0 or 1", ceil_mode)
         if kernel_shape is None:
@@ -72,6 +94,12 @@ class Window:
         for axis in range(rank):
             if max(self.pads_begin[axis], self.pads_end[axis]) >= self.kernel[axis]:
                 raise invalid("pads", "values smaller than the kernel along their axis", pads)
+        if auto_pad != "NOTSET":
+            if any(all_pads):
+                raise invalid("pads", f"unset (or zeros) when auto_pad is {auto_pad}", pads)
+            automatic = [automatic_pads(spatial[a], self.kernel[a], self.strides[a], auto_pad) for a in range(rank)]
+            self.pads_begin = tuple(begin for begin, _ in automatic)
+            self.pads_end = tuple(end for _, end in automatic)
         self.output = tuple(pooled_size(spatial[a], self.kernel[a], self.strides[a], self.pads_begin[a],
                                         self.pads_end[a], self.dilations[a], ceil_mode) for a in range(rank))
         fill = 3 - rank
@@ -169,14 +197,104 @@ def average_pool_windows(x4, x_scale, x_zero_point, y_scale, y_zero_point, kerne
                     out4[r, oh, ow, od] = convert_and_saturate(shifted, qmin, qmax)
 
 
+# Kernel codes of the average_division variant (ELT-6.8), from the registry.
+FLOAT32_AVERAGE = variant_code("average_division", "float32", "average_division")
+ROUNDED_INTEGER_DIVISION = variant_code("average_division", "rounded_integer_division", "average_division")
+TOSA_RECIPROCAL = variant_code("average_division", "tosa_reciprocal", "average_division")
+
+
+@kernel
+def rounded_integer_quotient(total, count):
+    """ELT-6.9: TensorFlow Lite's rounded division of a window sum by its count $c > 0$:
+    $(a + \\lfloor c / 2 \\rfloor) / c$ for $a > 0$, else $(a - \\lfloor c / 2 \\rfloor) / c$, both with
+    C's truncating division. That is $a / c$ rounded to nearest with ties away from zero."""
+    half = np.int64(count) // 2
+    if total > 0:
+        return truncating_divide(np.int64(total) + half, np.int64(count))
+    return truncating_divide(np.int64(total) - half, np.int64(count))
+
+
+@kernel
+def reciprocal_scale(count):
+    """ELT-6.10: TOSA's ``reciprocal_scale``: with $k$ the bit length of $c - 1$ (so
+    $2^{k-1} < c \\le 2^k$), the multiplier $M = \\lfloor (2^{30} + 1) \\, 2^k / c \\rfloor$ in
+    $[2^{30}, 2^{31})$ and the shift $30 + k$. Returns ``(M, shift)``."""
+    bits = 0
+    rest = np.int64(count) - 1
+    while rest > 0:
+        bits += 1
+        rest >>= 1
+    multiplier = ((np.int64(1 << 30) + 1) << bits) // np.int64(count)
+    return multiplier, np.int64(30 + bits)
+
+
+@kernel
+def integer_average_windows(x4, input_zero_point, output_zero_point, kernel3, strides3, pads3, rule, qmin, qmax,
+                            out4):
+    """ELT-6.9 / ELT-6.10: each window's codes inside the input, less ``input_zero_point``, are
+    summed exactly (int32 cannot overflow below $2^{23}$ positions); $c$ counts those positions
+    (padding never counts). The quotient is ELT-6.9's rounded division or TOSA's
+    ``apply_scale_32(a, M, shift)`` with single rounding (REQ-2.4) and ELT-6.10's scale; then
+    ``output_zero_point`` is added and the result clamped to $[q_{min}, q_{max}]$."""
+    rows, height, width, depth = x4.shape
+    for r in range(rows):
+        for oh in range(out4.shape[1]):
+            h_start = oh * strides3[0] - pads3[0]
+            h_end = min(h_start + kernel3[0], height)
+            h_start = max(h_start, 0)
+            for ow in range(out4.shape[2]):
+                w_start = ow * strides3[1] - pads3[1]
+                w_end = min(w_start + kernel3[1], width)
+                w_start = max(w_start, 0)
+                for od in range(out4.shape[3]):
+                    d_start = od * strides3[2] - pads3[2]
+                    d_end = min(d_start + kernel3[2], depth)
+                    d_start = max(d_start, 0)
+                    total = np.int64(0)
+                    for h in range(h_start, h_end):
+                        for w in range(w_start, w_end):
+                            for d in range(d_start, d_end):
+                                total += np.int64(x4[r, h, w, d]) - np.int64(input_zero_point)
+                    count = (h_end - h_start) * (w_end - w_start) * (d_end - d_start)
+                    if rule == ROUNDED_INTEGER_DIVISION:
+                        quotient = rounded_integer_quotient(total, count)
+                    else:
+                        multiplier, shift = reciprocal_scale(count)
+                        quotient = apply_scale_32(total, multiplier, shift, False)
+                    result = quotient + np.int64(output_zero_point)
+                    out4[r, oh, ow, od] = min(max(result, np.int64(qmin)), np.int64(qmax))
+
+
+def _integer_rule_arguments(average_division: str, dtype, scale_x, scale_y, zero_x, zero_y, count_include_pad):
+    """ELT-6.8: the integer rules average codes of one scale, so they take no output scale."""
+    if count_include_pad:
+        raise invalid("count_include_pad", f"0 with average_division={average_division!r} (padding never counts)",
+                      count_include_pad)
+    if scale_x != scale_y:
+        raise invalid("y_scale", f"equal to x_scale ({float(scale_x)!r}) with average_division={average_division!r}",
+                      float(scale_y))
+    if average_division == "rounded_integer_division":
+        if zero_x != zero_y:
+            raise invalid("y_zero_point", f"equal to x_zero_point ({zero_x}) with "
+                          "average_division='rounded_integer_division'", zero_y)
+        # TensorFlow Lite divides the raw codes: no zero point enters the arithmetic.
+        return 0, 0
+    if dtype != np.int8:
+        raise invalid("X", "an int8 array with average_division='tosa_reciprocal' (TOSA AVG_POOL2D's 8-bit type)",
+                      f"dtype {dtype}")
+    return zero_x, zero_y
+
+
 def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, auto_pad="NOTSET",
                          ceil_mode=0, channels_last=0, count_include_pad=0, kernel_shape=None, pads=None,
-                         strides=None) -> np.ndarray:
+                         strides=None, average_division="float32") -> np.ndarray:
     """ELT-6.6: ``com.microsoft.QLinearAveragePool`` on int8 or uint8 input ``(N, C, D1[, D2[, D3]])``,
     or ``(N, D1, ..., C)`` with ``channels_last=1``.
 
-    A window covering the whole input without padding is ``QLinearGlobalAveragePool`` (ELT-4.2,
-    integer sum, one multiplier); every other window is ELT-6.5 in float32.
+    With ``average_division="float32"`` (ONNX Runtime) a window covering the whole input without
+    padding is ``QLinearGlobalAveragePool`` (ELT-4.2, integer sum, one multiplier) and every other
+    window is ELT-6.5 in float32. ``"rounded_integer_division"`` (TensorFlow Lite, ELT-6.9) and
+    ``"tosa_reciprocal"`` (TOSA ``AVG_POOL2D``, ELT-6.10) average every window in integers (ELT-6.8).
     """
     x = quantized_tensor(X, "X")
     if x.ndim < 3:
@@ -187,20 +305,30 @@ def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *
     scale_x, scale_y = single_scale(x_scale, "x_scale"), single_scale(y_scale, "y_scale")
     zero_x = single_zero_point(x_zero_point, x.dtype, "x_zero_point")
     zero_y = single_zero_point(y_zero_point, x.dtype, "y_zero_point")
+    rule = variant_code("average_division", average_division, "average_division")
+    if rule != FLOAT32_AVERAGE:
+        offsets = _integer_rule_arguments(average_division, x.dtype, scale_x, scale_y, zero_x, zero_y,
+                                          count_include_pad)
     nchw = np.moveaxis(x, -1, 1) if channels_last else x
     spatial = nchw.shape[2:]
     window = Window(spatial, kernel_shape, strides, pads, None, ceil_mode, auto_pad)
-    if window.kernel == tuple(spatial) and not any(window.pads_begin + window.pads_end):
+    whole_input = window.kernel == tuple(spatial) and not any(window.pads_begin + window.pads_end)
+    if rule == FLOAT32_AVERAGE and whole_input:
         return qlinear_global_average_pool(x, scale_x, x.dtype.type(zero_x), scale_y, x.dtype.type(zero_y),
                                            channels_last=channels_last)
     rows = nchw.shape[0] * nchw.shape[1]
     x4 = np.ascontiguousarray(nchw).reshape((rows,) + spatial + (1,) * (5 - x.ndim))
     out4 = np.empty((rows,) + window.output3, dtype=x.dtype)
     info = np.iinfo(x.dtype)
-    average_pool_windows(x4, np.float64(scale_x), zero_x, np.float64(scale_y), zero_y, window.kernel3,
-                         window.strides3, window.pads3, bool(count_include_pad), info.min, info.max, out4)
+    if rule == FLOAT32_AVERAGE:
+        average_pool_windows(x4, np.float64(scale_x), zero_x, np.float64(scale_y), zero_y, window.kernel3,
+                             window.strides3, window.pads3, bool(count_include_pad), info.min, info.max, out4)
+    else:
+        integer_average_windows(x4, offsets[0], offsets[1], window.kernel3, window.strides3, window.pads3, rule,
+                                info.min, info.max, out4)
     result = out4.reshape(nchw.shape[:2] + window.output)
     return np.ascontiguousarray(np.moveaxis(result, 1, -1)) if channels_last else result
 
 
-__all__ = ["Window", "average_pool_windows", "max_pool", "max_pool_windows", "pooled_size", "qlinear_average_pool"]
+__all__ = ["Window", "automatic_pads", "average_pool_windows", "integer_average_windows", "max_pool", "max_pool_windows",
+           "pooled_size", "qlinear_average_pool", "reciprocal_scale", "rounded_integer_quotient"]

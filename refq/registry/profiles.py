@@ -44,6 +44,9 @@ _REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "requantize_multiplier_o
                       "shift_limits": "tflite", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
                       "accumulator": "int32", "accumulator_overflow": "unpredictable"}
 _REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}
+# average_division (ELT-6.8): the integer average pools of TensorFlow Lite and TOSA.
+_REQUANTIZE_TFLITE["average_division"] = "rounded_integer_division"
+_REQUANTIZE_TOSA["average_division"] = "tosa_reciprocal"
 # FBGEMM's requantization (torch.ops.quantized.linear / conv2d) is MLAS's: measured bit-identical.
 _REQUANTIZE_PYTORCH = dict(_REQUANTIZE_ORT)
 # --- end requantize ---

@@ -205,6 +205,19 @@ VARIANTS: tuple[Variant, ...] = (
                             "fingerprint separates it)"),
         ),
     ),
+    # average_division (pooling: TFLite / TOSA integer average pools)
+    Variant(
+        "average_division", "requantize", "ELT-6.8",
+        "How is an 8-bit window average divided by its count?",
+        _values(
+            ("float32", "dequantized, summed and divided in float32, then requantized (ONNX Runtime's "
+                        "QLinearAveragePool, ELT-6.5)"),
+            ("rounded_integer_division", "the int32 sum of the codes divided by the count, rounded to nearest with "
+                                         "ties away from zero, in one scale (TensorFlow Lite's reference kernels)"),
+            ("tosa_reciprocal", "the int32 sum of q - z_x scaled by TOSA's reciprocal_scale(count) with single "
+                                "rounding, + z_y (TOSA AVG_POOL2D)"),
+        ),
+    ),
     # --- end requantize ---
 )
 
