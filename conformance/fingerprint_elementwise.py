@@ -1,0 +1,307 @@
+"""Fingerprinting the elementwise operations (ELT): which float32 evaluation order does a backend's
+``qlinear_add``, ``qlinear_mul``, ``qlinear_sigmoid``, ``qlinear_global_average_pool`` and
+``qlinear_average_pool`` follow?
+
+refq's ELT functions compute ONNX Runtime's order only; the rivals below are this module's own
+dimensions (the evaluation orders a compiler or another kernel plausibly produces), each predicted
+by plain numpy written apart from refq's ELT kernels:
+
+- ``add_fixed_part`` (ELT-2.3): $f = z_C - (r_x z_x + r_y z_y)$ with the first product and the sum
+  contracted into one fused multiply-add (``fused``, ONNX Runtime) or rounded separately
+  (``two_roundings``);
+- ``add_operand_order`` (ELT-2.5): with a broadcast scalar ``A`` the kernel swaps the operands so that
+  the scalar is $y$ (``swapped``, ONNX Runtime) or keeps ``A`` as $x$ (``as_given``);
+- ``mul_zero_point`` (ELT-2.6): $\\mathrm{fl}(\\mathrm{fl}(p m) + z_C)$ (``float32_sum``, ONNX Runtime),
+  $\\mathrm{fma}(p, m, z_C)$ (``fused``) or $\\mathrm{round}(\\mathrm{fl}(p m)) + z_C$ (``after_rounding``);
+- ``average_sum`` (ELT-4.2, ELT-6.5): an exact integer sum times one float32 multiplier
+  (``integer_sum``, ONNX Runtime's global pool) or float32 sums of dequantized values divided by the
+  count (``float32_window_sum``, ONNX Runtime's windowed pool);
+- ``sigmoid_function`` (ELT-3.3): MLAS's rational logistic (``mlas_logistic``, ONNX Runtime) or
+  $1 / (1 + e^{-x})$ in float64 rounded to float32 (``float64_logistic``, nearly always correctly rounded).
+
+Each probe is a full call (all 256 codes against random codes, for a seeded search of scales on which
+the values give different outputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from refq.conformance.fingerprint_probes import ProbeFingerprint, combinations, failed, match, observe
+
+F32 = np.float32
+F64 = np.float64
+
+#: Operation -> its dimensions (name -> values, ONNX Runtime's first).
+OPERATION_VARIANTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "qlinear_add": {"add_fixed_part": ("fused", "two_roundings"), "add_operand_order": ("swapped", "as_given")},
+    "qlinear_mul": {"mul_zero_point": ("float32_sum", "fused", "after_rounding")},
+    "qlinear_sigmoid": {"sigmoid_function": ("mlas_logistic", "float64_logistic")},
+    "qlinear_global_average_pool": {"average_sum": ("integer_sum", "float32_window_sum")},
+    "qlinear_average_pool": {"average_sum": ("float32_window_sum", "integer_sum")},
+}
+#: What ONNX Runtime 1.32 computes (its profile, ``onnxruntime``, is the only one naming ELT operations).
+ONNXRUNTIME = {operation: {name: values[0] for name, values in variants.items()}
+               for operation, variants in OPERATION_VARIANTS.items()}
+#: Profiles whose backends the ELT rules describe.
+PROFILE_COMBINATIONS = {"onnxruntime": ONNXRUNTIME}
+
+
+# --- float32 arithmetic, exactly ------------------------------------------------------------
+
+
+def fma32(a, b, c) -> np.ndarray:
+    """$\\mathrm{fl}_{32}(a b + c)$ with one rounding, for float32 arrays: the product is exact in float64,
+    the float64 sum's error is recovered (TwoSum) and decides the float32 ties it would double-round."""
+    product = np.asarray(a, F64) * np.asarray(b, F64)
+    addend = np.asarray(c, F64)
+    total = product + addend
+    virtual = total - product
+    error = (product - (total - virtual)) + (addend - virtual)
+    rounded = total.astype(F32)
+    toward = np.where(total > rounded.astype(F64), F32(np.inf), F32(-np.inf)).astype(F32)
+    neighbour = np.nextafter(rounded, toward)
+    midpoint = (rounded.astype(F64) + neighbour.astype(F64)) / 2
+    tie = (total == midpoint) & (error != 0)
+    upper, lower = np.maximum(rounded, neighbour), np.minimum(rounded, neighbour)
+    return np.where(tie, np.where(error > 0, upper, lower), rounded).astype(F32)
+
+
+def saturate(values, dtype) -> np.ndarray:
+    """Round half to even, NaN and out-of-int32 values to $-2^{31}$ (x86), clamp to the type (ELT-2.1)."""
+    info = np.iinfo(dtype)
+    rounded = np.rint(np.asarray(values, F64))
+    bad = ~np.isfinite(rounded) | (rounded >= 2.0**31) | (rounded < -(2.0**31))
+    integers = np.where(bad, -(2.0**31), rounded)
+    return np.clip(integers, info.min, info.max).astype(dtype)
+
+
+# --- probes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One call: positional inputs and keyword attributes of the ONNX signature."""
+
+    name: str
+    operation: str
+    inputs: tuple
+    attributes: dict = field(default_factory=dict)
+
+
+def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
+    return PREDICTORS[probe.operation](*probe.inputs, **probe.attributes, **variants)
+
+
+def predict_add(A, a_scale, a_zero, B, b_scale, b_zero, c_scale, c_zero, *, add_fixed_part, add_operand_order):
+    x, y, x_scale, y_scale, x_zero, y_zero = A, B, a_scale, b_scale, int(a_zero), int(b_zero)
+    # ONNX Runtime's broadcaster treats A as the per-span scalar when its innermost axis has length 1
+    # and B's does not (ELT-1.3; the general rule skips axes of length 1 in both, which no probe has)
+    a_inner, b_inner = np.shape(A)[-1:] or (1,), np.shape(B)[-1:] or (1,)
+    if add_operand_order == "swapped" and a_inner == (1,) and b_inner != (1,):
+        x, y, x_scale, y_scale, x_zero, y_zero = B, A, b_scale, a_scale, int(b_zero), int(a_zero)
+    x_ratio, y_ratio = F32(F32(x_scale) / F32(c_scale)), F32(F32(y_scale) / F32(c_scale))
+    y_part = F32(y_ratio * F32(y_zero))
+    if add_fixed_part == "fused":
+        both = fma32(x_ratio, F32(x_zero), y_part)
+    else:
+        both = F32(F32(x_ratio * F32(x_zero)) + y_part)
+    fixed = F32(F32(int(c_zero)) - both)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+    xs, ys = (np.broadcast_to(np.asarray(v).astype(F32), shape) for v in (x, y))
+    total = fma32(xs, x_ratio, fma32(ys, y_ratio, fixed))
+    return saturate(total, np.asarray(A).dtype)
+
+
+def predict_mul(A, a_scale, a_zero, B, b_scale, b_zero, c_scale, c_zero, *, mul_zero_point):
+    product = (np.asarray(A, np.int64) - int(a_zero)) * (np.asarray(B, np.int64) - int(b_zero))
+    ratio = F32(F32(F32(a_scale) * F32(b_scale)) / F32(c_scale))
+    scaled = (product.astype(F32) * ratio).astype(F32)
+    dtype = np.asarray(A).dtype
+    if mul_zero_point == "float32_sum":
+        return saturate((scaled + F32(int(c_zero))).astype(F32), dtype)
+    if mul_zero_point == "fused":
+        return saturate(fma32(product.astype(F32), ratio, F32(int(c_zero))), dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(scaled.astype(F64)) + int(c_zero), info.min, info.max).astype(dtype)
+
+
+LOGISTIC_P = (4.37031012579801e-11, 1.15627324459942e-07, 6.08574864600143e-05, 8.51377133304701e-03,
+              2.48287947061529e-01)
+LOGISTIC_Q = (6.10247389755681e-13, 5.76102136993427e-09, 6.29106785017040e-06, 1.70198817374094e-03,
+              1.16817656904453e-01, 9.93151921023180e-01)
+
+
+def mlas_logistic(x: np.ndarray) -> np.ndarray:
+    """Eigen's rational logistic as MLAS evaluates it: clamp to [-18, 18], Horner steps as fused multiply-adds."""
+    value = np.clip(x, F32(-18), F32(18)).astype(F32)
+    square = (value * value).astype(F32)
+    numerator = np.full_like(value, F32(LOGISTIC_P[0]))
+    for coefficient in LOGISTIC_P[1:]:
+        numerator = fma32(square, numerator, F32(coefficient))
+    numerator = (value * numerator).astype(F32)
+    denominator = np.full_like(value, F32(LOGISTIC_Q[0]))
+    for coefficient in LOGISTIC_Q[1:]:
+        denominator = fma32(square, denominator, F32(coefficient))
+    return np.maximum(((numerator / denominator).astype(F32) + F32(0.5)).astype(F32), F32(0))
+
+
+def predict_sigmoid(X, x_scale, x_zero, y_scale, y_zero, *, sigmoid_function):
+    dtype = np.asarray(X).dtype
+    values = (F32(x_scale) * (np.asarray(X, np.int64) - int(x_zero)).astype(F32)).astype(F32)
+    if sigmoid_function == "mlas_logistic":
+        outputs = mlas_logistic(values)
+    else:
+        outputs = (1.0 / (1.0 + np.exp(-values.astype(F64)))).astype(F32)
+    info = np.iinfo(dtype)
+    quotient = (outputs / F32(y_scale)).astype(F32)
+    return np.clip(np.rint(quotient.astype(F64)) + int(y_zero), info.min, info.max).astype(dtype)
+
+
+def _average(windows: np.ndarray, x_scale, x_zero, y_scale, y_zero, dtype, average_sum) -> np.ndarray:
+    """``windows``: (..., count) codes; the average of each window requantized to ``dtype``."""
+    count = windows.shape[-1]
+    if average_sum == "integer_sum":
+        total = windows.astype(np.int64).sum(axis=-1) - count * int(x_zero)
+        multiplier = F32(F32(x_scale) / F32(F32(y_scale) * F32(count)))
+        scaled = (total.astype(F32) * multiplier).astype(F32)
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(scaled.astype(F64)) + int(y_zero), info.min, info.max).astype(dtype)
+    values = (F32(x_scale) * (windows.astype(np.int64) - int(x_zero)).astype(F32)).astype(F32)
+    total = np.zeros(windows.shape[:-1], F32)
+    for i in range(count):
+        total = (total + values[..., i]).astype(F32)
+    average = (total / F32(count)).astype(F32)
+    return saturate(((average / F32(y_scale)).astype(F32) + F32(int(y_zero))).astype(F32), dtype)
+
+
+def predict_global_average_pool(X, x_scale, x_zero, y_scale, y_zero, *, average_sum):
+    X = np.asarray(X)
+    windows = X.reshape(X.shape[0], X.shape[1], -1)
+    return _average(windows, x_scale, x_zero, y_scale, y_zero, X.dtype, average_sum).reshape(
+        X.shape[:2] + (1,) * (X.ndim - 2))
+
+
+def predict_average_pool(X, x_scale, x_zero, y_scale, y_zero, *, kernel_shape, strides, average_sum):
+    """Non-overlapping 2-D windows (``strides == kernel_shape``, no padding), row-major inside a window."""
+    X = np.asarray(X)
+    n, c, h, w = X.shape
+    kh, kw = kernel_shape
+    blocks = X.reshape(n, c, h // kh, kh, w // kw, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // kh, w // kw,
+                                                                                           kh * kw)
+    return _average(blocks, x_scale, x_zero, y_scale, y_zero, X.dtype, average_sum)
+
+
+PREDICTORS = {"qlinear_add": predict_add, "qlinear_mul": predict_mul, "qlinear_sigmoid": predict_sigmoid,
+              "qlinear_global_average_pool": predict_global_average_pool,
+              "qlinear_average_pool": predict_average_pool}
+
+
+def _separating(operation: str, make, wanted: int, seed: int, start: int = 0,
+                dimension: str | None = None) -> list[Probe]:
+    """Seeded search: ``make(rng, index)`` builds a candidate probe; keep those on which every value of
+    some dimension gives an output of its own, whatever the values of the other dimensions."""
+    found: list[Probe] = []
+    for index in range(start, start + 2000):
+        # each candidate has its own generator, so ``start`` can skip a search already done
+        probe = make(np.random.default_rng([seed, index]), len(found))
+        separates = False
+        dimensions = OPERATION_VARIANTS[operation]
+        for name, values in dimensions.items():
+            if dimension is not None and name != dimension:
+                continue
+            others = combinations({other: choices for other, choices in dimensions.items() if other != name})
+            separates |= all(len({predict(probe, {**rest, name: value}).tobytes() for value in values}) == len(values)
+                             for rest in others)
+        if separates:
+            found.append(probe)
+            if len(found) == wanted:
+                break
+    return found
+
+
+def _scale(rng, low=0.005, high=0.2) -> np.float32:
+    return F32(rng.uniform(low, high))
+
+
+def add_probes() -> list[Probe]:
+    """Every pair of uint8 codes, flat (the fixed part) and with ``A`` of shape (256, 1) broadcast against
+    ``B`` of shape (256, 256), which makes ``A`` the per-span scalar (the operand order): two of each."""
+    codes = np.arange(256, dtype=np.uint8)
+
+    def make(rng, index, scalar):
+        a_zero, b_zero, c_zero = (np.uint8(rng.integers(0, 256)) for _ in range(3))
+        a = codes[:, None] if scalar else np.repeat(codes, 256)
+        b = np.tile(codes, (256, 1)) if scalar else np.tile(codes, 256)
+        return Probe(f"add-{'scalar-a' if scalar else 'all-pairs'}-{index}", "qlinear_add",
+                     (a, _scale(rng), a_zero, b, _scale(rng), b_zero, _scale(rng), c_zero))
+
+    return (_separating("qlinear_add", lambda rng, index: make(rng, index, False), 2, seed=5,
+                        dimension="add_fixed_part")
+            + _separating("qlinear_add", lambda rng, index: make(rng, index, True), 2, seed=15,
+                          dimension="add_operand_order"))
+
+
+def mul_probes() -> list[Probe]:
+    codes = np.arange(256, dtype=np.uint8)
+
+    def make(rng, index):
+        zeros = [np.uint8(rng.integers(0, 256)) for _ in range(3)]
+        return Probe(f"mul-{index}", "qlinear_mul", (np.repeat(codes, 256), _scale(rng, 0.01, 0.1), zeros[0],
+                                                     np.tile(codes, 256),
+                                                     _scale(rng, 0.01, 0.1), zeros[1], _scale(rng, 0.5, 8), zeros[2]))
+
+    return _separating("qlinear_mul", make, 1, seed=6)
+
+
+def sigmoid_probes() -> list[Probe]:
+    codes = np.arange(256, dtype=np.uint8)
+
+    def make(rng, index):
+        return Probe(f"sigmoid-{index}", "qlinear_sigmoid", (codes, _scale(rng, 0.02, 0.1), np.uint8(128),
+                                                             F32(1 / 256), np.uint8(0)))
+
+    return _separating("qlinear_sigmoid", make, 2, seed=7)
+
+
+def pool_probes(operation: str) -> list[Probe]:
+    def make(rng, index):
+        x = rng.integers(0, 256, (1, 64, 16, 16)).astype(np.uint8)
+        inputs = (x, _scale(rng), np.uint8(rng.integers(0, 256)), _scale(rng), np.uint8(rng.integers(0, 256)))
+        attributes = {} if operation == "qlinear_global_average_pool" else {"kernel_shape": [2, 2], "strides": [2, 2]}
+        return Probe(f"{operation.removeprefix('qlinear_')}-{index}", operation, inputs, attributes)
+
+    return _separating(operation, make, 1, seed=8)
+
+
+@lru_cache(maxsize=None)
+def probes_for(operation: str) -> tuple[Probe, ...]:
+    makers = {"qlinear_add": add_probes, "qlinear_mul": mul_probes, "qlinear_sigmoid": sigmoid_probes,
+              "qlinear_global_average_pool": lambda: pool_probes("qlinear_global_average_pool"),
+              "qlinear_average_pool": lambda: pool_probes("qlinear_average_pool")}
+    table = tuple(makers[operation]())
+    assert table, f"no separating probe found for {operation}"
+    return table
+
+
+# --- the fingerprint ----------------------------------------------------------------------
+
+
+def fingerprint_operation(backend, operation: str) -> ProbeFingerprint:
+    if not callable(getattr(backend, operation, None)):
+        return failed(operation, "per_tensor", NotImplementedError(f"no {operation} method"))
+    table = probes_for(operation)
+    method = getattr(backend, operation)
+    observed = observe(lambda probe: method(*probe.inputs, **probe.attributes), table)
+    if all(isinstance(value, str) and value.startswith("NotImplementedError") for value in observed.values()):
+        return failed(operation, "per_tensor", NotImplementedError(next(iter(observed.values()))))
+    declared = PROFILE_COMBINATIONS.get(getattr(backend, "profile", None), {}).get(operation)
+    return match(operation, "per_tensor", OPERATION_VARIANTS[operation], table, observed, predict, declared)
+
+
+def fingerprint_elementwise(backend) -> list[ProbeFingerprint]:
+    """Every ELT operation above; a backend without one is reported unsupported."""
+    return [fingerprint_operation(backend, operation) for operation in OPERATION_VARIANTS]
