@@ -315,12 +315,6 @@ _ELEMENTWISE: tuple[Clause, ...] = (
                                                                       "refq.elementwise.windows:integer_average_windows")),
     Clause("ELT-6.10", "TOSA's reciprocal scale", ("refq.elementwise.windows:reciprocal_scale",
                                                    "refq.elementwise.windows:integer_average_windows")),
-    Clause("ELT-6.7", "Automatic padding (auto_pad)", ("refq.elementwise.windows:automatic_pads",)),
-    Clause("ELT-6.8", "The average_division variant", ("refq.elementwise.windows:qlinear_average_pool",)),
-    Clause("ELT-6.9", "TensorFlow Lite's rounded integer division", ("refq.elementwise.windows:rounded_integer_quotient",
-                                                                      "refq.elementwise.windows:integer_average_windows")),
-    Clause("ELT-6.10", "TOSA's reciprocal scale", ("refq.elementwise.windows:reciprocal_scale",
-                                                   "refq.elementwise.windows:integer_average_windows")),
     Clause("ELT-7.1", "Requantizing one concatenated input", ("refq.elementwise.concat:requantize_codes",)),
     Clause("ELT-7.2", "QLinearConcat", ("refq.elementwise.concat:qlinear_concat",)),
 )
