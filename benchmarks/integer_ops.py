@@ -2,7 +2,9 @@
 
 Targets (issue 6): ``matmul_integer`` int8 x int8 -> int32 at 512 x 512 x 512 at least 1.0x
 ONNX Runtime's MatMulInteger; ``qlinear_conv`` on a 1 x 32 x 56 x 56 input with 64 x 32 x 3 x 3
-weights (padding 1) at least 0.5x ONNX Runtime's QLinearConv. Run:
+weights (padding 1) at least 0.5x ONNX Runtime's QLinearConv. On CPUs with AVX512-VNNI refq's
+convolution takes the byte-dot-product route of INT-3.5; elsewhere the portable int16 kernels run.
+Run:
     python benchmarks/integer_ops.py
 """
 
@@ -105,7 +107,7 @@ def conv_benchmark() -> None:
         qw = torch.quantize_per_channel(torch.from_numpy(w.astype(np.float32) * w_scale[:, None, None, None]),
                                         torch.from_numpy(w_scale.astype(np.float64)), torch.zeros(64, dtype=torch.long),
                                         0, torch.qint8)
-        packed = torch.ops.quantized.conv2d_prepack(qw, torch.from_numpy(bias * 0.02 * w_scale), [1, 1], [1, 1],
+        packed = torch.ops.quantized.conv2d_prepack(qw, torch.from_numpy((bias * 0.02 * w_scale).astype(np.float32)), [1, 1], [1, 1],
                                                     [1, 1], 1)
         rows.append(("torch quantized.conv2d (fbgemm)",
                      best_time(lambda: torch.ops.quantized.conv2d(qx, packed, 0.35, 120))))
@@ -117,6 +119,9 @@ def conv_benchmark() -> None:
     w32 = w.astype(np.int32)
     rows.append(("numpy int32 tensordot (accumulator only)",
                  best_time(lambda: np.tensordot(w32, patches[0], axes=([1, 2, 3], [0, 3, 4])))))
+    from refq.integer_ops import vnni
+
+    print(f"refq convolution route: {'VNNI byte dot products (INT-3.5)' if vnni.use_vnni() else 'portable (INT-3.4)'}")
     if any(name.startswith("onnxruntime") for name, _ in rows):
         report("qlinear_conv 1x32x56x56 uint8, 64x32x3x3 int8 per-channel, pad 1", operations, rows,
                "onnxruntime QLinearConv", 0.5)

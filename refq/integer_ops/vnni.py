@@ -230,14 +230,17 @@ def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_point
     constants_by_group[:, :rows] = constants.reshape(geometry.group, rows)
     image = padded_image(codes, padding_code, geometry)
     patches = np.empty((padded(pixels, TILE_PIXELS), length), dtype=np.uint8)
-    pixel_sums = np.empty(patches.shape[0], dtype=np.int64)
+    # The z_w X term vanishes when every weight zero point is 0 (symmetric int8 weights).
+    needs_pixel_sums = bool(weight_zero_points.any())
+    pixel_sums = (np.empty if needs_pixel_sums else np.zeros)(patches.shape[0], dtype=np.int64)
     exact_tiles = padded_rows == rows and patches.shape[0] == pixels
     result = np.empty((geometry.batch, geometry.out_channels, pixels), dtype=np.int32)
     tiles = None if exact_tiles else np.empty((padded_rows, patches.shape[0]), dtype=np.int32)
     for n in range(geometry.batch):
         for g in range(geometry.group):
             gather_byte_patches(image[n], g, geometry, patches)
-            patch_sums(patches, pixel_sums)
+            if needs_pixel_sums:
+                patch_sums(patches, pixel_sums)
             block = result[n, g * rows:(g + 1) * rows]
             byte_dot_products(patches, weights[g], pixel_sums, zero_points_by_group[g], constants_by_group[g],
                               block if exact_tiles else tiles)
