@@ -148,7 +148,6 @@ def global_average_pool_cases() -> Iterator[CaseSpec]:
 
 
 # --- max_pool and qlinear_average_pool ----------------------------------------------------------------------
-# ELT takes explicit pads only (auto_pad NOTSET), so no case uses SAME_UPPER or SAME_LOWER.
 
 WINDOW_SETTINGS = (
     # name, x shape, attributes common to both pools, description
@@ -159,6 +158,25 @@ WINDOW_SETTINGS = (
     ("asymmetric-pads", (1, 2, 5, 7), {"kernel_shape": [2, 3], "strides": [2, 2], "pads": [0, 1, 1, 2]},
      "2 x 3 windows, stride 2, pads (top, left, bottom, right) = (0, 1, 1, 2)"),
     ("1d", (1, 3, 11), {"kernel_shape": [4], "strides": [3], "pads": [2, 1]}, "1-D windows of 4, stride 3"),
+)
+
+
+# auto_pad (ELT-6.7): the SAME split with an odd total, dilation, ceil_mode, and a kernel shorter than the
+# stride, whose negative SAME total moves the windows (level 2 only).
+AUTO_PAD_SETTINGS = (
+    ("same-upper", (1, 2, 8, 7), {"auto_pad": "SAME_UPPER", "kernel_shape": [3, 2], "strides": [2, 2]},
+     "SAME_UPPER, 3 x 2 windows, stride 2: the odd padding at the end"),
+    ("same-lower", (1, 2, 8, 7), {"auto_pad": "SAME_LOWER", "kernel_shape": [3, 2], "strides": [2, 2]},
+     "SAME_LOWER, 3 x 2 windows, stride 2: the odd padding at the start"),
+    ("same-upper-ceil-mode", (1, 2, 9, 6), {"auto_pad": "SAME_UPPER", "kernel_shape": [4, 3], "strides": [3, 2],
+                                            "ceil_mode": 1},
+     "SAME_UPPER, 4 x 3 windows, strides (3, 2), ceil_mode 1"),
+    ("same-negative-pads", (1, 2, 7, 9), {"auto_pad": "SAME_UPPER", "kernel_shape": [1, 2], "strides": [4, 3]},
+     "SAME_UPPER, kernel shorter than the stride: negative pads shift the windows right"),
+    ("same-lower-1d", (1, 3, 10), {"auto_pad": "SAME_LOWER", "kernel_shape": [2], "strides": [4]},
+     "SAME_LOWER, 1-D windows of 2, stride 4: a negative end pad"),
+    ("valid", (1, 2, 7, 8), {"auto_pad": "VALID", "kernel_shape": [3, 3], "strides": [2, 3]},
+     "VALID, 3 x 3 windows, strides (2, 3)"),
 )
 
 
@@ -188,6 +206,23 @@ def max_pool_cases() -> Iterator[CaseSpec]:
                    attributes=max_pool_attributes(kernel_shape=[2, 2], dilations=[2, 3], pads=[1, 0, 0, 1]),
                    description=f"{dtype.__name__}, 2 x 2 windows dilated (2, 3), padding never wins the maximum",
                    generator="max_pool_windows", seed=8)
+    yield from max_pool_auto_pad_cases()
+
+
+def max_pool_auto_pad_cases() -> Iterator[CaseSpec]:
+    op = "max_pool"
+    rng = np.random.default_rng(80)
+    for dtype in TYPES:
+        for name, shape, attributes, description in AUTO_PAD_SETTINGS:
+            yield case(op, f"{name}-{short(dtype)}", {"X": random_values(rng, dtype, shape)},
+                       attributes=max_pool_attributes(**attributes), description=f"{dtype.__name__}, {description}",
+                       generator="max_pool_auto_pad", seed=80)
+        yield case(op, f"same-upper-dilations-{short(dtype)}", {"X": random_values(rng, dtype, (1, 2, 9, 8))},
+                   attributes=max_pool_attributes(auto_pad="SAME_UPPER", kernel_shape=[3, 2], dilations=[2, 3],
+                                                  strides=[2, 1]),
+                   description=f"{dtype.__name__}, SAME_UPPER with dilations (2, 3): the padding ignores the "
+                               "dilation, so fewer than ceil(n / s) outputs",
+                   generator="max_pool_auto_pad", seed=80)
 
 
 def average_pool_cases() -> Iterator[CaseSpec]:
@@ -208,6 +243,28 @@ def average_pool_cases() -> Iterator[CaseSpec]:
                    attributes=average_pool_attributes(channels_last=1, kernel_shape=[3, 2], pads=[1, 0, 1, 1]),
                    description=f"{dtype.__name__}, NHWC 1 x 6 x 5 x 3, 3 x 2 windows, padding",
                    generator="average_pool_windows", seed=9)
+    yield from average_pool_auto_pad_cases()
+
+
+def average_pool_auto_pad_cases() -> Iterator[CaseSpec]:
+    op = "qlinear_average_pool"
+    rng = np.random.default_rng(90)
+    for dtype in TYPES:
+        for name, shape, attributes, description in AUTO_PAD_SETTINGS:
+            for count_include_pad in (0, 1):
+                yield case(op, f"{name}-count-include-pad-{count_include_pad}-{short(dtype)}",
+                           unary_inputs(random_values(rng, dtype, shape), 0.0417, random_values(rng, dtype, ()),
+                                        0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
+                           attributes=average_pool_attributes(count_include_pad=count_include_pad, **attributes),
+                           description=f"{dtype.__name__}, {description}, count_include_pad={count_include_pad}",
+                           generator="average_pool_auto_pad", seed=90)
+        yield case(op, f"same-lower-channels-last-{short(dtype)}",
+                   unary_inputs(random_values(rng, dtype, (1, 7, 6, 3)), 0.0417, random_values(rng, dtype, ()),
+                                0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
+                   attributes=average_pool_attributes(channels_last=1, auto_pad="SAME_LOWER", kernel_shape=[2, 3],
+                                                      strides=[2, 2]),
+                   description=f"{dtype.__name__}, NHWC 1 x 7 x 6 x 3, SAME_LOWER, 2 x 3 windows, stride 2",
+                   generator="average_pool_auto_pad", seed=90)
 
 
 # --- qlinear_concat: a sequence input, one (X, X_scale, X_zero_point) triple per concatenated tensor --------
