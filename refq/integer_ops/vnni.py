@@ -138,26 +138,26 @@ def padded_image(codes: np.ndarray, padding_code: int, geometry) -> np.ndarray:
     return image
 
 
-def gather_byte_patches(image: np.ndarray, group_index: int, geometry, out: np.ndarray) -> None:
-    """INT-3.5: row $p$ of ``out`` holds output pixel $p$'s window of the padded channels-last
-    ``image`` (H', W', C) in the order (kernel row, kernel column, channel), then zeros up to
-    the row's padded length; rows past the last pixel (the tile padding) are zero."""
+def gather_byte_patches(images: np.ndarray, group_index: int, geometry, out: np.ndarray) -> None:
+    """INT-3.5: ``out[n, p]`` holds output pixel $p$'s window of the padded channels-last image
+    ``images[n]`` (H', W', C) in the order (kernel row, kernel column, channel), then zeros up
+    to the row's padded length; rows past the last pixel (the tile padding) are zero."""
     channels = geometry.group_channels
     (kernel_height, kernel_width), (stride_height, stride_width) = geometry.kernel, geometry.strides
     dilation_height, dilation_width = geometry.dilations
     extent_height = dilation_height * (kernel_height - 1) + 1
     extent_width = dilation_width * (kernel_width - 1) + 1
-    group_image = image[:, :, group_index * channels:(group_index + 1) * channels]
-    windows = np.lib.stride_tricks.sliding_window_view(group_image, (extent_height, extent_width), axis=(0, 1))
-    windows = windows[:geometry.out_height * stride_height:stride_height,
+    group_images = images[..., group_index * channels:(group_index + 1) * channels]
+    windows = np.lib.stride_tricks.sliding_window_view(group_images, (extent_height, extent_width), axis=(1, 2))
+    windows = windows[:, :geometry.out_height * stride_height:stride_height,
                       :geometry.out_width * stride_width:stride_width, :, ::dilation_height, ::dilation_width]
     pixels = geometry.out_height * geometry.out_width
     patch_length = geometry.patch_length
-    target = out[:pixels, :patch_length].reshape(geometry.out_height, geometry.out_width, kernel_height,
-                                                  kernel_width, channels)
-    np.copyto(target, windows.transpose(0, 1, 3, 4, 2))
-    out[:pixels, patch_length:] = 0
-    out[pixels:] = 0
+    target = out[:, :pixels, :patch_length].reshape(len(images), geometry.out_height, geometry.out_width,
+                                                     kernel_height, kernel_width, channels)
+    np.copyto(target, windows.transpose(0, 1, 2, 4, 5, 3))
+    out[:, :pixels, patch_length:] = 0
+    out[:, pixels:] = 0
 
 
 @kernel
@@ -229,21 +229,28 @@ def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_point
     constants_by_group = np.zeros((geometry.group, padded_rows), dtype=np.int64)
     constants_by_group[:, :rows] = constants.reshape(geometry.group, rows)
     image = padded_image(codes, padding_code, geometry)
-    patches = np.empty((padded(pixels, TILE_PIXELS), length), dtype=np.uint8)
-    # The z_w X term vanishes when every weight zero point is 0 (symmetric int8 weights).
-    needs_pixel_sums = bool(weight_zero_points.any())
-    pixel_sums = (np.empty if needs_pixel_sums else np.zeros)(patches.shape[0], dtype=np.int64)
-    exact_tiles = padded_rows == rows and patches.shape[0] == pixels
+    padded_pixels = padded(pixels, TILE_PIXELS)
+    # Images go through the kernels in chunks of about 16 MiB of windows.
+    chunk = max(1, min(geometry.batch, 2**24 // (padded_pixels * length)))
+    patches = np.empty((chunk, padded_pixels, length), dtype=np.uint8)
+    pixel_sums = np.zeros(chunk * padded_pixels, dtype=np.int64)
+    tiles = np.empty((padded_rows, chunk * padded_pixels), dtype=np.int32)
     result = np.empty((geometry.batch, geometry.out_channels, pixels), dtype=np.int32)
-    tiles = None if exact_tiles else np.empty((padded_rows, patches.shape[0]), dtype=np.int32)
-    for n in range(geometry.batch):
+    for first in range(0, geometry.batch, chunk):
+        count = min(chunk, geometry.batch - first)
+        rows_of_chunk = patches[:count].reshape(count * padded_pixels, length)
         for g in range(geometry.group):
-            gather_byte_patches(image[n], g, geometry, patches)
-            if needs_pixel_sums:
-                patch_sums(patches, pixel_sums)
-            block = result[n, g * rows:(g + 1) * rows]
-            byte_dot_products(patches, weights[g], pixel_sums, zero_points_by_group[g], constants_by_group[g],
-                              block if exact_tiles else tiles)
-            if not exact_tiles:
-                block[...] = tiles[:rows, :pixels]
+            gather_byte_patches(image[first:first + count], g, geometry, patches[:count])
+            # The z_w X term vanishes when every weight zero point is 0 (symmetric int8 weights).
+            if weight_zero_points.any():
+                patch_sums(rows_of_chunk, pixel_sums)
+            block = result[first:first + count, g * rows:(g + 1) * rows]
+            if count == 1 and padded_rows == rows and padded_pixels == pixels:
+                byte_dot_products(rows_of_chunk, weights[g], pixel_sums, zero_points_by_group[g],
+                                  constants_by_group[g], block[0])
+                continue
+            out = tiles[:, :count * padded_pixels]
+            byte_dot_products(rows_of_chunk, weights[g], pixel_sums, zero_points_by_group[g], constants_by_group[g],
+                              out)
+            block[...] = out[:rows].reshape(rows, count, padded_pixels)[:, :, :pixels].transpose(1, 0, 2)
     return result.reshape(geometry.batch, geometry.out_channels, geometry.out_height, geometry.out_width)
