@@ -229,6 +229,13 @@ def qlinear_leaky_relu(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *, 
     return compute(X, X_scale, X_zero_point, Y_scale, Y_zero_point, alpha=alpha), None
 
 
+def qlinear_tanh(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *, profile="onnxruntime"):
+    """ELT-3.8."""
+    from refq.elementwise.lookup import qlinear_tanh as compute
+
+    return compute(X, X_scale, X_zero_point, Y_scale, Y_zero_point), None
+
+
 def qlinear_global_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, channels_last=0,
                                 profile="onnxruntime"):
     """ELT-4.3."""

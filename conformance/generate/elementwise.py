@@ -107,6 +107,11 @@ def lookup_cases(op: str, seed: int, attributes_list=({},)) -> Iterator[CaseSpec
                                                 0.05, 128, 1 / 256, 0),
                    description="uint8, eight codes, the usual sigmoid output parameters (1/256, 0)",
                    generator=f"{op}_small", seed=0)
+    if op == "qlinear_tanh":
+        yield case(op, "small-s8", unary_inputs(np.array([[-128, -90, -1, 0], [1, 37, 90, 127]], np.int8),
+                                                0.07, 0, 1 / 128, 0),
+                   description="int8, eight codes, the usual tanh output parameters (1/128, 0)",
+                   generator=f"{op}_small", seed=0)
     for attributes in attributes_list:
         suffix = "" if not attributes else f"-alpha-{attributes['alpha']}"
         for dtype in TYPES:
@@ -348,6 +353,7 @@ LEVEL_1 = (
     ("qlinear_add", "small-u8"),
     ("qlinear_mul", "small-u8"),
     ("qlinear_sigmoid", "small-u8"),
+    ("qlinear_tanh", "small-s8"),
     ("qlinear_global_average_pool", "small-u8"),
     ("qlinear_concat", "small-s8-axis-minus-1"),
 )
@@ -358,6 +364,7 @@ def all_cases() -> Iterator[CaseSpec]:
     yield from binary_cases("qlinear_mul", 11)
     yield from lookup_cases("qlinear_sigmoid", 12)
     yield from lookup_cases("qlinear_leaky_relu", 13, ({"alpha": 0.01}, {"alpha": 0.2}))
+    yield from lookup_cases("qlinear_tanh", 15)
     yield from global_average_pool_cases()
     yield from max_pool_cases()
     yield from average_pool_cases()
@@ -372,6 +379,7 @@ def by_level(level: int) -> Iterator[CaseSpec]:
 
 
 #: The operations this module writes cases for.
-OPS = ("qlinear_add", "qlinear_mul", "qlinear_sigmoid", "qlinear_leaky_relu", "qlinear_global_average_pool",
+OPS = ("qlinear_add", "qlinear_mul", "qlinear_sigmoid", "qlinear_leaky_relu", "qlinear_tanh",
+       "qlinear_global_average_pool",
        "max_pool", "qlinear_average_pool", "qlinear_concat")
 GENERATORS = (by_level,)

@@ -159,6 +159,19 @@ class OnnxRuntimeBackend(IntegerOperations):
                             (f"X{index}_zero_point", scalar(0 if zero_point is None else zero_point, dtype))]
         return self._run_node("QLinearConcat", node_inputs, dtype, {"axis": int(axis)})
 
+    def qlinear_tanh(self, X, X_scale, X_zero_point, Y_scale, Y_zero_point=None) -> np.ndarray:
+        """``DequantizeLinear`` → ``Tanh`` → ``QuantizeLinear`` (ONNX Runtime has no ``QLinearTanh``)."""
+        from refq.backends.onnx_contrib_model import build_qdq_model, scalar
+
+        x = np.ascontiguousarray(X)
+        session = self._cached_session(("qdq", "Tanh", x.dtype.name, x.shape),
+                                       lambda: build_qdq_model("Tanh", x.dtype, x.shape))
+        (result,) = session.run(["y"], {"x": x, "x_scale": scalar(X_scale, np.float32),
+                                        "x_zero_point": scalar(0 if X_zero_point is None else X_zero_point, x.dtype),
+                                        "y_scale": scalar(Y_scale, np.float32),
+                                        "y_zero_point": scalar(0 if Y_zero_point is None else Y_zero_point, x.dtype)})
+        return result
+
     def _run_binary(self, op, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point):
         from refq.backends.onnx_contrib_model import scalar
 

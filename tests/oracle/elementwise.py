@@ -417,3 +417,57 @@ def qlinear_concat(y_scale: Fraction, y_zero_point: int, inputs, axis: int, sign
              for values, scale, zero_point in inputs]
     rank = len(shape_of(parts[0]))
     return concatenate(parts, axis % rank)
+
+
+# --- ELT-6.7 to 6.10: automatic padding and the integer average rules (other profiles) ----------------------------
+
+
+def automatic_pads(size: int, kernel: int, stride: int, auto_pad: str) -> tuple[int, int]:
+    """ELT-6.7: VALID pads nothing; SAME_* pad t = (ceil(n / s) - 1) s + k - n positions (k undilated),
+    the odd one at the end (UPPER) or the start (LOWER); a negative t splits with C's truncation."""
+    if auto_pad in ("NOTSET", "VALID"):
+        return 0, 0
+    total = (-(-size // stride) - 1) * stride + kernel - size
+    halve = total if auto_pad == "SAME_UPPER" else total + 1
+    begin = abs(halve) // 2 * (1 if halve >= 0 else -1)
+    return begin, total - begin
+
+
+def resolved_pads(x, kernel_shape, strides, pads, auto_pad: str):
+    """The pads a pooling call uses: the given ones, or ELT-6.7's for every spatial axis."""
+    spatial = shape_of(x)[2:]
+    if auto_pad == "NOTSET":
+        return pads
+    strides = strides or [1] * len(spatial)
+    automatic = [automatic_pads(n, k, s, auto_pad) for n, k, s in zip(spatial, kernel_shape, strides)]
+    return [begin for begin, _ in automatic] + [end for _, end in automatic]
+
+
+def rounded_quotient_away(total: int, count: int) -> int:
+    """ELT-6.9: total / count to nearest, ties away from zero."""
+    magnitude = (2 * abs(total) + count) // (2 * count)
+    return magnitude if total >= 0 else -magnitude
+
+
+def tosa_average(total: int, count: int) -> int:
+    """ELT-6.10: total * M rounded by a single right shift, M and the shift from TOSA's reciprocal_scale."""
+    bits = (count - 1).bit_length()
+    multiplier = ((2**30 + 1) * 2**bits) // count
+    shift = 30 + bits
+    return (total * multiplier + 2 ** (shift - 1)) >> shift
+
+
+def integer_average_pool(x, x_zero_point: int, y_zero_point: int, signed: bool, rule: str, *, kernel_shape,
+                         strides=None, pads=None, ceil_mode=0, channels_last=0):
+    """ELT-6.8 to 6.10: exact window sums over the positions inside the input, divided by their
+    count with ``rule``; TensorFlow Lite's rule sums the raw codes and adds no zero point."""
+    qmin, qmax = integer_range(signed)
+    nchw = channels_first(x, channels_last)
+    input_zero, output_zero = (0, 0) if rule == "rounded_integer_division" else (x_zero_point, y_zero_point)
+    divide_rule = rounded_quotient_away if rule == "rounded_integer_division" else tosa_average
+
+    def average(channel, positions, _):
+        total = sum(element(channel, position) - input_zero for position in positions)
+        return min(max(divide_rule(total, len(positions)) + output_zero, qmin), qmax)
+
+    return channels_back(pool(nchw, average, kernel_shape, strides, pads, None, ceil_mode), bool(channels_last))
