@@ -321,6 +321,84 @@ def test_tosa_reciprocal_large_sums():
     assert differences > 0
 
 
+def litert_average_pool_model(schema, shape, dtype, scale, zero_point, kernel, strides, padding) -> bytes:
+    """A one-operator TFLite flatbuffer: int8 / uint8 AVERAGE_POOL_2D on NHWC input, one scale and zero point."""
+    import flatbuffers
+
+    model = schema.ModelT()
+    model.version = 3
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.AVERAGE_POOL_2D
+    code.version = 2
+    model.operatorCodes, model.buffers = [code], [schema.BufferT() for _ in range(3)]
+    if padding == "SAME":
+        out = [-(-shape[1 + a] // strides[a]) for a in range(2)]
+    else:
+        out = [(shape[1 + a] - kernel[a]) // strides[a] + 1 for a in range(2)]
+    tensors = []
+    for index, tensor_shape in enumerate((shape, (shape[0], *out, shape[3]))):
+        tensor = schema.TensorT()
+        tensor.shape, tensor.buffer, tensor.name = list(tensor_shape), index + 1, f"t{index}"
+        tensor.type = schema.TensorType.INT8 if dtype == np.int8 else schema.TensorType.UINT8
+        tensor.quantization = schema.QuantizationParametersT()
+        tensor.quantization.scale, tensor.quantization.zeroPoint = [scale], [zero_point]
+        tensors.append(tensor)
+    options = schema.Pool2DOptionsT()
+    options.padding = schema.Padding.SAME if padding == "SAME" else schema.Padding.VALID
+    options.filterHeight, options.filterWidth = kernel
+    options.strideH, options.strideW = strides
+    operator = schema.OperatorT()
+    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0], [1]
+    operator.builtinOptionsType, operator.builtinOptions = schema.BuiltinOptions.Pool2DOptions, options
+    graph = schema.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [1], [operator]
+    model.subgraphs = [graph]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_average_pool_litert():
+    """ELT-6.9 against TensorFlow Lite itself, when the optional ``ai-edge-litert`` wheel is installed
+    (not a refq dependency): the reference and the default kernels, int8 and uint8, SAME and VALID.
+    TFLite's SAME padding is INT-3.1's, so kernels shorter than the stride get explicit pads."""
+    schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from refq.integer_ops.conv import same_pads
+
+    rng = np.random.default_rng(70)
+    checked = 0
+    for resolver in (OpResolverType.BUILTIN_REF, OpResolverType.BUILTIN):
+        for _ in range(100):
+            dtype = DTYPES[int(rng.integers(0, 2))]
+            info = np.iinfo(dtype)
+            shape = (1, int(rng.integers(1, 12)), int(rng.integers(1, 12)), int(rng.integers(1, 4)))
+            kernel = [int(rng.integers(1, min(shape[1 + a], 5) + 1)) for a in range(2)]
+            strides = [int(rng.integers(1, 4)) for _ in range(2)]
+            padding = ("SAME", "VALID")[int(rng.integers(0, 2))]
+            zero_point, scale = int(rng.integers(info.min, info.max + 1)), np.float32(0.05)
+            x = rng.integers(info.min, info.max + 1, shape).astype(dtype)
+            interpreter = Interpreter(model_content=litert_average_pool_model(
+                schema, shape, dtype, float(scale), zero_point, kernel, strides, padding),
+                experimental_op_resolver_type=resolver)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+            interpreter.invoke()
+            expected = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+            if padding == "VALID":
+                geometry = {"auto_pad": "VALID"}
+            else:
+                (top, bottom), (left, right) = (same_pads(shape[1 + a], strides[a], kernel[a], True) for a in range(2))
+                geometry = {"pads": [top, left, bottom, right]}
+            got = qlinear_average_pool(x, scale, dtype(zero_point), scale, dtype(zero_point), channels_last=1,
+                                       kernel_shape=kernel, strides=strides, average_division="rounded_integer_division",
+                                       **geometry)
+            assert_same(got, expected)
+            checked += got.size
+    assert checked > 2000
+
+
 def test_pooled_size():
     # ELT-6.1 by hand: 7 positions, kernel 3, stride 2: 3 windows; ceil mode with pad 1 at the
     # end adds a fourth; a last window that would start in the end padding is dropped.
