@@ -308,3 +308,43 @@ def test_qlinear_concat():
                                          [(x.tolist(), exact(s), int(z)) for x, s, z in inputs], axis, signed(dtype))
         checked += compare(result, expected)
     assert checked > 100
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_pools_with_automatic_padding(auto_pad):
+    """ELT-6.7: the pads ONNX Runtime derives, including a kernel shorter than the stride (negative pads)."""
+    rng = np.random.default_rng(101)
+    checked = 0
+    for index, (shape, kernel, strides, ceil_mode) in enumerate((
+            ((1, 2, 7, 6), [3, 2], [2, 2], 0), ((1, 1, 9), [2], [4], 0), ((2, 1, 5, 8), [3, 3], [1, 3], 1),
+            ((1, 2, 6, 5), [1, 2], [3, 3], 0))):
+        dtype = DTYPES[index % 2]
+        x = codes(rng, dtype, shape)
+        attributes = {"kernel_shape": kernel, "strides": strides, "ceil_mode": ceil_mode}
+        pads = oracle.resolved_pads(x.tolist(), kernel, strides, None, auto_pad)
+        result = both_paths(max_pool, x, auto_pad=auto_pad, **attributes)
+        checked += compare(result, oracle.max_pool(x.tolist(), signed(dtype), pads=pads, **attributes))
+        parameters = pool_parameters(rng, dtype)
+        result = both_paths(qlinear_average_pool, x, *parameters, auto_pad=auto_pad, **attributes)
+        parameters = (exact(parameters[0]), int(parameters[1]), exact(parameters[2]), int(parameters[3]))
+        checked += compare(result, oracle.average_pool(x.tolist(), *parameters, signed(dtype), pads=pads,
+                                                       **attributes))
+    assert checked > 50
+
+
+@pytest.mark.parametrize("rule", ["rounded_integer_division", "tosa_reciprocal"])
+def test_integer_average_rules(rule):
+    """ELT-6.8 to 6.10 (the tflite and tosa profiles' average_division), ties included: codes of
+    one scale, so every quotient with an even count can be a tie."""
+    rng = np.random.default_rng(111)
+    checked = 0
+    for index, (shape, attributes) in enumerate(WINDOWS[:6]):
+        dtype = np.int8 if rule == "tosa_reciprocal" else DTYPES[index % 2]
+        scale, zero = random_scale(rng, -2, 0), random_zero_point(rng, dtype)
+        output_zero = zero if rule == "rounded_integer_division" else random_zero_point(rng, dtype)
+        x = codes(rng, dtype, shape)
+        result = both_paths(qlinear_average_pool, x, scale, zero, scale, output_zero, average_division=rule,
+                            **attributes)
+        checked += compare(result, oracle.integer_average_pool(x.tolist(), int(zero), int(output_zero),
+                                                               signed(dtype), rule, **attributes))
+    assert checked > 100
