@@ -106,10 +106,10 @@ def load_backend(spec: str, profile: str | None = None) -> Backend:
     not import or its worker fails to start, and a RefqValueError for a malformed SPEC.
     """
     if profile is not None:
-        from refq.registry.profiles import PROFILES_BY_NAME
+        from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
-        if profile not in PROFILES_BY_NAME:
-            raise invalid("--profile", "one of " + ", ".join(PROFILES_BY_NAME), profile)
+        if profile not in EVERY_PROFILE_BY_NAME:
+            raise invalid("--profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
     if is_command(spec):
         runner = CommandBackend(spec, profile)
         return Backend(spec, runner.name, runner.profile, runner.version, runner.operations, runner)

@@ -23,10 +23,10 @@ class Subject:
     """
 
     def __init__(self, backend, profile: str | None = None, *, isolate: bool = False, timeout: float = 60.0) -> None:
-        from refq.registry.profiles import PROFILES_BY_NAME
+        from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
-        if profile is not None and profile not in PROFILES_BY_NAME:
-            raise invalid("--profile", "one of " + ", ".join(PROFILES_BY_NAME), profile)
+        if profile is not None and profile not in EVERY_PROFILE_BY_NAME:
+            raise invalid("--profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
         if not isinstance(timeout, (int, float)) or not timeout > 0:
             raise invalid("timeout", "a positive number of seconds", timeout)
         self.timeout = timeout

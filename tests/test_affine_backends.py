@@ -367,12 +367,12 @@ def test_arguments_are_validated(backends, name):
 def test_backend_contract():
     """Every builtin backend names its profile and version and offers only spec operations."""
     from refq.registry.operations import OPERATIONS_BY_NAME
-    from refq.registry.profiles import PROFILES_BY_NAME
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
     operations = set(OPERATIONS_BY_NAME) | {"fake_quantize"}
     for name, cls in BUILTIN.items():
         assert cls.name == name
-        assert cls.profile in PROFILES_BY_NAME
+        assert cls.profile in EVERY_PROFILE_BY_NAME
         assert operations & set(dir(cls))
     assert not hasattr(BUILTIN["torch-fake-quant"], "quantize_linear")
 

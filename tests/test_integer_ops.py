@@ -237,11 +237,13 @@ def test_generated_cases_against_backend(backend_name):
 
 
 def test_profiles_cover_generated_cases():
-    assert set(generator.PROFILES) <= set(INTEGER_PROFILES)
+    assert set(generator.PROFILES) <= set(generator.QLINEAR_PROFILES) <= set(INTEGER_PROFILES)
     assert integer_profile("pytorch").requantize == integer_profile("onnxruntime").requantize
     assert integer_profile("onnx").accumulator_overflow == "unpredictable"
     assert integer_profile("onnx").requantize is None
-    assert integer_profile("onnxruntime").requantize == {"precision": "float32", "zero_point_placement": "after_rounding"}
+    assert integer_profile("onnxruntime").requantize == {"precision": "float32", "zero_point_placement": "after_rounding",
+                                                         "multiplier_order": "product_then_quotient",
+                                                         "rounding": "half_to_even"}
     assert integer_profile("onnx-reference").accumulator_overflow == "wrap"
     with pytest.raises(RefqValueError, match="^profile: "):
         integer_profile("tflite")

@@ -1,7 +1,7 @@
 """Cases for the integer operations (chapter INT): ``matmul_integer``, ``conv_integer``,
 ``qlinear_matmul``, ``qlinear_conv``.
 
-Level 1 holds three cases (the checked-in level's size budget is nearly spent); level 2
+Level 1 holds four cases (the checked-in level's size budget is nearly spent); level 2
 holds every pair of input types, zero points at both ends of their
 ranges (the largest centred magnitudes, 255), broadcasting, per-row / per-column /
 per-channel zero points, every convolution attribute, an int32 overflow, requantization
@@ -15,10 +15,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from refq.conformance.generate.case_spec import CaseSpec
-#: The profiles the checked-in vectors name. A subset of ``refq.integer_ops.profiles.INTEGER_PROFILES``:
-#: pytorch (the same rules as onnxruntime, FBGEMM accepting only uint8 x int8) stays out so that the
-#: vectors need no rebuild; tests/test_integer_ops_torch.py checks that profile against torch directly.
+#: The profiles the checked-in vectors of matmul_integer and conv_integer name. A subset of
+#: ``refq.integer_ops.profiles.INTEGER_PROFILES``.
 PROFILES = ("onnx", "onnxruntime", "onnx-reference")
+#: The QLinear operations also carry the PyTorch profiles (FBGEMM, QNNPACK, PT2E's reference representation):
+#: they requantize differently (REQ-1.1 multiplier order, REQ-1.5 rounding) and their adapters run the vectors.
+QLINEAR_PROFILES = (*PROFILES, "pytorch", "pytorch-qnnpack", "pytorch-pt2e")
 TYPES = (np.uint8, np.int8)
 
 
@@ -41,7 +43,8 @@ def case(op: str, name: str, inputs: dict, *, attributes: dict | None = None, cl
          generator: str, seed: int = 0, outcome: str = "valid") -> CaseSpec:
     return CaseSpec(op=op, name=name, inputs={key: np.array(value, order="C") for key, value in inputs.items()},
                     attributes=attributes or {}, clauses=tuple(clauses), description=description,
-                    generator=f"integer_ops.{generator}", seed=seed, profiles=PROFILES, outcome=outcome)
+                    generator=f"integer_ops.{generator}", seed=seed,
+                    profiles=QLINEAR_PROFILES if op.startswith("qlinear_") else PROFILES, outcome=outcome)
 
 
 def conv_attributes(**given) -> dict:
@@ -263,6 +266,89 @@ def qlinear_conv_cases() -> Iterator[CaseSpec]:
                generator="qlinear_conv_bias", seed=0)
 
 
+# --- the signatures PyTorch's quantized linear / conv2d and PT2E's reference representation take -----------
+
+
+def separating_scales(rng: np.random.Generator) -> tuple[np.float32, np.float32, np.float32, np.ndarray]:
+    """Scales whose multiplier fl32(fl32(s_a s_b) / s_y) differs from fl32(fl32(s_a s_b) * fl32(1 / s_y))
+    (REQ-1.1, orders product_then_quotient and reciprocal), and every accumulator in [1, 127 / m] on
+    which the two round apart."""
+    f32 = np.float32
+    while True:
+        a_scale, b_scale = f32(rng.uniform(0.001, 0.1)), f32(rng.uniform(0.001, 0.1))
+        y_scale = f32(a_scale * b_scale * f32(rng.uniform(50, 3000)))
+        quotient = f32(a_scale * b_scale) / y_scale
+        reciprocal = f32(a_scale * b_scale) * (f32(1) / y_scale)
+        accumulators = np.arange(1, int(127 / quotient), dtype=np.int32)
+        apart = accumulators[np.rint(accumulators.astype(f32) * quotient)
+                             != np.rint(accumulators.astype(f32) * reciprocal)]
+        if apart.size:
+            return a_scale, b_scale, y_scale, apart
+
+
+def torch_cases() -> Iterator[CaseSpec]:
+    """Per-tensor or per-channel scales, no bias, symmetric pads: cases every torch adapter can run."""
+    op = "qlinear_matmul"
+    rng = np.random.default_rng(600)
+    yield case(op, "u8s8-per-tensor",
+               {"a": random_values(rng, np.uint8, (8, 64)), "a_scale": np.float32(0.0311),
+                "a_zero_point": np.uint8(97), "b": random_values(rng, np.int8, (64, 16)),
+                "b_scale": np.float32(0.0057), "b_zero_point": np.int8(-3), "y_scale": np.float32(0.412),
+                "y_zero_point": np.uint8(131)},
+               description="uint8 x int8, every scale and zero point per tensor", generator="qlinear_torch", seed=600)
+    yield case(op, "u8s8-per-column-scales",
+               {"a": random_values(rng, np.uint8, (8, 64)), "a_scale": np.float32(0.0311),
+                "a_zero_point": np.uint8(12), "b": random_values(rng, np.int8, (64, 16)),
+                "b_scale": rng.uniform(0.002, 0.01, 16).astype(np.float32), "b_zero_point": np.zeros(16, np.int8),
+                "y_scale": np.float32(0.377), "y_zero_point": np.uint8(128)},
+               description="uint8 x int8, per-column b scales", generator="qlinear_torch", seed=600)
+    # Accumulators 1, 2, ... rounding apart under the two multiplier orders: a one-hot row times b's column.
+    rows = []
+    scales = []
+    for _ in range(4):
+        a_scale, b_scale, y_scale, apart = separating_scales(rng)
+        scales.append((a_scale, b_scale, y_scale))
+        rows.append(int(apart[0]))
+    a_scale, b_scale, y_scale = scales[0]
+    total = rows[0]
+    depth = -(-total // 127)
+    b = np.zeros((depth, 1), np.int8)
+    b[:, 0] = 127
+    b[-1, 0] = total - 127 * (depth - 1)
+    yield case(op, "multiplier-order",
+               {"a": np.ones((1, depth), np.uint8), "a_scale": a_scale, "a_zero_point": np.uint8(0), "b": b,
+                "b_scale": b_scale, "b_zero_point": np.int8(0), "y_scale": y_scale, "y_zero_point": np.uint8(0)},
+               clauses=("REQ-1.1",),
+               description=f"an accumulator of {total} on which fl32(fl32(s_a s_b) / s_y) and "
+                           "fl32(fl32(s_a s_b) * fl32(1 / s_y)) round apart", generator="qlinear_torch", seed=600)
+    op = "qlinear_conv"
+    yield case(op, "u8s8-no-bias",
+               {"x": random_values(rng, np.uint8, (1, 4, 7, 7)), "x_scale": np.float32(0.0197),
+                "x_zero_point": np.uint8(101), "w": random_values(rng, np.int8, (6, 4, 3, 3)),
+                "w_scale": np.float32(0.0049), "w_zero_point": np.int8(2), "y_scale": np.float32(0.153),
+                "y_zero_point": np.uint8(119)},
+               attributes=conv_attributes(pads=[1, 1, 1, 1], strides=[2, 1]),
+               description="uint8 x int8 per tensor, no bias, pads 1, stride (2, 1)", generator="qlinear_torch",
+               seed=600)
+    yield case(op, "u8s8-depthwise-no-bias",
+               {"x": random_values(rng, np.uint8, (1, 8, 6, 6)), "x_scale": np.float32(0.0231),
+                "x_zero_point": np.uint8(7), "w": rng.integers(-64, 64, (8, 1, 3, 3)).astype(np.int8),
+                "w_scale": rng.uniform(0.002, 0.02, 8).astype(np.float32), "w_zero_point": np.zeros(8, np.int8),
+                "y_scale": np.float32(0.0917), "y_zero_point": np.uint8(140)},
+               attributes=conv_attributes(group=8, pads=[1, 1, 1, 1]),
+               description="depthwise 3 x 3, per-channel weight scales, no bias; weights in [-64, 63], since FBGEMM's "
+                           "depthwise kernel adds pairs of uint8 x int8 products in int16 with saturation",
+               generator="qlinear_torch", seed=600)
+    yield case(op, "s8s8-ties-no-bias",
+               {"x": random_values(rng, np.int8, (1, 2, 5, 5)), "x_scale": np.float32(1.0),
+                "x_zero_point": np.int8(-5), "w": random_values(rng, np.int8, (3, 2, 2, 2)),
+                "w_scale": np.float32(1.0), "w_zero_point": np.int8(0), "y_scale": np.float32(2.0**15),
+                "y_zero_point": np.int8(1)},
+               attributes=conv_attributes(), clauses=("REQ-1.3",),
+               description="multiplier 2^-15: ties and fractions, where rounding to even and truncating differ",
+               generator="qlinear_torch", seed=600)
+
+
 # --- error cases --------------------------------------------------------------------------------------------
 
 
@@ -311,12 +397,15 @@ LEVEL_1 = (
     ("matmul_integer", "range-ends-u8s8-a-zero-point-max"),
     ("conv_integer", "groups-strides-dilations-pads"),
     ("qlinear_conv", "u8s8-3x3-per-channel"),
+    # One small case every torch adapter runs; it separates FBGEMM's multiplier from QNNPACK's.
+    ("qlinear_matmul", "multiplier-order"),
 )
 
 
 def by_level(level: int) -> Iterator[CaseSpec]:
     """Level 1: the cases named in LEVEL_1; level 2: all the others."""
-    for generator in (matmul_cases, conv_cases, qlinear_matmul_cases, qlinear_conv_cases, error_cases):
+    for generator in (matmul_cases, conv_cases, qlinear_matmul_cases, qlinear_conv_cases, torch_cases,
+                      error_cases):
         for spec in generator():
             if ((spec.op, spec.name) in LEVEL_1) == (level == 1):
                 yield spec

@@ -24,7 +24,7 @@ from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
 from refq.backends.reference import RefqBackend
-from refq.backends.torch import TorchBackend, TorchFakeQuantBackend, TorchPT2EBackend
+from refq.backends.torch import TorchBackend, TorchFakeQuantBackend, TorchPT2EBackend, TorchQnnpackBackend
 
 BUILTIN = {
     "onnxruntime": OnnxRuntimeBackend,
@@ -32,9 +32,10 @@ BUILTIN = {
     "torch": TorchBackend,
     "torch-fake-quant": TorchFakeQuantBackend,
     "torch-pt2e": TorchPT2EBackend,
+    "torch-qnnpack": TorchQnnpackBackend,
     "ml_dtypes": MlDtypesBackend,
     "refq": RefqBackend,
 }
 
 __all__ = ["BUILTIN", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
-           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend"]
+           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend"]

@@ -41,6 +41,8 @@ class TorchBackend:
     profile = "pytorch"
     dtypes = ("int8", "uint8")
     granularities = ("per_tensor", "per_axis")
+    #: The quantized engine of the integer operations.
+    engine = "fbgemm"
 
     def __init__(self) -> None:
         self.version = _version()
@@ -90,14 +92,14 @@ class TorchBackend:
     # --- integer operations (torch.ops.quantized, FBGEMM engine), chapter INT ---------------------------------
 
     def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
-        """ONNX ``QLinearMatMul`` as ``torch.ops.quantized.linear`` (FBGEMM) without a bias: ``a`` uint8
+        """ONNX ``QLinearMatMul`` as ``torch.ops.quantized.linear`` (on ``engine``) without a bias: ``a`` uint8
         activations (quint8, per tensor) of shape ``(..., K)``, ``b`` an int8 ``(K, N)`` matrix (qint8 weights
         ``b.T``, one scale and zero point or one per column), uint8 output."""
         torch = _torch()
         a = _integer_operand(a, np.uint8, "a", 2, None)
         b = _integer_operand(b, np.int8, "b", 2, 2)
         columns = b.shape[1]
-        with _quantized_tensors_deprecated(), _fbgemm(torch):
+        with _quantized_tensors_deprecated(), _engine(torch, self.engine):
             activations = _activation_tensor(torch, a, a_scale, a_zero_point)
             weights = _weight_tensor(torch, np.ascontiguousarray(b.T), b_scale, b_zero_point, columns, "b")
             packed = torch.ops.quantized.linear_prepack(weights, None)
@@ -107,7 +109,7 @@ class TorchBackend:
     def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
                      auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
                      strides=None) -> np.ndarray:
-        """ONNX ``QLinearConv`` (2-D, NCHW) as ``torch.ops.quantized.conv2d`` (FBGEMM) without a bias:
+        """ONNX ``QLinearConv`` (2-D, NCHW) as ``torch.ops.quantized.conv2d`` (on ``engine``) without a bias:
         ``x`` uint8 (quint8, per tensor), ``w`` int8 ``(M, C/group, kH, kW)`` (qint8, one scale and zero point
         or one per output channel), uint8 output. Only symmetric explicit pads: torch pads each side alike."""
         torch = _torch()
@@ -124,7 +126,8 @@ class TorchBackend:
             raise NotImplementedError("torch quantized conv2d: only equal begin and end pads")
         strides = (1, 1) if strides is None else tuple(int(v) for v in strides)
         dilations = (1, 1) if dilations is None else tuple(int(v) for v in dilations)
-        with _quantized_tensors_deprecated(), _fbgemm(torch):
+        _require_output(x.shape[2:], w.shape[2:], pads[:2], strides, dilations)
+        with _quantized_tensors_deprecated(), _engine(torch, self.engine):
             activations = _activation_tensor(torch, x, x_scale, x_zero_point)
             weights = _weight_tensor(torch, w, w_scale, w_zero_point, w.shape[0], "w")
             packed = torch.ops.quantized.conv2d_prepack(weights, None, list(strides), list(pads[:2]),
@@ -161,14 +164,36 @@ class TorchBackend:
         return _observe(observer.HistogramObserver, batches, dtype, qscheme, reduce_range, None, {"bins": bins})
 
 
+class TorchQnnpackBackend:
+    """``torch.ops.quantized.linear`` / ``conv2d`` on the QNNPACK engine (PyTorch's mobile kernels,
+    x86 SSE2 build here): the same ONNX signatures as :class:`TorchBackend`'s integer operations.
+
+    QNNPACK's requantization differs from FBGEMM's in the multiplier only: PyTorch computes it as
+    ``(weight_scale * input_scale) * (1.f / output_scale)`` (``generate_requantization_scales``).
+    """
+
+    name = "torch-qnnpack"
+    profile = "pytorch-qnnpack"
+    engine = "qnnpack"
+
+    def __init__(self) -> None:
+        torch = _torch()
+        if "qnnpack" not in torch.backends.quantized.supported_engines:
+            raise ImportError("this torch build has no QNNPACK engine")
+        self.version = _version()
+
+    qlinear_matmul = TorchBackend.qlinear_matmul
+    qlinear_conv = TorchBackend.qlinear_conv
+
+
 # --- integer operations: operands in the ONNX signature, as torch's quantized tensors --------------------
 
 
 @contextlib.contextmanager
-def _fbgemm(torch):
-    """Run under the FBGEMM engine (x86), restoring the engine that was selected."""
+def _engine(torch, engine: str):
+    """Run under a quantized engine ("fbgemm", "qnnpack"), restoring the engine that was selected."""
     previous = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "fbgemm"
+    torch.backends.quantized.engine = engine
     try:
         yield
     finally:
@@ -176,19 +201,27 @@ def _fbgemm(torch):
 
 
 def _integer_operand(values, dtype, argument: str, min_ndim: int, max_ndim) -> np.ndarray:
-    """FBGEMM multiplies uint8 activations by int8 weights: other types have no counterpart here."""
+    """FBGEMM and QNNPACK multiply uint8 activations by int8 weights: other types have no counterpart here."""
     array = np.asarray(values)
     if array.dtype != dtype:
-        raise NotImplementedError(f"torch fbgemm: {argument} must be {np.dtype(dtype).name}, got {array.dtype}")
+        raise NotImplementedError(f"torch quantized: {argument} must be {np.dtype(dtype).name}, got {array.dtype}")
     if array.ndim < min_ndim or (max_ndim is not None and array.ndim > max_ndim):
-        raise NotImplementedError(f"torch fbgemm: {argument} has {array.ndim} dimensions")
+        raise NotImplementedError(f"torch quantized: {argument} has {array.ndim} dimensions")
     return np.ascontiguousarray(array)
+
+
+def _require_output(spatial, kernel, pads, strides, dilations) -> None:
+    """An empty convolution output is an error: QNNPACK does not check and crashes the process."""
+    for size, extent, pad, stride, dilation in zip(spatial, kernel, pads, strides, dilations):
+        if stride < 1 or dilation < 1 or size + 2 * pad - (extent - 1) * dilation - 1 < 0:
+            raise ValueError(f"torch quantized conv2d: no output for input {tuple(spatial)}, kernel {tuple(kernel)}, "
+                             f"pads {tuple(pads)}, strides {tuple(strides)}, dilations {tuple(dilations)}")
 
 
 def _single(value, argument: str):
     array = np.asarray(value)
     if array.size != 1:
-        raise NotImplementedError(f"torch fbgemm: {argument} must be a single value (per tensor)")
+        raise NotImplementedError(f"torch quantized: {argument} must be a single value (per tensor)")
     return array.reshape(())
 
 
@@ -208,7 +241,7 @@ def _weight_tensor(torch, values: np.ndarray, scale, zero_point, channels: int, 
         return torch._make_per_tensor_quantized_tensor(torch.from_numpy(values), float(scales[0]),
                                                        int(zero_points[0]))
     if {scales.size, zero_points.size} - {1, channels}:
-        raise NotImplementedError(f"torch fbgemm: {argument} scales and zero points: one or {channels}")
+        raise NotImplementedError(f"torch quantized: {argument} scales and zero points: one or {channels}")
     return torch._make_per_channel_quantized_tensor(
         torch.from_numpy(values), torch.from_numpy(np.broadcast_to(scales, (channels,)).astype(np.float64)),
         torch.from_numpy(np.broadcast_to(zero_points, (channels,)).copy()), 0)
@@ -217,7 +250,7 @@ def _weight_tensor(torch, values: np.ndarray, scale, zero_point, channels: int, 
 def _output_parameters(scale, zero_point) -> tuple[float, int]:
     """The output is quint8: a uint8 zero point (or none, meaning 0)."""
     if zero_point is not None and np.asarray(zero_point).dtype != np.uint8:
-        raise NotImplementedError("torch fbgemm: the output is quint8, so y_zero_point must be uint8")
+        raise NotImplementedError("torch quantized: the output is quint8, so y_zero_point must be uint8")
     zero = 0 if zero_point is None else int(_single(zero_point, "y_zero_point"))
     return float(np.float32(_single(scale, "y_scale"))), zero
 
@@ -366,3 +399,96 @@ class TorchPT2EBackend:
                                                 torch.from_numpy(call.zero_point.astype(np.int64)), call.axis,
                                                 target.qmin, target.qmax, self._container(call))
         return result.numpy()
+
+    # --- integer operations: the reference quantized representation (PT2E), chapter INT ---------------
+
+    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
+        """ONNX ``QLinearMatMul`` as PyTorch 2 export's reference representation of a quantized linear
+        (``_reference_quantized_linear``): ``b`` a ``(K, N)`` matrix, every scale and zero point per tensor,
+        8-bit operands of either signedness."""
+        torch = _torch()
+        b = _pt2e_operand(b, "b", 2, 2)
+        a = _pt2e_operand(a, "a", 1, None)
+        return _pt2e_requantize(torch, torch.ops.aten.linear.default, a, a_scale, a_zero_point,
+                                np.ascontiguousarray(b.T), b_scale, b_zero_point, y_scale, y_zero_point, ())
+
+    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
+                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                     strides=None) -> np.ndarray:
+        """ONNX ``QLinearConv`` (2-D, NCHW) as ``_reference_quantized_conv2d`` with the convolution's
+        attributes: per-tensor scales and zero points, symmetric explicit pads, no bias (the reference
+        takes a float bias and truncates ``bias / (x_scale * w_scale)``, not QLinearConv's int32 ``B``)."""
+        torch = _torch()
+        x = _pt2e_operand(x, "x", 4, 4)
+        w = _pt2e_operand(w, "w", 4, 4)
+        if B is not None:
+            raise NotImplementedError("torch-pt2e: the reference representation takes a float bias, not an int32 B")
+        if auto_pad != "NOTSET":
+            raise NotImplementedError("torch-pt2e conv2d: only auto_pad='NOTSET'")
+        if kernel_shape is not None and tuple(kernel_shape) != w.shape[2:]:
+            raise NotImplementedError("torch-pt2e conv2d: kernel_shape must be the weights' spatial shape")
+        pads = (0, 0, 0, 0) if pads is None else tuple(int(p) for p in pads)
+        if len(pads) != 4 or pads[:2] != pads[2:]:
+            raise NotImplementedError("torch-pt2e conv2d: only equal begin and end pads")
+        strides = [1, 1] if strides is None else [int(v) for v in strides]
+        dilations = [1, 1] if dilations is None else [int(v) for v in dilations]
+        _require_output(x.shape[2:], w.shape[2:], pads[:2], strides, dilations)
+        if dilations != [1, 1]:
+            raise NotImplementedError("torch-pt2e conv2d: torch has no int32 dilated convolution")
+        attributes = (strides, list(pads[:2]), dilations, False, [0, 0], int(group))
+        return _pt2e_requantize(torch, torch.ops.aten.convolution.default, x, x_scale, x_zero_point, w, w_scale,
+                                w_zero_point, y_scale, y_zero_point, attributes)
+
+
+# --- integer operations: PT2E's reference quantized representation ------------------------------------
+
+
+def _pt2e_operand(values, argument: str, min_ndim: int, max_ndim) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype not in (np.int8, np.uint8):
+        raise NotImplementedError(f"torch-pt2e: {argument} must be int8 or uint8, got {array.dtype}")
+    if array.ndim < min_ndim or (max_ndim is not None and array.ndim > max_ndim):
+        raise NotImplementedError(f"torch-pt2e: {argument} has {array.ndim} dimensions")
+    return np.ascontiguousarray(array)
+
+
+def _pt2e_scale(torch, value, argument: str):
+    """A one-element float32 tensor, as the pattern's example inputs (``torch.randn(1, dtype=torch.float)``)."""
+    array = np.asarray(value)
+    if array.size != 1:
+        raise NotImplementedError(f"torch-pt2e: {argument} must be a single value (the pattern is per tensor)")
+    return torch.tensor([np.float32(array.reshape(()))], dtype=torch.float32)
+
+
+def _pt2e_zero_point(torch, value, argument: str):
+    """A one-element int32 tensor (``torch.zeros(1, dtype=torch.int)`` in the pattern)."""
+    if value is None:
+        return torch.zeros(1, dtype=torch.int32)
+    array = np.asarray(value)
+    if array.size != 1:
+        raise NotImplementedError(f"torch-pt2e: {argument} must be a single value (the pattern is per tensor)")
+    return torch.tensor([int(array.reshape(()))], dtype=torch.int32)
+
+
+def _pt2e_requantize(torch, operation, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
+                     attributes: tuple) -> np.ndarray:
+    """The body of ``_reference_quantized_linear`` / ``_reference_quantized_conv2d`` (torch/ao/quantization/
+    pt2e/representation/rewrite.py, which torch 2.13 no longer ships: the same operations are called here):
+    int16 operands minus int32 zero points, ``out_dtype(op, int32, ...)`` for the accumulator,
+    ``out_dtype(mul, int32, acc, x_scale * w_scale / y_scale) + y_zero_point``, then clamp and cast."""
+    from torch._higher_order_ops.out_dtype import out_dtype
+
+    output = np.dtype(np.uint8) if y_zero_point is not None and np.asarray(y_zero_point).dtype == np.uint8 \
+        else np.dtype(np.int8)
+    if y_zero_point is not None and np.asarray(y_zero_point).dtype not in (np.int8, np.uint8):
+        raise NotImplementedError("torch-pt2e: y_zero_point must be int8 or uint8")
+    info = np.iinfo(output)
+    x16 = torch.from_numpy(x).to(torch.int16)
+    w16 = torch.from_numpy(w).to(torch.int16)
+    accumulator = out_dtype(operation, torch.int32, x16 - _pt2e_zero_point(torch, x_zero_point, "x_zero_point"),
+                            w16 - _pt2e_zero_point(torch, w_zero_point, "w_zero_point"), None, *attributes)
+    multiplier = (_pt2e_scale(torch, x_scale, "x_scale") * _pt2e_scale(torch, w_scale, "w_scale")
+                  / _pt2e_scale(torch, y_scale, "y_scale"))
+    scaled = out_dtype(torch.ops.aten.mul.Tensor, torch.int32, accumulator, multiplier) \
+        + _pt2e_zero_point(torch, y_zero_point, "y_zero_point")
+    return torch.ops.aten.clamp(scaled, int(info.min), int(info.max)).to(getattr(torch, output.name)).numpy()

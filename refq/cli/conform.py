@@ -49,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
     from refq.conformance.loading import BackendUnavailable
     from refq.conformance.report import (BackendRun, failure_details, matrix, matrix_markdown, write_json,
                                          write_junit)
-    from refq.registry.profiles import PROFILES_BY_NAME
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
     if args.level not in (1, 2):
         raise invalid("--level", "1 or 2", args.level)
     if not args.timeout > 0:
         raise invalid("--timeout", "a positive number of seconds", args.timeout)
-    if args.profile is not None and args.profile not in PROFILES_BY_NAME:
-        raise invalid("--profile", "one of " + ", ".join(PROFILES_BY_NAME), args.profile)
+    if args.profile is not None and args.profile not in EVERY_PROFILE_BY_NAME:
+        raise invalid("--profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), args.profile)
     ops = _ops(args.ops)
     paths = case_paths(level=args.level, ops=ops, root=args.vectors)
     if not paths:

@@ -28,6 +28,8 @@ class IntegerProfile:
     #: REQ-1 variant values of QLinearMatMul / QLinearConv; None when the profile leaves them open:
     #: the elements on which the variants disagree are then unpredictable.
     requantize: dict[str, str] | None
+    #: REQ-1.6 "saturate", or "unpredictable" where the scaled accumulator is converted to int32 unclamped.
+    conversion_overflow: str = "saturate"
 
 
 #: The profiles with rules for the integer operations: the ONNX text (which leaves overflow and the
@@ -39,18 +41,35 @@ INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference", "p
 
 def integer_profile(name) -> IntegerProfile:
     """INT-5.1: the profile's rules for the integer operations, read from the registry."""
-    from refq.registry.profiles import PROFILES_BY_NAME, REQUANTIZE_PROFILES_BY_NAME
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
     if not isinstance(name, str) or name not in INTEGER_PROFILES:
         raise invalid("profile", "one of " + ", ".join(INTEGER_PROFILES), name)
-    values = {**PROFILES_BY_NAME, **REQUANTIZE_PROFILES_BY_NAME}[name].requantize
+    values = EVERY_PROFILE_BY_NAME[name].requantize
     requantize = None
     if "requantize_precision" in values:
         requantize = {"precision": values["requantize_precision"],
                       "zero_point_placement": values["requantize_zero_point"],
                       "multiplier_order": values["requantize_multiplier_order"],
                       "rounding": values.get("requantize_rounding", "half_to_even")}
-    return IntegerProfile(name, values.get("accumulator_overflow", "unpredictable"), requantize)
+    return IntegerProfile(name, values.get("accumulator_overflow", "unpredictable"), requantize,
+                          values.get("requantize_conversion_overflow", "saturate"))
+
+
+def conversion_outcome(profile: IntegerProfile, accumulator, a_scale, b_scale, y_scale,
+                       channel_axis: int) -> np.ndarray | None:
+    """INT-5.2, REQ-1.6: under a profile that converts the scaled accumulator to int32 before clamping,
+    the elements whose conversion overflows are unpredictable (None: none)."""
+    from refq.requantize.conversion import conversion_overflow_mask
+    from refq.requantize.float_multiplier import requantize_multiplier
+
+    if profile.conversion_overflow != "unpredictable" or profile.requantize is None:
+        return None
+    variants = profile.requantize
+    multiplier = requantize_multiplier(a_scale, b_scale, y_scale, "float32", variants["multiplier_order"])
+    mask = conversion_overflow_mask(accumulator, multiplier, axis=channel_axis if multiplier.size > 1 else None,
+                                    precision=variants["precision"])
+    return mask if mask.any() else None
 
 
 def overflow_outcome(profile: IntegerProfile, mask: np.ndarray | None) -> np.ndarray | None:
@@ -105,8 +124,12 @@ def qlinear_matmul_outcomes(a, a_scale, a_zero_point, b, b_scale, b_zero_point, 
     output, unpredictable = requantized_outcomes(
         lambda **variants: qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
                                           y_zero_point, **variants), rules)
+    conversion = None
+    if rules.conversion_overflow == "unpredictable":
+        accumulator = matmul_integer(a, b, a_zero_point, b_zero_point)
+        conversion = conversion_outcome(rules, accumulator, a_scale, b_scale, y_scale, accumulator.ndim - 1)
     return output, combine(unpredictable, overflow_outcome(rules, matmul_overflow_mask(a, b, a_zero_point,
-                                                                                       b_zero_point)))
+                                                                                       b_zero_point)), conversion)
 
 
 def qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
@@ -118,4 +141,8 @@ def qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_
                                         B, **attributes, **variants), rules)
     operands = conv_operands(x, w, x_zero_point, w_zero_point, **attributes)
     overflow = conv_overflow_mask(operands, bias_values(B, operands.geometry.out_channels))
-    return output, combine(unpredictable, overflow_outcome(rules, overflow))
+    conversion = None
+    if rules.conversion_overflow == "unpredictable":
+        conversion = conversion_outcome(rules, convolve(operands, bias_values(B, operands.geometry.out_channels)),
+                                        x_scale, w_scale, y_scale, 1)
+    return output, combine(unpredictable, overflow_outcome(rules, overflow), conversion)

@@ -192,7 +192,7 @@ _REQUANTIZATION: tuple[Clause, ...] = (
     Clause("REQ-1.6", "A scaled accumulator beyond int32",
            ("refq.requantize.conversion:conversion_overflow_mask", "refq.integer_ops.profiles:conversion_outcome")),
     Clause("REQ-1.7", "PyTorch QNNPACK quantized linear and conv2d",
-           ("refq.backends.torch:TorchQnnpackBackend",)),
+           ("refq.requantize.float_multiplier:requantize_multiplier", "refq.integer_ops.profiles:integer_profile")),
     Clause("REQ-2.1", "Splitting the multiplier (frexp)", ("refq.requantize.fixed_point:split_multiplier",)),
     Clause("REQ-2.2", "Integer multiplier and shift, renormalisation",
            ("refq.requantize.fixed_point:fixed_point_multiplier",)),

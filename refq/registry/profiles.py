@@ -49,6 +49,11 @@ _REQUANTIZE_TFLITE["average_division"] = "rounded_integer_division"
 _REQUANTIZE_TOSA["average_division"] = "tosa_reciprocal"
 # FBGEMM's requantization (torch.ops.quantized.linear / conv2d) is MLAS's: measured bit-identical.
 _REQUANTIZE_PYTORCH = dict(_REQUANTIZE_ORT)
+# torch qnnpack / PT2E adapters: QNNPACK multiplies by fl32(1 / s_y); PT2E's reference representation truncates.
+_REQUANTIZE_PYTORCH_QNNPACK = {**_REQUANTIZE_ORT, "requantize_multiplier_order": "reciprocal",
+                               "requantize_rounding": "half_to_even", "requantize_conversion_overflow": "unpredictable"}
+_REQUANTIZE_PYTORCH_PT2E = {**_REQUANTIZE_ORT, "requantize_rounding": "toward_zero",
+                            "requantize_conversion_overflow": "unpredictable"}
 # --- end requantize ---
 
 PROFILES: tuple[Profile, ...] = (
@@ -112,9 +117,17 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "pytorch-pt2e", "PyTorch 2 export decomposed ops (torch.ops.quantized_decomposed.*)",
         {**_TORCH_RECIPROCAL, "nan": "zero"}, dict(_DEQUANTIZE_STANDARD),
-        sources=("torch/ao/quantization/fx/_decomposed.py: clamp(round(input * (1.0 / scale)) + zero_point).to(dtype)",),
+        requantize=dict(_REQUANTIZE_PYTORCH_PT2E),
+        sources=("torch/ao/quantization/fx/_decomposed.py: clamp(round(input * (1.0 / scale)) + zero_point).to(dtype)",
+                 "torch/ao/quantization/pt2e/representation/rewrite.py (torch 2.5; moved to torchao): "
+                 "_reference_quantized_linear, _reference_quantized_conv2d",
+                 "requantize measured: the same ops (out_dtype, aten.linear / convolution on int32), torch 2.13 CPU"),
         notes="The reciprocal is computed in float64 and rounded to float32 on use, which equals fl32(1 / scale) for "
-              "a float32 scale. NaN survives torch.clamp and the float-to-integer cast of NaN gives 0 on x86.",
+              "a float32 scale. NaN survives torch.clamp and the float-to-integer cast of NaN gives 0 on x86. "
+              "The reference quantized linear / conv2d (per tensor) accumulate in int32 and requantize as "
+              "out_dtype(mul, int32, acc, fl32(fl32(s_x * s_w) / s_y)) + z_y: the product in float32 and a "
+              "float-to-int32 cast, which truncates toward zero (REQ-1.5); a product beyond int32 is "
+              "unpredictable (REQ-1.6).",
     ),
     Profile(
         "tflite", "TensorFlow Lite reference kernels (reference_ops::AffineQuantize)",
@@ -147,9 +160,27 @@ INTEGER_ONLY_PROFILES: tuple[Profile, ...] = (
               "accumulates in int32 (int16 x int8 in int48); a sum that leaves the accumulator violates "
               "a REQUIRE: unpredictable.",
     ),
+    # torch qnnpack adapter
+    Profile(
+        "pytorch-qnnpack", "PyTorch torch.ops.quantized.linear / conv2d on the QNNPACK engine (x86 SSE2 build)",
+        {}, {}, requantize=dict(_REQUANTIZE_PYTORCH_QNNPACK),
+        sources=("aten/src/ATen/native/quantized/cpu/QnnpackUtils.h: generate_requantization_scales "
+                 "(weight_scale * input_scale) * (1.f / output_scale)",
+                 "aten/src/ATen/native/quantized/cpu/qnnpack/src/q8gemm/4x4c2-sse2.c: cvtepi32_ps, mul_ps, "
+                 "cvtps_epi32, then packs / adds_epi16 / packus (saturating) and min/max",
+                 "measured: torch 2.13 CPU, quantized linear and conv2d (incl. depthwise, per channel)"),
+        notes="uint8 activations and output only; int8 weights are stored as uint8 with 128 added to the values and "
+              "the zero point, so the differences are exact. Products of int16 differences are summed in int32 "
+              "(pmaddwd, wraps). The multiplier is fl32(fl32(s_w * s_x) * fl32(1 / s_y)) (requantize_multiplier_order "
+              "reciprocal), the accumulator is scaled in float32 and rounded half to even; the zero point is added "
+              "after rounding with saturating int16 arithmetic, which clamps like ONNX Runtime. A product beyond "
+              "int32 converts to INT32_MIN (cvtps2dq): unpredictable (REQ-1.6).",
+    ),
 )
 
 #: Every profile that names requantization variants, by name.
 REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)
                                if profile.requantize}
+#: Every profile a backend can declare or ``--profile`` can name, integer-only ones included.
+EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)}
 # --- end requantize ---

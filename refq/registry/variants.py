@@ -205,6 +205,26 @@ VARIANTS: tuple[Variant, ...] = (
                             "fingerprint separates it)"),
         ),
     ),
+    # requantize_rounding (torch qnnpack / PT2E adapters)
+    Variant(
+        "requantize_rounding", "requantize", "REQ-1.5",
+        "With a float multiplier: how is fl(accumulator * multiplier) rounded to an integer?",
+        _values(
+            ("half_to_even", "to the nearest integer, ties to even (cvtps2dq under the default MXCSR, nearbyint)"),
+            ("toward_zero", "the fraction dropped: a float-to-int32 cast (PyTorch 2 export's reference "
+                            "representation, out_dtype(mul, int32, ...))"),
+        ),
+    ),
+    Variant(
+        "requantize_conversion_overflow", "requantize", "REQ-1.6",
+        "With a float multiplier: what does a scaled accumulator beyond int32 give?",
+        _values(
+            ("saturate", "the output bound: the value is clamped in floating point before any integer conversion "
+                         "(ONNX Runtime's MLAS, onnx.reference)"),
+            ("unpredictable", "any value: converted to int32 first, which C and C++ leave undefined (x86 gives "
+                              "INT32_MIN, so a large positive value becomes q_min; ARM saturates)"),
+        ),
+    ),
     # average_division (pooling: TFLite / TOSA integer average pools)
     Variant(
         "average_division", "requantize", "ELT-6.8",
