@@ -18,6 +18,11 @@ the values occurring in them are reported, together with the nearest profile (fe
 mismatching elements) and the inputs that no combination explains. Each operation is
 fingerprinted per granularity (per-tensor and per-axis), since backends run different
 kernels for them.
+
+The integer operations (requantization through ``qlinear_matmul`` and ``qlinear_conv``,
+:mod:`refq.conformance.fingerprint_integer`) and the elementwise ones (``qlinear_add``,
+``qlinear_mul``, ``qlinear_sigmoid``, the average pools, :mod:`refq.conformance.fingerprint_elementwise`)
+are fingerprinted probe by probe and reported alongside, for the operations the backend has.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from functools import lru_cache
 import numpy as np
 
 from refq.affine import dequantize, quantize_with_outcomes
+from refq.conformance import fingerprint_elementwise, fingerprint_integer, fingerprint_probes
+from refq.conformance.fingerprint_probes import ProbeFingerprint
 from refq.affine.profiles import resolve_variants
 from refq.errors import RefqError
 from refq.registry.profiles import PROFILES, PROFILES_BY_NAME
@@ -338,6 +345,10 @@ class Fingerprint:
     version: str
     declared_profile: dict[str, str]
     operations: list[OperationFingerprint]
+    #: Requantization through qlinear_matmul / qlinear_conv, per tensor and per channel.
+    integer: list[ProbeFingerprint] = field(default_factory=list)
+    #: The elementwise operations' evaluation orders, per tensor.
+    elementwise: list[ProbeFingerprint] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -432,8 +443,10 @@ def is_consistent_with(result: OperationFingerprint, profile: str) -> bool:
     return result.status == "ok" and result.profile_mismatches[profile] == 0
 
 
-def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=GRANULARITIES) -> Fingerprint:
-    """The fingerprint of ``backend`` (an adapter object) for every operation and granularity."""
+def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=GRANULARITIES,
+                probes: bool = True) -> Fingerprint:
+    """The fingerprint of ``backend`` (an adapter object) for every operation and granularity; with
+    ``probes``, also its integer and elementwise operations."""
     declared = declared_profiles(backend)
     return Fingerprint(
         backend=str(getattr(backend, "name", type(backend).__name__)),
@@ -441,7 +454,21 @@ def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=
         declared_profile=declared,
         operations=[fingerprint_operation(backend, operation, granularity, declared.get(operation))
                     for operation in operations for granularity in granularities],
+        integer=fingerprint_integer.fingerprint_integer(backend) if probes else [],
+        elementwise=fingerprint_elementwise.fingerprint_elementwise(backend) if probes else [],
     )
+
+
+def _absent(result: ProbeFingerprint) -> bool:
+    """An operation the adapter has no method for: left out of the reports (a refusal is shown)."""
+    return result.status == "unsupported" and result.detail.startswith("no ")
+
+
+def probe_variants(operation: str) -> dict[str, tuple[str, ...]]:
+    """The dimensions of an integer or elementwise operation's fingerprint."""
+    if operation in fingerprint_elementwise.OPERATION_VARIANTS:
+        return fingerprint_elementwise.OPERATION_VARIANTS[operation]
+    return fingerprint_integer.CONV_VARIANTS if operation == "qlinear_conv" else fingerprint_integer.VARIANTS
 
 
 # --- loading and rendering ------------------------------------------------------------
@@ -520,6 +547,13 @@ def render_text(print_: callable, fingerprint: Fingerprint) -> None:
             print_(f"    deviates from declared profile: {element.describe()}")
         for element in result.unexplained:
             print_(f"    explained by no combination:    {element.describe()}")
+    results = fingerprint.integer + fingerprint.elementwise
+    for result in results:
+        if not _absent(result):
+            fingerprint_probes.render_text(print_, result)
+    absent = [r.operation for r in results if _absent(r) and r.granularity != "per_channel"]
+    if absent:
+        print_(f"  no method for: {', '.join(absent)}")
 
 
 def render_markdown(fingerprints: list[Fingerprint]) -> str:
@@ -543,6 +577,9 @@ def render_markdown(fingerprints: list[Fingerprint]) -> str:
             deviations = f"{len(r.declared_deviations)} from declared, {len(r.unexplained)} unexplained"
             lines.append(f"| {fp.backend} | {r.granularity.replace('_', '-')} | " + " | ".join(cells)
                          + f" | {nearest} | {deviations} |")
+    for operation in (*fingerprint_integer.OPERATIONS, *fingerprint_elementwise.OPERATION_VARIANTS):
+        rows = [(fp.backend, r) for fp in fingerprints for r in fp.integer + fp.elementwise]
+        lines += fingerprint_probes.render_markdown(rows, probe_variants(operation), operation)
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,14 @@ by plain numpy written apart from refq's ELT kernels:
   (``integer_sum``, ONNX Runtime's global pool) or float32 sums of dequantized values divided by the
   count (``float32_window_sum``, ONNX Runtime's windowed pool);
 - ``sigmoid_function`` (ELT-3.3): MLAS's rational logistic (``mlas_logistic``, ONNX Runtime) or
-  $1 / (1 + e^{-x})$ in float64 rounded to float32 (``float64_logistic``, nearly always correctly rounded).
+  $1 / (1 + e^{-x})$ in float64 rounded to float32 (``float64_logistic``, nearly always correctly rounded);
+- ``average_division`` (ELT-6.8, the registry variant) for ``qlinear_average_pool``: the window average
+  divided in float32 (``float32``, ONNX Runtime), or the integer rules of TensorFlow Lite
+  (``rounded_integer_division``) and TOSA (``tosa_reciprocal``), which sum integers
+  (``average_sum = integer_sum``) and are predicted by refq's own :func:`refq.elementwise.windows.qlinear_average_pool`
+  (verified against the exact oracle of ``tests/oracle/average_pool.py``; no backend here implements them).
+  They require one scale, TensorFlow Lite also one zero point and TOSA int8: a combination that cannot
+  compute a probe predicts a refusal, which any error raised by the backend matches.
 
 Each probe is a full call (all 256 codes against random codes, for a seeded search of scales on which
 the values give different outputs).
@@ -30,7 +37,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from refq.conformance.fingerprint_probes import ProbeFingerprint, combinations, failed, match, observe
+from refq.conformance.fingerprint_probes import ProbeFingerprint, combinations, failed, match, observe, refused
+from refq.errors import RefqValueError
+from refq.registry.variants import VARIANTS_BY_NAME
 
 F32 = np.float32
 F64 = np.float64
@@ -41,13 +50,24 @@ OPERATION_VARIANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "qlinear_mul": {"mul_zero_point": ("float32_sum", "fused", "after_rounding")},
     "qlinear_sigmoid": {"sigmoid_function": ("mlas_logistic", "float64_logistic")},
     "qlinear_global_average_pool": {"average_sum": ("integer_sum", "float32_window_sum")},
-    "qlinear_average_pool": {"average_sum": ("float32_window_sum", "integer_sum")},
+    "qlinear_average_pool": {"average_sum": ("float32_window_sum", "integer_sum"),
+                             "average_division": tuple(value.name for value in VARIANTS_BY_NAME["average_division"].values)},
 }
 #: What ONNX Runtime 1.32 computes (its profile, ``onnxruntime``, is the only one naming ELT operations).
 ONNXRUNTIME = {operation: {name: values[0] for name, values in variants.items()}
                for operation, variants in OPERATION_VARIANTS.items()}
 #: Profiles whose backends the ELT rules describe.
 PROFILE_COMBINATIONS = {"onnxruntime": ONNXRUNTIME}
+
+
+def valid(combination: dict[str, str]) -> bool:
+    """The integer average rules (ELT-6.8) sum integers: they go with ``average_sum = integer_sum`` only."""
+    return combination.get("average_division", "float32") == "float32" or combination["average_sum"] == "integer_sum"
+
+
+def combinations_for(operation: str) -> list[dict[str, str]]:
+    """The valid combinations of ``operation``'s dimensions."""
+    return [combination for combination in combinations(OPERATION_VARIANTS[operation]) if valid(combination)]
 
 
 # --- float32 arithmetic, exactly ------------------------------------------------------------
@@ -92,7 +112,8 @@ class Probe:
     attributes: dict = field(default_factory=dict)
 
 
-def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
+def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray | None:
+    """The output of ``probe`` under one combination; None where the combination refuses the probe."""
     return PREDICTORS[probe.operation](*probe.inputs, **probe.attributes, **variants)
 
 
@@ -185,8 +206,18 @@ def predict_global_average_pool(X, x_scale, x_zero, y_scale, y_zero, *, average_
         X.shape[:2] + (1,) * (X.ndim - 2))
 
 
-def predict_average_pool(X, x_scale, x_zero, y_scale, y_zero, *, kernel_shape, strides, average_sum):
-    """Non-overlapping 2-D windows (``strides == kernel_shape``, no padding), row-major inside a window."""
+def predict_average_pool(X, x_scale, x_zero, y_scale, y_zero, *, kernel_shape, strides, average_sum,
+                         average_division="float32"):
+    """Non-overlapping 2-D windows (``strides == kernel_shape``, no padding), row-major inside a window;
+    the integer rules are refq's (None where they refuse the arguments)."""
+    if average_division != "float32":
+        from refq.elementwise.windows import qlinear_average_pool
+
+        try:
+            return qlinear_average_pool(X, x_scale, x_zero, y_scale, y_zero, kernel_shape=kernel_shape,
+                                        strides=strides, average_division=average_division)
+        except RefqValueError:
+            return None
     X = np.asarray(X)
     n, c, h, w = X.shape
     kh, kw = kernel_shape
@@ -200,10 +231,16 @@ PREDICTORS = {"qlinear_add": predict_add, "qlinear_mul": predict_mul, "qlinear_s
               "qlinear_average_pool": predict_average_pool}
 
 
+def _output(probe: Probe, combination: dict[str, str]) -> bytes:
+    predicted = predict(probe, combination)
+    return b"refused" if predicted is None else predicted.tobytes()
+
+
 def _separating(operation: str, make, wanted: int, seed: int, start: int = 0,
                 dimension: str | None = None) -> list[Probe]:
     """Seeded search: ``make(rng, index)`` builds a candidate probe; keep those on which every value of
-    some dimension gives an output of its own, whatever the values of the other dimensions."""
+    some dimension gives an output of its own, whatever the values of the other dimensions (among the
+    valid combinations)."""
     found: list[Probe] = []
     for index in range(start, start + 2000):
         # each candidate has its own generator, so ``start`` can skip a search already done
@@ -214,8 +251,10 @@ def _separating(operation: str, make, wanted: int, seed: int, start: int = 0,
             if dimension is not None and name != dimension:
                 continue
             others = combinations({other: choices for other, choices in dimensions.items() if other != name})
-            separates |= all(len({predict(probe, {**rest, name: value}).tobytes() for value in values}) == len(values)
-                             for rest in others)
+            groups = [[{**rest, name: value} for value in values if valid({**rest, name: value})] for rest in others]
+            groups = [group for group in groups if len(group) > 1]
+            separates |= bool(groups) and all(len({_output(probe, c) for c in group}) == len(group)
+                                              for group in groups)
         if separates:
             found.append(probe)
             if len(found) == wanted:
@@ -274,7 +313,22 @@ def pool_probes(operation: str) -> list[Probe]:
         attributes = {} if operation == "qlinear_global_average_pool" else {"kernel_shape": [2, 2], "strides": [2, 2]}
         return Probe(f"{operation.removeprefix('qlinear_')}-{index}", operation, inputs, attributes)
 
-    return _separating(operation, make, 1, seed=8)
+    if operation == "qlinear_global_average_pool":
+        return _separating(operation, make, 1, seed=8)
+    return _separating(operation, make, 1, seed=8, dimension="average_sum") + average_division_probes()
+
+
+def average_division_probes() -> list[Probe]:
+    """int8 2x2 windows in one scale and zero point, which the integer rules accept: window sums on
+    ties $\\pm 1/2$ separate ties to even (float32), ties away from zero (TensorFlow Lite) and TOSA's
+    rounding up of its reciprocal product."""
+    def make(rng, index):
+        x = rng.integers(-128, 128, (1, 16, 8, 8)).astype(np.int8)
+        scale, zero = _scale(rng), np.int8(rng.integers(-20, 21))
+        return Probe(f"average_pool-one-scale-{index}", "qlinear_average_pool", (x, scale, zero, scale, zero),
+                     {"kernel_shape": [2, 2], "strides": [2, 2]})
+
+    return _separating("qlinear_average_pool", make, 1, seed=9, dimension="average_division")
 
 
 @lru_cache(maxsize=None)
@@ -296,10 +350,12 @@ def fingerprint_operation(backend, operation: str) -> ProbeFingerprint:
     table = probes_for(operation)
     method = getattr(backend, operation)
     observed = observe(lambda probe: method(*probe.inputs, **probe.attributes), table)
-    if all(isinstance(value, str) and value.startswith("NotImplementedError") for value in observed.values()):
-        return failed(operation, "per_tensor", NotImplementedError(next(iter(observed.values()))))
+    refusal = refused(observed)
+    if refusal is not None:
+        return failed(operation, "per_tensor", NotImplementedError(refusal.removeprefix("NotImplementedError: ")))
     declared = PROFILE_COMBINATIONS.get(getattr(backend, "profile", None), {}).get(operation)
-    return match(operation, "per_tensor", OPERATION_VARIANTS[operation], table, observed, predict, declared)
+    return match(operation, "per_tensor", OPERATION_VARIANTS[operation], table, observed, predict, declared,
+                 table=combinations_for(operation))
 
 
 def fingerprint_elementwise(backend) -> list[ProbeFingerprint]:

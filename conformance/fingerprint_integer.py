@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from refq.conformance.fingerprint_probes import ProbeFingerprint, failed, match, observe
+from refq.conformance.fingerprint_probes import ProbeFingerprint, failed, match, observe, refused
 from refq.errors import wrong_type
 from refq.registry.variants import VARIANTS_BY_NAME
 
@@ -82,6 +82,8 @@ class Probe:
     y_scale: np.float32
     y_zero_point: int
     pads: tuple[int, int, int, int] | None = None
+    #: The ``requantize_rounding`` value under which the probe separates the values of ``separates``.
+    rounding: str = "half_to_even"
 
     def arguments(self, per_channel: bool = False) -> tuple:
         """The ONNX input order: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point;
@@ -197,12 +199,30 @@ def precision_probes() -> list[Probe]:
     return probes
 
 
-def order_probes(per_order: int = 3, seed: int = 11) -> list[Probe]:
+def truncation_probes() -> list[Probe]:
+    """The precision under ``requantize_rounding = toward_zero``, where no tie matters: sums
+    $\\pm(2^{e} + 2^{s} - d)$ with the multiplier $2^{-s}$. Float32 rounds the sum up to $2^{e} + 2^{s}$
+    ($d$ is below half its spacing $2^{e-23}$), whose truncated product is $2^{e-s} + 1$; float64 keeps
+    it exact and truncates it to $2^{e-s}$. Rounding to nearest gives $2^{e-s} + 1$ in both precisions."""
+    probes = []
+    for exponent, shift, offset in ((25, 18, 1), (26, 19, 3)):
+        row, column = exact_products(2**exponent + 2**shift - offset, 8192)
+        for sign, zero_point in ((1, 0), (-1, 200)):
+            probes.append(Probe(f"truncated-accumulator-{'+' if sign > 0 else '-'}(2^{exponent}+2^{shift}-{offset})",
+                                "requantize_precision", row[None], 0, (sign * column)[:, None].astype(np.int8),
+                                F32(1), F32(1), F32(2.0**shift), zero_point, rounding="toward_zero"))
+    return probes
+
+
+def order_probes(per_order: int = 3, seed: int = 11, rounding: str = "half_to_even") -> list[Probe]:
     """For each rival order, ``per_order`` scale triples on which its multiplier differs from
-    $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_a s_b) / s_y)$, each with one accumulator on which the two round
-    apart under every precision and zero point placement (which agree there among themselves)."""
+    $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_a s_b) / s_y)$, each with one accumulator on which the two give
+    different outputs under ``rounding`` (a ``requantize_rounding`` value) and every precision and zero
+    point placement (which agree there among themselves)."""
     rng = np.random.default_rng(seed)
     base_order = ONNXRUNTIME["requantize_multiplier_order"]
+    integer = ROUNDINGS[rounding]
+    suffix = "" if rounding == "half_to_even" else f"{rounding}-"
     probes: list[Probe] = []
     for order in MULTIPLIER_ORDERS:
         if order == base_order:
@@ -216,25 +236,26 @@ def order_probes(per_order: int = 3, seed: int = 11) -> list[Probe]:
             if base == rival:
                 continue
             sums = np.arange(1, int(200 / max(base, rival)), dtype=np.int64)
-            apart = np.flatnonzero(np.rint(sums.astype(F32) * base) != np.rint(sums.astype(F32) * rival))
+            apart = np.flatnonzero(integer(sums.astype(F32) * base) != integer(sums.astype(F32) * rival))
             for total in sums[apart]:
                 row, column = exact_products(int(total), 64)
-                probe = Probe(f"multiplier-{order}-{found}", "requantize_multiplier_order", row[None], 0,
-                              column[:, None], a_scale, b_scale, y_scale, 0)
-                if _separates_only_order(probe, order):
+                probe = Probe(f"multiplier-{order}-{suffix}{found}", "requantize_multiplier_order", row[None], 0,
+                              column[:, None], a_scale, b_scale, y_scale, 0, rounding=rounding)
+                if _separates_only_order(probe, order, rounding):
                     probes.append(probe)
                     found += 1
                     break
     return probes
 
 
-def _separates_only_order(probe: Probe, order: str) -> bool:
-    """Every precision and placement agree with each other, and disagree with them under ``order``."""
+def _separates_only_order(probe: Probe, order: str, rounding: str = "half_to_even") -> bool:
+    """Under ``rounding``, every precision and placement agree with each other, and disagree with them
+    under ``order``."""
     base_order = ONNXRUNTIME["requantize_multiplier_order"]
     outputs: dict[str, set[bytes]] = {base_order: set(), order: set()}
     for combination in combinations():
-        if combination.get("requantize_rounding", "half_to_even") != "half_to_even":
-            continue  # truncation rounds both multipliers' products alike far more often; not sought here
+        if combination.get("requantize_rounding", "half_to_even") != rounding:
+            continue  # each rounding has probes of its own: one accumulator rarely separates the orders under both
         if combination["requantize_multiplier_order"] in outputs:
             outputs[combination["requantize_multiplier_order"]].add(predict(probe, combination).tobytes())
     return len(outputs[base_order]) == 1 and len(outputs[order]) == 1 and outputs[base_order] != outputs[order]
@@ -256,8 +277,11 @@ def padding_probes() -> list[Probe]:
 
 @lru_cache(maxsize=1)
 def probes() -> tuple[Probe, ...]:
-    """The requantization probes (both operations): zero point ties, float32 accumulators, multiplier orders."""
+    """The requantization probes (both operations): zero point ties, float32 accumulators, multiplier orders,
+    and where the registry has ``requantize_rounding = toward_zero``, the precisions and orders under it."""
     table = (*tie_probes(), *precision_probes(), *order_probes())
+    if "toward_zero" in VARIANTS.get("requantize_rounding", ()):
+        table += (*truncation_probes(), *order_probes(per_order=2, seed=12, rounding="toward_zero"))
     assert len({probe.name for probe in table}) == len(table), "probe names must be unique"
     return table
 
@@ -297,8 +321,9 @@ def fingerprint_operation(backend, operation: str, granularity: str) -> ProbeFin
         return failed(operation, granularity, NotImplementedError(f"no {operation} method"))
     table = probes_for(operation)
     observed = observe(lambda probe: call(backend, operation, probe, granularity == "per_channel"), table)
-    if all(isinstance(value, str) and value.startswith("NotImplementedError") for value in observed.values()):
-        return failed(operation, granularity, NotImplementedError(next(iter(observed.values()))))
+    refusal = refused(observed)
+    if refusal is not None:
+        return failed(operation, granularity, NotImplementedError(refusal.removeprefix("NotImplementedError: ")))
     variants = CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS
     return match(operation, granularity, variants, table, observed, predict,
                  declared_combination(getattr(backend, "profile", None), operation))
@@ -342,12 +367,13 @@ def probe_table() -> str:
     lines = ["| probe | separates | scales (a, b, y) | y zero point | onnxruntime rule | rival value: output |",
              "|---|---|---|---|---|---|"]
     for probe in probes_for("qlinear_conv"):
-        expected = predict(probe, ONNXRUNTIME)
+        rule = {**ONNXRUNTIME, "requantize_rounding": probe.rounding}
+        expected = predict(probe, rule)
         rivals = []
         for value in CONV_VARIANTS[probe.separates]:
-            if value == ONNXRUNTIME[probe.separates]:
+            if value == rule[probe.separates]:
                 continue
-            output = predict(probe, {**ONNXRUNTIME, probe.separates: value})
+            output = predict(probe, {**rule, probe.separates: value})
             if not np.array_equal(output, expected):
                 rivals.append(f"{value}: {output.ravel().tolist()}")
         scales = ", ".join(f"{float(s):.9g}" for s in (probe.a_scale, probe.b_scale, probe.y_scale))

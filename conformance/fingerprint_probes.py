@@ -55,17 +55,17 @@ def observe(call: Callable, probes) -> dict[str, np.ndarray | str]:
 
 
 def match(operation: str, granularity: str, variants: dict[str, tuple[str, ...]], probes, observed: dict,
-          predict: Callable, declared: dict[str, str] | None = None) -> ProbeFingerprint:
+          predict: Callable, declared: dict[str, str] | None = None,
+          table: list[dict[str, str]] | None = None) -> ProbeFingerprint:
     """Compare ``observed`` (probe name -> output or error text) with ``predict(probe, combination)``
-    for every combination of ``variants``; outputs are compared by value and shape, bit for bit."""
+    for every combination in ``table`` (default: every combination of ``variants``, for dimensions
+    whose values are all compatible); outputs are compared by value and shape, bit for bit."""
     result = ProbeFingerprint(operation, granularity, "ok", probes=len(probes))
-    table = combinations(variants)
+    table = combinations(variants) if table is None else table
     result.combinations = len(table)
     scored = []
     for combination in table:
-        misses = [probe.name for probe in probes
-                  if isinstance(observed[probe.name], str)
-                  or not _same(observed[probe.name], predict(probe, combination))]
+        misses = [probe.name for probe in probes if not _same(observed[probe.name], predict(probe, combination))]
         scored.append((len(misses), combination, misses))
     result.consistent = [combination for misses, combination, _ in scored if misses == 0]
     fewest = min(count for count, _, _ in scored)
@@ -79,8 +79,19 @@ def match(operation: str, granularity: str, variants: dict[str, tuple[str, ...]]
     return result
 
 
-def _same(observed: np.ndarray, expected: np.ndarray) -> bool:
+def _same(observed: np.ndarray | str, expected: np.ndarray | None) -> bool:
+    """Equal integer outputs; a refusal (``expected`` None: the combination cannot compute the probe)
+    is matched by any error."""
+    if expected is None or isinstance(observed, str):
+        return expected is None and isinstance(observed, str)
     return observed.shape == expected.shape and observed.dtype.kind in "iu" and np.array_equal(observed, expected)
+
+
+def refused(observed: dict) -> str | None:
+    """The first ``NotImplementedError`` among the observations: an adapter raises it for an input it cannot
+    compute (a dtype, a granularity), so the operation is unsupported for these probes, not contradicted."""
+    return next((value for value in observed.values()
+                 if isinstance(value, str) and value.startswith("NotImplementedError")), None)
 
 
 def failed(operation: str, granularity: str, error: BaseException) -> ProbeFingerprint:
@@ -98,8 +109,9 @@ def render_markdown(rows: list[tuple[str, ProbeFingerprint]], variants: dict[str
         return []
     names = list(variants)
     lines = ["", f"### {operation}", "",
-             "| backend | granularity | " + " | ".join(names) + " | declared profile | unexplained probes |",
-             "|---" * (len(names) + 4) + "|"]
+             "| backend | granularity | " + " | ".join(names)
+             + " | consistent combinations | declared profile | unexplained probes |",
+             "|---" * (len(names) + 5) + "|"]
     for backend, r in shown:
         cells = [", ".join(r.values.get(name, [])) or "—" for name in names]
         if r.declared_consistent is None:
@@ -107,7 +119,7 @@ def render_markdown(rows: list[tuple[str, ProbeFingerprint]], variants: dict[str
         else:
             declared = "consistent" if r.declared_consistent else "contradicted"
         lines.append(f"| {backend} | {r.granularity.replace('_', '-')} | " + " | ".join(cells)
-                     + f" | {declared} | {len(r.unexplained)} of {r.probes} |")
+                     + f" | {len(r.consistent)} of {r.combinations} | {declared} | {len(r.unexplained)} of {r.probes} |")
     return lines
 
 

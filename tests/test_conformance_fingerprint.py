@@ -37,6 +37,22 @@ EXPECTED = {
     "torch-fake-quant": {("fake_quantize", "per_tensor"): {"scale_operation": ["multiply_reciprocal"],
                                                            "nan": ["qmin"]}},
 }
+#: Backend -> the integer / elementwise (operation, granularity) results it must have, each pinned to one
+#: combination, and values that combination must hold.
+EXPECTED_PROBES = {
+    "onnxruntime": {**{(op, g): {"requantize_multiplier_order": "product_then_quotient"}
+                       for op in ("qlinear_matmul", "qlinear_conv") for g in ("per_tensor", "per_channel")},
+                    ("qlinear_add", "per_tensor"): {"add_fixed_part": "fused"},
+                    ("qlinear_average_pool", "per_tensor"): {"average_division": "float32"}},
+    "onnx-reference": {(op, g): {"requantize_precision": "float64", "requantize_zero_point": "before_rounding"}
+                       for op in ("qlinear_matmul", "qlinear_conv") for g in ("per_tensor", "per_channel")},
+    "torch": {(op, g): {"requantize_multiplier_order": "product_then_quotient"}
+              for op in ("qlinear_matmul", "qlinear_conv") for g in ("per_tensor", "per_channel")},
+    "torch-qnnpack": {(op, g): {"requantize_multiplier_order": "reciprocal", "requantize_rounding": "half_to_even"}
+                      for op in ("qlinear_matmul", "qlinear_conv") for g in ("per_tensor", "per_channel")},
+    "torch-pt2e": {(op, "per_tensor"): {"requantize_precision": "float32", "requantize_rounding": "toward_zero"}
+                   for op in ("qlinear_matmul", "qlinear_conv")},
+}
 @pytest.fixture(scope="module")
 def fingerprints():
     pytest.importorskip("onnxruntime")
@@ -63,6 +79,36 @@ def test_fingerprint_builtin_backends_meet_declared_profile(fingerprints):
             assert operation.unexplained == [], key
             checked += 1
     assert checked >= 20
+
+
+def test_fingerprint_probe_operations_meet_declared_profile(fingerprints):
+    """Every integer / elementwise operation a built-in backend runs is explained by exactly one combination;
+    where the backend's profile names one, it is that; refq's own functions are ONNX Runtime's. Operations
+    a backend lacks are unsupported, never errors."""
+    from refq.conformance import fingerprint_elementwise as fe, fingerprint_integer as fi
+
+    checked = 0
+    for name, result in fingerprints.items():
+        for operation in result.integer + result.elementwise:
+            key = (name, operation.operation, operation.granularity)
+            assert operation.status in ("ok", "unsupported"), (key, operation.detail)
+            if operation.status == "unsupported":
+                continue
+            assert len(operation.consistent) == 1 and operation.unexplained == [], key
+            if operation.declared is not None:
+                assert operation.declared_consistent is True, key
+            elif name == "refq":
+                onnxruntime = fi.ONNXRUNTIME if operation in result.integer else fe.ONNXRUNTIME[operation.operation]
+                assert all(onnxruntime[k] == v for k, v in operation.consistent[0].items()), key
+            else:
+                raise AssertionError(f"{key}: no declared combination")
+            checked += 1
+    for name, expected in EXPECTED_PROBES.items():
+        by_key = {(o.operation, o.granularity): o for o in fingerprints[name].integer + fingerprints[name].elementwise}
+        for key, values in expected.items():
+            assert by_key[key].status == "ok", (name, key, by_key[key].detail)
+            assert {k: by_key[key].consistent[0][k] for k in values} == values, (name, key)
+    assert checked >= 30
 
 
 def test_fingerprint_singles_out_variant_values(fingerprints):
@@ -155,6 +201,18 @@ def test_fingerprint_cli_json(tmp_path, capsys):
     assert "nearest profile        onnx, onnxruntime (0 mismatching)" in out
     data = json.loads(path.read_text())
     assert data[0]["backend"] == "refq" and data[0]["operations"][0]["variants"]["rounding"] == ["half_to_even"]
+    assert {r["status"] for r in data[0]["integer"] + data[0]["elementwise"]} == {"unsupported"}
+    assert "no method for: qlinear_matmul, qlinear_conv, qlinear_add" in out
+
+
+def test_fingerprint_cli_probe_operations(capsys):
+    """The text report shows an integer backend's requantization fingerprint and whether it meets its profile."""
+    pytest.importorskip("torch")
+    assert main(["fingerprint", "--backend", "torch-qnnpack"]) == 0
+    out = capsys.readouterr().out
+    assert "qlinear_conv per-channel: 1 of 64 variant combinations consistent" in out
+    assert re.search(r"requantize_multiplier_order +reciprocal\n", out)
+    assert "declared profile               consistent" in out and "contradicted" not in out
 
 
 def test_fingerprint_cli_usage_errors(capsys):

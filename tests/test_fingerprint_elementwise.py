@@ -18,11 +18,42 @@ REFQ = {"qlinear_add": qlinear_add, "qlinear_mul": qlinear_mul, "qlinear_sigmoid
 
 @pytest.mark.parametrize("operation", list(fe.OPERATION_VARIANTS))
 def test_probes_discriminate(operation):
-    """Every pair of combinations of the operation's dimensions differs on some probe."""
+    """Every pair of valid combinations of the operation's dimensions differs on some probe."""
     table = fe.probes_for(operation)
-    every = combinations(fe.OPERATION_VARIANTS[operation])
-    outputs = [b"".join(fe.predict(probe, combination).tobytes() for probe in table) for combination in every]
+    every = fe.combinations_for(operation)
+    assert every == [c for c in combinations(fe.OPERATION_VARIANTS[operation]) if fe.valid(c)]
+    outputs = [b"|".join(fe._output(probe, combination) for probe in table) for combination in every]
     assert len(set(outputs)) == len(every)
+
+
+def test_average_division_combinations():
+    """The integer rules go with integer sums only; each refuses the unequal-scale probe (a backend's
+    error matches that) and computes the one-scale probe."""
+    every = fe.combinations_for("qlinear_average_pool")
+    assert len(every) == 4 and fe.ONNXRUNTIME["qlinear_average_pool"] == {"average_sum": "float32_window_sum",
+                                                                         "average_division": "float32"}
+    unequal, one_scale = fe.probes_for("qlinear_average_pool")
+    for rule in ("rounded_integer_division", "tosa_reciprocal"):
+        combination = {"average_sum": "integer_sum", "average_division": rule}
+        assert fe.predict(unequal, combination) is None
+        assert fe.predict(one_scale, combination).dtype == np.int8
+
+
+def test_fingerprint_matches_refusals():
+    """A backend following TensorFlow Lite's rule (refq's function with rounded_integer_division) that
+    rejects the probe it cannot compute is fingerprinted as that rule."""
+    from refq.errors import RefqValueError
+
+    class IntegerAverage:
+        def qlinear_average_pool(self, *inputs, **attributes):
+            return qlinear_average_pool(*inputs, **attributes, average_division="rounded_integer_division")
+
+    result = fe.fingerprint_operation(IntegerAverage(), "qlinear_average_pool")
+    assert result.consistent == [{"average_sum": "integer_sum", "average_division": "rounded_integer_division"}]
+    assert result.declared is None
+    with pytest.raises(RefqValueError):
+        IntegerAverage().qlinear_average_pool(*fe.probes_for("qlinear_average_pool")[0].inputs,
+                                              kernel_shape=[2, 2], strides=[2, 2])
 
 
 @pytest.mark.parametrize("operation", list(fe.OPERATION_VARIANTS))

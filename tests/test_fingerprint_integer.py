@@ -25,14 +25,14 @@ def test_probes_discriminate(operation):
     combinations differs on some probe (a backend matching all probes pins one combination)."""
     table = fi.probes_for(operation)
     assert len(table) >= 20
-    base = {name: fi.ONNXRUNTIME[name] for name in fi.combinations(operation)[0]}
     for probe in table:
+        base = {name: fi.ONNXRUNTIME[name] for name in fi.combinations(operation)[0]}
+        base["requantize_rounding"] = probe.rounding
         expected = fi.predict(probe, base)
         rivals = [value for value in fi.CONV_VARIANTS[probe.separates] if value != base[probe.separates]]
         assert any(not np.array_equal(fi.predict(probe, {**base, probe.separates: value}), expected)
                    for value in rivals), probe.name
-    # Under truncation the float32-accumulator ties no longer separate the precisions; every other pair differs.
-    combinations = [c for c in fi.combinations(operation) if c.get("requantize_rounding", "half_to_even") == "half_to_even"]
+    combinations = fi.combinations(operation)
     outputs = [b"".join(fi.predict(probe, combination).tobytes() for probe in table) for combination in combinations]
     assert len(set(outputs)) == len(combinations)
     for rounding in fi.VARIANTS.get("requantize_rounding", ()):
@@ -69,16 +69,17 @@ def test_profiles_declare_a_multiplier_order():
 def backend_or_skip(name):
     from refq.backends import BUILTIN
 
-    pytest.importorskip({"onnxruntime": "onnxruntime", "onnx-reference": "onnx", "torch": "torch"}[name])
+    pytest.importorskip({"onnxruntime": "onnxruntime", "onnx-reference": "onnx", "torch": "torch",
+                         "torch-qnnpack": "torch"}[name])
     return BUILTIN[name]()
 
 
-@pytest.mark.parametrize("backend_name", ["onnxruntime", "onnx-reference", "torch"])
+@pytest.mark.parametrize("backend_name", ["onnxruntime", "onnx-reference", "torch", "torch-qnnpack"])
 def test_fingerprint_requantization(backend_name):
     """Each backend is consistent with exactly one combination, its profile's requantize values, for
     both operations at both granularities (and pads with the input zero point)."""
     backend = backend_or_skip(backend_name)
-    profile = PROFILES_BY_NAME[backend.profile].requantize
+    profile = REQUANTIZE_PROFILES_BY_NAME[backend.profile].requantize
     expected = {name: profile.get(name, "half_to_even") for name in fi.REGISTRY_VARIANTS}
     result = fi.fingerprint_requantization(backend)
     assert not any(isinstance(value, str) for value in result.observed.values()), result.observed
