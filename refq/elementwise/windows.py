@@ -160,6 +160,14 @@ def max_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=
 
 
 @kernel
+def window_range(index, stride, pad_begin, kernel, size):
+    """ELT-6.1: the input positions ``[start, end)`` that window ``index`` of an undilated window
+    covers along one axis of length ``size``, clipped to the input."""
+    start = index * stride - pad_begin
+    return max(start, 0), min(start + kernel, size)
+
+
+@kernel
 def average_pool_windows(x4, x_scale, x_zero_point, y_scale, y_zero_point, kernel3, strides3, pads3,
                          count_include_pad, qmin, qmax, out4):
     """ELT-6.5: each code is dequantized to float32, $v = \\mathrm{fl}(s_x (q - z_x))$; the window's
@@ -171,17 +179,11 @@ def average_pool_windows(x4, x_scale, x_zero_point, y_scale, y_zero_point, kerne
     kernel_size = kernel3[0] * kernel3[1] * kernel3[2]
     for r in range(rows):
         for oh in range(out4.shape[1]):
-            h_start = oh * strides3[0] - pads3[0]
-            h_end = min(h_start + kernel3[0], height)
-            h_start = max(h_start, 0)
+            h_start, h_end = window_range(oh, strides3[0], pads3[0], kernel3[0], height)
             for ow in range(out4.shape[2]):
-                w_start = ow * strides3[1] - pads3[1]
-                w_end = min(w_start + kernel3[1], width)
-                w_start = max(w_start, 0)
+                w_start, w_end = window_range(ow, strides3[1], pads3[1], kernel3[1], width)
                 for od in range(out4.shape[3]):
-                    d_start = od * strides3[2] - pads3[2]
-                    d_end = min(d_start + kernel3[2], depth)
-                    d_start = max(d_start, 0)
+                    d_start, d_end = window_range(od, strides3[2], pads3[2], kernel3[2], depth)
                     total = np.float32(0.0)
                     for h in range(h_start, h_end):
                         for w in range(w_start, w_end):
@@ -239,17 +241,11 @@ def integer_average_windows(x4, input_zero_point, output_zero_point, kernel3, st
     rows, height, width, depth = x4.shape
     for r in range(rows):
         for oh in range(out4.shape[1]):
-            h_start = oh * strides3[0] - pads3[0]
-            h_end = min(h_start + kernel3[0], height)
-            h_start = max(h_start, 0)
+            h_start, h_end = window_range(oh, strides3[0], pads3[0], kernel3[0], height)
             for ow in range(out4.shape[2]):
-                w_start = ow * strides3[1] - pads3[1]
-                w_end = min(w_start + kernel3[1], width)
-                w_start = max(w_start, 0)
+                w_start, w_end = window_range(ow, strides3[1], pads3[1], kernel3[1], width)
                 for od in range(out4.shape[3]):
-                    d_start = od * strides3[2] - pads3[2]
-                    d_end = min(d_start + kernel3[2], depth)
-                    d_start = max(d_start, 0)
+                    d_start, d_end = window_range(od, strides3[2], pads3[2], kernel3[2], depth)
                     total = np.int64(0)
                     for h in range(h_start, h_end):
                         for w in range(w_start, w_end):
