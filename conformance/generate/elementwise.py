@@ -199,14 +199,35 @@ def average_pool_attributes(**given) -> dict:
     return attributes
 
 
+def max_pool_setting_cases(rng, dtype, settings, generator: str, seed: int) -> Iterator[CaseSpec]:
+    """One max-pool case of ``dtype`` per window setting."""
+    for name, shape, attributes, description in settings:
+        yield case("max_pool", f"{name}-{short(dtype)}", {"X": random_values(rng, dtype, shape)},
+                   attributes=max_pool_attributes(**attributes), description=f"{dtype.__name__}, {description}",
+                   generator=generator, seed=seed)
+
+
+def average_pool_inputs(rng, dtype, shape) -> dict:
+    return unary_inputs(random_values(rng, dtype, shape), 0.0417, random_values(rng, dtype, ()), 0.0389,
+                        random_values(rng, dtype, ()), names=POOL_NAMES)
+
+
+def average_pool_setting_cases(rng, dtype, settings, generator: str, seed: int) -> Iterator[CaseSpec]:
+    """Two average-pool cases of ``dtype`` per window setting: count_include_pad 0 and 1."""
+    for name, shape, attributes, description in settings:
+        for count_include_pad in (0, 1):
+            yield case("qlinear_average_pool", f"{name}-count-include-pad-{count_include_pad}-{short(dtype)}",
+                       average_pool_inputs(rng, dtype, shape),
+                       attributes=average_pool_attributes(count_include_pad=count_include_pad, **attributes),
+                       description=f"{dtype.__name__}, {description}, count_include_pad={count_include_pad}",
+                       generator=generator, seed=seed)
+
+
 def max_pool_cases() -> Iterator[CaseSpec]:
     op = "max_pool"
     rng = np.random.default_rng(8)
     for dtype in TYPES:
-        for name, shape, attributes, description in WINDOW_SETTINGS:
-            yield case(op, f"{name}-{short(dtype)}", {"X": random_values(rng, dtype, shape)},
-                       attributes=max_pool_attributes(**attributes), description=f"{dtype.__name__}, {description}",
-                       generator="max_pool_windows", seed=8)
+        yield from max_pool_setting_cases(rng, dtype, WINDOW_SETTINGS, "max_pool_windows", 8)
         yield case(op, f"dilations-{short(dtype)}", {"X": random_values(rng, dtype, (1, 2, 8, 8))},
                    attributes=max_pool_attributes(kernel_shape=[2, 2], dilations=[2, 3], pads=[1, 0, 0, 1]),
                    description=f"{dtype.__name__}, 2 x 2 windows dilated (2, 3), padding never wins the maximum",
@@ -218,10 +239,7 @@ def max_pool_auto_pad_cases() -> Iterator[CaseSpec]:
     op = "max_pool"
     rng = np.random.default_rng(80)
     for dtype in TYPES:
-        for name, shape, attributes, description in AUTO_PAD_SETTINGS:
-            yield case(op, f"{name}-{short(dtype)}", {"X": random_values(rng, dtype, shape)},
-                       attributes=max_pool_attributes(**attributes), description=f"{dtype.__name__}, {description}",
-                       generator="max_pool_auto_pad", seed=80)
+        yield from max_pool_setting_cases(rng, dtype, AUTO_PAD_SETTINGS, "max_pool_auto_pad", 80)
         yield case(op, f"same-upper-dilations-{short(dtype)}", {"X": random_values(rng, dtype, (1, 2, 9, 8))},
                    attributes=max_pool_attributes(auto_pad="SAME_UPPER", kernel_shape=[3, 2], dilations=[2, 3],
                                                   strides=[2, 1]),
@@ -234,17 +252,8 @@ def average_pool_cases() -> Iterator[CaseSpec]:
     op = "qlinear_average_pool"
     rng = np.random.default_rng(9)
     for dtype in TYPES:
-        for name, shape, attributes, description in WINDOW_SETTINGS:
-            for count_include_pad in (0, 1):
-                yield case(op, f"{name}-count-include-pad-{count_include_pad}-{short(dtype)}",
-                           unary_inputs(random_values(rng, dtype, shape), 0.0417, random_values(rng, dtype, ()),
-                                        0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
-                           attributes=average_pool_attributes(count_include_pad=count_include_pad, **attributes),
-                           description=f"{dtype.__name__}, {description}, count_include_pad={count_include_pad}",
-                           generator="average_pool_windows", seed=9)
-        yield case(op, f"channels-last-{short(dtype)}",
-                   unary_inputs(random_values(rng, dtype, (1, 6, 5, 3)), 0.0417, random_values(rng, dtype, ()),
-                                0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
+        yield from average_pool_setting_cases(rng, dtype, WINDOW_SETTINGS, "average_pool_windows", 9)
+        yield case(op, f"channels-last-{short(dtype)}", average_pool_inputs(rng, dtype, (1, 6, 5, 3)),
                    attributes=average_pool_attributes(channels_last=1, kernel_shape=[3, 2], pads=[1, 0, 1, 1]),
                    description=f"{dtype.__name__}, NHWC 1 x 6 x 5 x 3, 3 x 2 windows, padding",
                    generator="average_pool_windows", seed=9)
@@ -255,17 +264,8 @@ def average_pool_auto_pad_cases() -> Iterator[CaseSpec]:
     op = "qlinear_average_pool"
     rng = np.random.default_rng(90)
     for dtype in TYPES:
-        for name, shape, attributes, description in AUTO_PAD_SETTINGS:
-            for count_include_pad in (0, 1):
-                yield case(op, f"{name}-count-include-pad-{count_include_pad}-{short(dtype)}",
-                           unary_inputs(random_values(rng, dtype, shape), 0.0417, random_values(rng, dtype, ()),
-                                        0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
-                           attributes=average_pool_attributes(count_include_pad=count_include_pad, **attributes),
-                           description=f"{dtype.__name__}, {description}, count_include_pad={count_include_pad}",
-                           generator="average_pool_auto_pad", seed=90)
-        yield case(op, f"same-lower-channels-last-{short(dtype)}",
-                   unary_inputs(random_values(rng, dtype, (1, 7, 6, 3)), 0.0417, random_values(rng, dtype, ()),
-                                0.0389, random_values(rng, dtype, ()), names=POOL_NAMES),
+        yield from average_pool_setting_cases(rng, dtype, AUTO_PAD_SETTINGS, "average_pool_auto_pad", 90)
+        yield case(op, f"same-lower-channels-last-{short(dtype)}", average_pool_inputs(rng, dtype, (1, 7, 6, 3)),
                    attributes=average_pool_attributes(channels_last=1, auto_pad="SAME_LOWER", kernel_shape=[2, 3],
                                                       strides=[2, 2]),
                    description=f"{dtype.__name__}, NHWC 1 x 7 x 6 x 3, SAME_LOWER, 2 x 3 windows, stride 2",
