@@ -250,11 +250,11 @@ def conv_accumulator(x, w, x_zero_point=None, w_zero_point=None, bias=None, **at
     give the same int32 values."""
     from refq.integer_ops import vnni
 
-    if not vnni.use_vnni():
-        return convolve(conv_operands(x, w, x_zero_point, w_zero_point, **attributes), bias)
     x = integer_input(x, "x")
     w = integer_input(w, "w")
     geometry = conv_geometry(x.shape, w.shape, **attributes)
+    if not vnni.use_vnni() or geometry.patch_length > vnni.MAX_PATCH_LENGTH:
+        return convolve(conv_operands(x, w, x_zero_point, w_zero_point, **attributes), bias)
     return vnni.convolve_bytes(x, w, input_zero_point(x_zero_point, x), weight_zero_points(w_zero_point, w),
                                geometry, bias)
 

@@ -21,7 +21,6 @@ import functools
 import numpy as np
 
 from refq._jit import jit_enabled, kernel
-from refq.errors import invalid
 
 #: Bytes per ``VPDPBUSD`` on a 256-bit register; rows are padded to a multiple of it.
 LANE_BYTES = 32
@@ -29,6 +28,8 @@ LANE_BYTES = 32
 #: TILE_ROWS weight rows times TILE_PIXELS patch rows (16 int32 accumulators).
 TILE_ROWS = 4
 TILE_PIXELS = 4
+#: Longer patches take INT-3.4's route: :func:`patch_sums` sums a row of bytes in int32.
+MAX_PATCH_LENGTH = 2**23 - LANE_BYTES
 
 
 @functools.cache
@@ -211,9 +212,6 @@ def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_point
     patch_length = geometry.patch_length
     length = padded(patch_length, LANE_BYTES)
     pixels = geometry.out_height * geometry.out_width
-    if length >= 2**23:
-        raise invalid("w", "a patch (in channels / group x kernel height x kernel width) under 2^23 values",
-                      patch_length)
     # Weight rows in the patch order (kernel row, kernel column, channel), zero-padded.
     ordered = weights_raw.transpose(0, 2, 3, 1).reshape(geometry.out_channels, patch_length)
     weight_sums = ordered.sum(axis=1, dtype=np.int64)
