@@ -87,7 +87,12 @@ def test_max_pool(ort, dtype):
         got = outcome(max_pool, x, **attributes)
         assert_same(got, expected)
         checked += 0 if isinstance(got, str) else got.size
-    assert checked > 5000
+    return checked
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_qlinear_average_pool(ort, dtype):
+    assert check_average_pools_against_ort(ort, np.random.default_rng(62), dtype, random_window) > 5000
 
 
 def random_scales(rng, dtype):
@@ -100,12 +105,12 @@ def random_scales(rng, dtype):
     return x_scale, x_zero, y_scale, y_zero
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_qlinear_average_pool(ort, dtype):
-    rng = np.random.default_rng(62)
+def check_average_pools_against_ort(ort, rng, dtype, window) -> int:
+    """300 random windows from ``window(rng, dtype, dilated=False)`` with random scales,
+    count_include_pad and layout: refq equals ONNX Runtime; returns the elements compared."""
     checked = 0
     for _ in range(300):
-        x, attributes = random_window(rng, dtype, dilated=False)
+        x, attributes = window(rng, dtype, dilated=False)
         x_scale, x_zero, y_scale, y_zero = random_scales(rng, dtype)
         attributes["count_include_pad"] = int(rng.integers(0, 2))
         attributes["channels_last"] = int(rng.integers(0, 2))
@@ -115,7 +120,12 @@ def test_qlinear_average_pool(ort, dtype):
         got = outcome(qlinear_average_pool, x, x_scale, x_zero, y_scale, y_zero, **attributes)
         assert_same(got, expected)
         checked += 0 if isinstance(got, str) else got.size
-    assert checked > 5000
+    return checked
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_qlinear_average_pool(ort, dtype):
+    assert check_average_pools_against_ort(ort, np.random.default_rng(62), dtype, random_window) > 5000
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -151,20 +161,7 @@ def test_max_pool_auto_pad(ort, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_qlinear_average_pool_auto_pad(ort, dtype):
-    rng = np.random.default_rng(66)
-    checked = 0
-    for _ in range(300):
-        x, attributes = random_auto_window(rng, dtype, dilated=False)
-        x_scale, x_zero, y_scale, y_zero = random_scales(rng, dtype)
-        attributes["count_include_pad"] = int(rng.integers(0, 2))
-        attributes["channels_last"] = int(rng.integers(0, 2))
-        if attributes["channels_last"]:
-            x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
-        expected = outcome(ort.qlinear_average_pool, x, x_scale, x_zero, y_scale, y_zero, **attributes)
-        got = outcome(qlinear_average_pool, x, x_scale, x_zero, y_scale, y_zero, **attributes)
-        assert_same(got, expected)
-        checked += 0 if isinstance(got, str) else got.size
-    assert checked > 3000
+    assert check_average_pools_against_ort(ort, np.random.default_rng(66), dtype, random_auto_window) > 3000
 
 
 def test_automatic_pads():
