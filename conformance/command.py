@@ -16,14 +16,15 @@ import shlex
 import signal
 import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from refq.backends.arguments import contiguous
-from refq.conformance.worker import Outcome
+from refq.conformance.outcome import Outcome
 from refq.errors import invalid
-from refq.registry.operations import OPERATIONS_BY_NAME
+from refq.registry.operations import DEFAULT_PROFILE, OPERATIONS_BY_NAME
 
 #: Exit status by which a command says it does not implement a case.
 EXIT_UNSUPPORTED = 3
@@ -102,7 +103,8 @@ def write_case_directory(case, directory: Path) -> None:
 
 
 class CommandBackend:
-    """An external program run once per case (``cmd:COMMAND ...``)."""
+    """An external program run once per call (``cmd:COMMAND ...``): the command runner of
+    :mod:`refq.conformance.runner`."""
 
     def __init__(self, spec: str, profile: str | None = None) -> None:
         command = spec[len("cmd:"):].strip()
@@ -114,12 +116,23 @@ class CommandBackend:
             raise invalid("--backend", "cmd: followed by a command", spec)
         self.spec = spec
         self.name = spec
-        self.profile = profile or "onnx"
+        self.profile = profile or DEFAULT_PROFILE
         self.version = ""
         #: A command's operations are not known in advance: it answers exit status 3 for the ones it lacks.
         self.operations = tuple(OPERATIONS_BY_NAME)
 
-    def call(self, case, timeout: float) -> Outcome:
+    def call(self, op: str, inputs: dict, attributes: dict, timeout: float, case=None) -> Outcome:
+        """Run the program on one call. ``case`` (a :class:`~refq.conformance.case.Case` holding these
+        inputs and attributes) supplies the id, profile, clauses and description ``case.json`` shows;
+        without it they are those of a probe under the backend's profile."""
+        from refq.conformance.case import Case
+
+        if case is None:
+            case = Case(id=f"{op}/call", op=op, profile=self.profile if isinstance(self.profile, str) else
+                        DEFAULT_PROFILE, clauses=(), description="", level=1, attributes=attributes, inputs=inputs,
+                        outcome="valid")
+        elif case.inputs is not inputs or case.attributes is not attributes:
+            case = replace(case, inputs=inputs, attributes=attributes)
         with tempfile.TemporaryDirectory(prefix="refq-case-") as temporary:
             directory = Path(temporary)
             write_case_directory(case, directory)

@@ -23,20 +23,19 @@ import numpy as np
 
 from refq.conformance.case import Case
 from refq.conformance.harness import CaseResult, judge
-from refq.conformance.subject import Subject
+from refq.conformance.runner import Backend, load_backend
 from refq.errors import RefqError, invalid
+from refq.registry.operations import OPERATIONS_BY_NAME
 
 #: Examples tried when no budget is given.
 DEFAULT_MAX_EXAMPLES = 300
 #: Operations the fuzzer draws calls of.
 OPERATIONS = ("quantize_linear", "dequantize_linear", "fake_quantize", "cast")
-#: Cast targets tried (those narrower than float32).
-CAST_TARGETS = ("binary16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
-                "float6_e3m2fn", "float6_e2m3fn", "float4_e2m1fn")
+#: Cast targets tried: every value of the cast record's ``to`` (the formats narrower than float32).
+CAST_TARGETS = OPERATIONS_BY_NAME["cast"].values["to"]
 #: The types real models use: drawn about half the time, so a defect in them is found within the budget.
 COMMON_DTYPES = ("int8", "uint8", "int4", "uint4", "int16", "uint16", "int32")
-INPUT_NAMES = {"quantize_linear": ("x", "scale", "zero_point"), "fake_quantize": ("x", "scale", "zero_point"), "dequantize_linear": ("q", "scale", "zero_point"),
-               "cast": ("x",)}
+INPUT_NAMES = {op: OPERATIONS_BY_NAME[op].input_names for op in OPERATIONS}
 
 
 def default_database() -> Path:
@@ -135,7 +134,7 @@ def _probe_call(op: str, configuration: tuple) -> tuple[dict, dict]:
     return dict(zip(names, (values, scale, zero_point))), {**attributes, "dtype": dtype}
 
 
-def supported_configurations(subject: Subject, op: str) -> list[tuple]:
+def supported_configurations(subject: Backend, op: str) -> list[tuple]:
     """The configurations whose probe call the backend does not answer with *unsupported*."""
     from refq.strategies import DEQUANTIZE_DTYPES, GRANULARITIES, QUANTIZE_DTYPES
 
@@ -149,7 +148,7 @@ def supported_configurations(subject: Subject, op: str) -> list[tuple]:
     for configuration in candidates:
         inputs, attributes = _probe_call(op, configuration)
         outcome = subject.call(op, inputs, attributes)
-        if outcome.kind == "missing" or (outcome.kind == "raised" and outcome.not_implemented):
+        if outcome.unsupported:
             continue
         supported.append(configuration)
     return supported
@@ -229,7 +228,7 @@ def problems(op: str, configurations: list[tuple]):
 
 def _case(op: str, profile: str, inputs: dict, attributes: dict) -> Case:
     """The in-memory conformance case of one drawn call, with refq's answer."""
-    from refq.conformance import reference
+    from refq.backends import reference
 
     case = Case(id=f"fuzz/{op}", op=op, profile=profile, clauses=(), description="fuzz counterexample", level=1,
                 attributes=attributes, inputs=inputs, outcome="valid")
@@ -258,7 +257,7 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
         raise invalid("--max-examples", "a positive integer", max_examples)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise invalid("--seed", "a non-negative integer", seed)
-    with Subject(backend, profile, isolate=isolate) as subject:
+    with load_backend(backend, profile, isolate=isolate) as subject:
         if not subject.supports(op):
             raise invalid("--op", f"an operation the backend {subject.name} has", op)
         judged = subject.profile_for(op)

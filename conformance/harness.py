@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from refq.conformance import records
+from refq.backends import records
 from refq.conformance.case import Case, iter_case_paths, load_case
-from refq.conformance.command import CommandBackend
-from refq.conformance.loading import BackendUnavailable, is_command
-from refq.conformance.worker import Outcome, Worker
+from refq.conformance.loading import BackendUnavailable
+from refq.conformance.outcome import Outcome
+from refq.conformance.runner import Backend, load_backend
 from refq.errors import invalid
 
 STATUSES = ("pass", "fail", "error", "unsupported")
@@ -56,69 +56,6 @@ class CaseResult:
     detail: str = ""
     first_mismatches: list[Mismatch] = field(default_factory=list)
     seconds: float = 0.0
-
-
-class Backend:
-    """A loaded backend: a Python adapter in its worker process, or a ``cmd:`` program.
-
-    ``profile`` is what it is judged against: the profile it declares (a name, or a dict
-    operation -> name), or the one the caller asked for.
-    """
-
-    def __init__(self, spec: str, name: str, profile: str | dict, version: str, operations: Iterable[str],
-                 runner) -> None:
-        self.spec = spec
-        self.name = name
-        self.profile = profile
-        self.version = version
-        self.operations = frozenset(operations)
-        self._runner = runner
-
-    def profile_for(self, op: str) -> str:
-        if isinstance(self.profile, dict):
-            return self.profile.get(op) or self.profile.get("default") or "onnx"
-        return self.profile
-
-    def supports(self, op: str) -> bool:
-        return op in self.operations
-
-    def call(self, case: Case, timeout: float) -> Outcome:
-        if not self.supports(case.op):
-            return Outcome("missing", message=f"the backend has no method {case.op}")
-        if isinstance(self._runner, CommandBackend):
-            return self._runner.call(case, timeout)
-        return self._runner.call(case.op, case.inputs, case.attributes, timeout)
-
-    def close(self) -> None:
-        self._runner.close()
-
-    def __enter__(self) -> Backend:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def load_backend(spec: str, profile: str | None = None) -> Backend:
-    """Load the backend SPEC (see :mod:`refq.conformance.loading`); ``profile`` overrides the one it declares.
-
-    Raises :class:`~refq.conformance.loading.BackendUnavailable` when its package does
-    not import or its worker fails to start, and a RefqValueError for a malformed SPEC.
-    """
-    if profile is not None:
-        from refq.registry.profiles import EVERY_PROFILE_BY_NAME
-
-        if profile not in EVERY_PROFILE_BY_NAME:
-            raise invalid("--profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
-    if is_command(spec):
-        runner = CommandBackend(spec, profile)
-        return Backend(spec, runner.name, runner.profile, runner.version, runner.operations, runner)
-    from refq.conformance.loading import resolve_target
-
-    resolve_target(spec)  # a malformed SPEC is a usage error here, not a failed worker
-    worker = Worker(spec, profile)
-    info = worker.info
-    return Backend(spec, info["name"], profile or info["profile"], info["version"], info["operations"], worker)
 
 
 # --- choosing the cases -------------------------------------------------------------------------------------
@@ -247,7 +184,7 @@ def compare(case: Case, output: np.ndarray) -> tuple[int, int, list[Mismatch], s
 
 
 def _compare_record(case: Case, output: np.ndarray) -> tuple[int, int, list[Mismatch], str]:
-    """:func:`compare` for a record output (:mod:`refq.conformance.records`): each field is compared
+    """:func:`compare` for a record output (:mod:`refq.backends.records`): each field is compared
     like a plain output; a mismatch's index starts with the field's name."""
     count = compared = 0
     first: list[Mismatch] = []
@@ -274,7 +211,7 @@ def _compare_record(case: Case, output: np.ndarray) -> tuple[int, int, list[Mism
 def judge(case: Case, outcome: Outcome) -> CaseResult:
     """The verdict on one case, given what the backend did with it."""
     result = CaseResult(case.id, case.op, case.profile, "error")
-    if outcome.kind == "missing" or (outcome.kind == "raised" and outcome.not_implemented):
+    if outcome.unsupported:
         result.status, result.detail = "unsupported", outcome.message
     elif outcome.kind in ("crashed", "timeout", "bad_return"):
         result.detail = outcome.message
@@ -299,7 +236,7 @@ def judge(case: Case, outcome: Outcome) -> CaseResult:
 
 def run_case(backend: Backend, case: Case, timeout: float = 60.0) -> CaseResult:
     start = time.perf_counter()
-    result = judge(case, backend.call(case, timeout))
+    result = judge(case, backend.run_case(case, timeout))
     result.seconds = time.perf_counter() - start
     return result
 

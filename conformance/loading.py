@@ -110,7 +110,9 @@ def instantiate(spec: str):
 
 def describe(adapter, spec: str, operations: tuple[str, ...]) -> dict:
     """What the harness needs to know about an adapter: its name, profile, version and operations."""
-    profile = getattr(adapter, "profile", None) or "onnx"
+    from refq.registry.operations import DEFAULT_PROFILE
+
+    profile = getattr(adapter, "profile", None) or DEFAULT_PROFILE
     if not isinstance(profile, (str, dict)):
         raise invalid("profile", "a profile name or a dict operation -> profile name", profile)
     return {

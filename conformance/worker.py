@@ -16,32 +16,14 @@ import signal
 import socket
 import subprocess
 import sys
-import traceback
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-import numpy as np
-
 from refq.conformance.loading import BackendUnavailable, describe, instantiate
+from refq.conformance.outcome import Outcome, call_adapter
 from refq.registry.operations import OPERATIONS_BY_NAME
 
 #: Seconds a worker may take to import and instantiate its backend (torch takes a few).
 START_TIMEOUT = 120.0
-
-
-@dataclass
-class Outcome:
-    """What one call of an adapter's method gave.
-
-    ``kind`` is ``returned`` (``value`` holds the array), ``raised`` (``message``;
-    ``not_implemented`` when it was NotImplementedError), ``missing`` (no such method),
-    ``bad_return`` (not a numpy array), ``crashed`` or ``timeout``.
-    """
-
-    kind: str
-    value: np.ndarray | None = None
-    message: str = ""
-    not_implemented: bool = False
 
 
 def _serve(connection) -> None:
@@ -67,28 +49,6 @@ def _serve(connection) -> None:
         if request is None:
             return
         connection.send(call_adapter(adapter, *request))
-
-
-def call_adapter(adapter, op: str, inputs: dict, attributes: dict) -> Outcome:
-    """Call ``adapter``'s method for ``op`` and describe what happened (the harness's worker and
-    the in-process subject of ``refq fuzz``/``refq sweep`` share it)."""
-    method = getattr(adapter, op, None)
-    if not callable(method):
-        return Outcome("missing", message=f"the backend has no method {op}")
-    try:
-        with np.errstate(all="ignore"):
-            result = method(*inputs.values(), **attributes)
-    except NotImplementedError as error:
-        return Outcome("raised", message=f"NotImplementedError: {error}", not_implemented=True)
-    except Exception as error:  # noqa: BLE001 - a backend may raise anything; it is reported per case
-        last = traceback.extract_tb(error.__traceback__)[-1:]
-        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-        return Outcome("raised", message=f"{type(error).__name__}: {error}{where}")
-    if isinstance(result, np.generic):
-        result = np.asarray(result)
-    if not isinstance(result, np.ndarray):
-        return Outcome("bad_return", message=f"returned {type(result).__name__}, not a numpy array")
-    return Outcome("returned", value=result)
 
 
 def _signal_name(exitcode: int | None) -> str:
@@ -145,7 +105,7 @@ class Worker:
         except subprocess.TimeoutExpired:
             return None
 
-    def call(self, op: str, inputs: dict, attributes: dict, timeout: float) -> Outcome:
+    def call(self, op: str, inputs: dict, attributes: dict, timeout: float, case=None) -> Outcome:
         if self._process is None:
             self.restarts += 1
             try:
@@ -187,8 +147,10 @@ class Worker:
                 process.wait()
 
 
+__all__ = ["START_TIMEOUT", "Outcome", "Worker", "call_adapter"]
+
 if __name__ == "__main__":
-    # Through the imported module, so that Outcome pickles as refq.conformance.worker.Outcome.
+    # Through the imported module, not this __main__ copy of it.
     from refq.conformance import worker
 
     worker._serve(Connection(int(sys.argv[1])))

@@ -47,7 +47,7 @@ class OnnxReferenceBackend(IntegerOperations):
     def dynamic_quantize_linear(self, x) -> np.ndarray:
         """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""
         from refq.backends.onnx_model import build_dynamic_model, dynamic_input
-        from refq.conformance.records import record
+        from refq.backends.records import record
 
         values = dynamic_input(x)
         key = ("DynamicQuantizeLinear", values.shape)

@@ -52,7 +52,7 @@ class OnnxRuntimeBackend(IntegerOperations):
     def dynamic_quantize_linear(self, x) -> np.ndarray:
         """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""
         from refq.backends.onnx_model import build_dynamic_model, dynamic_input
-        from refq.conformance.records import record
+        from refq.backends.records import record
 
         values = dynamic_input(x)
         session = self._cached_session(("DynamicQuantizeLinear", values.shape),
@@ -79,7 +79,7 @@ class OnnxRuntimeBackend(IntegerOperations):
 
         from onnxruntime.quantization.calibrate import HistogramCollector
 
-        from refq.conformance.records import record
+        from refq.backends.records import record
 
         collector = HistogramCollector(method=method, scenario="same", **options)
         # The collector prints progress and numpy warns on NaN; neither is part of the answer.

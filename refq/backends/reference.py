@@ -1,21 +1,241 @@
-"""refq itself as a backend: its reference answers (:mod:`refq.conformance.reference`)."""
+"""refq itself as a backend, derived from the operation records (:mod:`refq.registry.operations`).
+
+:func:`run` is refq's answer for any operation: the reference callable its record names,
+called with the inputs in ONNX order and the attributes (defaults filled in from the
+record) under a profile. It returns ``(output, unpredictable)``: the expected array and
+a boolean mask of elements the profile leaves *unpredictable* (or None). Invalid
+arguments raise a ``RefqError``: those are the cases a conforming backend must reject.
+
+The functions here are the references that compose chapter functions (fake quantization,
+the cast's NaN rule, the observers' records); an operation whose chapter function already
+has the reference's form names that function directly. :class:`RefqBackend` is the
+``refq`` built-in backend: one method per operation record.
+"""
 
 from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+import numpy as np
+
+from refq.backends import records
+from refq.errors import invalid, wrong_type
+from refq.registry.operations import DEFAULT_PROFILE, OPERATIONS, OPERATIONS_BY_NAME
+
+
+def fake_quantize(x, scale, zero_point, *, axis=None, dtype="int8", profile="pytorch-fake-quant"):
+    """Quantize then dequantize under one profile: the forward pass of fake quantization."""
+    from refq.affine import dequantize, quantize_with_outcomes
+
+    q, unpredictable = quantize_with_outcomes(x, scale, zero_point, dtype=dtype, axis=axis, profile=profile)
+    return dequantize(q, scale, zero_point, dtype=dtype, axis=axis, profile=profile), unpredictable
+
+
+def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx"):
+    """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate attribute).
+
+    The ONNX text says a NaN casts to NaN but not to which of the target's NaN patterns
+    (sign, payload), and backends differ: NaN inputs are *unpredictable* under ``onnx``.
+    """
+    from refq.numbers.floats import encode_array
+
+    values = np.asarray(x, dtype=np.float32)
+    patterns = encode_array(values, to, overflow="saturate" if saturate else "infinity")
+    nan_inputs = np.isnan(values)
+    return patterns, (nan_inputs if nan_inputs.any() else None)
+
+
+# --- observers and dynamic quantization (chapter OBS): outputs are records -----------------------------------
+
+
+def dynamic_quantize_linear(x, *, profile="onnxruntime"):
+    """ONNX DynamicQuantizeLinear (OBS-5.5): the record ``(y, y_scale, y_zero_point)``, under a profile of
+    ``refq.observers.dynamic.DYNAMIC_PROFILES``. Where a profile leaves the parameters open (NaN under
+    ``onnxruntime``), every field is unpredictable."""
+    from refq.observers.operations import dynamic_quantize
+
+    result = dynamic_quantize(x, profile=profile)
+    output = records.record(y=result["y"], y_scale=np.float32(result["scale"]),
+                            y_zero_point=np.uint8(result["zero_point"]))
+    parameters = result["parameters_unpredictable"]
+    return output, records.mask_like(output, y=result["unpredictable"], y_scale=parameters, y_zero_point=parameters)
+
+
+def _observed_batches(batches) -> list[np.ndarray]:
+    """The batches of an observer operation: one array whose first axis counts equal-size batches."""
+    if not isinstance(batches, np.ndarray) or batches.ndim < 1:
+        raise wrong_type("batches", "an array of shape (batches, ...)", batches)
+    return list(batches)
+
+
+def _zero_sign_open(batches: list[np.ndarray], ch_axis, bounds) -> np.ndarray:
+    """Where a bound is a zero whose sign is not fixed (OBS-2.2): the bound is 0 and the data of its
+    tensor (or channel) holds a $-0$, so a vectorised min/max may return either zero."""
+    bounds = np.asarray(bounds, dtype=np.float32)
+    if ch_axis is None:
+        negative_zero = any(bool(np.any((batch == 0) & np.signbit(batch))) for batch in batches)
+    else:
+        negative_zero = np.zeros(bounds.shape, bool)
+        for batch in batches:
+            if batch.size == 0 or batch.ndim < 2:
+                continue
+            rows = np.moveaxis(np.asarray(batch, np.float32), ch_axis, 0).reshape(batch.shape[ch_axis], -1)
+            if rows.shape[0] == bounds.size:
+                negative_zero |= np.any((rows == 0) & np.signbit(rows), axis=1)
+    return (bounds == 0) & negative_zero
+
+
+def _observer_record(result: dict, batches: list[np.ndarray], ch_axis, extra: dict | None = None):
+    """The record ``(min_val, max_val, scale, zero_point)`` of an observer's result, and its mask.
+
+    Unpredictable: a zero bound whose sign is open (OBS-2.2), a zero point OBS-1.4 leaves open,
+    and every NaN of the state and parameters. The spec says *that* they are NaN, not which NaN:
+    torch's vectorised ``aminmax`` gives the pattern 0xffffffff, its scalar code and numpy
+    0x7fc00000, and later arithmetic passes either on."""
+    zero_point = result["zero_point"]
+    zero_point = np.asarray(zero_point, np.float32 if np.asarray(zero_point).dtype.kind == "f" else np.int64)
+    output = records.record(**(extra or {}), min_val=np.asarray(result["min_val"], np.float32),
+                            max_val=np.asarray(result["max_val"], np.float32),
+                            scale=np.asarray(result["scale"], np.float32), zero_point=zero_point)
+    return output, records.mask_like(
+        output,
+        min_val=_zero_sign_open(batches, ch_axis, result["min_val"]) | np.isnan(output["min_val"]),
+        max_val=_zero_sign_open(batches, ch_axis, result["max_val"]) | np.isnan(output["max_val"]),
+        scale=np.isnan(output["scale"]),
+        zero_point=np.asarray(result["unpredictable"]) | np.isnan(output["zero_point"].astype(np.float64)))
+
+
+def observe_minmax(batches, *, dtype="uint8", qscheme="affine", reduce_range=False, ch_axis=None,
+                   profile="pytorch"):
+    """MinMaxObserver (``ch_axis=None``) or PerChannelMinMaxObserver (OBS-2.1 to OBS-2.5) fed each
+    ``batches[i]`` in turn: the record ``(min_val, max_val, scale, zero_point)``."""
+    from refq.observers import operations as observers
+
+    observed = _observed_batches(batches)
+    result = observers.observe_minmax(observed, dtype=dtype, qscheme=qscheme, reduce_range=reduce_range,
+                                      ch_axis=ch_axis)
+    return _observer_record(result, observed, ch_axis)
+
+
+def observe_moving_average(batches, *, averaging_constant=0.01, dtype="uint8", qscheme="affine",
+                           reduce_range=False, ch_axis=None, profile="pytorch"):
+    """MovingAverage[PerChannel]MinMaxObserver (OBS-2.6): the record ``(min_val, max_val, scale, zero_point)``."""
+    from refq.observers import operations as observers
+
+    observed = _observed_batches(batches)
+    result = observers.observe_moving_average(observed, averaging_constant=averaging_constant, dtype=dtype,
+                                              qscheme=qscheme, reduce_range=reduce_range, ch_axis=ch_axis)
+    return _observer_record(result, observed, ch_axis)
+
+
+def observe_histogram(batches, *, bins=2048, dtype="uint8", qscheme="affine", reduce_range=False,
+                      profile="pytorch"):
+    """HistogramObserver (OBS-3): the record ``(histogram, min_val, max_val, scale, zero_point)``.
+    When OBS-3.4/OBS-3.9 call the result unpredictable (counts past $2^{24}$, more than 32768 bins),
+    every field is."""
+    from refq.observers import operations as observers
+
+    observed = _observed_batches(batches)
+    result = observers.observe_histogram(observed, bins=bins, dtype=dtype, qscheme=qscheme,
+                                         reduce_range=reduce_range)
+    output, mask = _observer_record({**result, "unpredictable": False}, observed, None,
+                                    {"histogram": np.asarray(result["histogram"], np.float32)})
+    if result["unpredictable"]:
+        mask = records.mask_like(output, **{name: True for name in output.dtype.names})
+    return output, mask
+
+
+
+def _calibration_record(result: dict, batches: list[np.ndarray]):
+    """The record ``(lowest, highest, hist, hist_edges)`` of an ONNX Runtime calibrator, and its mask.
+
+    A bound that is a zero clipped from the observed extremes (numpy's ``nanmin``/``nanmax``) has an
+    open sign when the data holds a $-0$ (OBS-2.2): such a bound is unpredictable."""
+    output = records.record(lowest=np.float32(result["lowest"]), highest=np.float32(result["highest"]),
+                            hist=np.asarray(result["hist"], np.int64),
+                            hist_edges=np.asarray(result["hist_edges"], np.float32))
+    return output, records.mask_like(output, lowest=_zero_sign_open(batches, None, output["lowest"]),
+                                     highest=_zero_sign_open(batches, None, output["highest"]))
+
+
+def calibrate_percentile(batches, *, num_bins=2048, percentile=99.999, symmetric=False, profile="onnxruntime"):
+    """ONNX Runtime's percentile calibrator (OBS-4.3 to OBS-4.5) fed each ``batches[i]`` in turn:
+    the record ``(lowest, highest, hist, hist_edges)``."""
+    from refq.observers import operations as observers
+
+    observed = _observed_batches(batches)
+    return _calibration_record(observers.calibrate_percentile(observed, num_bins=num_bins, percentile=percentile,
+                                                              symmetric=symmetric), observed)
+
+
+def calibrate_entropy(batches, *, num_bins=128, num_quantized_bins=128, profile="onnxruntime"):
+    """ONNX Runtime's entropy calibrator (OBS-4.3, OBS-4.6): the record ``(lowest, highest, hist, hist_edges)``."""
+    from refq.observers import operations as observers
+
+    observed = _observed_batches(batches)
+    return _calibration_record(observers.calibrate_entropy(observed, num_bins=num_bins,
+                                                           num_quantized_bins=num_quantized_bins), observed)
+
+
+# --- the dispatch -------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def reference_callable(op: str):
+    """The function operation ``op``'s record names as its reference."""
+    module_name, _, attribute = OPERATIONS_BY_NAME[op].reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def run(op: str, inputs: dict, attributes: dict, profile: str):
+    """Run operation ``op`` with ``inputs`` (ONNX order) and ``attributes`` under ``profile``."""
+    operation = OPERATIONS_BY_NAME.get(op)
+    if operation is None or operation.reference is None:
+        known = sorted(name for name, o in OPERATIONS_BY_NAME.items() if o.reference)
+        raise invalid("op", "an operation with a reference implementation: " + ", ".join(known), op)
+    keywords = {**operation.attributes, **attributes}
+    if operation.reference_profile:
+        keywords["profile"] = profile
+    result = reference_callable(op)(*inputs.values(), **keywords)
+    return result if operation.reference_outcomes else (result, None)
+
+
+def _outcomes_function(op: str):
+    """``op(*inputs, profile=..., **attributes) -> (output, unpredictable)``: :func:`run` with the
+    adapter signature, for an operation whose reference is a chapter function."""
+
+    def outcomes(*inputs, profile: str = DEFAULT_PROFILE, **attributes):
+        names = OPERATIONS_BY_NAME[op].input_names
+        padded = list(inputs) + [None] * (len(names) - len(inputs))
+        return run(op, dict(zip(names, padded)), attributes, profile)
+
+    outcomes.__name__ = outcomes.__qualname__ = op
+    outcomes.__doc__ = f"refq's answer ``(output, unpredictable)`` for ``{OPERATIONS_BY_NAME[op].signature}``."
+    return outcomes
+
+
+for _name, _operation in OPERATIONS_BY_NAME.items():
+    if _operation.reference is not None and _name not in globals():
+        globals()[_name] = _outcomes_function(_name)
+
+
+# --- the refq built-in backend ------------------------------------------------------------------------------
 
 
 class RefqBackend:
     """refq itself, for every operation that has a reference, under ``profile``.
 
-    It claims the ``onnx`` profile; since refq computes every profile, the harness
+    It claims the default profile (``onnx``); since refq computes every profile, the harness
     sets ``profile`` to the one asked for with ``--profile`` (``configurable_profile``).
     """
 
     name = "refq"
-    profile = "onnx"
+    profile = DEFAULT_PROFILE
     #: The harness may set ``profile`` to any profile name before calling.
     configurable_profile = True
 
-    def __init__(self, profile: str = "onnx") -> None:
+    def __init__(self, profile: str = DEFAULT_PROFILE) -> None:
         import refq
 
         self.version = refq.__version__
@@ -24,15 +244,11 @@ class RefqBackend:
 
 def _operation_method(name: str):
     """The adapter method for operation ``name``: inputs positionally in ONNX order, attributes
-    by keyword, answered by :func:`refq.conformance.reference.run` under the adapter's profile."""
-    from refq.registry.operations import OPERATIONS_BY_NAME
-
+    by keyword, answered by :func:`run` under the adapter's profile."""
     operation = OPERATIONS_BY_NAME[name]
-    input_names = [input_name.rstrip("?") for input_name in operation.inputs]
+    input_names = operation.input_names
 
     def method(self, *inputs, **attributes):
-        from refq.conformance.reference import run
-
         if len(inputs) > len(input_names):
             raise TypeError(f"{name}() takes at most {len(input_names)} inputs, got {len(inputs)}")
         padded = list(inputs) + [None] * (len(input_names) - len(inputs))
@@ -44,8 +260,6 @@ def _operation_method(name: str):
 
 
 def _add_operations(cls):
-    from refq.registry.operations import OPERATIONS
-
     for operation in OPERATIONS:
         if operation.reference is not None:
             setattr(cls, operation.name, _operation_method(operation.name))

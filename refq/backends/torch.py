@@ -278,7 +278,7 @@ def _observer_options(dtype: str, qscheme: str, reduce_range: bool, ch_axis) -> 
 def _observe(kind, batches, dtype: str, qscheme: str, reduce_range: bool, ch_axis, extra: dict) -> np.ndarray:
     """Feed ``batches[0]``, ``batches[1]``, ... to a fresh ``kind`` observer; its state and parameters
     as a record (refq.conformance.records)."""
-    from refq.conformance.records import record
+    from refq.backends.records import record
 
     torch = _torch()
     options = {**_observer_options(dtype, qscheme, reduce_range, ch_axis), **extra}

@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from refq.conformance import sweep
-    from refq.conformance.subject import Subject
+    from refq.conformance.runner import load_backend
     from refq.errors import invalid
 
     if args.merge:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         parameters = sweep.cast_parameters(args.to, args.saturate)
     profile = args.profile
     if profile is None:
-        with Subject(args.backend) as subject:
+        with load_backend(args.backend, isolate=False) as subject:
             profile = subject.profile_for(args.op)
     spec = sweep.make_spec(args.op, parameters, profile, args.source, args.range)
     result = sweep.sweep(args.backend, spec, shard=sweep.parse_shard(args.shard), jobs=args.jobs,

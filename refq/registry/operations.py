@@ -1,13 +1,37 @@
-"""Operations: the signatures of the spec's operations, which adapters implement.
+"""Operations: one record per operation of the spec, the single source everything else derives from.
 
 A backend adapter's method for an operation is named after it (snake_case of the
 ONNX operator where one exists) and takes the inputs positionally in ONNX order and
 the attributes as keyword-only arguments. These signatures are a public contract.
+
+From each :class:`Operation` the rest of refq derives: the reference dispatch and the
+``refq`` built-in backend (:mod:`refq.backends.reference`), the typing of every input a
+backend is handed (:mod:`refq.conformance.runner`), the vector generators
+(:mod:`refq.conformance.generate.build`), the fuzzer's input names and cast targets, and
+the ``case.json`` a ``cmd:`` program reads. The registry imports nothing above itself:
+callables and generators are named, not imported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from refq.registry.formats import FLOAT_FORMATS
+
+#: The profile a backend is judged against when it declares none (and for operations its
+#: per-operation profile table leaves out).
+DEFAULT_PROFILE = "onnx"
+
+#: Input types (:attr:`Operation.input_types`): a numpy dtype name, or one of these forms.
+#: ``target``: the container of the ``dtype`` attribute's integer format (int4 in int8, uint4 in uint8);
+#: ``like:NAME``: the dtype of input NAME; ``int8|uint8``: either (the caller's choice).
+INPUT_TYPE_FORMS = ("target", "like:", "|")
+
+#: Float formats narrower than float32, in registry order: what refq's ``cast`` converts to.
+_NARROW_FLOATS = tuple(fmt.name for fmt in FLOAT_FORMATS if fmt.total_bits < 32)
+#: Of those, the formats ONNX Cast defines (ONNX has no 6-bit float type).
+_ONNX_CAST_TARGETS = tuple(name for name in _NARROW_FLOATS if not name.startswith("float6"))
+_AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
 
 @dataclass(frozen=True)
@@ -20,12 +44,29 @@ class Operation:
     attributes: dict[str, object]
     output: str
     clauses: tuple[str, ...]
-    #: ``module:function`` of refq's reference implementation; None while the spec
-    #: chapter defining the operation is not written yet (vectors cannot exist then).
+    #: ``module:function`` of refq's reference implementation, in a chapter package or in
+    #: :mod:`refq.backends.reference`; None while the spec chapter defining the operation is not
+    #: written yet (vectors cannot exist then). It takes the inputs positionally and the
+    #: attributes by keyword, with the same defaults as :attr:`attributes`.
     reference: str | None
     #: Inputs that are a sequence of tuples (QLinearConcat's variadic ``(X, X_scale, X_zero_point)``
     #: triples): input name -> the names of a tuple's elements, "?" marking one that may be None.
     sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The numpy type of each input (and of each element of a sequence input's tuples), as the
+    #: vector format stores it: see :data:`INPUT_TYPE_FORMS`. A backend is always handed these types.
+    input_types: dict[str, str] = field(default_factory=dict)
+    #: The values an attribute may take, where they are a closed set (absent: any value its clause allows).
+    values: dict[str, tuple] = field(default_factory=dict)
+    #: Of :attr:`values`, those the ONNX operator defines, where refq goes further (the golden vectors cover these).
+    onnx_values: dict[str, tuple] = field(default_factory=dict)
+    #: Whether the reference takes ``profile=`` (False: one definition under every profile).
+    reference_profile: bool = True
+    #: Whether the reference returns ``(output, unpredictable mask or None)`` (False: the output alone).
+    reference_outcomes: bool = True
+    #: The kinds of variant dimension (:attr:`refq.registry.variants.Variant.operation`) its profiles set.
+    variants: tuple[str, ...] = ()
+    #: The modules of :mod:`refq.conformance.generate` that write its golden vectors, by name.
+    generators: tuple[str, ...] = ()
 
     @property
     def signature(self) -> str:
@@ -33,74 +74,123 @@ class Operation:
         attributes = [f"{name}={value!r}" for name, value in self.attributes.items()]
         return f"{self.name}({', '.join(inputs)}{', *, ' + ', '.join(attributes) if attributes else ''})"
 
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The inputs' names, optional ones without their "?"."""
+        return tuple(name.rstrip("?") for name in self.inputs)
+
+    @property
+    def optional_inputs(self) -> frozenset[str]:
+        return frozenset(name.rstrip("?") for name in self.inputs if name.endswith("?"))
+
+
+_AFFINE_TYPES = {"scale": "float32", "zero_point": "target"}
+_OBSERVER_TYPES = {"batches": "float32"}
+
+
+_BINARY_TYPES = {"A": "int8|uint8", "A_scale": "float32", "A_zero_point": "like:A", "B": "like:A",
+                 "B_scale": "float32", "B_zero_point": "like:B", "C_scale": "float32", "C_zero_point": "like:A"}
+_UNARY_TYPES = {"X": "int8|uint8", "X_scale": "float32", "X_zero_point": "like:X", "Y_scale": "float32",
+                "Y_zero_point": "like:X"}
+_POOL_TYPES = {"X": "int8|uint8", "x_scale": "float32", "x_zero_point": "like:X", "y_scale": "float32",
+               "y_zero_point": "like:X"}
+_CONV_VALUES = {"auto_pad": _AUTO_PAD}
+_POOL_VALUES = {"auto_pad": _AUTO_PAD, "ceil_mode": (0, 1)}
+_ELEMENTWISE = dict(reference_profile=False, reference_outcomes=False, variants=("elementwise",),
+                    generators=("elementwise",))
+
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("quantize_linear", "QuantizeLinear", ("x", "scale", "zero_point"),
               {"axis": None, "block_size": None, "dtype": "int8"},
               "integer array (sub-byte types in the smallest numpy integer type)",
               ("AFF-1.1", "AFF-1.2", "AFF-1.3", "AFF-1.4", "AFF-3.1"),
-              "refq.conformance.reference:quantize_linear"),
+              "refq.affine.quantize:quantize_with_outcomes",
+              input_types={"x": "float32", **_AFFINE_TYPES}, variants=("quantize",),
+              generators=("quantize", "errors")),
     Operation("dequantize_linear", "DequantizeLinear", ("q", "scale", "zero_point"),
               {"axis": None, "block_size": None, "dtype": "int8"},
               "float32 array",
               ("AFF-1.1", "AFF-1.2", "AFF-1.3", "AFF-1.4", "AFF-4.1", "AFF-4.2"),
-              "refq.conformance.reference:dequantize_linear"),
+              "refq.affine.dequantize:dequantize",
+              input_types={"q": "target", **_AFFINE_TYPES}, reference_outcomes=False, variants=("dequantize",),
+              generators=("dequantize", "errors")),
     Operation("fake_quantize", None, ("x", "scale", "zero_point"), {"axis": None, "dtype": "int8"},
               "float32 array: dequantize(quantize(x)) (PyTorch's fake_quantize_per_tensor/per_channel_affine)",
               ("AFF-3.1", "AFF-4.2"),
-              "refq.conformance.reference:fake_quantize"),
+              "refq.backends.reference:fake_quantize",
+              input_types={"x": "float32", **_AFFINE_TYPES}, variants=("quantize", "dequantize"),
+              generators=("fake_quantize",)),
     Operation("cast", "Cast", ("x",), {"to": "float8_e4m3fn", "saturate": False},
               "bit patterns of the target format (uint8/uint16/uint32)",
               ("NUM-3.12", "NUM-3.13", "NUM-3.15", "NUM-3.16", "NUM-3.17", "NUM-3.19"),
-              "refq.conformance.reference:cast"),
+              "refq.backends.reference:cast",
+              input_types={"x": "float32"}, values={"to": _NARROW_FLOATS, "saturate": (False, True)},
+              onnx_values={"to": _ONNX_CAST_TARGETS}, generators=("cast",)),
     # Chapter INT.
     Operation("matmul_integer", "MatMulInteger", ("a", "b", "a_zero_point?", "b_zero_point?"), {},
               "int32 array", ("INT-1.1", "INT-2.1", "INT-2.2", "INT-2.3", "INT-2.4", "INT-5.3"),
-              "refq.conformance.reference:matmul_integer"),
+              "refq.integer_ops.profiles:matmul_integer_outcomes",
+              input_types={"a": "int8|uint8", "b": "int8|uint8", "a_zero_point": "like:a", "b_zero_point": "like:b"},
+              variants=("integer",), generators=("integer_ops",)),
     Operation("qlinear_matmul", "QLinearMatMul",
               ("a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"), {},
               "array of y_zero_point's dtype",
               ("INT-1.1", "INT-2.1", "INT-2.3", "INT-4.1", "INT-4.2", "INT-5.2", "INT-5.3", "REQ-1.1", "REQ-1.3"),
-              "refq.conformance.reference:qlinear_matmul"),
+              "refq.integer_ops.profiles:qlinear_matmul_outcomes",
+              input_types={"a": "int8|uint8", "a_scale": "float32", "a_zero_point": "like:a", "b": "int8|uint8",
+                           "b_scale": "float32", "b_zero_point": "like:b", "y_scale": "float32",
+                           "y_zero_point": "int8|uint8"},
+              variants=("integer", "requantize"), generators=("integer_ops",)),
     Operation("conv_integer", "ConvInteger", ("x", "w", "x_zero_point?", "w_zero_point?"),
               {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None, "pads": None,
                "strides": None},
               "int32 array (N, M, H_out, W_out)",
               ("INT-1.1", "INT-3.1", "INT-3.2", "INT-3.3", "INT-3.4", "INT-5.3"),
-              "refq.conformance.reference:conv_integer"),
+              "refq.integer_ops.profiles:conv_integer_outcomes",
+              input_types={"x": "int8|uint8", "w": "int8|uint8", "x_zero_point": "like:x", "w_zero_point": "like:w"},
+              values=_CONV_VALUES, variants=("integer",), generators=("integer_ops",)),
     Operation("qlinear_conv", "QLinearConv",
               ("x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale", "y_zero_point", "B?"),
               {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None, "pads": None,
                "strides": None},
               "array of y_zero_point's dtype (N, M, H_out, W_out)",
               ("INT-1.1", "INT-3.1", "INT-3.4", "INT-4.1", "INT-4.3", "INT-5.2", "INT-5.3", "REQ-1.1", "REQ-1.3"),
-              "refq.conformance.reference:qlinear_conv"),
-    # Chapter OBS. Several results travel as one record (refq.conformance.records): a numpy structured
+              "refq.integer_ops.profiles:qlinear_conv_outcomes",
+              input_types={"x": "int8|uint8", "x_scale": "float32", "x_zero_point": "like:x", "w": "int8|uint8",
+                           "w_scale": "float32", "w_zero_point": "like:w", "y_scale": "float32",
+                           "y_zero_point": "int8|uint8", "B": "int32"},
+              values=_CONV_VALUES, variants=("integer", "requantize"), generators=("integer_ops",)),
+    # Chapter OBS. Several results travel as one record (refq.backends.records): a numpy structured
     # array of shape () whose fields are arrays. ``batches`` stacks equal-size batches on its first axis,
     # fed to the observer in order; ``ch_axis`` is an axis of one batch.
     Operation("dynamic_quantize_linear", "DynamicQuantizeLinear", ("x",), {},
               "record (y: uint8 shaped like x, y_scale: float32, y_zero_point: uint8)",
               ("OBS-5.1", "OBS-5.2", "OBS-5.3", "OBS-5.4", "OBS-5.5"),
-              "refq.conformance.reference:dynamic_quantize_linear"),
+              "refq.backends.reference:dynamic_quantize_linear",
+              input_types={"x": "float32"}, variants=("observe",), generators=("observers",)),
     Operation("observe_minmax", None, ("batches",),
               {"dtype": "uint8", "qscheme": "affine", "reduce_range": False, "ch_axis": None},
               "record (min_val, max_val: float32 state; scale: float32, zero_point: int64), scalars per "
               "tensor, one per channel with ch_axis (torch MinMaxObserver / PerChannelMinMaxObserver)",
               ("OBS-1.7", "OBS-2.1", "OBS-2.2", "OBS-2.3", "OBS-2.5"),
-              "refq.conformance.reference:observe_minmax"),
+              "refq.backends.reference:observe_minmax",
+              input_types=_OBSERVER_TYPES, variants=("observe",), generators=("observers",)),
     Operation("observe_moving_average", None, ("batches",),
               {"averaging_constant": 0.01, "dtype": "uint8", "qscheme": "affine", "reduce_range": False,
                "ch_axis": None},
               "record (min_val, max_val, scale, zero_point) as observe_minmax "
               "(torch MovingAverageMinMaxObserver / MovingAveragePerChannelMinMaxObserver)",
               ("OBS-1.7", "OBS-2.1", "OBS-2.2", "OBS-2.5", "OBS-2.6"),
-              "refq.conformance.reference:observe_moving_average"),
+              "refq.backends.reference:observe_moving_average",
+              input_types=_OBSERVER_TYPES, variants=("observe",), generators=("observers",)),
     Operation("observe_histogram", None, ("batches",),
               {"bins": 2048, "dtype": "uint8", "qscheme": "affine", "reduce_range": False},
               "record (histogram: float32 of bins counts, min_val, max_val: float32, scale: float32, "
               "zero_point: int64) (torch HistogramObserver)",
               ("OBS-3.4", "OBS-3.6", "OBS-3.8", "OBS-3.9"),
-              "refq.conformance.reference:observe_histogram"),
+              "refq.backends.reference:observe_histogram",
+              input_types=_OBSERVER_TYPES, variants=("observe",), generators=("observers",)),
     # ONNX Runtime's calibrators (onnxruntime.quantization.calibrate.HistogramCollector): one collect()
     # per batch, then the range; the record also holds the histogram the range was taken from.
     Operation("calibrate_percentile", None, ("batches",),
@@ -108,63 +198,71 @@ OPERATIONS: tuple[Operation, ...] = (
               "record (lowest, highest: float32 range; hist: int64 counts; hist_edges: float32) "
               "(ONNX Runtime's percentile HistogramCollector)",
               ("OBS-4.1", "OBS-4.2", "OBS-4.3", "OBS-4.4", "OBS-4.5"),
-              "refq.conformance.reference:calibrate_percentile"),
+              "refq.backends.reference:calibrate_percentile",
+              input_types=_OBSERVER_TYPES, variants=("observe",), generators=("observers",)),
     Operation("calibrate_entropy", None, ("batches",),
               {"num_bins": 128, "num_quantized_bins": 128},
               "record (lowest, highest: float32 range; hist: int64 counts; hist_edges: float32) "
               "(ONNX Runtime's entropy HistogramCollector)",
               ("OBS-4.1", "OBS-4.2", "OBS-4.3", "OBS-4.6"),
-              "refq.conformance.reference:calibrate_entropy"),
-    # Chapter ELT: ONNX Runtime's com.microsoft operators (their definition is ONNX Runtime's).
+              "refq.backends.reference:calibrate_entropy",
+              input_types=_OBSERVER_TYPES, variants=("observe",), generators=("observers",)),
+    # Chapter ELT: ONNX Runtime's com.microsoft operators (their definition is ONNX Runtime's, under every
+    # profile: the references take no profile).
     Operation("qlinear_add", "com.microsoft.QLinearAdd",
               ("A", "A_scale", "A_zero_point?", "B", "B_scale", "B_zero_point?", "C_scale", "C_zero_point?"), {},
               "array of A's dtype (int8 or uint8), the broadcast shape",
               ("ELT-1.1", "ELT-1.2", "ELT-1.3", "ELT-2.1", "ELT-2.2", "ELT-2.3", "ELT-2.4", "ELT-2.5"),
-              "refq.conformance.reference:qlinear_add"),
+              "refq.elementwise.binary:qlinear_add", input_types=_BINARY_TYPES, **_ELEMENTWISE),
     Operation("qlinear_mul", "com.microsoft.QLinearMul",
               ("A", "A_scale", "A_zero_point?", "B", "B_scale", "B_zero_point?", "C_scale", "C_zero_point?"), {},
               "array of A's dtype (int8 or uint8), the broadcast shape",
               ("ELT-1.1", "ELT-1.2", "ELT-2.1", "ELT-2.6", "ELT-2.7"),
-              "refq.conformance.reference:qlinear_mul"),
+              "refq.elementwise.binary:qlinear_mul", input_types=_BINARY_TYPES, **_ELEMENTWISE),
     Operation("qlinear_sigmoid", "com.microsoft.QLinearSigmoid",
               ("X", "X_scale", "X_zero_point?", "Y_scale", "Y_zero_point?"), {},
               "array of X's dtype and shape",
               ("ELT-1.1", "ELT-3.1", "ELT-3.2", "ELT-3.3", "ELT-3.5", "ELT-3.6"),
-              "refq.conformance.reference:qlinear_sigmoid"),
+              "refq.elementwise.lookup:qlinear_sigmoid", input_types=_UNARY_TYPES, **_ELEMENTWISE),
     Operation("qlinear_leaky_relu", "com.microsoft.QLinearLeakyRelu",
               ("X", "X_scale", "X_zero_point?", "Y_scale", "Y_zero_point?"), {"alpha": 0.01},
               "array of X's dtype and shape",
               ("ELT-1.1", "ELT-3.1", "ELT-3.2", "ELT-3.4", "ELT-3.5", "ELT-3.6"),
-              "refq.conformance.reference:qlinear_leaky_relu"),
+              "refq.elementwise.lookup:qlinear_leaky_relu", input_types=_UNARY_TYPES, **_ELEMENTWISE),
     Operation("qlinear_tanh", None,
               ("X", "X_scale", "X_zero_point?", "Y_scale", "Y_zero_point?"), {},
               "array of X's dtype and shape",
               ("ELT-1.1", "ELT-3.1", "ELT-3.2", "ELT-3.5", "ELT-3.7", "ELT-3.8"),
-              "refq.conformance.reference:qlinear_tanh"),
+              "refq.elementwise.lookup:qlinear_tanh", input_types=_UNARY_TYPES, **_ELEMENTWISE),
     Operation("qlinear_global_average_pool", "com.microsoft.QLinearGlobalAveragePool",
               ("X", "x_scale", "x_zero_point?", "y_scale", "y_zero_point?"), {"channels_last": 0},
               "array of X's dtype, spatial axes of length 1",
               ("ELT-1.1", "ELT-4.1", "ELT-4.2", "ELT-4.3"),
-              "refq.conformance.reference:qlinear_global_average_pool"),
+              "refq.elementwise.pooling:qlinear_global_average_pool", input_types=_POOL_TYPES,
+              values={"channels_last": (0, 1)}, **_ELEMENTWISE),
     Operation("max_pool", "MaxPool",
               ("X",), {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "kernel_shape": None, "pads": None,
                        "storage_order": 0, "strides": None},
               "array of X's dtype (int8 or uint8), the pooled shape",
               ("ELT-1.1", "ELT-6.1", "ELT-6.2", "ELT-6.3"),
-              "refq.conformance.reference:max_pool"),
+              "refq.elementwise.windows:max_pool", input_types={"X": "int8|uint8"},
+              values={**_POOL_VALUES, "storage_order": (0, 1)}, **_ELEMENTWISE),
     Operation("qlinear_average_pool", "com.microsoft.QLinearAveragePool",
               ("X", "x_scale", "x_zero_point?", "y_scale", "y_zero_point?"),
               {"auto_pad": "NOTSET", "ceil_mode": 0, "channels_last": 0, "count_include_pad": 0, "kernel_shape": None,
                "pads": None, "strides": None},
               "array of X's dtype, the pooled shape",
               ("ELT-1.1", "ELT-2.1", "ELT-4.2", "ELT-6.1", "ELT-6.4", "ELT-6.5", "ELT-6.6"),
-              "refq.conformance.reference:qlinear_average_pool"),
+              "refq.elementwise.windows:qlinear_average_pool", input_types=_POOL_TYPES,
+              values={**_POOL_VALUES, "channels_last": (0, 1), "count_include_pad": (0, 1)}, **_ELEMENTWISE),
     Operation("qlinear_concat", "com.microsoft.QLinearConcat",
               ("Y_scale", "Y_zero_point", "inputs"), {"axis": None},
               "array of Y_zero_point's dtype; inputs is a sequence of (X, X_scale, X_zero_point)",
               ("ELT-1.1", "ELT-3.2", "ELT-3.5", "ELT-7.1", "ELT-7.2"),
-              "refq.conformance.reference:qlinear_concat",
-              sequences={"inputs": ("X", "X_scale", "X_zero_point?")}),
+              "refq.elementwise.concat:qlinear_concat",
+              sequences={"inputs": ("X", "X_scale", "X_zero_point?")},
+              input_types={"Y_scale": "float32", "Y_zero_point": "int8|uint8", "X": "like:Y_zero_point",
+                           "X_scale": "float32", "X_zero_point": "like:Y_zero_point"}, **_ELEMENTWISE),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}
