@@ -37,21 +37,22 @@ from functools import lru_cache
 
 import numpy as np
 
-from refq.conformance.fingerprint_probes import ProbeFingerprint, combinations, failed, match, observe, refused
+from refq.conformance import fingerprint_engine as engine
+from refq.conformance.fingerprint_engine import Result, every_combination as combinations, registry_values
 from refq.errors import RefqValueError
-from refq.registry.variants import VARIANTS_BY_NAME
 
 F32 = np.float32
 F64 = np.float64
 
-#: Operation -> its dimensions (name -> values, ONNX Runtime's first).
+#: Operation -> its dimensions (registry variant -> its values, ONNX Runtime's first).
 OPERATION_VARIANTS: dict[str, dict[str, tuple[str, ...]]] = {
-    "qlinear_add": {"add_fixed_part": ("fused", "two_roundings"), "add_operand_order": ("swapped", "as_given")},
-    "qlinear_mul": {"mul_zero_point": ("float32_sum", "fused", "after_rounding")},
-    "qlinear_sigmoid": {"sigmoid_function": ("mlas_logistic", "float64_logistic")},
-    "qlinear_global_average_pool": {"average_sum": ("integer_sum", "float32_window_sum")},
-    "qlinear_average_pool": {"average_sum": ("float32_window_sum", "integer_sum"),
-                             "average_division": tuple(value.name for value in VARIANTS_BY_NAME["average_division"].values)},
+    "qlinear_add": {"add_fixed_part": registry_values("add_fixed_part"),
+                    "add_operand_order": registry_values("add_operand_order")},
+    "qlinear_mul": {"mul_zero_point": registry_values("mul_zero_point")},
+    "qlinear_sigmoid": {"sigmoid_function": registry_values("sigmoid_function")},
+    "qlinear_global_average_pool": {"average_sum": registry_values("average_sum")},
+    "qlinear_average_pool": {"average_sum": registry_values("average_sum")[::-1],
+                             "average_division": registry_values("average_division")},
 }
 #: What ONNX Runtime 1.32 computes (its profile, ``onnxruntime``, is the only one naming ELT operations).
 ONNXRUNTIME = {operation: {name: values[0] for name, values in variants.items()}
@@ -344,20 +345,51 @@ def probes_for(operation: str) -> tuple[Probe, ...]:
 # --- the fingerprint ----------------------------------------------------------------------
 
 
-def fingerprint_operation(backend, operation: str) -> ProbeFingerprint:
-    if not callable(getattr(backend, operation, None)):
-        return failed(operation, "per_tensor", NotImplementedError(f"no {operation} method"))
-    table = probes_for(operation)
-    method = getattr(backend, operation)
-    observed = observe(lambda probe: method(*probe.inputs, **probe.attributes), table)
-    refusal = refused(observed)
-    if refusal is not None:
-        return failed(operation, "per_tensor", NotImplementedError(refusal.removeprefix("NotImplementedError: ")))
-    declared = PROFILE_COMBINATIONS.get(getattr(backend, "profile", None), {}).get(operation)
-    return match(operation, "per_tensor", OPERATION_VARIANTS[operation], table, observed, predict, declared,
-                 table=combinations_for(operation))
+class ElementwiseChapter:
+    """The ELT operations for the engine: one probe per call, compared whole, per tensor."""
+
+    unit = "probe"
+    operations = tuple(OPERATION_VARIANTS)
+    granularities = ("per_tensor",)
+
+    def dimensions(self, operation: str) -> dict[str, tuple[str, ...]]:
+        return OPERATION_VARIANTS[operation]
+
+    def combinations(self, operation: str) -> list[dict[str, str]]:
+        return combinations_for(operation)
+
+    def probes(self, operation: str, granularity: str) -> tuple[Probe, ...]:
+        return tuple(engine.Probe(p.name, operation, p.inputs, p.attributes, p) for p in probes_for(operation))
+
+    def output(self, probe, returned) -> np.ndarray:
+        return np.asarray(returned)
+
+    @lru_cache(maxsize=None)
+    def _predicted(self, operation: str, name: str, combination: tuple):
+        probe = next(p for p in probes_for(operation) if p.name == name)
+        return predict(probe, dict(combination))
+
+    def predict(self, probe, granularity: str, index: int, combination: dict[str, str]):
+        predicted = self._predicted(probe.operation, probe.name, tuple(sorted(combination.items())))
+        return engine.REFUSED if predicted is None else (predicted, None)
+
+    def declared(self, backend, operation: str, granularity: str) -> dict[str, str] | None:
+        return PROFILE_COMBINATIONS.get(getattr(backend, "profile", None), {}).get(operation)
+
+    def profiles(self, operation: str, granularity: str) -> dict[str, dict[str, str]]:
+        return {}
+
+    def describe(self, probe, element, value):
+        return engine.Unexplained(probe.name)
 
 
-def fingerprint_elementwise(backend) -> list[ProbeFingerprint]:
+CHAPTER = ElementwiseChapter()
+
+
+def fingerprint_operation(backend, operation: str) -> Result:
+    return engine.fingerprint_operation(backend, CHAPTER, operation, "per_tensor")
+
+
+def fingerprint_elementwise(backend) -> list[Result]:
     """Every ELT operation above; a backend without one is reported unsupported."""
     return [fingerprint_operation(backend, operation) for operation in OPERATION_VARIANTS]

@@ -14,48 +14,51 @@ of three registry variants while the others agree on them:
 
 ``qlinear_conv`` runs the same probes as 1x1 convolutions (the rows of ``a`` become pixels, its
 columns input channels), plus :func:`padding_probes`, which reveal whether the padding holds the
-input zero point (it contributes nothing) or the code 0 (it contributes $-z_x w$); that dimension,
-``conv_padding``, is this module's own, not a registry variant: every backend refq covers pads with
-the zero point. Each operation runs per tensor and per output channel (the weight scale an array of
+input zero point (it contributes nothing) or the code 0 (it contributes $-z_x w$), the registry
+variant ``conv_padding``: every backend refq covers pads with the zero point. Each operation runs per tensor and per output channel (the weight scale an array of
 equal values, which takes the backends' per-channel kernels).
 
-Every combination of variant values is computed on the same probes by :func:`predict` (plain numpy,
-written apart from refq's REQ kernels); the combinations that explain every probe are the backend's
-fingerprint. The probes use uint8 activations, int8 weights and a uint8 output, which every adapter
+Every combination of variant values is computed on the same probes by :func:`predict`: refq's own
+``qlinear_matmul`` / ``qlinear_conv`` under those values (``conv_padding = zero`` is the convolution of
+the input padded with the code 0 explicitly); the engine (:mod:`.fingerprint_engine`) keeps the
+combinations that explain every probe. The probes use uint8 activations, int8 weights and a uint8 output, which every adapter
 accepts (FBGEMM takes no other).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-from refq.conformance.fingerprint_probes import ProbeFingerprint, failed, match, observe, refused
+from refq.conformance import fingerprint_engine as engine
+from refq.conformance.fingerprint_engine import Result, every_combination, registry_values
 from refq.errors import wrong_type
+from refq.integer_ops.qlinear import qlinear_conv, qlinear_matmul
+from refq.requantize import requantize_multiplier
 from refq.registry.variants import VARIANTS_BY_NAME
 
 F32 = np.float32
 
-#: The multiplier $m$ from the scales in each order of the operations (REQ-1.1), float32 at the end.
-MULTIPLIER_ORDERS = {
-    "product_then_quotient": lambda a, b, y: F32(F32(a * b) / y),
-    "float64_quotient": lambda a, b, y: F32(np.float64(a) * np.float64(b) / np.float64(y)),
-    "reciprocal": lambda a, b, y: F32(F32(a * b) * F32(F32(1) / y)),
-    "ratio_first": lambda a, b, y: F32(a * F32(b / y)),
-}
+
+
+def _multiplier(order: str):
+    return lambda a, b, y: F32(requantize_multiplier(F32(a), np.asarray([b], F32), F32(y), "float32", order)[0])
+
+
+#: The multiplier $m$ from the scales in each order of the operations (REQ-1.1): refq's.
+MULTIPLIER_ORDERS = {order: _multiplier(order) for order in registry_values("requantize_multiplier_order")}
 #: The registry variants the probes separate (names and values from refq.registry.variants).
 REGISTRY_VARIANTS = tuple(name for name in ("requantize_multiplier_order", "requantize_precision",
                                              "requantize_zero_point", "requantize_rounding")
                           if name in VARIANTS_BY_NAME)
-#: How the scaled accumulator becomes an integer, per ``requantize_rounding`` value.
+#: How the scaled accumulator becomes an integer, per ``requantize_rounding`` value (REQ-1.5): the order
+#: probes' search uses it to find accumulators the multipliers round apart.
 ROUNDINGS = {"half_to_even": np.rint, "toward_zero": np.trunc}
-VARIANTS: dict[str, tuple[str, ...]] = {
-    name: tuple(value.name for value in VARIANTS_BY_NAME[name].values) for name in REGISTRY_VARIANTS}
+VARIANTS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in REGISTRY_VARIANTS}
 #: Where a convolution's padding comes from: the input zero point (ONNX) or the raw code 0.
-PADDING = ("input_zero_point", "zero")
+PADDING = registry_values("conv_padding")
 CONV_VARIANTS: dict[str, tuple[str, ...]] = {**VARIANTS, "conv_padding": PADDING}
 OPERATIONS = ("qlinear_matmul", "qlinear_conv")
 GRANULARITIES = ("per_tensor", "per_channel")
@@ -114,50 +117,24 @@ def conv_output_as_matmul(probe: Probe, output: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(output[0, :, :, 0].T)
 
 
-def accumulator(probe: Probe, padding: str = "input_zero_point") -> np.ndarray:
-    """The exact int64 sums: $\\sum_k (a_{ik} - z_a) b_{kj}$, or the convolution's sums with the padded
-    positions holding ``z_x`` (``input_zero_point``) or 0 (``zero``); the probes keep them inside int32."""
-    centred = probe.a.astype(np.int64) - probe.a_zero_point
-    if probe.pads is None:
-        return centred @ probe.b.astype(np.int64)
-    top, left, bottom, right = probe.pads
-    fill = 0 if padding == "input_zero_point" else -probe.a_zero_point
-    padded = np.pad(centred, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
-    weights = probe.b.astype(np.int64)
-    out_channels, _, kernel_h, kernel_w = weights.shape
-    height, width = padded.shape[2] - kernel_h + 1, padded.shape[3] - kernel_w + 1
-    sums = np.zeros((padded.shape[0], out_channels, height, width), np.int64)
-    for i in range(kernel_h):
-        for j in range(kernel_w):
-            sums += np.einsum("nchw,mc->nmhw", padded[:, :, i:i + height, j:j + width], weights[:, :, i, j])
-    return sums
-
-
 def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
-    """The uint8 output of ``probe`` (matmul-shaped for a matmul probe) under one combination."""
-    multiplier = MULTIPLIER_ORDERS[variants["requantize_multiplier_order"]](
-        F32(probe.a_scale), F32(probe.b_scale), F32(probe.y_scale))
-    sums = accumulator(probe, variants.get("conv_padding", "input_zero_point"))
-    zero_point = probe.y_zero_point
-    with np.errstate(over="ignore"):
-        if variants["requantize_precision"] == "float32":
-            scaled = sums.astype(F32) * multiplier
-            shifted = scaled + F32(zero_point)
-        else:
-            scaled = sums.astype(np.float64) * np.float64(multiplier)
-            shifted = scaled + np.float64(zero_point)
-    rounding = ROUNDINGS[variants.get("requantize_rounding", "half_to_even")]
-    if variants["requantize_zero_point"] == "after_rounding":
-        result = rounding(scaled.astype(np.float64)) + zero_point
-    else:
-        result = rounding(shifted.astype(np.float64))
-    return np.clip(result, 0, 255).astype(np.uint8)
+    """The uint8 output of ``probe`` (matmul-shaped for a matmul probe) under one combination: refq's
+    ``qlinear_matmul``, or for a padding probe refq's ``qlinear_conv`` (on the input padded with the code 0
+    beforehand under ``conv_padding = zero``)."""
+    options = {"precision": variants["requantize_precision"], "zero_point_placement": variants["requantize_zero_point"],
+               "rounding": variants.get("requantize_rounding", "half_to_even"),
+               "multiplier_order": variants["requantize_multiplier_order"]}
+    if probe.pads is None:
+        return qlinear_matmul(*probe.arguments(), **options)
+    inputs, attributes = probe.conv_arguments()
+    if variants.get("conv_padding", "input_zero_point") == "zero":
+        top, left, bottom, right = attributes.pop("pads")
+        inputs = (np.pad(inputs[0], ((0, 0), (0, 0), (top, bottom), (left, right))), *inputs[1:])
+    return qlinear_conv(*inputs, **attributes, **options)
 
 
 def combinations(operation: str = "qlinear_matmul") -> list[dict[str, str]]:
-    table = CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS
-    names = list(table)
-    return [dict(zip(names, values)) for values in itertools.product(*table.values())]
+    return every_combination(CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS)
 
 
 # --- discriminating inputs ------------------------------------------------------------
@@ -307,29 +284,65 @@ def declared_combination(profile, operation: str) -> dict[str, str] | None:
     return combination
 
 
-def call(backend, operation: str, probe: Probe, per_channel: bool) -> np.ndarray:
-    """The backend's output for ``probe`` (matmul-shaped for a matmul probe)."""
-    if operation == "qlinear_matmul":
-        return backend.qlinear_matmul(*probe.arguments(per_channel))
-    inputs, attributes = probe.conv_arguments(per_channel)
-    return conv_output_as_matmul(probe, backend.qlinear_conv(*inputs, **attributes))
+class IntegerChapter:
+    """qlinear_matmul and qlinear_conv for the engine: one probe per call, compared whole."""
+
+    unit = "probe"
+    operations = OPERATIONS
+    granularities = GRANULARITIES
+
+    def dimensions(self, operation: str) -> dict[str, tuple[str, ...]]:
+        return CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS
+
+    def combinations(self, operation: str) -> list[dict[str, str]]:
+        return combinations(operation)
+
+    @lru_cache(maxsize=None)
+    def probes(self, operation: str, granularity: str) -> tuple[engine.Probe, ...]:
+        per_channel = granularity == "per_channel"
+        calls = []
+        for probe in probes_for(operation):
+            if operation == "qlinear_matmul":
+                inputs, attributes = probe.arguments(per_channel), {}
+            else:
+                inputs, attributes = probe.conv_arguments(per_channel)
+            calls.append(engine.Probe(probe.name, operation, inputs, attributes, probe))
+        return tuple(calls)
+
+    def output(self, probe: engine.Probe, returned) -> np.ndarray:
+        return conv_output_as_matmul(probe.purpose, returned) if probe.operation == "qlinear_conv" else np.asarray(returned)
+
+    @lru_cache(maxsize=None)
+    def _predicted(self, name: str, combination: tuple) -> np.ndarray:
+        return predict(PROBES_BY_NAME()[name], dict(combination))
+
+    def predict(self, probe: engine.Probe, granularity: str, index: int, combination: dict[str, str]):
+        return self._predicted(probe.name, tuple(sorted(combination.items()))), None
+
+    def declared(self, backend, operation: str, granularity: str) -> dict[str, str] | None:
+        return declared_combination(getattr(backend, "profile", None), operation)
+
+    def profiles(self, operation: str, granularity: str) -> dict[str, dict[str, str]]:
+        return {}
+
+    def describe(self, probe, element, value):
+        return engine.Unexplained(probe.name)
 
 
-def fingerprint_operation(backend, operation: str, granularity: str) -> ProbeFingerprint:
+@lru_cache(maxsize=1)
+def PROBES_BY_NAME() -> dict[str, Probe]:  # noqa: N802 - a table, built once
+    return {probe.name: probe for probe in probes_for("qlinear_conv")}
+
+
+CHAPTER = IntegerChapter()
+
+
+def fingerprint_operation(backend, operation: str, granularity: str) -> Result:
     """Fingerprint ``operation`` (``qlinear_matmul`` or ``qlinear_conv``) of ``backend`` at ``granularity``."""
-    if not callable(getattr(backend, operation, None)):
-        return failed(operation, granularity, NotImplementedError(f"no {operation} method"))
-    table = probes_for(operation)
-    observed = observe(lambda probe: call(backend, operation, probe, granularity == "per_channel"), table)
-    refusal = refused(observed)
-    if refusal is not None:
-        return failed(operation, granularity, NotImplementedError(refusal.removeprefix("NotImplementedError: ")))
-    variants = CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS
-    return match(operation, granularity, variants, table, observed, predict,
-                 declared_combination(getattr(backend, "profile", None), operation))
+    return engine.fingerprint_operation(backend, CHAPTER, operation, granularity)
 
 
-def fingerprint_integer(backend) -> list[ProbeFingerprint]:
+def fingerprint_integer(backend) -> list[Result]:
     """Both operations at both granularities; a backend without them is reported unsupported."""
     return [fingerprint_operation(backend, operation, granularity)
             for operation in OPERATIONS for granularity in GRANULARITIES]
@@ -337,7 +350,7 @@ def fingerprint_integer(backend) -> list[ProbeFingerprint]:
 
 @dataclass
 class RequantizationFingerprint:
-    """What the probes say about a backend's ``qlinear_matmul`` per tensor."""
+    """What the probes say about a backend's ``qlinear_matmul`` per tensor, with every observed output."""
 
     #: probe name -> the backend's output (a list of lists), or the error it raised.
     observed: dict[str, list | str]
@@ -354,12 +367,21 @@ def fingerprint_requantization(backend) -> RequantizationFingerprint:
     """Fingerprint the per-tensor ``qlinear_matmul`` of ``backend``, keeping every observed output."""
     if not callable(getattr(backend, "qlinear_matmul", None)):
         raise wrong_type("backend", "an adapter with a qlinear_matmul method", backend)
-    table = probes()
-    observed = observe(lambda probe: backend.qlinear_matmul(*probe.arguments()), table)
-    result = match("qlinear_matmul", "per_tensor", VARIANTS, table, observed, predict)
-    plain = {name: value if isinstance(value, str) else value.astype(int).tolist() for name, value in observed.items()}
+    result = fingerprint_operation(backend, "qlinear_matmul", "per_tensor")
+    observed = {}
+    for probe in CHAPTER.probes("qlinear_matmul", "per_tensor"):
+        try:
+            observed[probe.name] = np.asarray(engine.invoke(backend, probe.operation, probe.inputs,
+                                                            probe.attributes)).astype(int).tolist()
+        except engine.Unsupported as refusal:
+            observed[probe.name] = f"NotImplementedError: {refusal}"
+        except Exception as error:  # noqa: BLE001 - a refusal is an observation too
+            observed[probe.name] = f"{type(error).__name__}: {error}"
     values = result.values if result.consistent else {name: [] for name in VARIANTS}
-    return RequantizationFingerprint(plain, result.consistent, values, result.nearest, result.unexplained)
+    # a refusal of every probe explains none of them
+    unexplained = ([probe.name for probe in probes()] if result.status != "ok"
+                   else [u.probe for u in result.unexplained])
+    return RequantizationFingerprint(observed, result.consistent, values, result.nearest, unexplained)
 
 
 def probe_table() -> str:

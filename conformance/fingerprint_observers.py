@@ -5,8 +5,8 @@ choices. Each is a *variant* here, and a small table of ranges (:data:`PROBES`) 
 their values: on each probe, changing one variant changes the result while the others
 agree. The backend's ``observe_minmax`` sees each probe's range as one batch
 ``[m_min, m_max]``; every combination of variant values is computed on the same probes by
-:func:`predict` (plain float32 numpy, written apart from refq's OBS-1 kernels) and the
-combinations that explain every probe are the backend's fingerprint.
+:func:`predict` (plain float32 numpy, written apart from refq's OBS-1 kernels) and the engine
+(:mod:`.fingerprint_engine`) keeps the combinations that explain every probe.
 
 Variants:
 
@@ -20,22 +20,19 @@ Variants:
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from refq.conformance import fingerprint_engine as engine
+from refq.conformance.fingerprint_engine import Result, every_combination, registry_values
 from refq.errors import wrong_type
 
 F32 = np.float32
 
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "symmetric_divisor": ("half_span", "qmax"),
-    "scale_floor": ("float32_eps", "none"),
-    "reduce_range": ("halved", "ignored"),
-    "zero_point_rounding": ("half_to_even", "half_away_from_zero"),
-    "zero_in_range": ("widened", "as_observed"),
-}
+#: The registry variants of the qparams rule (refq.registry.variants, operation "observe").
+VARIANTS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in (
+    "symmetric_divisor", "scale_floor", "reduce_range", "zero_point_rounding", "zero_in_range")}
 #: PyTorch's observers (OBS-1): what refq's ``pytorch`` observer profile prescribes.
 PYTORCH = {"symmetric_divisor": "half_span", "scale_floor": "float32_eps", "reduce_range": "halved",
            "zero_point_rounding": "half_to_even", "zero_in_range": "widened"}
@@ -105,8 +102,7 @@ def predict(probe: Probe, variants: dict[str, str]) -> tuple[np.float32, int]:
 
 
 def combinations() -> list[dict[str, str]]:
-    names = list(VARIANTS)
-    return [dict(zip(names, values)) for values in itertools.product(*VARIANTS.values())]
+    return every_combination(VARIANTS)
 
 
 @dataclass
@@ -124,39 +120,74 @@ class ObserverFingerprint:
     unexplained: list[str] = field(default_factory=list)
 
 
-def _same(observed: tuple[np.float32, int], predicted: tuple[np.float32, int]) -> bool:
-    return (np.asarray(observed[0], F32).view(np.uint32) == np.asarray(predicted[0], F32).view(np.uint32)
-            and int(observed[1]) == int(predicted[1]))
-
-
 def observe(backend, probe: Probe) -> tuple[np.float32, int]:
     """Run the backend's ``observe_minmax`` on the one batch ``[m_min, m_max]``."""
-    batches = np.array([[probe.min_val, probe.max_val]], dtype=F32)
-    output = backend.observe_minmax(batches, dtype=probe.dtype, qscheme=probe.qscheme,
-                                    reduce_range=probe.reduce_range, ch_axis=None)
+    call = CHAPTER.probes("observe_minmax", "per_tensor")[PROBES.index(probe)]
+    output = engine.invoke(backend, call.operation, call.inputs, call.attributes)
     return F32(np.asarray(output["scale"]).reshape(())), int(np.asarray(output["zero_point"]).reshape(()))
+
+
+def _pair(scale, zero_point) -> np.ndarray:
+    """(scale, zero point) as one int64 array: the scale's float32 bits, then the zero point."""
+    return np.array([int(np.asarray(scale, F32).reshape(()).view(np.uint32)), int(zero_point)], np.int64)
+
+
+class ObserverChapter:
+    """``observe_minmax``'s qparams rule for the engine: one range per call, (scale, zero point) compared."""
+
+    unit = "probe"
+    operations = ("observe_minmax",)
+    granularities = ("per_tensor",)
+
+    def dimensions(self, operation: str) -> dict[str, tuple[str, ...]]:
+        return VARIANTS
+
+    def combinations(self, operation: str) -> list[dict[str, str]]:
+        return combinations()
+
+    def probes(self, operation: str, granularity: str) -> tuple[engine.Probe, ...]:
+        return tuple(engine.Probe(p.name, "observe_minmax", (np.array([[p.min_val, p.max_val]], dtype=F32),),
+                                  {"dtype": p.dtype, "qscheme": p.qscheme, "reduce_range": p.reduce_range,
+                                   "ch_axis": None}, p) for p in PROBES)
+
+    def output(self, probe, returned) -> np.ndarray:
+        return _pair(F32(np.asarray(returned["scale"]).reshape(())), int(np.asarray(returned["zero_point"]).reshape(())))
+
+    def predict(self, probe, granularity: str, index: int, combination: dict[str, str]):
+        return _pair(*predict(probe.purpose, combination)), None
+
+    def declared(self, backend, operation: str, granularity: str) -> dict[str, str] | None:
+        return PYTORCH if getattr(backend, "profile", None) == "pytorch" else None
+
+    def profiles(self, operation: str, granularity: str) -> dict[str, dict[str, str]]:
+        return {}
+
+    def describe(self, probe, element, value):
+        return engine.Unexplained(probe.name)
+
+
+CHAPTER = ObserverChapter()
+
+
+def fingerprint_operation(backend, operation: str = "observe_minmax", granularity: str = "per_tensor") -> Result:
+    return engine.fingerprint_operation(backend, CHAPTER, operation, granularity)
 
 
 def fingerprint_qparams(backend) -> ObserverFingerprint:
     """Fingerprint the qparams rule of ``backend`` (an adapter with an ``observe_minmax`` method)."""
     if not callable(getattr(backend, "observe_minmax", None)):
         raise wrong_type("backend", "an adapter with an observe_minmax method", backend)
-    observed: dict[str, tuple[np.float32, int] | str] = {}
+    result = fingerprint_operation(backend)
+    observed: dict[str, tuple[float, int] | str] = {}
     for probe in PROBES:
         try:
-            observed[probe.name] = observe(backend, probe)
+            scale, zero_point = observe(backend, probe)
+            observed[probe.name] = (float(scale), int(zero_point))
         except Exception as error:  # noqa: BLE001 - a refusal is an observation too
             observed[probe.name] = f"{type(error).__name__}: {error}"
-    scored = []
-    for combination in combinations():
-        misses = [probe.name for probe in PROBES
-                  if isinstance(observed[probe.name], str) or not _same(observed[probe.name], predict(probe, combination))]
-        scored.append((len(misses), combination, misses))
-    consistent = [combination for misses, combination, _ in scored if misses == 0]
-    values = {name: sorted({c[name] for c in consistent}, key=VARIANTS[name].index) for name in VARIANTS}
-    _, nearest, unexplained = min(scored, key=lambda item: item[0])
-    plain = {name: (float(v[0]), int(v[1])) if not isinstance(v, str) else v for name, v in observed.items()}
-    return ObserverFingerprint(plain, consistent, values, nearest, unexplained)
+    values = {name: [v for v in VARIANTS[name] if any(c[name] == v for c in result.consistent)] for name in VARIANTS}
+    return ObserverFingerprint(observed, result.consistent, values, result.nearest,
+                               [u.probe for u in result.unexplained])
 
 
 def probe_table() -> str:

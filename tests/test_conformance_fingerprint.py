@@ -191,7 +191,7 @@ def test_fingerprint_unexplained_input_is_reported():
     result = fp.fingerprint_operation(Odd(), "quantize_linear", "per_tensor", "onnxruntime")
     assert [u.input for u in result.unexplained] == ["200.0", "200.0"]
     assert [u.input for u in result.declared_deviations] == ["nan", "200.0", "nan", "200.0"]
-    assert result.consistent == 0
+    assert len(result.consistent) == 0
 
 
 def test_fingerprint_cli_json(tmp_path, capsys):

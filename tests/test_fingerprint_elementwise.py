@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from refq.conformance import fingerprint_elementwise as fe
-from refq.conformance.fingerprint_probes import combinations
+from refq.conformance.fingerprint_engine import every_combination as combinations
 from refq.elementwise.binary import qlinear_add, qlinear_mul
 from refq.elementwise.lookup import qlinear_sigmoid
 from refq.elementwise.pooling import qlinear_global_average_pool

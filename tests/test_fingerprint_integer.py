@@ -40,11 +40,77 @@ def test_probes_discriminate(operation):
                                     for value in ("half_to_even", rounding))) or rounding == "half_to_even"
 
 
+MULTIPLIER_ORDERS = {
+    "product_then_quotient": lambda a, b, y: np.float32(np.float32(a * b) / y),
+    "float64_quotient": lambda a, b, y: np.float32(np.float64(a) * np.float64(b) / np.float64(y)),
+    "reciprocal": lambda a, b, y: np.float32(np.float32(a * b) * np.float32(np.float32(1) / y)),
+    "ratio_first": lambda a, b, y: np.float32(a * np.float32(b / y)),
+}
+
+
+def numpy_accumulator(probe, padding: str = "input_zero_point") -> np.ndarray:
+    """The exact int64 sums, written apart from refq: the convolution's padded positions hold ``z_x``
+    (``input_zero_point``) or 0 (``zero``)."""
+    centred = probe.a.astype(np.int64) - probe.a_zero_point
+    if probe.pads is None:
+        return centred @ probe.b.astype(np.int64)
+    top, left, bottom, right = probe.pads
+    fill = 0 if padding == "input_zero_point" else -probe.a_zero_point
+    padded = np.pad(centred, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
+    weights = probe.b.astype(np.int64)
+    out_channels, _, kernel_h, kernel_w = weights.shape
+    height, width = padded.shape[2] - kernel_h + 1, padded.shape[3] - kernel_w + 1
+    sums = np.zeros((padded.shape[0], out_channels, height, width), np.int64)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            sums += np.einsum("nchw,mc->nmhw", padded[:, :, i:i + height, j:j + width], weights[:, :, i, j])
+    return sums
+
+
+def numpy_predict(probe, variants) -> np.ndarray:
+    """An independent oracle of the fingerprint's predictions: plain numpy, none of refq's REQ kernels."""
+    multiplier = MULTIPLIER_ORDERS[variants["requantize_multiplier_order"]](
+        np.float32(probe.a_scale), np.float32(probe.b_scale), np.float32(probe.y_scale))
+    sums = numpy_accumulator(probe, variants.get("conv_padding", "input_zero_point"))
+    zero_point = probe.y_zero_point
+    with np.errstate(over="ignore"):
+        if variants["requantize_precision"] == "float32":
+            scaled = sums.astype(np.float32) * multiplier
+            shifted = scaled + np.float32(zero_point)
+        else:
+            scaled = sums.astype(np.float64) * np.float64(multiplier)
+            shifted = scaled + np.float64(zero_point)
+    rounding = {"half_to_even": np.rint, "toward_zero": np.trunc}[variants.get("requantize_rounding", "half_to_even")]
+    if variants["requantize_zero_point"] == "after_rounding":
+        result = rounding(scaled.astype(np.float64)) + zero_point
+    else:
+        result = rounding(shifted.astype(np.float64))
+    return np.clip(result, 0, 255).astype(np.uint8)
+
+
+def test_multiplier_orders_match_the_oracle():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        a, b, y = (np.float32(v) for v in rng.uniform(0.001, 0.5, 3))
+        for order, oracle in MULTIPLIER_ORDERS.items():
+            assert fi.MULTIPLIER_ORDERS[order](a, b, y).view(np.uint32) == oracle(a, b, y).view(np.uint32), order
+
+
+@pytest.mark.parametrize("operation", fi.OPERATIONS)
+def test_predict_matches_the_oracle(operation):
+    """The fingerprint's predictions (refq's qlinear_matmul / qlinear_conv under the variant values) equal an
+    independent numpy oracle for every combination on every probe, conv_padding = zero included."""
+    for combination in fi.combinations(operation):
+        for probe in fi.probes_for(operation):
+            np.testing.assert_array_equal(fi.predict(probe, combination), numpy_predict(probe, combination),
+                                          err_msg=f"{probe.name} {combination}")
+
+
 @pytest.mark.parametrize("profile", ["onnxruntime", "onnx-reference", "pytorch"])
 @pytest.mark.parametrize("order", fi.MULTIPLIER_ORDERS)
 def test_predict_matches_refq(profile, order):
-    """The fingerprint's own arithmetic (plain numpy) equals refq's qlinear_matmul and qlinear_conv
-    (REQ-1 kernels) for each profile's precision and placement under every multiplier order."""
+    """The oracle equals refq's qlinear_matmul and qlinear_conv (REQ-1 kernels) called directly with each
+    profile's precision and placement under every multiplier order."""
     values = PROFILES_BY_NAME[profile].requantize
     combination = {"requantize_multiplier_order": order, "requantize_precision": values["requantize_precision"],
                    "requantize_rounding": "half_to_even",
@@ -52,7 +118,7 @@ def test_predict_matches_refq(profile, order):
     variants = {"precision": values["requantize_precision"], "zero_point_placement": values["requantize_zero_point"],
                 "multiplier_order": order}
     for probe in fi.probes_for("qlinear_conv"):
-        expected = fi.predict(probe, combination)
+        expected = numpy_predict(probe, combination)
         if probe.pads is None:
             np.testing.assert_array_equal(qlinear_matmul(*probe.arguments(True), **variants), expected,
                                           err_msg=probe.name)

@@ -22,7 +22,7 @@ class VariantValue:
 @dataclass(frozen=True)
 class Variant:
     name: str
-    operation: str  # "quantize" or "dequantize"
+    operation: str  # "quantize", "dequantize", "requantize", "integer", "observe" or "elementwise"
     clause: str  # the clause that defines the step this variant parameterises
     question: str
     values: tuple[VariantValue, ...]
@@ -239,6 +239,89 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end requantize ---
+    # --- integer operations (INT), observers (OBS) and elementwise operations (ELT): the dimensions their
+    # fingerprints separate; the kernels take them as keyword arguments (the first value is the default)
+    Variant(
+        "conv_padding", "integer", "INT-3.2", "What do a convolution's padded positions hold?",
+        _values(
+            ("input_zero_point", "the input zero point: a padded position adds nothing to the sum (ONNX)"),
+            ("zero", "the code 0: a padded position adds -z_x * w to the sum"),
+        ),
+    ),
+    Variant(
+        "symmetric_divisor", "observe", "OBS-1.5", "What divides max(-m^-, m^+) into a symmetric scale?",
+        _values(
+            ("half_span", "(q_max - q_min) / 2: 127.5 for int8 (torch)"),
+            ("qmax", "q_max: 127 for int8 (the 'narrow' convention)"),
+        ),
+    ),
+    Variant(
+        "scale_floor", "observe", "OBS-1.3", "Is the scale raised to a floor?",
+        _values(
+            ("float32_eps", "raised to eps, 2^-23 by default (torch)"),
+            ("none", "kept as computed"),
+        ),
+    ),
+    Variant(
+        "reduce_range", "observe", "OBS-1.1", "Is reduce_range honoured?",
+        _values(
+            ("halved", "the target range halved, [0, 127] for uint8 (torch)"),
+            ("ignored", "the full target range"),
+        ),
+    ),
+    Variant(
+        "zero_point_rounding", "observe", "OBS-1.4", "How is m^- / s rounded into the zero point?",
+        _values(
+            ("half_to_even", "to nearest, ties to even (torch)"),
+            ("half_away_from_zero", "to nearest, ties away from zero (std::round)"),
+        ),
+    ),
+    Variant(
+        "zero_in_range", "observe", "OBS-1.2", "Is the observed range widened to contain zero?",
+        _values(
+            ("widened", "[min(m_min, 0), max(m_max, 0)] (torch)"),
+            ("as_observed", "[m_min, m_max] as observed"),
+        ),
+    ),
+    Variant(
+        "add_fixed_part", "elementwise", "ELT-2.3",
+        "How is the fixed part z_C - (r_x z_x + r_y z_y) of a quantized sum rounded?",
+        _values(
+            ("fused", "r_x z_x + r_y z_y as one fused multiply-add (ONNX Runtime)"),
+            ("two_roundings", "the product r_x z_x rounded to float32, then the sum"),
+        ),
+    ),
+    Variant(
+        "add_operand_order", "elementwise", "ELT-2.5", "With a broadcast scalar A: which operand is x?",
+        _values(
+            ("swapped", "the scalar becomes y (ONNX Runtime's broadcaster)"),
+            ("as_given", "A stays x"),
+        ),
+    ),
+    Variant(
+        "mul_zero_point", "elementwise", "ELT-2.6", "Where is the output zero point added to a quantized product?",
+        _values(
+            ("float32_sum", "fl(fl(p m) + z_C), then rounded (ONNX Runtime)"),
+            ("fused", "fma(p, m, z_C), one rounding"),
+            ("after_rounding", "round(fl(p m)) + z_C, an exact integer addition"),
+        ),
+    ),
+    Variant(
+        "sigmoid_function", "elementwise", "ELT-3.3", "Which logistic function does a quantized sigmoid tabulate?",
+        _values(
+            ("mlas_logistic", "MLAS's rational approximation in float32 (ONNX Runtime)"),
+            ("float64_logistic", "1 / (1 + e^-x) in float64, rounded to float32"),
+        ),
+    ),
+    Variant(
+        "average_sum", "elementwise", "ELT-4.2", "How does an 8-bit average pool sum its window?",
+        _values(
+            ("integer_sum", "the exact integer sum of q - z_x times one float32 multiplier (ONNX Runtime's global "
+                            "pool)"),
+            ("float32_window_sum", "float32 sums of the dequantized values divided by the count (ONNX Runtime's "
+                                   "windowed pool)"),
+        ),
+    ),
 )
 
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
