@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from refq.conformance.case import vectors_root
-from refq.conformance.generate import cast, dequantize, errors, fake_quantize, observers, quantize
-from refq.conformance.generate import elementwise, integer_ops
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.conformance.generate.writer import write_case
 from refq.errors import invalid, wrong_type
+from refq.registry.operations import OPERATIONS
 
+#: The generator modules the operation records name, in registry order (each module once).
+GENERATOR_MODULES = tuple(importlib.import_module(f"refq.conformance.generate.{name}") for name in
+                          dict.fromkeys(name for operation in OPERATIONS for name in operation.generators))
 #: Every generator, in build order.
-GENERATORS = (*quantize.GENERATORS, *dequantize.GENERATORS, *fake_quantize.GENERATORS, *cast.GENERATORS,
-              *errors.GENERATORS, *observers.GENERATORS, *integer_ops.GENERATORS, *elementwise.GENERATORS)
-#: The operations some generator writes cases for (each module names its own in OP or OPS).
-OPERATIONS_WITH_VECTORS: tuple[str, ...] = tuple(dict.fromkeys(
-    op for module in (quantize, dequantize, fake_quantize, cast, observers, integer_ops, elementwise)
-    for op in getattr(module, "OPS", (getattr(module, "OP", None),))
-))
+GENERATORS = tuple(generator for module in GENERATOR_MODULES for generator in module.GENERATORS)
+#: The operations whose records name a generator.
+OPERATIONS_WITH_VECTORS: tuple[str, ...] = tuple(operation.name for operation in OPERATIONS if operation.generators)
 LEVELS = (1, 2)
 
 

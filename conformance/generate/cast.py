@@ -17,12 +17,13 @@ from refq.conformance.generate.boundaries import neighbours, unique_in_order
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.numbers.floats import decode_array
 from refq.registry import FloatFormat, float_format
+from refq.registry.operations import OPERATIONS_BY_NAME
 
 OP = "cast"
 PROFILES = ("onnx",)
 RANDOM_SEED = 3101
 #: The float formats ONNX Cast converts float32 to that are narrower than 16 bits.
-TARGETS = ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float4_e2m1fn")
+TARGETS = tuple(name for name in OPERATIONS_BY_NAME[OP].onnx_values["to"] if float_format(name).total_bits < 16)
 
 
 def representable(fmt: FloatFormat) -> np.ndarray:
