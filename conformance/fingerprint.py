@@ -126,49 +126,14 @@ def render_markdown(fingerprints: list[Fingerprint]) -> str:
 def load(spec: str):
     """The adapter for ``--backend SPEC``. Python adapters run in this process (a fingerprint is
     a few dozen calls, and ``fake_quantize``, which the harness does not run, is fingerprinted
-    too); a ``cmd:`` program runs through the harness, one case per call."""
+    too); a ``cmd:`` program runs as the runner's command backend, one call per probe, for every
+    operation it supports."""
     from refq.conformance.loading import instantiate, is_command
+    from refq.conformance.runner import load_backend
 
     if is_command(spec):
-        return CommandAdapter(spec)
+        return load_backend(spec, isolate=False)
     return instantiate(spec)
-
-
-class CommandAdapter:
-    """A ``cmd:`` backend seen as an adapter: each call becomes an in-memory case."""
-
-    def __init__(self, spec: str, timeout: float = 60.0) -> None:
-        from refq.conformance.harness import load_backend
-
-        self._backend = load_backend(spec)
-        self.name, self.profile, self.version = spec, self._backend.profile, self._backend.version
-        self.timeout = timeout
-
-    def _run(self, op: str, names: tuple[str, ...], values, scale, zero_point, attributes: dict):
-        from refq.conformance.case import Case
-
-        inputs = dict(zip(names, (np.asarray(values), np.asarray(scale, F32), np.asarray(zero_point))))
-        attributes = {name: value for name, value in attributes.items() if value is not None}
-        case = Case(id=f"fingerprint/{op}", op=op, profile=self._backend.profile_for(op), clauses=(),
-                    description="fingerprint probe", level=0, attributes=attributes, inputs=inputs, outcome="valid")
-        outcome = self._backend.call(case, self.timeout)
-        if outcome.kind == "missing" or outcome.not_implemented:
-            raise NotImplementedError(outcome.message)
-        if outcome.kind != "returned":
-            raise RuntimeError(f"{outcome.kind}: {outcome.message}")
-        return outcome.value
-
-    def quantize_linear(self, x, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
-        return self._run("quantize_linear", ("x", "scale", "zero_point"), x, scale, zero_point,
-                         {"axis": axis, "block_size": block_size, "dtype": dtype})
-
-    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
-        return self._run("dequantize_linear", ("q", "scale", "zero_point"), q, scale, zero_point,
-                         {"axis": axis, "block_size": block_size, "dtype": dtype})
-
-    def close(self) -> None:
-        self._backend.close()
-
 
 
 def all_builtin() -> list[str]:

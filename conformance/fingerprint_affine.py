@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from refq.affine import dequantize, quantize_with_outcomes
+from refq.affine.parameters import target_type
 from refq.affine.profiles import resolve_variants
 from refq.conformance.fingerprint_engine import Probe, Unexplained, bits
 from refq.errors import RefqError
@@ -282,7 +283,9 @@ class AffineChapter:
         for dtype, group in groups(probes_for(operation)).items():
             values, scales, zero_points, real = stacked(group)
             if granularity == "per_axis":
-                zero = zero_points.astype(values.dtype if operation == "dequantize_linear" else np.int64)
+                # Typed as the vectors type a zero point: the target's container (int8 for int8 ...).
+                zero = zero_points.astype(values.dtype if operation == "dequantize_linear" else
+                                          target_type(dtype).container)
                 calls.append(Probe(f"{dtype} probes per axis", operation, (values, scales, zero),
                                    {"axis": CHANNEL_AXIS, "dtype": dtype}, Call(dtype, tuple(range(len(group))))))
                 continue

@@ -36,14 +36,22 @@ class Unsupported(Exception):
 
 
 def invoke(backend, operation: str, inputs: tuple, attributes: dict):
-    """The backend's output for one call. Every backend call of the engine goes through here."""
-    method = getattr(backend, operation, None)
-    if not callable(method):
+    """The backend's output for one call. Every backend call of the engine goes through here, and
+    through the one backend runner (:mod:`refq.conformance.runner`, inputs typed as the vectors
+    type them): ``backend`` is an adapter object (called in this process) or a loaded runner Backend."""
+    from refq.conformance.runner import Backend, load_backend
+    from refq.registry.operations import OPERATIONS_BY_NAME
+
+    if isinstance(backend, Backend) and not backend.supports(operation) or \
+            not isinstance(backend, Backend) and not callable(getattr(backend, operation, None)):
         raise Unsupported(f"no {operation} method")
-    try:
-        return method(*inputs, **attributes)
-    except NotImplementedError as error:
-        raise Unsupported(str(error) or "NotImplementedError") from None
+    runner = backend if isinstance(backend, Backend) else load_backend(backend, isolate=False)
+    outcome = runner.call(operation, dict(zip(OPERATIONS_BY_NAME[operation].input_names, inputs)), attributes)
+    if outcome.unsupported:
+        refusal = outcome.raw
+        raise Unsupported((str(refusal) or "NotImplementedError") if isinstance(refusal, NotImplementedError)
+                          else outcome.message) from None
+    return runner.value(outcome)
 
 
 @dataclass

@@ -22,6 +22,9 @@ class Outcome:
     value: np.ndarray | None = None
     message: str = ""
     not_implemented: bool = False
+    #: In this process only (never sent between processes): the exception the method raised, or
+    #: what it returned when that was not an array.
+    raw: object = None
 
     @property
     def unsupported(self) -> bool:
@@ -29,9 +32,10 @@ class Outcome:
         return self.kind == "missing" or (self.kind == "raised" and self.not_implemented)
 
 
-def call_adapter(adapter, op: str, inputs: dict, attributes: dict) -> Outcome:
+def call_adapter(adapter, op: str, inputs: dict, attributes: dict, *, keep_raw: bool = False) -> Outcome:
     """Call ``adapter``'s method for ``op`` (inputs positionally, attributes by keyword) and
-    describe what happened; never raises for the adapter's faults."""
+    describe what happened; never raises for the adapter's faults. ``keep_raw`` keeps the
+    exception or the non-array return in :attr:`Outcome.raw`."""
     method = getattr(adapter, op, None)
     if not callable(method):
         return Outcome("missing", message=f"the backend has no method {op}")
@@ -39,13 +43,15 @@ def call_adapter(adapter, op: str, inputs: dict, attributes: dict) -> Outcome:
         with np.errstate(all="ignore"):
             result = method(*inputs.values(), **attributes)
     except NotImplementedError as error:
-        return Outcome("raised", message=f"NotImplementedError: {error}", not_implemented=True)
+        return Outcome("raised", message=f"NotImplementedError: {error}", not_implemented=True,
+                       raw=error if keep_raw else None)
     except Exception as error:  # noqa: BLE001 - a backend may raise anything; it is reported per case
         last = traceback.extract_tb(error.__traceback__)[-1:]
         where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-        return Outcome("raised", message=f"{type(error).__name__}: {error}{where}")
+        return Outcome("raised", message=f"{type(error).__name__}: {error}{where}", raw=error if keep_raw else None)
     if isinstance(result, np.generic):
         result = np.asarray(result)
     if not isinstance(result, np.ndarray):
-        return Outcome("bad_return", message=f"returned {type(result).__name__}, not a numpy array")
+        return Outcome("bad_return", message=f"returned {type(result).__name__}, not a numpy array",
+                       raw=result if keep_raw else None)
     return Outcome("returned", value=result)

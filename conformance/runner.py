@@ -118,7 +118,7 @@ class InProcess:
             adapter.profile = profile
 
     def call(self, op: str, inputs: dict, attributes: dict, timeout: float, case=None) -> Outcome:
-        return call_adapter(self.adapter, op, inputs, attributes)
+        return call_adapter(self.adapter, op, inputs, attributes, keep_raw=True)
 
     def close(self) -> None:
         pass
@@ -165,6 +165,38 @@ class Backend:
             case = Case(id=f"{op}/probe", op=op, profile=self.profile_for(op), clauses=(), description="", level=1,
                         attributes=attributes, inputs=inputs, outcome="valid")
         return self.runner.call(op, inputs, attributes, self.timeout if timeout is None else timeout, case=case)
+
+    def method(self, op: str):
+        """The backend seen as an adapter: ``backend.method(op)(*inputs, **attributes)`` returns the
+        output array, raises NotImplementedError where the backend does not support the call, and
+        raises the adapter's own exception in this process (RuntimeError elsewhere) when it fails."""
+        names = OPERATIONS_BY_NAME[op].input_names
+
+        def adapter_method(*inputs, **attributes):
+            padded = list(inputs) + [None] * (len(names) - len(inputs))
+            return self.value(self.call(op, dict(zip(names, padded)), attributes))
+
+        adapter_method.__name__ = op
+        return adapter_method
+
+    @staticmethod
+    def value(outcome: Outcome):
+        """The output of a call, or the exception :meth:`method` describes."""
+        if outcome.kind == "returned":
+            return outcome.value
+        if isinstance(outcome.raw, BaseException):
+            raise outcome.raw
+        if outcome.unsupported:
+            raise NotImplementedError(outcome.message)
+        if outcome.kind == "bad_return" and outcome.raw is not None:
+            return outcome.raw
+        raise RuntimeError(f"{outcome.kind}: {outcome.message}")
+
+    def __getattr__(self, name: str):
+        # Only operation names reach here (the facade's own attributes are found first).
+        if name in OPERATIONS_BY_NAME and name in self.__dict__.get("operations", ()):
+            return self.method(name)
+        raise AttributeError(name)
 
     def run_case(self, case, timeout: float | None = None) -> Outcome:
         """Call the backend on a conformance case (its inputs and attributes, as stored)."""
