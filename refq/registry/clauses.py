@@ -35,6 +35,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("INT", "integer_ops", "Integer operations"),
     Chapter("QAT", "qat", "Quantization-aware training"),
     Chapter("ELT", "elementwise", "Elementwise, pooling and table operations"),
+    Chapter("GGF", "gguf", "ggml (GGUF) block quantization"),
 )
 
 _NUMBERS_INTEGERS: tuple[Clause, ...] = (
@@ -321,6 +322,43 @@ _ELEMENTWISE: tuple[Clause, ...] = (
 )
 # --- end elementwise ---
 
+# --- gguf (GGF) ---
+_GL = "refq.gguf.legacy:"
+_GK = "refq.gguf.kquants:"
+_GS = "refq.gguf.search:"
+_GGUF: tuple[Clause, ...] = (
+    Clause("GGF-1.1", "Block types, sizes and input", ("refq.gguf.types:block_type", "refq.gguf.types:BLOCK_TYPES")),
+    Clause("GGF-1.2", "Float16 scales", ("refq.gguf.half:half_pattern", "refq.gguf.half:half_value")),
+    Clause("GGF-1.3", "C casts from float32", ("refq.gguf.conversions:truncate",)),
+    Clause("GGF-1.4", "nearest_int", ("refq.gguf.conversions:nearest_int",)),
+    Clause("GGF-1.5", "roundf", ("refq.gguf.conversions:round_half_away",)),
+    Clause("GGF-2.1", "Block extremes", (_GL + "signed_maximum", _GL + "largest_magnitude", _GL + "minimum_and_maximum")),
+    Clause("GGF-2.2", "Q4_0", (_GL + "quantize_symmetric_nibbles",)),
+    Clause("GGF-2.3", "Q4_1", (_GL + "quantize_asymmetric_nibbles",)),
+    Clause("GGF-2.4", "Q5_0", (_GL + "quantize_symmetric_nibbles",)),
+    Clause("GGF-2.5", "Q5_1", (_GL + "quantize_asymmetric_nibbles",)),
+    Clause("GGF-2.6", "Q8_0", (_GL + "quantize_bytes",)),
+    Clause("GGF-2.7", "Q8_1", (_GL + "quantize_bytes",)),
+    Clause("GGF-2.8", "Dequantize, blocks of 32", (_GL + "dequantize_nibbles", _GL + "dequantize_bytes")),
+    Clause("GGF-3.1", "Symmetric search (make_qx_quants)", (_GS + "symmetric_search",)),
+    Clause("GGF-3.2", "Iterative search (make_q3_quants)", (_GS + "iterative_search",)),
+    Clause("GGF-3.3", "Affine search (make_qkx2_quants)", (_GS + "affine_search", _GS + "weighted_error")),
+    Clause("GGF-3.4", "Q2_K", (_GK + "quantize_q2_k", _GK + "pack_two_bit_planes")),
+    Clause("GGF-3.5", "Q3_K", (_GK + "quantize_q3_k", _GK + "q3_k_scale")),
+    Clause("GGF-3.6", "6-bit scales and minimums", (_GK + "scale_min_k4",)),
+    Clause("GGF-3.7", "Q4_K", (_GK + "quantize_affine_k",)),
+    Clause("GGF-3.8", "Q5_K", (_GK + "quantize_affine_k",)),
+    Clause("GGF-3.9", "Q6_K", (_GK + "quantize_q6_k",)),
+    Clause("GGF-3.10", "Q8_K", (_GK + "quantize_q8_k",)),
+    Clause("GGF-3.11", "Dequantize, K types", (_GK + "dequantize_q2_k", _GK + "dequantize_q3_k",
+                                               _GK + "dequantize_affine_k", _GK + "dequantize_q6_k",
+                                               _GK + "dequantize_q8_k")),
+    Clause("GGF-4.1", "FMA contraction (informative)"),
+    Clause("GGF-5.1", "gguf_quantize", ("refq.gguf.api:gguf_quantize", "refq.gguf.api:gguf_quantize_with_outcomes")),
+    Clause("GGF-5.2", "gguf_dequantize", ("refq.gguf.api:gguf_dequantize",)),
+)
+# --- end gguf ---
+
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS_INTEGERS, *_NUMBERS_ROUNDING, *_NUMBERS_FLOATS, *_AFFINE,
                                *_OBSERVERS_RANGES, *_OBSERVERS_HISTOGRAMS,
-                               *_REQUANTIZATION, *_QAT, *_INTEGER_OPS, *_ELEMENTWISE)
+                               *_REQUANTIZATION, *_QAT, *_INTEGER_OPS, *_ELEMENTWISE, *_GGUF)

@@ -322,6 +322,52 @@ VARIANTS: tuple[Variant, ...] = (
                                    "windowed pool)"),
         ),
     ),
+    # --- gguf (GGF): ggml's block quantization types ---
+    Variant(
+        "gguf_contraction", "gguf_quantize", "GGF-3.1",
+        "Are the float32 products and sums of a K-type scale search fused into FMAs?",
+        _values(
+            ("unfused", "every product and sum rounded to float32 on its own (ggml built with -ffp-contract=off, "
+                        "gguf-py): the reference"),
+            ("contracted", "the compiler fuses a*b+c where it chooses (gcc -march=native on x86 with FMA, AArch64): "
+                           "the bytes of a block are unpredictable"),
+        ),
+    ),
+    Variant(
+        "gguf_nan", "gguf_quantize", "GGF-5.1", "What does a block holding a NaN quantize to?",
+        _values(
+            ("error", "an error naming x: no integer ggml type has a NaN code"),
+            ("unpredictable", "any bytes: ggml's maximum searches skip a NaN, numpy's argmax (gguf-py) picks it"),
+        ),
+    ),
+    Variant(
+        "gguf_zero_sign", "gguf_quantize", "GGF-2.1",
+        "Which sign does a block scale or minimum that is zero get?",
+        _values(
+            ("ggml", "the sign the reference comparisons give: the maximum starts at +0, so a block of zeros stores "
+                     "d = +0 / -8 = -0 in Q4_0 and Q5_0"),
+            ("unpredictable", "either sign (gguf-py takes the first element of largest magnitude with numpy's "
+                              "argmax, and numpy's min and max of +0 and -0)"),
+        ),
+    ),
+    Variant(
+        "gguf_conversion", "gguf_quantize", "GGF-1.3",
+        "What does a float-to-integer conversion outside the target type give (C leaves it undefined)?",
+        _values(
+            ("unpredictable", "any code: refq marks the block unpredictable"),
+            ("x86_integer_indefinite", "cvttss2si's integer indefinite 0x80000000, its low bits kept by the narrowing "
+                                       "cast (gcc on x86; not executed by refq)"),
+        ),
+    ),
+    Variant(
+        "gguf_search", "gguf_quantize", "GGF-3.1", "Which search picks the scales of a block?",
+        _values(
+            ("reference", "quantize_row_*_ref: the unweighted reference search, no importance matrix"),
+            ("importance_weighted", "quantize_*_impl with an importance matrix: a weighted search (ggml's "
+                                    "quantize_chunk with imatrix; not executed by refq)"),
+        ),
+    ),
+    # --- end gguf ---
 )
 
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}

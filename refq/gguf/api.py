@@ -1,0 +1,100 @@
+"""GGF-5: ``gguf_quantize`` and ``gguf_dequantize``, whole tensors of blocks.
+
+The input of quantize is float32 (GGF-1.1): any other float array is first rounded to
+float32, a length that is not a whole number of blocks is an error, and so is a NaN under
+the default ``nan="error"`` (no ggml integer type represents NaN). The result is the
+blocks' bytes, one ``uint8`` array, in the order of the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refq.errors import invalid, wrong_type
+from refq.gguf import kquants, legacy
+from refq.gguf.types import BlockType, block_type
+from refq.registry.variants import variant_code
+
+
+def _float_input(x: object, imatrix: object, kind: BlockType) -> np.ndarray:
+    values = np.asarray(x)
+    if values.dtype.kind != "f":
+        raise wrong_type("x", "an array of floats", x)
+    flat = np.ascontiguousarray(values.reshape(-1), dtype=np.float32)
+    if flat.size % kind.block_elements:
+        raise invalid("x", f"a whole number of {kind.name} blocks ({kind.block_elements} elements each)",
+                      f"{flat.size} elements")
+    if imatrix is not None:
+        raise invalid("imatrix", "None: refq executes the reference search without an importance matrix "
+                      "(gguf_search=importance_weighted is not implemented)", "an array")
+    return flat
+
+
+def _quantize(flat: np.ndarray, kind: BlockType) -> tuple[np.ndarray, np.ndarray]:
+    blocks = flat.size // kind.block_elements
+    out = np.zeros(blocks * kind.block_bytes, dtype=np.uint8)
+    undefined = np.zeros(blocks, dtype=np.uint8)
+    name = kind.name
+    if name in ("Q4_0", "Q5_0"):
+        legacy.quantize_symmetric_nibbles(flat, out, undefined, 16 if name == "Q4_0" else 32, kind.block_bytes)
+    elif name in ("Q4_1", "Q5_1"):
+        legacy.quantize_asymmetric_nibbles(flat, out, undefined, 16 if name == "Q4_1" else 32, kind.block_bytes)
+    elif name in ("Q8_0", "Q8_1"):
+        legacy.quantize_bytes(flat, out, undefined, name == "Q8_1", kind.block_bytes)
+    elif name in kquants.QUANTIZERS:
+        kquants.QUANTIZERS[name](flat, out, undefined)
+    else:
+        raise invalid("type", "a type whose quantize refq executes", name)
+    return out, undefined.astype(bool)
+
+
+def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error"):
+    """GGF-5.1 with outcomes: the bytes and, per block, whether they are *unpredictable*.
+
+    A block is unpredictable when one of its float-to-integer conversions is undefined in C
+    (GGF-1.3 to GGF-1.5: infinities, subnormal scales whose reciprocal overflows) and, under
+    ``nan="unpredictable"``, when it holds a NaN.
+    """
+    kind = block_type(type)
+    nan_code = variant_code("gguf_nan", nan, "nan")
+    flat = _float_input(x, imatrix, kind)
+    nan_blocks = np.isnan(flat).reshape(-1, kind.block_elements).any(axis=1)
+    if nan_code == 0 and nan_blocks.any():
+        first = int(np.flatnonzero(np.isnan(flat))[0])
+        raise invalid("x", f"free of NaN: {kind.name} has no NaN code (nan='unpredictable' accepts it)",
+                      f"NaN at flat index {first}")
+    out, unpredictable = _quantize(flat, kind)
+    return out, unpredictable | nan_blocks
+
+
+def gguf_quantize(x, *, type, imatrix=None, nan: str = "error") -> np.ndarray:
+    """GGF-5.1: the ggml blocks of type ``type`` for the float values ``x`` (flattened), as uint8 bytes."""
+    return gguf_quantize_with_outcomes(x, type=type, imatrix=imatrix, nan=nan)[0]
+
+
+def gguf_dequantize(blocks, *, type) -> np.ndarray:
+    """GGF-5.2: the float32 values of the ggml blocks ``blocks`` (bytes, a flat uint8 array or ``bytes``)."""
+    kind = block_type(type)
+    if isinstance(blocks, (bytes, bytearray, memoryview)):
+        data = np.frombuffer(bytes(blocks), dtype=np.uint8)
+    else:
+        data = np.asarray(blocks)
+        if data.dtype != np.uint8:
+            raise wrong_type("blocks", "a uint8 array or bytes", blocks)
+        data = np.ascontiguousarray(data.reshape(-1))
+    if data.size % kind.block_bytes:
+        raise invalid("blocks", f"a whole number of {kind.name} blocks ({kind.block_bytes} bytes each): "
+                      "truncated or padded", f"{data.size} bytes")
+    count = data.size // kind.block_bytes
+    out = np.empty(count * kind.block_elements, dtype=np.float32)
+    name = kind.name
+    if name in ("Q4_0", "Q5_0", "Q4_1", "Q5_1"):
+        legacy.dequantize_nibbles(data, out, 16 if name in ("Q4_0", "Q4_1") else 32, name in ("Q4_1", "Q5_1"),
+                                  kind.block_bytes)
+    elif name in ("Q8_0", "Q8_1"):
+        legacy.dequantize_bytes(data, out, kind.block_bytes)
+    elif name in kquants.DEQUANTIZERS:
+        kquants.DEQUANTIZERS[name](data, out)
+    else:
+        raise invalid("type", "a type whose dequantize refq executes", name)
+    return out

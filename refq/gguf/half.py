@@ -1,0 +1,79 @@
+"""GGF-1.2: the float16 scales of a block, rounded to nearest even and decoded exactly.
+
+ggml stores most block scales as IEEE binary16 (``ggml_half``). Its software conversion
+(``ggml_compute_fp32_to_fp16``) rounds to nearest, ties to even, with gradual underflow and
+overflow to infinity (NUM-3.13, NUM-3.15); a NaN becomes the quiet NaN ``0x7E00`` with the
+input's sign. Decoding is exact (NUM-3.5); a NaN pattern keeps its payload, made quiet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.numbers.floats.arrays import decode_array
+
+HALF_SIGN = 0x8000
+HALF_INFINITY = 0x7C00
+HALF_QUIET_NAN = 0x7E00
+#: The midpoint between the largest finite binary16 value (65504) and 2^16: from here on, infinity.
+HALF_OVERFLOW = 65520.0
+HALF_MIN_NORMAL = 2.0**-14
+
+
+@kernel
+def half_pattern(value):
+    """The binary16 pattern nearest to the float32 ``value`` (ties to even), as an int."""
+    wide = float(value)  # float32 to float64 is exact
+    sign = HALF_SIGN if math.copysign(1.0, wide) < 0.0 else 0
+    if wide != wide:
+        return sign | HALF_QUIET_NAN
+    magnitude = abs(wide)
+    if magnitude >= HALF_OVERFLOW:
+        return sign | HALF_INFINITY
+    if magnitude < HALF_MIN_NORMAL:
+        # Subnormal: a count of 2^-24 quanta; a count of 1024 is the smallest normal pattern.
+        return sign | int(np.rint(magnitude * 2.0**24))
+    _, exponent = math.frexp(magnitude)  # magnitude in [2^(exponent-1), 2^exponent)
+    binade = exponent - 1
+    # A count of quanta in [1024, 2048]; 2048 carries into the exponent field by the addition.
+    count = int(np.rint(math.ldexp(magnitude, 10 - binade)))
+    return sign | (((binade + 15) << 10) + count - 1024)
+
+
+def _half_values() -> np.ndarray:
+    patterns = np.arange(1 << 16, dtype=np.uint32)
+    values = decode_array(patterns, "binary16").astype(np.float32)
+    is_nan = (patterns & HALF_INFINITY) == HALF_INFINITY
+    is_nan &= (patterns & 0x3FF) != 0
+    # A binary16 NaN widens to the binary32 NaN with the same sign and payload, quiet bit set.
+    nan_bits = ((patterns & HALF_SIGN) << 16) | 0x7FC00000 | ((patterns & 0x3FF) << 13)
+    bits = values.view(np.uint32)
+    bits[is_nan] = nan_bits[is_nan]
+    return values
+
+
+#: Every binary16 pattern's value as a float32 (exact: binary32 holds every binary16 value).
+HALF_VALUES = _half_values()
+
+
+@kernel
+def half_value(low, high):
+    """The float32 value of the little-endian binary16 pattern in bytes ``low``, ``high``."""
+    return HALF_VALUES[np.int64(low) | (np.int64(high) << 8)]
+
+
+@kernel
+def store_half(out, offset, pattern):
+    """Write the binary16 ``pattern`` little-endian at ``out[offset:offset + 2]``."""
+    out[offset] = pattern & 0xFF
+    out[offset + 1] = (pattern >> 8) & 0xFF
+
+
+@kernel
+def rounded_half(value):
+    """``value`` rounded to binary16 and back: the scale a block actually stores."""
+    pattern = half_pattern(value)
+    return HALF_VALUES[pattern]

@@ -1,0 +1,193 @@
+"""GGF-2: the blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1), quantized and dequantized.
+
+Every kernel takes the float32 input as one flat array of whole blocks, writes the bytes of
+block ``b`` at ``out[b * bytes:(b + 1) * bytes]`` and sets ``undefined[b]`` when one of its
+float-to-integer conversions is undefined in C (GGF-1.3 to GGF-1.5). All arithmetic is float32,
+every operation rounded on its own, in the order ggml's ``quantize_row_*_ref`` writes it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.gguf.conversions import round_half_away, truncate
+from refq.gguf.half import half_pattern, half_value, store_half
+
+BLOCK = 32
+HALF_BLOCK = 16
+FLOAT32_MAX = np.float32(3.4028234663852886e38)
+
+
+@kernel
+def signed_maximum(x, start, count):
+    """GGF-2.1: the element of largest magnitude, the first of equal magnitudes, +0 for a block of zeros."""
+    largest = np.float32(0.0)
+    chosen = np.float32(0.0)
+    for j in range(start, start + count):
+        if largest < abs(x[j]):
+            largest = abs(x[j])
+            chosen = x[j]
+    return chosen
+
+
+@kernel
+def largest_magnitude(x, start, count):
+    """GGF-2.1: ``amax = MAX(amax, fabsf(v))`` from +0: the largest magnitude."""
+    largest = np.float32(0.0)
+    for j in range(start, start + count):
+        magnitude = abs(x[j])
+        largest = largest if largest > magnitude else magnitude
+    return largest
+
+
+@kernel
+def minimum_and_maximum(x, start, count):
+    """GGF-2.1: the smallest and largest element, from +-FLT_MAX, replaced only by a strictly smaller
+    (larger) one."""
+    smallest = FLOAT32_MAX
+    largest = -FLOAT32_MAX
+    for j in range(start, start + count):
+        if x[j] < smallest:
+            smallest = x[j]
+        if x[j] > largest:
+            largest = x[j]
+    return smallest, largest
+
+
+@kernel
+def reciprocal(d):
+    """``d ? 1.0f / d : 0.0f``."""
+    return np.float32(1.0) / d if d != 0 else np.float32(0.0)
+
+
+@kernel
+def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes):
+    """GGF-2.2 (Q4_0, ``levels`` 16) and GGF-2.4 (Q5_0, ``levels`` 32).
+
+    ``d = max / -(levels/2)``; ``q = MIN(levels - 1, (int8_t)(x / d + levels/2 + 0.5))``: truncation
+    after adding one half, so ties round up. Codes 0..15 of the first 16 elements fill the low
+    nibbles, those of the last 16 the high nibbles; Q5_0's fifth bits go to a 32-bit little-endian
+    mask (bit ``j`` for element ``j``).
+    """
+    half_levels = levels // 2
+    offset = np.float32(half_levels + 0.5)
+    for b in range(x.size // BLOCK):
+        start = b * BLOCK
+        d = signed_maximum(x, start, BLOCK) / np.float32(-half_levels)
+        inverse = reciprocal(d)
+        o = b * block_bytes
+        store_half(out, o, half_pattern(d))
+        codes = o + block_bytes - HALF_BLOCK
+        high_bits = 0
+        for j in range(HALF_BLOCK):
+            first, defined_first = truncate(x[start + j] * inverse + offset, -128, 127)
+            second, defined_second = truncate(x[start + j + HALF_BLOCK] * inverse + offset, -128, 127)
+            if not (defined_first and defined_second):
+                undefined[b] = 1
+            first = min(levels - 1, first) & 0xFF
+            second = min(levels - 1, second) & 0xFF
+            out[codes + j] = ((first & 0x0F) | (second << 4)) & 0xFF
+            high_bits |= ((first & 0x10) >> 4) << j
+            high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+        if levels == 32:
+            for k in range(4):
+                out[o + 2 + k] = (high_bits >> (8 * k)) & 0xFF
+
+
+@kernel
+def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes):
+    """GGF-2.3 (Q4_1, ``levels`` 16) and GGF-2.5 (Q5_1, ``levels`` 32).
+
+    ``d = (max - min) / (levels - 1)``, ``m = min``; ``q = (x - min) / d + 0.5`` truncated (Q4_1
+    capped at 15 after an int8 cast, Q5_1 cast to uint8 without a cap).
+    """
+    for b in range(x.size // BLOCK):
+        start = b * BLOCK
+        smallest, largest = minimum_and_maximum(x, start, BLOCK)
+        d = (largest - smallest) / np.float32(levels - 1)
+        inverse = reciprocal(d)
+        o = b * block_bytes
+        store_half(out, o, half_pattern(d))
+        store_half(out, o + 2, half_pattern(smallest))
+        codes = o + block_bytes - HALF_BLOCK
+        high_bits = 0
+        for j in range(HALF_BLOCK):
+            first_scaled = (x[start + j] - smallest) * inverse + np.float32(0.5)
+            second_scaled = (x[start + j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
+            if levels == 16:
+                first, defined_first = truncate(first_scaled, -128, 127)
+                second, defined_second = truncate(second_scaled, -128, 127)
+                first = min(15, first) & 0xFF
+                second = min(15, second) & 0xFF
+            else:
+                first, defined_first = truncate(first_scaled, 0, 255)
+                second, defined_second = truncate(second_scaled, 0, 255)
+            if not (defined_first and defined_second):
+                undefined[b] = 1
+            out[codes + j] = ((first & 0x0F) | (second << 4)) & 0xFF
+            high_bits |= ((first & 0x10) >> 4) << j
+            high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+        if levels == 32:
+            for k in range(4):
+                out[o + 4 + k] = (high_bits >> (8 * k)) & 0xFF
+
+
+@kernel
+def quantize_bytes(x, out, undefined, with_sum, block_bytes):
+    """GGF-2.6 (Q8_0) and GGF-2.7 (Q8_1, ``with_sum``): ``d = amax / 127``, ``q = roundf(x / d)``
+    (ties away from zero); Q8_1 also stores ``s = fp16(sum(q) * d)``."""
+    for b in range(x.size // BLOCK):
+        start = b * BLOCK
+        d = largest_magnitude(x, start, BLOCK) / np.float32(127.0)
+        inverse = reciprocal(d)
+        o = b * block_bytes
+        store_half(out, o, half_pattern(d))
+        codes = o + block_bytes - BLOCK
+        total = 0
+        for j in range(BLOCK):
+            q, defined = round_half_away(x[start + j] * inverse, -128, 127)
+            if not defined:
+                undefined[b] = 1
+            out[codes + j] = q & 0xFF
+            total += q
+        if with_sum:
+            store_half(out, o + 2, half_pattern(np.float32(total) * d))
+
+
+@kernel
+def dequantize_nibbles(blocks, out, levels, asymmetric, block_bytes):
+    """GGF-2.8: ``y = (q - levels/2) * d`` (Q4_0, Q5_0) or ``y = q * d + m`` (Q4_1, Q5_1), in float32."""
+    for b in range(blocks.size // block_bytes):
+        o = b * block_bytes
+        d = half_value(blocks[o], blocks[o + 1])
+        m = half_value(blocks[o + 2], blocks[o + 3]) if asymmetric else np.float32(0.0)
+        codes = o + block_bytes - HALF_BLOCK
+        high_bits = 0
+        if levels == 32:
+            mask = codes - 4
+            for k in range(4):
+                high_bits |= np.int64(blocks[mask + k]) << (8 * k)
+        for j in range(HALF_BLOCK):
+            packed = np.int64(blocks[codes + j])
+            first = (packed & 0x0F) | (((high_bits >> j) & 1) << 4)
+            second = (packed >> 4) | (((high_bits >> (j + HALF_BLOCK)) & 1) << 4)
+            if asymmetric:
+                out[b * BLOCK + j] = np.float32(first) * d + m
+                out[b * BLOCK + j + HALF_BLOCK] = np.float32(second) * d + m
+            else:
+                out[b * BLOCK + j] = np.float32(first - levels // 2) * d
+                out[b * BLOCK + j + HALF_BLOCK] = np.float32(second - levels // 2) * d
+
+
+@kernel
+def dequantize_bytes(blocks, out, block_bytes):
+    """GGF-2.8: Q8_0 and Q8_1: ``y = q * d`` with the int8 code ``q``."""
+    for b in range(blocks.size // block_bytes):
+        o = b * block_bytes
+        d = half_value(blocks[o], blocks[o + 1])
+        codes = o + block_bytes - BLOCK
+        for j in range(BLOCK):
+            code = np.int64(blocks[codes + j])
+            signed = code - 256 if code >= 128 else code
+            out[b * BLOCK + j] = np.float32(signed) * d

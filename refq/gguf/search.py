@@ -1,0 +1,233 @@
+"""GGF-3.1 to GGF-3.3: the scale searches of the K types, in unfused float32 (``gguf_contraction=unfused``).
+
+Each search looks at one sub-block ``x[start:start + count]`` and writes its codes into
+``codes[start:start + count]``. It returns the sub-block's scale (and minimum) and whether
+every ``nearest_int`` it used was defined (GGF-1.4). Every product and every sum is rounded
+to float32 on its own, left to right, as the C source reads without FMA contraction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.gguf.conversions import nearest_int
+
+#: ggml's GROUP_MAX_EPS: a sub-block whose largest magnitude is below it is all zero.
+GROUP_MAX_EPS = np.float32(1e-15)
+ZERO = np.float32(0.0)
+
+
+@kernel
+def quotient(a, b):
+    """``a / b`` in float32 with IEEE 754's division by zero: an infinity, or NaN for 0 / 0.
+
+    (Numba's Python error model would raise instead; the C code divides where the search
+    overflowed to infinity and its reciprocal to zero.)"""
+    if b == 0:
+        if a != a or a == 0:
+            return np.float32(np.nan)
+        negative = (a < 0) != (math.copysign(1.0, b) < 0)
+        return np.float32(-np.inf) if negative else np.float32(np.inf)
+    return a / b
+
+
+@kernel
+def clamp(value, low, high):
+    return max(low, min(high, value))
+
+
+@kernel
+def symmetric_search(x, start, count, levels, codes):
+    """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1`` (Q6_K): weights ``w = x^2``.
+
+    From ``iscale = -levels / max`` (``max`` the element of largest magnitude), codes
+    ``l = clamp(nearest_int(iscale * x), -levels, levels - 1)`` give the least-squares scale
+    ``sum(w x l) / sum(w l^2)``; then each ``iscale = -(levels + 0.1 is) / max``, ``is`` in
+    -9..9 (0 skipped), replaces it when ``sumlx^2 > best * suml2`` with ``best = scale * sumlx``.
+    Codes are stored offset by ``levels``.
+    """
+    defined = True
+    largest = ZERO
+    chosen = ZERO
+    for i in range(start, start + count):
+        magnitude = abs(x[i])
+        if magnitude > largest:
+            largest = magnitude
+            chosen = x[i]
+    if largest < GROUP_MAX_EPS:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, defined
+    iscale = np.float32(-levels) / chosen
+    sum_lx = ZERO
+    sum_l2 = ZERO
+    for i in range(start, start + count):
+        l, ok = nearest_int(iscale * x[i])
+        defined = defined and ok
+        l = clamp(l, -levels, levels - 1)
+        codes[i] = l + levels
+        w = x[i] * x[i]
+        sum_lx = sum_lx + w * x[i] * np.float32(l)
+        sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
+    scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
+    best = scale * sum_lx
+    for step in range(-9, 10):
+        if step == 0:
+            continue
+        iscale = -(np.float32(levels) + np.float32(0.1) * np.float32(step)) / chosen
+        sum_lx = ZERO
+        sum_l2 = ZERO
+        for i in range(start, start + count):
+            l, ok = nearest_int(iscale * x[i])
+            defined = defined and ok
+            l = clamp(l, -levels, levels - 1)
+            w = x[i] * x[i]
+            sum_lx = sum_lx + w * x[i] * np.float32(l)
+            sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
+        if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
+            for i in range(start, start + count):
+                l, ok = nearest_int(iscale * x[i])
+                codes[i] = clamp(l, -levels, levels - 1) + levels
+            scale = sum_lx / sum_l2
+            best = scale * sum_lx
+    return scale, defined
+
+
+@kernel
+def iterative_search(x, start, count, levels, codes):
+    """GGF-3.2: ggml's ``make_q3_quants`` with ``do_rmse`` (Q3_K): weights ``w = x^2``.
+
+    Codes start from ``iscale = -levels / max``; then, up to five rounds, each element's code is
+    replaced by ``nearest_int(x * sl2 / slx)`` (the sums without that element) when that raises
+    ``sumlx^2 / suml2``; a round that changes nothing ends the search. The scale is
+    ``sumlx / suml2``; codes are stored offset by ``levels``.
+    """
+    defined = True
+    largest = ZERO
+    chosen = ZERO
+    for i in range(start, start + count):
+        magnitude = abs(x[i])
+        if magnitude > largest:
+            largest = magnitude
+            chosen = x[i]
+    if largest < GROUP_MAX_EPS:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, defined
+    iscale = np.float32(-levels) / chosen
+    sum_lx = ZERO
+    sum_l2 = ZERO
+    for i in range(start, start + count):
+        l, ok = nearest_int(iscale * x[i])
+        defined = defined and ok
+        l = clamp(l, -levels, levels - 1)
+        codes[i] = l
+        w = x[i] * x[i]
+        sum_lx = sum_lx + w * x[i] * np.float32(l)
+        sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
+    for _ in range(5):
+        changed = 0
+        for i in range(start, start + count):
+            w = x[i] * x[i]
+            current = np.float32(codes[i])
+            slx = sum_lx - w * x[i] * current
+            if slx > 0:
+                sl2 = sum_l2 - w * current * current
+                new_l, ok = nearest_int(x[i] * sl2 / slx)
+                defined = defined and ok
+                new_l = clamp(new_l, -levels, levels - 1)
+                if new_l != codes[i]:
+                    slx = slx + w * x[i] * np.float32(new_l)
+                    sl2 = sl2 + w * np.float32(new_l) * np.float32(new_l)
+                    if sl2 > 0 and slx * slx * sum_l2 > sum_lx * sum_lx * sl2:
+                        codes[i] = new_l
+                        sum_lx = slx
+                        sum_l2 = sl2
+                        changed += 1
+        if changed == 0:
+            break
+    for i in range(start, start + count):
+        codes[i] += levels
+    return (sum_lx / sum_l2 if sum_l2 > 0 else ZERO), defined
+
+
+@kernel
+def weighted_error(x, start, count, weights, codes, scale, minimum, absolute):
+    """``sum(w * |scale * l + min - x|)`` (``absolute``) or ``sum(w * (scale * l + min - x)^2)``."""
+    total = ZERO
+    for i in range(start, start + count):
+        difference = scale * np.float32(codes[i]) + minimum - x[i]
+        difference = abs(difference) if absolute else difference * difference
+        total = total + weights[i - start] * difference
+    return total
+
+
+@kernel
+def affine_search(x, start, count, weights, levels, rmin, rdelta, steps, absolute, codes, trial):
+    """GGF-3.3: ggml's ``make_qkx2_quants`` (Q2_K, Q4_K, Q5_K): a scale and a minimum.
+
+    ``min`` is the smallest element, raised to 0; codes ``clamp(nearest_int((x - min) * levels /
+    (max - min)), 0, levels)`` give the first weighted error. Each of ``steps + 1`` trial scales
+    ``iscale = (rmin + rdelta * is + levels) / (max - min)`` gives codes whose weighted least-squares
+    scale and minimum (the minimum raised to 0, the scale then ``sum(w l x) / sum(w l^2)``) replace the
+    best when their error is strictly smaller. Returns ``(scale, -min, defined)``.
+    """
+    defined = True
+    minimum = x[start]
+    maximum = x[start]
+    sum_w = weights[0]
+    sum_x = sum_w * x[start]
+    for i in range(start + 1, start + count):
+        if x[i] < minimum:
+            minimum = x[i]
+        if x[i] > maximum:
+            maximum = x[i]
+        w = weights[i - start]
+        sum_w = sum_w + w
+        sum_x = sum_x + w * x[i]
+    if minimum > 0:
+        minimum = ZERO
+    if maximum == minimum:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, -minimum, defined
+    iscale = np.float32(levels) / (maximum - minimum)
+    scale = quotient(np.float32(1.0), iscale)
+    for i in range(start, start + count):
+        l, ok = nearest_int(iscale * (x[i] - minimum))
+        defined = defined and ok
+        codes[i] = clamp(l, 0, levels)
+    best_error = weighted_error(x, start, count, weights, codes, scale, minimum, absolute)
+    for step in range(steps + 1):
+        iscale = (rmin + rdelta * np.float32(step) + np.float32(levels)) / (maximum - minimum)
+        sum_l = ZERO
+        sum_l2 = ZERO
+        sum_xl = ZERO
+        for i in range(start, start + count):
+            l, ok = nearest_int(iscale * (x[i] - minimum))
+            defined = defined and ok
+            l = clamp(l, 0, levels)
+            trial[i] = l
+            w = weights[i - start]
+            level = np.float32(l)
+            sum_l = sum_l + w * level
+            sum_l2 = sum_l2 + w * level * level
+            sum_xl = sum_xl + w * level * x[i]
+        determinant = sum_w * sum_l2 - sum_l * sum_l
+        if determinant > 0:
+            this_scale = (sum_w * sum_xl - sum_x * sum_l) / determinant
+            this_min = (sum_l2 * sum_x - sum_l * sum_xl) / determinant
+            if this_min > 0:
+                this_min = ZERO
+                this_scale = quotient(sum_xl, sum_l2)
+            error = weighted_error(x, start, count, weights, trial, this_scale, this_min, absolute)
+            if error < best_error:
+                for i in range(start, start + count):
+                    codes[i] = trial[i]
+                best_error = error
+                scale = this_scale
+                minimum = this_min
+    return scale, -minimum, defined
