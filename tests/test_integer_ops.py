@@ -248,7 +248,7 @@ def test_profiles_cover_generated_cases():
     with pytest.raises(RefqValueError, match="^profile: "):
         integer_profile("tflite")
     for name in ("matmul_integer", "qlinear_matmul", "conv_integer", "qlinear_conv"):
-        assert OPERATIONS_BY_NAME[name].reference == f"refq.conformance.reference:{name}"
+        assert OPERATIONS_BY_NAME[name].reference == f"refq.integer_ops.profiles:{name}_outcomes"
 
 
 def test_bad_inputs():

@@ -15,6 +15,7 @@ has the reference's form names that function directly. :class:`RefqBackend` is t
 from __future__ import annotations
 
 import importlib
+import inspect
 from functools import lru_cache
 
 import numpy as np
@@ -242,6 +243,23 @@ class RefqBackend:
         self.profile = profile
 
 
+def adapter_signature(operation) -> inspect.Signature:
+    """The adapter method signature an operation record implies: ``self``, the inputs positionally in
+    ONNX order (the trailing optional ones defaulting to None) and the attributes keyword-only with
+    their defaults."""
+    names, optional = operation.input_names, operation.optional_inputs
+    trailing = len(names)
+    while trailing and names[trailing - 1] in optional:
+        trailing -= 1
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                     default=None if position >= trailing else inspect.Parameter.empty)
+                   for position, name in enumerate(names)]
+    parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value)
+                   for name, value in operation.attributes.items()]
+    return inspect.Signature(parameters)
+
+
 def _operation_method(name: str):
     """The adapter method for operation ``name``: inputs positionally in ONNX order, attributes
     by keyword, answered by :func:`run` under the adapter's profile."""
@@ -254,8 +272,9 @@ def _operation_method(name: str):
         padded = list(inputs) + [None] * (len(input_names) - len(inputs))
         return run(name, dict(zip(input_names, padded)), attributes, self.profile)[0]
 
-    method.__name__ = name
+    method.__name__ = method.__qualname__ = name
     method.__doc__ = f"refq's answer for ``{operation.signature}``."
+    method.__signature__ = adapter_signature(operation)
     return method
 
 

@@ -1,0 +1,118 @@
+"""The operation records (refq/registry/operations.py) are the single source: every reference,
+type, generator, variant kind and adapter signature derived from them agrees with them."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from refq.backends import BUILTIN, RefqBackend
+from refq.backends.reference import adapter_signature, reference_callable
+from refq.registry.formats import FLOAT_FORMATS
+from refq.registry.operations import DEFAULT_PROFILE, OPERATIONS, OPERATIONS_BY_NAME
+from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+from refq.registry.variants import VARIANTS
+
+ROOT = Path(__file__).resolve().parents[1]
+WITH_REFERENCE = [operation for operation in OPERATIONS if operation.reference is not None]
+
+
+def test_the_registry_imports_nothing_above_it() -> None:
+    """numbers -> registry -> chapters -> backends -> conformance -> cli: the registry may import only
+    itself, the numbers below it, refq.errors and the standard library (it names callables and generators, never imports them)."""
+    for path in sorted((ROOT / "refq" / "registry").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name.startswith("refq"):
+                    assert name.startswith(("refq.registry", "refq.errors", "refq.numbers")), f"{path.name} imports {name}"
+    for operation in WITH_REFERENCE:
+        assert not operation.reference.startswith("refq.conformance"), operation.name
+
+
+@pytest.mark.parametrize("operation", WITH_REFERENCE, ids=lambda operation: operation.name)
+def test_reference_matches_its_record(operation) -> None:
+    """The reference takes the inputs in ONNX order and the attributes with the record's defaults,
+    ``profile`` exactly when the record says so."""
+    parameters = inspect.signature(reference_callable(operation.name)).parameters
+    positional = [p.name for p in parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional[:len(operation.input_names)] == list(operation.input_names)
+    assert ("profile" in parameters) == operation.reference_profile
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    for name, default in operation.attributes.items():
+        if name in parameters and parameters[name].default is not inspect.Parameter.empty:
+            assert parameters[name].default == default, (operation.name, name)
+        else:
+            assert name in parameters or takes_any, (operation.name, name)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.name)
+def test_every_input_has_a_type(operation) -> None:
+    names = set(operation.input_names) | {element.rstrip("?") for elements in operation.sequences.values()
+                                          for element in elements}
+    typed = names - set(operation.sequences)
+    assert set(operation.input_types) == typed
+    for kind in operation.input_types.values():
+        if kind.startswith("like:"):
+            assert kind[len("like:"):] in names
+        elif kind != "target" and "|" not in kind:
+            assert kind in ("float32", "int32")
+    assert set(operation.values) <= set(operation.attributes)
+    for name, values in operation.onnx_values.items():
+        assert set(values) <= set(operation.values[name])
+        assert operation.attributes[name] in values
+    kinds = {variant.operation for variant in VARIANTS}
+    assert set(operation.variants) <= kinds
+
+
+def test_cast_targets_come_from_the_formats() -> None:
+    narrower = tuple(fmt.name for fmt in FLOAT_FORMATS if fmt.total_bits < 32)
+    assert OPERATIONS_BY_NAME["cast"].values["to"] == narrower
+    from refq.conformance import fuzz
+    from refq.conformance.generate import cast
+
+    assert fuzz.CAST_TARGETS == narrower
+    assert set(cast.TARGETS) < set(OPERATIONS_BY_NAME["cast"].onnx_values["to"])
+    assert fuzz.INPUT_NAMES["dequantize_linear"] == ("q", "scale", "zero_point")
+
+
+def test_generators_write_only_the_operations_naming_them() -> None:
+    from refq.conformance.generate import build
+
+    for module in build.GENERATOR_MODULES:
+        short = module.__name__.rsplit(".", 1)[-1]
+        ops = {spec.op for generator in module.GENERATORS for spec in generator(1)}
+        assert ops, short
+        for op in ops:
+            assert short in OPERATIONS_BY_NAME[op].generators, (short, op)
+    assert set(build.OPERATIONS_WITH_VECTORS) == {o.name for o in OPERATIONS if o.generators}
+
+
+def test_refq_backend_is_the_records() -> None:
+    assert {name for name in OPERATIONS_BY_NAME if callable(getattr(RefqBackend, name, None))} == \
+        {operation.name for operation in WITH_REFERENCE}
+    assert RefqBackend.profile == DEFAULT_PROFILE in EVERY_PROFILE_BY_NAME
+    for operation in WITH_REFERENCE:
+        assert inspect.signature(getattr(RefqBackend, operation.name)) == adapter_signature(operation)
+
+
+def test_builtin_adapter_methods_have_the_record_signature() -> None:
+    """Inputs positionally in ONNX order, attributes keyword-only with the record's defaults (an adapter
+    may require an attribute the vectors always give)."""
+    for backend, cls in BUILTIN.items():
+        for operation in OPERATIONS:
+            method = getattr(cls, operation.name, None)
+            if method is None:
+                continue
+            parameters = list(inspect.signature(method).parameters.values())[1:]
+            positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+            assert positional == list(operation.input_names), (backend, operation.name)
+            for p in parameters:
+                if p.kind is p.KEYWORD_ONLY:
+                    assert p.name in operation.attributes, (backend, operation.name, p.name)
+                    assert p.default in (inspect.Parameter.empty, operation.attributes[p.name]), \
+                        (backend, operation.name, p.name)
