@@ -116,3 +116,22 @@ def test_builtin_adapter_methods_have_the_record_signature() -> None:
                     assert p.name in operation.attributes, (backend, operation.name, p.name)
                     assert p.default in (inspect.Parameter.empty, operation.attributes[p.name]), \
                         (backend, operation.name, p.name)
+
+
+def test_refq_backend_variant_overrides_follow_the_record_kinds() -> None:
+    """A variant replaces the profile's value in the operations whose record lists its kind, and only there."""
+    import numpy as np
+
+    from refq.affine import dequantize, quantize
+
+    class Overridden(RefqBackend):
+        variants = {"rounding": "half_away_from_zero", "dequantize_formula": "multiply_then_subtract"}
+
+    x, q = np.array([0.5, 1.5, 2.5, -2.5], np.float32), np.array([-3, 1, 2, 127], np.int8)
+    scale, zero_point = np.float32(0.1), np.array(1, np.int8)
+    assert Overridden().quantize_linear(x, np.float32(1), zero_point).tolist() == \
+        quantize(x, 1, 1, rounding="half_away_from_zero").tolist() == [2, 3, 4, -2]
+    expected = dequantize(q, scale, zero_point, dequantize_formula="multiply_then_subtract")
+    assert Overridden().dequantize_linear(q, scale, zero_point).view(np.uint32).tolist() == \
+        expected.view(np.uint32).tolist()
+    assert Overridden().cast(x).tolist() == RefqBackend().cast(x).tolist()

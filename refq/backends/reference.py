@@ -189,8 +189,10 @@ def reference_callable(op: str):
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def run(op: str, inputs: dict, attributes: dict, profile: str):
-    """Run operation ``op`` with ``inputs`` (ONNX order) and ``attributes`` under ``profile``."""
+def run(op: str, inputs: dict, attributes: dict, profile: str, variants: dict | None = None):
+    """Run operation ``op`` with ``inputs`` (ONNX order) and ``attributes`` under ``profile``;
+    ``variants`` (variant name -> value) replace single variants of the profile, for an operation
+    whose reference takes them."""
     operation = OPERATIONS_BY_NAME.get(op)
     if operation is None or operation.reference is None:
         known = sorted(name for name, o in OPERATIONS_BY_NAME.items() if o.reference)
@@ -198,6 +200,8 @@ def run(op: str, inputs: dict, attributes: dict, profile: str):
     keywords = {**operation.attributes, **attributes}
     if operation.reference_profile:
         keywords["profile"] = profile
+    if variants:
+        keywords.update(variants)
     result = reference_callable(op)(*inputs.values(), **keywords)
     return result if operation.reference_outcomes else (result, None)
 
@@ -235,6 +239,9 @@ class RefqBackend:
     profile = DEFAULT_PROFILE
     #: The harness may set ``profile`` to any profile name before calling.
     configurable_profile = True
+    #: Variant values that replace the profile's, each in the operations whose record lists its kind
+    #: and whose reference takes variant overrides (none: refq exactly as the profile says).
+    variants: dict[str, str] = {}
 
     def __init__(self, profile: str = DEFAULT_PROFILE) -> None:
         import refq
@@ -260,6 +267,20 @@ def adapter_signature(operation) -> inspect.Signature:
     return inspect.Signature(parameters)
 
 
+def _overrides(operation, variants: dict) -> dict:
+    """The ``variants`` that apply to ``operation``: those of a kind its record lists, where its
+    reference takes variant overrides."""
+    if not variants:
+        return {}
+    from refq.registry.variants import VARIANTS_BY_NAME
+
+    parameters = inspect.signature(reference_callable(operation.name)).parameters.values()
+    if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+        return {}
+    return {name: value for name, value in variants.items()
+            if VARIANTS_BY_NAME[name].operation in operation.variants}
+
+
 def _operation_method(name: str):
     """The adapter method for operation ``name``: inputs positionally in ONNX order, attributes
     by keyword, answered by :func:`run` under the adapter's profile."""
@@ -270,7 +291,8 @@ def _operation_method(name: str):
         if len(inputs) > len(input_names):
             raise TypeError(f"{name}() takes at most {len(input_names)} inputs, got {len(inputs)}")
         padded = list(inputs) + [None] * (len(input_names) - len(inputs))
-        return run(name, dict(zip(input_names, padded)), attributes, self.profile)[0]
+        return run(name, dict(zip(input_names, padded)), attributes, self.profile, _overrides(operation,
+                                                                                          self.variants))[0]
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"refq's answer for ``{operation.signature}``."
