@@ -1,0 +1,90 @@
+"""ggml block types: refq's quantize/dequantize beside gguf-py and ggml's own C, in one run.
+
+Single thread, float32 input, best of several repeats; throughput is float32 bytes per second
+(4 bytes per element, in for quantize and out for dequantize). ggml is built from its sources by
+tests/gguf_ggml.py (``-O2 -ffp-contract=off``, the unfused reference, and ``-O2 -march=native``)
+when they are present, and left out otherwise. gguf-py has no quantize for the K types.
+
+    python benchmarks/gguf_throughput.py [--log2-size 22] [--repeats 5] [--types Q4_0,Q4_K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from timing import best_seconds  # noqa: E402 - benchmarks/timing.py, beside this script
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests import gguf_ggml  # noqa: E402
+
+from refq.gguf import BLOCK_TYPES, gguf_dequantize, gguf_quantize  # noqa: E402
+
+GGUF_PY_QUANTIZE = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"}
+GGUF_PY_DEQUANTIZE = GGUF_PY_QUANTIZE | {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}
+
+
+def rate(seconds: float, size: int) -> float:
+    return 4 * size / seconds / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--log2-size", type=int, default=22)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--types", default=",".join(t.name for t in BLOCK_TYPES))
+    args = parser.parse_args()
+    size = 1 << args.log2_size
+    x = (np.random.default_rng(0).standard_normal(size) * 0.02).astype(np.float32)
+    import gguf
+    from gguf import quants
+
+    with_ggml = gguf_ggml.unavailable_reason() is None
+    if not with_ggml:
+        print(f"ggml left out: {gguf_ggml.unavailable_reason()}")
+    print(f"{size} float32 values, single thread, GB/s of float32; ratio = refq / other")
+    print(f"{'type':6} {'op':10} {'refq':>7} {'gguf-py':>8} {'ratio':>6} {'ggml':>7} {'ratio':>6} "
+          f"{'ggml fused':>10} {'ratio':>6}")
+    for name in args.types.split(","):
+        kind = gguf.GGMLQuantizationType[name]
+        elements = BLOCK_TYPES[[t.name for t in BLOCK_TYPES].index(name)].block_elements
+        blocks = gguf_quantize(x, type=name)
+        rows = {"quantize": {}, "dequantize": {}}
+        rows["quantize"]["refq"] = rate(best_seconds(lambda: gguf_quantize(x, type=name), args.repeats), size)
+        if name in GGUF_PY_QUANTIZE:
+            shaped = x.reshape(-1, elements)
+            rows["quantize"]["gguf-py"] = rate(best_seconds(lambda: quants.quantize(shaped, kind), args.repeats), size)
+        if name != "Q8_1":
+            rows["dequantize"]["refq"] = rate(best_seconds(lambda: gguf_dequantize(blocks, type=name), args.repeats),
+                                              size)
+            if name in GGUF_PY_DEQUANTIZE:
+                shaped_blocks = blocks.reshape(-1, gguf.GGML_QUANT_SIZES[kind][1])
+                rows["dequantize"]["gguf-py"] = rate(
+                    best_seconds(lambda: quants.dequantize(shaped_blocks, kind), args.repeats), size)
+        if with_ggml:
+            for build, label in (("unfused", "ggml"), ("fused", "ggml fused")):
+                rows["quantize"][label] = rate(
+                    best_seconds(lambda: gguf_ggml.quantize(build, name, x), args.repeats), size)
+                if name != "Q8_1":
+                    rows["dequantize"][label] = rate(
+                        best_seconds(lambda: gguf_ggml.dequantize(build, name, blocks), args.repeats), size)
+        for op, row in rows.items():
+            if "refq" not in row:
+                continue
+            cells = [f"{name:6} {op:10} {row['refq']:7.3f}"]
+            for label, width in (("gguf-py", 8), ("ggml", 7), ("ggml fused", 10)):
+                if label in row:
+                    cells.append(f"{row[label]:{width}.3f} {row['refq'] / row[label]:5.2f}x")
+                else:
+                    cells.append(f"{'-':>{width}} {'':6}")
+            print(" ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
