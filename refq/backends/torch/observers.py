@@ -32,7 +32,7 @@ def _observer_options(dtype: str, qscheme: str, reduce_range: bool, ch_axis) -> 
 
 def observe(kind, batches, dtype: str, qscheme: str, reduce_range: bool, ch_axis, extra: dict) -> np.ndarray:
     """Feed ``batches[0]``, ``batches[1]``, ... to a fresh ``kind`` observer; its state and parameters
-    as a record (refq.conformance.records)."""
+    as a record (refq.backends.records)."""
     from refq.backends.records import record
 
     torch = torch_module()
