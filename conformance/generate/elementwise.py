@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from refq.conformance.generate.case_spec import CaseSpec
+from refq.registry.operations import OPERATIONS
 
 #: The com.microsoft operators are ONNX Runtime's own: one profile.
 PROFILES = ("onnxruntime",)
@@ -378,8 +379,6 @@ def by_level(level: int) -> Iterator[CaseSpec]:
             yield spec
 
 
-#: The operations this module writes cases for.
-OPS = ("qlinear_add", "qlinear_mul", "qlinear_sigmoid", "qlinear_leaky_relu", "qlinear_tanh",
-       "qlinear_global_average_pool",
-       "max_pool", "qlinear_average_pool", "qlinear_concat")
+#: The operations this module writes cases for: those whose records name it.
+OPS = tuple(operation.name for operation in OPERATIONS if "elementwise" in operation.generators)
 GENERATORS = (by_level,)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from refq.conformance.generate.case_spec import CaseSpec
+from refq.registry.operations import OPERATIONS
 #: The profiles the checked-in vectors of matmul_integer and conv_integer name. A subset of
 #: ``refq.integer_ops.profiles.INTEGER_PROFILES``.
 PROFILES = ("onnx", "onnxruntime", "onnx-reference")
@@ -411,6 +412,6 @@ def by_level(level: int) -> Iterator[CaseSpec]:
                 yield spec
 
 
-#: The operations this module writes cases for.
-OPS = ("matmul_integer", "conv_integer", "qlinear_matmul", "qlinear_conv")
+#: The operations this module writes cases for: those whose records name it.
+OPS = tuple(operation.name for operation in OPERATIONS if "integer_ops" in operation.generators)
 GENERATORS = (by_level,)
