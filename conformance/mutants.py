@@ -301,12 +301,173 @@ class DequantizeIgnoresZeroPoint(Mutant):
         return dequantize(q, scale, None, axis=axis, block_size=block_size, dtype=dtype, profile=self.profile)
 
 
-MUTANTS: tuple[type[Mutant], ...] = (
-    TiesAwayFromZero, Truncation, FloorOfHalfAdded, ReciprocalInsteadOfDivision, Float64Division,
-    ZeroPointBeforeRounding, NarrowRangeInt8, Int4Symmetric, UnsignedClampedAsSigned, WrapsInsteadOfSaturating,
-    NaNToQmax, ChannelsInnermost, PartialBlockTakesFirstScale, BlockIndexOffByOne, DequantizeMultiplyThenSubtract,
-    DequantizeIgnoresZeroPoint,
+# --- input forms ---------------------------------------------------------------------------
+
+
+class QuantizeIgnoresZeroPoint(Mutant):
+    """Quantizes as if no zero point were given (the optional input ignored)."""
+
+    clause = "AFF-3.3"
+
+    def quantize_linear(self, x, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
+        super().quantize_linear(x, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype)
+        return quantize(x, scale, None, axis=axis, block_size=block_size, dtype=dtype, profile=self.profile)
+
+
+class _ZeroPointForm(Mutant):
+    """Shared by the zero-point form mutants: ``misread`` turns the zero point given into the one used."""
+
+    def misread(self, zero_point, dtype: str):
+        raise NotImplementedError
+
+    def quantize_linear(self, x, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
+        super().quantize_linear(x, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype)
+        return _misread(quantize, self, x, scale, zero_point, axis, block_size, dtype)
+
+    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
+        super().dequantize_linear(q, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype)
+        return _misread(dequantize, self, q, scale, zero_point, axis, block_size, dtype)
+
+
+def _misread(function, mutant, values, scale, zero_point, axis, block_size, dtype):
+    """``function`` with the zero point ``mutant`` misreads, through per-element parameters (the misread
+    value may leave the type's range, which refq would reject)."""
+    if zero_point is None:
+        return function(values, scale, None, axis=axis, block_size=block_size, dtype=dtype, profile=mutant.profile)
+    values = np.asarray(values)
+    used = mutant.misread(np.asarray(zero_point), dtype)
+    scales, zero_points = elementwise_parameters(values.shape, scale, used, axis, block_size)
+    correct = function(values, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype,
+                       profile=mutant.profile)
+    if np.array_equal(np.asarray(used, np.int64), np.asarray(zero_point, np.int64)):
+        return correct
+    target = target_type(dtype)
+    inside = (zero_points >= target.qmin) & (zero_points <= target.qmax)
+    clipped = np.clip(zero_points, target.qmin, target.qmax)
+    result = _per_element(function, values, scales, clipped, dtype, mutant.profile)
+    if function is quantize:
+        # the zero point outside the range: round(x / s) + z, saturated
+        shift = (zero_points - clipped).astype(np.int64)
+        result = np.clip(result.astype(np.int64) + np.where(inside, 0, shift), target.qmin,
+                         target.qmax).astype(correct.dtype)
+    else:
+        step = (zero_points - clipped).astype(np.float32) * np.asarray(scales, np.float32)
+        result = np.where(inside, result, (result - step).astype(np.float32)).astype(np.float32)
+    return result
+
+
+class OneElementZeroPointIgnored(_ZeroPointForm):
+    """Reads a per-tensor zero point given as a 1-element array (shape (1,)) as 0."""
+
+    clause = "AFF-1.3"
+
+    def misread(self, zero_point, dtype):
+        return np.zeros_like(zero_point) if zero_point.shape == (1,) else zero_point
+
+
+class PerAxisZeroPointFirstOnly(_ZeroPointForm):
+    """Gives every channel (or block) the first channel's zero point."""
+
+    clause = "AFF-1.3"
+
+    def misread(self, zero_point, dtype):
+        return np.full_like(zero_point, zero_point.reshape(-1)[0]) if zero_point.size > 1 else zero_point
+
+
+def _unsigned_as_signed(dtype_name: str) -> type[Mutant]:
+    bits = target_type(dtype_name, max_bits=32).format.bits
+
+    def misread(self, zero_point, dtype):
+        if dtype != dtype_name:
+            return zero_point
+        values = zero_point.astype(np.int64)
+        return np.where(values >= 2 ** (bits - 1), values - 2**bits, values)
+
+    name = f"UnsignedZeroPointAsSigned{dtype_name.capitalize()}"
+    return type(name, (_ZeroPointForm,), {
+        "__doc__": f"Reads a {dtype_name} zero point as the signed value of its bits (z >= 2^{bits - 1} becomes "
+                   f"z - 2^{bits}).",
+        "clause": "AFF-1.2", "misread": misread, "__module__": __name__})
+
+
+UNSIGNED_AS_SIGNED = tuple(_unsigned_as_signed(dtype) for dtype in ("uint2", "uint4", "uint8", "uint16"))
+globals().update({mutant.__name__: mutant for mutant in UNSIGNED_AS_SIGNED})
+
+
+class DequantizeWrapsDifference(Mutant):
+    """Dequantizes q - z in the container type, wrapping instead of widening (int8: 127 - (-128) = -1)."""
+
+    clause = "AFF-4.2"
+
+    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
+        correct = super().dequantize_linear(q, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype)
+        values = np.asarray(q)
+        scales, zero_points = elementwise_parameters(values.shape, scale, zero_point, axis, block_size)
+        target = target_type(dtype)
+        span = 1 << target.format.bits
+        difference = (values.astype(np.int64) - zero_points - target.qmin) % span + target.qmin
+        return (difference.astype(np.float32) * scales).astype(np.float32).reshape(correct.shape)
+
+
+# --- one mutant per alternative value of every variant dimension ------------------------------
+
+#: The profile the registry-derived mutants change one value of: every quantize value is specified there
+#: (NaN gives qmin), so each other value is a defect the vectors can see.
+DERIVED_PROFILE = "onnxruntime"
+#: The operations whose vectors the mutation score runs, by variant kind.
+DERIVED_KINDS = {"quantize": "quantize_variants", "dequantize": "dequantize_variants"}
+
+
+def _camel(text: str) -> str:
+    return "".join(part.capitalize() for part in text.split("_"))
+
+
+def derived_mutants() -> tuple[tuple[type[Mutant], ...], dict[str, tuple[str, str, str]]]:
+    """One mutant per (variant, other value) of the quantize and dequantize variants under
+    :data:`DERIVED_PROFILE`, and the values that are no valid combination there: a single-defect
+    mutant of them does not exist (name -> (variant, value, why))."""
+    from refq.affine.profiles import resolve_variants
+    from refq.errors import RefqError
+    from refq.registry.variants import VARIANTS
+
+    made, invalid_values = [], {}
+    for variant in VARIANTS:
+        if variant.operation not in DERIVED_KINDS:
+            continue
+        current = resolve_variants(DERIVED_PROFILE, variant.operation)[variant.name].name
+        for value in variant.values:
+            if value.name == current:
+                continue
+            name = f"{_camel(variant.name)}{_camel(value.name)}"
+            try:
+                resolve_variants(DERIVED_PROFILE, variant.operation, overrides={variant.name: value.name})
+            except RefqError as error:
+                invalid_values[name] = (variant.name, value.name, str(error))
+                continue
+            made.append(type(name, (Mutant,), {
+                "__doc__": f"{variant.name} = {value.name} instead of {current} ({value.meaning}).",
+                "__module__": __name__, "clause": variant.clause, "profile": DERIVED_PROFILE,
+                "variant": (variant.name, value.name),
+                DERIVED_KINDS[variant.operation]: {variant.name: value.name}}))
+    return tuple(made), invalid_values
+
+
+DERIVED, INVALID_VALUES = derived_mutants()
+INVALID_VARIANTS = tuple((variant, value) for variant, value, _ in INVALID_VALUES.values())
+globals().update({mutant.__name__: mutant for mutant in DERIVED})
+
+#: The hand-written mutants that are one variant value: kept as names (tests and docs use them), but
+#: the derived mutant is the one run.
+REPLACED_BY_DERIVED = (TiesAwayFromZero, Truncation, ReciprocalInsteadOfDivision, Float64Division,
+                       ZeroPointBeforeRounding, NaNToQmax, DequantizeMultiplyThenSubtract)
+
+HAND_WRITTEN: tuple[type[Mutant], ...] = (
+    FloorOfHalfAdded, NarrowRangeInt8, Int4Symmetric, UnsignedClampedAsSigned, WrapsInsteadOfSaturating,
+    ChannelsInnermost, PartialBlockTakesFirstScale, BlockIndexOffByOne, DequantizeIgnoresZeroPoint,
+    QuantizeIgnoresZeroPoint, OneElementZeroPointIgnored, PerAxisZeroPointFirstOnly, *UNSIGNED_AS_SIGNED,
+    DequantizeWrapsDifference,
 )
+MUTANTS: tuple[type[Mutant], ...] = (*DERIVED, *HAND_WRITTEN)
 
 #: Mutants the issue asks for that need operations without a reference yet (matmul_integer):
 #: listed so the score page names them, never faked.
@@ -319,6 +480,107 @@ PENDING = {
 def spec(mutant: type[Mutant]) -> str:
     """The ``--backend`` SPEC that loads ``mutant``."""
     return f"{__name__}:{mutant.__name__}"
+
+
+# --- equivalent mutants ------------------------------------------------------------------------
+
+
+def equivalence_inputs() -> list[tuple[str, tuple, dict]]:
+    """A wide net of calls on which a mutant that differs from the correct adapter anywhere should
+    differ: every width, the zero point at both ends, in the middle and off centre, per tensor (scalar
+    and 1-element forms), per axis and blocked with a partial last block, on the float32 boundary table,
+    ties and their neighbours, saturation edges and specials; dequantize on every code of the small types."""
+    from refq.conformance.generate.boundaries import float32_boundaries, neighbours, unique_in_order
+    from refq.conformance.generate.parameters import INEXACT_SCALE, WIDTHS, exact_scale, zero_points
+    from refq.conformance.generate.values import saturation_edges, specials, ties
+
+    calls = []
+    rng = np.random.default_rng(7)
+    for dtype in WIDTHS:
+        chosen = target_type(dtype, max_bits=32)
+        for zero_point in zero_points(chosen):
+            for scale in (exact_scale(3, -7), exact_scale(1, -4)):
+                tie_values = ties(chosen, zero_point, scale, limit=64)
+                ends = saturation_edges(chosen, zero_point, scale)
+                x = unique_in_order(np.concatenate([specials(), float32_boundaries(significands=(0, 1, (1 << 23) - 1)),
+                                                    tie_values, neighbours(tie_values), ends, neighbours(ends)]))
+                for form in (np.asarray(zero_point), np.asarray([zero_point])):
+                    zp = form.astype(chosen.container)
+                    calls.append(("quantize_linear", (x, np.asarray(scale, F32).reshape(form.shape), zp),
+                                  {"dtype": dtype}))
+            codes = np.arange(chosen.qmin, min(chosen.qmax, chosen.qmin + 4095) + 1)
+            codes = np.concatenate([codes, np.arange(max(chosen.qmin, chosen.qmax - 4095), chosen.qmax + 1)])
+            for form in (np.asarray(zero_point), np.asarray([zero_point])):
+                calls.append(("dequantize_linear", (codes.astype(chosen.container), np.asarray(INEXACT_SCALE, F32)
+                                                    .reshape(form.shape), form.astype(chosen.container)),
+                              {"dtype": dtype}))
+        points = np.array((zero_points(chosen) * 3)[:6])
+        scales = rng.uniform(0.01, 0.3, 6).astype(F32)
+        x = (rng.standard_normal((6, 40)) * 40 * scales[:, None]).astype(F32)
+        calls.append(("quantize_linear", (x, scales, points.astype(chosen.container)), {"axis": 0, "dtype": dtype}))
+        q = rng.integers(chosen.qmin, chosen.qmax + 1, (6, 40)).astype(chosen.container)
+        calls.append(("dequantize_linear", (q, scales, points.astype(chosen.container)), {"axis": 0, "dtype": dtype}))
+        block_scales = rng.uniform(0.01, 0.3, (3, 2)).astype(F32)
+        block_points = np.array((zero_points(chosen) * 6)[:6]).reshape(3, 2).astype(chosen.container)
+        x = (rng.standard_normal((3, 7)) * 40 * 0.1).astype(F32)
+        calls.append(("quantize_linear", (x, block_scales, block_points), {"axis": 1, "block_size": 4, "dtype": dtype}))
+        q = rng.integers(chosen.qmin, chosen.qmax + 1, (3, 7)).astype(chosen.container)
+        calls.append(("dequantize_linear", (q, block_scales, block_points), {"axis": 1, "block_size": 4,
+                                                                             "dtype": dtype}))
+    from refq.conformance import fingerprint
+
+    for probe in fingerprint.quantize_probes() + fingerprint.dequantize_probes():
+        op = "dequantize_linear" if probe.values.dtype != F32 else "quantize_linear"
+        calls.append((op, (probe.values, probe.scale, np.asarray(probe.zero_point).astype(
+            target_type(probe.dtype).container)), {"dtype": probe.dtype}))
+    for zero_point in (0, -(2**31), 2**31 - 1, 12345):
+        big = np.array([-(2**31), -(2**31) + 1, -(2**24) - 1, 2**24 + 1, 2**24 + 3, 2**31 - 1, 2**31 - 2, 0, 7,
+                        -16777217, 16777219, 123456789, -987654321], np.int32)
+        for scale in (INEXACT_SCALE, np.float32(0.37), np.float32(3.0)):
+            calls.append(("dequantize_linear", (big, np.asarray(scale, F32), np.int32(zero_point)), {"dtype": "int32"}))
+    for dtype in ("int8", "uint8", "int16"):
+        chosen = target_type(dtype, max_bits=32)
+        for zero_point in zero_points(chosen):
+            x = ((rng.random(4096) * 1.2 - 0.1) * (chosen.qmax - chosen.qmin) + chosen.qmin - zero_point)
+            calls.append(("quantize_linear", ((x * np.float64(INEXACT_SCALE)).astype(F32), INEXACT_SCALE,
+                                              np.asarray(zero_point).astype(chosen.container)), {"dtype": dtype}))
+    return calls
+
+
+def _same_output(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype == np.float32 and b.dtype == np.float32:
+        return np.array_equal(a.view(np.uint32), b.view(np.uint32))
+    return np.array_equal(a.astype(np.int64), b.astype(np.int64))
+
+
+def is_equivalent(mutant: type[Mutant], calls=None) -> bool:
+    """Whether ``mutant`` gives the correct adapter's output (under its profile) on every call of
+    :func:`equivalence_inputs`: such a mutant has no defect any input shows, and no vector can kill it."""
+    calls = equivalence_inputs() if calls is None else calls
+    correct = ReferenceAdapter()
+    correct.profile = mutant.profile
+    wrong = mutant()
+    for op, inputs, attributes in calls:
+        outputs = []
+        for adapter in (wrong, correct):
+            try:
+                outputs.append(getattr(adapter, op)(*inputs, **attributes))
+            except Exception as error:  # noqa: BLE001 - a rejection is an output too
+                outputs.append(type(error).__name__)
+        if isinstance(outputs[0], str) or isinstance(outputs[1], str):
+            if not (isinstance(outputs[0], str) and isinstance(outputs[1], str) and outputs[0] == outputs[1]):
+                return False
+        elif not _same_output(*outputs):
+            return False
+    return True
+
+
+def equivalent_mutants() -> tuple[type[Mutant], ...]:
+    calls = equivalence_inputs()
+    return tuple(mutant for mutant in MUTANTS if is_equivalent(mutant, calls))
 
 
 # --- the score ---------------------------------------------------------------------------
@@ -383,7 +645,7 @@ class Score:
     """Failing cases per mutant, and whether the correct adapter passed under each profile."""
 
     def __init__(self, caught: dict[str, int], cases: dict[str, int], correct: dict[str, list[str]],
-                 source: str) -> None:
+                 source: str, equivalent: tuple[str, ...] = ()) -> None:
         #: Mutant name -> cases that failed or errored (0: the mutant survived).
         self.caught = caught
         #: Mutant name -> cases run.
@@ -392,6 +654,9 @@ class Score:
         self.correct = correct
         #: "level N vectors" or "in-memory cases".
         self.source = source
+        #: Mutants identical to the correct adapter on every input tried (:func:`is_equivalent`): no
+        #: vector can kill them, so they are reported apart, neither killed nor survivors.
+        self.equivalent = tuple(equivalent)
 
     @property
     def killed(self) -> int:
@@ -399,14 +664,20 @@ class Score:
 
     @property
     def total(self) -> int:
-        return len(self.caught)
+        """The mutants that can be killed (the equivalent ones left out)."""
+        return len([name for name in self.caught if name not in self.equivalent])
+
+    @property
+    def survivors(self) -> list[str]:
+        return [name for name, count in self.caught.items() if not count and name not in self.equivalent]
 
     @property
     def perfect(self) -> bool:
-        return self.killed == self.total and not any(self.correct.values())
+        return not self.survivors and not any(self.correct.values())
 
     def summary(self) -> str:
-        return f"{self.killed}/{self.total} mutants caught"
+        equivalent = f", {len(self.equivalent)} equivalent (no input tells them apart)" if self.equivalent else ""
+        return f"{self.killed}/{self.total} mutants caught{equivalent}"
 
 
 def mutation_score(level: int = 1, *, cases=None, timeout: float = 60.0, progress: bool | None = None) -> Score:
@@ -427,4 +698,5 @@ def mutation_score(level: int = 1, *, cases=None, timeout: float = 60.0, progres
     for profile in sorted({mutant.profile for mutant in MUTANTS}):
         results = run_cases(spec(ReferenceAdapter), cases, profile=profile, timeout=timeout, progress=progress)
         correct[profile] = [r.id for r in results if r.status in ("fail", "error")]
-    return Score(caught, counts, correct, source)
+    equivalent = tuple(mutant.__name__ for mutant in equivalent_mutants())
+    return Score(caught, counts, correct, source, equivalent)

@@ -128,4 +128,31 @@ def blocked(level: int) -> Iterator[CaseSpec]:
                    generator="dequantize.blocked", seed=BLOCKED_SEED)
 
 
-GENERATORS = (all_values, all_values_per_axis, wide_edges, blocked)
+def zero_point_forms(level: int) -> Iterator[CaseSpec]:
+    """Level 1: uint16 with the zero point at qmax (its top bit set; the other uint16 case is off centre),
+    int32 with a large odd zero point (the other int32 case has 0, which no difference variant tells
+    apart), and a per-tensor scale and zero point as 1-element arrays (shape (1,))."""
+    if level != 1:
+        return
+    rng = np.random.default_rng(EDGE_SEED)
+    chosen = target("uint16")
+    yield case("zero-point-qmax-uint16", edge_values("uint16", rng, 64), INEXACT_SCALE, chosen.qmax, "uint16",
+               clauses=("AFF-1.2", "AFF-4.2"),
+               description=f"uint16 range ends, +-1, 0, powers of two and their neighbours, 64 random values; zero "
+                           f"point {chosen.qmax} (qmax), scale {float(INEXACT_SCALE)!r}",
+               generator="dequantize.zero_point_forms", seed=EDGE_SEED)
+    large = 2**30 + 3
+    yield case("zero-point-large-int32", edge_values("int32", rng, 64), INEXACT_SCALE, large, "int32",
+               clauses=("AFF-1.2", "AFF-1.3", "AFF-4.2"),
+               description=f"int32 range ends, +-1, 0, powers of two and their neighbours, 64 random values; zero "
+                           f"point {large} (odd, past 2^24: q - z leaves int32 and float32's exact integers), "
+                           f"scale {float(INEXACT_SCALE)!r}",
+               generator="dequantize.zero_point_forms", seed=EDGE_SEED)
+    yield case("one-element-parameters-int8", every_value("int8"), [INEXACT_SCALE], [-37], "int8",
+               clauses=("AFF-1.3", "AFF-4.2"),
+               description=f"every int8 value, scale {float(INEXACT_SCALE)!r} and zero point -37 as 1-element "
+                           f"arrays (shape (1,)): per tensor",
+               generator="dequantize.zero_point_forms")
+
+
+GENERATORS = (all_values, all_values_per_axis, wide_edges, blocked, zero_point_forms)

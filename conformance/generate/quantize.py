@@ -208,4 +208,28 @@ def scale_extremes(level: int) -> Iterator[CaseSpec]:
                    generator="quantize.scale_extremes")
 
 
-GENERATORS = (full_boundaries, edges, per_axis, blocked, random_data, scale_extremes)
+def zero_point_forms(level: int) -> Iterator[CaseSpec]:
+    """Level 1: the input forms the other cases leave out. The zero point at the top of uint2 and uint16
+    (whose other level-1 cases have it at qmin), and a per-tensor scale and zero point given as
+    1-element arrays (shape (1,)), which the operator accepts as per tensor."""
+    if level != 1:
+        return
+    for dtype in ("uint2", "uint16"):
+        chosen = target(dtype)
+        tie_values = ties(chosen, chosen.qmax, EDGE_SCALE, limit=64)
+        ends = saturation_edges(chosen, chosen.qmax, EDGE_SCALE)
+        x = unique_in_order(np.concatenate([specials(), tie_values, neighbours(tie_values), ends, neighbours(ends)]))
+        yield case(f"zero-point-qmax-{dtype}", x, EDGE_SCALE, chosen.qmax, dtype, clauses=("AFF-1.2", "AFF-3.3", "AFF-3.5", "AFF-3.6"),
+                   description=f"{dtype}, zero point {chosen.qmax} (qmax: its top bit set), scale 3*2^-7: exact ties "
+                               f"and one ulp either side, saturation edges and their neighbours ({x.size} values)",
+                   generator="quantize.zero_point_forms")
+    chosen = target("int8")
+    tie_values = ties(chosen, -37, EDGE_SCALE, limit=64)
+    x = unique_in_order(np.concatenate([specials(), tie_values, neighbours(tie_values)]))
+    yield case("one-element-parameters-int8", x, [EDGE_SCALE], [-37], "int8", clauses=("AFF-1.3", "AFF-3.3", "AFF-3.6"),
+               description=f"int8, scale 3*2^-7 and zero point -37 as 1-element arrays (shape (1,)): per tensor; "
+                           f"exact ties and one ulp either side ({x.size} values)",
+               generator="quantize.zero_point_forms")
+
+
+GENERATORS = (full_boundaries, edges, per_axis, blocked, random_data, scale_extremes, zero_point_forms)

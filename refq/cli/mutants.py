@@ -11,7 +11,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from refq.conformance.mutants import MUTANTS, PENDING, mutation_score
+    from refq.conformance.mutants import DERIVED_PROFILE, INVALID_VALUES, MUTANTS, PENDING, mutation_score
 
     score = mutation_score(args.level, timeout=args.timeout)
     print(f"on {score.source}")
@@ -19,7 +19,11 @@ def run(args: argparse.Namespace) -> int:
     for mutant in MUTANTS:
         count = score.caught[mutant.__name__]
         verdict = f"caught by {count} of {score.cases[mutant.__name__]} cases" if count else "SURVIVED"
+        if mutant.__name__ in score.equivalent:
+            verdict = "equivalent (not killable)"
         print(f"  {mutant.__name__:<{width}}  {verdict:<28} {mutant.defect()}")
+    for name, (_, _, reason) in INVALID_VALUES.items():
+        print(f"  {name:<{width}}  {'no single-defect mutant':<28} under {DERIVED_PROFILE}: {reason}")
     for name, defect in PENDING.items():
         print(f"  {name:<{width}}  {'pending (no reference)':<28} {defect}")
     for profile, failures in score.correct.items():

@@ -98,22 +98,6 @@ def clause_index_table() -> str:
     return markdown_table(("clause", "title", "implemented by"), rows)
 
 
-@table("public-api")
-def public_api_table() -> str:
-    """The top-level functions (``refq.quantize``...), each linked to its entry in the API reference."""
-    from refq import PUBLIC_API
-
-    rows = []
-    for name, location in PUBLIC_API.items():
-        module, _, attribute = location.partition(":")
-        if not attribute:  # refq.requantize: the chapter's package, called as requantize_float
-            rows.append((f"`refq.{name}`", f"the package [`{module}`][{module}], called as "
-                         + api_link(f"{module}.float_multiplier:requantize_float")))
-        else:
-            rows.append((f"`refq.{name}`", api_link(location) + f" in [`{module}`][{module}]"))
-    return markdown_table(("function", "defined as"), rows)
-
-
 @table("rounding-modes")
 def rounding_modes_table() -> str:
     """The rounding modes, their kernel codes, rules, and who uses each."""
