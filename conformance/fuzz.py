@@ -116,10 +116,10 @@ def _probe_call(op: str, configuration: tuple) -> tuple[dict, dict]:
     if op == "cast":
         to, saturate = configuration
         return {"x": np.array([0.0, 1.0], np.float32)}, {"to": to, "saturate": saturate}
-    from refq.strategies import _container, _integer_type
+    from refq.strategies import container_dtype, integer_format_argument
 
     dtype, granularity = configuration
-    container = _container(_integer_type(dtype, max_bits=32))
+    container = container_dtype(integer_format_argument(dtype, max_bits=32))
     values = np.zeros((2, 2), np.float32) if op == "quantize_linear" else np.zeros((2, 2), container)
     if granularity == "per_tensor":
         scale, zero_point, attributes = np.float32(1), container.type(0), {"axis": None, "block_size": None}
@@ -163,16 +163,16 @@ def _cast_values(to: str):
     from hypothesis import strategies as st
 
     from refq.registry import float_format
-    from refq.strategies import _step_ulps, _table, float32_values, format_values
+    from refq.strategies import step_ulps, pattern_values, float32_values, format_values
 
     fmt = float_format(to)
     anything = float32_values(allow_nan=fmt.has_nan)
     own = format_values(fmt, allow_nan=False, allow_infinity=False)
-    largest = int(np.flatnonzero(np.isfinite(_table(fmt)[: 1 << (fmt.total_bits - 1)]))[-1])
+    largest = int(np.flatnonzero(np.isfinite(pattern_values(fmt)[: 1 << (fmt.total_bits - 1)]))[-1])
 
     def midpoint(pattern, sign, offset):
-        middle = (float(_table(fmt)[pattern]) + float(_table(fmt)[pattern + 1])) / 2
-        return _step_ulps(np.float32(middle) * np.float32(sign), offset)
+        middle = (float(pattern_values(fmt)[pattern]) + float(pattern_values(fmt)[pattern + 1])) / 2
+        return step_ulps(np.float32(middle) * np.float32(sign), offset)
 
     ties = st.builds(midpoint, st.integers(0, largest - 1), st.sampled_from([1, -1]), st.integers(-1, 1))
     return st.one_of(anything, own, ties)
@@ -396,11 +396,12 @@ def _trace(case: Case, index: tuple) -> str:
     if case.op != "quantize_linear":
         return ""
     from refq.affine.trace import trace_quantize
-    from refq.strategies import _elementwise
+    from refq.strategies import elementwise_parameters
 
     x, scale, zero_point = case.inputs["x"], case.inputs["scale"], case.inputs.get("zero_point")
     attributes = case.attributes
-    scales, zero_points = _elementwise(x.shape, scale, zero_point, attributes.get("axis"), attributes.get("block_size"))
+    scales, zero_points = elementwise_parameters(x.shape, scale, zero_point, attributes.get("axis"),
+                                                 attributes.get("block_size"))
     try:
         return trace_quantize(x[index], scales[index], int(zero_points[index]), dtype=attributes.get("dtype", "int8"),
                               profile=case.profile, per_axis=attributes.get("axis") is not None).render()

@@ -251,8 +251,8 @@ def run_cases(backend_spec: str | Backend, cases: Iterable[Case | Path], *, prof
     """
     from refq.conformance.report import Progress
 
-    if not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise invalid("timeout", "a positive number of seconds", timeout)
+    if not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise invalid("timeout", "a positive, finite number of seconds", timeout)
     owned = not isinstance(backend_spec, Backend)
     backend = load_backend(backend_spec, profile) if owned else backend_spec
     try:

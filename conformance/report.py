@@ -3,11 +3,17 @@ a JSON report, JUnit XML, and a progress bar.
 
 The JSON report is one object::
 
-    {"report": "refq-conform", "report_version": 1, "refq": "0.1.0", "level": 1,
+    {"report": "refq-conform", "report_version": 1, "refq": "0.1.0", "level": 1, "warnings": [...],
      "backends": [{"backend": ..., "spec": ..., "profile": ..., "versions": {...},
+                   "verification": {"package", "installed", "verified", "status"} or null,
+                   "warnings": [...],
                    "cases": [{"id", "op", "profile", "status", "mismatches", "total", "detail",
                               "first_mismatches": [...]}],
                    "summary": {"pass", "fail", "error", "unsupported"}}]}
+
+A backend whose package is installed at a release not in ``refq.registry.verified`` gets a
+warning (in ``warnings``, and in JUnit a ``warning`` property and ``system-err``); it never
+fails a run.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from xml.etree import ElementTree
 import numpy as np
 
 from refq.conformance.harness import STATUSES, CaseResult
+from refq.registry.verified import VersionCheck
 
 REPORT_VERSION = 1
 
@@ -39,6 +46,16 @@ class BackendRun:
     seconds: float = 0.0
     #: Why the backend could not run at all ("" when it ran).
     unavailable: str = ""
+    #: Its package's installed release against the verified ones (None: refq itself, or an adapter of
+    #: a package refq records no verified release for).
+    verification: VersionCheck | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Not failures: a release nobody verified refq's profile against."""
+        if self.verification is not None and self.verification.status == "not_verified":
+            return [f"{self.name}: {self.verification.text()}"]
+        return []
 
     def summary(self) -> dict[str, int]:
         counts = Counter(result.status for result in self.results)
@@ -104,6 +121,12 @@ def profile_text(profile: str | dict) -> str:
     if isinstance(profile, dict):
         return ", ".join(f"{op}: {name}" for op, name in profile.items())
     return profile
+
+
+def version_lines(runs: list[BackendRun]) -> str:
+    """One line per backend whose package refq records verified releases of: verified with this
+    release, or not (a warning, never a failure)."""
+    return "\n".join(f"{run.name}: {run.verification.text()}" for run in runs if run.verification is not None)
 
 
 def matrix(runs: list[BackendRun]) -> str:
@@ -188,7 +211,9 @@ def failure_details(runs: list[BackendRun], *, cases_per_backend: int = 10) -> s
         bad = [result for result in run.results if result.status in ("fail", "error")]
         if not bad:
             continue
-        lines.append(f"{run.name}: {len(bad)} case(s) failed or errored")
+        unverified = (f" ({run.verification.text()}: the failures may be what this release changed)"
+                      if run.warnings else "")
+        lines.append(f"{run.name}: {len(bad)} case(s) failed or errored{unverified}")
         for result in bad[:cases_per_backend]:
             lines.append(f"  {result.status.upper()} {result.id} [{result.profile}]: {result.detail}")
             for m in result.first_mismatches:
@@ -225,6 +250,13 @@ def versions(run: BackendRun) -> dict[str, str]:
             "python": platform.python_version()}
 
 
+def _verification(check: VersionCheck | None) -> dict | None:
+    if check is None:
+        return None
+    return {"package": check.package, "installed": check.installed, "verified": list(check.verified),
+            "status": check.status}
+
+
 def json_report(runs: list[BackendRun], *, level: int = 1) -> dict:
     import refq
 
@@ -236,10 +268,11 @@ def json_report(runs: list[BackendRun], *, level: int = 1) -> dict:
             entry.pop("seconds")
             cases.append(_plain(entry))
         backends.append({"backend": run.name, "spec": run.spec, "profile": run.profile, "versions": versions(run),
+                         "verification": _verification(run.verification), "warnings": run.warnings,
                          "available": not run.unavailable, "unavailable": run.unavailable,
                          "seconds": round(run.seconds, 3), "cases": cases, "summary": run.summary()})
     return {"report": "refq-conform", "report_version": REPORT_VERSION, "refq": refq.__version__, "level": level,
-            "backends": backends}
+            "warnings": [warning for run in runs for warning in run.warnings], "backends": backends}
 
 
 def write_json(path, runs: list[BackendRun], *, level: int = 1) -> None:
@@ -260,6 +293,10 @@ def junit_xml(runs: list[BackendRun]) -> str:
         for key, value in (("spec", run.spec), ("profile", profile_text(run.profile)),
                            *versions(run).items()):
             ElementTree.SubElement(properties, "property", name=key, value=str(value))
+        if run.verification is not None:
+            ElementTree.SubElement(properties, "property", name="verification", value=run.verification.text())
+        for warning in run.warnings:  # JUnit has no warning element: a property and stderr, never a failure
+            ElementTree.SubElement(properties, "property", name="warning", value=warning)
         for result in run.results:
             case = ElementTree.SubElement(suite, "testcase", classname=f"{run.name}.{result.op}", name=result.id,
                                           time=f"{result.seconds:.4f}")
@@ -273,6 +310,8 @@ def junit_xml(runs: list[BackendRun]) -> str:
                 ElementTree.SubElement(case, "error", message=result.detail)
             elif result.status == "unsupported":
                 ElementTree.SubElement(case, "skipped", message=f"unsupported: {result.detail}")
+        if run.warnings:
+            ElementTree.SubElement(suite, "system-err").text = "\n".join(f"warning: {w}" for w in run.warnings)
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
 

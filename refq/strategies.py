@@ -59,14 +59,16 @@ def _invalid(argument: str, allowed: str, got: object) -> InvalidArgument:
 # --- argument checks ----------------------------------------------------------------------------------------
 
 
-def _format(name, argument: str = "format") -> FloatFormat:
+def float_format_argument(name, argument: str = "format") -> FloatFormat:
+    """The float format named ``name``; a bad name is Hypothesis's ``InvalidArgument`` naming ``argument``."""
     try:
         return float_format(name, argument)
     except RefqError as error:
         raise InvalidArgument(str(error)) from None
 
 
-def _integer_type(name, argument: str = "dtype", max_bits: int = 16) -> IntegerFormat:
+def integer_format_argument(name, argument: str = "dtype", max_bits: int = 16) -> IntegerFormat:
+    """The integer format named ``name``, of at most ``max_bits`` bits, else ``InvalidArgument`` naming ``argument``."""
     try:
         fmt = integer_format(name, argument)
     except RefqError as error:
@@ -155,7 +157,8 @@ def _zero_point(zero_point, dtype: IntegerFormat) -> int:
     return _integer(zero_point, "zero_point", qmin, qmax)
 
 
-def _container(dtype: IntegerFormat) -> np.dtype:
+def container_dtype(dtype: IntegerFormat) -> np.dtype:
+    """The smallest numpy integer type of 8, 16, 32 or 64 bits holding ``dtype``'s values."""
     for bits in (8, 16, 32, 64):
         if dtype.bits <= bits:
             return np.dtype(f"{'int' if dtype.signed else 'uint'}{bits}")
@@ -176,7 +179,7 @@ def _pattern(key: int, fmt: FloatFormat) -> int:
 
 
 @lru_cache(maxsize=None)
-def _table(fmt: FloatFormat) -> np.ndarray:
+def pattern_values(fmt: FloatFormat) -> np.ndarray:
     """Every pattern's value as float32 (formats of at most 16 bits)."""
     from refq.numbers.floats import decode_array
 
@@ -186,7 +189,7 @@ def _table(fmt: FloatFormat) -> np.ndarray:
 def _value(pattern: int, fmt: FloatFormat) -> np.float32:
     if fmt.total_bits == 32:
         return np.array(pattern, dtype=np.uint32).view(F32)[()]
-    return _table(fmt)[pattern]
+    return pattern_values(fmt)[pattern]
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ def _layout(fmt: FloatFormat) -> _Layout:
     bits, m = fmt.total_bits, fmt.mantissa_bits
     if bits == 32:
         return _Layout(0x7F800000, 0x7F7FFFFF, 0x00800000, ())
-    values = _table(fmt)
+    values = pattern_values(fmt)
     positive = values[: 1 << (bits - 1)]
     finite = np.flatnonzero(np.isfinite(positive))
     infinite = np.flatnonzero(np.isinf(positive))
@@ -260,7 +263,7 @@ def format_patterns(format, *, min_value=None, max_value=None, allow_nan=None, a
 
     Example: ``format_patterns("float8_e4m3fn", min_value=0)`` gives 0x00..0x7e.
     """
-    fmt = _format(format)
+    fmt = float_format_argument(format)
     low, high = _real(min_value, "min_value"), _real(max_value, "max_value")
     if low is not None and high is not None and low > high:
         raise _invalid("max_value", f"at least min_value={low!r}", max_value)
@@ -325,7 +328,7 @@ def format_values(format, *, min_value=None, max_value=None, allow_nan=None, all
         @given(format_values("float8_e5m2", allow_nan=False))
         def test_round_trip(value): ...
     """
-    fmt = _format(format)
+    fmt = float_format_argument(format)
     patterns = format_patterns(fmt, min_value=min_value, max_value=max_value, allow_nan=allow_nan,
                                allow_infinity=allow_infinity, allow_subnormal=allow_subnormal)
     return patterns.map(lambda pattern: _value(pattern, fmt))
@@ -350,7 +353,7 @@ def scales(*, min_value=None, max_value=None, allow_subnormal=True) -> st.Search
     """
     low, high = _real(min_value, "min_value"), _real(max_value, "max_value")
     allow_subnormal = _bool(allow_subnormal, "allow_subnormal")
-    fmt = _format("binary32")
+    fmt = float_format_argument("binary32")
     low_key = 1 if allow_subnormal else 0x00800000
     if low is not None:
         low_key = max(low_key, _key_at_least(low, fmt, up=True))
@@ -368,7 +371,7 @@ def scales(*, min_value=None, max_value=None, allow_subnormal=True) -> st.Search
 
 def integer_values(dtype="int8", *, min_value=None, max_value=None) -> st.SearchStrategy[int]:
     """Integers of the type ``dtype`` (``int1``..``int64``, ``uint1``..``uint64``) in ``[min_value, max_value]``."""
-    fmt = _integer_type(dtype, max_bits=64)
+    fmt = integer_format_argument(dtype, max_bits=64)
     qmin, qmax = _range(fmt)
     low = qmin if min_value is None else _integer(min_value, "min_value", qmin, qmax)
     high = qmax if max_value is None else _integer(max_value, "max_value", qmin, qmax)
@@ -397,7 +400,7 @@ def tensors(format="binary32", *, shape=None, min_dims=1, max_dims=3, min_side=1
 
     Example: ``tensors(shape=(4, 3), min_value=-10, max_value=10)``.
     """
-    fmt = _format(format)
+    fmt = float_format_argument(format)
     fixed = _shape(shape)
     drawn_shape = st.just(fixed) if fixed is not None else shapes(min_dims=min_dims, max_dims=max_dims,
                                                                   min_side=min_side, max_side=max_side)
@@ -417,7 +420,7 @@ def tensors(format="binary32", *, shape=None, min_dims=1, max_dims=3, min_side=1
 def _patterns_to_values(patterns, fmt: FloatFormat) -> np.ndarray:
     if fmt.total_bits == 32:
         return np.array(patterns, dtype=np.uint32).view(F32)
-    return _table(fmt)[np.array(patterns, dtype=np.int64)]
+    return pattern_values(fmt)[np.array(patterns, dtype=np.int64)]
 
 
 # --- quantization parameters --------------------------------------------------------------------------------
@@ -442,7 +445,7 @@ class QuantizationParameters:
 
     def elementwise(self) -> tuple[np.ndarray, np.ndarray]:
         """The scale and zero point of every element of an input of ``shape``."""
-        return _elementwise(self.shape, self.scale, self.zero_point, self.axis, self.block_size)
+        return elementwise_parameters(self.shape, self.scale, self.zero_point, self.axis, self.block_size)
 
 
 @dataclass
@@ -460,7 +463,11 @@ class InvalidQuantizationParameters(QuantizationParameters):
                 "dtype": self.dtype if self.dtype_argument is None else self.dtype_argument}
 
 
-def _elementwise(shape, scale, zero_point, axis, block_size):
+def elementwise_parameters(shape, scale, zero_point, axis, block_size):
+    """The scale and zero point of every element of a tensor of ``shape``, per tensor, per axis or blocked.
+
+    ``zero_point`` None is 0; the results broadcast to ``shape`` (float32 and int64).
+    """
     scale = np.asarray(scale, F32)
     zeros = np.zeros(scale.shape, np.int64) if zero_point is None else np.asarray(zero_point, np.int64)
     if axis is None:
@@ -497,7 +504,7 @@ def quantization_parameters(*, shape=None, dtype="int8", granularity="per_tensor
         def test_blocked(params):
             quantize(np.zeros(params.shape, np.float32), params.scale, params.zero_point, **params.attributes)
     """
-    fmt = _integer_type(dtype, max_bits=16)
+    fmt = integer_format_argument(dtype, max_bits=16)
     granularity = _choice(granularity, "granularity", GRANULARITIES)
     fixed = _shape(shape)
     with_zero_point = _bool(with_zero_point, "with_zero_point")
@@ -516,7 +523,7 @@ def quantization_parameters(*, shape=None, dtype="int8", granularity="per_tensor
     _integer(block_size, "block_size", 1, allow_none=True)
     scale_values = scales(min_value=min_scale, max_value=max_scale)
     qmin, qmax = _range(fmt)
-    container = _container(fmt)
+    container = container_dtype(fmt)
     min_dims = 0 if granularity == "per_tensor" else 1
 
     @st.composite
@@ -572,7 +579,7 @@ def invalid_quantization_parameters(*, shape=None, dtype="int8", granularity="pe
             with pytest.raises(RefqError):
                 quantize(np.zeros(params.shape, np.float32), params.scale, params.zero_point, **params.attributes)
     """
-    fmt = _integer_type(dtype, max_bits=16)
+    fmt = integer_format_argument(dtype, max_bits=16)
     granularity = _choice(granularity, "granularity", GRANULARITIES)
     allowed = tuple(INVALID_KINDS)
     if granularity == "per_tensor":
@@ -590,7 +597,7 @@ def invalid_quantization_parameters(*, shape=None, dtype="int8", granularity="pe
         kind = draw(st.sampled_from(kinds))
         argument, reason = INVALID_KINDS[kind]
         scale = params.scale.astype(np.float64)
-        zero_point = np.zeros(scale.shape, _container(fmt)) if params.zero_point is None else params.zero_point
+        zero_point = np.zeros(scale.shape, container_dtype(fmt)) if params.zero_point is None else params.zero_point
         axis, block_size, dtype_argument = params.axis, params.block_size, None
         flat = draw(st.integers(0, max(scale.size - 1, 0)))
         if kind.startswith("scale_") and kind != "scale_shape":
@@ -627,16 +634,16 @@ def invalid_quantization_parameters(*, shape=None, dtype="int8", granularity="pe
 # --- adversarial inputs -------------------------------------------------------------------------------------
 
 
-def _step_ulps(value: np.float32, ulps: int) -> np.float32:
+def step_ulps(value: np.float32, ulps: int) -> np.float32:
     """``value`` moved ``ulps`` float32 steps up (negative: down), through zero and to infinity."""
-    key = _key(int(np.array(value, F32).view(np.uint32)), _format("binary32"))
+    key = _key(int(np.array(value, F32).view(np.uint32)), float_format_argument("binary32"))
     key = max(-0x7F800000, min(0x7F800000, key + ulps))
-    return _value(_pattern(key, _format("binary32")), _format("binary32"))
+    return _value(_pattern(key, float_format_argument("binary32")), float_format_argument("binary32"))
 
 
 def _adversarial_arguments(scale, zero_point, dtype, max_ulps):
     scale32 = _scale(scale)
-    fmt = _integer_type(dtype, max_bits=16)
+    fmt = integer_format_argument(dtype, max_bits=16)
     zero = _zero_point(zero_point, fmt)
     ulps = _integer(max_ulps, "max_ulps", 0, 1 << 20)
     return scale32, fmt, zero, ulps
@@ -656,7 +663,7 @@ def near_ties(scale, zero_point=0, dtype="int8", *, max_ulps=1) -> st.SearchStra
     def tie(k: int, offset: int) -> np.float32:
         with np.errstate(over="ignore"):
             value = F32((k + 0.5) * float(scale32))
-        return _step_ulps(value, offset)
+        return step_ulps(value, offset)
 
     return st.builds(tie, st.integers(qmin - zero - 1, qmax - zero), st.integers(-ulps, ulps))
 
@@ -677,7 +684,7 @@ def saturation_edges(scale, zero_point=0, dtype="int8", *, max_ulps=1) -> st.Sea
         bases = [F32(m * float(scale32)) for m in multipliers]
     largest = np.finfo(F32).max
     bases += [largest, -largest, F32(np.inf), F32(-np.inf)]
-    return st.builds(_step_ulps, st.sampled_from(bases), st.integers(-ulps, ulps))
+    return st.builds(step_ulps, st.sampled_from(bases), st.integers(-ulps, ulps))
 
 
 # --- whole problems -----------------------------------------------------------------------------------------
@@ -757,7 +764,7 @@ def dequantize_problems(*, dtypes=("int8", "uint8"), granularities=("per_tensor"
     @st.composite
     def draw_problem(draw):
         dtype, granularity = draw(st.sampled_from(layouts))
-        fmt = _integer_type(dtype, max_bits=32)
+        fmt = integer_format_argument(dtype, max_bits=32)
         qmin, qmax = _range(fmt)
         shape = draw(shapes(min_dims=0 if granularity == "per_tensor" else 1, max_dims=max_dims, max_side=max_side))
         if fmt.bits <= 16:
@@ -773,7 +780,7 @@ def dequantize_problems(*, dtypes=("int8", "uint8"), granularities=("per_tensor"
             attributes = {**params.attributes, "dtype": dtype}
         elements = st.one_of(st.integers(qmin, qmax), st.sampled_from([qmin, qmax, 0] if qmin <= 0 else [qmin, qmax]))
         size = math.prod(shape)
-        q = np.array(draw(st.lists(elements, min_size=size, max_size=size)), _container(fmt)).reshape(shape)
+        q = np.array(draw(st.lists(elements, min_size=size, max_size=size)), container_dtype(fmt)).reshape(shape)
         return DequantizeProblem(q, scale, zero_point, attributes)
 
     return draw_problem()
@@ -823,8 +830,8 @@ def matmul_problems(*, a_dtype="uint8", b_dtype="int8", max_side=8, max_batch_di
 
     Example: ``matmul_problems(a_dtype="int8", b_dtype="int8", max_side=4)``.
     """
-    a_fmt = _integer_type(a_dtype, "a_dtype")
-    b_fmt = _integer_type(b_dtype, "b_dtype")
+    a_fmt = integer_format_argument(a_dtype, "a_dtype")
+    b_fmt = integer_format_argument(b_dtype, "b_dtype")
     max_side = _integer(max_side, "max_side", 1)
     max_batch_dims = _integer(max_batch_dims, "max_batch_dims", 0, 4)
     with_zero_points = _bool(with_zero_points, "with_zero_points")
@@ -834,7 +841,7 @@ def matmul_problems(*, a_dtype="uint8", b_dtype="int8", max_side=8, max_batch_di
         size = math.prod(shape)
         values = draw(st.lists(st.one_of(st.integers(low, high), st.sampled_from([low, high])),
                                min_size=size, max_size=size))
-        return np.array(values, _container(fmt)).reshape(shape)
+        return np.array(values, container_dtype(fmt)).reshape(shape)
 
     def zero_point(draw, fmt, length):
         if not with_zero_points:
@@ -858,7 +865,8 @@ def matmul_problems(*, a_dtype="uint8", b_dtype="int8", max_side=8, max_batch_di
 __all__ = [
     "DEQUANTIZE_DTYPES", "DequantizeProblem", "GRANULARITIES", "INVALID_KINDS", "InvalidArgument",
     "InvalidQuantizationParameters", "MatmulProblem", "QUANTIZE_DTYPES", "QuantizationParameters", "QuantizeProblem",
-    "dequantize_problems", "float32_values", "format_patterns", "format_values", "integer_values",
-    "invalid_quantization_parameters", "matmul_problems", "near_ties", "observer_batches", "quantization_parameters",
-    "quantize_problems", "saturation_edges", "scales", "shapes", "tensors",
+    "container_dtype", "dequantize_problems", "elementwise_parameters", "float32_values", "float_format_argument",
+    "format_patterns", "format_values", "integer_format_argument", "integer_values", "invalid_quantization_parameters",
+    "matmul_problems", "near_ties", "observer_batches", "pattern_values", "quantization_parameters",
+    "quantize_problems", "saturation_edges", "scales", "shapes", "step_ulps", "tensors",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -19,3 +20,26 @@ settings.register_profile(
 )
 settings.register_profile("explore", deadline=None, max_examples=2000)
 settings.load_profile(os.environ.get("REFQ_HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_report_header(config):
+    from refq.registry.verified import VERIFIED, check_package
+
+    checks = [check_package(entry.package) for entry in VERIFIED]
+    return "refq backend releases: " + ", ".join(
+        f"{check.package} {check.installed or 'absent'}" + ("" if check.status != "not_verified" else " (not verified)")
+        for check in checks)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test names every installed engine release refq was not verified with: when a new
+    release changes bits, the failure says which version changed what."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when == "call":
+        from refq.registry.verified import failure_note
+
+        note = failure_note()
+        if note:
+            report.sections.append(("refq: engine releases not verified", note))

@@ -107,15 +107,15 @@ def test_cast_sweep_every_pattern_against_ml_dtypes(source, to, saturate):
 def test_decoded_sources_match_ml_dtypes():
     """The sweep decodes source patterns with refq; ml_dtypes agrees on every pattern."""
     ml_dtypes = pytest.importorskip("ml_dtypes")
-    from refq.strategies import _format, _table
+    from refq.strategies import float_format_argument, pattern_values
 
     for name in ("binary16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
                  "float6_e3m2fn", "float6_e2m3fn", "float4_e2m1fn"):
-        fmt = _format(name)
+        fmt = float_format_argument(name)
         patterns = np.arange(1 << fmt.total_bits, dtype=np.uint16 if fmt.total_bits > 8 else np.uint8)
         theirs = patterns.view(np.dtype(getattr(ml_dtypes, fmt.ml_dtypes_name, None) or fmt.ml_dtypes_name))
         theirs = theirs.astype(np.float32)
-        ours = _table(fmt)
+        ours = pattern_values(fmt)
         both_nan = np.isnan(ours) & np.isnan(theirs)
         assert np.array_equal(ours.view(np.uint32)[~both_nan], theirs.view(np.uint32)[~both_nan]), name
         assert np.array_equal(np.isnan(ours), np.isnan(theirs)), name

@@ -50,7 +50,7 @@ class ChunkRunner:
     def _prepare_quantize(self) -> None:
         from refq.affine.parameters import target_type
         from refq.affine.profiles import resolve_variants
-        from refq.affine.quantize import _specialized_nan_result
+        from refq.affine.quantize import specialized_nan_result
         from refq.affine.steps import DIVIDE, NAN_UNPREDICTABLE
 
         parameters = self.spec.parameters
@@ -60,7 +60,7 @@ class ChunkRunner:
             self.reciprocal = np.float32(np.float32(1) / self.scale)
         variants = resolve_variants(self.spec.profile, "quantize", per_axis=False, overrides={})
         self.codes = {name: value.code for name, value in variants.items()}
-        self.nan_result = _specialized_nan_result(self.codes, self.target)
+        self.nan_result = specialized_nan_result(self.codes, self.target)
         self.nan_unpredictable = self.codes["nan"] == NAN_UNPREDICTABLE
         self.zero_of_infinity = self.codes["scale_operation"] != DIVIDE and bool(np.isinf(self.reciprocal))
         self._expected = np.empty(self.spec.chunk, dtype=self.target.container)
@@ -75,9 +75,9 @@ class ChunkRunner:
         fill_patterns(np.uint32(start), patterns)
         if self.spec.source == "binary32":
             return patterns.view(np.float32)
-        from refq.strategies import _format, _table
+        from refq.strategies import float_format_argument, pattern_values
 
-        return _table(_format(self.spec.source))[patterns]
+        return pattern_values(float_format_argument(self.spec.source))[patterns]
 
     def run(self, bounds: tuple[int, int]) -> SweepResult:
         start, end = bounds

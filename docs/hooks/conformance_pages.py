@@ -10,13 +10,24 @@ Directives, each alone on its line outside fenced code (a different prefix from
 - ``<!-- conformance:case-files PATH -->`` — the files of one shipped case directory;
 - ``<!-- cli:commands -->`` — the table of subcommands, from ``refq.cli.COMMANDS``;
 - ``<!-- cli:help WORDS -->`` — ``refq WORDS --help``, e.g. ``cli:help vectors build``;
-- ``<!-- cli:run WORDS -->`` — a ``console`` block: ``$ refq WORDS`` and what it prints.
+- ``<!-- cli:run WORDS -->`` — a ``console`` block: ``$ refq WORDS`` and what it prints;
+  ``<!-- cli:run WORDS | head -n N -->`` or ``| tail -n N`` shows the first or last N lines;
+- ``<!-- cli:markdown WORDS -->`` — what ``refq WORDS`` prints on stdout, as Markdown (the
+  conformance matrix from ``conform --markdown``, the fingerprint tables from
+  ``fingerprint --all --markdown``).
 
-Commands run in this process (``refq.cli.main`` with stdout captured, the interpreted
-path so the build compiles nothing, the repository root as working directory, help
-wrapped at a fixed width). A command that fails, an unknown name, or a subcommand of
-``refq.cli.COMMANDS`` without a ``cli:help`` directive on ``conformance/cli.md`` fails
-the build (a warning, an error under ``--strict``).
+The output of a run is never pasted into a page: these directives run the command when the
+site is built, so a page shows what this checkout and the engines installed beside it
+compute, versions included. Commands run in this process (``refq.cli.main`` with stdout
+captured, the repository root as working directory, help wrapped at a fixed width); each
+distinct command runs once per build. Help texts and small examples take the interpreted
+path, so they compile nothing; the runs that check backends take the compiled kernels. For
+the commands whose exit status 1 is a verdict (a case failed, a mutant survived, a backend
+deviates: ``VERDICT_COMMANDS``) the page shows that verdict; whether a backend still computes
+what its profile says is the behavioural tests' job, and a new engine release must not break
+the site. Any other failure, an unknown name, or a subcommand of ``refq.cli.COMMANDS``
+without a ``cli:help`` directive on ``conformance/cli.md`` fails the build (a warning, an
+error under ``--strict``).
 
 Runs after ``refq_spec`` (mkdocs.yml lists it later), which has put this checkout on
 ``sys.path`` and reloaded refq.
@@ -41,6 +52,10 @@ from mkdocs.structure.pages import Page
 log = logging.getLogger("mkdocs.hooks.conformance_pages")
 
 DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)<!--\s*(?P<kind>conformance|cli):(?P<name>[a-z-]+)(?P<argument>[^>]*?)\s*-->[ \t]*$")
+#: ``| head -n N`` or ``| tail -n N`` at the end of a ``cli:run`` directive.
+EXCERPT = re.compile(r"\s*\|\s*(?P<end>head|tail)\s+-n\s+(?P<count>\d+)\s*$")
+#: Subcommands whose exit status 1 reports a verdict (something checked did not pass), not a failure to run.
+VERDICT_COMMANDS = frozenset({"conform", "fingerprint", "mutation-score", "fuzz", "sweep"})
 FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 #: The page that must document every subcommand.
 CLI_PAGE = "conformance/cli.md"
@@ -70,19 +85,45 @@ def _help_width(columns: int):
             os.environ["COLUMNS"] = previous
 
 
-def run_cli(words: list[str], root: Path | None = None) -> tuple[int, str]:
-    """``refq WORDS`` in this process: (exit status, stdout and stderr as the terminal shows them)."""
+#: (words, root, separate streams) -> the run's result, for this build.
+_RUNS: dict[tuple, tuple] = {}
+
+
+def _run(words: list[str], root: Path | None, separate: bool) -> tuple:
     from refq._jit import pure_python
     from refq.cli import main
 
-    output = io.StringIO()
-    with contextlib.chdir(root or repo_root()), _help_width(HELP_COLUMNS), pure_python(), \
-            contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+    key = (tuple(words), str(root or repo_root()), separate)
+    if key in _RUNS:
+        return _RUNS[key]
+    output, errors = io.StringIO(), io.StringIO()
+    # The runs that check backends call refq's kernels on thousands of inputs: compiled, they take
+    # seconds (numba's cache is shared with the tests and the CLI); interpreted, minutes.
+    interpreted = pure_python() if not (words and words[0] in VERDICT_COMMANDS) else contextlib.nullcontext()
+    with contextlib.chdir(root or repo_root()), _help_width(HELP_COLUMNS), interpreted, \
+            contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors if separate else output):
         try:
             status = main(list(words))
         except SystemExit as stop:  # --help exits
             status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    return status, output.getvalue()
+    result = (status, output.getvalue(), errors.getvalue()) if separate else (status, output.getvalue())
+    _RUNS[key] = result
+    return result
+
+
+def run_cli(words: list[str], root: Path | None = None) -> tuple[int, str]:
+    """``refq WORDS`` in this process: (exit status, stdout and stderr as the terminal shows them)."""
+    return _run(words, root, separate=False)
+
+
+def run_cli_stdout(words: list[str], root: Path | None = None) -> tuple[int, str, str]:
+    """``refq WORDS`` in this process: (exit status, stdout, stderr) kept apart."""
+    return _run(words, root, separate=True)
+
+
+def _rendered(words: list[str], status: int) -> bool:
+    """Whether a run's exit status gives output a page shows: 0, or 1 from a command reporting a verdict."""
+    return status == 0 or (status == 1 and bool(words) and words[0] in VERDICT_COMMANDS)
 
 
 def help_text(words: list[str], root: Path | None = None) -> str:
@@ -102,11 +143,30 @@ def _block(language: str, text: str, title: str | None = None) -> str:
     return "\n".join([header, text.rstrip("\n"), fence])
 
 
-def console_block(words: list[str], root: Path | None = None) -> str:
+def console_block(words: list[str], root: Path | None = None, excerpt: tuple[str, int] | None = None) -> str:
+    """``$ refq WORDS`` and its output; ``excerpt`` (``("head", n)`` or ``("tail", n)``) keeps n lines."""
     status, text = run_cli(words, root)
-    if status != 0:
+    if not _rendered(words, status):
         raise PluginError(f"conformance_pages: `refq {shlex.join(words)}` exited {status}:\n{text}")
-    return _block("console", f"$ refq {shlex.join(words)}\n{text}")
+    command = f"$ refq {shlex.join(words)}"
+    if excerpt is not None:
+        end, count = excerpt
+        lines = text.rstrip("\n").split("\n")
+        kept = lines[:count] if end == "head" else lines[-count:] if count else []
+        command += f" | {end} -n {count}"
+        text = "\n".join(kept)
+    return _block("console", f"{command}\n{text}")
+
+
+def markdown_output(words: list[str], root: Path | None = None) -> str:
+    """What ``refq WORDS`` prints on stdout, inserted as Markdown."""
+    status, out, err = run_cli_stdout(words, root)
+    if not _rendered(words, status) or not out.strip():
+        raise PluginError(f"conformance_pages: `refq {shlex.join(words)}` exited {status} "
+                          f"with {len(out)} characters of Markdown:\n{err}")
+    if status:
+        log.info("conformance_pages: `refq %s` reports a failure; the page shows it", shlex.join(words))
+    return out.rstrip("\n")
 
 
 # --- the vectors -------------------------------------------------------------------------
@@ -153,7 +213,7 @@ def commands_table() -> str:
 
 
 def _render(kind: str, name: str, argument: str, where: str, root: Path) -> str:
-    words = shlex.split(argument)
+    words = shlex.split(argument) if not (kind == "cli" and name == "run") else []
     if kind == "conformance" and name == "schema" and not words:
         return _block("json", schema_path().read_text(encoding="utf-8"), title=f"schema/{schema_path().name}")
     if kind == "conformance" and name == "descriptor" and len(words) == 1:
@@ -164,11 +224,16 @@ def _render(kind: str, name: str, argument: str, where: str, root: Path) -> str:
         return commands_table()
     if kind == "cli" and name == "help":
         return _block("text", help_text(words, root))
-    if kind == "cli" and name == "run" and words:
-        return console_block(words, root)
+    if kind == "cli" and name == "run":
+        excerpt = EXCERPT.search(argument)
+        words = shlex.split(argument[:excerpt.start()] if excerpt else argument)
+        if words:
+            return console_block(words, root, (excerpt["end"], int(excerpt["count"])) if excerpt else None)
+    if kind == "cli" and name == "markdown" and words:
+        return markdown_output(words, root)
     raise PluginError(f"conformance_pages: {where}: unknown directive {kind}:{name} {argument.strip()!r} "
                       "(known: conformance:schema, conformance:descriptor PATH, conformance:case-files PATH, "
-                      "cli:commands, cli:help WORDS, cli:run WORDS)")
+                      "cli:commands, cli:help WORDS, cli:run WORDS [| head -n N | tail -n N], cli:markdown WORDS)")
 
 
 def expand(markdown: str, where: str, root: Path | None = None) -> str:
@@ -203,6 +268,10 @@ def undocumented_commands(markdown: str) -> list[str]:
 
     documented = {m.group(1) for m in re.finditer(r"<!--\s*cli:help\s+([a-z-]+)", markdown)}
     return [name for name in COMMANDS if name not in documented]
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    _RUNS.clear()  # `mkdocs serve` rebuilds in one process: run the commands again
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:

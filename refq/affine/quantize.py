@@ -102,7 +102,7 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
     with np.errstate(divide="ignore", over="ignore"):
         reciprocal3 = (np.float32(1) / scale3).astype(np.float32)
     zero_point3 = zero_points.reshape(layout.scale_shape3)
-    nan_result = _specialized_nan_result(codes, target)
+    nan_result = specialized_nan_result(codes, target)
     x3 = values.reshape(layout.outer, layout.length, layout.inner)
     if nan_result is not None:
         result = output_array(out, values.shape, target.container)
@@ -132,7 +132,7 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
     return result, unpredictable3.reshape(values.shape)
 
 
-def _specialized_nan_result(codes: dict[str, int], target: Target) -> int | None:
+def specialized_nan_result(codes: dict[str, int], target: Target) -> int | None:
     """The integer NaN becomes when the variants allow the specialised kernel, else None."""
     if (codes["precision"], codes["zero_point_placement"], codes["rounding"], codes["saturation"]) != (
         steps.FLOAT32, steps.AFTER_ROUNDING, HALF_TO_EVEN, steps.CLAMP_THEN_CONVERT

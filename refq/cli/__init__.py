@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module of this package with two functions:
 ``configure(parser)`` adds its arguments and ``run(args) -> int`` executes it.
-Bad input of any kind prints one line on stderr and exits with status 2.
+Bad input of any kind is a refq error (``refq.errors``): it prints one line on
+stderr and exits with status 2. Any other exception is a bug (in refq, or in a
+user's adapter) and propagates with its traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quantize": ("quantize", "quantize values under a profile; --trace explains each step"),
     "vectors": ("vectors", "build the golden vectors from fixed seeds, or verify them (schema, hashes, rebuild)"),
     "conform": ("conform", "run backends against the golden vectors; prints the operation x backend matrix"),
+    "versions": ("versions", "the installed release of every real engine against the releases refq was verified with"),
     "fingerprint": ("fingerprint", "find which variant values a backend implements and its nearest profile"),
     "size": ("size", "model size in bytes at each bit width: refq size --params 70e9 --bits 4"),
     "mutation-score": ("mutants", "run the deliberately wrong backends against the vectors: the suite's score"),
@@ -58,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         command = next((word for word in argv if not word.startswith("-")), None)
         args = build_parser(command if command in COMMANDS else "").parse_args(argv)
         return args._run(args)
-    except (RefqError, ValueError, TypeError, OverflowError) as error:
-        # ValueError/TypeError: refq validates its input, but a parse of a user's
-        # number may still fail inside the standard library; never a traceback.
+    except RefqError as error:
+        # Only refq's own errors: every validation raises one before computing, so a
+        # plain ValueError or TypeError here is a bug, not bad input, and must show.
         message = str(error)
         if not message.startswith("refq"):
             message = f"refq: error: {message}"

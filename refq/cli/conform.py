@@ -1,6 +1,8 @@
 """``refq conform``: run backends against the golden vectors and print the matrix.
 
-Exit status 0 when no case failed or errored, 1 when one did, 2 for a usage error.
+Exit status 0 when no case failed or errored, 1 when one did, 2 for a usage error. The
+report starts with one line per backend: verified with its installed release, or not
+(``refq.registry.verified``; a warning, never a failure).
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from refq.conformance.loading import BackendUnavailable
     from refq.conformance.report import (BackendRun, failure_details, matrix, matrix_markdown, write_json,
                                          write_junit)
+    from refq.conformance.report import version_lines
     from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+    from refq.registry.verified import check_backend
 
     if args.level not in (1, 2):
         raise invalid("--level", "1 or 2", args.level)
@@ -72,19 +76,27 @@ def run(args: argparse.Namespace) -> int:
         except BackendUnavailable as error:
             if explicit:
                 raise
-            runs.append(BackendRun(spec, spec, args.profile or "", "", [], unavailable=str(error)))
+            runs.append(BackendRun(spec, spec, args.profile or "", "", [], unavailable=str(error),
+                                   verification=check_backend(spec)))
             continue
         with backend:
             results = run_cases(backend, paths, profile=args.profile, timeout=args.timeout,
                                 progress=False if args.no_progress else None)
         runs.append(BackendRun(spec, backend.name, backend.profile, backend.version, results,
-                               seconds=time.perf_counter() - start))
+                               seconds=time.perf_counter() - start, verification=check_backend(backend.name)))
     details = failure_details(runs, cases_per_backend=args.details)
+    versions = version_lines(runs)
     if args.markdown:
+        # stdout is the page's Markdown; the version lines are for the person running it
+        if versions:
+            print(versions, file=sys.stderr)
         print(matrix_markdown(runs), end="")
         if details:
             print(details, file=sys.stderr)
     else:
+        if versions:
+            print(versions)
+            print()
         print(matrix(runs))
         if details:
             print()

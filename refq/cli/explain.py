@@ -45,6 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser._negative_number_matcher = NEGATIVE_NUMBER  # private, but the only way to accept "-1e-40"
 
 
+#: Far beyond every format's range (binary64 spans about 1e-324 to 1e308), and exact values this long still
+#: print (Python refuses to print an int of more than 4300 digits).
+MAX_DECIMAL_DIGITS = 4000
+MAX_BINARY_EXPONENT = 13_000  # 2**13000 has about 3900 digits
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A command-line VALUE: a raw bit pattern, or a number (``None`` value for inf and NaN)."""
@@ -71,6 +77,10 @@ def parse_value(text: str) -> Parsed:
         elif unsigned in ("inf", "infinity", "nan"):
             return Parsed(text, special=unsigned[:3], negative=negative)
         else:
+            # Fraction would build 10**exponent exactly: hours of work for 1e99999999999.
+            exponent = re.search(r"e([+-]?\d+)$", unsigned)
+            if len(unsigned) + (abs(int(exponent[1])) if exponent else 0) > MAX_DECIMAL_DIGITS:
+                raise invalid("VALUE", f"a decimal of at most {MAX_DECIMAL_DIGITS} digits, exponent included", text)
             number = Fraction(unsigned)
     except (ValueError, ZeroDivisionError):
         raise invalid("VALUE", VALUE_FORMS, text) from None
@@ -83,6 +93,8 @@ def parse_hex_float(text: str) -> Fraction:
     if not match or not (match[1] or match[2]):
         raise ValueError(text)
     whole, fraction, exponent = match[1], match[2] or "", int(match[3] or 0)
+    if abs(exponent) > MAX_BINARY_EXPONENT:  # 2**exponent exactly: as slow as a huge decimal exponent
+        raise ValueError(text)
     return Fraction(int(whole + fraction, 16), 16 ** len(fraction)) * Fraction(2) ** exponent
 
 

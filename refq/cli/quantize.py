@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def parse_float(text: str, argument: str) -> float:
     try:
         return float.fromhex(text) if text.lower().lstrip("+-").startswith("0x") else float(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # fromhex refuses what float() would make an infinity
         raise invalid(argument, "a decimal or hex float such as 0.5 or 0x1.8p-3", text) from None
 
 

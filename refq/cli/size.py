@@ -12,6 +12,7 @@ from refq.sizes import SCALE_BITS, decimal_text, model_size
 PARAMS_FORMS = "a positive integer count: 70000000000, 70e9, 70_000_000_000 or 70B (K, M, B, T suffixes)"
 SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
 DEFAULT_BITS = (32, 16, 8, 4)
+MAX_EXPONENT = 4000
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,9 @@ def parse_params(text: str) -> int:
         body, multiplier = body[:-1], SUFFIXES[body[-1]]
     if not re.fullmatch(r"\d+(\.\d*)?(e\d+)?|\.\d+(e\d+)?", body):
         raise invalid("--params", PARAMS_FORMS, text)
+    exponent = body.partition("e")[2]
+    if exponent and int(exponent) > MAX_EXPONENT:  # Fraction would build 10**exponent exactly: hours for 1e999999999
+        raise invalid("--params", f"{PARAMS_FORMS}, at most 1e{MAX_EXPONENT}", text)
     count = Fraction(body) * multiplier
     if count.denominator != 1 or count < 1:
         raise invalid("--params", PARAMS_FORMS, text)

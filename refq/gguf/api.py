@@ -11,9 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from refq.errors import invalid, wrong_type
-from refq.gguf import kquants, legacy
+from refq.gguf import kquants, legacy, nonlinear, ternary
 from refq.gguf.types import BlockType, block_type
 from refq.registry.variants import variant_code
+
+OTHER_QUANTIZERS = {"TQ1_0": ternary.quantize_tq1_0, "TQ2_0": ternary.quantize_tq2_0,
+                    "IQ4_NL": nonlinear.quantize_iq4_nl, "IQ4_XS": nonlinear.quantize_iq4_xs,
+                    "MXFP4": nonlinear.quantize_mxfp4}
+OTHER_DEQUANTIZERS = {"TQ1_0": ternary.dequantize_tq1_0, "TQ2_0": ternary.dequantize_tq2_0,
+                      "IQ4_NL": nonlinear.dequantize_iq4_nl, "IQ4_XS": nonlinear.dequantize_iq4_xs,
+                      "MXFP4": nonlinear.dequantize_mxfp4}
 
 
 def _float_input(x: object, imatrix: object, kind: BlockType) -> np.ndarray:
@@ -43,6 +50,8 @@ def _quantize(flat: np.ndarray, kind: BlockType) -> tuple[np.ndarray, np.ndarray
         legacy.quantize_bytes(flat, out, undefined, name == "Q8_1", kind.block_bytes)
     elif name in kquants.QUANTIZERS:
         kquants.QUANTIZERS[name](flat, out, undefined)
+    elif name in OTHER_QUANTIZERS:
+        OTHER_QUANTIZERS[name](flat, out, undefined)
     else:
         raise invalid("type", "a type whose quantize refq executes", name)
     return out, undefined.astype(bool)
@@ -95,6 +104,8 @@ def gguf_dequantize(blocks, *, type) -> np.ndarray:
         legacy.dequantize_bytes(data, out, kind.block_bytes)
     elif name in kquants.DEQUANTIZERS:
         kquants.DEQUANTIZERS[name](data, out)
+    elif name in OTHER_DEQUANTIZERS:
+        OTHER_DEQUANTIZERS[name](data, out)
     else:
         raise invalid("type", "a type whose dequantize refq executes", name)
     return out

@@ -42,6 +42,11 @@ BLOCK_TYPES: tuple[BlockType, ...] = (
     BlockType("Q5_K", 13, SUPER_BLOCK, 176, True),
     BlockType("Q6_K", 14, SUPER_BLOCK, 210, True),
     BlockType("Q8_K", 15, SUPER_BLOCK, 292, True),
+    BlockType("IQ4_NL", 20, 32, 18, True),
+    BlockType("IQ4_XS", 23, SUPER_BLOCK, 136, True),
+    BlockType("TQ1_0", 34, SUPER_BLOCK, 54, True),
+    BlockType("TQ2_0", 35, SUPER_BLOCK, 66, True),
+    BlockType("MXFP4", 39, 32, 17, True),
 )
 
 BLOCK_TYPES_BY_NAME = {block_type.name: block_type for block_type in BLOCK_TYPES}

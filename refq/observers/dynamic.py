@@ -164,7 +164,7 @@ def dynamic_quantize_linear(x, *, profile: str = "onnxruntime") -> DynamicQuanti
         profile: a key of :data:`DYNAMIC_PROFILES`.
     """
     chosen = dynamic_profile(profile)
-    values = batch_array(x)
+    values = batch_array(x, "x")
     flat = np.ascontiguousarray(values).reshape(-1)
     if flat.size == 0:
         if chosen.empty == "error":

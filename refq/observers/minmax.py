@@ -107,16 +107,16 @@ def combine_min_max(running_min, running_max, batch_min, batch_max):
     return nan_minimum(batch_min, running_min), nan_maximum(batch_max, running_max)
 
 
-def batch_array(batch) -> np.ndarray:
+def batch_array(batch, argument: str = "batch") -> np.ndarray:
     """A batch as a float32 numpy array (``x.to(torch.float32)``: float64 values round to nearest even)."""
     if isinstance(batch, (bool, np.bool_, str, bytes)):
-        raise wrong_type("batch", "an array of floats", batch)
+        raise wrong_type(argument, "an array of floats", batch)
     try:
         array = np.asarray(batch)
     except Exception:
-        raise wrong_type("batch", "an array of floats", batch) from None
+        raise wrong_type(argument, "an array of floats", batch) from None
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
-        raise wrong_type("batch", "an array of floats", batch)
+        raise wrong_type(argument, "an array of floats", batch)
     with np.errstate(over="ignore"):
         return np.asarray(array, dtype=np.float32)
 
@@ -145,7 +145,8 @@ def observe_batch(values: np.ndarray, ch_axis: int | None):
     return lows, highs
 
 
-def _check_state(state: MinMaxState) -> None:
+def check_state(state: MinMaxState) -> None:
+    """A ``RefqTypeError`` naming ``state`` unless it is a :class:`MinMaxState`."""
     if not isinstance(state, MinMaxState):
         raise wrong_type("state", "a MinMaxState (see initial_state)", state)
 
@@ -157,7 +158,7 @@ def minmax_update(state: MinMaxState, batch) -> MinMaxState:
     range; later batches combine by NaN-propagating min and max. Per channel, a batch
     must have as many channels as the state.
     """
-    _check_state(state)
+    check_state(state)
     values = batch_array(batch)
     if values.size == 0:
         return state
@@ -181,7 +182,7 @@ def minmax_qparams(state: MinMaxState, **options) -> QParams:
     """OBS-2.5: ``calculate_qparams``: OBS-1 of the state's range; ``options`` are those of
     :func:`refq.observers.qparams.qparams_from_range` (torch's per-tensor observers accept
     ``affine`` and ``symmetric`` only)."""
-    _check_state(state)
+    check_state(state)
     if state.ch_axis is None and options.get("qscheme", "affine") == "affine_float_qparams":
         raise invalid("qscheme", "'affine' or 'symmetric' for a per-tensor observer", options["qscheme"])
     return qparams_from_range(state.min_val, state.max_val, **options)

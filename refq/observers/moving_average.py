@@ -14,7 +14,7 @@ import numpy as np
 
 from refq._jit import kernel
 from refq.errors import invalid, wrong_type
-from refq.observers.minmax import MinMaxState, _check_state, batch_array, observe_batch
+from refq.observers.minmax import MinMaxState, check_state, batch_array, observe_batch
 
 
 @kernel
@@ -53,7 +53,7 @@ def moving_average_update(state: MinMaxState, batch, averaging_constant: float =
     NaN for good ($m + c(\\mathrm{NaN} - m)$ is NaN), an infinite bound gives NaN on the next
     step that sees the opposite infinity or the same one ($\\infty - \\infty$).
     """
-    _check_state(state)
+    check_state(state)
     constant = averaging_constant_float32(averaging_constant)
     values = batch_array(batch)
     if values.size == 0:

@@ -80,6 +80,8 @@ def observe_histogram(batches, *, bins: int = 2048, dtype: str = "uint8", qschem
 
 def _calibration_histogram(batches, collect, num_bins: int):
     """Feed each batch to one ORT histogram in turn (one ``HistogramCollector.collect`` call per batch)."""
+    if isinstance(num_bins, (bool, np.bool_)) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
+        raise invalid("num_bins", "an int >= 1", num_bins)
     observed = _batches(batches)
     if not observed:
         raise invalid("batches", "at least one batch (ONNX Runtime has no histogram to take a range from)",

@@ -356,6 +356,14 @@ _GGUF: tuple[Clause, ...] = (
     Clause("GGF-4.1", "FMA contraction (informative)"),
     Clause("GGF-5.1", "gguf_quantize", ("refq.gguf.api:gguf_quantize", "refq.gguf.api:gguf_quantize_with_outcomes")),
     Clause("GGF-5.2", "gguf_dequantize", ("refq.gguf.api:gguf_dequantize",)),
+    Clause("GGF-6.1", "TQ1_0", ('refq.gguf.ternary:ternary_code', 'refq.gguf.ternary:base3_byte', 'refq.gguf.ternary:quantize_tq1_0')),
+    Clause("GGF-6.2", "TQ2_0", ('refq.gguf.ternary:quantize_tq2_0',)),
+    Clause("GGF-6.3", "Dequantize, TQ1_0 and TQ2_0", ('refq.gguf.ternary:base3_digit', 'refq.gguf.ternary:dequantize_tq1_0', 'refq.gguf.ternary:dequantize_tq2_0')),
+    Clause("GGF-6.4", "The nearest IQ4 level", ('refq.gguf.nonlinear:nearest_level',)),
+    Clause("GGF-6.5", "IQ4_NL", ('refq.gguf.nonlinear:level_sums', 'refq.gguf.nonlinear:pack_nibble_pairs', 'refq.gguf.nonlinear:quantize_iq4_nl')),
+    Clause("GGF-6.6", "IQ4_XS", ('refq.gguf.nonlinear:quantize_iq4_xs',)),
+    Clause("GGF-6.7", "MXFP4", ('refq.gguf.nonlinear:e8m0_half', 'refq.gguf.nonlinear:nearest_fp4', 'refq.gguf.nonlinear:quantize_mxfp4')),
+    Clause("GGF-6.8", "Dequantize, IQ4 and MXFP4", ('refq.gguf.nonlinear:dequantize_iq4_nl', 'refq.gguf.nonlinear:dequantize_iq4_xs', 'refq.gguf.nonlinear:dequantize_mxfp4')),
 )
 # --- end gguf ---
 

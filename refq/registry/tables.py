@@ -98,6 +98,22 @@ def clause_index_table() -> str:
     return markdown_table(("clause", "title", "implemented by"), rows)
 
 
+@table("public-api")
+def public_api_table() -> str:
+    """The top-level functions (``refq.quantize``...), each linked to its entry in the API reference."""
+    from refq import PUBLIC_API
+
+    rows = []
+    for name, location in PUBLIC_API.items():
+        module, _, attribute = location.partition(":")
+        if not attribute:  # refq.requantize: the chapter's package, called as requantize_float
+            rows.append((f"`refq.{name}`", f"the package [`{module}`][{module}], called as "
+                         + api_link(f"{module}.float_multiplier:requantize_float")))
+        else:
+            rows.append((f"`refq.{name}`", api_link(location) + f" in [`{module}`][{module}]"))
+    return markdown_table(("function", "defined as"), rows)
+
+
 @table("rounding-modes")
 def rounding_modes_table() -> str:
     """The rounding modes, their kernel codes, rules, and who uses each."""
@@ -238,6 +254,25 @@ def profile_sources_table() -> str:
 
     rows = [(f"`{p.name}`", p.title, "<br>".join(p.sources), p.notes) for p in PROFILES]
     return markdown_table(("profile", "implementation", "sources", "notes"), rows)
+
+
+@table("verified-releases")
+def verified_releases_table() -> str:
+    """Every profile, and the engine releases it was verified against (refq/registry/verified.py)."""
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+    from refq.registry.verified import ENGINES
+
+    rows = []
+    for name in EVERY_PROFILE_BY_NAME:
+        engines = [entry for entry in ENGINES if name in entry.profiles]
+        if engines:
+            releases = "<br>".join(f"{entry.package} {', '.join(entry.versions)}" for entry in engines)
+            backends = ", ".join(f"`{backend}`" for entry in engines
+                                 for backend, profile in zip(entry.backends, entry.profiles) if profile == name)
+        else:
+            releases, backends = "not run against its engine here: read from source, a hypothesis", "—"
+        rows.append((f"`{name}`", releases, backends))
+    return markdown_table(("profile", "verified with", "built-in backends"), rows)
 
 
 # --- requantize (REQ) ---

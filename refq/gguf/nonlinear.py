@@ -1,0 +1,260 @@
+"""GGF-6.4 to GGF-6.8: the non-uniform 4-bit types IQ4_NL, IQ4_XS (a fixed table of 16 levels) and
+MXFP4 (FP4 E2M1 values with a power-of-two E8M0 scale).
+
+The tables are facts of the formats: IQ4_NL's 16 int8 levels, and the E2M1 values doubled
+(ggml's ``kvalues_fp4``, so that ``d = 2^(e - 128)`` is half the OCP scale ``2^(e - 127)``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.gguf.conversions import nearest_int, truncate
+from refq.gguf.half import half_pattern, half_value, store_half
+from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp
+
+#: IQ4_NL's levels, in increasing order (ggml's ``kvalues_iq4nl``).
+IQ4_LEVELS = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int8)
+
+
+def _doubled_e2m1() -> np.ndarray:
+    """Code c of FP4 E2M1 (sign bit 3, exponent bits 1-2, mantissa bit 0) times 2."""
+    values = []
+    for code in range(16):
+        exponent, mantissa = (code >> 1) & 3, code & 1
+        magnitude = mantissa if exponent == 0 else (2 + mantissa) << (exponent - 1)
+        values.append(-magnitude if code & 8 else magnitude)
+    return np.array(values, dtype=np.int8)
+
+
+#: 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, ..., -12: E2M1's 0, 0.5, 1, 1.5, 2, 3, 4, 6 doubled.
+FP4_LEVELS = _doubled_e2m1()
+
+
+@kernel
+def nearest_level(levels, value):
+    """GGF-6.4: the index of the level nearest to ``value`` (ggml's ``best_index_int8``): a binary
+    search over the increasing levels; a tie between two levels goes to the upper one."""
+    if value <= levels[0]:
+        return 0
+    if value >= levels[15]:
+        return 15
+    low = 0
+    high = 15
+    while high - low > 1:
+        middle = (low + high) // 2
+        if value < levels[middle]:
+            high = middle
+        else:
+            low = middle
+    below = value - np.float32(levels[high - 1])
+    above = np.float32(levels[high]) - value
+    return high - 1 if below < above else high
+
+
+@kernel
+def pack_nibble_pairs(codes, out, offset, count):
+    """Byte ``16i + j`` holds codes ``32i + j`` (low nibble) and ``32i + 16 + j`` (high nibble)."""
+    for i in range(count // 32):
+        for j in range(16):
+            out[offset + 16 * i + j] = codes[32 * i + j] | (codes[32 * i + 16 + j] << 4)
+
+
+@kernel
+def level_sums(x, start, inverse, codes, store):
+    """``sum((w q) x)`` and ``sum((w q) q)`` with ``w = x^2`` and ``q`` the level nearest to ``inverse * x``."""
+    sum_qx = ZERO
+    sum_q2 = ZERO
+    for j in range(32):
+        value = x[start + j]
+        index = nearest_level(IQ4_LEVELS, inverse * value)
+        if store:
+            codes[j] = index
+        q = np.float32(IQ4_LEVELS[index])
+        w = value * value
+        sum_qx = sum_qx + w * q * value
+        sum_q2 = sum_q2 + w * q * q
+    return sum_qx, sum_q2
+
+
+@kernel
+def largest_element(x, start, count):
+    largest = ZERO
+    chosen = ZERO
+    for j in range(start, start + count):
+        if abs(x[j]) > largest:
+            largest = abs(x[j])
+            chosen = x[j]
+    return largest, chosen
+
+
+@kernel
+def quantize_iq4_nl(x, out, undefined):
+    """GGF-6.5: IQ4_NL, blocks of 32 in 18 bytes (``d``, ``qs[16]``): codes of the level nearest to
+    ``x / (max / -127)``; ``d`` the least-squares scale ``sum(w q x) / sum(w q^2)`` of those codes.
+    A block below ``GROUP_MAX_EPS`` stores ``d = 0`` and unpredictable codes (ggml leaves them unset)."""
+    codes = np.zeros(32, dtype=np.int64)
+    for b in range(x.size // 32):
+        start = b * 32
+        o = b * 18
+        largest, chosen = largest_element(x, start, 32)
+        if largest < GROUP_MAX_EPS:
+            store_half(out, o, 0)
+            for j in range(16):
+                out[o + 2 + j] = 0
+            undefined[b] = 1
+            continue
+        d = chosen / np.float32(IQ4_LEVELS[0])
+        sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, codes, True)
+        d = sum_qx / sum_q2 if sum_q2 > 0 else ZERO
+        store_half(out, o, half_pattern(d))
+        pack_nibble_pairs(codes, out, o + 2, 32)
+
+
+@kernel
+def quantize_iq4_xs(x, out, undefined):
+    """GGF-6.6: IQ4_XS, super-blocks of 256 in 136 bytes (``d``, ``scales_h`` (16 bits), ``scales_l[4]``,
+    ``qs[128]``): each sub-block of 32 searches 15 trial scales ``(k - 127) / max`` (k = -7..7) after
+    ``max / 127``; the scales are quantized to 6 bits against ``d = -S / 32`` (S the scale of largest
+    magnitude) and every element requantized with ``d * l`` (the float32 ``d``)."""
+    codes = np.zeros(256, dtype=np.int64)
+    scratch = np.zeros(32, dtype=np.int64)
+    scales = np.zeros(8, dtype=np.float32)
+    for b in range(x.size // 256):
+        base = b * 256
+        o = b * 136
+        max_scale = ZERO
+        largest_scale = ZERO
+        for ib in range(8):
+            start = base + 32 * ib
+            largest, chosen = largest_element(x, start, 32)
+            if largest < GROUP_MAX_EPS:
+                scales[ib] = ZERO
+                continue
+            d = -chosen / np.float32(IQ4_LEVELS[0])
+            sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, scratch, False)
+            d = sum_qx / sum_q2 if sum_q2 > 0 else ZERO
+            best = d * sum_qx
+            for step in range(-7, 8):
+                inverse = np.float32(step + np.int64(IQ4_LEVELS[0])) / chosen
+                sum_qx, sum_q2 = level_sums(x, start, inverse, scratch, False)
+                if sum_q2 > 0 and sum_qx * sum_qx > best * sum_q2:
+                    d = sum_qx / sum_q2
+                    best = d * sum_qx
+            scales[ib] = d
+            if abs(d) > largest_scale:
+                largest_scale = abs(d)
+                max_scale = d
+        d = -max_scale / np.float32(32.0)
+        store_half(out, o, half_pattern(d))
+        inverse = np.float32(1.0) / d if d != 0 else ZERO
+        high = 0
+        defined = True
+        for ib in range(8):
+            l, ok = nearest_int(inverse * scales[ib])
+            defined = defined and ok
+            l = clamp(l, -32, 31)
+            dl = d * np.float32(l)
+            inverse_l = np.float32(1.0) / dl if dl != 0 else ZERO
+            for j in range(32):
+                codes[32 * ib + j] = nearest_level(IQ4_LEVELS, inverse_l * x[base + 32 * ib + j])
+            l += 32
+            if ib % 2 == 0:
+                out[o + 4 + ib // 2] = l & 0xF
+            else:
+                out[o + 4 + ib // 2] |= (l & 0xF) << 4
+            high |= (l >> 4) << (2 * ib)
+        out[o + 2] = high & 0xFF
+        out[o + 3] = (high >> 8) & 0xFF
+        pack_nibble_pairs(codes, out, o + 8, 256)
+        if not defined:
+            undefined[b] = 1
+
+
+@kernel
+def e8m0_half(e):
+    """``2^(e - 128)``: ggml's ``GGML_E8M0_TO_FP32_HALF``, exact (subnormal for e = 0, 1)."""
+    return np.float32(math.ldexp(1.0, int(e) - 128))
+
+
+@kernel
+def nearest_fp4(value, d):
+    """The index of the doubled E2M1 level ``k`` with the smallest ``|k d - value|`` (float32), the first
+    of equal errors: ties go toward zero (``+0`` before ``-0``)."""
+    best = 0
+    best_error = abs(np.float32(FP4_LEVELS[0]) * d - value)
+    for i in range(1, 16):
+        error = abs(np.float32(FP4_LEVELS[i]) * d - value)
+        if error < best_error:
+            best = i
+            best_error = error
+    return best
+
+
+@kernel
+def quantize_mxfp4(x, out, undefined):
+    """GGF-6.7: MXFP4, blocks of 32 in 17 bytes (``e``, ``qs[16]``): ``e = floor(log2f(amax)) - 2 + 127``
+    (0 for a block of zeros), codes of the nearest doubled E2M1 level times ``2^(e - 128)``, packed as Q4_0's."""
+    for b in range(x.size // 32):
+        start = b * 32
+        o = b * 17
+        amax = ZERO
+        for j in range(start, start + 32):
+            if amax < abs(x[j]):
+                amax = abs(x[j])
+        e = 0
+        if amax > 0:
+            # log2f correctly rounded to float32, then floored.
+            exponent = np.float32(math.floor(np.float32(math.log2(float(amax))))) if amax < np.inf else np.float32(np.inf)
+            e, defined = truncate(exponent - np.float32(2.0) + np.float32(127.0), 0, 255)
+            if not defined:
+                undefined[b] = 1
+        out[o] = e
+        d = e8m0_half(e)
+        for j in range(16):
+            first = nearest_fp4(x[start + j], d)
+            second = nearest_fp4(x[start + j + 16], d)
+            out[o + 1 + j] = first | (second << 4)
+
+
+@kernel
+def dequantize_iq4_nl(blocks, out):
+    """GGF-6.8: IQ4_NL: ``y = d * level``."""
+    for b in range(blocks.size // 18):
+        o = b * 18
+        d = half_value(blocks[o], blocks[o + 1])
+        for j in range(16):
+            packed = np.int64(blocks[o + 2 + j])
+            out[32 * b + j] = d * np.float32(IQ4_LEVELS[packed & 0xF])
+            out[32 * b + j + 16] = d * np.float32(IQ4_LEVELS[packed >> 4])
+
+
+@kernel
+def dequantize_iq4_xs(blocks, out):
+    """GGF-6.8: IQ4_XS: ``y = (d * (ls - 32)) * level`` with the 6-bit sub-block scale ``ls``."""
+    for b in range(blocks.size // 136):
+        o = b * 136
+        d = half_value(blocks[o], blocks[o + 1])
+        high = np.int64(blocks[o + 2]) | (np.int64(blocks[o + 3]) << 8)
+        for ib in range(8):
+            ls = ((np.int64(blocks[o + 4 + ib // 2]) >> (4 * (ib % 2))) & 0xF) | (((high >> (2 * ib)) & 3) << 4)
+            dl = d * np.float32(ls - 32)
+            for j in range(16):
+                packed = np.int64(blocks[o + 8 + 16 * ib + j])
+                out[256 * b + 32 * ib + j] = dl * np.float32(IQ4_LEVELS[packed & 0xF])
+                out[256 * b + 32 * ib + j + 16] = dl * np.float32(IQ4_LEVELS[packed >> 4])
+
+
+@kernel
+def dequantize_mxfp4(blocks, out):
+    """GGF-6.8: MXFP4: ``y = level * 2^(e - 128)``."""
+    for b in range(blocks.size // 17):
+        o = b * 17
+        d = e8m0_half(blocks[o])
+        for j in range(16):
+            packed = np.int64(blocks[o + 1 + j])
+            out[32 * b + j] = np.float32(FP4_LEVELS[packed & 0xF]) * d
+            out[32 * b + j + 16] = np.float32(FP4_LEVELS[packed >> 4]) * d

@@ -1,0 +1,134 @@
+"""Verified versions: the exact release of every real engine each profile was checked against.
+
+This is the one record of them. ``constraints.txt`` (used by the README's install command)
+is rendered from it and a test keeps the two equal; ``refq conform`` and the spec's profile
+pages read it. A release that is not listed is *not verified*: ``refq conform`` says so,
+and its JSON and JUnit reports carry a warning, never a failure. Whether a backend still
+computes what its profile says is decided by the behavioural tests and the golden vectors,
+whatever version is installed.
+
+A release joins ``versions`` once the whole test suite and ``refq conform`` passed with it
+(the last one listed is the one ``constraints.txt`` pins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+
+
+@dataclass(frozen=True)
+class VerifiedPackage:
+    #: The distribution name pip installs.
+    package: str
+    #: Releases the suite passed with, oldest first; the last is pinned by ``constraints.txt``.
+    versions: tuple[str, ...]
+    #: Built-in backends (``refq.backends.BUILTIN`` names) that run this package.
+    backends: tuple[str, ...] = ()
+    #: Profiles whose values were established or checked by running this package.
+    profiles: tuple[str, ...] = ()
+    #: Why a package without backends is pinned.
+    why: str = ""
+
+    @property
+    def pinned(self) -> str:
+        return self.versions[-1]
+
+
+#: The real engines, one row per package.
+ENGINES: tuple[VerifiedPackage, ...] = (
+    VerifiedPackage("onnxruntime", ("1.32.0",), backends=("onnxruntime",), profiles=("onnxruntime",)),
+    VerifiedPackage("onnx", ("1.23.2",), backends=("onnx-reference",), profiles=("onnx-reference",)),
+    VerifiedPackage("torch", ("2.13.0",), backends=("torch", "torch-fake-quant", "torch-pt2e", "torch-qnnpack"),
+                    profiles=("pytorch", "pytorch-fake-quant", "pytorch-pt2e", "pytorch-qnnpack")),
+    # The casts of the onnx profile (NUM chapter); 0.6.0 and 0.7.0 give the same bits on every vector and test.
+    VerifiedPackage("ml_dtypes", ("0.6.0", "0.7.0"), backends=("ml_dtypes",), profiles=("onnx",)),
+)
+
+#: Libraries refq itself computes with: pinned so that a fresh machine reproduces the documented results.
+COMPUTES_WITH: tuple[VerifiedPackage, ...] = (
+    VerifiedPackage("numpy", ("2.4.6",), why="refq's arrays, and the float32 arithmetic of the pure-Python path"),
+    VerifiedPackage("numba", ("0.68.1",), why="compiles every kernel"),
+    VerifiedPackage("llvmlite", ("0.50.0",), why="numba's code generator (the VNNI intrinsics, FMA)"),
+)
+
+VERIFIED: tuple[VerifiedPackage, ...] = ENGINES + COMPUTES_WITH
+VERIFIED_BY_PACKAGE = {entry.package: entry for entry in VERIFIED}
+VERIFIED_BY_BACKEND = {backend: entry for entry in ENGINES for backend in entry.backends}
+
+
+def public_version(version: str) -> str:
+    """The release without its local label: torch's ``2.13.0+cpu`` is release ``2.13.0``."""
+    return version.split("+", 1)[0]
+
+
+def installed_version(package: str) -> str | None:
+    """The installed release of ``package`` (its distribution metadata), or None."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """One package's installed release against the verified ones."""
+
+    package: str
+    installed: str | None
+    verified: tuple[str, ...]
+
+    @property
+    def is_verified(self) -> bool:
+        return self.installed is not None and public_version(self.installed) in self.verified
+
+    @property
+    def status(self) -> str:
+        """``verified``, ``not_verified`` or ``not_installed``."""
+        if self.installed is None:
+            return "not_installed"
+        return "verified" if self.is_verified else "not_verified"
+
+    def text(self) -> str:
+        verified = ", ".join(self.verified)
+        if self.installed is None:
+            return f"{self.package} not installed (verified: {verified})"
+        if self.is_verified:
+            return f"verified with {self.package} {self.installed}"
+        return f"not verified with {self.package} {self.installed} (verified: {verified})"
+
+
+def check_package(package: str, installed: str | None = None) -> VersionCheck:
+    """Check ``package``'s installed release (or ``installed``, when given) against the record."""
+    entry = VERIFIED_BY_PACKAGE[package]
+    return VersionCheck(package, installed if installed is not None else installed_version(package), entry.versions)
+
+
+def check_backend(backend: str) -> VersionCheck | None:
+    """The check for a built-in backend's package; None for refq itself and for other adapters."""
+    entry = VERIFIED_BY_BACKEND.get(backend)
+    return None if entry is None else check_package(entry.package)
+
+
+def unverified() -> list[VersionCheck]:
+    """Every recorded package installed at a release that is not verified."""
+    checks = [check_package(entry.package) for entry in VERIFIED]
+    return [check for check in checks if check.status == "not_verified"]
+
+
+def constraints_text() -> str:
+    """The text of ``constraints.txt``: every recorded package pinned to its last verified release."""
+    lines = ["# Generated from refq/registry/verified.py (`refq versions --constraints`); do not edit by hand.",
+             "# The releases refq's profiles, vectors and docs were verified with. Test against the newest",
+             "# releases instead: pip install -U onnx onnxruntime ml_dtypes (torch stays 2.13.0 here), then refq conform."]
+    lines += [f"{entry.package}=={entry.pinned}" for entry in VERIFIED]
+    return "\n".join(lines) + "\n"
+
+
+def failure_note(checks: list[VersionCheck] | None = None) -> str:
+    """What a failing behavioural test adds to its message: which installed releases are not verified
+    (``checks``: default, every recorded package's), so that a release that changed bits names itself."""
+    checks = unverified() if checks is None else [check for check in checks if check.status == "not_verified"]
+    return "\n".join(f"{check.package} {check.installed} is installed, but refq was verified with "
+                     f"{check.package} {', '.join(check.verified)}: if this test runs {check.package}, "
+                     f"this failure is what {check.package} {check.installed} changed." for check in checks)
