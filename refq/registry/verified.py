@@ -25,7 +25,7 @@ class VerifiedPackage:
     versions: tuple[str, ...]
     #: Built-in backends (``refq.backends.BUILTIN`` names) that run this package.
     backends: tuple[str, ...] = ()
-    #: Profiles whose values were established or checked by running this package.
+    #: The profile each of ``backends`` declares (same order): the values checked by running this package.
     profiles: tuple[str, ...] = ()
     #: Why a package without backends is pinned.
     why: str = ""
