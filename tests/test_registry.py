@@ -143,7 +143,7 @@ def test_clause_lookup_unknown():
 
 def test_spec_directives_are_known():
     kinds = {kind for path in spec_files() for kind, _ in DIRECTIVE.findall(spec_text_outside_code(path))}
-    assert kinds <= {"source", "table"}
+    assert kinds <= {"source", "implements", "table"}
 
 
 @pytest.mark.parametrize("name", sorted(set(spec_directives("source"))))

@@ -5,9 +5,11 @@
   the order of ``refq.registry.CHAPTERS``.
 - ``[[NUM-2.2]]`` at the start of a paragraph becomes a permalink badge with
   ``id="NUM-2.2"``, so ``/spec/numbers/#NUM-2.2`` is a stable URL.
-- ``<!-- refq:source module:qualname -->`` becomes the object's exact source, and
-  ``<!-- refq:table NAME -->`` the registry table ``NAME``; an unknown name fails
-  the build.
+- ``<!-- refq:source module:qualname -->`` becomes the object's exact source,
+  ``<!-- refq:implements module:qualname -->`` a link to the API entry of code that
+  executes the clause but is not shown, and ``<!-- refq:table NAME -->`` the registry
+  table ``NAME``; an unknown name fails the build. The source and implements directives
+  after a clause are the clause's code (``refq.registry.clause_map``).
 - KaTeX comes from the npm registry into ``build/katex/`` (gitignored) on the first
   build, and is served from ``assets/katex/``: no CDN, math renders offline.
 """
@@ -195,19 +197,26 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 # --- markdown: clause permalinks and directives ----------------------------------------
 
 
-def _source_block(name: str, indent: str, where: str) -> str:
-    """A titled python block with the exact source of refq object ``module:qualname``."""
+def _resolve(name: str, kind: str, where: str) -> object:
+    """The refq object ``module:qualname`` that directive ``refq:<kind>`` names."""
     import importlib
 
     module_name, _, qualname = name.partition(":")
     if not module_name.startswith("refq") or not qualname:
-        raise PluginError(f"refq_spec: {where}: refq:source wants 'module:qualname' inside refq, got {name!r}")
+        raise PluginError(f"refq_spec: {where}: refq:{kind} wants 'module:qualname' inside refq, got {name!r}")
     try:
         target = importlib.import_module(module_name)
         for part in qualname.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as error:
-        raise PluginError(f"refq_spec: {where}: refq:source {name}: {error}") from error
+        raise PluginError(f"refq_spec: {where}: refq:{kind} {name}: {error}") from error
+    return target
+
+
+def _source_block(name: str, indent: str, where: str) -> str:
+    """A titled python block with the exact source of refq object ``module:qualname``."""
+    module_name, _, qualname = name.partition(":")
+    target = _resolve(name, "source", where)
     target = getattr(target, "py_func", target)  # a refq kernel shows the function it compiles
     try:
         source = inspect.getsource(target)
@@ -219,6 +228,13 @@ def _source_block(name: str, indent: str, where: str) -> str:
     lines = [f'{fence}python title="{dotted}"', *source.rstrip("\n").split("\n"), fence, "",
              f"<small>API reference: [`{dotted}`][{dotted}]</small>"]
     return "\n".join(indent + line if line else line for line in lines)
+
+
+def _implements_line(name: str, indent: str, where: str) -> str:
+    """A link to the API entry of refq object ``module:qualname``, code the page does not show."""
+    _resolve(name, "implements", where)
+    dotted = name.replace(":", ".")
+    return f"{indent}<small>Also executing this clause: [`{dotted}`][{dotted}]</small>"
 
 
 def _table_block(name: str, indent: str, where: str) -> str:
@@ -259,8 +275,11 @@ def expand(markdown: str, where: str, known_clauses: set[str] | None = None) -> 
                 out.append(_source_block(argument, indent, at))
             elif kind == "table":
                 out.append(_table_block(argument, indent, at))
+            elif kind == "implements":
+                out.append(_implements_line(argument, indent, at))
             else:
-                raise PluginError(f"refq_spec: {at}: unknown directive refq:{kind} (known: source, table)")
+                raise PluginError(f"refq_spec: {at}: unknown directive refq:{kind} "
+                                  "(known: source, implements, table)")
             continue
         if "<!-- refq:" in line or "<!--refq:" in line:
             raise PluginError(f"refq_spec: {at}: a refq directive must stand alone on its line: {line.strip()}")
