@@ -5,10 +5,10 @@ choices. Each is a *variant* here, and a small table of ranges (:data:`PROBES`) 
 their values: on each probe, changing one variant changes the result while the others
 agree. The backend's ``observe_minmax`` sees each probe's range as one batch
 ``[m_min, m_max]``; every combination of variant values is computed on the same probes by
-:func:`predict` (plain float32 numpy, written apart from refq's OBS-1 kernels) and the engine
+:func:`predict` (refq's OBS-1 kernels under those values) and the engine
 (:mod:`.fingerprint_engine`) keeps the combinations that explain every probe.
 
-Variants:
+Variants (registry variants, operation ``observe``):
 
 - ``symmetric_divisor``: ``half_span`` divides $\\max(-m^-, m^+)$ by $(q_{max} - q_{min}) / 2$
   (127.5 for int8, torch) or ``qmax`` by $q_{max}$ (127, the "narrow" convention);
@@ -27,6 +27,7 @@ import numpy as np
 from refq.conformance import fingerprint_engine as engine
 from refq.conformance.fingerprint_engine import Result, every_combination, registry_values
 from refq.errors import wrong_type
+from refq.observers.qparams import FLOAT32_EPS, qparams_from_range
 
 F32 = np.float32
 
@@ -36,9 +37,6 @@ VARIANTS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in 
 #: PyTorch's observers (OBS-1): what refq's ``pytorch`` observer profile prescribes.
 PYTORCH = {"symmetric_divisor": "half_span", "scale_floor": "float32_eps", "reduce_range": "halved",
            "zero_point_rounding": "half_to_even", "zero_in_range": "widened"}
-
-_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
-
 
 @dataclass(frozen=True)
 class Probe:
@@ -70,35 +68,17 @@ PROBES: tuple[Probe, ...] = (
 )
 
 
-def _round(value: float, mode: str) -> float:
-    if mode == "half_to_even":
-        return float(np.rint(value))
-    return float(np.sign(value) * np.floor(abs(value) + 0.5))
-
-
 def predict(probe: Probe, variants: dict[str, str]) -> tuple[np.float32, int]:
-    """(scale, zero point) of ``probe`` under one combination of variant values, in float32 steps."""
-    quant_min, quant_max = _RANGES[probe.dtype]
-    if probe.reduce_range and variants["reduce_range"] == "halved":
-        quant_min, quant_max = quant_min // 2, quant_max // 2
-    low, high = F32(probe.min_val), F32(probe.max_val)
-    if variants["zero_in_range"] == "widened":
-        low, high = min(low, F32(0)), max(high, F32(0))
-    with np.errstate(all="ignore"):
-        if probe.qscheme == "symmetric":
-            divisor = F32((quant_max - quant_min) / 2) if variants["symmetric_divisor"] == "half_span" else F32(quant_max)
-            scale = F32(max(-low, high) / divisor)
-            if variants["scale_floor"] == "float32_eps":
-                scale = max(scale, F32(2.0**-23))
-            return F32(scale), (128 if probe.dtype == "uint8" else 0)
-        scale = F32(F32(high - low) / F32(quant_max - quant_min))
-        if variants["scale_floor"] == "float32_eps":
-            scale = max(scale, F32(2.0**-23))
-        quotient = F32(low / scale)
-    if not np.isfinite(quotient):
-        return F32(scale), quant_min
-    zero_point = quant_min - int(_round(float(quotient), variants["zero_point_rounding"]))
-    return F32(scale), min(max(zero_point, quant_min), quant_max)
+    """(scale, zero point) of ``probe`` under one combination of variant values: refq's
+    :func:`refq.observers.qparams.qparams_from_range` with those values (``reduce_range = ignored`` is the
+    range not reduced, ``scale_floor = none`` a floor of 0)."""
+    result = qparams_from_range(
+        probe.min_val, probe.max_val, dtype=probe.dtype, qscheme=probe.qscheme,
+        reduce_range=probe.reduce_range and variants["reduce_range"] == "halved",
+        eps=FLOAT32_EPS if variants["scale_floor"] == "float32_eps" else 0.0,
+        symmetric_divisor=variants["symmetric_divisor"], zero_point_rounding=variants["zero_point_rounding"],
+        zero_in_range=variants["zero_in_range"])
+    return F32(result.scale), int(result.zero_point)
 
 
 def combinations() -> list[dict[str, str]]:

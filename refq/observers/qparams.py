@@ -17,6 +17,8 @@ import numpy as np
 from refq._jit import kernel
 from refq.errors import invalid, wrong_type
 from refq.numbers.rounding import HALF_TO_EVEN, round_to_integral
+from refq.registry import rounding_mode
+from refq.registry.variants import variant_code
 
 #: The default (unnarrowed, unreduced) integer range of each target type an observer accepts.
 DTYPE_RANGES: dict[str, tuple[int, int]] = {
@@ -174,29 +176,41 @@ def widen_to_zero(min_val, max_val):
 
 
 @kernel
-def affine_qparams(min_val, max_val, quant_min, quant_max, eps):
+def observed_range(min_val, max_val, widen):
+    """OBS-1.2 under the variant ``zero_in_range``: widened to contain 0 (``widened``, torch), or
+    ``as_observed`` (``widen`` False)."""
+    if widen:
+        return widen_to_zero(min_val, max_val)
+    return min_val, max_val
+
+
+@kernel
+def affine_qparams(min_val, max_val, quant_min, quant_max, eps, rounding=HALF_TO_EVEN, widen=True):
     """OBS-1.3 and OBS-1.4: affine scale and zero point of one range, in float32.
 
     $s = \\max(\\mathrm{fl_{32}}((m^+ - m^-) / \\mathrm{fl_{32}}(q_{max} - q_{min})), \\varepsilon)$;
     $z = \\mathrm{clamp}(q_{min} - \\mathrm{int32}(\\mathrm{round}(\\mathrm{fl_{32}}(m^- / s))), q_{min}, q_{max})$
     with ties to even and int32 wraparound. Returns ``(scale, zero_point, unpredictable)``.
+    ``rounding`` (the variant ``zero_point_rounding``, a rounding-mode code) and ``widen`` (``zero_in_range``)
+    are the variants the fingerprint separates; the defaults are torch's.
     """
-    min_neg, max_pos = widen_to_zero(min_val, max_val)
+    min_neg, max_pos = observed_range(min_val, max_val, widen)
     divisor = np.float32(np.float64(quant_max - quant_min))
     scale = nan_maximum(np.float32(np.float32(max_pos - min_neg) / divisor), eps)
     quotient = divide_float32(min_neg, scale)
-    integer, unpredictable = to_int32_x86(round_to_integral(quotient, HALF_TO_EVEN))
+    integer, unpredictable = to_int32_x86(round_to_integral(quotient, rounding))
     zero_point = wrap_int32(np.int64(quant_min) - integer)
     zero_point = min(max(zero_point, np.int64(quant_min)), np.int64(quant_max))
     return scale, zero_point, unpredictable
 
 
 @kernel
-def symmetric_qparams(min_val, max_val, quant_min, quant_max, eps, zero_point):
+def symmetric_qparams(min_val, max_val, quant_min, quant_max, eps, zero_point, half_span=True, widen=True):
     """OBS-1.5: symmetric scale $s = \\max(\\mathrm{fl_{32}}(\\max(-m^-, m^+) / d), \\varepsilon)$ with the
-    divisor $d = \\mathrm{fl_{32}}((q_{max} - q_{min}) / 2)$ (127.5 for int8); the zero point is fixed."""
-    min_neg, max_pos = widen_to_zero(min_val, max_val)
-    divisor = np.float32(np.float64(quant_max - quant_min) / 2.0)
+    divisor $d = \\mathrm{fl_{32}}((q_{max} - q_{min}) / 2)$ (127.5 for int8); the zero point is fixed.
+    The variant ``symmetric_divisor = qmax`` (``half_span`` False) divides by $q_{max}$ instead."""
+    min_neg, max_pos = observed_range(min_val, max_val, widen)
+    divisor = np.float32(np.float64(quant_max - quant_min) / 2.0) if half_span else np.float32(np.float64(quant_max))
     scale = nan_maximum(np.float32(nan_maximum(-min_neg, max_pos) / divisor), eps)
     return scale, np.int64(zero_point), False
 
@@ -214,7 +228,7 @@ def float_qparams(min_val, max_val, quant_min, quant_max, eps):
 
 @kernel
 def qparams_of_channels(min_vals, max_vals, scheme, quant_min, quant_max, eps, symmetric_zero_point,
-                        scales, zero_points, unpredictable):
+                        scales, zero_points, unpredictable, rounding=HALF_TO_EVEN, half_span=True, widen=True):
     """OBS-1.8: the per-tensor rule applied to each channel's range independently."""
     for channel in range(min_vals.size):
         if scheme == AFFINE_FLOAT_QPARAMS:
@@ -223,12 +237,13 @@ def qparams_of_channels(min_vals, max_vals, scheme, quant_min, quant_max, eps, s
             zero_points[channel] = float_zero_point
         elif scheme == SYMMETRIC:
             scale, zero_point, flag = symmetric_qparams(min_vals[channel], max_vals[channel], quant_min, quant_max,
-                                                        eps, symmetric_zero_point)
+                                                        eps, symmetric_zero_point, half_span, widen)
             scales[channel] = scale
             zero_points[channel] = zero_point
             unpredictable[channel] = flag
         else:
-            scale, zero_point, flag = affine_qparams(min_vals[channel], max_vals[channel], quant_min, quant_max, eps)
+            scale, zero_point, flag = affine_qparams(min_vals[channel], max_vals[channel], quant_min, quant_max, eps,
+                                                     rounding, widen)
             scales[channel] = scale
             zero_points[channel] = zero_point
             unpredictable[channel] = flag
@@ -258,7 +273,8 @@ def _range_values(value, argument: str) -> np.ndarray:
 
 def qparams_from_range(min_val, max_val, *, dtype: str = "uint8", qscheme: str = "affine",
                        reduce_range: bool = False, quant_min: int | None = None, quant_max: int | None = None,
-                       narrow: bool = False, eps: float = FLOAT32_EPS) -> QParams:
+                       narrow: bool = False, eps: float = FLOAT32_EPS, symmetric_divisor: str = "half_span",
+                       zero_point_rounding: str = "half_to_even", zero_in_range: str = "widened") -> QParams:
     """OBS-1.7: scale and zero point of a range $[m_{min}, m_{max}]$ (torch's ``_calculate_qparams``).
 
     Args:
@@ -268,6 +284,9 @@ def qparams_from_range(min_val, max_val, *, dtype: str = "uint8", qscheme: str =
         qscheme: one of :data:`QSCHEMES`.
         reduce_range, quant_min, quant_max, narrow: the target range (:func:`quantization_range`).
         eps: floor of the scale, rounded to float32; default ``torch.finfo(torch.float32).eps``.
+        symmetric_divisor, zero_point_rounding, zero_in_range: the registry variants of the rule
+            (:mod:`refq.registry.variants`); the defaults are torch's. ``zero_point_rounding`` is a
+            rounding mode of NUM-2 (``half_to_even`` or ``half_away_from_zero``).
 
     Returns:
         :class:`QParams`. A per-tensor range that was never observed ($m_{min} = +\\infty$,
@@ -292,12 +311,17 @@ def qparams_from_range(min_val, max_val, *, dtype: str = "uint8", qscheme: str =
     if minimum.shape != maximum.shape:
         raise invalid("max_val", f"the shape of min_val {minimum.shape}", maximum.shape)
     scheme = _SCHEME_CODES[qscheme]
+    variant_code("zero_point_rounding", zero_point_rounding, "zero_point_rounding")
+    rule = (rounding_mode(zero_point_rounding).code,
+            variant_code("symmetric_divisor", symmetric_divisor, "symmetric_divisor") == 0,
+            variant_code("zero_in_range", zero_in_range, "zero_in_range") == 0)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return _qparams(minimum, maximum, scheme, target, eps32)
+        return _qparams(minimum, maximum, scheme, target, eps32, rule)
 
 
 def _qparams(minimum: np.ndarray, maximum: np.ndarray, scheme: int, target: QuantizationRange,
-             eps32: np.float32) -> QParams:
+             eps32: np.float32, rule: tuple[int, bool, bool] = (HALF_TO_EVEN, True, True)) -> QParams:
+    rounding, half_span, widen = rule
     zero_point_fixed = symmetric_zero_point(target)
     if minimum.ndim == 0:
         low, high = minimum[()], maximum[()]
@@ -310,9 +334,10 @@ def _qparams(minimum: np.ndarray, maximum: np.ndarray, scheme: int, target: Quan
             return QParams(np.float32(scale), np.float32(float_zero_point), False)
         if scheme == SYMMETRIC:
             scale, zero_point, flag = symmetric_qparams(low, high, target.quant_min, target.quant_max, eps32,
-                                                        zero_point_fixed)
+                                                        zero_point_fixed, half_span, widen)
         else:
-            scale, zero_point, flag = affine_qparams(low, high, target.quant_min, target.quant_max, eps32)
+            scale, zero_point, flag = affine_qparams(low, high, target.quant_min, target.quant_max, eps32, rounding,
+                                                     widen)
         return QParams(np.float32(scale), int(zero_point), bool(flag))
     if minimum.size == 0:
         return QParams(np.ones(1, np.float32), np.zeros(1, np.int64), np.zeros(1, bool))
@@ -323,5 +348,6 @@ def _qparams(minimum: np.ndarray, maximum: np.ndarray, scheme: int, target: Quan
     zero_points = np.empty(minimum.size, np.float32 if scheme == AFFINE_FLOAT_QPARAMS else np.int64)
     unpredictable = np.zeros(minimum.size, bool)
     qparams_of_channels(np.ascontiguousarray(minimum), np.ascontiguousarray(maximum), scheme, target.quant_min,
-                        target.quant_max, eps32, zero_point_fixed, scales, zero_points, unpredictable)
+                        target.quant_max, eps32, zero_point_fixed, scales, zero_points, unpredictable, rounding,
+                        half_span, widen)
     return QParams(scales, zero_points, unpredictable)
