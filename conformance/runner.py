@@ -231,8 +231,8 @@ def load_backend(backend, profile: str | None = None, *, isolate: bool = True,
     if isinstance(backend, Backend):
         return backend
     check_profile(profile)
-    if not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise invalid("timeout", "a positive number of seconds", timeout)
+    if not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise invalid("timeout", "a positive, finite number of seconds", timeout)
     if isinstance(backend, str) and is_command(backend):
         from refq.conformance.command import CommandBackend
 
