@@ -2,9 +2,10 @@
 ``qlinear_add``, ``qlinear_mul``, ``qlinear_sigmoid``, ``qlinear_global_average_pool`` and
 ``qlinear_average_pool`` follow?
 
-refq's ELT functions compute ONNX Runtime's order only; the rivals below are this module's own
-dimensions (the evaluation orders a compiler or another kernel plausibly produces), each predicted
-by plain numpy written apart from refq's ELT kernels:
+refq's ELT functions compute ONNX Runtime's order by default; the rivals below (the evaluation orders a
+compiler or another kernel plausibly produces) are registry variants the same functions take, and each
+prediction is refq's function under the combination's values (tests/oracle/fingerprint_elementwise.py
+checks them against plain numpy written apart from refq's ELT kernels):
 
 - ``add_fixed_part`` (ELT-2.3): $f = z_C - (r_x z_x + r_y z_y)$ with the first product and the sum
   contracted into one fused multiply-add (``fused``, ONNX Runtime) or rounded separately
@@ -21,8 +22,8 @@ by plain numpy written apart from refq's ELT kernels:
 - ``average_division`` (ELT-6.8, the registry variant) for ``qlinear_average_pool``: the window average
   divided in float32 (``float32``, ONNX Runtime), or the integer rules of TensorFlow Lite
   (``rounded_integer_division``) and TOSA (``tosa_reciprocal``), which sum integers
-  (``average_sum = integer_sum``) and are predicted by refq's own :func:`refq.elementwise.windows.qlinear_average_pool`
-  (verified against the exact oracle of ``tests/oracle/average_pool.py``; no backend here implements them).
+  (``average_sum = integer_sum``; verified against the exact oracle of ``tests/oracle/average_pool.py``;
+  no backend here implements them).
   They require one scale, TensorFlow Lite also one zero point and TOSA int8: a combination that cannot
   compute a probe predicts a refusal, which any error raised by the backend matches.
 
@@ -39,6 +40,10 @@ import numpy as np
 
 from refq.conformance import fingerprint_engine as engine
 from refq.conformance.fingerprint_engine import Result, every_combination as combinations, registry_values
+from refq.elementwise.binary import qlinear_add, qlinear_mul
+from refq.elementwise.lookup import qlinear_sigmoid
+from refq.elementwise.pooling import qlinear_global_average_pool
+from refq.elementwise.windows import qlinear_average_pool
 from refq.errors import RefqValueError
 
 F32 = np.float32
@@ -57,6 +62,9 @@ OPERATION_VARIANTS: dict[str, dict[str, tuple[str, ...]]] = {
 #: What ONNX Runtime 1.32 computes (its profile, ``onnxruntime``, is the only one naming ELT operations).
 ONNXRUNTIME = {operation: {name: values[0] for name, values in variants.items()}
                for operation, variants in OPERATION_VARIANTS.items()}
+#: refq's function of each operation: the predictions are these under the variant values.
+REFQ = {"qlinear_add": qlinear_add, "qlinear_mul": qlinear_mul, "qlinear_sigmoid": qlinear_sigmoid,
+        "qlinear_global_average_pool": qlinear_global_average_pool, "qlinear_average_pool": qlinear_average_pool}
 #: Profiles whose backends the ELT rules describe.
 PROFILE_COMBINATIONS = {"onnxruntime": ONNXRUNTIME}
 
@@ -69,35 +77,6 @@ def valid(combination: dict[str, str]) -> bool:
 def combinations_for(operation: str) -> list[dict[str, str]]:
     """The valid combinations of ``operation``'s dimensions."""
     return [combination for combination in combinations(OPERATION_VARIANTS[operation]) if valid(combination)]
-
-
-# --- float32 arithmetic, exactly ------------------------------------------------------------
-
-
-def fma32(a, b, c) -> np.ndarray:
-    """$\\mathrm{fl}_{32}(a b + c)$ with one rounding, for float32 arrays: the product is exact in float64,
-    the float64 sum's error is recovered (TwoSum) and decides the float32 ties it would double-round."""
-    product = np.asarray(a, F64) * np.asarray(b, F64)
-    addend = np.asarray(c, F64)
-    total = product + addend
-    virtual = total - product
-    error = (product - (total - virtual)) + (addend - virtual)
-    rounded = total.astype(F32)
-    toward = np.where(total > rounded.astype(F64), F32(np.inf), F32(-np.inf)).astype(F32)
-    neighbour = np.nextafter(rounded, toward)
-    midpoint = (rounded.astype(F64) + neighbour.astype(F64)) / 2
-    tie = (total == midpoint) & (error != 0)
-    upper, lower = np.maximum(rounded, neighbour), np.minimum(rounded, neighbour)
-    return np.where(tie, np.where(error > 0, upper, lower), rounded).astype(F32)
-
-
-def saturate(values, dtype) -> np.ndarray:
-    """Round half to even, NaN and out-of-int32 values to $-2^{31}$ (x86), clamp to the type (ELT-2.1)."""
-    info = np.iinfo(dtype)
-    rounded = np.rint(np.asarray(values, F64))
-    bad = ~np.isfinite(rounded) | (rounded >= 2.0**31) | (rounded < -(2.0**31))
-    integers = np.where(bad, -(2.0**31), rounded)
-    return np.clip(integers, info.min, info.max).astype(dtype)
 
 
 # --- probes -----------------------------------------------------------------------------
@@ -114,122 +93,12 @@ class Probe:
 
 
 def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray | None:
-    """The output of ``probe`` under one combination; None where the combination refuses the probe."""
-    return PREDICTORS[probe.operation](*probe.inputs, **probe.attributes, **variants)
-
-
-def predict_add(A, a_scale, a_zero, B, b_scale, b_zero, c_scale, c_zero, *, add_fixed_part, add_operand_order):
-    x, y, x_scale, y_scale, x_zero, y_zero = A, B, a_scale, b_scale, int(a_zero), int(b_zero)
-    # ONNX Runtime's broadcaster treats A as the per-span scalar when its innermost axis has length 1
-    # and B's does not (ELT-1.3; the general rule skips axes of length 1 in both, which no probe has)
-    a_inner, b_inner = np.shape(A)[-1:] or (1,), np.shape(B)[-1:] or (1,)
-    if add_operand_order == "swapped" and a_inner == (1,) and b_inner != (1,):
-        x, y, x_scale, y_scale, x_zero, y_zero = B, A, b_scale, a_scale, int(b_zero), int(a_zero)
-    x_ratio, y_ratio = F32(F32(x_scale) / F32(c_scale)), F32(F32(y_scale) / F32(c_scale))
-    y_part = F32(y_ratio * F32(y_zero))
-    if add_fixed_part == "fused":
-        both = fma32(x_ratio, F32(x_zero), y_part)
-    else:
-        both = F32(F32(x_ratio * F32(x_zero)) + y_part)
-    fixed = F32(F32(int(c_zero)) - both)
-    shape = np.broadcast_shapes(np.shape(x), np.shape(y))
-    xs, ys = (np.broadcast_to(np.asarray(v).astype(F32), shape) for v in (x, y))
-    total = fma32(xs, x_ratio, fma32(ys, y_ratio, fixed))
-    return saturate(total, np.asarray(A).dtype)
-
-
-def predict_mul(A, a_scale, a_zero, B, b_scale, b_zero, c_scale, c_zero, *, mul_zero_point):
-    product = (np.asarray(A, np.int64) - int(a_zero)) * (np.asarray(B, np.int64) - int(b_zero))
-    ratio = F32(F32(F32(a_scale) * F32(b_scale)) / F32(c_scale))
-    scaled = (product.astype(F32) * ratio).astype(F32)
-    dtype = np.asarray(A).dtype
-    if mul_zero_point == "float32_sum":
-        return saturate((scaled + F32(int(c_zero))).astype(F32), dtype)
-    if mul_zero_point == "fused":
-        return saturate(fma32(product.astype(F32), ratio, F32(int(c_zero))), dtype)
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(scaled.astype(F64)) + int(c_zero), info.min, info.max).astype(dtype)
-
-
-LOGISTIC_P = (4.37031012579801e-11, 1.15627324459942e-07, 6.08574864600143e-05, 8.51377133304701e-03,
-              2.48287947061529e-01)
-LOGISTIC_Q = (6.10247389755681e-13, 5.76102136993427e-09, 6.29106785017040e-06, 1.70198817374094e-03,
-              1.16817656904453e-01, 9.93151921023180e-01)
-
-
-def mlas_logistic(x: np.ndarray) -> np.ndarray:
-    """Eigen's rational logistic as MLAS evaluates it: clamp to [-18, 18], Horner steps as fused multiply-adds."""
-    value = np.clip(x, F32(-18), F32(18)).astype(F32)
-    square = (value * value).astype(F32)
-    numerator = np.full_like(value, F32(LOGISTIC_P[0]))
-    for coefficient in LOGISTIC_P[1:]:
-        numerator = fma32(square, numerator, F32(coefficient))
-    numerator = (value * numerator).astype(F32)
-    denominator = np.full_like(value, F32(LOGISTIC_Q[0]))
-    for coefficient in LOGISTIC_Q[1:]:
-        denominator = fma32(square, denominator, F32(coefficient))
-    return np.maximum(((numerator / denominator).astype(F32) + F32(0.5)).astype(F32), F32(0))
-
-
-def predict_sigmoid(X, x_scale, x_zero, y_scale, y_zero, *, sigmoid_function):
-    dtype = np.asarray(X).dtype
-    values = (F32(x_scale) * (np.asarray(X, np.int64) - int(x_zero)).astype(F32)).astype(F32)
-    if sigmoid_function == "mlas_logistic":
-        outputs = mlas_logistic(values)
-    else:
-        outputs = (1.0 / (1.0 + np.exp(-values.astype(F64)))).astype(F32)
-    info = np.iinfo(dtype)
-    quotient = (outputs / F32(y_scale)).astype(F32)
-    return np.clip(np.rint(quotient.astype(F64)) + int(y_zero), info.min, info.max).astype(dtype)
-
-
-def _average(windows: np.ndarray, x_scale, x_zero, y_scale, y_zero, dtype, average_sum) -> np.ndarray:
-    """``windows``: (..., count) codes; the average of each window requantized to ``dtype``."""
-    count = windows.shape[-1]
-    if average_sum == "integer_sum":
-        total = windows.astype(np.int64).sum(axis=-1) - count * int(x_zero)
-        multiplier = F32(F32(x_scale) / F32(F32(y_scale) * F32(count)))
-        scaled = (total.astype(F32) * multiplier).astype(F32)
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(scaled.astype(F64)) + int(y_zero), info.min, info.max).astype(dtype)
-    values = (F32(x_scale) * (windows.astype(np.int64) - int(x_zero)).astype(F32)).astype(F32)
-    total = np.zeros(windows.shape[:-1], F32)
-    for i in range(count):
-        total = (total + values[..., i]).astype(F32)
-    average = (total / F32(count)).astype(F32)
-    return saturate(((average / F32(y_scale)).astype(F32) + F32(int(y_zero))).astype(F32), dtype)
-
-
-def predict_global_average_pool(X, x_scale, x_zero, y_scale, y_zero, *, average_sum):
-    X = np.asarray(X)
-    windows = X.reshape(X.shape[0], X.shape[1], -1)
-    return _average(windows, x_scale, x_zero, y_scale, y_zero, X.dtype, average_sum).reshape(
-        X.shape[:2] + (1,) * (X.ndim - 2))
-
-
-def predict_average_pool(X, x_scale, x_zero, y_scale, y_zero, *, kernel_shape, strides, average_sum,
-                         average_division="float32"):
-    """Non-overlapping 2-D windows (``strides == kernel_shape``, no padding), row-major inside a window;
-    the integer rules are refq's (None where they refuse the arguments)."""
-    if average_division != "float32":
-        from refq.elementwise.windows import qlinear_average_pool
-
-        try:
-            return qlinear_average_pool(X, x_scale, x_zero, y_scale, y_zero, kernel_shape=kernel_shape,
-                                        strides=strides, average_division=average_division)
-        except RefqValueError:
-            return None
-    X = np.asarray(X)
-    n, c, h, w = X.shape
-    kh, kw = kernel_shape
-    blocks = X.reshape(n, c, h // kh, kh, w // kw, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // kh, w // kw,
-                                                                                           kh * kw)
-    return _average(blocks, x_scale, x_zero, y_scale, y_zero, X.dtype, average_sum)
-
-
-PREDICTORS = {"qlinear_add": predict_add, "qlinear_mul": predict_mul, "qlinear_sigmoid": predict_sigmoid,
-              "qlinear_global_average_pool": predict_global_average_pool,
-              "qlinear_average_pool": predict_average_pool}
+    """The output of ``probe`` under one combination: refq's ELT function with those variant values;
+    None where the combination refuses the probe (a RefqValueError)."""
+    try:
+        return REFQ[probe.operation](*probe.inputs, **probe.attributes, **variants)
+    except RefqValueError:
+        return None
 
 
 def _output(probe: Probe, combination: dict[str, str]) -> bytes:

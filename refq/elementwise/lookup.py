@@ -15,6 +15,7 @@ from refq.affine.quantize import quantize
 from refq.affine.steps import fused_multiply_add_float32
 from refq.elementwise.operands import operand, single_scale, single_zero_point
 from refq.errors import invalid, wrong_type
+from refq.registry.variants import variant_code
 
 # Eigen's rational approximation of the logistic function, as MLAS stores it (float32).
 LOGISTIC_RANGE = np.float32(18.0)
@@ -138,10 +139,21 @@ def _sigmoid_array(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def qlinear_sigmoid(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None) -> np.ndarray:
-    """ELT-3.6: ``com.microsoft.QLinearSigmoid``: the table of :func:`logistic` (ELT-3.2), looked up."""
+def float64_logistic(values: np.ndarray) -> np.ndarray:
+    """The variant ``sigmoid_function = float64_logistic``: $\\mathrm{fl_{32}}(1 / (1 + e^{-x}))$ evaluated in
+    float64 with numpy's ``exp`` (not correctly rounded in every last float64 bit, which the float32
+    result nearly always hides)."""
+    return (1.0 / (1.0 + np.exp(-np.asarray(values, np.float64)))).astype(np.float32)
+
+
+def qlinear_sigmoid(X, X_scale, X_zero_point, Y_scale, Y_zero_point=None, *,
+                    sigmoid_function: str = "mlas_logistic") -> np.ndarray:
+    """ELT-3.6: ``com.microsoft.QLinearSigmoid``: the table of :func:`logistic` (ELT-3.2), looked up;
+    ``sigmoid_function`` is the registry variant naming the tabulated function (default: MLAS's)."""
+    mlas = variant_code("sigmoid_function", sigmoid_function, "sigmoid_function") == 0
     x = operand(X, X_scale, X_zero_point, "X")
-    table = build_table(_sigmoid_array, x.scale, x.zero_point, Y_scale, Y_zero_point, x.values.dtype)
+    table = build_table(_sigmoid_array if mlas else float64_logistic, x.scale, x.zero_point, Y_scale, Y_zero_point,
+                        x.values.dtype)
     return lookup(x.values, table)
 
 

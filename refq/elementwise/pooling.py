@@ -10,6 +10,7 @@ from refq._jit import kernel
 from refq.elementwise.operands import quantized_tensor, single_scale, single_zero_point
 from refq.errors import invalid, wrong_type
 from refq.numbers.rounding import HALF_TO_EVEN
+from refq.registry.variants import variant_code
 from refq.requantize.float_multiplier import AFTER_ROUNDING, FLOAT32, requantize_float_value
 
 
@@ -42,13 +43,16 @@ def global_average_channels(x2, x_zero_point, multiplier, y_zero_point, qmin, qm
 
 
 def qlinear_global_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *,
-                                channels_last=0) -> np.ndarray:
+                                channels_last=0, average_sum: str = "integer_sum") -> np.ndarray:
     """ELT-4.3: ``com.microsoft.QLinearGlobalAveragePool``: the mean of each channel over all
     spatial positions, requantized from ``x_scale`` to ``y_scale``.
 
     ``X`` is int8 or uint8 of rank >= 3, ``(N, C, D1, ...)`` or, with ``channels_last=1``,
     ``(N, D1, ..., C)``; the output keeps the rank with every spatial axis of length 1.
+    ``average_sum`` is the registry variant: ``integer_sum`` (ELT-4.2, ONNX Runtime) or
+    ``float32_window_sum``, the channel as one window of ELT-6.5.
     """
+    integer = variant_code("average_sum", average_sum, "average_sum") == 0
     x = quantized_tensor(X, "X")
     if x.ndim < 3:
         raise invalid("X", "an array of rank >= 3 (N, C, spatial...)", f"shape {x.shape}")
@@ -63,12 +67,20 @@ def qlinear_global_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=
         channels = x.shape[1]
         moved = x
     image_size = int(np.prod(moved.shape[2:]))
-    multiplier = global_average_multiplier(single_scale(x_scale, "x_scale"), single_scale(y_scale, "y_scale"),
-                                           image_size)
+    scale_x, scale_y = single_scale(x_scale, "x_scale"), single_scale(y_scale, "y_scale")
     info = np.iinfo(x.dtype)
     rows = np.ascontiguousarray(moved).reshape(x.shape[0] * channels, image_size)
     out = np.empty(rows.shape[0], dtype=x.dtype)
-    global_average_channels(rows, x_zero, np.float64(multiplier), y_zero, info.min, info.max, out)
+    if integer:
+        multiplier = global_average_multiplier(scale_x, scale_y, image_size)
+        global_average_channels(rows, x_zero, np.float64(multiplier), y_zero, info.min, info.max, out)
+    else:
+        from refq.elementwise.windows import average_pool_windows
+
+        whole = np.array([image_size, 1, 1], np.int64)
+        average_pool_windows(rows.reshape(rows.shape[0], image_size, 1, 1), np.float64(scale_x), x_zero,
+                             np.float64(scale_y), y_zero, whole, np.ones(3, np.int64), np.zeros(3, np.int64), False,
+                             info.min, info.max, out.reshape(-1, 1, 1, 1))
     shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (channels,) if channels_last else \
         (x.shape[0], channels) + (1,) * (x.ndim - 2)
     return out.reshape(shape)

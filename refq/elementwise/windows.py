@@ -21,7 +21,9 @@ from refq.elementwise.pooling import qlinear_global_average_pool
 from refq.errors import invalid
 from refq.integer_ops.conv import AUTO_PADS, same_pads
 from refq.registry.variants import variant_code
+from refq.numbers.rounding import HALF_TO_EVEN
 from refq.requantize.fixed_point import apply_scale_32, truncating_divide
+from refq.requantize.float_multiplier import AFTER_ROUNDING, FLOAT32, requantize_float_value
 
 
 def _integers(values, argument: str, count: int, default: int, minimum: int) -> tuple[int, ...]:
@@ -203,6 +205,9 @@ def average_pool_windows(x4, x_scale, x_zero_point, y_scale, y_zero_point, kerne
 FLOAT32_AVERAGE = variant_code("average_division", "float32", "average_division")
 ROUNDED_INTEGER_DIVISION = variant_code("average_division", "rounded_integer_division", "average_division")
 TOSA_RECIPROCAL = variant_code("average_division", "tosa_reciprocal", "average_division")
+# Kernel codes of the average_sum variant.
+INTEGER_SUM = variant_code("average_sum", "integer_sum", "average_sum")
+FLOAT32_WINDOW_SUM = variant_code("average_sum", "float32_window_sum", "average_sum")
 
 
 @kernel
@@ -261,6 +266,36 @@ def integer_average_windows(x4, input_zero_point, output_zero_point, kernel3, st
                     out4[r, oh, ow, od] = min(max(result, np.int64(qmin)), np.int64(qmax))
 
 
+@kernel
+def integer_sum_windows(x4, x_scale, x_zero_point, y_scale, y_zero_point, kernel3, strides3, pads3,
+                        count_include_pad, qmin, qmax, out4):
+    """The variant ``average_sum = integer_sum`` of a windowed pool: each window's exact integer sum
+    $a = \\sum (q - z_x)$ over the positions inside the input, requantized as ELT-4.2 does a channel:
+    by REQ-1.3 (float32, ties to even, zero point after rounding) with the multiplier
+    $m = \\mathrm{fl}(s_x / \\mathrm{fl}(s_y \\cdot \\mathrm{fl}(c)))$ of the window's count $c$ (ELT-4.1)."""
+    rows, height, width, depth = x4.shape
+    kernel_size = kernel3[0] * kernel3[1] * kernel3[2]
+    for r in range(rows):
+        for oh in range(out4.shape[1]):
+            h_start, h_end = window_range(oh, strides3[0], pads3[0], kernel3[0], height)
+            for ow in range(out4.shape[2]):
+                w_start, w_end = window_range(ow, strides3[1], pads3[1], kernel3[1], width)
+                for od in range(out4.shape[3]):
+                    d_start, d_end = window_range(od, strides3[2], pads3[2], kernel3[2], depth)
+                    total = np.int64(0)
+                    for h in range(h_start, h_end):
+                        for w in range(w_start, w_end):
+                            for d in range(d_start, d_end):
+                                total += np.int64(x4[r, h, w, d]) - np.int64(x_zero_point)
+                    if count_include_pad:
+                        count = kernel_size
+                    else:
+                        count = (h_end - h_start) * (w_end - w_start) * (d_end - d_start)
+                    multiplier = np.float32(x_scale / np.float32(y_scale * np.float32(count)))
+                    out4[r, oh, ow, od] = requantize_float_value(total, np.float64(multiplier), y_zero_point, qmin,
+                                                                 qmax, FLOAT32, HALF_TO_EVEN, AFTER_ROUNDING)
+
+
 def _integer_rule_arguments(average_division: str, dtype, scale_x, scale_y, zero_x, zero_y, count_include_pad):
     """ELT-6.8: the integer rules average codes of one scale, so they take no output scale."""
     if count_include_pad:
@@ -283,7 +318,7 @@ def _integer_rule_arguments(average_division: str, dtype, scale_x, scale_y, zero
 
 def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, auto_pad="NOTSET",
                          ceil_mode=0, channels_last=0, count_include_pad=0, kernel_shape=None, pads=None,
-                         strides=None, average_division="float32") -> np.ndarray:
+                         strides=None, average_division="float32", average_sum: str | None = None) -> np.ndarray:
     """ELT-6.6: ``com.microsoft.QLinearAveragePool`` on int8 or uint8 input ``(N, C, D1[, D2[, D3]])``,
     or ``(N, D1, ..., C)`` with ``channels_last=1``.
 
@@ -291,7 +326,11 @@ def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *
     padding is ``QLinearGlobalAveragePool`` (ELT-4.2, integer sum, one multiplier) and every other
     window is ELT-6.5 in float32. ``"rounded_integer_division"`` (TensorFlow Lite, ELT-6.9) and
     ``"tosa_reciprocal"`` (TOSA ``AVG_POOL2D``, ELT-6.10) average every window in integers (ELT-6.8).
+    ``average_sum`` (a registry variant) makes every float32-rule window one kind: ``float32_window_sum``
+    (ELT-6.5, the whole-input window too) or ``integer_sum`` (:func:`integer_sum_windows`); None is
+    ONNX Runtime's choice above. The integer rules sum integers (``integer_sum`` or None only).
     """
+    summing = None if average_sum is None else variant_code("average_sum", average_sum, "average_sum")
     x = quantized_tensor(X, "X")
     if x.ndim < 3:
         raise invalid("X", "an array of rank 3 to 5 (N, C, spatial...)", f"shape {x.shape}")
@@ -302,6 +341,9 @@ def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *
     zero_x = single_zero_point(x_zero_point, x.dtype, "x_zero_point")
     zero_y = single_zero_point(y_zero_point, x.dtype, "y_zero_point")
     rule = variant_code("average_division", average_division, "average_division")
+    if rule != FLOAT32_AVERAGE and summing == FLOAT32_WINDOW_SUM:
+        raise invalid("average_sum", f"'integer_sum' or None with average_division={average_division!r} (its rule "
+                      f"sums integers)", average_sum)
     if rule != FLOAT32_AVERAGE:
         offsets = _integer_rule_arguments(average_division, x.dtype, scale_x, scale_y, zero_x, zero_y,
                                           count_include_pad)
@@ -309,14 +351,17 @@ def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *
     spatial = nchw.shape[2:]
     window = Window(spatial, kernel_shape, strides, pads, None, ceil_mode, auto_pad)
     whole_input = window.kernel == tuple(spatial) and not any(window.pads_begin + window.pads_end)
-    if rule == FLOAT32_AVERAGE and whole_input:
+    if rule == FLOAT32_AVERAGE and whole_input and summing is None:
         return qlinear_global_average_pool(x, scale_x, x.dtype.type(zero_x), scale_y, x.dtype.type(zero_y),
                                            channels_last=channels_last)
     rows = nchw.shape[0] * nchw.shape[1]
     x4 = np.ascontiguousarray(nchw).reshape((rows,) + spatial + (1,) * (5 - x.ndim))
     out4 = np.empty((rows,) + window.output3, dtype=x.dtype)
     info = np.iinfo(x.dtype)
-    if rule == FLOAT32_AVERAGE:
+    if rule == FLOAT32_AVERAGE and summing == INTEGER_SUM:
+        integer_sum_windows(x4, scale_x, zero_x, scale_y, zero_y, window.kernel3, window.strides3, window.pads3,
+                            bool(count_include_pad), info.min, info.max, out4)
+    elif rule == FLOAT32_AVERAGE:
         average_pool_windows(x4, np.float64(scale_x), zero_x, np.float64(scale_y), zero_y, window.kernel3,
                              window.strides3, window.pads3, bool(count_include_pad), info.min, info.max, out4)
     else:
@@ -326,5 +371,6 @@ def qlinear_average_pool(X, x_scale, x_zero_point, y_scale, y_zero_point=None, *
     return np.ascontiguousarray(np.moveaxis(result, 1, -1)) if channels_last else result
 
 
-__all__ = ["Window", "automatic_pads", "average_pool_windows", "integer_average_windows", "max_pool", "max_pool_windows",
+__all__ = ["Window", "automatic_pads", "average_pool_windows", "integer_average_windows", "integer_sum_windows",
+           "max_pool", "max_pool_windows",
            "pooled_size", "qlinear_average_pool", "reciprocal_scale", "rounded_integer_quotient"]
