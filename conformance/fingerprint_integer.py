@@ -19,8 +19,7 @@ variant ``conv_padding``: every backend refq covers pads with the zero point. Ea
 equal values, which takes the backends' per-channel kernels).
 
 Every combination of variant values is computed on the same probes by :func:`predict`: refq's own
-``qlinear_matmul`` / ``qlinear_conv`` under those values (``conv_padding = zero`` is the convolution of
-the input padded with the code 0 explicitly); the engine (:mod:`.fingerprint_engine`) keeps the
+``qlinear_matmul`` / ``qlinear_conv`` under those values (``conv_padding`` included); the engine (:mod:`.fingerprint_engine`) keeps the
 combinations that explain every probe. The probes use uint8 activations, int8 weights and a uint8 output, which every adapter
 accepts (FBGEMM takes no other).
 """
@@ -119,18 +118,14 @@ def conv_output_as_matmul(probe: Probe, output: np.ndarray) -> np.ndarray:
 
 def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
     """The uint8 output of ``probe`` (matmul-shaped for a matmul probe) under one combination: refq's
-    ``qlinear_matmul``, or for a padding probe refq's ``qlinear_conv`` (on the input padded with the code 0
-    beforehand under ``conv_padding = zero``)."""
+    ``qlinear_matmul``, or for a padding probe refq's ``qlinear_conv`` with ``conv_padding``."""
     options = {"precision": variants["requantize_precision"], "zero_point_placement": variants["requantize_zero_point"],
                "rounding": variants.get("requantize_rounding", "half_to_even"),
                "multiplier_order": variants["requantize_multiplier_order"]}
     if probe.pads is None:
         return qlinear_matmul(*probe.arguments(), **options)
     inputs, attributes = probe.conv_arguments()
-    if variants.get("conv_padding", "input_zero_point") == "zero":
-        top, left, bottom, right = attributes.pop("pads")
-        inputs = (np.pad(inputs[0], ((0, 0), (0, 0), (top, bottom), (left, right))), *inputs[1:])
-    return qlinear_conv(*inputs, **attributes, **options)
+    return qlinear_conv(*inputs, **attributes, **options, conv_padding=variants.get("conv_padding", "input_zero_point"))
 
 
 def combinations(operation: str = "qlinear_matmul") -> list[dict[str, str]]:

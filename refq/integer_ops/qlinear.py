@@ -10,7 +10,11 @@ from refq.errors import invalid
 from refq.integer_ops.conv import conv_accumulator, conv_geometry
 from refq.integer_ops.matmul import dot_products, matmul_operands
 from refq.integer_ops.operands import INPUT_DTYPES, integer_input
+from refq.registry.variants import variant_code
 from refq.requantize import requantize_float, requantize_multiplier
+
+#: The kernel code of ``conv_padding = zero`` (the registry variant).
+ZERO_PADDING = variant_code("conv_padding", "zero", "conv_padding")
 
 
 def output_type(y_zero_point, fallback: np.dtype) -> str:
@@ -82,18 +86,27 @@ def bias_values(bias, out_channels: int) -> np.ndarray | None:
 def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
                  auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
                  precision: str = "float32", zero_point_placement: str = "after_rounding",
-                 rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient") -> np.ndarray:
+                 rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient",
+                 conv_padding: str = "input_zero_point") -> np.ndarray:
     """INT-4.3: ONNX ``QLinearConv``: the INT-3.4 convolution plus the int32 bias ``B`` (wrapping),
     requantized per output channel $m$ with the multiplier $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_x s_{w,m}) / s_y)$.
 
     ``w_scale`` and ``w_zero_point`` are one value or one per output channel; the
-    attributes are ``conv_integer``'s; the variants are those of :func:`qlinear_matmul`.
+    attributes are ``conv_integer``'s; the variants are those of :func:`qlinear_matmul`, and
+    ``conv_padding`` (a registry variant): the padded positions hold the input zero point
+    (``input_zero_point``, ONNX) or the code 0 (``zero``: the input padded with zeros first).
     """
     attributes = dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape, pads=pads,
                       strides=strides)
+    padding = variant_code("conv_padding", conv_padding, "conv_padding")
     x = integer_input(x, "x")
     w = integer_input(w, "w")
-    out_channels = conv_geometry(x.shape, w.shape, **attributes).out_channels
+    geometry = conv_geometry(x.shape, w.shape, **attributes)
+    out_channels = geometry.out_channels
+    if padding == ZERO_PADDING and any(geometry.pads):
+        top, left, bottom, right = geometry.pads
+        x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+        attributes = {**attributes, "auto_pad": "NOTSET", "pads": None}
     w_scales = channel_scales(w_scale, out_channels, "w_scale")
     accumulator = conv_accumulator(x, w, x_zero_point, w_zero_point, bias_values(B, out_channels), **attributes)
     multiplier = requantize_multiplier(single_value(scale_array(x_scale, "x_scale"), "x_scale"), w_scales,
