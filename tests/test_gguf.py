@@ -18,7 +18,8 @@ from gguf import quants  # noqa: E402
 #: The types gguf-py quantizes (its numpy code), and those it dequantizes.
 GGUF_PY_QUANTIZE = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4")
 GGUF_PY_DEQUANTIZE = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
-                      "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4")
+                      "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S",
+                      "IQ1_M")
 QUANTIZED_TYPES = tuple(t.name for t in BLOCK_TYPES if t.quantize)
 DEQUANTIZED_TYPES = tuple(t.name for t in BLOCK_TYPES if t.name != "Q8_1")
 #: Where each type keeps its float16 scale fields (d, and m for the asymmetric types).
@@ -149,9 +150,11 @@ def test_dequantize_matches_gguf_py(name):
     kind = block_type(name)
     rng = np.random.default_rng(15)
     random_bytes = rng.integers(0, 256, 4096 * kind.block_bytes, dtype=np.uint8)
-    quantized = gguf_quantize(random_blocks(rng, 512 if kind.block_elements == 256 else 4096,
-                                            kind.block_elements), type=name)
-    for blocks in (random_bytes, quantized):
+    inputs = [random_bytes]
+    if kind.quantize:
+        inputs.append(gguf_quantize(random_blocks(rng, 512 if kind.block_elements == 256 else 4096,
+                                                  kind.block_elements), type=name))
+    for blocks in inputs:
         ours = gguf_dequantize(blocks, type=name)
         theirs = gguf_py_dequantize(blocks, name)
         assert same_floats(ours, theirs).all()
@@ -276,3 +279,27 @@ def test_bytes_round_trip_and_other_float_inputs():
     assert np.array_equal(gguf_quantize(x, type="Q4_K"), gguf_quantize(x.astype(np.float32), type="Q4_K"))
     blocks = gguf_quantize(x, type="Q6_K")
     assert np.array_equal(gguf_dequantize(bytes(blocks), type="Q6_K"), gguf_dequantize(blocks, type="Q6_K"))
+
+
+GRID_TYPES = ("IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M")
+
+
+@pytest.mark.parametrize("name", GRID_TYPES)
+def test_grid_dequantize_jit_matches_pure_python(name):
+    kind = block_type(name)
+    blocks = np.random.default_rng(26).integers(0, 256, 3 * kind.block_bytes, dtype=np.uint8)
+    compiled = gguf_dequantize(blocks, type=name)
+    with np.errstate(all="ignore"), pure_python():
+        interpreted = gguf_dequantize(blocks, type=name)
+    assert same_floats(compiled, interpreted).all()
+
+
+def test_sign_table_is_gguf_py_ksigns():
+    from refq.gguf.grids import even_parity_signs
+
+    assert even_parity_signs().tobytes() == quants.IQ2_XXS.ksigns
+
+
+def test_grid_types_have_no_quantize():
+    with pytest.raises(RefqValueError, match="^type: "):
+        gguf_quantize(np.zeros(256, np.float32), type="IQ2_XXS")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq.errors import invalid, wrong_type
-from refq.gguf import kquants, legacy, nonlinear, ternary
+from refq.gguf import grids, iquants, kquants, legacy, nonlinear, ternary
 from refq.gguf.types import BlockType, block_type
 from refq.registry.variants import variant_code
 
@@ -21,6 +21,11 @@ OTHER_QUANTIZERS = {"TQ1_0": ternary.quantize_tq1_0, "TQ2_0": ternary.quantize_t
 OTHER_DEQUANTIZERS = {"TQ1_0": ternary.dequantize_tq1_0, "TQ2_0": ternary.dequantize_tq2_0,
                       "IQ4_NL": nonlinear.dequantize_iq4_nl, "IQ4_XS": nonlinear.dequantize_iq4_xs,
                       "MXFP4": nonlinear.dequantize_mxfp4}
+
+GRID_DEQUANTIZERS = {"IQ2_XXS": iquants.dequantize_iq2_xxs, "IQ2_XS": iquants.dequantize_iq2_xs,
+                     "IQ2_S": iquants.dequantize_iq2_s, "IQ3_XXS": iquants.dequantize_iq3_xxs,
+                     "IQ3_S": iquants.dequantize_iq3_s, "IQ1_S": iquants.dequantize_iq1_s,
+                     "IQ1_M": iquants.dequantize_iq1_m}
 
 
 def _float_input(x: object, imatrix: object, kind: BlockType) -> np.ndarray:
@@ -106,6 +111,10 @@ def gguf_dequantize(blocks, *, type) -> np.ndarray:
         kquants.DEQUANTIZERS[name](data, out)
     elif name in OTHER_DEQUANTIZERS:
         OTHER_DEQUANTIZERS[name](data, out)
+    elif name in ("IQ2_XXS", "IQ2_XS", "IQ3_XXS"):
+        GRID_DEQUANTIZERS[name](data, out, grids.grid(name), grids.even_parity_signs())
+    elif name in GRID_DEQUANTIZERS:
+        GRID_DEQUANTIZERS[name](data, out, grids.grid(name))
     else:
         raise invalid("type", "a type whose dequantize refq executes", name)
     return out

@@ -47,6 +47,13 @@ BLOCK_TYPES: tuple[BlockType, ...] = (
     BlockType("TQ1_0", 34, SUPER_BLOCK, 54, True),
     BlockType("TQ2_0", 35, SUPER_BLOCK, 66, True),
     BlockType("MXFP4", 39, 32, 17, True),
+    BlockType("IQ2_XXS", 16, SUPER_BLOCK, 66, False),
+    BlockType("IQ2_XS", 17, SUPER_BLOCK, 74, False),
+    BlockType("IQ3_XXS", 18, SUPER_BLOCK, 98, False),
+    BlockType("IQ1_S", 19, SUPER_BLOCK, 50, False),
+    BlockType("IQ3_S", 21, SUPER_BLOCK, 110, False),
+    BlockType("IQ2_S", 22, SUPER_BLOCK, 82, False),
+    BlockType("IQ1_M", 29, SUPER_BLOCK, 56, False),
 )
 
 BLOCK_TYPES_BY_NAME = {block_type.name: block_type for block_type in BLOCK_TYPES}

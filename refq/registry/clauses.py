@@ -273,6 +273,14 @@ _GGUF: tuple[Clause, ...] = (
     Clause("GGF-6.6", "IQ4_XS"),
     Clause("GGF-6.7", "MXFP4"),
     Clause("GGF-6.8", "Dequantize, IQ4 and MXFP4"),
+    Clause("GGF-7.1", "Grids and signs"),
+    Clause("GGF-7.2", "IQ2_XXS"),
+    Clause("GGF-7.3", "IQ2_XS"),
+    Clause("GGF-7.4", "IQ2_S"),
+    Clause("GGF-7.5", "IQ3_XXS"),
+    Clause("GGF-7.6", "IQ3_S"),
+    Clause("GGF-7.7", "IQ1_S"),
+    Clause("GGF-7.8", "IQ1_M"),
 )
 
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS, *_AFFINE, *_OBSERVERS, *_REQUANTIZATION, *_QAT, *_INTEGER_OPS,

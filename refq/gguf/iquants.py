@@ -1,0 +1,173 @@
+"""GGF-7.2 to GGF-7.8: dequantize of the lattice IQ types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S,
+IQ1_S, IQ1_M): grid points, signs and 4-bit (or 3-bit) sub-block scales times one fp16 scale.
+
+Every value is ``(scale * grid) * sign`` (or ``scale * (grid + delta)``), each product rounded to
+float32, in the order of ggml's ``dequantize_row_*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.gguf.half import HALF_VALUES, half_value
+
+ONE = np.float32(1.0)
+MINUS_ONE = np.float32(-1.0)
+IQ1_DELTA = np.float32(0.125)
+
+
+@kernel
+def byte(blocks, offset):
+    return np.int64(blocks[offset])
+
+
+@kernel
+def little_endian(blocks, offset, count):
+    """The unsigned little-endian integer of ``count`` bytes at ``offset``."""
+    value = 0
+    for k in range(count):
+        value |= byte(blocks, offset + k) << (8 * k)
+    return value
+
+
+@kernel
+def signed_point(out, y, scale, grid, point, signs, count, first_bit):
+    """``out[y + j] = (scale * grid[point, j]) * (-1 if bit first_bit + j of signs else 1)``."""
+    for j in range(count):
+        sign = MINUS_ONE if (signs >> (first_bit + j)) & 1 else ONE
+        out[y + j] = scale * np.float32(grid[point, j]) * sign
+
+
+@kernel
+def dequantize_iq2_xxs(blocks, out, grid, sign_table):
+    """GGF-7.2: IQ2_XXS, 66 bytes: ``d``, then per 32 elements 4 grid indices and a 32-bit word of
+    four 7-bit sign indices and a 4-bit scale ``s``: ``db = (d * (0.5 + s)) * 0.25``."""
+    for b in range(blocks.size // 66):
+        o = b * 66
+        d = half_value(blocks[o], blocks[o + 1])
+        for ib in range(8):
+            base = o + 2 + 8 * ib
+            word = little_endian(blocks, base + 4, 4)
+            db = d * (np.float32(0.5) + np.float32(word >> 28)) * np.float32(0.25)
+            for l in range(4):
+                signs = np.int64(sign_table[(word >> (7 * l)) & 127])
+                signed_point(out, 256 * b + 32 * ib + 8 * l, db, grid, byte(blocks, base + l), signs, 8, 0)
+
+
+@kernel
+def dequantize_iq2_xs(blocks, out, grid, sign_table):
+    """GGF-7.3: IQ2_XS, 74 bytes: ``d``, 32 16-bit codes (9-bit grid index, 7-bit sign index), 8 bytes
+    of two 4-bit scales (the first for codes 0-1 of a group of 32 elements, the second for 2-3)."""
+    for b in range(blocks.size // 74):
+        o = b * 74
+        d = half_value(blocks[o], blocks[o + 1])
+        for ib in range(8):
+            scales = byte(blocks, o + 66 + ib)
+            for l in range(4):
+                code = little_endian(blocks, o + 2 + 2 * (4 * ib + l), 2)
+                s = (scales & 0xF) if l < 2 else (scales >> 4)
+                db = d * (np.float32(0.5) + np.float32(s)) * np.float32(0.25)
+                signs = np.int64(sign_table[code >> 9])
+                signed_point(out, 256 * b + 32 * ib + 8 * l, db, grid, code & 511, signs, 8, 0)
+
+
+@kernel
+def dequantize_iq2_s(blocks, out, grid):
+    """GGF-7.4: IQ2_S, 82 bytes: ``d``, 32 low grid-index bytes, 32 sign bytes, 8 bytes of high index
+    bits (2 per code), 8 bytes of two 4-bit scales."""
+    for b in range(blocks.size // 82):
+        o = b * 82
+        d = half_value(blocks[o], blocks[o + 1])
+        for ib in range(8):
+            scales = byte(blocks, o + 74 + ib)
+            high = byte(blocks, o + 66 + ib)
+            for l in range(4):
+                s = (scales & 0xF) if l < 2 else (scales >> 4)
+                db = d * (np.float32(0.5) + np.float32(s)) * np.float32(0.25)
+                point = byte(blocks, o + 2 + 4 * ib + l) | ((high << (8 - 2 * l)) & 0x300)
+                signs = byte(blocks, o + 34 + 4 * ib + l)
+                signed_point(out, 256 * b + 32 * ib + 8 * l, db, grid, point, signs, 8, 0)
+
+
+@kernel
+def dequantize_iq3_xxs(blocks, out, grid, sign_table):
+    """GGF-7.5: IQ3_XXS, 98 bytes: ``d``, 64 grid indices (4 values each), then per 32 elements a
+    32-bit word of four 7-bit sign indices and a 4-bit scale: ``db = (d * (0.5 + s)) * 0.5``."""
+    for b in range(blocks.size // 98):
+        o = b * 98
+        d = half_value(blocks[o], blocks[o + 1])
+        for ib in range(8):
+            word = little_endian(blocks, o + 66 + 4 * ib, 4)
+            db = d * (np.float32(0.5) + np.float32(word >> 28)) * np.float32(0.5)
+            for l in range(4):
+                signs = np.int64(sign_table[(word >> (7 * l)) & 127])
+                y = 256 * b + 32 * ib + 8 * l
+                signed_point(out, y, db, grid, byte(blocks, o + 2 + 8 * ib + 2 * l), signs, 4, 0)
+                signed_point(out, y + 4, db, grid, byte(blocks, o + 2 + 8 * ib + 2 * l + 1), signs >> 4, 4, 0)
+
+
+@kernel
+def dequantize_iq3_s(blocks, out, grid):
+    """GGF-7.6: IQ3_S, 110 bytes: ``d``, 64 low grid-index bytes, 8 bytes of ninth index bits, 32 sign
+    bytes, 4 bytes of two 4-bit scales: ``db = d * (1 + 2 s)``."""
+    for b in range(blocks.size // 110):
+        o = b * 110
+        d = half_value(blocks[o], blocks[o + 1])
+        for ib in range(8):
+            scales = byte(blocks, o + 106 + ib // 2)
+            s = (scales & 0xF) if ib % 2 == 0 else (scales >> 4)
+            db = d * np.float32(1 + 2 * s)
+            high = byte(blocks, o + 66 + ib)
+            for l in range(4):
+                y = 256 * b + 32 * ib + 8 * l
+                signs = byte(blocks, o + 74 + 4 * ib + l)
+                first = byte(blocks, o + 2 + 8 * ib + 2 * l) | ((high << (8 - 2 * l)) & 256)
+                second = byte(blocks, o + 2 + 8 * ib + 2 * l + 1) | ((high << (7 - 2 * l)) & 256)
+                signed_point(out, y, db, grid, first, signs, 4, 0)
+                signed_point(out, y + 4, db, grid, second, signs, 4, 4)
+
+
+@kernel
+def shifted_point(out, y, scale, grid, point, delta):
+    """``out[y + j] = scale * (grid[point, j] + delta)`` for the 8 values of an IQ1 grid point."""
+    for j in range(8):
+        out[y + j] = scale * (np.float32(grid[point, j]) + delta)
+
+
+@kernel
+def dequantize_iq1_s(blocks, out, grid):
+    """GGF-7.7: IQ1_S, 50 bytes: ``d``, 32 low grid-index bytes, 8 16-bit words (three 3-bit high index
+    parts, a 3-bit scale ``s`` and the sign of ``delta = +-0.125``): ``y = (d (2 s + 1)) (grid + delta)``."""
+    for b in range(blocks.size // 50):
+        o = b * 50
+        d = half_value(blocks[o], blocks[o + 1])
+        for ib in range(8):
+            word = little_endian(blocks, o + 34 + 2 * ib, 2)
+            dl = d * np.float32(2 * ((word >> 12) & 7) + 1)
+            delta = -IQ1_DELTA if word & 0x8000 else IQ1_DELTA
+            for l in range(4):
+                point = byte(blocks, o + 2 + 4 * ib + l) | (((word >> (3 * l)) & 7) << 8)
+                shifted_point(out, 256 * b + 32 * ib + 8 * l, dl, grid, point, delta)
+
+
+@kernel
+def dequantize_iq1_m(blocks, out, grid):
+    """GGF-7.8: IQ1_M, 56 bytes: 32 low grid-index bytes, 16 bytes of high index bits and delta signs
+    (a nibble per code: 3 index bits, then the sign of ``delta``), and 4 16-bit scale words holding two
+    3-bit scales per 32 elements and, in their top nibbles, the fp16 ``d``."""
+    for b in range(blocks.size // 56):
+        o = b * 56
+        pattern = ((little_endian(blocks, o + 48, 2) >> 12) | ((little_endian(blocks, o + 50, 2) >> 8) & 0x00F0)
+                   | ((little_endian(blocks, o + 52, 2) >> 4) & 0x0F00) | (little_endian(blocks, o + 54, 2) & 0xF000))
+        d = HALF_VALUES[pattern]
+        for ib in range(8):
+            word = little_endian(blocks, o + 48 + 2 * (ib // 2), 2)
+            for l in range(4):
+                # Codes 0-1 take the first 3-bit scale of this group of 32, codes 2-3 the second.
+                shift = 6 * (ib % 2) + (0 if l < 2 else 3)
+                dl = d * np.float32(2 * ((word >> shift) & 7) + 1)
+                nibble = (byte(blocks, o + 32 + 2 * ib + l // 2) >> (4 * (l % 2))) & 0xF
+                point = byte(blocks, o + 4 * ib + l) | ((nibble & 7) << 8)
+                delta = -IQ1_DELTA if nibble & 0x8 else IQ1_DELTA
+                shifted_point(out, 256 * b + 32 * ib + 8 * l, dl, grid, point, delta)
