@@ -41,6 +41,7 @@ import logging
 import os
 import re
 import shlex
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -49,6 +50,10 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
+# The directive walk both docs hooks share (docs/hooks/markdown_directives.py), loaded by path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from markdown_directives import expand_lines  # noqa: E402
+
 log = logging.getLogger("mkdocs.hooks.conformance_pages")
 
 DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)<!--\s*(?P<kind>conformance|cli):(?P<name>[a-z-]+)(?P<argument>[^>]*?)\s*-->[ \t]*$")
@@ -56,7 +61,6 @@ DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)<!--\s*(?P<kind>conformance|cli):(?P
 EXCERPT = re.compile(r"\s*\|\s*(?P<end>head|tail)\s+-n\s+(?P<count>\d+)\s*$")
 #: Subcommands whose exit status 1 reports a verdict (something checked did not pass), not a failure to run.
 VERDICT_COMMANDS = frozenset({"conform", "fingerprint", "mutation-score", "fuzz", "sweep"})
-FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 #: The page that must document every subcommand.
 CLI_PAGE = "conformance/cli.md"
 #: Columns argparse wraps help at, whatever terminal the build runs in.
@@ -239,27 +243,8 @@ def _render(kind: str, name: str, argument: str, where: str, root: Path) -> str:
 def expand(markdown: str, where: str, root: Path | None = None) -> str:
     """Replace every directive outside fenced code; ``where`` names the page in errors."""
     root = root or repo_root()
-    out: list[str] = []
-    fence: str | None = None
-    for number, line in enumerate(markdown.split("\n"), start=1):
-        opening = FENCE.match(line)
-        if fence is not None:
-            if opening and opening["fence"][0] == fence[0] and len(opening["fence"]) >= len(fence):
-                fence = None
-            out.append(line)
-            continue
-        if opening:
-            fence = opening["fence"]
-            out.append(line)
-            continue
-        directive = DIRECTIVE.match(line)
-        if directive:
-            text = _render(directive["kind"], directive["name"], directive["argument"], f"{where}:{number}", root)
-            indent = directive["indent"]
-            out.append("\n".join(indent + part if part else part for part in text.split("\n")))
-            continue
-        out.append(line)
-    return "\n".join(out)
+    return expand_lines(markdown, where, DIRECTIVE, lambda directive, at: _render(
+        directive["kind"], directive["name"], directive["argument"], at, root))
 
 
 def undocumented_commands(markdown: str) -> list[str]:

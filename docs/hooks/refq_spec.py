@@ -33,6 +33,11 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+# The directive walk both docs hooks share (docs/hooks/markdown_directives.py), loaded by path:
+# mkdocs loads a hook as a file, with no package around it.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from markdown_directives import expand_lines  # noqa: E402
+
 log = logging.getLogger("mkdocs.hooks.refq_spec")
 
 KATEX_SPEC = "katex@0.16"
@@ -44,7 +49,6 @@ CLAUSE_MARK = re.compile(r"\[\[([A-Z]+-\d+(?:\.\d+)*)\]\]")
 #: A clause mark opening a paragraph, possibly inside a list item or a block quote.
 CLAUSE_AT_START = re.compile(r"^(?P<lead>[ \t]*(?:>[ \t]*)*(?:(?:[-*+]|\d+\.)[ \t]+)?)\[\[(?P<id>[A-Z]+-\d+(?:\.\d+)*)\]\]")
 DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)<!--\s*refq:(?P<kind>[a-z-]+)\s+(?P<argument>\S+)\s*-->[ \t]*$")
-FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">(?P<body>.*?)</\1>', re.S)
 
 
@@ -251,36 +255,22 @@ def _table_block(name: str, indent: str, where: str) -> str:
     return "\n".join(indent + line if line else line for line in text.rstrip("\n").split("\n"))
 
 
+def _render_directive(directive: re.Match[str], at: str) -> str:
+    kind, argument = directive["kind"], directive["argument"]
+    if kind == "source":
+        return _source_block(argument, "", at)
+    if kind == "table":
+        return _table_block(argument, "", at)
+    if kind == "implements":
+        return _implements_line(argument, "", at)
+    raise PluginError(f"refq_spec: {at}: unknown directive refq:{kind} (known: source, implements, table)")
+
+
 def expand(markdown: str, where: str, known_clauses: set[str] | None = None) -> str:
     """Expand directives and clause marks outside fenced code; ``where`` names the page in errors."""
-    out: list[str] = []
-    fence: str | None = None
     anchored: set[str] = set()
-    for number, line in enumerate(markdown.split("\n"), start=1):
-        at = f"{where}:{number}"
-        opening = FENCE.match(line)
-        if fence is not None:
-            if opening and opening["fence"][0] == fence[0] and len(opening["fence"]) >= len(fence):
-                fence = None
-            out.append(line)
-            continue
-        if opening:
-            fence = opening["fence"]
-            out.append(line)
-            continue
-        directive = DIRECTIVE.match(line)
-        if directive:
-            kind, argument, indent = directive["kind"], directive["argument"], directive["indent"]
-            if kind == "source":
-                out.append(_source_block(argument, indent, at))
-            elif kind == "table":
-                out.append(_table_block(argument, indent, at))
-            elif kind == "implements":
-                out.append(_implements_line(argument, indent, at))
-            else:
-                raise PluginError(f"refq_spec: {at}: unknown directive refq:{kind} "
-                                  "(known: source, implements, table)")
-            continue
+
+    def other_line(line: str, at: str) -> str:
         if "<!-- refq:" in line or "<!--refq:" in line:
             raise PluginError(f"refq_spec: {at}: a refq directive must stand alone on its line: {line.strip()}")
         start = CLAUSE_AT_START.match(line)
@@ -295,8 +285,9 @@ def expand(markdown: str, where: str, known_clauses: set[str] | None = None) -> 
             line = start["lead"] + badge + line[start.end():]
         for stray in CLAUSE_MARK.findall(_without_code_spans(line)):
             log.warning("%s: clause mark [[%s]] must open a paragraph", at, stray)
-        out.append(line)
-    return "\n".join(out)
+        return line
+
+    return expand_lines(markdown, where, DIRECTIVE, _render_directive, other_line)
 
 
 def _without_code_spans(line: str) -> str:
