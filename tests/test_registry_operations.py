@@ -66,6 +66,10 @@ def test_every_input_has_a_type(operation) -> None:
         assert operation.attributes[name] in values
     kinds = {variant.operation for variant in VARIANTS}
     assert set(operation.variants) <= kinds
+    if operation.reference is not None:
+        by_name = {variant.name: variant.operation for variant in VARIANTS}
+        taken = set(inspect.signature(reference_callable(operation.name)).parameters) - set(operation.attributes)
+        assert {by_name[name] for name in taken if name in by_name} <= set(operation.variants), operation.name
 
 
 def test_cast_targets_come_from_the_formats() -> None:
@@ -134,3 +138,14 @@ def test_refq_backend_variant_overrides_follow_the_record_kinds() -> None:
     assert Overridden().dequantize_linear(q, scale, zero_point).view(np.uint32).tolist() == \
         expected.view(np.uint32).tolist()
     assert Overridden().cast(x).tolist() == RefqBackend().cast(x).tolist()
+
+    class Float64Sigmoid(RefqBackend):
+        variants = {"sigmoid_function": "float64_logistic"}
+
+    from refq.elementwise.lookup import qlinear_sigmoid
+
+    codes = np.arange(256, dtype=np.uint8)
+    arguments = (codes, np.float32(0.023874147), np.array(128, np.uint8), np.float32(1 / 256), np.array(0, np.uint8))
+    float64 = qlinear_sigmoid(*arguments, sigmoid_function="float64_logistic")
+    assert (float64 != qlinear_sigmoid(*arguments)).any()  # the inputs separate the two functions
+    assert Float64Sigmoid().qlinear_sigmoid(*arguments).tolist() == float64.tolist()

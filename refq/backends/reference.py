@@ -268,17 +268,16 @@ def adapter_signature(operation) -> inspect.Signature:
 
 
 def _overrides(operation, variants: dict) -> dict:
-    """The ``variants`` that apply to ``operation``: those of a kind its record lists, where its
-    reference takes variant overrides."""
+    """The ``variants`` that apply to ``operation``: those its reference takes by name, and, where it
+    passes keywords on, those of a kind its record lists."""
     if not variants:
         return {}
     from refq.registry.variants import VARIANTS_BY_NAME
 
-    parameters = inspect.signature(reference_callable(operation.name)).parameters.values()
-    if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
-        return {}
+    parameters = inspect.signature(reference_callable(operation.name)).parameters
+    passes_on = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values())
     return {name: value for name, value in variants.items()
-            if VARIANTS_BY_NAME[name].operation in operation.variants}
+            if name in parameters or passes_on and VARIANTS_BY_NAME[name].operation in operation.variants}
 
 
 def _operation_method(name: str):
