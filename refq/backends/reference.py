@@ -243,11 +243,12 @@ class RefqBackend:
     #: and whose reference takes variant overrides (none: refq exactly as the profile says).
     variants: dict[str, str] = {}
 
-    def __init__(self, profile: str = DEFAULT_PROFILE) -> None:
+    def __init__(self, profile: str | None = None) -> None:
         import refq
 
         self.version = refq.__version__
-        self.profile = profile
+        if profile is not None:  # else the class's: a subclass may declare another profile
+            self.profile = profile
 
 
 def adapter_signature(operation) -> inspect.Signature:
