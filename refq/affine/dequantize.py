@@ -6,7 +6,7 @@ import numpy as np
 
 from refq._jit import kernel
 from refq.affine.specialized import dequantize_blocks_float32
-from refq.affine.steps import dequantize_value
+from refq.affine.steps import dequantize_value, parameter_index
 from refq.affine.parameters import Target, granularity, output_array, scale_array, target_type, zero_point_array
 from refq.affine.profiles import resolve_variants
 from refq.errors import invalid, wrong_type
@@ -16,16 +16,14 @@ from refq.errors import invalid, wrong_type
 def dequantize_blocks(q3, scale3, zero_point3, block, formula, precision, difference, out3):
     """Apply :func:`dequantize_value` to every element of the ``(outer, length, inner)`` view."""
     outer, length, inner = q3.shape
-    scale_outer, blocks, scale_inner = scale3.shape
+    scale_outer, _, scale_inner = scale3.shape
     for o in range(outer):
-        so = o if scale_outer > 1 else 0
-        for b in range(blocks):
-            for d in range(b * block, min(b * block + block, length)):
-                for i in range(inner):
-                    si = i if scale_inner > 1 else 0
-                    out3[o, d, i] = dequantize_value(
-                        np.int64(q3[o, d, i]), scale3[so, b, si], zero_point3[so, b, si], formula, precision,
-                        difference)
+        for d in range(length):
+            for i in range(inner):
+                so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
+                out3[o, d, i] = dequantize_value(
+                    np.int64(q3[o, d, i]), scale3[so, b, si], zero_point3[so, b, si], formula, precision,
+                    difference)
 
 
 def quantized_input(q, target: Target) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from refq._jit import kernel
 from refq.affine import steps
-from refq.affine.steps import quantize_value
+from refq.affine.steps import parameter_index, quantize_value
 from refq.affine.parameters import (
     Granularity,
     Target,
@@ -32,19 +32,17 @@ def quantize_blocks(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, sca
     """Apply :func:`quantize_value` to every element of the ``(outer, length, inner)`` view;
     element ``(o, d, i)`` takes the parameters of block ``d // block`` (AFF-1.4)."""
     outer, length, inner = x3.shape
-    scale_outer, blocks, scale_inner = scale3.shape
+    scale_outer, _, scale_inner = scale3.shape
     for o in range(outer):
-        so = o if scale_outer > 1 else 0
-        for b in range(blocks):
-            for d in range(b * block, min(b * block + block, length)):
-                for i in range(inner):
-                    si = i if scale_inner > 1 else 0
-                    q, unpredictable = quantize_value(
-                        x3[o, d, i], scale3[so, b, si], reciprocal3[so, b, si], zero_point3[so, b, si], qmin, qmax,
-                        scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow,
-                        nan)
-                    out3[o, d, i] = q
-                    unpredictable3[o, d, i] = unpredictable
+        for d in range(length):
+            for i in range(inner):
+                so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
+                q, unpredictable = quantize_value(
+                    x3[o, d, i], scale3[so, b, si], reciprocal3[so, b, si], zero_point3[so, b, si], qmin, qmax,
+                    scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow,
+                    nan)
+                out3[o, d, i] = q
+                unpredictable3[o, d, i] = unpredictable
 
 
 def quantize_exact_value(x: float, scale: np.float32, reciprocal: np.float32, zero_point: int, target: Target,

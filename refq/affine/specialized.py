@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.affine.steps import DIVIDE
+from refq.affine.steps import DIVIDE, parameter_index
 
 
 @kernel
@@ -56,19 +56,16 @@ def quantize_blocks_float32(x3, scale3, reciprocal3, zero_point3, block, qmin, q
                             out3):
     """:func:`quantize_run_float32` over the ``(outer, length, inner)`` view (AFF-1.4)."""
     outer, length, inner = x3.shape
-    scale_outer, blocks, scale_inner = scale3.shape
+    scale_outer, _, scale_inner = scale3.shape
     for o in range(outer):
-        so = o if scale_outer > 1 else 0
-        for b in range(blocks):
-            for d in range(b * block, min(b * block + block, length)):
-                if scale_inner == 1:
-                    quantize_run_float32(x3[o, d], scale3[so, b, 0], reciprocal3[so, b, 0], zero_point3[so, b, 0],
-                                         qmin, qmax, scale_operation, nan_result, out3[o, d])
-                else:
-                    for i in range(inner):
-                        quantize_run_float32(x3[o, d, i:i + 1], scale3[so, b, i], reciprocal3[so, b, i],
-                                             zero_point3[so, b, i], qmin, qmax, scale_operation, nan_result,
-                                             out3[o, d, i:i + 1])
+        for d in range(length):
+            # One scale for the whole inner run takes the vectorized run at once.
+            for i in range(inner if scale_inner > 1 else 1):
+                so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
+                end = i + 1 if scale_inner > 1 else inner
+                quantize_run_float32(x3[o, d, i:end], scale3[so, b, si], reciprocal3[so, b, si],
+                                     zero_point3[so, b, si], qmin, qmax, scale_operation, nan_result,
+                                     out3[o, d, i:end])
 
 
 @kernel
@@ -86,14 +83,11 @@ def dequantize_run_float32(q, scale, zero_point, out):
 def dequantize_blocks_float32(q3, scale3, zero_point3, block, out3):
     """:func:`dequantize_run_float32` over the ``(outer, length, inner)`` view."""
     outer, length, inner = q3.shape
-    scale_outer, blocks, scale_inner = scale3.shape
+    scale_outer, _, scale_inner = scale3.shape
     for o in range(outer):
-        so = o if scale_outer > 1 else 0
-        for b in range(blocks):
-            for d in range(b * block, min(b * block + block, length)):
-                if scale_inner == 1:
-                    dequantize_run_float32(q3[o, d], scale3[so, b, 0], zero_point3[so, b, 0], out3[o, d])
-                else:
-                    for i in range(inner):
-                        dequantize_run_float32(q3[o, d, i:i + 1], scale3[so, b, i], zero_point3[so, b, i],
-                                               out3[o, d, i:i + 1])
+        for d in range(length):
+            for i in range(inner if scale_inner > 1 else 1):
+                so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
+                end = i + 1 if scale_inner > 1 else inner
+                dequantize_run_float32(q3[o, d, i:end], scale3[so, b, si], zero_point3[so, b, si],
+                                       out3[o, d, i:end])

@@ -237,3 +237,11 @@ def dequantize_value(q, scale, zero_point, formula, precision, difference):
     if precision == FLOAT32:
         return np.float32(operand) * scale
     return np.float32(operand * np.float64(scale))
+
+
+@kernel
+def parameter_index(o, d, i, scale_outer, scale_inner, block):
+    """AFF-1.4: element ``(o, d, i)`` of the ``(outer, length, inner)`` view takes the scale and zero
+    point at ``(o if scale_outer > 1 else 0, d // block, i if scale_inner > 1 else 0)``: one entry per
+    tensor, per index along the axis (``block`` 1), or per block of ``block`` indices."""
+    return (o if scale_outer > 1 else 0), d // block, (i if scale_inner > 1 else 0)
