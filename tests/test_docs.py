@@ -204,3 +204,16 @@ def test_expand_unknown_directive():
 def test_expand_directive_not_alone():
     with pytest.raises(hook.PluginError, match="must stand alone on its line"):
         hook.expand("See <!-- refq:table rounding-modes --> here.", "page.md")
+
+
+def test_expand_implements():
+    out = hook.expand("  <!-- refq:implements refq.registry.profiles:PROFILES -->", "page.md")
+    assert out == "  <small>Also executing this clause: [`refq.registry.profiles.PROFILES`]" \
+                  "[refq.registry.profiles.PROFILES]</small>"
+
+
+@pytest.mark.parametrize("name", ["refq.numbers.rounding:nope", "refq.nope:x", "numpy:floor"])
+def test_expand_implements_unknown(name):
+    with pytest.raises(hook.PluginError, match=f"page.md:1: refq:implements {re.escape(name)}|"
+                                               f"page.md:1: refq:implements wants"):
+        hook.expand(f"<!-- refq:implements {name} -->", "page.md")
