@@ -3,7 +3,7 @@
 Single thread, float32 input, best of several repeats; throughput is float32 bytes per second
 (4 bytes per element, in for quantize and out for dequantize). ggml is built from its sources by
 tests/gguf_ggml.py (``-O2 -ffp-contract=off``, the unfused reference, and ``-O2 -march=native``)
-when they are present, and left out otherwise. gguf-py has no quantize for the K types.
+when they are present, and left out otherwise. gguf-py has no quantize for the K and IQ types.
 
     python benchmarks/gguf_throughput.py [--log2-size 22] [--repeats 5] [--types Q4_0,Q4_K]
 """
@@ -26,8 +26,10 @@ from tests import gguf_ggml  # noqa: E402
 
 from refq.gguf import BLOCK_TYPES, gguf_dequantize, gguf_quantize  # noqa: E402
 
-GGUF_PY_QUANTIZE = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"}
-GGUF_PY_DEQUANTIZE = GGUF_PY_QUANTIZE | {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}
+GGUF_PY_QUANTIZE = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4"}
+GGUF_PY_DEQUANTIZE = GGUF_PY_QUANTIZE | {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "IQ2_XXS",
+                                         "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M"}
+ROW = 4096
 
 
 def rate(seconds: float, size: int) -> float:
@@ -53,24 +55,32 @@ def main() -> None:
           f"{'ggml fused':>10} {'ratio':>6}")
     for name in args.types.split(","):
         kind = gguf.GGMLQuantizationType[name]
-        elements = BLOCK_TYPES[[t.name for t in BLOCK_TYPES].index(name)].block_elements
-        blocks = gguf_quantize(x, type=name)
+        block_type = BLOCK_TYPES[[t.name for t in BLOCK_TYPES].index(name)]
+        elements = block_type.block_elements
         rows = {"quantize": {}, "dequantize": {}}
-        rows["quantize"]["refq"] = rate(best_seconds(lambda: gguf_quantize(x, type=name), args.repeats), size)
+        if block_type.quantize:
+            blocks = gguf_quantize(x, type=name)
+            rows["quantize"]["refq"] = rate(best_seconds(lambda: gguf_quantize(x, type=name), args.repeats), size)
+        else:
+            # Dequantize only (the lattice IQ types): random bytes, whose scales are mostly finite.
+            blocks = np.random.default_rng(1).integers(0, 256, size // elements * block_type.block_bytes, dtype=np.uint8)
+        # gguf-py works row by row: rows of 4096, as in a model's weight matrix.
+        row_blocks = ROW // elements
         if name in GGUF_PY_QUANTIZE:
-            shaped = x.reshape(-1, elements)
+            shaped = x.reshape(-1, ROW)
             rows["quantize"]["gguf-py"] = rate(best_seconds(lambda: quants.quantize(shaped, kind), args.repeats), size)
         if name != "Q8_1":
             rows["dequantize"]["refq"] = rate(best_seconds(lambda: gguf_dequantize(blocks, type=name), args.repeats),
                                               size)
             if name in GGUF_PY_DEQUANTIZE:
-                shaped_blocks = blocks.reshape(-1, gguf.GGML_QUANT_SIZES[kind][1])
+                shaped_blocks = blocks.reshape(-1, row_blocks * gguf.GGML_QUANT_SIZES[kind][1])
                 rows["dequantize"]["gguf-py"] = rate(
                     best_seconds(lambda: quants.dequantize(shaped_blocks, kind), args.repeats), size)
         if with_ggml:
             for build, label in (("unfused", "ggml"), ("fused", "ggml fused")):
-                rows["quantize"][label] = rate(
-                    best_seconds(lambda: gguf_ggml.quantize(build, name, x), args.repeats), size)
+                if block_type.quantize:
+                    rows["quantize"][label] = rate(
+                        best_seconds(lambda: gguf_ggml.quantize(build, name, x), args.repeats), size)
                 if name != "Q8_1":
                     rows["dequantize"][label] = rate(
                         best_seconds(lambda: gguf_ggml.dequantize(build, name, blocks), args.repeats), size)
