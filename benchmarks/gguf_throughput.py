@@ -47,6 +47,7 @@ def main() -> None:
     import gguf
     from gguf import quants
 
+    np.seterr(all="ignore")  # random IQ bytes hold NaN and infinite scales; gguf-py warns on them
     with_ggml = gguf_ggml.unavailable_reason() is None
     if not with_ggml:
         print(f"ggml left out: {gguf_ggml.unavailable_reason()}")
