@@ -30,9 +30,10 @@ def half(value: Fraction) -> Fraction:
     return rounded
 
 
-def half_bytes(value: Fraction) -> list[int]:
-    """The binary16 pattern of an fp16 value (a zero is +0), little-endian."""
-    sign = 0x8000 if value < 0 else 0
+def half_bytes(value: Fraction, negative: bool = False) -> list[int]:
+    """The binary16 pattern of an fp16 value, little-endian; a zero has the sign ``negative`` (that of
+    the value before rounding, which may have underflowed)."""
+    sign = 0x8000 if value < 0 or (value == 0 and negative) else 0
     magnitude = abs(value)
     if magnitude == 0:
         pattern = sign
@@ -75,7 +76,7 @@ def q4_0(block) -> list[int]:
     d = fl(chosen / -8)
     inverse = fl(1 / d) if d else Fraction(0)
     codes = [min(15, math.trunc(fl(fl(v * inverse) + Fraction(17, 2)))) for v in x]
-    return half_bytes(half(d)) + [codes[j] | (codes[j + 16] << 4) for j in range(16)]
+    return half_bytes(half(d), d < 0) + [codes[j] | (codes[j + 16] << 4) for j in range(16)]
 
 
 def symmetric_search(x: list[Fraction], levels: int) -> tuple[Fraction, list[int]]:
@@ -122,7 +123,8 @@ def q6_k(block) -> list[int]:
             max_scale = s
     assert abs(max_scale) >= fl(Fraction(1e-15)), "the oracle covers blocks that are not all zero"
     iscale = fl(Fraction(-128) / max_scale)
-    d = half(fl(1 / iscale))
+    unrounded = fl(1 / iscale)
+    d = half(unrounded)
     int8_scales = [min(127, half_even(fl(iscale * s))) for s in scales]
     for j in range(16):
         dj = fl(d * int8_scales[j])
@@ -138,4 +140,4 @@ def q6_k(block) -> list[int]:
             low[j // 2 + l] = (q[0] & 0xF) | ((q[2] & 0xF) << 4)
             low[j // 2 + l + 32] = (q[1] & 0xF) | ((q[3] & 0xF) << 4)
             high[j // 4 + l] = (q[0] >> 4) | ((q[1] >> 4) << 2) | ((q[2] >> 4) << 4) | ((q[3] >> 4) << 6)
-    return low + high + [s & 0xFF for s in int8_scales] + half_bytes(d)
+    return low + high + [s & 0xFF for s in int8_scales] + half_bytes(d, unrounded < 0)
