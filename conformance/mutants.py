@@ -1,9 +1,14 @@
 """Deliberately wrong backends: how the suite measures itself.
 
 Each mutant is the correct refq adapter (:class:`ReferenceAdapter`, profile ``onnx``)
-with exactly one defect that real kernels have shipped with: ties away from zero, a
-reciprocal instead of a division, a zero point added before rounding, the wrong
-range, the wrong channel or block, the other dequantize formula... A suite that
+with exactly one defect. Most are derived from the registry: one per alternative value of
+every variant dimension (:mod:`refq.registry.variants`) of the quantize, dequantize,
+requantizing integer and elementwise operations, refq's own kernels with that one value
+changed (:func:`derived_mutants`, :func:`derived_chapter_mutants`). The others are input
+forms and defects real kernels have shipped with: an ignored optional input, a zero point
+misread by its shape or as signed, wrapping instead of saturating, the wrong range, the
+wrong channel or block, a 16-bit accumulator... A mutant no input tells apart from the
+correct adapter is *equivalent* (:func:`is_equivalent`) and reported as such. A suite that
 lets a mutant pass every case has a hole; the *mutation score* is the share of
 mutants that fail at least one case (``refq mutation-score``). The correct adapter
 must pass every case, or the score means nothing.
@@ -52,10 +57,44 @@ class Mutant(ReferenceAdapter):
     configurable_profile = False
     #: The clause whose rule the defect breaks.
     clause = ""
+    #: The operations the defect is in: the mutation score runs the mutant on their cases only.
+    operations: tuple[str, ...] = ("quantize_linear", "dequantize_linear")
 
     @classmethod
     def defect(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0]
+
+
+class CompleteReference(ReferenceAdapter):
+    """The correct adapter for every operation a mutant changes: :class:`ReferenceAdapter` plus refq's
+    integer and elementwise functions under ``profile`` (the mutation score's reference run)."""
+
+    def _chapter(self, operation: str, inputs, attributes) -> np.ndarray:
+        return chapter_function(operation)(*inputs, **attributes, **profile_keywords(operation, self.profile))
+
+    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None):
+        return _integer("matmul_integer")(a, b, a_zero_point, b_zero_point)
+
+    def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, **attributes):
+        return _integer("conv_integer")(x, w, x_zero_point, w_zero_point, **attributes)
+
+    def qlinear_matmul(self, *inputs, **attributes):
+        return self._chapter("qlinear_matmul", inputs, attributes)
+
+    def qlinear_conv(self, *inputs, **attributes):
+        return self._chapter("qlinear_conv", inputs, attributes)
+
+    def qlinear_add(self, *inputs, **attributes):
+        return self._chapter("qlinear_add", inputs, attributes)
+
+    def qlinear_mul(self, *inputs, **attributes):
+        return self._chapter("qlinear_mul", inputs, attributes)
+
+    def qlinear_sigmoid(self, *inputs, **attributes):
+        return self._chapter("qlinear_sigmoid", inputs, attributes)
+
+    def qlinear_global_average_pool(self, *inputs, **attributes):
+        return self._chapter("qlinear_global_average_pool", inputs, attributes)
 
 
 def elementwise_parameters(shape, scale, zero_point, axis, block_size):
@@ -409,6 +448,47 @@ class DequantizeWrapsDifference(Mutant):
         return (difference.astype(np.float32) * scales).astype(np.float32).reshape(correct.shape)
 
 
+# --- integer operations: optional inputs and the accumulator ---------------------------------------------
+
+
+def _integer(operation: str):
+    from refq.integer_ops.conv import conv_integer
+    from refq.integer_ops.matmul import matmul_integer
+
+    return {"matmul_integer": matmul_integer, "conv_integer": conv_integer}[operation]
+
+
+def _ignoring(operation: str, position: int, name: str, input_name: str) -> type[Mutant]:
+    def method(self, *inputs, **attributes):
+        inputs = list(inputs) + [None] * (4 - len(inputs))
+        _integer(operation)(*inputs, **attributes)  # reject what the reference rejects
+        inputs[position] = None
+        return _integer(operation)(*inputs, **attributes)
+
+    method.__name__ = operation
+    return type(name, (Mutant,), {"__doc__": f"{operation} ignores {input_name} (the optional input taken as 0).",
+                                  "__module__": __name__, "clause": "INT-2.2" if operation == "matmul_integer"
+                                  else "INT-3.2", "operations": (operation,), operation: method})
+
+
+IGNORED_INPUTS = (_ignoring("matmul_integer", 2, "IgnoresAZeroPoint", "a_zero_point"),
+                  _ignoring("matmul_integer", 3, "IgnoresBZeroPoint", "b_zero_point"),
+                  _ignoring("conv_integer", 2, "ConvIgnoresXZeroPoint", "x_zero_point"),
+                  _ignoring("conv_integer", 3, "ConvIgnoresWZeroPoint", "w_zero_point"))
+globals().update({mutant.__name__: mutant for mutant in IGNORED_INPUTS})
+
+
+class Accumulator16Bit(Mutant):
+    """matmul_integer accumulates in 16 bits and wraps (the int32 sum modulo 2^16)."""
+
+    clause = "INT-2.4"
+    operations = ("matmul_integer",)
+
+    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None):
+        total = _integer("matmul_integer")(a, b, a_zero_point, b_zero_point).astype(np.int64)
+        return ((total + 2**15) % 2**16 - 2**15).astype(np.int32)
+
+
 # --- one mutant per alternative value of every variant dimension ------------------------------
 
 #: The profile the registry-derived mutants change one value of: every quantize value is specified there
@@ -452,7 +532,80 @@ def derived_mutants() -> tuple[tuple[type[Mutant], ...], dict[str, tuple[str, st
     return tuple(made), invalid_values
 
 
+#: The variants of the integer and elementwise operations that refq's chapter functions take as a keyword
+#: (registry variant -> (operations, keyword)); the other requantize variants (fixed-point multipliers,
+#: accumulators) belong to no operation the vectors run.
+CHAPTER_VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "requantize_precision": (("qlinear_matmul", "qlinear_conv"), "precision"),
+    "requantize_zero_point": (("qlinear_matmul", "qlinear_conv"), "zero_point_placement"),
+    "requantize_multiplier_order": (("qlinear_matmul", "qlinear_conv"), "multiplier_order"),
+    "requantize_rounding": (("qlinear_matmul", "qlinear_conv"), "rounding"),
+    "conv_padding": (("qlinear_conv",), "conv_padding"),
+    "add_fixed_part": (("qlinear_add",), "add_fixed_part"),
+    "add_operand_order": (("qlinear_add",), "add_operand_order"),
+    "mul_zero_point": (("qlinear_mul",), "mul_zero_point"),
+    "sigmoid_function": (("qlinear_sigmoid",), "sigmoid_function"),
+    "average_sum": (("qlinear_global_average_pool",), "average_sum"),
+}
+
+
+def chapter_function(operation: str):
+    """refq's function of an integer or elementwise operation (the keyword variants of CHAPTER_VARIANTS)."""
+    from refq.elementwise.binary import qlinear_add, qlinear_mul
+    from refq.elementwise.lookup import qlinear_sigmoid
+    from refq.elementwise.pooling import qlinear_global_average_pool
+    from refq.integer_ops.qlinear import qlinear_conv, qlinear_matmul
+
+    return {"qlinear_matmul": qlinear_matmul, "qlinear_conv": qlinear_conv, "qlinear_add": qlinear_add,
+            "qlinear_mul": qlinear_mul, "qlinear_sigmoid": qlinear_sigmoid,
+            "qlinear_global_average_pool": qlinear_global_average_pool}[operation]
+
+
+def profile_keywords(operation: str, profile: str = None) -> dict[str, str]:
+    """The keywords of :func:`chapter_function` that give ``profile``'s answer (default
+    :data:`DERIVED_PROFILE`): its REQ-1 values for the integer operations where it names them (where it
+    leaves them open, ONNX Runtime's are among the answers it allows); the ELT rules are one definition."""
+    from refq.integer_ops.profiles import INTEGER_PROFILES, integer_profile
+
+    profile = DERIVED_PROFILE if profile is None else profile
+    if operation in ("qlinear_matmul", "qlinear_conv") and profile in INTEGER_PROFILES:
+        return dict(integer_profile(profile).requantize or {})
+    return {}
+
+
+def _chapter_method(operation: str, keyword: str, value: str):
+    def method(self, *inputs, **attributes):
+        function = chapter_function(operation)
+        function(*inputs, **attributes, **profile_keywords(operation))  # reject what the reference rejects
+        return function(*inputs, **attributes, **{**profile_keywords(operation), keyword: value})
+
+    method.__name__ = operation
+    return method
+
+
+def derived_chapter_mutants() -> tuple[type[Mutant], ...]:
+    """One mutant per alternative value of every :data:`CHAPTER_VARIANTS` variant: refq's function with
+    that one value changed, under :data:`DERIVED_PROFILE` (the other values are its, or the function's
+    defaults, which are ONNX Runtime's)."""
+    from refq.registry.variants import VARIANTS_BY_NAME
+
+    made = []
+    for name, (operations, keyword) in CHAPTER_VARIANTS.items():
+        variant = VARIANTS_BY_NAME[name]
+        for value in variant.values:
+            current = profile_keywords(operations[0]).get(keyword, variant.values[0].name)
+            if value.name == current:
+                continue
+            methods = {operation: _chapter_method(operation, keyword, value.name) for operation in operations}
+            made.append(type(f"{_camel(name)}{_camel(value.name)}", (Mutant,), {
+                "__doc__": f"{name} = {value.name} instead of {current} ({value.meaning}).",
+                "__module__": __name__, "clause": variant.clause, "profile": DERIVED_PROFILE,
+                "variant": (name, value.name), "operations": operations, **methods}))
+    return tuple(made)
+
+
 DERIVED, INVALID_VALUES = derived_mutants()
+DERIVED += derived_chapter_mutants()
 INVALID_VARIANTS = tuple((variant, value) for variant, value, _ in INVALID_VALUES.values())
 globals().update({mutant.__name__: mutant for mutant in DERIVED})
 
@@ -465,16 +618,13 @@ HAND_WRITTEN: tuple[type[Mutant], ...] = (
     FloorOfHalfAdded, NarrowRangeInt8, Int4Symmetric, UnsignedClampedAsSigned, WrapsInsteadOfSaturating,
     ChannelsInnermost, PartialBlockTakesFirstScale, BlockIndexOffByOne, DequantizeIgnoresZeroPoint,
     QuantizeIgnoresZeroPoint, OneElementZeroPointIgnored, PerAxisZeroPointFirstOnly, *UNSIGNED_AS_SIGNED,
-    DequantizeWrapsDifference,
+    DequantizeWrapsDifference, *IGNORED_INPUTS, Accumulator16Bit,
 )
 MUTANTS: tuple[type[Mutant], ...] = (*DERIVED, *HAND_WRITTEN)
 
-#: Mutants the issue asks for that need operations without a reference yet (matmul_integer):
-#: listed so the score page names them, never faked.
-PENDING = {
-    "IgnoresBZeroPoint": "matmul_integer ignores b_zero_point",
-    "Accumulator16Bit": "matmul_integer accumulates in 16 bits and wraps",
-}
+#: Mutants the issue asks for that need operations without a reference yet: listed so the score page
+#: names them, never faked (none left: matmul_integer's are below).
+PENDING: dict[str, str] = {}
 
 
 def spec(mutant: type[Mutant]) -> str:
@@ -556,11 +706,30 @@ def _same_output(a, b) -> bool:
     return np.array_equal(a.astype(np.int64), b.astype(np.int64))
 
 
+def chapter_equivalence_inputs() -> list[tuple[str, tuple, dict]]:
+    """The integer and elementwise operations' net: the fingerprint's discriminating probes (per tensor
+    and per channel), built to separate every value of their dimensions."""
+    from refq.conformance import fingerprint_elementwise, fingerprint_integer
+
+    calls = []
+    for chapter in (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER):
+        for operation in chapter.operations:
+            if operation not in {op for ops, _ in CHAPTER_VARIANTS.values() for op in ops}:
+                continue
+            for granularity in chapter.granularities:
+                calls += [(operation, probe.inputs, probe.attributes) for probe in chapter.probes(operation, granularity)]
+    return calls
+
+
 def is_equivalent(mutant: type[Mutant], calls=None) -> bool:
     """Whether ``mutant`` gives the correct adapter's output (under its profile) on every call of
-    :func:`equivalence_inputs`: such a mutant has no defect any input shows, and no vector can kill it."""
-    calls = equivalence_inputs() if calls is None else calls
-    correct = ReferenceAdapter()
+    :func:`equivalence_inputs` and :func:`chapter_equivalence_inputs` to its operations: such a mutant
+    has no defect any input shows, and no vector can kill it. A mutant with no such call is not."""
+    calls = equivalence_inputs() + chapter_equivalence_inputs() if calls is None else calls
+    calls = [call for call in calls if call[0] in mutant.operations]
+    if not calls:
+        return False
+    correct = CompleteReference()
     correct.profile = mutant.profile
     wrong = mutant()
     for op, inputs, attributes in calls:
@@ -579,13 +748,20 @@ def is_equivalent(mutant: type[Mutant], calls=None) -> bool:
 
 
 def equivalent_mutants() -> tuple[type[Mutant], ...]:
-    calls = equivalence_inputs()
+    calls = equivalence_inputs() + chapter_equivalence_inputs()
     return tuple(mutant for mutant in MUTANTS if is_equivalent(mutant, calls))
 
 
 # --- the score ---------------------------------------------------------------------------
 
-OPERATIONS = ("quantize_linear", "dequantize_linear")
+OPERATIONS = tuple(dict.fromkeys(op for mutant in MUTANTS for op in mutant.operations))
+
+
+def case_operation(case) -> str:
+    """The operation of a case: a loaded :class:`Case` or a descriptor path ``.../<op>/<case>/<profile>.json``."""
+    from pathlib import Path
+
+    return case.op if hasattr(case, "op") else Path(case).parent.parent.name
 
 
 def fallback_cases() -> list:
@@ -620,6 +796,20 @@ def fallback_cases() -> list:
                           {**attributes, "dtype": dtype}))
             calls.append(("dequantize_linear", f"random {dtype} {layout}", q, scale, zero_point,
                           {**attributes, "dtype": dtype}))
+    # the input forms: zero points with the top bit set, a large int32 zero point, 1-element parameters
+    for dtype in ("uint2", "uint4", "uint16"):
+        target = target_type(dtype, max_bits=32)
+        x = (rng.standard_normal(64) * (target.qmax - target.qmin) * 0.05).astype(F32)
+        zero_point = np.asarray(target.qmax).astype(target.container)
+        calls.append(("quantize_linear", f"zero point qmax {dtype}", x, F32(0.05), zero_point, {"dtype": dtype}))
+        q = rng.integers(target.qmin, target.qmax + 1, 64).astype(target.container)
+        calls.append(("dequantize_linear", f"zero point qmax {dtype}", q, F32(0.05), zero_point, {"dtype": dtype}))
+    wide = np.array([-(2**31), -(2**24) - 1, 0, 7, 2**24 + 3, 2**31 - 1, 123456789, -987654321], np.int32)
+    calls.append(("dequantize_linear", "large int32 zero point", wide, F32(1 / 57.8), np.int32(2**30 + 3),
+                  {"dtype": "int32"}))
+    x = (rng.standard_normal(64) * 3).astype(F32)
+    calls.append(("quantize_linear", "1-element parameters", x, np.array([0.05], F32), np.array([-37], np.int8),
+                  {"dtype": "int8"}))
     cases = []
     for profile in sorted({mutant.profile for mutant in MUTANTS} | {ReferenceAdapter.profile}):
         for op, name, values, scale, zero_point, attributes in calls:
@@ -628,6 +818,30 @@ def fallback_cases() -> list:
             expected, unpredictable = run(op, inputs, attributes, profile)
             cases.append(Case(id=f"mutation/{op}/{name}/{profile}", op=op, profile=profile, clauses=(),
                               description=name, level=1, attributes=attributes, inputs=inputs, outcome="valid",
+                              expected=expected, unpredictable=unpredictable))
+    return cases + _fallback_chapter_cases(rng)
+
+
+def _fallback_chapter_cases(rng) -> list:
+    """The integer and elementwise operations' in-memory cases: the fingerprint's probes, and random
+    matmul_integer / conv_integer inputs with nonzero zero points, under the mutants' profiles."""
+    from refq.conformance.case import Case
+    from refq.conformance.reference import run
+    from refq.registry.operations import OPERATIONS_BY_NAME
+
+    calls = [(op, f"probe {index}", inputs, attributes)
+             for index, (op, inputs, attributes) in enumerate(chapter_equivalence_inputs())]
+    a, b = rng.integers(0, 256, (4, 40)).astype(np.uint8), rng.integers(-128, 128, (40, 3)).astype(np.int8)
+    calls.append(("matmul_integer", "random", (a, b, np.uint8(200), np.array([3, -100, 127], np.int8)), {}))
+    x, w = rng.integers(0, 256, (1, 2, 6, 6)).astype(np.uint8), rng.integers(-128, 128, (3, 2, 3, 3)).astype(np.int8)
+    calls.append(("conv_integer", "random", (x, w, np.uint8(77), np.int8(-5)), {"pads": [1, 1, 1, 1]}))
+    cases = []
+    for op, name, inputs, attributes in calls:
+        named = dict(zip(OPERATIONS_BY_NAME[op].input_names, inputs))
+        for profile in sorted({mutant.profile for mutant in MUTANTS if op in mutant.operations}):
+            expected, unpredictable = run(op, named, attributes, profile)
+            cases.append(Case(id=f"mutation/{op}/{name}/{profile}", op=op, profile=profile, clauses=(),
+                              description=name, level=1, attributes=attributes, inputs=named, outcome="valid",
                               expected=expected, unpredictable=unpredictable))
     return cases
 
@@ -691,12 +905,13 @@ def mutation_score(level: int = 1, *, cases=None, timeout: float = 60.0, progres
         else f"level {level} vectors"
     caught, counts = {}, {}
     for mutant in MUTANTS:
-        results = run_cases(spec(mutant), cases, timeout=timeout, progress=progress)
+        own = [case for case in cases if case_operation(case) in mutant.operations]
+        results = run_cases(spec(mutant), own, timeout=timeout, progress=progress)
         caught[mutant.__name__] = sum(1 for r in results if r.status in ("fail", "error"))
         counts[mutant.__name__] = len(results)
     correct = {}
     for profile in sorted({mutant.profile for mutant in MUTANTS}):
-        results = run_cases(spec(ReferenceAdapter), cases, profile=profile, timeout=timeout, progress=progress)
+        results = run_cases(spec(CompleteReference), cases, profile=profile, timeout=timeout, progress=progress)
         correct[profile] = [r.id for r in results if r.status in ("fail", "error")]
     equivalent = tuple(mutant.__name__ for mutant in equivalent_mutants())
     return Score(caught, counts, correct, source, equivalent)

@@ -71,12 +71,14 @@ def test_mutation_score_cli(score, capsys, monkeypatch):
     assert "correct adapter (onnx): passes" in out
     assert "SURVIVED" not in out
 
+
 def test_derived_mutants_cover_every_other_variant_value():
     """One mutant per alternative value of every quantize and dequantize variant under the derived
-    profile; a value that is no valid combination with the profile's other values (it needs a second
-    change, so no single-defect mutant exists) is listed with the reason."""
+    profile, and of every variant an integer or elementwise function takes; a value that is no valid
+    combination with the profile's other values (it needs a second change, so no single-defect mutant
+    exists) is listed with the reason."""
     from refq.affine.profiles import resolve_variants
-    from refq.registry.variants import VARIANTS
+    from refq.registry.variants import VARIANTS, VARIANTS_BY_NAME
 
     expected = set()
     for variant in VARIANTS:
@@ -84,9 +86,14 @@ def test_derived_mutants_cover_every_other_variant_value():
             continue
         current = resolve_variants(mutants.DERIVED_PROFILE, variant.operation)[variant.name].name
         expected |= {(variant.name, value.name) for value in variant.values if value.name != current}
-    made = {mutant.variant for mutant in mutants.DERIVED}
-    assert made | {(name, value) for name, value in mutants.INVALID_VARIANTS} == expected
+    for name, (operations, keyword) in mutants.CHAPTER_VARIANTS.items():
+        current = mutants.profile_keywords(operations[0]).get(keyword, VARIANTS_BY_NAME[name].values[0].name)
+        expected |= {(name, value.name) for value in VARIANTS_BY_NAME[name].values if value.name != current}
+    made = [mutant.variant for mutant in mutants.DERIVED]
+    assert len(made) == len(set(made))
+    assert set(made) | set(mutants.INVALID_VARIANTS) == expected
     assert set(mutants.INVALID_VALUES) == {"ZeroPointPlacementBeforeRoundingFused", "NanConverted"}
+    assert len(mutants.DERIVED) == 33
     for mutant in mutants.DERIVED:
         assert getattr(mutants, mutant.__name__) is mutant  # loadable as refq.conformance.mutants:NAME
 
@@ -117,3 +124,11 @@ def test_input_form_mutants_misread_only_their_form():
                           np.array([25536, 25537, 91071], np.float32))
     assert np.array_equal(signed.dequantize_linear(q, np.float32(1), np.uint16(300), dtype="uint16"),
                           reference.dequantize_linear(q, np.float32(1), np.uint16(300), dtype="uint16"))
+
+
+def test_in_memory_cases_catch_every_mutant():
+    """Without installed vectors the command judges on in-memory cases; they catch every mutant too and the
+    correct adapter passes them."""
+    score = mutants.mutation_score(cases=mutants.fallback_cases(), progress=False)
+    assert score.source == "in-memory cases"
+    assert score.survivors == [] and score.perfect, score.survivors

@@ -19,6 +19,7 @@ import numpy as np
 
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.registry.operations import OPERATIONS
+from refq.registry.variants import VARIANTS_BY_NAME
 
 #: The com.microsoft operators are ONNX Runtime's own: one profile.
 PROFILES = ("onnxruntime",)
@@ -351,6 +352,11 @@ def concat_cases() -> Iterator[CaseSpec]:
 
 #: The few cases of level 1 (the checked-in level has a tight size budget); every other case is level 2.
 LEVEL_1 = (
+    ("qlinear_add", "separating-add-all-pairs-0"),
+    ("qlinear_add", "separating-add-scalar-a-0"),
+    ("qlinear_mul", "separating-mul-0"),
+    ("qlinear_sigmoid", "separating-sigmoid-0"),
+    ("qlinear_global_average_pool", "separating-global_average_pool-0"),
     ("qlinear_add", "small-u8"),
     ("qlinear_mul", "small-u8"),
     ("qlinear_sigmoid", "small-u8"),
@@ -358,6 +364,54 @@ LEVEL_1 = (
     ("qlinear_global_average_pool", "small-u8"),
     ("qlinear_concat", "small-s8-axis-minus-1"),
 )
+
+
+def _separating_rows(probe, operation: str) -> np.ndarray:
+    """The flat positions (or, for a broadcast scalar A, the rows) of ``probe`` on which some combination of
+    the operation's variant values gives another output than ONNX Runtime's."""
+    from refq.conformance import fingerprint_elementwise as fe
+
+    base = fe.predict(probe, fe.ONNXRUNTIME[operation])
+    differ = np.zeros(base.shape, bool)
+    for combination in fe.combinations_for(operation):
+        other = fe.predict(probe, combination)
+        if other is not None:
+            differ |= other != base
+    return np.flatnonzero(differ.any(axis=-1) if probe.inputs[0].shape[-1:] == (1,) else differ.ravel())
+
+
+def separating_cases() -> Iterator[CaseSpec]:
+    """Level 1: the fingerprint's ELT probes (refq.conformance.fingerprint_elementwise) cut down to the
+    elements on which the evaluation orders differ: the fused fixed part of a sum, the operand order with
+    a broadcast scalar A, where a product's zero point is added, MLAS's logistic, the integer channel sum."""
+    from refq.conformance import fingerprint_elementwise as fe
+
+    names = {"qlinear_add": ("A", "A_scale", "A_zero_point", "B", "B_scale", "B_zero_point", "C_scale",
+                             "C_zero_point"),
+             "qlinear_mul": ("A", "A_scale", "A_zero_point", "B", "B_scale", "B_zero_point", "C_scale",
+                             "C_zero_point"),
+             "qlinear_sigmoid": ("X", "X_scale", "X_zero_point", "Y_scale", "Y_zero_point"),
+             "qlinear_global_average_pool": POOL_NAMES}
+    for operation in names:
+        for probe in fe.probes_for(operation)[:1] if operation != "qlinear_add" else (
+                fe.probes_for(operation)[0], fe.probes_for(operation)[2]):
+            inputs = dict(zip(names[operation], probe.inputs))
+            keep = _separating_rows(probe, operation)
+            first = names[operation][0]
+            if operation in ("qlinear_add", "qlinear_mul"):
+                # flat operands keep the separating positions; a broadcast scalar A keeps whole rows of both
+                inputs["A"], inputs["B"] = inputs["A"][keep], inputs["B"][keep]
+            elif operation == "qlinear_global_average_pool":
+                inputs["X"] = inputs["X"][:, keep]  # the output's positions are the channels
+            kept = inputs[first].shape
+            cut = (f"every code ({len(keep)} outputs differ under some combination)" if operation == "qlinear_sigmoid"
+                   else f"cut to the {kept} elements on which some combination gives another output")
+            clauses = tuple(VARIANTS_BY_NAME[name].clause for name in fe.OPERATION_VARIANTS[operation])
+            yield case(operation, f"separating-{probe.name}", inputs, attributes=dict(probe.attributes),
+                       clauses=clauses,
+                       description=f"the fingerprint probe {probe.name} separating "
+                                   f"{', '.join(fe.OPERATION_VARIANTS[operation])}: {cut}",
+                       generator="separating")
 
 
 def all_cases() -> Iterator[CaseSpec]:
@@ -370,6 +424,7 @@ def all_cases() -> Iterator[CaseSpec]:
     yield from max_pool_cases()
     yield from average_pool_cases()
     yield from concat_cases()
+    yield from separating_cases()
 
 
 def by_level(level: int) -> Iterator[CaseSpec]:

@@ -393,6 +393,32 @@ def error_cases() -> Iterator[CaseSpec]:
                clauses=("INT-4.1",), description="3 b scales for 4 columns", generator=generator, outcome="error")
 
 
+def separating_cases() -> Iterator[CaseSpec]:
+    """Level 1: the fingerprint's requantization probes (refq.conformance.fingerprint_integer) that separate
+    REQ-1's variant values on qlinear_matmul: a zero-point tie probe (round(v) + z against round(v + z)),
+    and for each rival multiplier order its first probe (scales on which the float32 multipliers differ,
+    an accumulator on which the outputs do)."""
+    from refq.conformance import fingerprint_integer
+
+    chosen, orders = [], set()
+    for probe in fingerprint_integer.probes():
+        if probe.rounding != "half_to_even":
+            continue
+        if probe.separates == "requantize_zero_point" and not chosen:
+            chosen.append(("zero-point-tie", probe))
+        if probe.separates == "requantize_multiplier_order":
+            order = probe.name.removeprefix("multiplier-").rsplit("-", 1)[0]
+            if order not in orders:
+                orders.add(order)
+                chosen.append((f"multiplier-{order.replace('_', '-')}", probe))
+    for label, probe in chosen:
+        inputs = dict(zip(("a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"),
+                          probe.arguments()))
+        yield case("qlinear_matmul", f"separating-{label}", inputs, clauses=("REQ-1.1", "REQ-1.3"),
+                   description=f"the fingerprint probe {probe.name}: separates {probe.separates} (shape "
+                               f"{probe.a.shape} x {probe.b.shape})", generator="qlinear_matmul_separating")
+
+
 #: The few cases of level 1 (the checked-in level has a tight size budget); every other case is level 2.
 LEVEL_1 = (
     ("matmul_integer", "range-ends-u8s8-a-zero-point-max"),
@@ -400,13 +426,17 @@ LEVEL_1 = (
     ("qlinear_conv", "u8s8-3x3-per-channel"),
     # One small case every torch adapter runs; it separates FBGEMM's multiplier from QNNPACK's.
     ("qlinear_matmul", "multiplier-order"),
+    ("qlinear_matmul", "separating-zero-point-tie"),
+    ("qlinear_matmul", "separating-multiplier-float64-quotient"),
+    ("qlinear_matmul", "separating-multiplier-reciprocal"),
+    ("qlinear_matmul", "separating-multiplier-ratio-first"),
 )
 
 
 def by_level(level: int) -> Iterator[CaseSpec]:
     """Level 1: the cases named in LEVEL_1; level 2: all the others."""
     for generator in (matmul_cases, conv_cases, qlinear_matmul_cases, qlinear_conv_cases, torch_cases,
-                      error_cases):
+                      error_cases, separating_cases):
         for spec in generator():
             if ((spec.op, spec.name) in LEVEL_1) == (level == 1):
                 yield spec
