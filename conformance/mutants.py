@@ -1,6 +1,6 @@
 """Deliberately wrong backends: how the suite measures itself.
 
-Each mutant is the correct refq adapter (:class:`ReferenceAdapter`, profile ``onnx``)
+Each mutant is the correct refq adapter (:class:`ReferenceAdapter`, the refq backend, profile ``onnx``)
 with exactly one defect. Most are derived from the registry: one per alternative value of
 every variant dimension (:mod:`refq.registry.variants`) of the quantize, dequantize,
 requantizing integer and elementwise operations, refq's own kernels with that one value
@@ -22,33 +22,24 @@ from __future__ import annotations
 
 import numpy as np
 
-import refq
 from refq.affine import dequantize, quantize
 from refq.affine.parameters import target_type
+from refq.backends.reference import RefqBackend
 
 F32 = np.float32
 
 
-class ReferenceAdapter:
-    """The correct adapter: refq itself under ``profile`` (``onnx`` unless set)."""
+class ReferenceAdapter(RefqBackend):
+    """The correct adapter: the refq backend (:class:`refq.backends.RefqBackend`) under ``profile``
+    (``onnx`` unless set), its quantize and dequantize under ``quantize_variants`` and ``dequantize_variants``."""
 
-    name = "refq"
-    profile = "onnx"
-    #: The harness may set ``profile`` to run this adapter under any profile.
-    configurable_profile = True
-    version = refq.__version__ if hasattr(refq, "__version__") else ""
     #: Variant values that replace the profile's (none: this adapter is correct).
     quantize_variants: dict[str, str] = {}
     dequantize_variants: dict[str, str] = {}
 
-    def quantize_linear(self, x, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8") -> np.ndarray:
-        return quantize(x, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype, profile=self.profile,
-                        **self.quantize_variants)
-
-    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None,
-                          dtype="int8") -> np.ndarray:
-        return dequantize(q, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype, profile=self.profile,
-                          **self.dequantize_variants)
+    @property
+    def variants(self) -> dict[str, str]:
+        return {**self.quantize_variants, **self.dequantize_variants}
 
 
 class Mutant(ReferenceAdapter):
@@ -621,6 +612,17 @@ HAND_WRITTEN: tuple[type[Mutant], ...] = (
     DequantizeWrapsDifference, *IGNORED_INPUTS, Accumulator16Bit,
 )
 MUTANTS: tuple[type[Mutant], ...] = (*DERIVED, *HAND_WRITTEN)
+#: The derived mutants :func:`is_equivalent` finds identical to the correct adapter under their profile:
+#: conversion_overflow only matters with a convert-then-clamp saturation, refq's 'unpredictable' NaN
+#: computes qmin, and a difference already converted to float32 times s is one exactly rounded product in
+#: float32 or float64 alike. tests/test_conformance_mutants.py checks the detection finds exactly these.
+EQUIVALENT: tuple[type[Mutant], ...] = tuple(
+    mutant for mutant in DERIVED if mutant.__name__ in ("ConversionOverflowUnpredictable", "NanUnpredictable",
+                                                        "DequantizePrecisionFloat64"))
+#: The mutants ``refq fuzz`` (quantize_linear and dequantize_linear) must find: the affine ones that have a defect.
+FUZZABLE: tuple[type[Mutant], ...] = tuple(
+    mutant for mutant in MUTANTS if set(mutant.operations) <= {"quantize_linear", "dequantize_linear"}
+    and mutant not in EQUIVALENT)
 
 #: Mutants the issue asks for that need operations without a reference yet: listed so the score page
 #: names them, never faked (none left: matmul_integer's are below).
