@@ -25,6 +25,7 @@ import numpy as np
 from refq.affine import dequantize, quantize
 from refq.affine.parameters import target_type
 from refq.backends.reference import RefqBackend
+from refq.registry.operations import OPERATIONS_BY_NAME
 
 F32 = np.float32
 
@@ -40,6 +41,16 @@ class ReferenceAdapter(RefqBackend):
     @property
     def variants(self) -> dict[str, str]:
         return {**self.quantize_variants, **self.dequantize_variants}
+
+
+#: The operations of :class:`ReferenceAdapter`: the refq backend's quantize and dequantize. Its other
+#: operations are hidden (an adapter's operations are its callable methods), so that fingerprinting or
+#: running it shows the affine reference the hand-written mutants change, and nothing else;
+#: :class:`CompleteReference` adds the operations the other mutants change.
+REFERENCE_OPERATIONS = ("quantize_linear", "dequantize_linear")
+for _operation in OPERATIONS_BY_NAME:
+    if _operation not in REFERENCE_OPERATIONS and callable(getattr(ReferenceAdapter, _operation, None)):
+        setattr(ReferenceAdapter, _operation, None)
 
 
 class Mutant(ReferenceAdapter):

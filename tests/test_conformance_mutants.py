@@ -105,6 +105,7 @@ def test_equivalent_mutants_are_identical_on_every_input_tried():
     rounded product in float32 or float64 alike (24 x 24 significant bits fit in float64)."""
     assert {m.__name__ for m in mutants.equivalent_mutants()} == {
         "ConversionOverflowUnpredictable", "NanUnpredictable", "DequantizePrecisionFloat64"}
+    assert set(mutants.equivalent_mutants()) == set(mutants.EQUIVALENT)
     assert not mutants.is_equivalent(mutants.PrecisionFloat64)
 
 
