@@ -25,12 +25,15 @@ def test_fuzz_finds_each_mutant(mutant):
 
     Seed 0 finds every mutant when run alone, but inside a long pytest session one CI run
     saw Hypothesis draw a different stream for one mutant (cause not found); the next two
-    seeds, each with the default budget, back it up rather than a larger budget."""
-    for seed in (0, 1, 2):
+    seeds, each with the default budget, back it up rather than a larger budget. The narrow
+    input-form mutants (a uint2 zero point of 2 or 3 read as signed) need a rarer draw: one full
+    session saw seeds 0 to 2 miss UnsignedZeroPointAsSignedUint2, which is found alone."""
+    seeds = (0, 1, 2, 3, 4)
+    for seed in seeds:
         result = fuzz.fuzz(mutant(), op_of(mutant), use_database=False, shrink=False, seed=seed)
         if result.found:
             break
-    assert result.found, f"{mutant.__name__} survived {result.examples} calls with seeds 0, 1 and 2"
+    assert result.found, f"{mutant.__name__} survived {result.examples} calls with each of seeds {seeds}"
     assert result.examples <= fuzz.DEFAULT_MAX_EXAMPLES
 
 

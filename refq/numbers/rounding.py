@@ -119,8 +119,13 @@ def round_float(x: float, mode: str = "half_to_even") -> float:
     """
     code = rounding_mode(mode, "mode").code
     value = _float_argument(x)
-    # Numba returns every float as a Python float; a float32 converts back exactly.
-    rounded = value.dtype.type(round_to_integral(value, code))
+    if value != value:
+        # A NaN rounds to itself, payload and all: the compiled kernel returns a Python float, and
+        # widening a signalling float32 NaN to float64 quiets it (x86 cvtss2sd), so it never goes there.
+        rounded = value
+    else:
+        # Numba returns every float as a Python float; a non-NaN float32 converts back exactly.
+        rounded = value.dtype.type(round_to_integral(value, code))
     return float(rounded) if isinstance(x, float) and not isinstance(x, np.floating) else rounded
 
 
