@@ -3,7 +3,8 @@ outside fenced code, each replaced by what a renderer returns for it.
 
 ``refq_spec`` (``refq:source``, ``refq:table``, ``refq:implements`` and clause marks) and
 ``conformance_pages`` (``conformance:*``, ``cli:*``) each give a pattern and their renderers;
-the walk over lines, the fences and the indentation of what is inserted live here, once.
+the walk over lines outside fences and the indentation of what is inserted live here, once;
+the fence rule itself is the spec reader's (``refq.registry.clause_map.markdown_lines``).
 """
 
 from __future__ import annotations
@@ -11,26 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
-
 
 def expand_lines(markdown: str, where: str, directive: re.Pattern[str],
                  render: Callable[[re.Match[str], str], str],
                  other_line: Callable[[str, str], str] | None = None) -> str:
     """Replace each line outside fenced code that ``directive`` matches (it must have an ``indent``
     group) by ``render(match, "page:line")``, indented as the directive was; every other line outside
-    fences goes through ``other_line(line, "page:line")`` when given. Fenced code is left as it is."""
+    fences goes through ``other_line(line, "page:line")`` when given. Fenced code is left as it is
+    (the fence rule is the spec reader's, :func:`refq.registry.clause_map.markdown_lines`)."""
+    from refq.registry.clause_map import markdown_lines
+
     out: list[str] = []
-    fence: str | None = None
-    for number, line in enumerate(markdown.split("\n"), start=1):
-        opening = FENCE.match(line)
-        if fence is not None:
-            if opening and opening["fence"][0] == fence[0] and len(opening["fence"]) >= len(fence):
-                fence = None
-            out.append(line)
-            continue
-        if opening:
-            fence = opening["fence"]
+    for number, line, fenced in markdown_lines(markdown):
+        if fenced:
             out.append(line)
             continue
         at = f"{where}:{number}"

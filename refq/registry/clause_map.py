@@ -12,6 +12,7 @@ clause. This module only reads text: it imports nothing it names.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +25,24 @@ CLAUSE_AT_START = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:(?:[-*+]|\d+\.)[ \t]+)?\[\[
 DIRECTIVE = re.compile(r"^[ \t]*<!--\s*refq:(?P<kind>[a-z-]+)\s+(?P<argument>\S+)\s*-->[ \t]*$")
 FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 HEADING = re.compile(r"^#{1,6}[ \t]")
+
+
+def markdown_lines(markdown: str) -> Iterator[tuple[int, str, bool]]:
+    """Each line of ``markdown`` with its number and whether it lies in fenced code (a fence's own
+    lines count as fenced): directives and clause marks mean something only outside fences. The one
+    fence rule of the spec's readers, here and in the docs hooks."""
+    fence: str | None = None
+    for number, line in enumerate(markdown.split("\n"), start=1):
+        opening = FENCE.match(line)
+        if fence is not None:
+            if opening and opening["fence"][0] == fence[0] and len(opening["fence"]) >= len(fence):
+                fence = None
+            yield number, line, True
+        elif opening:
+            fence = opening["fence"]
+            yield number, line, True
+        else:
+            yield number, line, False
 
 
 def default_spec_dir() -> Path:
@@ -40,15 +59,8 @@ def clause_code_in(markdown: str, where: str) -> dict[str, tuple[str, ...]]:
     """
     code: dict[str, list[str]] = {}
     current: str | None = None
-    fence: str | None = None
-    for number, line in enumerate(markdown.split("\n"), start=1):
-        opening = FENCE.match(line)
-        if fence is not None:
-            if opening and opening["fence"][0] == fence[0] and len(opening["fence"]) >= len(fence):
-                fence = None
-            continue
-        if opening:
-            fence = opening["fence"]
+    for number, line, fenced in markdown_lines(markdown):
+        if fenced:
             continue
         if HEADING.match(line):
             current = None
