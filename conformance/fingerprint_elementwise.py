@@ -33,13 +33,12 @@ the values give different outputs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
 from refq.conformance import fingerprint_engine as engine
-from refq.conformance.fingerprint_engine import Result, every_combination as combinations, registry_values
+from refq.conformance.fingerprint_engine import Probe, Result, every_combination as combinations, registry_values
 from refq.elementwise.binary import qlinear_add, qlinear_mul
 from refq.elementwise.lookup import qlinear_sigmoid
 from refq.elementwise.pooling import qlinear_global_average_pool
@@ -80,16 +79,6 @@ def combinations_for(operation: str) -> list[dict[str, str]]:
 
 
 # --- probes -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One call: positional inputs and keyword attributes of the ONNX signature."""
-
-    name: str
-    operation: str
-    inputs: tuple
-    attributes: dict = field(default_factory=dict)
 
 
 def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray | None:
