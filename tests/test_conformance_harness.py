@@ -537,3 +537,15 @@ def test_command_protocol_round_trips_a_sequence_input(tmp_path: Path) -> None:
     results = run_cases(f"cmd:{sys.executable} {script}", concat_cases(), profile="onnxruntime")
     assert [r.status for r in results] == ["pass", "pass"], [r.detail for r in results]
     assert "rejected: inputs[1]" in results[1].detail
+
+
+def test_conform_finding_no_case_is_a_usage_error(tmp_path, capsys):
+    """Exit status 0 means something was checked: a run that finds no case exits 2, naming the argument."""
+    from refq.conformance.case import vectors_root
+
+    assert main(["conform", "--backend", "refq", "--vectors", str(tmp_path / "absent")]) == 2
+    assert "--vectors" in capsys.readouterr().err
+    assert main(["conform", "--backend", "refq", "--vectors", str(vectors_root() / "level1")]) == 2
+    assert str(vectors_root()) in capsys.readouterr().err  # the root it meant
+    assert main(["conform", "--backend", "refq", "--ops", ""]) == 2
+    assert "--ops" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """``refq conform``: run backends against the golden vectors and print the matrix.
 
-Exit status 0 when no case failed or errored, 1 when one did, 2 for a usage error. The
+Exit status 0 when cases ran and none failed or errored, 1 when one did, 2 for a usage error
+(finding no case to run included). The
 report starts with one line per backend: verified with its installed release, or not
 (``refq.registry.verified``; a warning, never a failure).
 """
@@ -39,10 +40,26 @@ def _ops(text: str | None) -> list[str] | None:
     if text is None:
         return None
     ops = [op.strip() for op in text.split(",") if op.strip()]
+    if not ops:
+        raise invalid("--ops", "one or more comma-separated operations", text)
     for op in ops:
         if op not in OPERATIONS_BY_NAME:
             raise invalid("--ops", "comma-separated operations from " + ", ".join(OPERATIONS_BY_NAME), op)
     return ops
+
+
+def _nothing_to_run(args: argparse.Namespace, ops: list[str] | None):
+    """The usage error for a run that found no case, naming the argument that led there."""
+    from pathlib import Path
+
+    if args.vectors is not None:
+        folder = Path(args.vectors)
+        hint = (f" (a vectors root holds level1/ and level2/: try {folder.parent})"
+                if folder.name in ("level1", "level2") else "")
+        return invalid("--vectors", f"a vectors folder holding level-{args.level} cases{hint}", args.vectors)
+    if args.level == 2:
+        return invalid("--level", "1, or 2 once `refq vectors build --level 2` has built it", args.level)
+    return invalid("--ops", f"operations with level-{args.level} vectors", args.ops)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     ops = _ops(args.ops)
     paths = case_paths(level=args.level, ops=ops, root=args.vectors)
     if not paths:
-        print(f"refq conform: no level-{args.level} vectors found"
-              + (" (level 2 is built by `refq vectors build --level 2`)" if args.level == 2 else ""), file=sys.stderr)
+        # Exit status 0 must mean something was checked and passed: finding no case is a usage error.
+        raise _nothing_to_run(args, ops)
     explicit = bool(args.backend)
     specs = args.backend or list(BUILTIN)
     runs = []
