@@ -15,10 +15,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def table() -> str:
-    from refq.registry.verified import ENGINES, COMPUTES_WITH, check_package
+    from refq.registry.verified import VERIFIED, check_package
 
     rows = [("package", "installed", "verified", "status", "used by")]
-    for entry in ENGINES + COMPUTES_WITH:
+    for entry in VERIFIED:
         check = check_package(entry.package)
         used_by = ", ".join(entry.backends) if entry.backends else entry.why
         rows.append((entry.package, check.installed or "-", ", ".join(entry.versions),
