@@ -39,6 +39,8 @@ from refq.conformance.fingerprint_affine import (  # noqa: F401 - the affine cha
     stacked,
 )
 from refq.conformance.fingerprint_engine import Result, Unexplained, Unsupported, bits  # noqa: F401
+from refq.conformance.outcome import Outcome
+from refq.conformance.runner import Backend
 
 F32 = np.float32
 #: The chapters whose results are reported probe by probe, in report order.
@@ -123,17 +125,47 @@ def render_markdown(fingerprints: list[Fingerprint]) -> str:
 # --- loading ----------------------------------------------------------------------------
 
 
-def load(spec: str):
-    """The adapter for ``--backend SPEC``. Python adapters run in this process (a fingerprint is
-    a few dozen calls, and ``fake_quantize``, which the harness does not run, is fingerprinted
-    too); a ``cmd:`` program runs as the runner's command backend, one call per probe, for every
-    operation it supports."""
-    from refq.conformance.loading import instantiate, is_command
+def load(spec: str, *, timeout: float = 60.0, isolate: bool = True):
+    """The backend for ``--backend SPEC``, loaded through the one runner: a Python adapter in the worker
+    process (a segfault or a hang costs a probe, not the fingerprint), a ``cmd:`` program as the
+    command runner. ``fake_quantize``, which the harness does not run, is fingerprinted too."""
     from refq.conformance.runner import load_backend
 
-    if is_command(spec):
-        return load_backend(spec, isolate=False)
-    return instantiate(spec)
+    loaded = load_backend(spec, isolate=isolate, timeout=timeout)
+    return _SkipsAfterHang(loaded.spec, loaded.name, loaded.profile, loaded.version, loaded.operations,
+                           loaded.runner, loaded.timeout)
+
+
+class _SkipsAfterHang(Backend):
+    """A backend that hung on one call of an operation is not waited on for each of its other probes:
+    a fingerprint makes dozens of calls, and a full timeout each would turn one hang into an hour."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hung: set[str] = set()
+
+    def call(self, op: str, inputs: dict, attributes: dict, timeout: float | None = None, *, case=None) -> Outcome:
+        if op in self.hung:
+            return Outcome("timeout", message=f"not called: an earlier {op} call hung")
+        outcome = super().call(op, inputs, attributes, timeout, case=case)
+        if outcome.kind == "timeout":
+            self.hung.add(op)
+        return outcome
+
+
+def deviations(result: Fingerprint) -> list[str]:
+    """What contradicts the profile the backend declares, or broke while probing: one line each
+    (``refq fingerprint`` exits 1 when there is any)."""
+    lines = []
+    for item in result.operations + result.probe_results():
+        where = f"{item.operation} {item.granularity.replace('_', '-')}"
+        if item.status == "error":
+            lines.append(f"{where}: error ({item.detail})")
+        elif item.declared_deviations:
+            lines.append(f"{where}: {len(item.declared_deviations)} input(s) deviate from the declared profile")
+        elif item.declared_consistent is False:
+            lines.append(f"{where}: the declared profile is contradicted")
+    return lines
 
 
 def all_builtin() -> list[str]:

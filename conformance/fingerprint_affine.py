@@ -298,6 +298,11 @@ class AffineChapter:
         returned = np.asarray(returned)
         if returned.shape != probe.inputs[0].shape:
             raise RuntimeError(f"{probe.operation} returned shape {returned.shape}, expected {probe.inputs[0].shape}")
+        # Bits alone would let an int32 answer pass for int8: the dtype is part of the answer, as in conform.
+        wanted = (np.dtype(np.float32) if probe.operation != "quantize_linear"
+                  else target_type(probe.purpose.dtype).container)
+        if returned.dtype != wanted:
+            raise RuntimeError(f"{probe.operation} returned dtype {returned.dtype}, expected {wanted}")
         return self._real(probe, bits(returned))
 
     def _real(self, probe: Probe, array: np.ndarray) -> np.ndarray:

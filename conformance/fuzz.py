@@ -134,6 +134,23 @@ def _probe_call(op: str, configuration: tuple) -> tuple[dict, dict]:
     return dict(zip(names, (values, scale, zero_point))), {**attributes, "dtype": dtype}
 
 
+def _check_choices(op: str, dtypes, granularities) -> None:
+    """``--dtypes`` and ``--granularities`` name values the fuzzer can draw (an empty list is none)."""
+    from refq.strategies import DEQUANTIZE_DTYPES, GRANULARITIES, QUANTIZE_DTYPES
+
+    known_dtypes = (CAST_TARGETS if op == "cast" else DEQUANTIZE_DTYPES if op == "dequantize_linear"
+                    else QUANTIZE_DTYPES)
+    for argument, chosen, known in (("--dtypes", dtypes, known_dtypes), ("--granularities", granularities,
+                                                                          GRANULARITIES)):
+        if chosen is None:
+            continue
+        if not chosen:
+            raise invalid(argument, "one or more comma-separated values", "")
+        for value in chosen:
+            if value not in known:
+                raise invalid(argument, f"comma-separated values from {', '.join(known)} for {op}", value)
+
+
 def supported_configurations(subject: Backend, op: str) -> list[tuple]:
     """The configurations whose probe call the backend does not answer with *unsupported*."""
     from refq.strategies import DEQUANTIZE_DTYPES, GRANULARITIES, QUANTIZE_DTYPES
@@ -257,6 +274,7 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
         raise invalid("--max-examples", "a positive integer", max_examples)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise invalid("--seed", "a non-negative integer", seed)
+    _check_choices(op, dtypes, granularities)
     with load_backend(backend, profile, isolate=isolate) as subject:
         if not subject.supports(op):
             raise invalid("--op", f"an operation the backend {subject.name} has", op)
@@ -269,6 +287,11 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
             configurations = [c for c in configurations if op == "cast" or c[1] in set(granularities)]
         result.configurations = configurations
         if not result.configurations:
+            # Blame what emptied the choice: the filters when given, else the operation itself.
+            if dtypes is not None or granularities is not None:
+                argument = "--dtypes" if dtypes is not None else "--granularities"
+                chosen = dtypes if dtypes is not None else granularities
+                raise invalid(argument, f"values {subject.name} supports for {op}", ",".join(chosen))
             raise invalid("--op", f"an operation {subject.name} supports for at least one dtype", op)
         failures: list[tuple[Case, CaseResult]] = []
 

@@ -94,6 +94,17 @@ def case_paths(*, level: int = 1, ops: Iterable[str] | None = None, root: Path |
     return list(iter_case_paths(root, level=level, ops=None if ops is None else set(ops)))
 
 
+def check_declared_profile(backend: Backend) -> None:
+    """A profile the backend declares must exist: a typo ("onnxx") would otherwise drop its operations
+    from the run without a word."""
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+
+    declared = backend.profile.values() if isinstance(backend.profile, dict) else [backend.profile]
+    for name in declared:
+        if name not in EVERY_PROFILE_BY_NAME:
+            raise invalid(f"profile declared by {backend.spec}", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), name)
+
+
 # --- judging one case ---------------------------------------------------------------------------------------
 
 
@@ -270,5 +281,6 @@ def run_cases(backend_spec: str | Backend, cases: Iterable[Case | Path], *, prof
             backend.close()
 
 
-__all__ = ["Backend", "BackendUnavailable", "CaseResult", "Mismatch", "STATUSES", "case_paths", "compare",
+__all__ = ["Backend", "BackendUnavailable", "CaseResult", "Mismatch", "STATUSES", "case_paths",
+           "check_declared_profile", "compare",
            "judge", "load_backend", "run_case", "run_cases", "select_cases", "trace_command"]

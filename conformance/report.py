@@ -66,6 +66,32 @@ class BackendRun:
         summary = self.summary()
         return not summary["fail"] and not summary["error"]
 
+    @property
+    def checked(self) -> bool:
+        """Whether any case was judged (not only found unsupported)."""
+        summary = self.summary()
+        return bool(summary["pass"] or summary["fail"] or summary["error"])
+
+
+def verdict(run: BackendRun) -> str:
+    """"conforms" only with a case passed and none failed: nothing checked never conforms."""
+    if not run.ok:
+        return "does not conform"
+    return "conforms" if run.summary()["pass"] else "nothing checked"
+
+
+def summary_text(run: BackendRun, seconds: bool = False) -> str:
+    """The verdict with how much of the suite it rests on: "conforms on 17 of 96 cases (79 unsupported)"."""
+    summary = run.summary()
+    total = len(run.results)
+    extra = f"{summary['unsupported']} unsupported" + (f"; {run.seconds:.1f} s" if seconds else "")
+    if not run.ok:
+        return (f"does not conform: {summary['fail']} fail, {summary['error']} error, {summary['pass']} pass "
+                f"of {total} cases ({extra})")
+    if not summary["pass"]:
+        return f"nothing checked: 0 of {total} cases supported ({extra})"
+    return f"conforms on {summary['pass']} of {total} cases ({extra})"
+
 
 # --- progress bar -----------------------------------------------------------------------------------------
 
@@ -153,12 +179,8 @@ def matrix(runs: list[BackendRun]) -> str:
         if run.unavailable:
             lines.append(f"{run.name}: not available ({run.unavailable})")
             continue
-        summary = run.summary()
-        verdict = "conforms" if run.ok and summary["pass"] else ("does not conform" if not run.ok else "nothing run")
         version = f" {run.version}" if run.version else ""
-        lines.append(f"{run.name}{version}: profile {profile_text(run.profile)}: {verdict} "
-                     f"({summary['pass']} pass, {summary['fail']} fail, {summary['error']} error, "
-                     f"{summary['unsupported']} unsupported; {run.seconds:.1f} s)")
+        lines.append(f"{run.name}{version}: profile {profile_text(run.profile)}: {summary_text(run, seconds=True)}")
     return "\n".join(lines)
 
 
@@ -183,8 +205,7 @@ def matrix_markdown(runs: list[BackendRun]) -> str:
             lines.append(f"| {run.name} | | | not available: {run.unavailable} | | | | |")
             continue
         summary = run.summary()
-        verdict = "conforms" if run.ok and summary["pass"] else ("does not conform" if not run.ok else "nothing run")
-        lines.append(f"| {run.name} | {run.version} | {profile_text(run.profile)} | {verdict} | "
+        lines.append(f"| {run.name} | {run.version} | {profile_text(run.profile)} | {verdict(run)} | "
                      + " | ".join(str(summary[status]) for status in STATUSES) + " |")
     ops = sorted({result.op for run in runs for result in run.results})
     lines += ["", "| operation | " + " | ".join(run.name for run in runs) + " |",
@@ -275,10 +296,13 @@ def json_report(runs: list[BackendRun], *, level: int = 1) -> dict:
             "warnings": [warning for run in runs for warning in run.warnings], "backends": backends}
 
 
+def json_text(runs: list[BackendRun], *, level: int = 1) -> str:
+    return json.dumps(json_report(runs, level=level), indent=1, allow_nan=False) + "\n"
+
+
 def write_json(path, runs: list[BackendRun], *, level: int = 1) -> None:
     with open(path, "w", encoding="utf-8") as stream:
-        json.dump(json_report(runs, level=level), stream, indent=1, allow_nan=False)
-        stream.write("\n")
+        stream.write(json_text(runs, level=level))
 
 
 def junit_xml(runs: list[BackendRun]) -> str:

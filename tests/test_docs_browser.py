@@ -419,4 +419,4 @@ def test_home_adapter_conforms(tmp_path):
                    if line.split() and line.split()[0] in shown_rows}
     assert actual_rows.keys() == shown_rows.keys(), completed.stdout
     assert all(row[1:3] == ["0", "0"] for row in [*shown_rows.values(), *actual_rows.values()]), completed.stdout
-    assert "my-numpy-backend: profile onnx: conforms (" in completed.stdout
+    assert "my-numpy-backend: profile onnx: conforms on " in completed.stdout

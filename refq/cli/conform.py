@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from refq.errors import invalid
 
@@ -62,13 +63,45 @@ def _nothing_to_run(args: argparse.Namespace, ops: list[str] | None):
     return invalid("--ops", f"operations with level-{args.level} vectors", args.ops)
 
 
+def _check_level(args: argparse.Namespace) -> None:
+    """Level 2 runs only where it was built: running level 1 in its place would report a level never checked."""
+    from pathlib import Path
+
+    from refq.conformance.case import vectors_root
+
+    if args.level != 2:
+        return
+    root = Path(args.vectors) if args.vectors is not None else vectors_root()
+    level_two = root / "level2"
+    if not (level_two.is_dir() and next(level_two.rglob("*.json"), None) is not None):
+        where = f"under {root}" if args.vectors is not None else "in the installed vectors"
+        raise invalid("--level", f"1, or 2 once `refq vectors build --level 2` has built it (no level2/ {where})",
+                      args.level)
+
+
+def _check_cases_for(backend, paths: list, args: argparse.Namespace, ops: list[str] | None) -> None:
+    """A profile (asked for, or declared by the backend) with no case for the chosen operations is a usage error."""
+    from refq.conformance.harness import select_cases
+
+    if select_cases(backend, paths, args.profile):
+        return
+    which = ", ".join(ops) if ops else "any operation"
+    offered = ", ".join(sorted({path.stem for path in paths}))
+    if args.profile is not None:
+        raise invalid("--profile", f"a profile with level-{args.level} cases for {which} (cases exist under: "
+                                   f"{offered})", args.profile)
+    raise invalid(f"--backend {backend.spec}", f"a backend whose profile has cases for {which} (it declares "
+                                              f"{backend.profile!r}; cases exist under: {offered}; or pass --profile)",
+                  backend.name)
+
+
 def run(args: argparse.Namespace) -> int:
     from refq.backends import BUILTIN
-    from refq.conformance.harness import case_paths, load_backend, run_cases
+    from refq.cli.output_paths import check_file, write_all
+    from refq.conformance.harness import case_paths, check_declared_profile, load_backend, run_cases
     from refq.conformance.loading import BackendUnavailable
-    from refq.conformance.report import (BackendRun, failure_details, matrix, matrix_markdown, write_json,
-                                         write_junit)
-    from refq.conformance.report import version_lines
+    from refq.conformance.report import (BackendRun, failure_details, json_text, junit_xml, matrix,
+                                         matrix_markdown, version_lines)
     from refq.registry.profiles import EVERY_PROFILE_BY_NAME
     from refq.registry.verified import check_backend
 
@@ -76,9 +109,17 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("--level", "1 or 2", args.level)
     if not args.timeout > 0:
         raise invalid("--timeout", "a positive number of seconds", args.timeout)
+    if args.details < 0:
+        raise invalid("--details", "a number of cases >= 0", args.details)
     if args.profile is not None and args.profile not in EVERY_PROFILE_BY_NAME:
         raise invalid("--profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), args.profile)
+    # Before the run, not after it: a report that cannot be written must not cost the run.
+    check_file(args.json, "--json")
+    check_file(args.junit, "--junit")
+    if args.json is not None and args.junit is not None and Path(args.json).absolute() == Path(args.junit).absolute():
+        raise invalid("--junit", "a path other than --json's", args.junit)
     ops = _ops(args.ops)
+    _check_level(args)
     paths = case_paths(level=args.level, ops=ops, root=args.vectors)
     if not paths:
         # Exit status 0 must mean something was checked and passed: finding no case is a usage error.
@@ -97,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
                                    verification=check_backend(spec)))
             continue
         with backend:
+            check_declared_profile(backend)
+            if explicit:
+                _check_cases_for(backend, paths, args, ops)
             results = run_cases(backend, paths, profile=args.profile, timeout=args.timeout,
                                 progress=False if args.no_progress else None)
         runs.append(BackendRun(spec, backend.name, backend.profile, backend.version, results,
@@ -118,8 +162,24 @@ def run(args: argparse.Namespace) -> int:
         if details:
             print()
             print(details)
+    sys.stdout.flush()
+    # Printed first, written second: a write that fails now loses nothing (the report goes to a temporary file).
+    writes = []
     if args.json:
-        write_json(args.json, runs, level=args.level)
+        writes.append(("--json", args.json, json_text(runs, level=args.level)))
     if args.junit:
-        write_junit(args.junit, runs)
-    return 0 if all(run.ok for run in runs) else 1
+        writes.append(("--junit", args.junit, junit_xml(runs)))
+    written = write_all(writes)
+    if written:
+        return written
+    if not all(run.ok for run in runs):
+        return 1
+    if all(run.unavailable for run in runs):
+        print("refq: error: --backend: no backend could run here: " + "; ".join(run.unavailable for run in runs),
+              file=sys.stderr)
+        return 2
+    if not any(run.checked for run in runs):
+        print("refq: error: --ops: nothing was checked: every case is unsupported by "
+              + ", ".join(run.name for run in runs) + " (choose operations the backend implements)", file=sys.stderr)
+        return 2
+    return 0

@@ -47,7 +47,10 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    values = np.array([parse_float(v, "VALUE") for v in args.values], dtype=np.float32)
+    # A value beyond float32's range rounds to an infinity, as IEEE 754 says; numpy's overflow warning
+    # (with a source line) would only alarm.
+    with np.errstate(over="ignore"):
+        values = np.array([parse_float(v, "VALUE") for v in args.values], dtype=np.float32)
     scale = parse_float(args.scale, "--scale")
     overrides = parse_overrides(args.variant)
     options = dict(dtype=args.dtype, narrow=args.narrow, per_axis=args.per_axis)

@@ -30,7 +30,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from refq.cli.output_paths import check_folder
     from refq.conformance.generate.build import build
+
+    check_folder(args.out, "--out")
 
     started = time.perf_counter()
     summary = build(args.level, args.out, args.ops)
@@ -40,7 +43,29 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_root(root: str | None, level: int) -> None:
+    """A --root that holds no level-N folder is a usage error (exit 2), not a failed verification."""
+    from pathlib import Path
+
+    from refq.errors import invalid
+
+    if root is None:
+        return
+    folder = Path(root)
+    if not folder.is_dir():
+        raise invalid("--root", "an existing vectors root folder", root)
+    if not (folder / f"level{level}").is_dir():
+        hint = (f" (a vectors root holds level1/ and level2/: try {folder.parent})"
+                if folder.name in ("level1", "level2") else f" (run `refq vectors build --level {level} --out {root}`)")
+        raise invalid("--root", f"a vectors root holding level{level}/{hint}", root)
+
+
 def run_verify(args: argparse.Namespace) -> int:
+    if args.level not in (1, 2):
+        from refq.errors import invalid
+
+        raise invalid("--level", "1 or 2", args.level)
+    _check_root(args.root, args.level)
     from refq.conformance.generate.verify import verify
 
     report = verify(args.level, args.root, rebuild=not args.no_rebuild)
