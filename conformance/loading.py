@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import sys
+import traceback
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -47,15 +49,35 @@ def is_command(spec: str) -> bool:
     return spec.startswith(COMMAND_PREFIX)
 
 
+class AdapterLoadError(RefqValueError):
+    """An adapter file raised while it was imported: one line names the file and the exception's last
+    line; ``details`` holds the traceback (``--verbose`` prints it)."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
 def _from_file(path_text: str, attr: str, spec: str):
     path = Path(path_text).expanduser().resolve()
     if not path.is_file():
         raise invalid("--backend", "path/to/file.py:attr naming an existing file", spec)
+    # Loaded like a script: a module sitting next to the adapter (its compiled kernel's binding) imports.
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     # A name of its own per file, so two files called backend.py do not collide in sys.modules.
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
-    module_spec = importlib.util.spec_from_file_location(f"refq_backend_{path.stem}_{digest}", path)
+    name = f"refq_backend_{path.stem}_{digest}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - whatever the adapter raised, the user gets one line naming it
+        sys.modules.pop(name, None)
+        last = traceback.format_exception_only(type(error), error)[-1].strip()
+        raise AdapterLoadError(f"--backend {spec}: importing {path} failed: {last} (--verbose shows the traceback)",
+                               traceback.format_exc()) from None
     return _attribute(module, attr, spec)
 
 

@@ -60,6 +60,78 @@ def pytest_collect_file(file_path: Path, parent):
     return None
 
 
+def _usage(error: Exception) -> pytest.UsageError:
+    message = str(error)
+    return pytest.UsageError(message if message.startswith("refq") else f"refq: error: {message}")
+
+
+def _selected_cases(config) -> tuple[object, list[Path]]:
+    """(the loaded backend, the descriptors it is judged on), or a usage error: a run of the plugin that
+    would check nothing (no vectors there, an empty or unknown --refq-ops, a profile without cases,
+    a level not built) must not pass as "no tests ran" or as a page of skips."""
+    from refq.conformance.case import vectors_root
+    from refq.conformance.harness import case_paths, check_declared_profile, load_backend, select_cases
+    from refq.errors import invalid
+    from refq.registry.operations import OPERATIONS_BY_NAME
+
+    spec, profile = config.getoption("refq_backend"), config.getoption("refq_profile")
+    level, root, ops_text = config.getoption("refq_level"), config.getoption("refq_vectors"), config.getoption("refq_ops")
+    timeout = config.getoption("refq_timeout")
+    if not 0 < timeout < float("inf"):
+        raise invalid("--refq-timeout", "a positive, finite number of seconds", timeout)
+    if profile is not None:
+        from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+
+        if profile not in EVERY_PROFILE_BY_NAME:
+            raise invalid("--refq-profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
+    ops = None
+    if ops_text is not None:
+        ops = [op.strip() for op in ops_text.split(",") if op.strip()]
+        if not ops:
+            raise invalid("--refq-ops", "one or more comma-separated operations", ops_text)
+        for op in ops:
+            if op not in OPERATIONS_BY_NAME:
+                raise invalid("--refq-ops", "operations from " + ", ".join(OPERATIONS_BY_NAME), op)
+    base = Path(root) if root is not None else vectors_root()
+    if root is not None and not base.is_dir():
+        raise invalid("--refq-vectors", "an existing vectors folder", root)
+    if not (base / f"level{level}").is_dir():
+        hint = f" (try its parent, {base.parent})" if base.name in ("level1", "level2") else ""
+        raise invalid("--refq-vectors" if root is not None else "--refq-level",
+                      f"a vectors root holding level{level}/{hint}", root if root is not None else level)
+    for pattern_file in (config.getoption("refq_skip"), config.getoption("refq_xfail")):
+        if pattern_file is not None and not Path(pattern_file).is_file():
+            raise invalid("--refq-skip/--refq-xfail", "an existing file of case ID patterns", pattern_file)
+    paths = case_paths(level=level, ops=ops, root=root)
+    if not paths:
+        raise invalid("--refq-ops" if ops else "--refq-vectors", f"operations with level-{level} vectors",
+                      ops_text if ops else root)
+    backend = load_backend(spec, profile, timeout=timeout)
+    try:
+        check_declared_profile(backend)
+        selected = select_cases(backend, paths, profile)
+        if not any(backend.supports(path.parents[1].name) for path in selected):
+            offered = ", ".join(sorted({path.stem for path in paths}))
+            raise invalid("--refq-profile" if profile else "--refq-ops",
+                          f"a choice that leaves {backend.name} a case to run (profiles with cases: {offered})",
+                          profile or ops_text)
+    except BaseException:
+        backend.close()
+        raise
+    return backend, selected
+
+
+def pytest_configure(config) -> None:
+    if not config.getoption("refq_backend", None):
+        return
+    from refq.errors import RefqError
+
+    try:
+        config._refq_backend, config._refq_selected = _selected_cases(config)
+    except RefqError as error:
+        raise _usage(error) from None
+
+
 def pytest_unconfigure(config) -> None:
     backend = getattr(config, "_refq_backend", None)
     if backend is not None:
@@ -74,19 +146,11 @@ class ConformanceSuite(pytest.File):
     """Every case the backend is judged on, from the installed vectors."""
 
     def collect(self):
-        from refq.conformance.harness import case_paths, load_backend, select_cases
-
         config = self.config
-        spec, profile = config.getoption("refq_backend"), config.getoption("refq_profile")
-        ops = config.getoption("refq_ops")
-        backend = getattr(config, "_refq_backend", None)
-        if backend is None:
-            backend = config._refq_backend = load_backend(spec, profile)
+        backend = config._refq_backend
         skips = read_patterns(config.getoption("refq_skip"))
         xfails = read_patterns(config.getoption("refq_xfail"))
-        paths = case_paths(level=config.getoption("refq_level"), ops=None if ops is None else ops.split(","),
-                           root=config.getoption("refq_vectors"))
-        for path in select_cases(backend, paths, profile):
+        for path in config._refq_selected:
             case_id = json.loads(path.read_text(encoding="utf-8"))["id"]
             item = CaseItem.from_parent(self, name=case_id, descriptor=path, backend=backend)
             if (reason := _reason(skips, case_id)) is not None:

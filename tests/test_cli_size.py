@@ -109,9 +109,9 @@ def test_size_blocks(capsys):
     (["--params=-70e9"], "refq: error: --params: must be a positive integer count"),
     (["--params", "seventy"], "refq: error: --params: must be a positive integer count"),
     (["--params", "70e9", "--bits", "0"], "refq: error: bits: must be a positive integer"),
-    (["--params", "70e9", "--bits", "four"], "refq size: argument --bits: invalid int value"),
+    (["--params", "70e9", "--bits", "four"], "refq: error: size: argument --bits: invalid int value"),
     (["--params", "70e9", "--block-size", "32", "--scale-bits", "12"], "refq: error: scale_bits: must be one of"),
-    ([], "refq size: the following arguments are required: --params"),
+    ([], "refq: error: size: the following arguments are required: --params"),
 ])
 def test_size_bad_input(capsys, argv, message):
     code, out, err = size(capsys, *argv)

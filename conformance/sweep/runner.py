@@ -36,14 +36,16 @@ def count_differences(actual, expected):
 class ChunkRunner:
     """Sweeps chunks in one process: the backend loaded once, buffers allocated once."""
 
-    def __init__(self, backend, spec: SweepSpec, isolate: bool = False) -> None:
-        from refq.conformance.runner import load_backend
+    def __init__(self, backend, spec: SweepSpec, isolate: bool = False, timeout: float | None = None) -> None:
+        from refq.conformance.runner import DEFAULT_TIMEOUT, load_backend
 
         self.spec = spec
-        self.subject = load_backend(backend, spec.profile, isolate=isolate)
+        self.subject = load_backend(backend, spec.profile, isolate=isolate,
+                                    timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
         if not self.subject.supports(spec.op):
             raise invalid("--backend", f"a backend with the operation {spec.op}", self.subject.name)
         self._patterns = np.empty(spec.chunk, dtype=np.uint32)
+        self.hung = False
         if spec.op == "quantize_linear":
             self._prepare_quantize()
 
@@ -127,7 +129,7 @@ class ChunkRunner:
     def _quantize(self, x: np.ndarray, result: SweepResult) -> None:
         parameters = self.spec.parameters
         container = self.target.container
-        outcome = self.subject.call("quantize_linear",
+        outcome = self._call("quantize_linear",
                                     {"x": x, "scale": np.float32(parameters["scale"]),
                                      "zero_point": container.type(parameters["zero_point"])},
                                     {"dtype": parameters["dtype"]})
@@ -169,7 +171,7 @@ class ChunkRunner:
         with np.errstate(all="ignore"):
             expected, unpredictable = reference.cast(x, to=parameters["to"], saturate=parameters["saturate"],
                                                      profile=self.spec.profile)
-        outcome = self.subject.call("cast", {"x": x}, {"to": parameters["to"], "saturate": parameters["saturate"]})
+        outcome = self._call("cast", {"x": x}, {"to": parameters["to"], "saturate": parameters["saturate"]})
         actual = self._check_outcome(outcome, result, x.shape, expected.dtype)
         if actual is None:
             return
@@ -194,6 +196,17 @@ class ChunkRunner:
         self._record(result, x, differ, expected, actual, classify(values, tie, saturating), patterns, start)
 
     # shared
+
+    def _call(self, op: str, inputs: dict, attributes: dict):
+        """The backend's answer for one chunk. After one chunk hung, the others are not waited on
+        (each would cost the full timeout): they are reported as errors at once."""
+        from refq.conformance.outcome import Outcome
+
+        if self.hung:
+            return Outcome("timeout", message="not called: the backend hung on an earlier chunk")
+        outcome = self.subject.call(op, inputs, attributes)
+        self.hung = outcome.kind == "timeout"
+        return outcome
 
     def _check_outcome(self, outcome, result: SweepResult, shape, dtype) -> np.ndarray | None:
         if outcome.kind == "returned":
@@ -221,9 +234,9 @@ class ChunkRunner:
 _RUNNER: ChunkRunner | None = None
 
 
-def _start_job(backend, spec: SweepSpec) -> None:
+def _start_job(backend, spec: SweepSpec, isolate: bool, timeout: float | None) -> None:
     global _RUNNER
-    _RUNNER = ChunkRunner(backend, spec)
+    _RUNNER = ChunkRunner(backend, spec, isolate=isolate, timeout=timeout)
 
 
 def _job_chunk(bounds: tuple[int, int]) -> SweepResult:
@@ -231,9 +244,11 @@ def _job_chunk(bounds: tuple[int, int]) -> SweepResult:
 
 
 def sweep(backend, spec: SweepSpec, *, shard: tuple[int, int] = (1, 1), jobs: int = 1, progress: bool | None = None,
-          isolate: bool = False) -> SweepResult:
-    """Sweep shard ``i/n`` of ``spec`` against ``backend`` (an adapter object or a SPEC; several
-    ``jobs`` need a SPEC, which each process loads) and add up the chunks' results."""
+          isolate: bool = False, timeout: float | None = None) -> SweepResult:
+    """Sweep shard ``i/n`` of ``spec`` against ``backend`` (an adapter object, a loaded
+    :class:`~refq.conformance.runner.Backend` or a SPEC; several ``jobs`` need a SPEC, which each
+    process loads) and add up the chunks' results. ``isolate`` runs a SPEC in the worker process,
+    where a crash or a call longer than ``timeout`` seconds is an error of its chunk, not the end."""
     from refq.conformance.report import Progress
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -250,7 +265,7 @@ def sweep(backend, spec: SweepSpec, *, shard: tuple[int, int] = (1, 1), jobs: in
         raise wrong_type("backend", "a SPEC string when jobs > 1 (each process loads it)", backend)
     label = f"sweep {spec.op}"
     if jobs == 1:
-        runner = ChunkRunner(backend, spec, isolate=isolate)
+        runner = ChunkRunner(backend, spec, isolate=isolate, timeout=timeout)
         bar = Progress(len(chunks), label=label, enabled=progress)
         try:
             for bounds in chunks:
@@ -266,7 +281,7 @@ def sweep(backend, spec: SweepSpec, *, shard: tuple[int, int] = (1, 1), jobs: in
         order = [bounds for offset in range(jobs) for bounds in chunks[offset::jobs]]
         context = multiprocessing.get_context("spawn")
         bar = Progress(len(chunks), label=label, enabled=progress)
-        with context.Pool(jobs, initializer=_start_job, initargs=(backend, spec)) as pool:
+        with context.Pool(jobs, initializer=_start_job, initargs=(backend, spec, isolate, timeout)) as pool:
             for item in pool.imap_unordered(_job_chunk, order, chunksize=1):
                 results.append(item)
                 bar.advance()

@@ -37,7 +37,9 @@ class UsageError(RefqError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse would print the whole usage block
-        raise UsageError(f"{self.prog}: {message}")
+        # "refq: error: conform: argument --level: ...", the one form every refq error line has.
+        command = self.prog.removeprefix("refq").strip()
+        raise UsageError(f"refq: error: {command}: {message}" if command else f"refq: error: {message}")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -51,6 +53,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command in (None, name):
             module = importlib.import_module(f"refq.cli.{module_name}")
             module.configure(sub)
+            sub.add_argument("--verbose", action="store_true",
+                             help="on an error raised by an adapter, show its traceback too")
             sub.set_defaults(_run=module.run)
     return parser
 
@@ -59,13 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         command = next((word for word in argv if not word.startswith("-")), None)
+        args = None
         args = build_parser(command if command in COMMANDS else "").parse_args(argv)
         return args._run(args)
     except RefqError as error:
         # Only refq's own errors: every validation raises one before computing, so a
         # plain ValueError or TypeError here is a bug, not bad input, and must show.
+        details = getattr(error, "details", "")
+        if details and getattr(args, "verbose", False):
+            print(details.rstrip(), file=sys.stderr)
         message = str(error)
-        if not message.startswith("refq"):
+        if not message.startswith("refq: error:"):
             message = f"refq: error: {message}"
         print(message, file=sys.stderr)
         return 2

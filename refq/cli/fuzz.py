@@ -24,24 +24,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write the counterexample as a golden-vector case under DIR (a vectors root: "
                              "refq conform --vectors DIR runs it)")
     parser.add_argument("--database", metavar="DIR",
-                        help="Hypothesis example database (default $REFQ_FUZZ_DATABASE or ~/.cache/refq/hypothesis)")
+                        help="Hypothesis example database (default $REFQ_FUZZ_DATABASE or ~/.cache/refq/fuzz)")
     parser.add_argument("--no-database", action="store_true", help="neither read nor keep earlier examples")
     parser.add_argument("--dtypes", metavar="LIST", help="comma-separated integer types (cast: target formats) to draw")
     parser.add_argument("--granularities", metavar="LIST",
                         help="comma-separated granularities to draw: per_tensor, per_axis, blocked")
-    parser.add_argument("--isolate", action="store_true",
-                        help="run a Python adapter in the harness's worker process (survives crashes; slower)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="call a Python adapter in this process instead of the worker process "
+                             "(a crash of the adapter then ends the run)")
+    parser.add_argument("--isolate", action="store_true", help=argparse.SUPPRESS)  # the default now; kept working
 
 
 def run(args: argparse.Namespace) -> int:
-    from refq.conformance.fuzz import fuzz, report
+    import sys
+
+    from refq.cli.output_paths import check_folder
+    from refq.conformance.fuzz import fuzz, report, save_case
 
     def names(text):
         return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
 
+    check_folder(args.save_vector, "--save-vector")
+    if args.database and not args.no_database:
+        check_folder(args.database, "--database")
     result = fuzz(args.backend, args.op, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
                   database=Path(args.database) if args.database else None, use_database=not args.no_database,
-                  isolate=args.isolate, dtypes=names(args.dtypes), granularities=names(args.granularities),
-                  save_vector=Path(args.save_vector) if args.save_vector else None)
+                  isolate=not args.in_process, dtypes=names(args.dtypes), granularities=names(args.granularities))
+    # The counterexample is printed before it is saved: a failed save must not lose it.
     print(report(result))
+    sys.stdout.flush()
+    if result.found and args.save_vector:
+        try:
+            result.saved = save_case(result, Path(args.save_vector))
+        except OSError as error:
+            print(f"refq: error: --save-vector: cannot write the case under {args.save_vector} "
+                  f"({error.strerror or error}); the counterexample is printed above", file=sys.stderr)
+            return 2
+        print(f"written as a golden-vector case: {result.saved}")
     return 1 if result.found else 0

@@ -1,6 +1,7 @@
 """``refq sweep``: every input of a space through a backend and refq, compared bit for bit.
 
-Exit status 0 when nothing differs, 1 on a mismatch or a backend error, 2 for a usage error.
+Exit status 0 when nothing differs, 1 on a mismatch or a backend error (a crash or a hang of the
+adapter, which runs in the worker process, included), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -26,19 +27,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="processes (default 1)")
     parser.add_argument("--json", metavar="PATH", help="write the (shard) result as JSON for --merge")
     parser.add_argument("--merge", nargs="+", metavar="FILE", help="combine shard results and print the total")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds a chunk (2^24 inputs) may take in the backend (default 600); a backend that "
+                             "hangs or crashes costs that chunk, reported as an error")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
+    from refq.cli.output_paths import check_file, write_all
     from refq.conformance import sweep
+    from refq.conformance.harness import check_declared_profile
     from refq.conformance.runner import load_backend
     from refq.errors import invalid
 
+    if not args.timeout > 0 or args.timeout == float("inf"):
+        raise invalid("--timeout", "a positive, finite number of seconds", args.timeout)
+    check_file(args.json, "--json")
     if args.merge:
         result = sweep.merge(args.merge)
-        if args.json:
-            sweep.write(result, args.json)
         print(sweep.summary(result))
+        sys.stdout.flush()
+        if args.json and write_all([("--json", args.json, json.dumps(result.to_json(), indent=2) + "\n")]):
+            return 2
         return 1 if result.mismatches or result.errors else 0
     if not args.backend:
         raise invalid("--backend", "a backend SPEC (or --merge FILES)", None)
@@ -50,15 +62,24 @@ def run(args: argparse.Namespace) -> int:
         if args.to is None:
             raise invalid("--to", "a float format for cast", None)
         parameters = sweep.cast_parameters(args.to, args.saturate)
-    profile = args.profile
-    if profile is None:
-        with load_backend(args.backend, isolate=False) as subject:
-            profile = subject.profile_for(args.op)
-    spec = sweep.make_spec(args.op, parameters, profile, args.source, args.range)
-    result = sweep.sweep(args.backend, spec, shard=sweep.parse_shard(args.shard), jobs=args.jobs,
-                         progress=False if args.no_progress else None)
-    if args.json:
-        sweep.write(result, args.json)
+    shard = sweep.parse_shard(args.shard)
+    # The adapter runs in the worker process, as under conform: a segfault or a hang costs one chunk.
+    subject = load_backend(args.backend, args.profile, timeout=args.timeout)
+    try:
+        check_declared_profile(subject)
+        profile = args.profile or subject.profile_for(args.op)
+        spec = sweep.make_spec(args.op, parameters, profile, args.source, args.range)
+        if args.jobs > 1:
+            subject.close()  # each process of the pool starts its own worker
+            target = args.backend
+        else:
+            target = subject
+        result = sweep.sweep(target, spec, shard=shard, jobs=args.jobs, progress=False if args.no_progress else None,
+                             isolate=True, timeout=args.timeout)
+    finally:
+        subject.close()
     print(sweep.summary(result))
     sys.stdout.flush()
+    if args.json and write_all([("--json", args.json, json.dumps(result.to_json(), indent=2) + "\n")]):
+        return 2
     return 1 if result.mismatches or result.errors else 0
