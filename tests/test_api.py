@@ -147,6 +147,9 @@ BAD_CALLS = [
                                                                kernel_shape=[2, 2], auto_pad="X"), "auto_pad"),
     ("qlinear_concat", lambda: refq.qlinear_concat(F32(0.1), Z8, [], axis=0), "inputs"),
     ("qlinear_concat", lambda: refq.qlinear_concat(F32(0.1), Z8, [(U8, F32(0.1), Z8)], axis=9), "axis"),
+    ("gguf_quantize", lambda: refq.gguf_quantize(np.ones(33, F32), type="Q4_0"), "x"),
+    ("gguf_quantize", lambda: refq.gguf_quantize(np.ones(32, F32), type="Q4_2"), "type"),
+    ("gguf_dequantize", lambda: refq.gguf_dequantize(np.zeros(35, np.uint8), type="Q8_0"), "blocks"),
 ]
 
 

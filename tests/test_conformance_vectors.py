@@ -232,13 +232,13 @@ def test_cli_build_and_verify(copy, capsys):
 
 def test_level1_stays_small():
     """The checked-in level keeps the repository lean: at most 3 MB of file contents (what git
-    stores) and at most 6 MiB on a disk of 4 KiB blocks, as ``du`` counts them (every small
-    .npy file takes a whole block)."""
+    stores) and at most 7 MiB on a disk of 4 KiB blocks, as ``du`` counts them (every small
+    .npy file takes a whole block; the GGF chapter's 45 cases under two profiles took it past 6)."""
     entries = [LEVEL1, *LEVEL1.rglob("*")]
     contents = sum(path.stat().st_size for path in entries if path.is_file())
     blocks = sum(math.ceil(path.stat().st_size / 4096) if path.is_file() else 1 for path in entries)
     assert contents <= 3_000_000, f"{contents} bytes"
-    assert blocks * 4096 <= 6 * 2**20, f"{blocks * 4} KiB"
+    assert blocks * 4096 <= 7 * 2**20, f"{blocks * 4} KiB"
 
 
 # --- the descriptors ------------------------------------------------------------------------
@@ -300,6 +300,9 @@ def test_every_affine_case_has_every_profile_and_cast_only_onnx():
     from refq.conformance.generate import elementwise
 
     expected.update({op: list(elementwise.PROFILES) for op in elementwise.OPS})
+    from refq.conformance.generate import gguf
+
+    expected.update({op: sorted(gguf.PROFILES) for op in ("gguf_quantize", "gguf_dequantize")})
     directories = {path.parent for path in descriptor_paths()}
     for directory in directories:
         profiles = sorted(path.stem for path in directory.glob("*.json"))

@@ -112,7 +112,12 @@ def test_half_pattern_matches_numpy_near_every_half():
 
 
 def test_half_values_decode_every_pattern():
+    """HALF_VALUES (numpy's widening) against NUM-3.5's decode of every binary16 pattern, and numpy's."""
+    from refq.numbers.floats.arrays import decode_array
+
     patterns = np.arange(1 << 16, dtype=np.uint16)
+    decoded = decode_array(patterns.astype(np.uint32), "binary16").astype(np.float32)
+    assert same_floats(HALF_VALUES, decoded).all()
     widened = patterns.view(np.float16).astype(np.float32)
     assert same_floats(HALF_VALUES, widened).all()
     nan = np.isnan(widened)

@@ -20,6 +20,7 @@ never by ``import refq.backends``.
 
 from __future__ import annotations
 
+from refq.backends.gguf_py import GgufPyBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
@@ -34,8 +35,9 @@ BUILTIN = {
     "torch-pt2e": TorchPT2EBackend,
     "torch-qnnpack": TorchQnnpackBackend,
     "ml_dtypes": MlDtypesBackend,
+    "gguf-py": GgufPyBackend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
+__all__ = ["BUILTIN", "GgufPyBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend"]

@@ -118,3 +118,51 @@ def gguf_dequantize(blocks, *, type) -> np.ndarray:
     else:
         raise invalid("type", "a type whose dequantize refq executes", name)
     return out
+
+
+#: The byte holding the sign bit of the float16 a zero-sign-open block stores (little-endian fp16 at
+#: bytes 0-1 for d, 2-3 for m): d for the types whose scale is the signed maximum over -8 or -16, m for
+#: the types that store the block's minimum.
+_ZERO_SIGN_BYTE = {"Q4_0": 1, "Q5_0": 1, "Q4_1": 3, "Q5_1": 3}
+
+
+def zero_sign_open_blocks(flat: np.ndarray, kind: BlockType) -> np.ndarray:
+    """GGF-2.1 under ``gguf_zero_sign=unpredictable``: the blocks whose stored zero's sign is open.
+
+    A Q4_0 or Q5_0 block whose elements are all zeros (its signed maximum is a zero, so d = ±0 / -8),
+    and a Q4_1 or Q5_1 block whose smallest element is a zero (m is that zero); no other type stores
+    the sign of a zero it picked among the elements."""
+    blocks = flat.reshape(-1, kind.block_elements)
+    if kind.name in ("Q4_0", "Q5_0"):
+        return ~blocks.any(axis=1)
+    if kind.name in ("Q4_1", "Q5_1"):
+        return blocks.min(axis=1) == 0
+    return np.zeros(blocks.shape[0], dtype=bool)
+
+
+def gguf_quantize_outcomes(x, *, type, profile: str = "ggml", gguf_nan: str | None = None,
+                           gguf_zero_sign: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """GGF-5.1 under ``profile``'s GGF variants (``gguf_nan`` and ``gguf_zero_sign`` replace the
+    profile's): the bytes, and per byte whether it is *unpredictable*.
+
+    Every byte of a block that is unpredictable (GGF-1.3 to GGF-1.5, and a NaN under
+    ``gguf_nan=unpredictable``) is unpredictable; under ``gguf_zero_sign=unpredictable`` so is the
+    byte holding the sign bit of the zero a block of :func:`zero_sign_open_blocks` stores.
+    """
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+
+    chosen = EVERY_PROFILE_BY_NAME.get(profile) if isinstance(profile, str) else None
+    if chosen is None or not chosen.gguf:
+        names = [name for name, entry in EVERY_PROFILE_BY_NAME.items() if entry.gguf]
+        raise invalid("profile", "a profile of ggml's block types: " + ", ".join(names), profile)
+    nan = chosen.gguf["gguf_nan"] if gguf_nan is None else gguf_nan
+    zero_sign = chosen.gguf["gguf_zero_sign"] if gguf_zero_sign is None else gguf_zero_sign
+    zero_sign_code = variant_code("gguf_zero_sign", zero_sign, "gguf_zero_sign")
+    kind = block_type(type)
+    out, unpredictable_blocks = gguf_quantize_with_outcomes(x, type=type, nan=nan)
+    unpredictable = np.repeat(unpredictable_blocks, kind.block_bytes)
+    if zero_sign_code == 1 and kind.name in _ZERO_SIGN_BYTE:
+        flat = np.ascontiguousarray(np.asarray(x).reshape(-1), dtype=np.float32)
+        open_blocks = np.flatnonzero(zero_sign_open_blocks(flat, kind))
+        unpredictable[open_blocks * kind.block_bytes + _ZERO_SIGN_BYTE[kind.name]] = True
+    return out, unpredictable

@@ -13,7 +13,6 @@ import math
 import numpy as np
 
 from refq._jit import kernel
-from refq.numbers.floats.arrays import decode_array
 
 HALF_SIGN = 0x8000
 HALF_INFINITY = 0x7C00
@@ -45,7 +44,10 @@ def half_pattern(value):
 
 def _half_values() -> np.ndarray:
     patterns = np.arange(1 << 16, dtype=np.uint32)
-    values = decode_array(patterns, "binary16").astype(np.float32)
+    # numpy's float16 widening is exact on every non-NaN pattern (tests check it against NUM-3.5's
+    # decode_array); it runs at import, where a kernel would import numba and compile.
+    with np.errstate(invalid="ignore"):
+        values = patterns.astype(np.uint16).view(np.float16).astype(np.float32)
     is_nan = (patterns & HALF_INFINITY) == HALF_INFINITY
     is_nan &= (patterns & 0x3FF) != 0
     # A binary16 NaN widens to the binary32 NaN with the same sign and payload, quiet bit set.

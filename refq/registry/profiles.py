@@ -18,6 +18,8 @@ class Profile:
     quantize_per_axis: dict[str, str] = field(default_factory=dict)
     #: Variant values for requantization (REQ); empty where the backend has no integer layers refq covers.
     requantize: dict[str, str] = field(default_factory=dict)
+    #: Variant values for ggml's block types (GGF); empty where the backend has none.
+    gguf: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     notes: str = ""
 
@@ -181,9 +183,39 @@ INTEGER_ONLY_PROFILES: tuple[Profile, ...] = (
     ),
 )
 
+# --- gguf (GGF) ---
+_GGML = {"gguf_contraction": "unfused", "gguf_nan": "unpredictable", "gguf_zero_sign": "ggml",
+         "gguf_conversion": "unpredictable", "gguf_search": "reference"}
+#: Profiles of ggml's block types: they name no affine or requantization variant.
+GGUF_PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "ggml", "ggml's reference block quantizers (ggml-quants.c quantize_row_*_ref, dequantize_row_*), "
+                "compiled without FMA contraction",
+        {}, {}, gguf=dict(_GGML),
+        sources=("ggml/src/ggml-quants.c (ggml 0.25.3, bundled by llama-cpp-python 0.3.36)",
+                 "measured: that file built with gcc 12 -O2 -ffp-contract=off, every type "
+                 "(tests/test_gguf_ggml.py, where the sources are present)"),
+        notes="A NaN in a block makes the block's bytes unpredictable: the maximum searches skip it, but its own "
+              "conversion to an integer is undefined in C. So is the conversion of an infinity or of a value "
+              "beyond int. Built with contraction (gcc -march=native with FMA, clang, AArch64) the K types' "
+              "scale searches change bytes: that build is gguf_contraction=contracted, which refq does not "
+              "compute.",
+    ),
+    Profile(
+        "gguf-py", "gguf-py's numpy block quantizers (gguf.quants.quantize / dequantize)",
+        {}, {}, gguf={**_GGML, "gguf_zero_sign": "unpredictable"},
+        sources=("gguf-py/gguf/quants.py (the gguf package)", "measured: gguf 0.19.0"),
+        notes="Quantizes Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, TQ1_0, TQ2_0 and MXFP4 only, and dequantizes every type. "
+              "Byte-identical to ggml's reference except for the sign of a zero: Q4_0 and Q5_0 take the first "
+              "element of largest magnitude (numpy's argmax), so a block of zeros of both signs stores d = +0 or "
+              "-0; Q4_1 and Q5_1 take numpy's min, whose sign of a zero minimum is numpy's choice.",
+    ),
+)
+# --- end gguf ---
+
 #: Every profile that names requantization variants, by name.
 REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)
                                if profile.requantize}
 #: Every profile a backend can declare or ``--profile`` can name, integer-only ones included.
-EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)}
+EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES, *GGUF_PROFILES)}
 # --- end requantize ---

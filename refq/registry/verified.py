@@ -43,8 +43,8 @@ ENGINES: tuple[VerifiedPackage, ...] = (
                     profiles=("pytorch", "pytorch-fake-quant", "pytorch-pt2e", "pytorch-qnnpack")),
     # The casts of the onnx profile (NUM chapter); 0.6.0 and 0.7.0 give the same bits on every vector and test.
     VerifiedPackage("ml_dtypes", ("0.6.0", "0.7.0"), backends=("ml_dtypes",), profiles=("onnx",)),
-    # No built-in backend yet: the GGF chapter's tests compare refq's block types with gguf-py's numpy code.
-    VerifiedPackage("gguf", ("0.19.0",), why="gguf-py, the GGF chapter's reference engine in tests/test_gguf*.py"),
+    # The GGF chapter's block types (gguf-py's numpy code).
+    VerifiedPackage("gguf", ("0.19.0",), backends=("gguf-py",), profiles=("gguf-py",)),
 )
 
 #: Libraries refq itself computes with: pinned so that a fresh machine reproduces the documented results.
