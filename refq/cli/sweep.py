@@ -63,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
             raise invalid("--to", "a float format for cast", None)
         parameters = sweep.cast_parameters(args.to, args.saturate)
     shard = sweep.parse_shard(args.shard)
+    if args.jobs < 1:
+        raise invalid("--jobs", "a positive integer", args.jobs)
+    # Everything that can be checked without the backend is, before its worker starts.
+    from refq.registry.operations import DEFAULT_PROFILE
+
+    sweep.make_spec(args.op, parameters, args.profile or DEFAULT_PROFILE, args.source, args.range).chunks(shard)
     # The adapter runs in the worker process, as under conform: a segfault or a hang costs one chunk.
     subject = load_backend(args.backend, args.profile, timeout=args.timeout)
     try:
