@@ -127,11 +127,35 @@ def load_input(directory: Path, entry, *, check_hash: bool = True):
     return load_array(directory, entry, check_hash=check_hash)
 
 
+def _inside(directory: Path, path: Path) -> bool:
+    """Whether ``path``, symbolic links followed, lies in ``directory``: a case reads its own files only."""
+    try:
+        path.resolve(strict=True).relative_to(directory.resolve(strict=True))
+    except (OSError, ValueError, RuntimeError):  # missing, outside, or a symlink loop
+        return False
+    return True
+
+
 def load_array(directory: Path, reference: dict, *, check_hash: bool = True) -> np.ndarray:
     path = directory / reference["file"]
-    if check_hash and sha256(path) != reference["sha256"]:
-        raise CaseFormatError(f"{path}: SHA-256 does not match its descriptor")
-    array = np.load(path, allow_pickle=False)
+    if not path.is_file():
+        raise CaseFormatError(f"{path}: no such file (named by its descriptor)")
+    if not _inside(directory, path):
+        raise CaseFormatError(f"{path}: leads outside its case folder {directory} (a symbolic link?)")
+    try:
+        if check_hash and sha256(path) != reference["sha256"]:
+            raise CaseFormatError(f"{path}: SHA-256 does not match its descriptor")
+        # Whatever the bytes are (truncated, a pickle, a header numpy cannot parse), a malformed file
+        # is a malformed case, never another exception.
+        array = np.load(path, allow_pickle=False)
+    except CaseFormatError:
+        raise
+    # numpy's header parser lets its tokenizer's errors through (the fuzzer found tokenize.TokenError):
+    # any exception from parsing these untrusted bytes means the file is malformed.
+    except Exception as error:  # noqa: BLE001
+        raise CaseFormatError(f"{path}: not a readable .npy file ({type(error).__name__}: {error})") from None
+    if not isinstance(array, np.ndarray):
+        raise CaseFormatError(f"{path}: holds {type(array).__name__}, not one array")
     if str(array.dtype) != reference["dtype"] or list(array.shape) != reference["shape"]:
         raise CaseFormatError(f"{path}: dtype/shape {array.dtype}{list(array.shape)} differ from the descriptor")
     return array
@@ -142,8 +166,10 @@ def load_case(path: Path, *, check_hash: bool = True) -> Case:
     path = Path(path)
     try:
         descriptor = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or bad UTF-8
         raise CaseFormatError(f"{path}: cannot read the descriptor: {error}") from None
+    if not isinstance(descriptor, dict):
+        raise CaseFormatError(f"{path}: the descriptor is {type(descriptor).__name__}, not a JSON object")
     validate_descriptor(descriptor, str(path))
     check_sequences(descriptor, str(path))
     directory = path.parent

@@ -102,6 +102,22 @@ def write_case_directory(case, directory: Path) -> None:
     (directory / "case.json").write_text(text + "\n", encoding="utf-8")
 
 
+def read_output(output: Path) -> Outcome:
+    """The program's ``output.npy``: any bytes that are not one array (truncated, a pickle, a header
+    numpy cannot parse, a symbolic link out of the case folder) are a bad return, never an exception."""
+    if output.is_symlink() or not output.is_file():
+        return Outcome("bad_return", message="output.npy is not a plain file in the case folder")
+    try:
+        value = np.load(output, allow_pickle=False)
+    # numpy's header parser lets its tokenizer's errors through (tokenize.TokenError): any exception
+    # from parsing the program's bytes is its bad return.
+    except Exception as error:  # noqa: BLE001
+        return Outcome("bad_return", message=f"output.npy cannot be read: {type(error).__name__}: {error}")
+    if not isinstance(value, np.ndarray):
+        return Outcome("bad_return", message=f"output.npy holds {type(value).__name__}, not one array")
+    return Outcome("returned", value=value)
+
+
 class CommandBackend:
     """An external program run once per call (``cmd:COMMAND ...``): the command runner of
     :mod:`refq.conformance.runner`."""
@@ -161,11 +177,7 @@ class CommandBackend:
             output = directory / "output.npy"
             if not output.is_file():
                 return Outcome("bad_return", message="exit status 0 but no output.npy was written")
-            try:
-                value = np.load(output, allow_pickle=False)
-            except (OSError, ValueError) as error:
-                return Outcome("bad_return", message=f"output.npy cannot be read: {error}")
-            return Outcome("returned", value=value)
+            return read_output(output)
 
     def close(self) -> None:
         pass
