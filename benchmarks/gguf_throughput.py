@@ -2,7 +2,7 @@
 
 Single thread, float32 input, best of several repeats; throughput is float32 bytes per second
 (4 bytes per element, in for quantize and out for dequantize). ggml is built from its sources by
-tests/gguf_ggml.py (``-O2 -ffp-contract=off``, the unfused reference, and ``-O2 -march=native``)
+the library `refq ggml build` compiles (``-O2 -ffp-contract=off``, the unfused reference, and ``-O2 -march=native``)
 when they are present, and left out otherwise. gguf-py has no quantize for the K and IQ types.
 
     python benchmarks/gguf_throughput.py [--log2-size 22] [--repeats 5] [--types Q4_0,Q4_K]

@@ -10,8 +10,8 @@ One engine (:mod:`.fingerprint_engine`: probe -> predict -> match, one result ty
 every chapter's probe table: the affine operations (:mod:`.fingerprint_affine`, per tensor
 and per axis, element by element, with the nearest profile), requantization through
 ``qlinear_matmul`` and ``qlinear_conv`` (:mod:`.fingerprint_integer`), the elementwise
-operations (:mod:`.fingerprint_elementwise`) and the observers' qparams rule
-(:mod:`.fingerprint_observers`); :mod:`.fingerprint_report` renders the results.
+operations (:mod:`.fingerprint_elementwise`), the observers' qparams rule
+(:mod:`.fingerprint_observers`) and ggml's block types (:mod:`.fingerprint_gguf`); :mod:`.fingerprint_report` renders the results.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from refq.conformance import fingerprint_elementwise, fingerprint_integer, fingerprint_observers
+from refq.conformance import fingerprint_elementwise, fingerprint_gguf, fingerprint_integer, fingerprint_observers
 from refq.conformance import fingerprint_engine as engine
 from refq.conformance import fingerprint_report as report
 from refq.conformance.fingerprint_affine import (  # noqa: F401 - the affine chapter's public names
@@ -44,7 +44,8 @@ from refq.conformance.runner import Backend
 
 F32 = np.float32
 #: The chapters whose results are reported probe by probe, in report order.
-PROBE_CHAPTERS = (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER, fingerprint_observers.CHAPTER)
+PROBE_CHAPTERS = (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER, fingerprint_observers.CHAPTER,
+                  fingerprint_gguf.CHAPTER)
 #: The result type of every chapter (the affine one's old name).
 OperationFingerprint = Result
 
@@ -61,9 +62,11 @@ class Fingerprint:
     elementwise: list[Result] = field(default_factory=list)
     #: The observers' qparams rule (observe_minmax), per tensor.
     observers: list[Result] = field(default_factory=list)
+    #: ggml's block types (gguf_quantize): the build's contraction and the zero signs.
+    gguf: list[Result] = field(default_factory=list)
 
     def probe_results(self) -> list[Result]:
-        return self.integer + self.elementwise + self.observers
+        return self.integer + self.elementwise + self.observers + self.gguf
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -102,15 +105,15 @@ def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=
     """The fingerprint of ``backend`` (an adapter object) for every affine operation and granularity;
     with ``probes``, also its integer, elementwise and observer operations."""
     declared = declared_profiles(backend)
-    integer, elementwise, observers = ([_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes
-                                       else ([], [], []))
+    integer, elementwise, observers, gguf = ([_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes
+                                             else ([], [], [], []))
     return Fingerprint(
         backend=str(getattr(backend, "name", type(backend).__name__)),
         version=str(getattr(backend, "version", "")),
         declared_profile=declared,
         operations=[fingerprint_operation(backend, operation, granularity)
                     for operation in operations for granularity in granularities],
-        integer=integer, elementwise=elementwise, observers=observers,
+        integer=integer, elementwise=elementwise, observers=observers, gguf=gguf,
     )
 
 

@@ -108,3 +108,13 @@ def test_gguf_quantize_outcomes_rejects_a_profile_without_gguf_variants():
 def test_backend_reports_its_version():
     backend = GgufPyBackend()
     assert backend.version and backend.profile == "gguf-py"
+
+
+def test_fingerprint_of_gguf_py(capsys):
+    """refq fingerprint reaches GGF: gguf-py's zero signs are its profile's (unpredictable), its K-type
+    quantize is unsupported, and the run exits 0 (consistent with the declared profile)."""
+    assert main(["fingerprint", "--backend", "gguf-py"]) == 0
+    out = capsys.readouterr().out
+    assert "gguf_quantize legacy" in out and "gguf_quantize k-types: unsupported" in out
+    section = out[out.index("gguf_quantize legacy"):]
+    assert "gguf_zero_sign                 unpredictable" in section.splitlines()[1]

@@ -102,3 +102,36 @@ def test_quantize_matches_unfused_ggml_many_blocks(name):
     theirs = ggml.quantize("unfused", name, x).reshape(-1, rows)
     differ = (ours.reshape(-1, rows) != theirs).any(axis=1)
     assert np.flatnonzero(differ & ~unpredictable).tolist() == []
+
+
+# --- ggml as a conformance backend ------------------------------------------------------------------
+
+
+def test_ggml_backend_conforms_on_the_vectors():
+    """The ggml backend (unfused build) on every level-1 GGF case of its profile: every type refq
+    quantizes passes byte for byte, every type dequantizes bit for bit; ggml lacks IQ2_XXS's
+    quantize_row_*_ref and Q8_1's dequantize_row_*, reported unsupported."""
+    from refq.conformance.harness import case_paths, run_cases
+
+    results = run_cases("ggml", case_paths(ops=["gguf_quantize", "gguf_dequantize"]))
+    assert [r.id for r in results if r.status not in ("pass", "unsupported")] == []
+    assert sorted(r.id.split("/")[1] for r in results if r.status == "unsupported") == [
+        "error-dequantize-only-type", "q8_1-bytes"]
+    assert sum(r.status == "pass" for r in results) == 43
+
+
+def test_fingerprint_names_the_build():
+    """The fingerprint tells ggml's unfused build from the -march=native one by its K-type bytes, and
+    both from gguf-py by the zero signs."""
+    from refq.backends import GgufPyBackend
+    from refq.conformance.fingerprint_gguf import fingerprint_gguf
+
+    def named(backend):
+        return {result.granularity: result.variants for result in fingerprint_gguf(backend) if result.status == "ok"}
+
+    unfused = named(ggml.backend("unfused"))
+    assert unfused["legacy"]["gguf_zero_sign"] == ["ggml"]
+    assert unfused["k_types"]["gguf_contraction"] == ["unfused"]
+    if cpu_has_fma():
+        assert named(ggml.backend("fused"))["k_types"]["gguf_contraction"] == ["contracted"]
+    assert named(GgufPyBackend())["legacy"]["gguf_zero_sign"] == ["unpredictable"]

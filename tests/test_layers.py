@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Layer of each module, by longest matching prefix; lower numbers are lower layers.
 LAYERS: dict[str, int] = {
-    "refq": 0,  # the package itself: refq.errors only (its API is looked up lazily, by name)
+    # The package itself: refq.errors, and the operation records naming its functions (looked up lazily).
+    "refq": 1,
     "refq.errors": 0,
     "refq._jit": 0,
     "refq.registry": 1,

@@ -39,7 +39,8 @@ def test_constraints_file_is_the_record():
 
 def test_constraints_pin_every_recorded_package_once():
     pins = [line for line in constraints_text().splitlines() if line and not line.startswith("#")]
-    assert [pin.split("==")[0] for pin in pins] == [entry.package for entry in VERIFIED]
+    # A source build (llama-cpp-python's sources, compiled by refq ggml build) is not a pip install.
+    assert [pin.split("==")[0] for pin in pins] == [entry.package for entry in VERIFIED if not entry.source_build]
     assert all(pin.split("==")[1] == VERIFIED_BY_PACKAGE[pin.split("==")[0]].versions[-1] for pin in pins)
 
 
@@ -207,3 +208,11 @@ def test_failing_test_names_an_unverified_release(tmp_path):
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "refq: engine releases not verified" in completed.stdout
     assert f"ml_dtypes {UNRELEASED} is installed, but refq was verified with ml_dtypes" in completed.stdout
+
+
+def test_a_source_build_is_checked_by_the_version_its_backend_reports():
+    assert check_backend("ggml").status == "not_installed"
+    assert "run refq ggml build" in check_backend("ggml").text()
+    assert check_backend("ggml", "0.3.36").status == "verified"
+    assert check_backend("ggml", "0.3.37").status == "not_verified"
+    assert check_backend("gguf-py", "9.9").status == "verified"  # a pip package: its metadata decides

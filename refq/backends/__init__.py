@@ -20,6 +20,7 @@ never by ``import refq.backends``.
 
 from __future__ import annotations
 
+from refq.backends.ggml import GgmlBackend
 from refq.backends.gguf_py import GgufPyBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
@@ -36,8 +37,9 @@ BUILTIN = {
     "torch-qnnpack": TorchQnnpackBackend,
     "ml_dtypes": MlDtypesBackend,
     "gguf-py": GgufPyBackend,
+    "ggml": GgmlBackend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "GgufPyBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
+__all__ = ["BUILTIN", "GgmlBackend", "GgufPyBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend"]

@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
             results = run_cases(backend, paths, profile=args.profile, timeout=args.timeout,
                                 progress=False if args.no_progress else None)
         runs.append(BackendRun(spec, backend.name, backend.profile, backend.version, results,
-                               seconds=time.perf_counter() - start, verification=check_backend(backend.name)))
+                               seconds=time.perf_counter() - start,
+                               verification=check_backend(backend.name, backend.version)))
     details = failure_details(runs, cases_per_backend=args.details)
     versions = version_lines(runs)
     if args.markdown:

@@ -29,6 +29,9 @@ class VerifiedPackage:
     profiles: tuple[str, ...] = ()
     #: Why a package without backends is pinned.
     why: str = ""
+    #: Not installed by pip but fetched as source and compiled (``refq ggml build``): its release is the
+    #: sources', which its backend reports as its version; constraints.txt does not pin it.
+    source_build: bool = False
 
     @property
     def pinned(self) -> str:
@@ -45,6 +48,8 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     VerifiedPackage("ml_dtypes", ("0.6.0", "0.7.0"), backends=("ml_dtypes",), profiles=("onnx",)),
     # The GGF chapter's block types (gguf-py's numpy code).
     VerifiedPackage("gguf", ("0.19.0",), backends=("gguf-py",), profiles=("gguf-py",)),
+    # ggml's C, vendored by llama-cpp-python's source release (ggml 0.25.3), compiled by `refq ggml build`.
+    VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml",), profiles=("ggml",), source_build=True),
 )
 
 #: Libraries refq itself computes with: pinned so that a fresh machine reproduces the documented results.
@@ -79,6 +84,7 @@ class VersionCheck:
     package: str
     installed: str | None
     verified: tuple[str, ...]
+    source_build: bool = False
 
     @property
     def is_verified(self) -> bool:
@@ -94,6 +100,8 @@ class VersionCheck:
     def text(self) -> str:
         verified = ", ".join(self.verified)
         if self.installed is None:
+            if self.source_build:
+                return f"{self.package} sources not built (verified: {verified}; run refq ggml build)"
             return f"{self.package} not installed (verified: {verified})"
         if self.is_verified:
             return f"verified with {self.package} {self.installed}"
@@ -103,13 +111,18 @@ class VersionCheck:
 def check_package(package: str, installed: str | None = None) -> VersionCheck:
     """Check ``package``'s installed release (or ``installed``, when given) against the record."""
     entry = VERIFIED_BY_PACKAGE[package]
+    if entry.source_build:  # not a distribution pip knows: only what its backend reports
+        return VersionCheck(package, installed, entry.versions, source_build=True)
     return VersionCheck(package, installed if installed is not None else installed_version(package), entry.versions)
 
 
-def check_backend(backend: str) -> VersionCheck | None:
-    """The check for a built-in backend's package; None for refq itself and for other adapters."""
+def check_backend(backend: str, version: str | None = None) -> VersionCheck | None:
+    """The check for a built-in backend's package; None for refq itself and for other adapters.
+    ``version`` is the backend's own (``backend.version``): a source build's release is only known so."""
     entry = VERIFIED_BY_BACKEND.get(backend)
-    return None if entry is None else check_package(entry.package)
+    if entry is None:
+        return None
+    return check_package(entry.package, version if entry.source_build else None)
 
 
 def unverified() -> list[VersionCheck]:
@@ -123,7 +136,7 @@ def constraints_text() -> str:
     lines = ["# Generated from refq/registry/verified.py (`refq versions --constraints`); do not edit by hand.",
              "# The releases refq's profiles, vectors and docs were verified with. Test against the newest",
              "# releases instead: pip install -U onnx onnxruntime ml_dtypes (torch stays 2.13.0 here), then refq conform."]
-    lines += [f"{entry.package}=={entry.pinned}" for entry in VERIFIED]
+    lines += [f"{entry.package}=={entry.pinned}" for entry in VERIFIED if not entry.source_build]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,77 @@
+"""ggml's own C block quantizers (``quantize_row_*_ref``, ``dequantize_row_*``) through ctypes."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from refq.backends.ggml_build import SOURCE_RELEASE, built_library
+
+
+def c_name(type_name: str) -> str:
+    """The type's name as ggml's function names spell it: ``q4_0``, ``q4_K``, ``iq4_nl``."""
+    return type_name.lower().replace("_k", "_K")
+
+
+class GgmlBackend:
+    """``gguf_quantize`` and ``gguf_dequantize`` through the library ``refq ggml build`` compiles
+    without FMA contraction (:mod:`refq.backends.ggml_build`): ggml's reference, profile ``ggml``.
+
+    Quantize calls ``quantize_row_<type>_ref``, dequantize ``dequantize_row_<type>``; a type ggml has
+    no such function for (the lattice IQ types' quantize, Q8_1's dequantize) is NotImplementedError.
+    The C functions do not check their arguments, so this adapter checks what C would read out of
+    bounds: a length that is not a whole number of blocks is a ValueError.
+    """
+
+    name = "ggml"
+    profile = "ggml"
+    build = "unfused"
+
+    def __init__(self) -> None:
+        import gguf
+
+        self._types = gguf.GGMLQuantizationType
+        self._library = ctypes.CDLL(str(built_library(self.build)))
+        self._library.ggml_type_size.restype = ctypes.c_size_t
+        self._library.ggml_blck_size.restype = ctypes.c_int64
+        self._library.ggml_quantize_init.restype = None
+        #: The release of the sources compiled (llama-cpp-python's, which vendors ggml).
+        self.version = SOURCE_RELEASE[1]
+
+    def _block(self, type: str) -> tuple[int, int, int]:
+        try:
+            kind = int(self._types[type])
+        except KeyError:
+            raise ValueError(f"type {type!r}: not a ggml type") from None
+        return kind, int(self._library.ggml_blck_size(kind)), int(self._library.ggml_type_size(kind))
+
+    def _function(self, name: str):
+        try:
+            function = getattr(self._library, name)
+        except AttributeError:
+            raise NotImplementedError(f"ggml has no {name}") from None
+        function.restype = None
+        return function
+
+    def gguf_quantize(self, x, *, type="Q4_0") -> np.ndarray:
+        kind, elements, size = self._block(type)
+        function = self._function(f"quantize_row_{c_name(type)}_ref")
+        values = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1))
+        if values.size % elements:
+            raise ValueError(f"x: {values.size} values are not a whole number of {type} blocks of {elements}")
+        self._library.ggml_quantize_init(kind)
+        out = np.zeros(values.size // elements * size, dtype=np.uint8)
+        function(values.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p),
+                 ctypes.c_int64(values.size))
+        return out
+
+    def gguf_dequantize(self, blocks, *, type="Q4_0") -> np.ndarray:
+        kind, elements, size = self._block(type)
+        function = self._function(f"dequantize_row_{c_name(type)}")
+        data = np.ascontiguousarray(np.asarray(blocks, dtype=np.uint8).reshape(-1))
+        if data.size % size:
+            raise ValueError(f"blocks: {data.size} bytes are not a whole number of {type} blocks of {size}")
+        out = np.zeros(data.size // size * elements, dtype=np.float32)
+        function(data.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(out.size))
+        return out
