@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mutation-score": ("mutants", "run the deliberately wrong backends against the vectors: the suite's score"),
     "fuzz": ("fuzz", "differential fuzzing of a backend against refq; shrinks a disagreement to a minimal case"),
     "sweep": ("sweep", "every float32 (or small-format) input through a backend and refq, compared bit for bit"),
+    "gguf": ("gguf", "check a GGUF file: every tensor well formed, and the reference's bytes for its source weights"),
     "ggml": ("ggml", "build ggml's C block quantizers from llama-cpp-python's sources (the ggml backend)"),
     "demo": ("demo", "train, quantize and run two digits models end to end; size, accuracy, bit-exactness, speed"),
 }
