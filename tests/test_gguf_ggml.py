@@ -135,3 +135,18 @@ def test_fingerprint_names_the_build():
     if cpu_has_fma():
         assert named(ggml.backend("fused"))["k_types"]["gguf_contraction"] == ["contracted"]
     assert named(GgufPyBackend())["legacy"]["gguf_zero_sign"] == ["unpredictable"]
+
+
+def test_ggml_and_gguf_py_conform_on_level2(tmp_path):
+    """Level 2 (24 blocks of each family per type, 512 random blocks per dequantize case), built here:
+    ggml passes every case it has a function for, gguf-py every case of the types it implements."""
+    from refq.conformance.generate.build import build
+    from refq.conformance.harness import case_paths, run_cases
+
+    ops = ["gguf_quantize", "gguf_dequantize"]
+    build(2, tmp_path, ops)
+    paths = [path for path in case_paths(level=2, ops=ops, root=tmp_path) if "level2" in str(path)]
+    for backend, unsupported in (("ggml", 1), ("gguf-py", 11)):
+        results = run_cases(backend, paths)
+        assert [r.id for r in results if r.status not in ("pass", "unsupported")] == [], backend
+        assert sum(r.status == "unsupported" for r in results) == unsupported, backend
