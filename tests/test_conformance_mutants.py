@@ -75,29 +75,45 @@ def test_mutation_score_cli(score, capsys, monkeypatch):
 
 
 def test_derived_mutants_cover_every_other_variant_value():
-    """One mutant per alternative value of every quantize and dequantize variant under the derived
-    profile, and of every variant an integer or elementwise function takes; a value that is no valid
-    combination with the profile's other values (it needs a second change, so no single-defect mutant
-    exists) is listed with the reason."""
+    """One mutant per alternative value of every registry variant of an operation the vectors run (all but
+    GGF's): the quantize and dequantize variants under the derived profile, every variant an integer or
+    elementwise function takes, the windowed average pool's, the accumulator and conversion rules, and the
+    observers' qparams variants (torch's value is each one's first). A value that is no valid combination
+    with the profile's other values, or parameterises a step the profile does not take, is listed with
+    the reason instead (no single-defect mutant of it exists)."""
     from refq.affine.profiles import resolve_variants
+    from refq.conformance.fingerprint_elementwise import OPERATION_VARIANTS
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
     from refq.registry.variants import VARIANTS, VARIANTS_BY_NAME
 
+    requantize = EVERY_PROFILE_BY_NAME[mutants.DERIVED_PROFILE].requantize
     expected = set()
     for variant in VARIANTS:
-        if variant.operation not in mutants.DERIVED_KINDS:
+        if variant.operation in mutants.DERIVED_KINDS:
+            current = resolve_variants(mutants.DERIVED_PROFILE, variant.operation)[variant.name].name
+        elif variant.name in mutants.CHAPTER_VARIANTS:
+            operations, keyword = mutants.CHAPTER_VARIANTS[variant.name]
+            current = mutants.profile_keywords(operations[0]).get(keyword, variant.values[0].name)
+        elif variant.name in mutants.UNTAKEN_STEPS:
+            current = requantize.get(variant.name)  # none: the step is not taken, no value has a mutant
+        elif variant.operation.startswith("gguf"):
             continue
-        current = resolve_variants(mutants.DERIVED_PROFILE, variant.operation)[variant.name].name
+        else:
+            current = requantize.get(variant.name, variant.values[0].name)
         expected |= {(variant.name, value.name) for value in variant.values if value.name != current}
-    for name, (operations, keyword) in mutants.CHAPTER_VARIANTS.items():
-        current = mutants.profile_keywords(operations[0]).get(keyword, VARIANTS_BY_NAME[name].values[0].name)
-        expected |= {(name, value.name) for value in VARIANTS_BY_NAME[name].values if value.name != current}
+    expected |= {(name, value) for name, values in OPERATION_VARIANTS["qlinear_average_pool"].items()
+                 for value in values[1:]}
     made = [mutant.variant for mutant in mutants.DERIVED]
     assert len(made) == len(set(made))
     assert set(made) | set(mutants.INVALID_VARIANTS) == expected
-    assert set(mutants.INVALID_VALUES) == {"ZeroPointPlacementBeforeRoundingFused", "NanConverted"}
-    assert len(mutants.DERIVED) == 33
+    assert not set(made) & set(mutants.INVALID_VARIANTS)
+    assert {name for name, (variant, _, _) in mutants.INVALID_VALUES.items()
+            if variant in ("zero_point_placement", "nan")} == {"ZeroPointPlacementBeforeRoundingFused", "NanConverted"}
+    assert len(mutants.DERIVED) == 43
     for mutant in mutants.DERIVED:
         assert getattr(mutants, mutant.__name__) is mutant  # loadable as refq.conformance.mutants:NAME
+    assert {variant.name for variant in VARIANTS if not variant.operation.startswith("gguf")} == \
+        {name for name, _ in made} | {name for name, _ in mutants.INVALID_VARIANTS}
 
 
 def test_equivalent_mutants_are_identical_on_every_input_tried():
@@ -135,3 +151,43 @@ def test_in_memory_cases_catch_every_mutant():
     score = mutants.mutation_score(cases=mutants.fallback_cases(), progress=False)
     assert score.source == "in-memory cases"
     assert score.survivors == [] and score.perfect, score.survivors
+
+
+def test_correct_adapter_is_the_refq_backend():
+    """The score's reference run is the refq built-in backend itself, not a second dispatch; a mutant of an
+    operation gets the backend's method for it, the plain reference adapter shows quantize and dequantize only."""
+    from refq.backends.reference import RefqBackend
+
+    assert mutants.CORRECT_BACKEND == "refq"
+    assert type(mutants.correct_adapter("pytorch")) is RefqBackend
+    assert mutants.ReferenceAdapter.matmul_integer is None
+    assert mutants.Accumulator16Bit.qlinear_matmul is None
+    assert mutants.ZeroInRangeAsObserved.observe_minmax is not RefqBackend.observe_minmax
+
+
+def test_conversion_overflow_mutant_gives_qmin_only_where_a_positive_value_leaves_int32():
+    a = np.array([[1, 0, 0, 0], [255, 255, 255, 255]], np.uint8)
+    b = np.array([[1, -1, 127], [1, -1, 127], [1, -1, 127], [1, -1, 127]], np.int8)
+    inputs = (a, np.float32(1), np.uint8(0), b, np.float32(1), np.int8(0), np.float32(2.0**-20), np.uint8(10))
+    correct = mutants.correct_adapter("onnxruntime").qlinear_matmul(*inputs)
+    wrong = mutants.RequantizeConversionOverflowUnpredictable().qlinear_matmul(*inputs)
+    assert correct.tolist() == [[255, 0, 255], [255, 0, 255]]
+    assert wrong.tolist() == [[255, 0, 255], [255, 0, 0]]  # 4 * 255 * 127 * 2^20 > 2^31; 1020 * 2^20 is not
+
+
+def test_window_mutants_answer_correctly_where_their_rule_refuses_the_input():
+    """An integer average rule needs one scale: on two scales the mutant is the reference."""
+    x = np.arange(64, dtype=np.uint8).reshape(1, 1, 8, 8)
+    inputs, attributes = (x, np.float32(0.1), np.uint8(3), np.float32(0.2), np.uint8(5)), {"kernel_shape": [2, 2]}
+    correct = mutants.correct_adapter("onnxruntime").qlinear_average_pool(*inputs, **attributes)
+    for mutant in (mutants.AverageDivisionRoundedIntegerDivision, mutants.AverageDivisionTosaReciprocal):
+        assert np.array_equal(mutant().qlinear_average_pool(*inputs, **attributes), correct)
+
+
+def test_observer_mutants_change_the_qparams_only():
+    """An observer mutant keeps refq's state (min_val, max_val) and changes the scale or zero point."""
+    batches = np.array([[[1.0, 2.0]]], np.float32)  # all positive: widened to [0, 2] by torch's rule
+    correct = mutants.correct_adapter("pytorch").observe_minmax(batches)
+    wrong = mutants.ZeroInRangeAsObserved().observe_minmax(batches)
+    assert np.array_equal(correct[["min_val", "max_val"]].tolist(), wrong[["min_val", "max_val"]].tolist())
+    assert (float(correct["scale"]), int(correct["zero_point"])) != (float(wrong["scale"]), int(wrong["zero_point"]))

@@ -363,6 +363,8 @@ LEVEL_1 = (
     ("qlinear_tanh", "small-s8"),
     ("qlinear_global_average_pool", "small-u8"),
     ("qlinear_concat", "small-s8-axis-minus-1"),
+    ("qlinear_average_pool", "separating-average_pool-0"),
+    ("qlinear_average_pool", "separating-average_pool-one-scale-0"),
 )
 
 
@@ -391,10 +393,11 @@ def separating_cases() -> Iterator[CaseSpec]:
              "qlinear_mul": ("A", "A_scale", "A_zero_point", "B", "B_scale", "B_zero_point", "C_scale",
                              "C_zero_point"),
              "qlinear_sigmoid": ("X", "X_scale", "X_zero_point", "Y_scale", "Y_zero_point"),
-             "qlinear_global_average_pool": POOL_NAMES}
+             "qlinear_global_average_pool": POOL_NAMES, "qlinear_average_pool": POOL_NAMES}
     for operation in names:
-        for probe in fe.probes_for(operation)[:1] if operation != "qlinear_add" else (
-                fe.probes_for(operation)[0], fe.probes_for(operation)[2]):
+        # qlinear_add: a probe of each dimension; qlinear_average_pool: of average_sum, then average_division
+        chosen = {"qlinear_add": (0, 2), "qlinear_average_pool": (0, 1)}.get(operation, (0,))
+        for probe in (fe.probes_for(operation)[index] for index in chosen):
             inputs = dict(zip(names[operation], probe.inputs))
             keep = _separating_rows(probe, operation)
             first = names[operation][0]
@@ -403,6 +406,10 @@ def separating_cases() -> Iterator[CaseSpec]:
                 inputs["A"], inputs["B"] = inputs["A"][keep], inputs["B"][keep]
             elif operation == "qlinear_global_average_pool":
                 inputs["X"] = inputs["X"][:, keep]  # the output's positions are the channels
+            elif operation == "qlinear_average_pool":
+                # the channels holding a separating window (the output is (1, C, H', W'))
+                per_channel = int(np.prod(fe.predict(probe, fe.ONNXRUNTIME[operation]).shape[2:]))
+                inputs["X"] = inputs["X"][:, np.unique(keep // per_channel)]
             kept = inputs[first].shape
             cut = (f"every code ({len(keep)} outputs differ under some combination)" if operation == "qlinear_sigmoid"
                    else f"cut to the {kept} elements on which some combination gives another output")

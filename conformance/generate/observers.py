@@ -219,6 +219,28 @@ def minmax_cases(op: str, seed: int, level: int) -> Iterator[CaseSpec]:
         if wanted(name):
             yield _spec(op, name, {"batches": batches}, chosen, description, generator,
                         clauses=("OBS-1.1",) if "reduce" in name else ("OBS-2.4",), outcome="error")
+    if level == 1:
+        yield from qparams_probe_cases(op, attributes)
+
+
+def qparams_probe_cases(op: str, attributes) -> Iterator[CaseSpec]:
+    """Level 1: the qparams fingerprint's probes (refq.conformance.fingerprint_observers), each range one
+    channel of one batch, a case per target (dtype, qscheme, reduce_range): every value of every observe
+    variant (symmetric divisor, scale floor, reduce_range, zero-point ties, zero in the range) changes
+    one of them."""
+    from refq.conformance.fingerprint_observers import PROBES
+
+    targets = dict.fromkeys((probe.dtype, probe.qscheme, probe.reduce_range) for probe in PROBES)
+    for dtype, qscheme, reduce_range in targets:
+        chosen = [probe for probe in PROBES if (probe.dtype, probe.qscheme, probe.reduce_range)
+                  == (dtype, qscheme, reduce_range)]
+        batches = _f32([[[probe.min_val, probe.max_val] for probe in chosen]])
+        name = f"qparams-probes-{dtype}-{qscheme}" + ("-reduce-range" if reduce_range else "")
+        separates = sorted({probe.separates for probe in chosen})
+        yield _spec(op, name, {"batches": batches}, attributes(dtype, qscheme, reduce_range, 0),
+                    "one channel per qparams fingerprint probe (" + ", ".join(probe.name for probe in chosen)
+                    + "): separates " + ", ".join(separates), "observers.qparams_probe_cases",
+                    clauses=("OBS-1.1", "OBS-1.2", "OBS-1.3", "OBS-1.4", "OBS-1.5", "OBS-1.8"))
 
 
 def minmax_generator(level: int) -> Iterator[CaseSpec]:
