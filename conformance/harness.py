@@ -61,32 +61,28 @@ class CaseResult:
 # --- choosing the cases -------------------------------------------------------------------------------------
 
 
-def _identity(item: Case | Path) -> tuple[str, str, object]:
-    """(op, profile, key of the case's directory) without loading a descriptor that is still on disk."""
+def _identity(item: Case | Path) -> tuple[str, str]:
+    """(op, profile) without loading a descriptor that is still on disk."""
     if isinstance(item, Case):
-        key = item.path.parent if item.path is not None else item.id
-        return item.op, item.profile, key
+        return item.op, item.profile
     path = Path(item)
-    return path.parents[1].name, path.stem, path.parent
+    return path.parents[1].name, path.stem
 
 
 def select_cases(backend: Backend, items: Iterable[Case | Path], profile: str | None = None) -> list[Case | Path]:
     """The cases ``backend`` is judged on: those of its profile for each operation (``profile`` overrides).
 
-    For an operation the backend lacks, each case directory is counted once (as
-    unsupported), under the backend's profile where the directory has it.
+    An operation the backend lacks is judged on the same cases (each one unsupported), so the
+    denominator is the same whether the backend says so by lacking a method (a Python adapter)
+    or by exit status 3 (a ``cmd:`` program, which claims every operation).
     """
     chosen: list[Case | Path] = []
-    missing: dict[object, Case | Path] = {}
+    missing: list[Case | Path] = []
     for item in items:
-        op, case_profile, key = _identity(item)
-        wanted = profile or backend.profile_for(op)
-        if backend.supports(op):
-            if case_profile == wanted:
-                chosen.append(item)
-        elif key not in missing or case_profile == wanted:
-            missing[key] = item
-    return chosen + list(missing.values())
+        op, case_profile = _identity(item)
+        if case_profile == (profile or backend.profile_for(op)):
+            (chosen if backend.supports(op) else missing).append(item)
+    return chosen + missing
 
 
 def case_paths(*, level: int = 1, ops: Iterable[str] | None = None, root: Path | None = None) -> list[Path]:

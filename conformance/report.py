@@ -155,15 +155,33 @@ def version_lines(runs: list[BackendRun]) -> str:
     return "\n".join(f"{run.name}: {run.verification.text()}" for run in runs if run.verification is not None)
 
 
-def matrix(runs: list[BackendRun]) -> str:
-    """Operation x backend: pass / fail / error / unsupported counts."""
+#: The line under the matrix that says what its columns and marks mean.
+LEGEND = ("legend: err = crashed, hung, raised on a valid case, or returned the wrong dtype or shape; "
+          "unsup = not implemented; - = no case under the backend's profile")
+
+
+def _unsupported_everywhere(runs: list[BackendRun], ops: list[str]) -> list[str]:
+    """Operations no backend of the run supports: one line for all of them, not a row of zeros each."""
+    ran = [run for run in runs if not run.unavailable]
+    return [op for op in ops if ran and all(result.status == "unsupported" for run in ran for result in run.results
+                                            if result.op == op)]
+
+
+def matrix(runs: list[BackendRun], *, every_operation: bool = False) -> str:
+    """Operation x backend: pass / fail / error / unsupported counts, then a verdict per backend.
+
+    Operations that every backend lacks are folded into one line (``every_operation`` lists them).
+    """
     ops = sorted({result.op for run in runs for result in run.results})
+    folded = [] if every_operation else _unsupported_everywhere(runs, ops)
+    shown = [op for op in ops if op not in folded]
+    name_width = max([len("operation"), *map(len, shown)])
     cell_width = 22
-    header = ["operation".ljust(18)] + [run.name[:cell_width].ljust(cell_width) for run in runs]
+    header = ["operation".ljust(name_width)] + [run.name[:cell_width].ljust(cell_width) for run in runs]
     lines = [" ".join(header).rstrip(),
-             " ".join([" " * 18] + ["pass fail  err unsup".ljust(cell_width) for _ in runs]).rstrip()]
-    for op in ops:
-        cells = [op[:18].ljust(18)]
+             " ".join([" " * name_width] + ["pass fail  err unsup".ljust(cell_width) for _ in runs]).rstrip()]
+    for op in shown:
+        cells = [op.ljust(name_width)]
         for run in runs:
             counts = Counter(result.status for result in run.results if result.op == op)
             if run.unavailable:
@@ -174,7 +192,10 @@ def matrix(runs: list[BackendRun]) -> str:
                 cells.append(" ".join(f"{counts.get(s, 0):>{w}}" for s, w in zip(STATUSES, (4, 4, 4, 5)))
                              .ljust(cell_width))
         lines.append(" ".join(cells).rstrip())
-    lines.append("")
+    if folded:
+        cases = sum(1 for run in runs for result in run.results if result.op in folded)
+        lines.append(f"unsupported by every backend ({cases} cases; --all shows them): {', '.join(folded)}")
+    lines += [LEGEND, ""]
     for run in runs:
         if run.unavailable:
             lines.append(f"{run.name}: not available ({run.unavailable})")
@@ -225,6 +246,12 @@ def _value_text(value) -> str:
     return str(value)
 
 
+def _quoted(spec: str) -> str:
+    import shlex
+
+    return shlex.quote(spec)
+
+
 def failure_details(runs: list[BackendRun], *, cases_per_backend: int = 10) -> str:
     """For each failing or erroring case: what went wrong, and its first mismatching elements."""
     lines = []
@@ -245,6 +272,8 @@ def failure_details(runs: list[BackendRun], *, cases_per_backend: int = 10) -> s
                     lines.append(f"      explain: {m.trace}")
         if len(bad) > cases_per_backend:
             lines.append(f"  ... and {len(bad) - cases_per_backend} more (see --json)")
+        if any(result.status == "fail" for result in bad):
+            lines.append(f"  which variant explains the failures: refq fingerprint --backend {_quoted(run.spec)}")
     return "\n".join(lines)
 
 

@@ -30,6 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--details", type=int, default=10, metavar="N",
                         help="failing cases detailed per backend (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    parser.add_argument("--all", action="store_true",
+                        help="list every operation in the matrix, those no backend supports included")
     parser.add_argument("--markdown", action="store_true",
                         help="print the matrix as Markdown tables (docs/conformance/matrix.md) instead of the "
                              "terminal matrix; failure details go to stderr")
@@ -159,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         if versions:
             print(versions)
             print()
-        print(matrix(runs))
+        print(matrix(runs, every_operation=args.all))
         if details:
             print()
             print(details)
