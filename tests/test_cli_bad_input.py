@@ -262,6 +262,24 @@ SIZE = [
     (["size", "--params", "70e9", "--bogus"], 2, "--bogus"),
 ]
 
+GGUF = [
+    (["gguf"], 2, "required"),
+    (["gguf", "verify"], 2, "model"),
+    (["gguf", "nope", "x.gguf"], 2, "nope"),
+    (["gguf", "verify", "/nonexistent.gguf"], 2, "model"),
+    (["gguf", "verify", "{file}"], 2, "model"),
+    (["gguf", "verify", "{empty}"], 2, "model"),
+    (["gguf", "verify", "{file}", "--json", "/nonexistent/x.json"], 2, "--json"),
+    (["gguf", "verify", "{file}", "--json", "{tmp}"], 2, "--json"),
+    (["gguf", "verify", "{file}", "--bogus"], 2, "--bogus"),
+    (["ggml"], 2, "action"),
+    (["ggml", "nope"], 2, "nope"),
+    (["ggml", "build", "--builds", "nope"], 2, "--builds"),
+    (["ggml", "build", "--builds", ","], 2, "--builds"),
+    (["ggml", "build", "--sdist", "/nonexistent.tar.gz"], 2, "--sdist"),
+    (["ggml", "build", "--bogus"], 2, "--bogus"),
+]
+
 OTHERS = [
     ([], 2, "COMMAND"),
     (["nope"], 2, "nope"),
@@ -277,7 +295,7 @@ OTHERS = [
     (["mutation-score", "--bogus"], 2, "--bogus"),
 ]
 
-CAMPAIGN = CONFORM + FINGERPRINT + FUZZ + SWEEP + VECTORS + QUANTIZE + EXPLAIN + SIZE + OTHERS
+CAMPAIGN = CONFORM + FINGERPRINT + FUZZ + SWEEP + VECTORS + QUANTIZE + EXPLAIN + SIZE + GGUF + OTHERS
 
 #: The plugin's malformed options: each a pytest usage error (exit 4) with one ``refq: error:`` line.
 PLUGIN = [
@@ -314,9 +332,9 @@ def _files(folder: Path) -> set[Path]:
 
 def test_the_campaign_is_large_enough():
     assert len(CAMPAIGN) + len(PLUGIN) >= 150
-    assert {argv[0] for argv, _, _ in CAMPAIGN if argv} >= {
-        "conform", "fingerprint", "fuzz", "sweep", "vectors", "mutation-score", "quantize", "explain", "size",
-        "versions", "demo"}
+    from refq.cli import COMMANDS
+
+    assert {argv[0] for argv, _, _ in CAMPAIGN if argv} >= set(COMMANDS)
 
 
 @pytest.mark.parametrize("argv, status, named", CAMPAIGN, ids=[" ".join(argv) or "(none)" for argv, _, _ in CAMPAIGN])
