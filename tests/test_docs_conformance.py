@@ -365,3 +365,21 @@ def test_built_fingerprint_page_is_a_real_run(site):
 def test_built_mutation_page_shows_the_score(site):
     html = (site / "conformance" / "mutation" / "index.html").read_text(encoding="utf-8")
     assert re.search(r"\d+/\d+ mutants caught", re.sub(r"<[^>]+>", "", html))
+
+
+def test_numbers_the_code_knows_come_from_the_code():
+    """Issue 18: the operation list and the fingerprint's combination counts are rendered at build
+    time, and the literals that had drifted (3 operations, 1638 and 4 combinations) are gone."""
+    from refq.conformance.case import iter_case_paths
+    from refq.conformance.fingerprint_affine import combinations
+
+    operations = hook.expand("<!-- conformance:operations -->\n", "test")
+    for op in {path.parents[1].name for path in iter_case_paths(level=1)}:
+        assert f"`{op}`" in operations
+    counts = hook.expand("<!-- conformance:combinations -->\n", "test")
+    assert f"{len(combinations('quantize')):,} for quantize, {len(combinations('dequantize')):,} for dequantize" \
+        in counts
+    assert _directives(_page("quickstart.md"), "conformance", "operations")
+    assert _directives(_page("fingerprints.md"), "conformance", "combinations")
+    assert "1638" not in _page("fingerprints.md")
+    assert "(`quantize_linear`, `dequantize_linear`, `cast`)" not in _page("quickstart.md")

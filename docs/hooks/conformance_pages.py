@@ -205,6 +205,21 @@ def case_files_block(relative: str, where: str) -> str:
     return _block("text", "\n".join([f"vectors/{relative}/", *(f"    {name}" for name in names)]))
 
 
+def operations_text() -> str:
+    """The operations with shipped level-1 vectors, as inline code: the list ``--ops`` takes."""
+    from refq.conformance.case import iter_case_paths
+
+    ops = sorted({path.parents[1].name for path in iter_case_paths(level=1)})
+    return ", ".join(f"`{op}`" for op in ops) + f" ({len(ops)} operations)"
+
+
+def combinations_text() -> str:
+    """How many variant combinations the affine fingerprint compares, as the fingerprint counts them."""
+    from refq.conformance.fingerprint_affine import combinations
+
+    return f"({len(combinations('quantize')):,} for quantize, {len(combinations('dequantize')):,} for dequantize)"
+
+
 def commands_table() -> str:
     from refq.cli import COMMANDS
 
@@ -224,6 +239,10 @@ def _render(kind: str, name: str, argument: str, where: str, root: Path) -> str:
         return descriptor_block(words[0], where)
     if kind == "conformance" and name == "case-files" and len(words) == 1:
         return case_files_block(words[0], where)
+    if kind == "conformance" and name == "operations" and not words:
+        return operations_text()
+    if kind == "conformance" and name == "combinations" and not words:
+        return combinations_text()
     if kind == "cli" and name == "commands" and not words:
         return commands_table()
     if kind == "cli" and name == "help":
@@ -237,6 +256,7 @@ def _render(kind: str, name: str, argument: str, where: str, root: Path) -> str:
         return markdown_output(words, root)
     raise PluginError(f"conformance_pages: {where}: unknown directive {kind}:{name} {argument.strip()!r} "
                       "(known: conformance:schema, conformance:descriptor PATH, conformance:case-files PATH, "
+                      "conformance:operations, conformance:combinations, "
                       "cli:commands, cli:help WORDS, cli:run WORDS [| head -n N | tail -n N], cli:markdown WORDS)")
 
 
