@@ -352,3 +352,58 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             files.append(File.generated(config, uri, content=content))
     log.info("figures: drew %d figures in %.1f s", len(FIGURES), time.perf_counter() - started)
     return files
+
+
+#: Colours of a Q4_K super-block's fields (GGF-3.7).
+Q4K_FIELDS = (("d (float16)", 0, 2, "#e57373"), ("dmin (float16)", 2, 4, "#ffb74d"),
+              ("8 scales + 8 minimums, 6 bits each", 4, 16, "#81c784"), ("256 codes, 4 bits each", 16, 144, "#64b5f6"))
+
+
+@figure("q4k-superblock", 9.0, 5.2)
+def q4k_superblock(fig) -> None:
+    """The 144 bytes of one Q4_K super-block that refq quantizes, and the 256 weights they decode to."""
+    import numpy as np
+
+    from refq.gguf import gguf_dequantize, gguf_quantize
+    from refq.gguf.kquants import scale_min_k4
+
+    rng = np.random.default_rng(7)
+    # Eight sub-blocks of different spreads: the sub-block scales and minimums differ visibly.
+    x = np.concatenate([rng.standard_normal(32) * spread + shift for spread, shift in
+                        ((0.2, 0.0), (0.5, 0.3), (1.0, -0.5), (0.1, 0.1), (0.8, 0.0), (0.3, -0.2), (1.5, 0.5),
+                         (0.05, 0.0))]).astype(np.float32)
+    blocks = gguf_quantize(x, type="Q4_K")
+    y = gguf_dequantize(blocks, type="Q4_K")
+    grid = fig.add_gridspec(2, 1, height_ratios=(1.3, 2.2), hspace=0.35)
+    layout = fig.add_subplot(grid[0])
+    per_row = 48
+    for index, byte in enumerate(blocks):
+        colour = next(c for _, start, end, c in Q4K_FIELDS if start <= index < end)
+        row, column = divmod(index, per_row)
+        layout.add_patch(_rectangle(column, -row, colour))
+        layout.text(column + 0.5, -row + 0.45, f"{byte:02x}", ha="center", va="center", fontsize=5.5,
+                    family="monospace")
+    for position, (label, start, end, colour) in enumerate(Q4K_FIELDS):
+        column, row = 24 * (position % 2), 2.3 - 1.1 * (position // 2)
+        layout.add_patch(_rectangle(column, row, colour))
+        layout.text(column + 1.3, row + 0.45, f"{label}: bytes {start}-{end - 1}", va="center", fontsize=7)
+    layout.set_xlim(-0.2, per_row + 0.2)
+    layout.set_ylim(-2.2, 3.4)
+    layout.set_axis_off()
+    layout.set_title("one Q4_K super-block: 144 bytes for 256 weights (4.5 bits per weight), in hexadecimal",
+                     fontsize=9)
+    values = fig.add_subplot(grid[1])
+    values.plot(np.arange(256), x, ".", color="#9e9e9e", markersize=3, label="float32 weights")
+    values.step(np.arange(256), y, where="mid", color="#1565c0", linewidth=0.9, label="decoded: (d·sc)·q − dmin·m")
+    d, dmin = blocks[0:4].view(np.float16).astype(np.float32)
+    top = float(np.abs(x).max()) * 1.15
+    for j in range(8):
+        scale, minimum = scale_min_k4(blocks, 4, j)
+        values.axvline(32 * j - 0.5, color="#bdbdbd", linewidth=0.6)
+        values.text(32 * j + 16, top, f"sc={int(scale)}, m={int(minimum)}", ha="center", va="top", fontsize=6.5)
+    values.set_xlim(-1, 256)
+    values.set_ylim(-top, top * 1.12)
+    values.set_xlabel("element of the super-block (8 sub-blocks of 32)")
+    values.set_title(f"d = {d:.4g}, dmin = {dmin:.4g}: each sub-block's step is d·sc and its offset dmin·m",
+                     fontsize=9)
+    values.legend(fontsize=7, loc="lower left")
