@@ -103,6 +103,8 @@ class FuzzResult:
     counterexample: Case | None = None
     verdict: CaseResult | None = None
     saved: Path | None = None
+    #: The shape of the first input before :func:`shrink_shape` cut it to one element (None: not cut).
+    shrunk_from: tuple | None = None
 
     @property
     def found(self) -> bool:
@@ -243,6 +245,11 @@ def problems(op: str, configurations: list[tuple]):
 # --- the run ------------------------------------------------------------------------------------------------
 
 
+def _first_shape(case: Case) -> tuple:
+    first = next(iter(case.inputs.values()), None)
+    return tuple(np.shape(first))
+
+
 def _case(op: str, profile: str, inputs: dict, attributes: dict) -> Case:
     """The in-memory conformance case of one drawn call, with refq's answer."""
     from refq.backends import reference
@@ -335,11 +342,73 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
         if failures:
             # Hypothesis replays the shrunk example last.
             result.counterexample, result.verdict = failures[-1]
+            if shrink:
+                before = _first_shape(result.counterexample)
+                result.counterexample, result.verdict = shrink_shape(subject, op, judged, result.counterexample,
+                                                                     result.verdict)
+                if _first_shape(result.counterexample) != before:
+                    result.shrunk_from = before
             if store is not None:
                 store.save(result.counterexample.inputs, result.counterexample.attributes)
             if save_vector is not None:
                 result.saved = save_case(result, Path(save_vector))
         return result
+
+
+# --- shrinking the shape -------------------------------------------------------------------------------------
+
+
+def element_call(inputs: dict, attributes: dict, index: tuple, *, flat: bool) -> tuple[dict, dict] | None:
+    """The call of ``inputs`` cut to the one element ``index`` of the first input, with the scale and
+    zero point that apply to it: every dimension of length one (``flat``: a shape of (1,), the axis 0).
+    None where the first input has no dimension to cut."""
+    names = list(inputs)
+    values = inputs[names[0]]
+    if not isinstance(values, np.ndarray) or values.ndim == 0 or len(index) != values.ndim:
+        return None
+    axis, block = attributes.get("axis"), attributes.get("block_size") or 0
+    around = tuple(slice(i, i + 1) for i in index)
+    cut = {names[0]: values[around]}
+    for name in names[1:]:
+        parameter = inputs[name]
+        if axis is None or not isinstance(parameter, np.ndarray) or parameter.ndim == 0:
+            cut[name] = parameter  # per tensor: the same scale and zero point apply
+        elif block:  # blocked: parameters shaped like the input, the axis counting blocks
+            position = list(around)
+            along = axis % values.ndim
+            position[along] = slice(index[along] // block, index[along] // block + 1)
+            cut[name] = parameter[tuple(position)]
+        else:  # per axis: one parameter per index along the axis
+            along = index[axis % values.ndim]
+            cut[name] = parameter[along:along + 1]
+    attributes = dict(attributes)
+    if flat:
+        cut = {name: value.reshape(1) if isinstance(value, np.ndarray) and (value.ndim > 1 or name == names[0]
+                                                                            or axis is not None and block)
+               else value for name, value in cut.items()}
+        if axis is not None:
+            attributes["axis"] = 0
+    return cut, attributes
+
+
+def shrink_shape(subject: Backend, op: str, profile: str, case: Case, verdict: CaseResult) -> tuple[Case, CaseResult]:
+    """The counterexample cut to its first mismatching element, where that one element still fails.
+
+    Hypothesis shrinks the values it draws, but an element's values are drawn after the shape, so a
+    smaller shape rarely replays the same failure and its minimal example can stay a 3x5x4 array.
+    """
+    if not verdict.first_mismatches or case.expects_error:
+        return case, verdict
+    index = tuple(verdict.first_mismatches[0].index)
+    for flat in (True, False):
+        call = element_call(case.inputs, case.attributes, index, flat=flat)
+        if call is None:
+            continue
+        smaller = _case(op, profile, *call)
+        smaller_verdict = judge(smaller, subject.call(op, *call))
+        if smaller_verdict.status in ("fail", "error") and not smaller.expects_error:
+            return smaller, smaller_verdict
+    return case, verdict
 
 
 # --- reporting and saving -----------------------------------------------------------------------------------
@@ -383,7 +452,9 @@ def report(result: FuzzResult) -> str:
     if result.replayed:
         header += "\n(an earlier run's counterexample, replayed from the example database)"
     case, verdict = result.counterexample, result.verdict
-    lines = [header, f"DISAGREEMENT ({verdict.status}): {verdict.detail}", "minimal counterexample:"]
+    shrunk = (f" (cut from shape {list(result.shrunk_from)} to the first element that differs)"
+              if result.shrunk_from is not None else "")
+    lines = [header, f"DISAGREEMENT ({verdict.status}): {verdict.detail}", f"minimal counterexample{shrunk}:"]
     for name, array in case.inputs.items():
         lines.append(f"  {name} = {_show(array)}")
     lines.append(f"  attributes = {case.attributes}")

@@ -162,3 +162,45 @@ def test_regression_vectors():
         load_case(path)
     results = run_cases(mutants.spec(mutants.ReferenceAdapter), paths, profile="onnxruntime", progress=False)
     assert results and all(r.status == "pass" for r in results)
+
+
+class _FlipsAboveThree:
+    """One element-wise defect: the lowest bit of q flipped wherever x > 3."""
+
+    name = "flips-above-three"
+
+    def quantize_linear(self, x, scale, zero_point=None, **attributes):
+        from refq.backends.reference import RefqBackend
+
+        q = RefqBackend().quantize_linear(x, scale, zero_point, **attributes)
+        out = q.copy()
+        out[x > 3] ^= 1
+        return out
+
+
+@pytest.mark.parametrize("granularity", ["per_tensor", "per_axis", "blocked"])
+def test_shrink_shape_cuts_a_counterexample_to_one_element(granularity):
+    """Issue 18: a 'minimal' counterexample was a 3x5x4 array; the shape is cut to the first element
+    that differs, with the scale and zero point that apply to it, where that element alone still fails."""
+    from refq.conformance.harness import judge
+    from refq.conformance.runner import load_backend
+
+    x = np.linspace(-8, 8, 60, dtype=np.float32).reshape(3, 5, 4)
+    if granularity == "per_tensor":
+        inputs, attributes = {"x": x, "scale": np.float32(0.5), "zero_point": np.int8(1)}, {"axis": None}
+    elif granularity == "per_axis":
+        inputs = {"x": x, "scale": np.float32([0.5, 1, 2, 4, 8]), "zero_point": np.int8([0, 1, 2, 3, 4])}
+        attributes = {"axis": 1}
+    else:
+        inputs = {"x": x, "scale": np.full((3, 5, 2), 0.25, np.float32), "zero_point": np.zeros((3, 5, 2), np.int8)}
+        attributes = {"axis": 2, "block_size": 2}
+    attributes["dtype"] = "int8"
+    with load_backend(_FlipsAboveThree()) as subject:
+        case = fuzz._case("quantize_linear", "onnx", inputs, attributes)
+        verdict = judge(case, subject.call("quantize_linear", inputs, attributes))
+        assert verdict.status == "fail" and verdict.mismatches > 1
+        first = verdict.first_mismatches[0]
+        small, small_verdict = fuzz.shrink_shape(subject, "quantize_linear", "onnx", case, verdict)
+    assert small.inputs["x"].shape == (1,) and small_verdict.status == "fail" and small_verdict.mismatches == 1
+    assert (small_verdict.first_mismatches[0].input, small_verdict.first_mismatches[0].expected) == \
+        (first.input, first.expected)
