@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import sys
+import textwrap
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -156,8 +158,8 @@ def version_lines(runs: list[BackendRun]) -> str:
 
 
 #: The line under the matrix that says what its columns and marks mean.
-LEGEND = ("legend: err = crashed, hung, raised on a valid case, or returned the wrong dtype or shape; "
-          "unsup = not implemented; - = no case under the backend's profile")
+LEGEND = ("err: crashed, hung, raised on a valid case, or wrong dtype/shape; unsup: not implemented; "
+          "-: no case under its profile")
 
 
 def _unsupported_everywhere(runs: list[BackendRun], ops: list[str]) -> list[str]:
@@ -167,35 +169,49 @@ def _unsupported_everywhere(runs: list[BackendRun], ops: list[str]) -> list[str]
                                             if result.op == op)]
 
 
-def matrix(runs: list[BackendRun], *, every_operation: bool = False) -> str:
+def _terminal_columns() -> int:
+    return max(80, shutil.get_terminal_size((120, 24)).columns)
+
+
+def matrix(runs: list[BackendRun], *, every_operation: bool = False, columns: int | None = None) -> str:
     """Operation x backend: pass / fail / error / unsupported counts, then a verdict per backend.
 
     Operations that every backend lacks are folded into one line (``every_operation`` lists them).
+    Backends that do not fit in ``columns`` (default: the terminal's width) go to further blocks,
+    each repeating the operation column, rather than one line wider than the screen.
     """
     ops = sorted({result.op for run in runs for result in run.results})
     folded = [] if every_operation else _unsupported_everywhere(runs, ops)
     shown = [op for op in ops if op not in folded]
     name_width = max([len("operation"), *map(len, shown)])
     cell_width = 22
-    header = ["operation".ljust(name_width)] + [run.name[:cell_width].ljust(cell_width) for run in runs]
-    lines = [" ".join(header).rstrip(),
-             " ".join([" " * name_width] + ["pass fail  err unsup".ljust(cell_width) for _ in runs]).rstrip()]
-    for op in shown:
-        cells = [op.ljust(name_width)]
-        for run in runs:
-            counts = Counter(result.status for result in run.results if result.op == op)
-            if run.unavailable:
-                cells.append("not available".ljust(cell_width))
-            elif not counts:
-                cells.append("-".ljust(cell_width))
-            else:
-                cells.append(" ".join(f"{counts.get(s, 0):>{w}}" for s, w in zip(STATUSES, (4, 4, 4, 5)))
-                             .ljust(cell_width))
-        lines.append(" ".join(cells).rstrip())
+    columns = columns or _terminal_columns()
+    per_block = max(1, (columns - name_width) // (cell_width + 1))
+    lines = []
+    for first in range(0, len(runs), per_block):
+        block = runs[first:first + per_block]
+        if first:
+            lines.append("")
+        header = ["operation".ljust(name_width)] + [run.name[:cell_width].ljust(cell_width) for run in block]
+        lines += [" ".join(header).rstrip(),
+                  " ".join([" " * name_width] + ["pass fail  err unsup".ljust(cell_width) for _ in block]).rstrip()]
+        for op in shown:
+            cells = [op.ljust(name_width)]
+            for run in block:
+                counts = Counter(result.status for result in run.results if result.op == op)
+                if run.unavailable:
+                    cells.append("not available".ljust(cell_width))
+                elif not counts:
+                    cells.append("-".ljust(cell_width))
+                else:
+                    cells.append(" ".join(f"{counts.get(s, 0):>{w}}" for s, w in zip(STATUSES, (4, 4, 4, 5)))
+                                 .ljust(cell_width))
+            lines.append(" ".join(cells).rstrip())
     if folded:
         cases = sum(1 for run in runs for result in run.results if result.op in folded)
-        lines.append(f"unsupported by every backend ({cases} cases; --all shows them): {', '.join(folded)}")
-    lines += [LEGEND, ""]
+        lines += textwrap.wrap(f"unsupported by every backend ({cases} cases; --all shows them): {', '.join(folded)}",
+                               width=columns, subsequent_indent="  ", break_on_hyphens=False)
+    lines += textwrap.wrap(LEGEND, width=columns, subsequent_indent="  ") + [""]
     for run in runs:
         if run.unavailable:
             lines.append(f"{run.name}: not available ({run.unavailable})")

@@ -18,7 +18,7 @@ import pytest
 from refq.cli import main
 from refq.conformance import reference
 from refq.conformance.case import Case, load_case
-from refq.conformance.harness import compare, load_backend, run_cases, trace_command
+from refq.conformance.harness import CaseResult, compare, load_backend, run_cases, trace_command
 from refq.conformance.loading import BackendUnavailable
 from refq.conformance.report import BackendRun, json_report, junit_xml, matrix
 from refq.errors import RefqError, RefqValueError
@@ -408,6 +408,25 @@ def test_matrix_counts_per_operation() -> None:
     assert text.splitlines()[2].split() == ["quantize_linear", "3", "0", "0", "0"]
     assert json_report([BackendRun("refq", "refq", "onnx", "0.1.0", results)])["backends"][0]["summary"]["pass"] == 3
     ElementTree.fromstring(junit_xml([BackendRun("refq", "refq", "onnx", "0.1.0", results)]))
+
+
+def test_matrix_fits_the_terminal_and_folds_what_nobody_supports() -> None:
+    """Issue 18: ten backends made a matrix 255 columns wide, and a kernel of two operations got a row of
+    "unsupported" for each other one. Backends go to blocks that fit; unsupported-everywhere rows fold."""
+    results = [CaseResult("q/a/onnx", "quantize_linear", "onnx", "pass"),
+               CaseResult("c/a/onnx", "cast", "onnx", "unsupported"),
+               CaseResult("m/a/onnx", "qlinear_global_average_pool", "onnx", "unsupported")]
+    runs = [BackendRun(f"backend-{i}", f"backend-{i}", "onnx", "1", list(results)) for i in range(10)]
+    text = matrix(runs, columns=100)
+    assert max(map(len, text.splitlines())) <= 100
+    assert text.count("pass fail  err unsup") == 10 and text.count("operation ") == 4  # 3 backends a block
+    assert [line.split()[0] for line in text.splitlines() if line.startswith("quantize_linear")] == \
+        ["quantize_linear"] * 4
+    assert "unsupported by every backend (20 cases; --all shows them): cast," in text
+    assert "qlinear_global_average_pool" in text and not any(line.startswith("cast ") for line in text.splitlines())
+    every = matrix(runs, every_operation=True, columns=100)
+    assert any(line.startswith("qlinear_global_average_pool ") for line in every.splitlines())
+    assert "err: crashed, hung" in text  # the legend
 
 
 # --- the pytest plugin ------------------------------------------------------------------------------------------
