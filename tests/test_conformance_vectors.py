@@ -232,13 +232,13 @@ def test_cli_build_and_verify(copy, capsys):
 
 def test_level1_stays_small():
     """The checked-in level keeps the repository lean: at most 3 MB of file contents (what git
-    stores) and at most 7 MiB on a disk of 4 KiB blocks, as ``du`` counts them (every small
-    .npy file takes a whole block; the GGF chapter's 45 cases under two profiles took it past 6)."""
+    stores) and at most 8 MiB on a disk of 4 KiB blocks, as ``du`` counts them (every small
+    .npy file takes a whole block: the GGF chapter's 51 cases under two profiles are 312 blocks)."""
     entries = [LEVEL1, *LEVEL1.rglob("*")]
     contents = sum(path.stat().st_size for path in entries if path.is_file())
     blocks = sum(math.ceil(path.stat().st_size / 4096) if path.is_file() else 1 for path in entries)
     assert contents <= 3_000_000, f"{contents} bytes"
-    assert blocks * 4096 <= 7 * 2**20, f"{blocks * 4} KiB"
+    assert blocks * 4096 <= 8 * 2**20, f"{blocks * 4} KiB"
 
 
 # --- the descriptors ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from gguf import quants  # noqa: E402
 GGUF_PY_QUANTIZE = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4")
 GGUF_PY_DEQUANTIZE = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
                       "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S",
-                      "IQ1_M")
+                      "IQ1_M", "NVFP4")
 QUANTIZED_TYPES = tuple(t.name for t in BLOCK_TYPES if t.quantize)
 DEQUANTIZED_TYPES = tuple(t.name for t in BLOCK_TYPES if t.name != "Q8_1")
 #: Where each type keeps its float16 scale fields (d, and m for the asymmetric types).
@@ -237,6 +237,8 @@ def test_block_sizes_match_gguf_py():
     for kind in BLOCK_TYPES:
         if kind.name == "Q8_1":
             continue  # gguf-py still lists Q8_1's old float32 d and s (40 bytes); ggml's block is 36
+        if kind.name not in gguf.GGMLQuantizationType.__members__:
+            continue  # newer than gguf-py 0.19 (Q2_0): its sizes are checked against ggml's own
         assert gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[kind.name]] == (kind.block_elements, kind.block_bytes)
         assert int(gguf.GGMLQuantizationType[kind.name]) == kind.ggml_id
 

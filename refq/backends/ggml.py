@@ -29,9 +29,6 @@ class GgmlBackend:
     build = "unfused"
 
     def __init__(self) -> None:
-        import gguf
-
-        self._types = gguf.GGMLQuantizationType
         self._library = ctypes.CDLL(str(built_library(self.build)))
         self._library.ggml_type_size.restype = ctypes.c_size_t
         self._library.ggml_blck_size.restype = ctypes.c_int64
@@ -40,10 +37,12 @@ class GgmlBackend:
         self.version = SOURCE_RELEASE[1]
 
     def _block(self, type: str) -> tuple[int, int, int]:
-        try:
-            kind = int(self._types[type])
-        except KeyError:
-            raise ValueError(f"type {type!r}: not a ggml type") from None
+        from refq.gguf.types import BLOCK_TYPES_BY_NAME
+
+        known = BLOCK_TYPES_BY_NAME.get(type)
+        if known is None:
+            raise ValueError(f"type {type!r}: not a ggml block type")
+        kind = known.ggml_id
         return kind, int(self._library.ggml_blck_size(kind)), int(self._library.ggml_type_size(kind))
 
     def _function(self, name: str):

@@ -27,10 +27,14 @@ class GgufPyBackend:
         self.version = getattr(gguf, "__version__", None) or _distribution_version()
 
     def _type(self, type):
+        from refq.gguf.types import BLOCK_TYPES_BY_NAME
+
         try:
             return self._types[type]
         except KeyError:
-            raise ValueError(f"type {type!r}: not a ggml type gguf-py knows") from None
+            if type in BLOCK_TYPES_BY_NAME:  # a ggml type newer than this gguf-py (Q2_0 in 0.19)
+                raise NotImplementedError(f"gguf-py {self.version} has no type {type}") from None
+            raise ValueError(f"type {type!r}: not a ggml type") from None
 
     def gguf_quantize(self, x, *, type="Q4_0") -> np.ndarray:
         with warnings.catch_warnings():

@@ -11,16 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 from refq.errors import invalid, wrong_type
-from refq.gguf import grids, iquants, kquants, legacy, nonlinear, ternary
+from refq.gguf import grids, iquants, kquants, legacy, lowbit, nonlinear, nvfp4, ternary
 from refq.gguf.types import BlockType, block_type
 from refq.registry.variants import variant_code
 
 OTHER_QUANTIZERS = {"TQ1_0": ternary.quantize_tq1_0, "TQ2_0": ternary.quantize_tq2_0,
                     "IQ4_NL": nonlinear.quantize_iq4_nl, "IQ4_XS": nonlinear.quantize_iq4_xs,
-                    "MXFP4": nonlinear.quantize_mxfp4}
+                    "MXFP4": nonlinear.quantize_mxfp4, "NVFP4": nvfp4.quantize_nvfp4, "Q1_0": lowbit.quantize_q1_0,
+                    "Q2_0": lowbit.quantize_q2_0}
 OTHER_DEQUANTIZERS = {"TQ1_0": ternary.dequantize_tq1_0, "TQ2_0": ternary.dequantize_tq2_0,
                       "IQ4_NL": nonlinear.dequantize_iq4_nl, "IQ4_XS": nonlinear.dequantize_iq4_xs,
-                      "MXFP4": nonlinear.dequantize_mxfp4}
+                      "MXFP4": nonlinear.dequantize_mxfp4, "NVFP4": nvfp4.dequantize_nvfp4,
+                      "Q1_0": lowbit.dequantize_q1_0, "Q2_0": lowbit.dequantize_q2_0}
 
 GRID_DEQUANTIZERS = {"IQ2_XXS": iquants.dequantize_iq2_xxs, "IQ2_XS": iquants.dequantize_iq2_xs,
                      "IQ2_S": iquants.dequantize_iq2_s, "IQ3_XXS": iquants.dequantize_iq3_xxs,
@@ -72,7 +74,12 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error"):
     kind = block_type(type)
     nan_code = variant_code("gguf_nan", nan, "nan")
     flat = _float_input(x, imatrix, kind)
-    nan_blocks = np.isnan(flat).reshape(-1, kind.block_elements).any(axis=1)
+    is_nan = np.isnan(flat)
+    # Whole-array any() first: the per-block reduction over rows of 32 costs more than most quantizers.
+    if is_nan.any():
+        nan_blocks = is_nan.reshape(-1, kind.block_elements).any(axis=1)
+    else:
+        nan_blocks = np.zeros(flat.size // kind.block_elements, dtype=bool)
     if nan_code == 0 and nan_blocks.any():
         first = int(np.flatnonzero(np.isnan(flat))[0])
         raise invalid("x", f"free of NaN: {kind.name} has no NaN code (nan='unpredictable' accepts it)",
