@@ -20,20 +20,58 @@ FLOAT32_MAX = np.float32(3.4028234663852886e38)
 
 
 @kernel
+def larger(largest, magnitude):
+    """``magnitude`` if it exceeds ``largest``, else ``largest``: a NaN ``magnitude`` never wins."""
+    return magnitude if magnitude > largest else largest
+
+
+@kernel
+def keep_larger(largest, chosen, value):
+    """``(|value|, value)`` if ``|value|`` exceeds ``largest``, else ``(largest, chosen)``: ties keep
+    ``chosen``, and a NaN never wins."""
+    magnitude = abs(value)
+    if magnitude > largest:
+        return magnitude, value
+    return largest, chosen
+
+
+@kernel
 def signed_maximum(x, start, count):
     """GGF-2.1: the element of largest magnitude, the first of equal magnitudes, +0 for a block of zeros."""
-    largest = np.float32(0.0)
-    chosen = np.float32(0.0)
-    for j in range(start, start + count):
-        if largest < abs(x[j]):
-            largest = abs(x[j])
-            chosen = x[j]
-    return chosen
+    # Four running maxima over the four quarters (``count`` a multiple of 4) proceed side by side where
+    # one would wait on each comparison. Each keeps its first element of largest magnitude; merged in
+    # order, a tie keeps the earlier quarter's: the element C's strict ``<`` over the whole block keeps.
+    quarter = count // 4
+    first = second = third = fourth = np.float32(0.0)
+    first_value = second_value = third_value = fourth_value = np.float32(0.0)
+    for j in range(start, start + quarter):
+        first, first_value = keep_larger(first, first_value, x[j])
+        second, second_value = keep_larger(second, second_value, x[j + quarter])
+        third, third_value = keep_larger(third, third_value, x[j + 2 * quarter])
+        fourth, fourth_value = keep_larger(fourth, fourth_value, x[j + 3 * quarter])
+    first, first_value = keep_larger(first, first_value, second_value)
+    third, third_value = keep_larger(third, third_value, fourth_value)
+    return keep_larger(first, first_value, third_value)[1]
 
 
 @kernel
 def largest_magnitude(x, start, count):
     """GGF-2.1: ``amax = MAX(amax, fabsf(v))`` from +0: the largest magnitude."""
+    # Without a NaN this is the largest magnitude in any order, found over four quarters side by side
+    # (``count`` a multiple of 4; see signed_maximum). C's MAX keeps a NaN only until the next element,
+    # which depends on the order: a block with a NaN takes the elements one by one, as C does.
+    quarter = count // 4
+    first = second = third = fourth = np.float32(0.0)
+    seen_nan = False
+    for j in range(start, start + quarter):
+        a, b, c, d = abs(x[j]), abs(x[j + quarter]), abs(x[j + 2 * quarter]), abs(x[j + 3 * quarter])
+        seen_nan = seen_nan | (a != a) | (b != b) | (c != c) | (d != d)
+        first = larger(first, a)
+        second = larger(second, b)
+        third = larger(third, c)
+        fourth = larger(fourth, d)
+    if not seen_nan:
+        return larger(larger(first, second), larger(third, fourth))
     largest = np.float32(0.0)
     for j in range(start, start + count):
         magnitude = abs(x[j])
@@ -80,16 +118,19 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes):
         store_half(out, o, half_pattern(d))
         codes = o + block_bytes - HALF_BLOCK
         high_bits = 0
+        defined = True
         for j in range(HALF_BLOCK):
             first, defined_first = truncate(x[start + j] * inverse + offset, -128, 127)
             second, defined_second = truncate(x[start + j + HALF_BLOCK] * inverse + offset, -128, 127)
-            if not (defined_first and defined_second):
-                undefined[b] = 1
+            # One flag per block, written after the loop: a store inside it keeps the loop scalar.
+            defined = defined & defined_first & defined_second
             first = min(levels - 1, first) & 0xFF
             second = min(levels - 1, second) & 0xFF
             out[codes + j] = ((first & 0x0F) | (second << 4)) & 0xFF
             high_bits |= ((first & 0x10) >> 4) << j
             high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+        if not defined:
+            undefined[b] = 1
         if levels == 32:
             for k in range(4):
                 out[o + 2 + k] = (high_bits >> (8 * k)) & 0xFF
@@ -145,12 +186,14 @@ def quantize_bytes(x, out, undefined, with_sum, block_bytes):
         store_half(out, o, half_pattern(d))
         codes = o + block_bytes - BLOCK
         total = 0
+        defined = True
         for j in range(BLOCK):
-            q, defined = round_half_away(x[start + j] * inverse, -128, 127)
-            if not defined:
-                undefined[b] = 1
+            q, defined_q = round_half_away(x[start + j] * inverse, -128, 127)
+            defined = defined & defined_q
             out[codes + j] = q & 0xFF
             total += q
+        if not defined:
+            undefined[b] = 1
         if with_sum:
             store_half(out, o + 2, half_pattern(np.float32(total) * d))
 
