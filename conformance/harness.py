@@ -23,6 +23,7 @@ from refq.conformance.case import Case, iter_case_paths, load_case
 from refq.conformance.loading import BackendUnavailable
 from refq.conformance.outcome import Outcome
 from refq.conformance.runner import Backend, load_backend
+from refq.conformance.suspect import QuantizedElement
 from refq.errors import invalid
 
 STATUSES = ("pass", "fail", "error", "unsupported")
@@ -56,6 +57,10 @@ class CaseResult:
     detail: str = ""
     first_mismatches: list[Mismatch] = field(default_factory=list)
     seconds: float = 0.0
+    #: A failing quantize case's first mismatching elements with their parameters: what
+    #: :func:`refq.conformance.suspect.suspected_variants` names suspects from, when a report shows the case
+    #: (not here: mutation-score judges thousands of failing cases and shows none).
+    quantized: list[QuantizedElement] = field(default_factory=list, repr=False)
 
 
 # --- choosing the cases -------------------------------------------------------------------------------------
@@ -132,18 +137,23 @@ def _element_parameter(array: np.ndarray | None, index: tuple, axis, block_size,
     return array.reshape(-1)[index[axis]]
 
 
+def quantize_element(case: Case, index: tuple, actual: int = 0) -> QuantizedElement:
+    """Element ``index`` of a quantize case with the scale and zero point that apply to it."""
+    x, scale, zero_point = (list(case.inputs.values()) + [None, None, None])[:3]
+    axis, block_size = case.attributes.get("axis"), case.attributes.get("block_size")
+    return QuantizedElement(float(x[index]), float(_element_parameter(scale, index, axis, block_size, 1.0)),
+                            int(_element_parameter(zero_point, index, axis, block_size, 0)),
+                            case.attributes.get("dtype", "int8"), scale is not None and scale.size > 1, int(actual))
+
+
 def trace_command(case: Case, index: tuple) -> str:
     """The ``refq quantize ... --trace`` line that reproduces element ``index`` of a quantize case."""
     if case.op != "quantize_linear":
         return ""
-    x, scale, zero_point = (list(case.inputs.values()) + [None, None, None])[:3]
-    axis, block_size = case.attributes.get("axis"), case.attributes.get("block_size")
-    value = float(x[index])
-    scale_value = float(_element_parameter(scale, index, axis, block_size, 1.0))
-    zero = int(_element_parameter(zero_point, index, axis, block_size, 0))
-    options = (f"--scale {scale_value!r} --zero-point {zero} --dtype {case.attributes.get('dtype', 'int8')} "
-               f"--profile {case.profile}")
-    if scale is not None and scale.size > 1:
+    element = quantize_element(case, index)
+    value, scale_value, zero = element.x, element.scale, element.zero_point
+    options = f"--scale {scale_value!r} --zero-point {zero} --dtype {element.dtype} --profile {case.profile}"
+    if element.per_axis:
         options += " --per-axis"
     text = repr(value)
     # argparse reads "-1e-05" as an option; "--" ends the options.
@@ -238,6 +248,8 @@ def judge(case: Case, outcome: Outcome) -> CaseResult:
         else:
             result.status = "fail" if count else "pass"
             result.mismatches, result.total, result.first_mismatches, result.detail = count, total, first, detail
+            if count and case.op == "quantize_linear" and not records.is_record(case.expected):
+                result.quantized = [quantize_element(case, tuple(m.index), m.actual) for m in first]
     return result
 
 

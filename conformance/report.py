@@ -31,6 +31,7 @@ from xml.etree import ElementTree
 import numpy as np
 
 from refq.conformance.harness import STATUSES, CaseResult
+from refq.conformance.suspect import suspected_variants
 from refq.registry.verified import VersionCheck
 
 REPORT_VERSION = 1
@@ -278,8 +279,15 @@ def failure_details(runs: list[BackendRun], *, cases_per_backend: int = 10) -> s
         unverified = (f" ({run.verification.text()}: the failures may be what this release changed)"
                       if run.warnings else "")
         lines.append(f"{run.name}: {len(bad)} case(s) failed or errored{unverified}")
+        common = None  # the suspects every shown quantize failure shares
         for result in bad[:cases_per_backend]:
             lines.append(f"  {result.status.upper()} {result.id} [{result.profile}]: {result.detail}")
+            suspects = suspected_variants(result.profile, result.quantized)
+            if result.quantized:
+                common = set(suspects) if common is None else common & set(suspects)
+            if suspects:
+                lines.append(f"    suspected variant: {' or '.join(suspects)} (alone gives the backend's "
+                             f"answer on every element shown)")
             for m in result.first_mismatches:
                 lines.append(f"    at {list(m.index)}: input {_value_text(m.input)}, expected "
                              f"{_value_text(m.expected)} ({m.expected_bits}), got {_value_text(m.actual)} "
@@ -288,8 +296,11 @@ def failure_details(runs: list[BackendRun], *, cases_per_backend: int = 10) -> s
                     lines.append(f"      explain: {m.trace}")
         if len(bad) > cases_per_backend:
             lines.append(f"  ... and {len(bad) - cases_per_backend} more (see --json)")
+        if common:
+            lines.append(f"  every quantize failure shown is explained by: {' or '.join(sorted(common))}")
         if any(result.status == "fail" for result in bad):
-            lines.append(f"  which variant explains the failures: refq fingerprint --backend {_quoted(run.spec)}")
+            lines.append(f"  to confirm which variants the backend implements: refq fingerprint --backend "
+                         f"{_quoted(run.spec)}")
     return "\n".join(lines)
 
 
@@ -332,6 +343,9 @@ def json_report(runs: list[BackendRun], *, level: int = 1) -> dict:
         for result in run.results:
             entry = asdict(result)
             entry.pop("seconds")
+            entry.pop("quantized")
+            if result.quantized:
+                entry["suspected_variants"] = suspected_variants(result.profile, result.quantized)
             cases.append(_plain(entry))
         backends.append({"backend": run.name, "spec": run.spec, "profile": run.profile, "versions": versions(run),
                          "verification": _verification(run.verification), "warnings": run.warnings,

@@ -568,3 +568,32 @@ def test_conform_finding_no_case_is_a_usage_error(tmp_path, capsys):
     assert str(vectors_root()) in capsys.readouterr().err  # the root it meant
     assert main(["conform", "--backend", "refq", "--ops", ""]) == 2
     assert "--ops" in capsys.readouterr().err
+
+
+def test_a_failure_names_the_variant_that_explains_it(tmp_path: Path, capsys) -> None:
+    """Issue 18: on a failure conform names the suspected variant (each single variant value tried on the
+    mismatching elements), and the command that confirms it."""
+    adapter = tmp_path / "half_away.py"
+    adapter.write_text("from refq.backends.reference import RefqBackend\n"
+                       "class Adapter(RefqBackend):\n"
+                       "    name = 'half-away'\n"
+                       "    configurable_profile = False\n"
+                       "    variants = {'rounding': 'half_away_from_zero'}\n")
+    report = tmp_path / "report.json"
+    assert main(["conform", "--backend", f"{adapter}:Adapter", "--ops", "quantize_linear", "--no-progress",
+                 "--details", "50", "--json", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert "every quantize failure shown is explained by: rounding=half_away_from_zero" in out
+    assert f"refq fingerprint --backend {adapter}:Adapter" in out
+    failing = [case for case in json.loads(report.read_text())["backends"][0]["cases"] if case["status"] == "fail"]
+    assert failing and all("rounding=half_away_from_zero" in case["suspected_variants"] for case in failing)
+
+
+def test_suspected_variants_of_one_tie() -> None:
+    from refq.conformance.suspect import QuantizedElement, suspected_variants
+
+    tie = [QuantizedElement(2.5, 1.0, 0, "int8", False, 3)]
+    suspects = suspected_variants("onnx", tie)
+    assert "rounding=half_away_from_zero" in suspects and not any(s.startswith("rounding=half_to_even") for s in suspects)
+    assert suspected_variants("onnx", [QuantizedElement(2.5, 1.0, 0, "int8", False, 100)]) == []  # no value gives 100
+    assert suspected_variants("onnx", []) == []
