@@ -257,6 +257,58 @@ def matrix_markdown(runs: list[BackendRun]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Cell colours of the matrix figure, and what each means (the figure's legend).
+FIGURE_COLOURS = (("#2e7d32", "every case passes"), ("#a5d6a7", "passes, some cases unsupported"),
+                  ("#c62828", "a case fails or errors"), ("#bdbdbd", "unsupported"),
+                  ("#ffffff", "no case under its profile"), ("#eeeeee", "backend not available"))
+
+
+def _figure_colour(run: BackendRun, op: str) -> tuple[str, str]:
+    """(colour, tooltip) of one cell of the matrix figure."""
+    if run.unavailable:
+        return FIGURE_COLOURS[5][0], f"{run.name}: not available"
+    counts = Counter(result.status for result in run.results if result.op == op)
+    text = f"{run.name}, {op}: " + (_markdown_cell(counts).replace("**", "") or "no case")
+    if counts.get("fail") or counts.get("error"):
+        return FIGURE_COLOURS[2][0], text
+    if counts.get("pass"):
+        return FIGURE_COLOURS[1 if counts.get("unsupported") else 0][0], text
+    return (FIGURE_COLOURS[3][0] if counts else FIGURE_COLOURS[4][0]), text
+
+
+def matrix_svg(runs: list[BackendRun]) -> str:
+    """The operation x backend matrix as an SVG figure (a coloured cell per pair, the counts in each
+    cell's tooltip), drawn from the same runs as the tables; no timing, so a rerun draws the same bytes."""
+    from html import escape
+
+    ops = sorted({result.op for run in runs for result in run.results})
+    cell, label, top = 22, 8 + 7 * max([len(op) for op in ops] + [9]), 8 + 6 * max([len(r.name) for r in runs] + [4])
+    # The rotated names lean right by about half their length; the legend's text runs right of its swatches.
+    width = max(label + cell * len(runs) + 4 * max([len(r.name) for r in runs] + [4]),
+                label + 24 + 7 * max(len(meaning) for _, meaning in FIGURE_COLOURS))
+    legend_top = top + cell * len(ops) + 14
+    height = legend_top + 18 * len(FIGURE_COLOURS) + 4
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+             "<title>refq conform: operations x backends</title>"]
+    for column, run in enumerate(runs):
+        x = label + cell * column + cell // 2
+        parts.append(f'<text transform="translate({x},{top - 6}) rotate(-60)">{escape(run.name)}</text>')
+    for row, op in enumerate(ops):
+        y = top + cell * row
+        parts.append(f'<text x="{label - 6}" y="{y + 15}" text-anchor="end">{escape(op)}</text>')
+        for column, run in enumerate(runs):
+            colour, tip = _figure_colour(run, op)
+            parts.append(f'<rect x="{label + cell * column}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
+                         f'fill="{colour}" stroke="#9e9e9e"><title>{escape(tip)}</title></rect>')
+    for index, (colour, meaning) in enumerate(FIGURE_COLOURS):
+        y = legend_top + 18 * index
+        parts.append(f'<rect x="{label}" y="{y}" width="14" height="14" fill="{colour}" stroke="#9e9e9e"/>'
+                     f'<text x="{label + 20}" y="{y + 12}">{escape(meaning)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
 def _value_text(value) -> str:
     if isinstance(value, float):
         return repr(value)

@@ -56,6 +56,7 @@ CONFORM = [
     (["conform", "--timeout", "abc"], 2, "--timeout"),
     (["conform", "--timeout", "nan"], 2, "--timeout"),
     (["conform", "--details", "-3"], 2, "--details"),
+    (["conform", "--figure"], 2, "--figure"),
     (["conform", "--details", "x"], 2, "--details"),
     (["conform", "--details", "1.5"], 2, "--details"),
     (["conform", "--profile", "nope"], 2, "--profile"),

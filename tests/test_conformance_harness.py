@@ -597,3 +597,34 @@ def test_suspected_variants_of_one_tie() -> None:
     assert "rounding=half_away_from_zero" in suspects and not any(s.startswith("rounding=half_to_even") for s in suspects)
     assert suspected_variants("onnx", [QuantizedElement(2.5, 1.0, 0, "int8", False, 100)]) == []  # no value gives 100
     assert suspected_variants("onnx", []) == []
+
+
+def test_matrix_figure_colours_each_operation_and_backend() -> None:
+    """Issue 18: the docs' matrix is a figure drawn from the runs, a colour per pass / fail / unsupported."""
+    from refq.conformance.report import FIGURE_COLOURS, matrix_svg
+
+    def results(*statuses):
+        return [CaseResult(f"{op}/{i}", op, "onnx", status) for i, (op, status) in enumerate(statuses)]
+
+    runs = [BackendRun("good", "good", "onnx", "1", results(("cast", "pass"), ("quantize_linear", "pass"))),
+            BackendRun("bad", "bad", "onnx", "1", results(("cast", "fail"), ("quantize_linear", "unsupported"))),
+            BackendRun("gone", "gone", "", "", [], unavailable="No module named 'gone'")]
+    svg = matrix_svg(runs)
+    root = ElementTree.fromstring(svg)
+    fills = {rect.find("{http://www.w3.org/2000/svg}title").text: rect.get("fill")
+             for rect in root.iter("{http://www.w3.org/2000/svg}rect") if rect.find("{http://www.w3.org/2000/svg}title")
+             is not None}
+    colour = dict((meaning, fill) for fill, meaning in FIGURE_COLOURS)
+    assert fills["good, cast: 1 pass"] == colour["every case passes"]
+    assert fills["bad, cast: 1 fail"] == colour["a case fails or errors"]
+    assert fills["bad, quantize_linear: 1 unsupported"] == colour["unsupported"]
+    assert fills["gone: not available"] == colour["backend not available"]
+    assert svg == matrix_svg(runs)  # no timing in it
+
+
+def test_conform_figure_needs_markdown(capsys) -> None:
+    assert main(["conform", "--backend", "refq", "--ops", "cast", "--figure"]) == 2
+    assert "--figure" in capsys.readouterr().err
+    assert main(["conform", "--backend", "refq", "--ops", "cast", "--markdown", "--figure", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('<div class="refq-matrix-figure">\n<svg ') and "| `cast` | 10 pass |" in out

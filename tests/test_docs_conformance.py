@@ -212,7 +212,7 @@ def test_matrix_markdown_has_no_timings():
 def test_matrix_page_is_generated_at_build():
     """The matrix page holds the directive that runs `refq conform --markdown`, and no pasted table."""
     text = _page("matrix.md")
-    assert "<!-- cli:markdown conform --markdown --no-progress -->" in text
+    assert "<!-- cli:markdown conform --markdown --figure --no-progress -->" in text
     assert "<!-- cli:run versions -->" in text
     assert "| backend | version | profile |" not in text
     assert "conform-matrix:start" not in text

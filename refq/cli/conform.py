@@ -32,6 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     parser.add_argument("--all", action="store_true",
                         help="list every operation in the matrix, those no backend supports included")
+    parser.add_argument("--figure", action="store_true",
+                        help="with --markdown: put the matrix as an SVG figure (a colour per operation and "
+                             "backend) before the tables")
     parser.add_argument("--markdown", action="store_true",
                         help="print the matrix as Markdown tables (docs/conformance/matrix.md) instead of the "
                              "terminal matrix; failure details go to stderr")
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from refq.conformance.harness import case_paths, check_declared_profile, load_backend, run_cases
     from refq.conformance.loading import BackendUnavailable
     from refq.conformance.report import (BackendRun, failure_details, json_text, junit_xml, matrix,
-                                         matrix_markdown, version_lines)
+                                         matrix_markdown, matrix_svg, version_lines)
     from refq.registry.profiles import EVERY_PROFILE_BY_NAME
     from refq.registry.verified import check_backend
 
@@ -111,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("--level", "1 or 2", args.level)
     if not args.timeout > 0:
         raise invalid("--timeout", "a positive number of seconds", args.timeout)
+    if args.figure and not args.markdown:
+        raise invalid("--figure", "used with --markdown (the figure is part of the Markdown page)", True)
     if args.details < 0:
         raise invalid("--details", "a number of cases >= 0", args.details)
     if args.profile is not None and args.profile not in EVERY_PROFILE_BY_NAME:
@@ -154,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
         # stdout is the page's Markdown; the version lines are for the person running it
         if versions:
             print(versions, file=sys.stderr)
+        if args.figure:
+            # A block-level wrapper: Markdown passes its content through as it is.
+            print(f'<div class="refq-matrix-figure">\n{matrix_svg(runs)}</div>\n')
         print(matrix_markdown(runs), end="")
         if details:
             print(details, file=sys.stderr)
