@@ -312,7 +312,7 @@ def observer_error_histograms(fig) -> None:
         levels = (np.arange(256) - zero_point) * scale
         grids.plot(levels, np.full(256, -row), "|", color=OBSERVER_COLOURS[name], markersize=6)
     grids.set_yticks([-row for row in range(len(results))], [f"{name}" for name in results], fontsize=7)
-    grids.set_title("the 256 uint8 levels $(q - z)\,s$ of each range", fontsize=9)
+    grids.set_title(r"the 256 uint8 levels $(q - z)\,s$ of each range", fontsize=9)
     grids.set_xlabel("$x$")
     errors = fig.add_subplot(grid[2])
     edges = np.logspace(-6, 2, 81)
@@ -325,7 +325,7 @@ def observer_error_histograms(fig) -> None:
                     label=f"{name}: RMS {rms_in:.3g} on |x| ≤ 4, {rms_out:.3g} on the outliers")
     errors.set_xscale("log")
     errors.set_yscale("log")
-    errors.set_xlabel("$|\hat{x} - x|$ (uint8, each observer's $s$ and $z$)")
+    errors.set_xlabel(r"$|\hat{x} - x|$ (uint8, each observer's $s$ and $z$)")
     errors.set_ylabel("count (log)")
     errors.set_title("quantization error: clipping the outliers makes the grid finer for everything else",
                      fontsize=9)
