@@ -49,6 +49,16 @@ def _configure_cache(numba) -> None:
     _cache_configured = True
 
 
+def _global_names(code: types.CodeType) -> set[str]:
+    """The global names ``code`` and the functions nested in it use: a kernel's inner function
+    calls kernels too."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            names |= _global_names(constant)
+    return names
+
+
 class Kernel:
     """A clause function that runs compiled by default and interpreted on request."""
 
@@ -71,7 +81,7 @@ class Kernel:
             _configure_cache(numba)
             func = self.py_func
             globals_ = dict(func.__globals__)
-            for name in func.__code__.co_names:
+            for name in _global_names(func.__code__):
                 value = globals_.get(name)
                 if isinstance(value, Kernel):
                     globals_[name] = value.compiled

@@ -340,3 +340,15 @@ def test_block_maxima_match_the_one_by_one_scan():
         expected = np.float32([chosen, amax]).view(np.uint32)
         got = np.float32([legacy.signed_maximum(block, 0, 32), legacy.largest_magnitude(block, 0, 32)])
         assert (got.view(np.uint32) == expected).all(), block
+
+
+@pytest.mark.parametrize("name", ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K"))
+def test_dequantize_of_random_bytes_jit_matches_pure_python(name):
+    """The dequantizers specialised on their block size (a constant stride, a run-time loop count)
+    decode any bytes, NaN and infinite scales included, as their pure-Python source does."""
+    kind = block_type(name)
+    blocks = np.random.default_rng(23).integers(0, 256, 37 * kind.block_bytes, dtype=np.uint8)
+    compiled = gguf_dequantize(blocks, type=name)
+    with np.errstate(all="ignore"), pure_python():
+        interpreted = gguf_dequantize(blocks, type=name)
+    assert same_floats(compiled, interpreted).all()

@@ -399,37 +399,51 @@ def dequantize_q3_k(blocks, out):
 @kernel
 def dequantize_affine_k(blocks, out, levels, block_bytes):
     """GGF-3.11: Q4_K and Q5_K: ``y = (d * sc) * q - (dmin * m)``."""
-    for b in range(blocks.size // block_bytes):
-        o = b * block_bytes
-        d = half_value(blocks[o], blocks[o + 1])
-        minimum = half_value(blocks[o + 2], blocks[o + 3])
-        codes = o + block_bytes - 128
-        y = b * SUPER
-        sub = 0
-        high_first = 1
-        high_second = 2
-        for j in range(0, SUPER, 64):
-            sc, m = scale_min_k4(blocks, o + 4, sub)
-            d1 = d * np.float32(sc)
-            m1 = minimum * np.float32(m)
-            sc, m = scale_min_k4(blocks, o + 4, sub + 1)
-            d2 = d * np.float32(sc)
-            m2 = minimum * np.float32(m)
-            q = codes + j // 2
-            for l in range(32):
-                code = blocks[q + l] & 0xF
-                if levels == 31 and blocks[o + 16 + l] & high_first:
-                    code += 16
-                out[y + l] = d1 * np.float32(code) - m1
-            for l in range(32):
-                code = blocks[q + l] >> 4
-                if levels == 31 and blocks[o + 16 + l] & high_second:
-                    code += 16
-                out[y + 32 + l] = d2 * np.float32(code) - m2
-            y += 64
-            sub += 2
-            high_first <<= 2
-            high_second <<= 2
+    # The 32 elements of a sub-block, read from the sizes: a loop of a constant 32 is unrolled into
+    # scalar code before the compiler could vectorise it (legacy.dequantize_bytes).
+    sub_block = out.size // max(1, blocks.size // block_bytes) // 8
+
+    def decode(block_bytes):
+        for b in range(blocks.size // block_bytes):
+            o = b * block_bytes
+            d = half_value(blocks[o], blocks[o + 1])
+            minimum = half_value(blocks[o + 2], blocks[o + 3])
+            codes = o + block_bytes - 128
+            y = b * SUPER
+            sub = 0
+            high_first = 1
+            high_second = 2
+            for j in range(0, SUPER, 64):
+                sc, m = scale_min_k4(blocks, o + 4, sub)
+                d1 = d * np.float32(sc)
+                m1 = minimum * np.float32(m)
+                sc, m = scale_min_k4(blocks, o + 4, sub + 1)
+                d2 = d * np.float32(sc)
+                m2 = minimum * np.float32(m)
+                q = codes + j // 2
+                for l in range(sub_block):
+                    code = blocks[q + l] & 0xF
+                    if levels == 31 and blocks[o + 16 + l] & high_first:
+                        code += 16
+                    out[y + l] = d1 * np.float32(code) - m1
+                for l in range(sub_block):
+                    code = blocks[q + l] >> 4
+                    if levels == 31 and blocks[o + 16 + l] & high_second:
+                        code += 16
+                    out[y + 32 + l] = d2 * np.float32(code) - m2
+                y += 64
+                sub += 2
+                high_first <<= 2
+                high_second <<= 2
+
+    # The block size as a constant: with a stride it knows, the compiler vectorises the loops
+    # (legacy.dequantize_nibbles).
+    if block_bytes == 144:
+        decode(144)
+    elif block_bytes == 176:
+        decode(176)
+    else:
+        decode(block_bytes)
 
 
 @kernel

@@ -201,36 +201,62 @@ def quantize_bytes(x, out, undefined, with_sum, block_bytes):
 @kernel
 def dequantize_nibbles(blocks, out, levels, asymmetric, block_bytes):
     """GGF-2.8: ``y = (q - levels/2) * d`` (Q4_0, Q5_0) or ``y = q * d + m`` (Q4_1, Q5_1), in float32."""
-    for b in range(blocks.size // block_bytes):
-        o = b * block_bytes
-        d = half_value(blocks[o], blocks[o + 1])
-        m = half_value(blocks[o + 2], blocks[o + 3]) if asymmetric else np.float32(0.0)
-        codes = o + block_bytes - HALF_BLOCK
-        high_bits = 0
-        if levels == 32:
-            mask = codes - 4
-            for k in range(4):
-                high_bits |= np.int64(blocks[mask + k]) << (8 * k)
-        for j in range(HALF_BLOCK):
-            packed = np.int64(blocks[codes + j])
-            first = (packed & 0x0F) | (((high_bits >> j) & 1) << 4)
-            second = (packed >> 4) | (((high_bits >> (j + HALF_BLOCK)) & 1) << 4)
-            if asymmetric:
-                out[b * BLOCK + j] = np.float32(first) * d + m
-                out[b * BLOCK + j + HALF_BLOCK] = np.float32(second) * d + m
-            else:
-                out[b * BLOCK + j] = np.float32(first - levels // 2) * d
-                out[b * BLOCK + j + HALF_BLOCK] = np.float32(second - levels // 2) * d
+
+    def decode(block_bytes):
+        for b in range(blocks.size // block_bytes):
+            o = b * block_bytes
+            d = half_value(blocks[o], blocks[o + 1])
+            m = half_value(blocks[o + 2], blocks[o + 3]) if asymmetric else np.float32(0.0)
+            codes = o + block_bytes - HALF_BLOCK
+            high_bits = 0
+            if levels == 32:
+                mask = codes - 4
+                for k in range(4):
+                    high_bits |= np.int64(blocks[mask + k]) << (8 * k)
+            for j in range(HALF_BLOCK):
+                packed = np.int64(blocks[codes + j])
+                first = (packed & 0x0F) | (((high_bits >> j) & 1) << 4)
+                second = (packed >> 4) | (((high_bits >> (j + HALF_BLOCK)) & 1) << 4)
+                if asymmetric:
+                    out[b * BLOCK + j] = np.float32(first) * d + m
+                    out[b * BLOCK + j + HALF_BLOCK] = np.float32(second) * d + m
+                else:
+                    out[b * BLOCK + j] = np.float32(first - levels // 2) * d
+                    out[b * BLOCK + j + HALF_BLOCK] = np.float32(second - levels // 2) * d
+
+    # Each type's block size as a constant: with a stride it knows, the compiler vectorises the loop
+    # (checking once that out and blocks do not overlap) where a variable stride keeps it scalar.
+    if block_bytes == 18:
+        decode(18)
+    elif block_bytes == 20:
+        decode(20)
+    elif block_bytes == 22:
+        decode(22)
+    elif block_bytes == 24:
+        decode(24)
+    else:
+        decode(block_bytes)
 
 
 @kernel
 def dequantize_bytes(blocks, out, block_bytes):
     """GGF-2.8: Q8_0 and Q8_1: ``y = q * d`` with the int8 code ``q``."""
-    for b in range(blocks.size // block_bytes):
-        o = b * block_bytes
-        d = half_value(blocks[o], blocks[o + 1])
-        codes = o + block_bytes - BLOCK
-        for j in range(BLOCK):
-            code = np.int64(blocks[codes + j])
-            signed = code - 256 if code >= 128 else code
-            out[b * BLOCK + j] = np.float32(signed) * d
+    # BLOCK, read from the sizes: a loop of a constant 32 is unrolled into scalar code before the
+    # compiler could vectorise it.
+    elements = out.size // max(1, blocks.size // block_bytes)
+
+    def decode(block_bytes):
+        for b in range(blocks.size // block_bytes):
+            o = b * block_bytes
+            d = half_value(blocks[o], blocks[o + 1])
+            codes = o + block_bytes - BLOCK
+            for j in range(elements):
+                code = np.int64(blocks[codes + j])
+                signed = code - 256 if code >= 128 else code
+                out[b * BLOCK + j] = np.float32(signed) * d
+
+    # The block size as a constant, as in dequantize_nibbles.
+    if block_bytes == 34:
+        decode(34)
+    else:
+        decode(block_bytes)
