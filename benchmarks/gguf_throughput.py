@@ -55,7 +55,8 @@ def main() -> None:
     print(f"{'type':6} {'op':10} {'refq':>7} {'gguf-py':>8} {'ratio':>6} {'ggml':>7} {'ratio':>6} "
           f"{'ggml fused':>10} {'ratio':>6}")
     for name in args.types.split(","):
-        kind = gguf.GGMLQuantizationType[name]
+        # None for a type this gguf-py does not know (Q2_0): it is timed against ggml alone.
+        kind = gguf.GGMLQuantizationType.__members__.get(name)
         block_type = BLOCK_TYPES[[t.name for t in BLOCK_TYPES].index(name)]
         elements = block_type.block_elements
         rows = {"quantize": {}, "dequantize": {}}
@@ -67,13 +68,13 @@ def main() -> None:
             blocks = np.random.default_rng(1).integers(0, 256, size // elements * block_type.block_bytes, dtype=np.uint8)
         # gguf-py works row by row: rows of 4096, as in a model's weight matrix.
         row_blocks = ROW // elements
-        if name in GGUF_PY_QUANTIZE:
+        if name in GGUF_PY_QUANTIZE and kind is not None:
             shaped = x.reshape(-1, ROW)
             rows["quantize"]["gguf-py"] = rate(best_seconds(lambda: quants.quantize(shaped, kind), args.repeats), size)
         if name != "Q8_1":
             rows["dequantize"]["refq"] = rate(best_seconds(lambda: gguf_dequantize(blocks, type=name), args.repeats),
                                               size)
-            if name in GGUF_PY_DEQUANTIZE:
+            if name in GGUF_PY_DEQUANTIZE and kind is not None:
                 shaped_blocks = blocks.reshape(-1, row_blocks * gguf.GGML_QUANT_SIZES[kind][1])
                 rows["dequantize"]["gguf-py"] = rate(
                     best_seconds(lambda: quants.dequantize(shaped_blocks, kind), args.repeats), size)

@@ -153,6 +153,7 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes):
         store_half(out, o + 2, half_pattern(smallest))
         codes = o + block_bytes - HALF_BLOCK
         high_bits = 0
+        defined = True
         for j in range(HALF_BLOCK):
             first_scaled = (x[start + j] - smallest) * inverse + np.float32(0.5)
             second_scaled = (x[start + j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
@@ -164,11 +165,12 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes):
             else:
                 first, defined_first = truncate(first_scaled, 0, 255)
                 second, defined_second = truncate(second_scaled, 0, 255)
-            if not (defined_first and defined_second):
-                undefined[b] = 1
+            defined = defined & defined_first & defined_second
             out[codes + j] = ((first & 0x0F) | (second << 4)) & 0xFF
             high_bits |= ((first & 0x10) >> 4) << j
             high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+        if not defined:
+            undefined[b] = 1
         if levels == 32:
             for k in range(4):
                 out[o + 4 + k] = (high_bits >> (8 * k)) & 0xFF
