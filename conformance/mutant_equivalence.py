@@ -102,7 +102,7 @@ def chapter_equivalence_inputs() -> list[tuple[str, tuple, dict]]:
                 continue
             for granularity in chapter.granularities:
                 calls += [(operation, probe.inputs, probe.attributes) for probe in chapter.probes(operation, granularity)]
-    calls += integer_inputs()
+    calls += integer_inputs() + optional_input_inputs() + per_axis_zero_point_inputs()
     # the qparams probes, each range one batch, for every observer whose qparams rule is OBS-1.7
     for probe in fingerprint_observers.CHAPTER.probes("observe_minmax", "per_tensor"):
         calls += [(operation, probe.inputs, probe.attributes) for operation in OBSERVER_OPERATIONS]
@@ -128,6 +128,55 @@ def integer_inputs() -> list[tuple[str, tuple, dict]]:
     calls.append(("qlinear_matmul", (a, one, np.uint8(0), b, one, np.int8(0), multiplier, np.uint8(10)), {}))
     x, w = a.reshape(1, 1, 4, 4), b.T.reshape(4, 1, 2, 2)
     calls.append(("qlinear_conv", (x, one, np.uint8(0), w, one, np.int8(0), multiplier, np.uint8(10)), {}))
+    return calls
+
+
+def optional_input_inputs(per_operation: int = 2) -> list[tuple[str, tuple, dict]]:
+    """For every record with optional inputs: its generators' first valid cases (levels 1 and 2) that give
+    every optional input a value other than 0, so that ignoring any one of them shows."""
+    import importlib
+
+    from refq.registry.operations import OPERATIONS
+
+    calls = []
+    for operation in OPERATIONS:
+        optional = [name for name in operation.input_names if name in operation.optional_inputs]
+        if operation.reference is None or not optional:
+            continue
+        found = []
+        for module_name in operation.generators:
+            module = importlib.import_module(f"refq.conformance.generate.{module_name}")
+            for level in (1, 2):
+                for generator in module.GENERATORS:
+                    for spec in generator(level):
+                        if len(found) < per_operation and spec.op == operation.name and spec.outcome == "valid" \
+                                and all(spec.inputs.get(name) is not None and np.any(spec.inputs[name] != 0)
+                                        for name in optional):
+                            found.append((operation.name, tuple(spec.inputs.get(name) for name in
+                                                                operation.input_names), dict(spec.attributes)))
+        calls += found
+    return calls
+
+
+def per_axis_zero_point_inputs() -> list[tuple[str, tuple, dict]]:
+    """For every zero point an operation takes per axis (:data:`.mutant_inputs.PER_AXIS_ZERO_POINTS`): its
+    generators' first valid case (levels 1 and 2) whose zero point holds different values."""
+    import importlib
+
+    from refq.conformance.mutant_inputs import PER_AXIS_ZERO_POINTS
+    from refq.registry.operations import OPERATIONS_BY_NAME
+
+    calls = []
+    for name, zero_points in PER_AXIS_ZERO_POINTS.items():
+        operation = OPERATIONS_BY_NAME[name]
+        specs = [spec for module_name in operation.generators
+                 for generator in importlib.import_module(f"refq.conformance.generate.{module_name}").GENERATORS
+                 for level in (1, 2) for spec in generator(level) if spec.op == name and spec.outcome == "valid"]
+        for zero_point in zero_points:
+            spec = next(spec for spec in specs if spec.inputs.get(zero_point) is not None
+                        and np.unique(spec.inputs[zero_point]).size > 1)
+            calls.append((name, tuple(spec.inputs.get(input_name) for input_name in operation.input_names),
+                          dict(spec.attributes)))
     return calls
 
 

@@ -3,15 +3,16 @@
 Each mutant is the correct adapter (:class:`ReferenceAdapter`, the refq backend) with exactly one
 defect. Most are derived from the registry: one per alternative value of every variant dimension
 (:mod:`refq.registry.variants`) of the quantize, dequantize, requantizing integer, elementwise and
-observer operations, refq's own kernels with that one value changed (:mod:`.mutant_derived`). The
+observer operations, refq's own kernels with that one value changed (:mod:`.mutant_derived`), and
+one per optional input of every operation record, taken as absent, and per per-axis zero point,
+read as its first value (:mod:`.mutant_inputs`). The
 others are input forms and defects real kernels have shipped with (:mod:`.mutant_affine`,
-:mod:`.mutant_integer`): an ignored optional input, a zero point misread by its shape or as signed,
-wrapping instead of saturating, the wrong range, the wrong channel or block, a 16-bit
-accumulator... A mutant no input tells apart from the correct adapter is *equivalent*
-(:mod:`.mutant_equivalence`) and reported as such. A suite that lets a mutant pass every case has a
-hole; the *mutation score* (:mod:`.mutant_score`) is the share of mutants that fail at least one
-case (``refq mutation-score``). The correct adapter, the ``refq`` backend, must pass every case,
-or the score means nothing.
+:mod:`.mutant_integer`): a zero point misread by its shape or as signed, wrapping instead of
+saturating, the wrong range, the wrong channel or block, a 16-bit accumulator... A mutant no input
+tells apart from the correct adapter is *equivalent* (:mod:`.mutant_equivalence`) and reported as
+such. A suite that lets a mutant pass every case has a hole; the *mutation score*
+(:mod:`.mutant_score`) is the share of mutants that fail at least one case (``refq mutation-score``).
+The correct adapter, the ``refq`` backend, must pass every case, or the score means nothing.
 
 Mutants validate their arguments like the correct adapter (they call it first or call refq with
 one argument changed), so they are caught by wrong answers, not by rejecting valid input.
@@ -39,11 +40,13 @@ from refq.conformance.mutant_derived import (CHAPTER_VARIANTS, DERIVED, DERIVED_
                                              derived_mutants, derived_observer_mutants, profile_keywords)
 from refq.conformance.mutant_equivalence import (chapter_equivalence_inputs, equivalence_inputs, equivalent_mutants,
                                                  is_equivalent)
-from refq.conformance.mutant_integer import IGNORED_INPUTS, Accumulator16Bit
+from refq.conformance.mutant_inputs import FIRST_ZERO_POINT_ONLY, IGNORED_INPUTS, PER_AXIS_ZERO_POINTS
+from refq.conformance.mutant_integer import Accumulator16Bit
 from refq.conformance.mutant_score import Score, mutation_score
 from refq.strategies import elementwise_parameters
 
-globals().update({mutant.__name__: mutant for mutant in (*DERIVED, *UNSIGNED_AS_SIGNED, *IGNORED_INPUTS)})
+globals().update({mutant.__name__: mutant for mutant in (*DERIVED, *UNSIGNED_AS_SIGNED, *IGNORED_INPUTS,
+                                                          *FIRST_ZERO_POINT_ONLY)})
 
 #: The hand-written mutants that are one variant value: kept as names (tests and docs use them), but
 #: the derived mutant is the one run.
@@ -54,9 +57,9 @@ HAND_WRITTEN: tuple[type[Mutant], ...] = (
     FloorOfHalfAdded, NarrowRangeInt8, Int4Symmetric, UnsignedClampedAsSigned, WrapsInsteadOfSaturating,
     ChannelsInnermost, PartialBlockTakesFirstScale, BlockIndexOffByOne, DequantizeIgnoresZeroPoint,
     QuantizeIgnoresZeroPoint, OneElementZeroPointIgnored, PerAxisZeroPointFirstOnly, *UNSIGNED_AS_SIGNED,
-    DequantizeWrapsDifference, *IGNORED_INPUTS, Accumulator16Bit,
+    DequantizeWrapsDifference, Accumulator16Bit,
 )
-MUTANTS: tuple[type[Mutant], ...] = (*DERIVED, *HAND_WRITTEN)
+MUTANTS: tuple[type[Mutant], ...] = (*DERIVED, *IGNORED_INPUTS, *FIRST_ZERO_POINT_ONLY, *HAND_WRITTEN)
 #: The derived mutants :func:`is_equivalent` finds identical to the correct adapter under their profile:
 #: conversion_overflow only matters with a convert-then-clamp saturation, refq's 'unpredictable' NaN
 #: computes qmin, and a difference already converted to float32 times s is one exactly rounded product in
@@ -82,7 +85,7 @@ def spec(mutant: type[Mutant]) -> str:
 
 
 __all__ = [
-    "CHAPTER_VARIANTS", "CORRECT_BACKEND", "DERIVED", "DERIVED_KINDS", "DERIVED_PROFILE", "EQUIVALENT", "FUZZABLE",
+    "CHAPTER_VARIANTS", "CORRECT_BACKEND", "DERIVED", "FIRST_ZERO_POINT_ONLY", "PER_AXIS_ZERO_POINTS", "DERIVED_KINDS", "DERIVED_PROFILE", "EQUIVALENT", "FUZZABLE",
     "HAND_WRITTEN", "IGNORED_INPUTS", "INVALID_VALUES", "INVALID_VARIANTS", "MUTANTS", "OBSERVER_OPERATIONS",
     "OBSERVER_PROFILE", "OBSERVER_VARIANTS", "OPERATIONS", "PENDING", "REFERENCE_OPERATIONS", "REPLACED_BY_DERIVED",
     "UNSIGNED_AS_SIGNED", "UNTAKEN_STEPS", "Accumulator16Bit", "BlockIndexOffByOne", "ChannelsInnermost",
@@ -94,5 +97,5 @@ __all__ = [
     "derived_chapter_mutants", "derived_mutants", "derived_observer_mutants", "elementwise_parameters",
     "equivalence_inputs", "equivalent_mutants", "fallback_cases", "is_equivalent", "level_cases", "mutation_score",
     "per_element", "profile_keywords", "spec",
-    *(mutant.__name__ for mutant in (*DERIVED, *UNSIGNED_AS_SIGNED, *IGNORED_INPUTS)),
+    *(mutant.__name__ for mutant in (*DERIVED, *UNSIGNED_AS_SIGNED, *IGNORED_INPUTS, *FIRST_ZERO_POINT_ONLY)),
 ]

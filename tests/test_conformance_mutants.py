@@ -191,3 +191,30 @@ def test_observer_mutants_change_the_qparams_only():
     wrong = mutants.ZeroInRangeAsObserved().observe_minmax(batches)
     assert np.array_equal(correct[["min_val", "max_val"]].tolist(), wrong[["min_val", "max_val"]].tolist())
     assert (float(correct["scale"]), int(correct["zero_point"])) != (float(wrong["scale"]), int(wrong["zero_point"]))
+
+
+def test_every_optional_input_of_every_record_has_an_ignoring_mutant():
+    from refq.registry.operations import OPERATIONS
+
+    expected = {(operation.name, name) for operation in OPERATIONS if operation.reference is not None
+                for name in operation.optional_inputs}
+    assert {mutant.ignored_input for mutant in mutants.IGNORED_INPUTS} == expected
+    x = np.array([[-128, 0, 5, 127]], np.int8)
+    inputs = (x, np.float32(0.1), np.int8(7), np.float32(1 / 128), np.int8(-3))
+    correct = mutants.correct_adapter("onnxruntime").qlinear_tanh(*inputs)
+    assert not np.array_equal(mutants.QlinearTanhIgnoresYZeroPoint().qlinear_tanh(*inputs), correct)
+    assert np.array_equal(mutants.QlinearTanhIgnoresYZeroPoint().qlinear_tanh(*inputs[:4], np.int8(0)),
+                          mutants.correct_adapter("onnxruntime").qlinear_tanh(*inputs[:4], np.int8(0)))
+
+
+def test_per_axis_zero_point_mutants_read_the_first_value_only():
+    """A per-column b zero point read as its first value: the columns after the first change, and a
+    per-tensor zero point is the reference."""
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    b = np.arange(-6, 6, dtype=np.int8).reshape(4, 3)
+    per_column = np.array([1, -2, 3], np.int8)
+    correct = mutants.correct_adapter("onnxruntime").matmul_integer(a, b, np.uint8(2), per_column)
+    wrong = mutants.MatmulIntegerBZeroPointFirstOnly().matmul_integer(a, b, np.uint8(2), per_column)
+    assert np.array_equal(wrong[:, 0], correct[:, 0]) and not np.array_equal(wrong[:, 1:], correct[:, 1:])
+    assert np.array_equal(mutants.MatmulIntegerBZeroPointFirstOnly().matmul_integer(a, b, np.uint8(2), np.int8(4)),
+                          mutants.correct_adapter("onnxruntime").matmul_integer(a, b, np.uint8(2), np.int8(4)))

@@ -363,6 +363,10 @@ LEVEL_1 = (
     ("qlinear_tanh", "small-s8"),
     ("qlinear_global_average_pool", "small-u8"),
     ("qlinear_concat", "small-s8-axis-minus-1"),
+    # every code with nonzero input and output zero points: an ignored optional zero point shows
+    ("qlinear_sigmoid", "every-code-s8-scale-0.0625"),
+    ("qlinear_leaky_relu", "every-code-s8-scale-0.0625-alpha-0.01"),
+    ("qlinear_tanh", "every-code-s8-scale-0.0625"),
     ("qlinear_average_pool", "separating-average_pool-0"),
     ("qlinear_average_pool", "separating-average_pool-one-scale-0"),
 )

@@ -280,6 +280,15 @@ def qlinear_conv_cases() -> Iterator[CaseSpec]:
                description="zero input: the output is the bias times the multiplier 1/8: -0.5 and 1.5 are ties "
                            "(to even: 0 and 2), the largest int32 bias saturates at 255",
                generator="qlinear_conv_bias", seed=0)
+    rng = np.random.default_rng(41)
+    yield case(op, "per-channel-w-zero-point",
+               {"x": random_values(rng, np.uint8, (1, 2, 5, 5)), "x_scale": np.float32(0.02),
+                "x_zero_point": np.uint8(100), "w": random_values(rng, np.int8, (3, 2, 3, 3)),
+                "w_scale": np.array([0.01, 0.02, 0.03], np.float32), "w_zero_point": np.array([1, -2, 3], np.int8),
+                "y_scale": np.float32(0.05), "y_zero_point": np.uint8(120), "B": np.array([100, -200, 300], np.int32)},
+               attributes=conv_attributes(), clauses=("INT-3.2", "INT-4.1"),
+               description="a weight zero point per output channel, all different (INT-3.2)",
+               generator="qlinear_conv_per_channel_zero_point", seed=41)
 
 
 # --- the signatures PyTorch's quantized linear / conv2d and PT2E's reference representation take -----------
@@ -440,6 +449,11 @@ LEVEL_1 = (
     # The one case whose int32 sum leaves int32 (wrapped under onnxruntime, refused by a checked accumulator).
     ("matmul_integer", "int32-overflow"),
     ("qlinear_matmul", "conversion-overflow"),
+    # A per-axis zero point of every form the operations take, all values different.
+    ("matmul_integer", "per-row-a-zero-point"),
+    ("conv_integer", "per-channel-w-zero-point"),
+    ("qlinear_matmul", "random-u8s8"),
+    ("qlinear_conv", "per-channel-w-zero-point"),
     ("conv_integer", "groups-strides-dilations-pads"),
     ("qlinear_conv", "u8s8-3x3-per-channel"),
     # One small case every torch adapter runs; it separates FBGEMM's multiplier from QNNPACK's.
