@@ -23,7 +23,7 @@ import numpy as np
 
 from refq.conformance.case import Case
 from refq.conformance.harness import CaseResult, judge
-from refq.conformance.runner import Backend, load_backend
+from refq.conformance.runner import DEFAULT_TIMEOUT, Backend, load_backend
 from refq.errors import RefqError, invalid
 from refq.registry.operations import OPERATIONS_BY_NAME
 
@@ -170,7 +170,14 @@ def supported_configurations(subject: Backend, op: str) -> list[tuple]:
         if outcome.unsupported:
             continue
         supported.append(configuration)
+        if outcome.kind in ("timeout", "crashed"):  # each further probe would cost a timeout or a restart
+            break
     return supported
+
+
+class _BackendBroke(BaseException):
+    """Raised through Hypothesis at a backend's first hang or crash. Not an Exception, so Hypothesis does
+    not shrink it: each further call would wait the full timeout, or restart the worker process."""
 
 
 # --- what is drawn ------------------------------------------------------------------------------------------
@@ -266,7 +273,8 @@ def _case(op: str, profile: str, inputs: dict, attributes: dict) -> Case:
 
 def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DEFAULT_MAX_EXAMPLES, seed: int = 0,
          database: Path | str | None = None, use_database: bool = True, isolate: bool = False,
-         save_vector: Path | str | None = None, shrink: bool = True, dtypes=None, granularities=None) -> FuzzResult:
+         save_vector: Path | str | None = None, shrink: bool = True, dtypes=None, granularities=None,
+         timeout: float = DEFAULT_TIMEOUT) -> FuzzResult:
     """Fuzz ``op`` of ``backend`` (an adapter object or a ``--backend`` SPEC) against refq under the
     backend's profile (``profile`` overrides it); ``shrink`` False stops at the first disagreement.
     ``dtypes`` and ``granularities`` (for ``cast``: target formats) restrict what is drawn. Returns the minimal counterexample, if any,
@@ -282,7 +290,7 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise invalid("--seed", "a non-negative integer", seed)
     _check_choices(op, dtypes, granularities)
-    with load_backend(backend, profile, isolate=isolate) as subject:
+    with load_backend(backend, profile, isolate=isolate, timeout=timeout) as subject:
         if not subject.supports(op):
             raise invalid("--op", f"an operation the backend {subject.name} has", op)
         judged = subject.profile_for(op)
@@ -305,12 +313,15 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
         def check(call):
             inputs, attributes = call
             case = _case(op, judged, inputs, attributes)
-            verdict = judge(case, subject.call(op, inputs, attributes))
+            outcome = subject.call(op, inputs, attributes)
+            verdict = judge(case, outcome)
             result.examples += 1
             if verdict.status == "unsupported":
                 hypothesis_reject()
             if verdict.status != "pass":
                 failures.append((case, verdict))
+                if outcome.kind in ("timeout", "crashed"):
+                    raise _BackendBroke()
                 raise AssertionError(f"{verdict.status}: {verdict.detail}")
 
         store = None
@@ -334,15 +345,18 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
                               verbosity=Verbosity.quiet, print_blob=False,
                               phases=(Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.shrink,) if shrink else ()))
         test = hypothesis_seed(seed)(configured(given(problems(op, result.configurations))(check)))
+        broke = False
         try:
             test()
+        except _BackendBroke:
+            broke = True
         except Exception:  # noqa: BLE001 - the minimal failing call was recorded by check()
             if not failures:
                 raise
         if failures:
             # Hypothesis replays the shrunk example last.
             result.counterexample, result.verdict = failures[-1]
-            if shrink:
+            if shrink and not broke:
                 before = _first_shape(result.counterexample)
                 result.counterexample, result.verdict = shrink_shape(subject, op, judged, result.counterexample,
                                                                      result.verdict)

@@ -155,6 +155,8 @@ FUZZ = [
     (["fuzz", "--backend", "{missing_import}:A", "--op", "cast"], 2, "refq_no_such_kernel_module"),
     (["fuzz", "--backend", "{tmp}/absent.py:A", "--op", "cast"], 2, "--backend"),
     (["fuzz", "--backend", "refq", "--op", "cast", "--bogus"], 2, "--bogus"),
+    (["fuzz", "--backend", "refq", "--op", "cast", "--timeout", "0"], 2, "--timeout"),
+    (["fuzz", "--backend", "refq", "--op", "cast", "--timeout", "inf"], 2, "--timeout"),
 ]
 
 SWEEP = [

@@ -200,3 +200,12 @@ def test_quantize_beyond_float32_prints_no_warning(capsys, recwarn):
     code, out, err = _run(capsys, "quantize", "1e40", "--scale", "1")
     assert (code, out, err) == (0, "127\n", "")
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("adapter, words", [("Segfault", "signal SIGSEGV"), ("Hangs", "no answer within 1 s")])
+def test_fuzz_stops_at_a_crashing_or_hanging_adapter(adapters, capsys, adapter, words):
+    """The first crash or hang is the counterexample: Hypothesis does not shrink it call by call."""
+    code, out, _ = _run(capsys, "fuzz", "--backend", f"{adapters / 'crashing.py'}:{adapter}", "--op",
+                        "quantize_linear", "--no-database", "--timeout", "1")
+    assert code == 1 and "DISAGREEMENT (error)" in out and words in out
+    assert int(re.search(r": (\d+) calls", out)[1]) == 1

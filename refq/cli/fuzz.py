@@ -29,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtypes", metavar="LIST", help="comma-separated integer types (cast: target formats) to draw")
     parser.add_argument("--granularities", metavar="LIST",
                         help="comma-separated granularities to draw: per_tensor, per_axis, blocked")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds one call may take (default 60); the first call that hangs ends the run "
+                             "as its counterexample")
     parser.add_argument("--in-process", action="store_true",
                         help="call a Python adapter in this process instead of the worker process "
                              "(a crash of the adapter then ends the run)")
@@ -44,12 +47,17 @@ def run(args: argparse.Namespace) -> int:
     def names(text):
         return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
 
+    if not 0 < args.timeout < float("inf"):
+        from refq.errors import invalid
+
+        raise invalid("--timeout", "a positive, finite number of seconds", args.timeout)
     check_folder(args.save_vector, "--save-vector")
     if args.database and not args.no_database:
         check_folder(args.database, "--database")
     result = fuzz(args.backend, args.op, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
                   database=Path(args.database) if args.database else None, use_database=not args.no_database,
-                  isolate=not args.in_process, dtypes=names(args.dtypes), granularities=names(args.granularities))
+                  isolate=not args.in_process, dtypes=names(args.dtypes), granularities=names(args.granularities),
+                  timeout=args.timeout)
     # The counterexample is printed before it is saved: a failed save must not lose it.
     print(report(result))
     sys.stdout.flush()
