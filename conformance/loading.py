@@ -76,8 +76,7 @@ def _from_file(path_text: str, attr: str, spec: str):
     except Exception as error:  # noqa: BLE001 - whatever the adapter raised, the user gets one line naming it
         sys.modules.pop(name, None)
         last = traceback.format_exception_only(type(error), error)[-1].strip()
-        raise AdapterLoadError(f"--backend {spec}: importing {path} failed: {last} (--verbose shows the traceback)",
-                               traceback.format_exc()) from None
+        raise AdapterLoadError(f"--backend {spec}: importing {path} failed: {last}", traceback.format_exc()) from None
     return _attribute(module, attr, spec)
 
 

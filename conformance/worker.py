@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import traceback
 from multiprocessing.connection import Connection
 
 from refq.conformance.loading import BackendUnavailable, describe, instantiate
@@ -38,7 +39,9 @@ def _serve(connection) -> None:
             adapter.profile = profile
     except BaseException as error:  # noqa: BLE001 - any failure to load is reported, not raised
         kind = "unavailable" if isinstance(error, BackendUnavailable) else "failed"
-        connection.send((kind, f"{type(error).__name__}: {error}"))
+        # The traceback travels too: `--verbose` shows where in the adapter it failed.
+        details = getattr(error, "details", "") or traceback.format_exc()
+        connection.send((kind, f"{type(error).__name__}: {error}", details))
         return
     connection.send(("ready", info))
     while True:
@@ -89,14 +92,16 @@ class Worker:
                 self._kill()
                 raise BackendUnavailable(f"--backend {self.spec}: the worker did not start within "
                                          f"{START_TIMEOUT:.0f} s")
-            kind, payload = connection.recv()
+            kind, payload, *details = connection.recv()
         except (EOFError, OSError):
             code = self._wait()
             self.close()
             raise BackendUnavailable(f"--backend {self.spec}: the worker died while loading ({_signal_name(code)})")
         if kind != "ready":
             self.close()
-            raise BackendUnavailable(f"--backend {self.spec}: {payload}")
+            failure = BackendUnavailable(f"--backend {self.spec}: {payload}")
+            failure.details = details[0] if details else ""
+            raise failure
         return payload
 
     def _wait(self) -> int | None:

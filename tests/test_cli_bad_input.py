@@ -388,3 +388,14 @@ def test_verbose_shows_the_adapters_traceback(campaign_folder, capsys):
     err = capsys.readouterr().err
     assert "Traceback" in err and "return 1 / 0" in err
     assert err.splitlines()[-1].startswith("refq: error: ")
+
+
+def test_verbose_shows_the_traceback_of_an_adapter_failing_in_the_worker(campaign_folder, capsys):
+    """An adapter whose constructor raises fails in the worker process; its traceback comes back too."""
+    spec = f"{campaign_folder / 'raises_init.py'}:A"
+    assert main(["conform", "--backend", spec, "--ops", "cast"]) == 2
+    line, = capsys.readouterr().err.splitlines()
+    assert line.endswith("ValueError: adapter bug (--verbose shows the traceback)")
+    assert main(["conform", "--backend", spec, "--ops", "cast", "--verbose"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "raise ValueError('adapter bug')" in err

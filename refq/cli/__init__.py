@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         # Only refq's own errors: every validation raises one before computing, so a
         # plain ValueError or TypeError here is a bug, not bad input, and must show.
         details = getattr(error, "details", "")
-        if details and getattr(args, "verbose", False):
+        verbose = getattr(args, "verbose", False)
+        if details and verbose:
             print(details.rstrip(), file=sys.stderr)
-        message = str(error)
+        message = str(error) + (" (--verbose shows the traceback)" if details and not verbose else "")
         if not message.startswith("refq: error:"):
             message = f"refq: error: {message}"
         print(message, file=sys.stderr)
