@@ -9,8 +9,12 @@ single-defect mutant of it exists: it is listed with the reason (:data:`INVALID_
 - the integer and elementwise variants their chapter functions take by keyword (:data:`CHAPTER_VARIANTS`);
 - the observers' qparams variants (OBS-1, :data:`OBSERVER_VARIANTS`): the observed range turned into
   a scale and zero point under the value;
+- the windowed average pool's ``average_sum`` and ``average_division`` (:func:`derived_window_mutants`);
+- the accumulator and conversion rules no chapter function takes by keyword (:data:`RULE_MUTANTS`:
+  a refused int32 overflow, x86's unclamped conversion of a scaled accumulator);
 - the requantization variants of a step the profile's float multiplier never takes (REQ-2's fixed
-  point, :data:`UNTAKEN_STEPS`) are listed as values with no single-defect mutant.
+  point, :data:`UNTAKEN_STEPS`), and the accumulator values of :data:`ACCUMULATOR_VALUES_NOT_DERIVED`,
+  are listed as values with no single-defect mutant.
 """
 
 from __future__ import annotations
@@ -313,8 +317,9 @@ def derived_rule_mutants() -> tuple[type[Mutant], ...]:
     for (name, value), (operations, make) in RULE_MUTANTS.items():
         variant = VARIANTS_BY_NAME[name]
         current = rules.get(name, variant.values[0].name)
+        methods = {operation: make(operation) for operation in operations}
         made.append(_derived_type(variant, variant.value(value), current, DERIVED_PROFILE,
-                                  {"operations": operations, **{operation: make(operation) for operation in operations}}))
+                                  {"operations": operations, **methods}))
     return tuple(made)
 
 

@@ -29,7 +29,8 @@ def _ignoring(operation, input_name: str) -> type[Mutant]:
     method.__name__ = operation.name
     return type(f"{camel(operation.name)}Ignores{camel(input_name)}", (Mutant,), {
         "__doc__": f"{operation.name} ignores {input_name} (the optional input taken as absent).",
-        "__module__": __name__, "clause": operation.clauses[0], "operations": (operation.name,), "profile": DERIVED_PROFILE,
+        "__module__": __name__, "clause": operation.clauses[0], "operations": (operation.name,),
+        "profile": DERIVED_PROFILE,
         "ignored_input": (operation.name, input_name), operation.name: method})
 
 

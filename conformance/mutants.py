@@ -36,8 +36,9 @@ from refq.conformance.mutant_affine import (UNSIGNED_AS_SIGNED, BlockIndexOffByO
 from refq.conformance.mutant_cases import case_operation, fallback_cases, level_cases
 from refq.conformance.mutant_derived import (CHAPTER_VARIANTS, DERIVED, DERIVED_KINDS, DERIVED_PROFILE,
                                              INVALID_VALUES, INVALID_VARIANTS, OBSERVER_OPERATIONS, OBSERVER_PROFILE,
-                                             OBSERVER_VARIANTS, UNTAKEN_STEPS, chapter_function, derived_chapter_mutants,
-                                             derived_mutants, derived_observer_mutants, profile_keywords)
+                                             OBSERVER_VARIANTS, UNTAKEN_STEPS, chapter_function,
+                                             derived_chapter_mutants, derived_mutants, derived_observer_mutants,
+                                             profile_keywords)
 from refq.conformance.mutant_equivalence import (chapter_equivalence_inputs, equivalence_inputs, equivalent_mutants,
                                                  is_equivalent)
 from refq.conformance.mutant_inputs import FIRST_ZERO_POINT_ONLY, IGNORED_INPUTS, PER_AXIS_ZERO_POINTS
@@ -85,17 +86,19 @@ def spec(mutant: type[Mutant]) -> str:
 
 
 __all__ = [
-    "CHAPTER_VARIANTS", "CORRECT_BACKEND", "DERIVED", "FIRST_ZERO_POINT_ONLY", "PER_AXIS_ZERO_POINTS", "DERIVED_KINDS", "DERIVED_PROFILE", "EQUIVALENT", "FUZZABLE",
-    "HAND_WRITTEN", "IGNORED_INPUTS", "INVALID_VALUES", "INVALID_VARIANTS", "MUTANTS", "OBSERVER_OPERATIONS",
-    "OBSERVER_PROFILE", "OBSERVER_VARIANTS", "OPERATIONS", "PENDING", "REFERENCE_OPERATIONS", "REPLACED_BY_DERIVED",
-    "UNSIGNED_AS_SIGNED", "UNTAKEN_STEPS", "Accumulator16Bit", "BlockIndexOffByOne", "ChannelsInnermost",
-    "DequantizeIgnoresZeroPoint", "DequantizeMultiplyThenSubtract", "DequantizeWrapsDifference", "Float64Division",
-    "FloorOfHalfAdded", "Int4Symmetric", "Mutant", "NaNToQmax", "NarrowRangeInt8", "OneElementZeroPointIgnored",
-    "PartialBlockTakesFirstScale", "PerAxisZeroPointFirstOnly", "QuantizeIgnoresZeroPoint", "ReciprocalInsteadOfDivision",
-    "ReferenceAdapter", "Score", "TiesAwayFromZero", "Truncation", "UnsignedClampedAsSigned", "WrapsInsteadOfSaturating",
-    "ZeroPointBeforeRounding", "case_operation", "chapter_equivalence_inputs", "chapter_function", "correct_adapter",
-    "derived_chapter_mutants", "derived_mutants", "derived_observer_mutants", "elementwise_parameters",
-    "equivalence_inputs", "equivalent_mutants", "fallback_cases", "is_equivalent", "level_cases", "mutation_score",
-    "per_element", "profile_keywords", "spec",
+    "CHAPTER_VARIANTS", "CORRECT_BACKEND", "DERIVED", "DERIVED_KINDS", "DERIVED_PROFILE", "EQUIVALENT",
+    "FIRST_ZERO_POINT_ONLY", "FUZZABLE", "HAND_WRITTEN", "IGNORED_INPUTS", "INVALID_VALUES", "INVALID_VARIANTS",
+    "MUTANTS", "OBSERVER_OPERATIONS", "OBSERVER_PROFILE", "OBSERVER_VARIANTS", "OPERATIONS", "PENDING",
+    "PER_AXIS_ZERO_POINTS", "REFERENCE_OPERATIONS", "REPLACED_BY_DERIVED", "UNSIGNED_AS_SIGNED", "UNTAKEN_STEPS",
+    "Accumulator16Bit", "BlockIndexOffByOne", "ChannelsInnermost", "DequantizeIgnoresZeroPoint",
+    "DequantizeMultiplyThenSubtract", "DequantizeWrapsDifference", "Float64Division", "FloorOfHalfAdded",
+    "Int4Symmetric", "Mutant", "NaNToQmax", "NarrowRangeInt8", "OneElementZeroPointIgnored",
+    "PartialBlockTakesFirstScale", "PerAxisZeroPointFirstOnly", "QuantizeIgnoresZeroPoint",
+    "ReciprocalInsteadOfDivision", "ReferenceAdapter", "Score", "TiesAwayFromZero", "Truncation",
+    "UnsignedClampedAsSigned", "WrapsInsteadOfSaturating", "ZeroPointBeforeRounding", "case_operation",
+    "chapter_equivalence_inputs", "chapter_function", "correct_adapter", "derived_chapter_mutants",
+    "derived_mutants", "derived_observer_mutants", "elementwise_parameters", "equivalence_inputs",
+    "equivalent_mutants", "fallback_cases", "is_equivalent", "level_cases", "mutation_score", "per_element",
+    "profile_keywords", "spec",
     *(mutant.__name__ for mutant in (*DERIVED, *UNSIGNED_AS_SIGNED, *IGNORED_INPUTS, *FIRST_ZERO_POINT_ONLY)),
 ]
