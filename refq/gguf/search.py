@@ -74,25 +74,40 @@ def symmetric_search(x, start, count, levels, codes):
         sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
     scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
     best = scale * sum_lx
-    for step in range(-9, 10):
-        if step == 0:
-            continue
+    # The 18 trials' codes do not depend on one another: all of them first, in one loop the compiler
+    # vectorises (its count bounded by the array, so that it is not unrolled into scalar code first).
+    # Then their sums three trials at a time, each sum still added in C's order, six chains side by
+    # side where one would wait on each addition; the comparisons with the best run in C's order.
+    count = min(count, x.size - start)
+    # One allocation: the weights, the weighted values, and the 18 trials' codes.
+    rows = np.empty((20, count), dtype=np.float32)
+    weights, weighted_x, trials = rows[0], rows[1], rows[2:]
+    for i in range(count):
+        weights[i] = x[start + i] * x[start + i]
+        weighted_x[i] = weights[i] * x[start + i]
+    for k in range(18):
+        step = k - 9 if k < 9 else k - 8  # -9..-1, then 1..9
         iscale = -(np.float32(levels) + np.float32(0.1) * np.float32(step)) / chosen
-        sum_lx = ZERO
-        sum_l2 = ZERO
-        for i in range(start, start + count):
-            l, ok = nearest_int(iscale * x[i])
-            defined = defined and ok
-            l = clamp(l, -levels, levels - 1)
-            w = x[i] * x[i]
-            sum_lx = sum_lx + w * x[i] * np.float32(l)
-            sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
-        if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
-            for i in range(start, start + count):
-                l, ok = nearest_int(iscale * x[i])
-                codes[i] = clamp(l, -levels, levels - 1) + levels
-            scale = sum_lx / sum_l2
-            best = scale * sum_lx
+        for i in range(count):
+            l, ok = nearest_int(iscale * x[start + i])
+            defined = defined & ok
+            trials[k, i] = np.float32(clamp(l, -levels, levels - 1))
+    for first in range(0, 18, 3):
+        lx_1 = l2_1 = lx_2 = l2_2 = lx_3 = l2_3 = ZERO
+        for i in range(count):
+            l_1, l_2, l_3 = trials[first, i], trials[first + 1, i], trials[first + 2, i]
+            lx_1 = lx_1 + weighted_x[i] * l_1
+            l2_1 = l2_1 + weights[i] * l_1 * l_1
+            lx_2 = lx_2 + weighted_x[i] * l_2
+            l2_2 = l2_2 + weights[i] * l_2 * l_2
+            lx_3 = lx_3 + weighted_x[i] * l_3
+            l2_3 = l2_3 + weights[i] * l_3 * l_3
+        for k, sum_lx, sum_l2 in ((first, lx_1, l2_1), (first + 1, lx_2, l2_2), (first + 2, lx_3, l2_3)):
+            if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
+                for i in range(count):
+                    codes[start + i] = np.int32(trials[k, i]) + levels
+                scale = sum_lx / sum_l2
+                best = scale * sum_lx
     return scale, defined
 
 
