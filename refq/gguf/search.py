@@ -216,33 +216,77 @@ def affine_search(x, start, count, weights, levels, rmin, rdelta, steps, absolut
         defined = defined and ok
         codes[i] = clamp(l, 0, levels)
     best_error = weighted_error(x, start, count, weights, codes, scale, minimum, absolute)
-    for step in range(steps + 1):
-        iscale = (rmin + rdelta * np.float32(step) + np.float32(levels)) / (maximum - minimum)
-        sum_l = ZERO
-        sum_l2 = ZERO
-        sum_xl = ZERO
-        for i in range(start, start + count):
-            l, ok = nearest_int(iscale * (x[i] - minimum))
-            defined = defined and ok
-            l = clamp(l, 0, levels)
-            trial[i] = l
-            w = weights[i - start]
-            level = np.float32(l)
+
+    def fit(sum_l, sum_l2, sum_xl):
+        """The weighted least-squares scale and minimum of one trial's codes, if its determinant is > 0."""
+        determinant = sum_w * sum_l2 - sum_l * sum_l
+        if not determinant > 0:
+            return False, ZERO, ZERO
+        this_scale = (sum_w * sum_xl - sum_x * sum_l) / determinant
+        this_min = (sum_l2 * sum_x - sum_l * sum_xl) / determinant
+        if this_min > 0:
+            this_min = ZERO
+            this_scale = quotient(sum_xl, sum_l2)
+        return True, this_scale, this_min
+
+    # Trials two at a time: each trial's sums still add in C's order, the two trials' chains side
+    # by side where one would wait on each addition. A trial depends on the ones before it only
+    # through ``minimum``: when the first of a pair is taken and changes it, the second is computed
+    # again as the first of the next pair. The codes have a loop of their own, which the compiler
+    # vectorises (its count read from the view, so that it is not unrolled into scalar code first);
+    # views indexed from 0 need no wrap-around check of a negative index.
+    block = x[start:start + count]
+    first_codes = trial[start:start + count]
+    second_codes = np.empty_like(first_codes)
+    count = block.size
+    step = 0
+    while step <= steps:
+        has_second = step < steps
+        first_iscale = (rmin + rdelta * np.float32(step) + np.float32(levels)) / (maximum - minimum)
+        second_iscale = (rmin + rdelta * np.float32(step + 1) + np.float32(levels)) / (maximum - minimum)
+        for i in range(count):
+            l, ok = nearest_int(first_iscale * (block[i] - minimum))
+            first_codes[i] = clamp(l, 0, levels)
+            l, ok_second = nearest_int(second_iscale * (block[i] - minimum))
+            second_codes[i] = clamp(l, 0, levels)
+            defined = defined & ok & (ok_second | (not has_second))
+        sum_l = sum_l2 = sum_xl = ZERO
+        second_l = second_l2 = second_xl = ZERO
+        for i in range(count):
+            w = weights[i]
+            level = np.float32(first_codes[i])
             sum_l = sum_l + w * level
             sum_l2 = sum_l2 + w * level * level
-            sum_xl = sum_xl + w * level * x[i]
-        determinant = sum_w * sum_l2 - sum_l * sum_l
-        if determinant > 0:
-            this_scale = (sum_w * sum_xl - sum_x * sum_l) / determinant
-            this_min = (sum_l2 * sum_x - sum_l * sum_xl) / determinant
-            if this_min > 0:
-                this_min = ZERO
-                this_scale = quotient(sum_xl, sum_l2)
-            error = weighted_error(x, start, count, weights, trial, this_scale, this_min, absolute)
-            if error < best_error:
-                for i in range(start, start + count):
-                    codes[i] = trial[i]
-                best_error = error
-                scale = this_scale
-                minimum = this_min
+            sum_xl = sum_xl + w * level * block[i]
+            level = np.float32(second_codes[i])
+            second_l = second_l + w * level
+            second_l2 = second_l2 + w * level * level
+            second_xl = second_xl + w * level * block[i]
+        first_fits, first_scale, first_min = fit(sum_l, sum_l2, sum_xl)
+        second_fits, second_scale, second_min = fit(second_l, second_l2, second_xl)
+        second_fits = second_fits and has_second
+        first_error = ZERO
+        second_error = ZERO
+        if first_fits:
+            first_error = weighted_error(block, 0, count, weights, first_codes, first_scale, first_min, absolute)
+        if second_fits:
+            second_error = weighted_error(block, 0, count, weights, second_codes, second_scale, second_min,
+                                          absolute)
+        if first_fits and first_error < best_error:
+            for i in range(count):
+                codes[start + i] = first_codes[i]
+            best_error = first_error
+            scale = first_scale
+            changed = first_min != minimum
+            minimum = first_min
+            if changed:
+                step += 1
+                continue
+        if second_fits and second_error < best_error:
+            for i in range(count):
+                codes[start + i] = second_codes[i]
+            best_error = second_error
+            scale = second_scale
+            minimum = second_min
+        step += 2
     return scale, -minimum, defined
