@@ -12,10 +12,10 @@ infinities, NaNs with any payload) is reachable, and a failing example shrinks
 toward simple patterns (``+0.0``, ``1.0``, small keys) rather than toward arbitrary
 decimals.
 
-The package follows Hypothesis's own split: :mod:`.validation` checks every argument (as
+The package follows Hypothesis's own split: ``validation`` checks every argument (as
 ``hypothesis.internal.validation`` does), and the strategies live apart by what they draw:
-:mod:`.values` (scalars by bit pattern), :mod:`.arrays` (shapes and tensors), :mod:`.parameters`
-(scales and zero points), :mod:`.adversarial` (ties and saturation edges) and :mod:`.problems`
+``values`` (scalars by bit pattern), ``arrays`` (shapes and tensors), ``parameters``
+(scales and zero points), ``adversarial`` (ties and saturation edges) and ``problems``
 (whole quantize, dequantize, observer and matmul inputs). Everything public is importable from here.
 
 Example::

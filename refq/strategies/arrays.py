@@ -27,7 +27,7 @@ def shapes(*, min_dims=1, max_dims=3, min_side=1, max_side=6) -> st.SearchStrate
 def tensors(format="binary32", *, shape=None, min_dims=1, max_dims=3, min_side=1, max_side=6, min_value=None,
             max_value=None, allow_nan=None, allow_infinity=None, allow_subnormal=None) -> st.SearchStrategy[np.ndarray]:
     """float32 arrays whose elements are values of ``format`` drawn by bit pattern (see
-    :func:`format_patterns` for the value arguments); ``shape`` fixes the shape, otherwise one is
+    :func:`refq.strategies.format_patterns` for the value arguments); ``shape`` fixes the shape, otherwise one is
     drawn with ``min_dims``..``max_dims`` sides of ``min_side``..``max_side``.
 
     Example: ``tensors(shape=(4, 3), min_value=-10, max_value=10)``.

@@ -88,7 +88,7 @@ def quantization_parameters(*, shape=None, dtype="int8", granularity="per_tensor
 
     ``shape`` is the input's shape (drawn when None; per-axis and blocked need at least
     one dimension); ``axis`` and ``block_size`` are drawn when None (a block size may leave a
-    partial last block); scales come from :func:`scales` within ``[min_scale, max_scale]``;
+    partial last block); scales come from :func:`refq.strategies.scales` within ``[min_scale, max_scale]``;
     zero points anywhere in the type's range, or None when ``with_zero_point`` is False.
 
     Example::
@@ -141,7 +141,7 @@ def quantization_parameters(*, shape=None, dtype="int8", granularity="per_tensor
     return draw_parameters()
 
 
-#: How :func:`invalid_quantization_parameters` breaks valid parameters: kind -> (argument, reason).
+#: How :func:`refq.strategies.invalid_quantization_parameters` breaks valid parameters: kind -> (argument, reason).
 INVALID_KINDS = {
     "scale_zero": ("scale", "a scale of zero"),
     "scale_negative": ("scale", "a negative scale"),

@@ -50,7 +50,7 @@ def _layouts(dtypes, granularities, argument_dtypes: tuple[str, ...]):
 def quantize_problems(*, dtypes=("int8", "uint8"), granularities=("per_tensor",), max_dims=3,
                       max_side=5) -> st.SearchStrategy[QuantizeProblem]:
     """Quantize calls whose inputs mix, element by element, float32 values of every class
-    (:func:`float32_values`), :func:`near_ties` and :func:`saturation_edges` of that element's
+    (:func:`refq.strategies.float32_values`), :func:`refq.strategies.near_ties` and :func:`refq.strategies.saturation_edges` of that element's
     own scale and zero point. ``dtypes`` and ``granularities`` list what may be drawn.
 
     Example: ``quantize_problems(dtypes=("int4",), granularities=("blocked",))``.
@@ -84,7 +84,7 @@ def quantize_problems(*, dtypes=("int8", "uint8"), granularities=("per_tensor",)
 def dequantize_problems(*, dtypes=("int8", "uint8"), granularities=("per_tensor",), max_dims=3,
                         max_side=5) -> st.SearchStrategy[DequantizeProblem]:
     """Dequantize calls: integers of the type (its ends often), parameters as in
-    :func:`quantization_parameters`. ``dtypes`` may include ``int32``.
+    :func:`refq.strategies.quantization_parameters`. ``dtypes`` may include ``int32``.
 
     Example: ``dequantize_problems(dtypes=("int32",))``.
     """
@@ -120,7 +120,7 @@ def dequantize_problems(*, dtypes=("int8", "uint8"), granularities=("per_tensor"
 def observer_batches(*, min_batches=1, max_batches=4, shape=None, max_dims=2, max_side=6, min_value=None,
                      max_value=None, allow_nan=False, allow_infinity=False) -> st.SearchStrategy[list[np.ndarray]]:
     """Sequences of float32 batches of one shape, as an observer sees them during calibration
-    (values by bit pattern, see :func:`float32_values`).
+    (values by bit pattern, see :func:`refq.strategies.float32_values`).
 
     Example: ``observer_batches(max_batches=8, shape=(16,), min_value=-4, max_value=4)``.
     """

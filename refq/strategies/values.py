@@ -169,7 +169,7 @@ def _special_keys(fmt: FloatFormat, layout: _Layout, allow_subnormal: bool) -> l
 
 def format_values(format, *, min_value=None, max_value=None, allow_nan=None, allow_infinity=None,
                   allow_subnormal=None) -> st.SearchStrategy[np.float32]:
-    """Values of the float format ``format``, drawn by bit pattern (:func:`format_patterns`)
+    """Values of the float format ``format``, drawn by bit pattern (:func:`refq.strategies.format_patterns`)
     and returned exactly as numpy float32 (every registered format fits in float32; a NaN
     of a narrower format becomes a quiet float32 NaN).
 
@@ -186,7 +186,7 @@ def format_values(format, *, min_value=None, max_value=None, allow_nan=None, all
 
 def float32_values(*, min_value=None, max_value=None, allow_nan=None, allow_infinity=None,
                    allow_subnormal=None) -> st.SearchStrategy[np.float32]:
-    """float32 values by bit pattern: :func:`format_values` of ``"binary32"``.
+    """float32 values by bit pattern: :func:`refq.strategies.format_values` of ``"binary32"``.
 
     Example: ``float32_values(min_value=-1, max_value=1)`` covers the subnormals and
     both zeros as readily as 0.5.
