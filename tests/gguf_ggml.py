@@ -27,10 +27,7 @@ def unavailable_reason() -> str | None:
 @cache
 def backend(build: str) -> GgmlBackend:
     """The adapter on ``build`` ("unfused": the ggml backend itself; "fused": the -march=native library)."""
-    adapter = GgmlBackend.__new__(GgmlBackend)
-    adapter.build = build
-    adapter.__init__()
-    return adapter
+    return GgmlBackend(build)
 
 
 def quantize(build: str, type_name: str, x: np.ndarray) -> np.ndarray:

@@ -28,7 +28,9 @@ class GgmlBackend:
     profile = "ggml"
     build = "unfused"
 
-    def __init__(self) -> None:
+    def __init__(self, build: str = "unfused") -> None:
+        #: "unfused" (the backend, profile ggml) or "fused" (the -march=native library, for fingerprint tests).
+        self.build = build
         self._library = ctypes.CDLL(str(built_library(self.build)))
         self._library.ggml_type_size.restype = ctypes.c_size_t
         self._library.ggml_blck_size.restype = ctypes.c_int64
