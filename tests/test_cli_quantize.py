@@ -39,6 +39,24 @@ def test_quantize_compare_profiles_explains_the_tie(capsys) -> None:
     assert "scale_operation (divide -> multiply_reciprocal) turns 127 into 128" in out
 
 
+def test_quantize_trace_adds_the_zero_point_once(capsys) -> None:
+    """With the zero point added after rounding, the trace shows the sum on that line and the
+    saturation line no longer calls it still to add."""
+    code, out, _ = run(capsys, "quantize", "2.5", "--scale", "1", "--zero-point", "-128", "--profile", "tflite",
+                       "--trace")
+    assert code == 0
+    assert "+ z = 3.0 + -128 = -125.0" in out
+    assert "still to add" not in out
+
+
+def test_quantize_compare_profiles_agrees_in_number(capsys) -> None:
+    code, out, _ = run(capsys, "quantize", "2.5", "--scale", "1", "--zero-point", "-128", "--compare-profiles")
+    assert code == 0
+    assert "tflite gives -125" in out
+    assert " give -126" in out
+    assert "tflite give " not in out
+
+
 def test_quantize_variant_override(capsys) -> None:
     code, out, _ = run(capsys, "quantize", "2.5", "-2.5", "--scale", "1", "--variant", "rounding=half_away_from_zero")
     assert code == 0

@@ -147,6 +147,9 @@ def _trace_steps(trace, x, scale, reciprocal, zero_point, target, names, codes) 
             pending = 0
     if value is None:
         trace.add("AFF-3.4", f"round exactly with {names['rounding']}")
+        if names["zero_point_placement"] == "after_rounding":
+            trace.add("AFF-3.3", f"+ z = {zero_point}")
+            pending = 0
     else:
         rounded = float(steps.round_to_integral(value, codes["rounding"]))
         if np.isfinite(value):
@@ -156,7 +159,8 @@ def _trace_steps(trace, x, scale, reciprocal, zero_point, target, names, codes) 
             kind = "not finite"
         trace.add("AFF-3.4", f"round({value!r}) with {names['rounding']}: {kind} -> {rounded!r}")
         if names["zero_point_placement"] == "after_rounding":
-            trace.add("AFF-3.3", f"+ z = {rounded!r} + {zero_point}")
+            trace.add("AFF-3.3", f"+ z = {rounded!r} + {zero_point} = {rounded + zero_point!r}")
+            pending = 0
     trace.add("AFF-3.5", f"{names['saturation']} into [{target.qmin}, {target.qmax}]"
                          + (f" (zero point {pending} still to add)" if pending else "") + f" -> {trace.q}")
 
@@ -187,6 +191,11 @@ def disagreements(traces: list[Trace], x, scale, zero_point: int = 0, **options)
                     decisive.append(f"{name} ({first.variants[name]} -> {value})")
             because = ("changing only " + " or only ".join(decisive) + f" turns {first.q} into {second.q}"
                        if decisive else "no single variant explains it; several steps differ together")
-            lines.append(f"{names[first.q]} give {first.q}; {names[second.q]} give {second.q}. "
+            lines.append(f"{_give(names[first.q])} {first.q}; {_give(names[second.q])} {second.q}. "
                          f"From {first.profile} to {second.profile}: {because}")
     return lines
+
+
+def _give(profiles: str) -> str:
+    """``"tflite gives"`` for one profile, ``"onnx, pytorch give"`` for several."""
+    return f"{profiles} {'give' if ', ' in profiles else 'gives'}"
