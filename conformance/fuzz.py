@@ -38,13 +38,22 @@ COMMON_DTYPES = ("int8", "uint8", "int4", "uint4", "int16", "uint16", "int32")
 INPUT_NAMES = {op: OPERATIONS_BY_NAME[op].input_names for op in OPERATIONS}
 
 
+#: The example database's folder under the user cache.
+DATABASE_FOLDER = ("refq", "fuzz")
+
+
 def default_database() -> Path:
     """``$REFQ_FUZZ_DATABASE``, else ``<user cache>/refq/fuzz`` (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
     explicit = os.environ.get("REFQ_FUZZ_DATABASE")
     if explicit:
         return Path(explicit)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "refq" / "fuzz"
+    return base.joinpath(*DATABASE_FOLDER)
+
+
+def default_database_description() -> str:
+    """Where :func:`default_database` looks, in words (for ``--help`` and the docs)."""
+    return f"$REFQ_FUZZ_DATABASE, else ~/.cache/{'/'.join(DATABASE_FOLDER)}"
 
 
 class ExampleDatabase:

@@ -383,3 +383,118 @@ def test_numbers_the_code_knows_come_from_the_code():
     assert _directives(_page("fingerprints.md"), "conformance", "combinations")
     assert "1638" not in _page("fingerprints.md")
     assert "(`quantize_linear`, `dequantize_linear`, `cast`)" not in _page("quickstart.md")
+
+
+# --- stale literals -------------------------------------------------------------------------------------
+
+#: Pages of the site whose text is Markdown written by hand.
+SOURCE_PAGES = sorted([*(ROOT / "docs").rglob("*.md"), *(ROOT / "spec").glob("*.md")])
+#: Lines only a refq run prints: a pasted run's output, which drifts as the code changes.
+RUN_OUTPUT = re.compile(r"pass fail\s+err\s+unsup|conforms on \d+ of \d+|does not conform on \d+|"
+                        r"^\S+\s+\d+\s+\d+\s+\d+\s+\d+\s*$|mutants caught|combinations? agree", re.M)
+FENCED = re.compile(r"^(?P<fence>```+|~~~+)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+
+
+def _built_text(html: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+@pytest.mark.parametrize("path", SOURCE_PAGES, ids=lambda path: path.relative_to(ROOT).as_posix())
+def test_no_page_pastes_a_run(path):
+    """Issue 18: a run's output on a page comes from a ``cli:run`` or ``cli:markdown`` directive,
+    never from a paste: no fenced block of a hand-written page holds lines only a run prints, and no
+    console block shows a refq command followed by what it printed."""
+    text = path.read_text(encoding="utf-8")
+    for block in FENCED.finditer(text):
+        body = block["body"]
+        assert not RUN_OUTPUT.search(body), (path.name, body[:300])
+        lines = body.splitlines()
+        for index, line in enumerate(lines[:-1]):
+            if line.startswith("$ refq "):
+                assert lines[index + 1].startswith("$ "), (path.name, line, lines[index + 1])
+
+
+def test_home_page_example_is_the_shipped_adapter_and_its_claims_hold():
+    """The home page's adapter is ``conformance/examples/numpy_backend.py``, its run a directive; the
+    page's claim that dropping the scale check fails four cases, each as accepted invalid arguments,
+    is checked here on that file with the check removed."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert _directives(text, "conformance", "example") == ["numpy_backend.py"]
+    assert _directives(text, "cli", "run") == ["conform --backend conformance/examples/numpy_backend.py:Backend"]
+    assert "Drop the scale check and four cases fail with *accepted invalid arguments*" in text
+    source = (ROOT / "conformance" / "examples" / "numpy_backend.py").read_text(encoding="utf-8")
+    check = 'raise ValueError("scale must be finite and > 0")'
+    assert check in source
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        adapter = Path(folder) / "no_scale_check.py"
+        adapter.write_text(source.replace(check, "pass"), encoding="utf-8")
+        completed = subprocess.run([sys.executable, "-m", "refq", "conform", "--backend", f"{adapter}:Backend",
+                                    "--ops", "quantize_linear"], capture_output=True, text=True, cwd=folder)
+        return_code = completed.returncode
+    failures = [line for line in completed.stdout.splitlines() if line.lstrip().startswith("FAIL ")]
+    assert return_code == 1, completed.stdout + completed.stderr
+    assert len(failures) == 4, failures
+    assert all("accepted invalid arguments" in line for line in failures), failures
+
+
+def test_path_directives_name_the_code_s_folders():
+    from refq.backends.ggml_build import cache_folder
+    from refq.conformance.fuzz import default_database
+
+    import os
+
+    saved = {name: os.environ.pop(name, None) for name in ("REFQ_FUZZ_DATABASE", "XDG_CACHE_HOME", "REFQ_GGML_CACHE")}
+    try:
+        home = Path.home()
+        for name, folder in (("fuzz-database", default_database()), ("ggml-cache", cache_folder())):
+            shown = "~/" + folder.relative_to(home).as_posix()
+            assert f"`{shown}`" in hook.path_sentence(name), name
+    finally:
+        os.environ.update({name: value for name, value in saved.items() if value is not None})
+    with pytest.raises(Exception, match="unknown directive"):
+        hook.expand("<!-- conformance:path nowhere -->\n", "test")
+    with pytest.raises(Exception, match="no shipped example"):
+        hook.expand("<!-- conformance:example ../case.py -->\n", "test")
+
+
+def test_built_site_has_no_stale_literals(site):
+    """Issue 18: the numbers and paths the code knows, wherever the built site shows them, are the
+    code's: cache folders, the operation count, the fingerprint's combination counts, and the home
+    page's run of the example adapter (its case counts are this checkout's)."""
+    from refq.backends.ggml_build import cache_folder_description
+    from refq.cli import main
+    from refq.conformance.case import iter_case_paths
+    from refq.conformance.fingerprint_affine import combinations
+    from refq.conformance.fuzz import default_database_description
+
+    known_folders = {word for description in (cache_folder_description(), default_database_description())
+                     for word in re.findall(r"~/[\w./-]*\w", description)}
+    operations = len({path.parents[1].name for path in iter_case_paths(level=1)})
+    counts = (len(combinations("quantize")), len(combinations("dequantize")))
+    pages = {path.relative_to(site).as_posix(): _built_text(path.read_text(encoding="utf-8"))
+             for path in site.rglob("*.html")}
+    assert len(pages) > 50
+    for name, text in pages.items():
+        for folder in re.findall(r"~/\.cache/[\w./-]*\w", text):
+            assert any(folder == known or folder.startswith(known + "/") for known in known_folders), (name, folder)
+        for number in re.findall(r"\((\d+) operations\)", text):
+            assert int(number) == operations, name
+        for quantize, dequantize in re.findall(r"([\d,]+) for quantize, ([\d,]+) for dequantize", text):
+            assert (int(quantize.replace(",", "")), int(dequantize.replace(",", ""))) == counts, name
+    home = pages["index.html"]
+    shown = re.search(r"my-numpy-backend: profile onnx: conforms on (\d+) of (\d+) cases", home)
+    assert shown, "the home page shows no run of the example adapter"
+    import contextlib
+    import io
+
+    output = io.StringIO()
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(output):
+        assert main(["conform", "--backend", "conformance/examples/numpy_backend.py:Backend"]) == 0
+    assert shown.group(0) in output.getvalue(), (shown.group(0), output.getvalue()[-300:])

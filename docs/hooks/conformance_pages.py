@@ -8,6 +8,11 @@ Directives, each alone on its line outside fenced code (a different prefix from
 - ``<!-- conformance:descriptor PATH -->`` — one shipped descriptor, PATH relative to the
   vectors root (``level1/<op>/<case>/<profile>.json``);
 - ``<!-- conformance:case-files PATH -->`` — the files of one shipped case directory;
+- ``<!-- conformance:example NAME -->`` — a shipped example, ``conformance/examples/NAME``, as a
+  code block titled with its path;
+- ``<!-- conformance:operations -->`` — the operations with level-1 vectors, as ``--ops`` takes them;
+- ``<!-- conformance:combinations -->`` — how many variant combinations the affine fingerprint compares;
+- ``<!-- conformance:path NAME -->`` — a folder refq's code chooses (``fuzz-database``, ``ggml-cache``);
 - ``<!-- cli:commands -->`` — the table of subcommands, from ``refq.cli.COMMANDS``;
 - ``<!-- cli:help WORDS -->`` — ``refq WORDS --help``, e.g. ``cli:help vectors build``;
 - ``<!-- cli:run WORDS -->`` — a ``console`` block: ``$ refq WORDS`` and what it prints;
@@ -220,6 +225,45 @@ def combinations_text() -> str:
     return f"({len(combinations('quantize')):,} for quantize, {len(combinations('dequantize')):,} for dequantize)"
 
 
+#: The languages of the example files' code blocks, by suffix.
+EXAMPLE_LANGUAGES = {".py": "python", ".c": "c"}
+
+
+def example_block(name: str, where: str) -> str:
+    folder = Path(str(resources.files("refq.conformance").joinpath("examples")))
+    path = folder / name
+    if path.parent != folder or not path.is_file() or path.suffix not in EXAMPLE_LANGUAGES:
+        raise PluginError(f"conformance_pages: {where}: no shipped example {name!r} in conformance/examples "
+                          f"(a {', '.join(EXAMPLE_LANGUAGES)} file)")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".py" and text.startswith('"""'):  # the docstring says what the page around it says
+        text = text[text.index('"""', 3) + 3:].lstrip("\n")
+    return _block(EXAMPLE_LANGUAGES[path.suffix], text, title=f"conformance/examples/{name}")
+
+
+def _fuzz_database() -> str:
+    from refq.conformance.fuzz import default_database_description
+
+    return default_database_description()
+
+
+def _ggml_cache() -> str:
+    from refq.backends.ggml_build import cache_folder_description
+
+    return cache_folder_description()
+
+
+#: The folders ``conformance:path`` names, each described by the code that chooses it.
+PATHS = {"fuzz-database": _fuzz_database, "ggml-cache": _ggml_cache}
+
+
+def path_sentence(name: str) -> str:
+    """``Default folder: `~/.cache/...` (...).``: the words of the code's description, its
+    variables and paths as code."""
+    words = re.sub(r"([$~][\w./${}-]*\w)", r"`\1`", PATHS[name]())
+    return f"Default folder: {words}."
+
+
 def commands_table() -> str:
     from refq.cli import COMMANDS
 
@@ -243,6 +287,10 @@ def _render(kind: str, name: str, argument: str, where: str, root: Path) -> str:
         return operations_text()
     if kind == "conformance" and name == "combinations" and not words:
         return combinations_text()
+    if kind == "conformance" and name == "example" and len(words) == 1:
+        return example_block(words[0], where)
+    if kind == "conformance" and name == "path" and len(words) == 1 and words[0] in PATHS:
+        return path_sentence(words[0])
     if kind == "cli" and name == "commands" and not words:
         return commands_table()
     if kind == "cli" and name == "help":
@@ -256,7 +304,8 @@ def _render(kind: str, name: str, argument: str, where: str, root: Path) -> str:
         return markdown_output(words, root)
     raise PluginError(f"conformance_pages: {where}: unknown directive {kind}:{name} {argument.strip()!r} "
                       "(known: conformance:schema, conformance:descriptor PATH, conformance:case-files PATH, "
-                      "conformance:operations, conformance:combinations, "
+                      "conformance:operations, conformance:combinations, conformance:example NAME, "
+                      f"conformance:path {'|'.join(PATHS)}, "
                       "cli:commands, cli:help WORDS, cli:run WORDS [| head -n N | tail -n N], cli:markdown WORDS)")
 
 

@@ -47,8 +47,17 @@ class GgmlUnavailable(ImportError):
     """ggml's sources or its build are missing (an ImportError: a backend whose engine is not installed)."""
 
 
+#: The builds' folder under the user's home.
+CACHE_FOLDER = (".cache", "refq-ggml")
+
+
 def cache_folder() -> Path:
-    return Path(os.environ.get("REFQ_GGML_CACHE") or Path.home() / ".cache" / "refq-ggml")
+    return Path(os.environ.get("REFQ_GGML_CACHE") or Path.home().joinpath(*CACHE_FOLDER))
+
+
+def cache_folder_description() -> str:
+    """Where :func:`cache_folder` puts the builds, in words (for the docs)."""
+    return f"~/{'/'.join(CACHE_FOLDER)} ($REFQ_GGML_CACHE when set)"
 
 
 def _is_source(folder: Path) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from refq.conformance.fuzz import DEFAULT_MAX_EXAMPLES, OPERATIONS
+    from refq.conformance.fuzz import DEFAULT_MAX_EXAMPLES, OPERATIONS, default_database_description
 
     parser.add_argument("--backend", required=True, metavar="SPEC",
                         help="a built-in name, package.module:attr, path/to/file.py:attr, a plugin or 'cmd:COMMAND ...'")
@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write the counterexample as a golden-vector case under DIR (a vectors root: "
                              "refq conform --vectors DIR runs it)")
     parser.add_argument("--database", metavar="DIR",
-                        help="Hypothesis example database (default $REFQ_FUZZ_DATABASE or ~/.cache/refq/fuzz)")
+                        help=f"Hypothesis example database (default {default_database_description()})")
     parser.add_argument("--no-database", action="store_true", help="neither read nor keep earlier examples")
     parser.add_argument("--dtypes", metavar="LIST", help="comma-separated integer types (cast: target formats) to draw")
     parser.add_argument("--granularities", metavar="LIST",
