@@ -493,6 +493,21 @@ def test_quantize_zero_point_shape():
         quantize(np.zeros((2, 3), np.float32), np.ones(3, np.float32), np.zeros(2, np.int64), axis=1)
 
 
+@pytest.mark.parametrize("scale", [np.float32(0.5), np.array([0.5], np.float32), np.full(3, 0.5, np.float32)],
+                         ids=["scalar", "shape-1", "per-axis"])
+@pytest.mark.parametrize("zero_point_shape", [(1,), (1, 1)])
+def test_one_zero_point_value_serves_every_scale(scale, zero_point_shape):
+    """AFF-1.3: a zero point of one element, whatever its rank, is that value for every scale
+    (ONNX's own DequantizeLinear int4/int2 node tests give zero point [1] beside a scalar scale)."""
+    x = np.linspace(-3, 3, 6, dtype=np.float32).reshape(2, 3)
+    axis = 1 if scale.ndim and scale.size == 3 else None
+    zero_point = np.full(zero_point_shape, -2, np.int8)
+    q = quantize(x, scale, zero_point, dtype="int4", axis=axis)
+    assert np.array_equal(q, quantize(x, scale, np.full(scale.shape, -2, np.int8), dtype="int4", axis=axis))
+    assert np.array_equal(dequantize(q, scale, zero_point, dtype="int4", axis=axis),
+                          dequantize(q, scale, np.full(scale.shape, -2, np.int8), dtype="int4", axis=axis))
+
+
 @pytest.mark.parametrize("dtype", ["int", "int0", "float8", "foo", "int65", "INT8 "])
 def test_quantize_dtype_unknown(dtype):
     with pytest.raises((RefqValueError, RefqTypeError), match="^dtype:"):

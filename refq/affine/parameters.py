@@ -77,6 +77,8 @@ def zero_point_array(zero_point, target: Target, shape: tuple[int, ...]) -> np.n
         raise wrong_type("zero_point", "an integer or integer array", zero_point)
     if values.shape != shape and values.size != 1:
         raise invalid("zero_point", f"shaped like scale {shape}", values.shape)
+    if values.shape != shape:  # one value for every scale, whatever its rank (ONNX's tests give [1] beside a scalar)
+        values = values.reshape(())
     values = np.broadcast_to(values, shape).astype(np.int64)
     out_of_range = (values < target.qmin) | (values > target.qmax)
     if out_of_range.any():
