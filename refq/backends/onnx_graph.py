@@ -1,0 +1,286 @@
+"""refq as an ONNX backend: graphs made of the operators refq defines, run node by node under a profile.
+
+:class:`RefqOnnxBackend` implements ``onnx.backend.base.Backend``, so ONNX's own node tests
+(``onnx.backend.test.case.node``) run against refq, and a whole quantized model (QOperator form:
+QuantizeLinear, QLinearConv, QLinearMatMul, DequantizeLinear and ONNX Runtime's ``com.microsoft``
+QLinear operators) runs layer by layer beside another engine (``refq run``).
+
+Each node is answered by :func:`refq.backends.reference.run`, the same function the conformance
+suite takes refq's expected values from, so a graph run and a golden vector never disagree. A node
+whose operator refq does not define, or an input form refq cannot express (float8 or float4
+QuantizeLinear, float16 scales), raises :class:`UnsupportedNode`, never a silent approximation.
+Besides refq's operators, the graph may hold the operators that only move or name values
+(``Identity``, ``Reshape``, ``Transpose``, ``Flatten``, ``Squeeze``, ``Unsqueeze``, ``Constant``):
+they are exact whatever the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from onnx.backend.base import Backend, BackendRep
+
+from refq.backends.reference import run as run_operation
+from refq.errors import invalid
+from refq.registry.operations import OPERATIONS
+
+#: ONNX integer element types refq quantizes to, by TensorProto code.
+INTEGER_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.INT16: "int16",
+                 TensorProto.UINT16: "uint16", TensorProto.INT4: "int4", TensorProto.UINT4: "uint4",
+                 TensorProto.INT2: "int2", TensorProto.UINT2: "uint2", TensorProto.INT32: "int32"}
+#: ONNX float element types Cast converts between, by TensorProto code: refq's format names
+#: (float64 is decoded to exactly; it is no format of refq's registry).
+FLOAT_TYPES = {TensorProto.FLOAT: "binary32", TensorProto.FLOAT16: "binary16", TensorProto.BFLOAT16: "bfloat16",
+               TensorProto.FLOAT8E4M3FN: "float8_e4m3fn", TensorProto.FLOAT8E4M3FNUZ: "float8_e4m3fnuz",
+               TensorProto.FLOAT8E5M2: "float8_e5m2", TensorProto.FLOAT8E5M2FNUZ: "float8_e5m2fnuz",
+               TensorProto.FLOAT4E2M1: "float4_e2m1fn", TensorProto.DOUBLE: None}
+#: The targets ONNX's ``saturate`` attribute applies to ("only used when the target type is float 8").
+SATURATING_TYPES = (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E4M3FNUZ, TensorProto.FLOAT8E5M2,
+                    TensorProto.FLOAT8E5M2FNUZ)
+#: The operators that only move values: computed here with numpy, exact on every engine.
+MOVING_OPERATORS = ("Identity", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Constant")
+
+
+class UnsupportedNode(NotImplementedError):
+    """A node refq cannot answer exactly: an operator it does not define, or an input form it cannot express."""
+
+
+def operator_key(node: onnx.NodeProto) -> str:
+    """``QuantizeLinear`` for the default domain, ``com.microsoft.QLinearAdd`` for another."""
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+
+
+#: Operation record by the ONNX operator it defines.
+OPERATIONS_BY_OPERATOR = {operation.onnx_name: operation for operation in OPERATIONS if operation.onnx_name}
+
+
+def _attributes(node: onnx.NodeProto) -> dict:
+    return {attribute.name: helper.get_attribute_value(attribute) for attribute in node.attribute}
+
+
+def _container(value: np.ndarray) -> np.ndarray:
+    """refq's integer container for ml_dtypes' sub-byte integers (int4 in int8, uint2 in uint8)."""
+    if value.dtype.kind == "V" or value.dtype.name in ("int4", "uint4", "int2", "uint2"):
+        return value.astype(np.int8 if value.dtype.name.startswith("int") else np.uint8)
+    return value
+
+
+def _element_type(value: np.ndarray) -> int:
+    return helper.np_dtype_to_tensor_dtype(value.dtype)
+
+
+def _scale(value, node: onnx.NodeProto, name: str) -> np.ndarray:
+    if value.dtype != np.float32:
+        raise UnsupportedNode(f"{operator_key(node)} with a {value.dtype} {name}: refq's scales are float32")
+    return value
+
+
+def _per_tensor(scale: np.ndarray) -> bool:
+    return scale.size == 1 and scale.ndim <= 1
+
+
+def _quantize_linear(node, inputs, attributes, profile):
+    x, scale, zero_point = (list(inputs) + [None, None])[:3]
+    scale = _scale(scale, node, "scale")
+    target = attributes.get("output_dtype", 0) or (_element_type(zero_point) if zero_point is not None
+                                                   else TensorProto.UINT8)
+    if target not in INTEGER_TYPES or target == TensorProto.INT32:
+        raise UnsupportedNode(f"QuantizeLinear to {TensorProto.DataType.Name(target)}: refq quantizes to integers "
+                              "only (float8 and float4 QuantizeLinear belong to the block-scaled chapter)")
+    if x.dtype != np.float32:
+        raise UnsupportedNode(f"QuantizeLinear of {x.dtype}: refq quantizes float32")
+    layout = _layout(x, scale, attributes)
+    zero_point = None if zero_point is None else _container(zero_point)
+    q, _ = run_operation("quantize_linear", {"x": x, "scale": scale, "zero_point": zero_point},
+                         {**layout, "dtype": INTEGER_TYPES[target]}, profile)
+    return [q.astype(helper.tensor_dtype_to_np_dtype(target))]
+
+
+def _dequantize_linear(node, inputs, attributes, profile):
+    q, scale, zero_point = (list(inputs) + [None, None])[:3]
+    scale = _scale(scale, node, "scale")
+    source = _element_type(q)
+    if source not in INTEGER_TYPES:
+        raise UnsupportedNode(f"DequantizeLinear of {TensorProto.DataType.Name(source)}: refq dequantizes integers "
+                              "only (float8 and float4 DequantizeLinear belong to the block-scaled chapter)")
+    if attributes.get("output_dtype", 0) not in (0, TensorProto.FLOAT):
+        raise UnsupportedNode("DequantizeLinear with output_dtype other than float: refq dequantizes to float32")
+    layout = _layout(q, scale, attributes)
+    zero_point = None if zero_point is None else _container(zero_point)
+    y, _ = run_operation("dequantize_linear", {"q": _container(q), "scale": scale, "zero_point": zero_point},
+                         {**layout, "dtype": INTEGER_TYPES[source]}, profile)
+    return [y]
+
+
+def _layout(x: np.ndarray, scale: np.ndarray, attributes: dict) -> dict:
+    """ONNX's granularity rule: a one-element scale is per tensor, a 1-D one per axis (``axis``,
+    default 1), one of ``x``'s rank blocked by ``block_size``."""
+    block_size = attributes.get("block_size", 0)
+    if _per_tensor(scale) and not block_size:
+        return {"axis": None, "block_size": None}
+    axis = attributes.get("axis", 1)
+    return {"axis": axis, "block_size": block_size or None}
+
+
+def _cast(node, inputs, attributes, profile):
+    """Cast between binary float formats (NUM-3.18, NUM-3.19): the source patterns decoded exactly,
+    then encoded once into the target; ``saturate`` only where ONNX applies it."""
+    from refq.numbers.floats import decode_array, encode_array
+
+    (x,) = inputs
+    source, target = _element_type(x), attributes["to"]
+    if source not in FLOAT_TYPES or target not in FLOAT_TYPES:
+        names = ", ".join(TensorProto.DataType.Name(code) for code in FLOAT_TYPES)
+        raise UnsupportedNode(f"Cast from {TensorProto.DataType.Name(source)} to {TensorProto.DataType.Name(target)}: "
+                              f"refq casts between the float formats {names}")
+    if FLOAT_TYPES[source] is None:
+        values = x
+    else:
+        values = decode_array(x.view(f"uint{8 * x.dtype.itemsize}"), FLOAT_TYPES[source])
+    target_dtype = np.dtype(helper.tensor_dtype_to_np_dtype(target))
+    if FLOAT_TYPES[target] is None:
+        return [values.astype(np.float64)]
+    saturate = target in SATURATING_TYPES and bool(attributes.get("saturate", 1))
+    patterns = encode_array(values, FLOAT_TYPES[target], overflow="saturate" if saturate else "infinity")
+    return [patterns.astype(f"uint{8 * target_dtype.itemsize}").view(target_dtype)]
+
+
+def _dynamic_quantize_linear(node, inputs, attributes, profile):
+    from refq.observers.dynamic import DYNAMIC_PROFILES
+
+    # Under the ONNX text itself, the parameters are those of ONNX's reference implementation.
+    profile = "onnx-reference" if profile == "onnx" else profile
+    if profile not in DYNAMIC_PROFILES:
+        raise UnsupportedNode(f"DynamicQuantizeLinear under profile {profile!r}: refq defines it under "
+                              + ", ".join(DYNAMIC_PROFILES))
+    record, _ = run_operation("dynamic_quantize_linear", {"x": inputs[0]}, {}, profile)
+    return [np.asarray(record["y"]), np.asarray(record["y_scale"], np.float32),
+            np.asarray(record["y_zero_point"], np.uint8)]
+
+
+def _record_operation(node, inputs, attributes, profile):
+    """An operator whose record's inputs and attributes are ONNX's own (MatMulInteger, ConvInteger,
+    QLinearMatMul, QLinearConv, the com.microsoft QLinear operators)."""
+    operation = OPERATIONS_BY_OPERATOR[operator_key(node)]
+    if operation.sequences:
+        raise UnsupportedNode(f"{operator_key(node)}: variadic inputs are not read from graphs yet")
+    names = operation.input_names
+    declared = {name: kinds for name, kinds in operation.input_types.items()}
+    for name, value in zip(names, inputs):
+        if value is not None and declared.get(name, "").startswith("int") and value.dtype.kind == "f":
+            raise UnsupportedNode(f"{operator_key(node)} of {value.dtype} {name}: refq defines it on integers")
+        if value is not None and value.dtype.kind == "f" and value.dtype != np.float32:
+            raise UnsupportedNode(f"{operator_key(node)} with {value.dtype} {name}: refq's scales are float32")
+    values = dict(zip(names, [None if value is None else _container(value) for value in inputs]))
+    values.update({name: None for name in names[len(inputs):]})
+    unknown = set(attributes) - set(operation.attributes)
+    if unknown:
+        raise UnsupportedNode(f"{operator_key(node)}: attributes refq does not define: {', '.join(sorted(unknown))}")
+    output, _ = run_operation(operation.name, values, attributes, profile)
+    return [np.asarray(output)]
+
+
+def _moving(node, inputs, attributes, profile):
+    kind = node.op_type
+    if kind == "Constant":
+        if "value" not in attributes:
+            raise UnsupportedNode("Constant without a tensor value")
+        return [numpy_helper.to_array(attributes["value"])]
+    x = inputs[0]
+    if kind == "Identity":
+        return [x]
+    if kind == "Reshape":
+        shape = [x.shape[i] if size == 0 and not attributes.get("allowzero", 0) else size
+                 for i, size in enumerate(inputs[1].tolist())]
+        return [x.reshape(shape)]
+    if kind == "Transpose":
+        return [np.transpose(x, attributes.get("perm"))]
+    if kind == "Flatten":
+        axis = attributes.get("axis", 1) % (x.ndim or 1) if x.ndim else 0
+        return [x.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)]
+    axes = inputs[1].tolist() if len(inputs) > 1 and inputs[1] is not None else attributes.get("axes")
+    if kind == "Squeeze":
+        return [np.squeeze(x, axis=None if axes is None else tuple(axes))]
+    return [np.expand_dims(x, tuple(axes))]
+
+
+HANDLERS = {"QuantizeLinear": _quantize_linear, "DequantizeLinear": _dequantize_linear, "Cast": _cast,
+            "DynamicQuantizeLinear": _dynamic_quantize_linear,
+            **{name: _moving for name in MOVING_OPERATORS}}
+
+
+def run_node(node: onnx.NodeProto, inputs: list, profile: str = "onnx") -> list[np.ndarray]:
+    """The outputs of one node, computed by refq under ``profile``."""
+    key = operator_key(node)
+    handler = HANDLERS.get(key) or (_record_operation if key in OPERATIONS_BY_OPERATOR else None)
+    if handler is None:
+        raise UnsupportedNode(f"{key}: not an operator refq defines")
+    return handler(node, inputs, _attributes(node), profile)
+
+
+@dataclass
+class RefqOnnxRep(BackendRep):
+    """A prepared graph: its nodes in order, its initializers, and the profile that answers them."""
+
+    model: onnx.ModelProto
+    profile: str
+
+    def run_all(self, inputs, **kwargs) -> dict[str, np.ndarray]:
+        """Every value of the graph after a run: the inputs, the initializers and each node's outputs, by name."""
+        graph = self.model.graph
+        initializers = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+        feeds = [value.name for value in graph.input if value.name not in initializers]
+        if isinstance(inputs, dict):
+            given = dict(inputs)
+        else:
+            given = dict(zip(feeds, inputs))
+            if len(inputs) != len(feeds):
+                raise invalid("inputs", f"{len(feeds)} arrays, for {', '.join(feeds)}", len(inputs))
+        values = {**initializers, **{name: np.asarray(value) for name, value in given.items()}, "": None}
+        for node in graph.node:
+            missing = [name for name in node.input if name not in values]
+            if missing:
+                raise invalid("model", f"nodes in topological order (node {node.name or node.op_type} reads "
+                                       f"{', '.join(missing)} before any node writes it)", "out of order")
+            outputs = run_node(node, [values[name] for name in node.input], self.profile)
+            values.update(zip(node.output, outputs))
+        values.pop("")
+        return values
+
+    def run(self, inputs, **kwargs) -> tuple[np.ndarray, ...]:
+        values = self.run_all(inputs, **kwargs)
+        return tuple(values[output.name] for output in self.model.graph.output)
+
+
+class RefqOnnxBackend(Backend):
+    """refq behind ONNX's backend interface: ``RefqOnnxBackend.run_model(model, inputs, profile="onnx")``."""
+
+    @classmethod
+    def is_compatible(cls, model, device: str = "CPU", **kwargs) -> bool:
+        return all(operator_key(node) in HANDLERS or operator_key(node) in OPERATIONS_BY_OPERATOR
+                   for node in model.graph.node)
+
+    @classmethod
+    def prepare(cls, model, device: str = "CPU", profile: str = "onnx", **kwargs) -> RefqOnnxRep:
+        from refq.registry.profiles import PROFILES_BY_NAME
+
+        if not isinstance(model, onnx.ModelProto):
+            raise invalid("model", "an onnx.ModelProto", type(model).__name__)
+        if profile not in PROFILES_BY_NAME:
+            raise invalid("profile", "a profile name: " + ", ".join(sorted(PROFILES_BY_NAME)), profile)
+        return RefqOnnxRep(model, profile)
+
+    @classmethod
+    def run_model(cls, model, inputs, device: str = "CPU", profile: str = "onnx", **kwargs):
+        return cls.prepare(model, device, profile=profile).run(inputs)
+
+    @classmethod
+    def run_node(cls, node, inputs, device: str = "CPU", outputs_info=None, profile: str = "onnx", **kwargs):
+        return tuple(run_node(node, list(inputs), profile))
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        return device == "CPU"
