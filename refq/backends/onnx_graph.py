@@ -284,3 +284,68 @@ class RefqOnnxBackend(Backend):
     @classmethod
     def supports_device(cls, device: str) -> bool:
         return device == "CPU"
+
+
+# --- a whole model beside another engine -----------------------------------------------------------------
+
+
+def run_onnxruntime_all(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every node output of ``model`` as ONNX Runtime computes it (graph optimisations off, one thread),
+    by name: each intermediate value is made a graph output, so nothing is fused away."""
+    import onnxruntime
+
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    declared = {output.name for output in exposed.graph.output}
+    for node in exposed.graph.node:
+        for name in node.output:
+            if name and name not in declared:
+                exposed.graph.output.append(onnx.ValueInfoProto(name=name))
+                declared.add(name)
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs)))
+
+
+@dataclass
+class Difference:
+    """The first node output, in graph order, on which two runs differ."""
+
+    node: onnx.NodeProto
+    output: str
+    count: int
+    size: int
+    index: tuple[int, ...]
+    first: object
+    second: object
+    #: The inputs of the node, as the first run computed them (what a trace of the element needs).
+    inputs: list
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "f" and b.dtype.kind == "f" and a.dtype == b.dtype:
+        return a.view(f"uint{8 * a.dtype.itemsize}") == b.view(f"uint{8 * b.dtype.itemsize}")
+    return a.astype(np.float64) == b.astype(np.float64) if a.dtype != b.dtype else a == b
+
+
+def first_difference(model: onnx.ModelProto, first: dict, second: dict) -> Difference | None:
+    """Walk the nodes in order and return the first output the two runs give different bits for
+    (None when every node output agrees)."""
+    for node in model.graph.node:
+        for name in node.output:
+            if not name or name not in first or name not in second:
+                continue
+            a, b = np.asarray(first[name]), np.asarray(second[name])
+            if a.shape != b.shape:
+                return Difference(node, name, a.size, a.size, (), a.shape, b.shape,
+                                  [first.get(i) for i in node.input])
+            equal = _same_bits(a, b)
+            if not equal.all():
+                index = tuple(int(i) for i in np.argwhere(~equal)[0])
+                return Difference(node, name, int((~equal).sum()), a.size, index, a[index].item(), b[index].item(),
+                                  [first.get(i) for i in node.input])
+    return None
