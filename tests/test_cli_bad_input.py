@@ -266,6 +266,9 @@ SIZE = [
 ]
 
 GGUF = [
+    (["run"], 2, "required"),
+    (["run", "/nonexistent.onnx"], 2, "MODEL.onnx"),
+    (["run", "{file}"], 2, "MODEL.onnx"),
     (["gguf"], 2, "required"),
     (["gguf", "verify"], 2, "model"),
     (["gguf", "nope", "x.gguf"], 2, "nope"),

@@ -498,3 +498,12 @@ def test_built_site_has_no_stale_literals(site):
     with contextlib.chdir(ROOT), contextlib.redirect_stdout(output):
         assert main(["conform", "--backend", "conformance/examples/numpy_backend.py:Backend"]) == 0
     assert shown.group(0) in output.getvalue(), (shown.group(0), output.getvalue()[-300:])
+
+
+@pytest.mark.parametrize("path", SOURCE_PAGES, ids=lambda path: path.relative_to(ROOT).as_posix())
+def test_every_directive_stands_alone_on_its_line(path):
+    """A directive with text beside it on its line is not expanded, and vanishes as an HTML comment."""
+    text = FENCED.sub("", path.read_text(encoding="utf-8"))
+    for line in text.splitlines():
+        if re.search(r"<!--\s*(conformance|cli):", line):
+            assert hook.DIRECTIVE.match(line), (path.name, line)
