@@ -19,7 +19,8 @@ The contract (documented once, on ``docs/conformance/protocol.md``):
   the vector format stores it (:func:`typed_inputs`), whoever the caller is.
 - :func:`load_backend` makes one from an adapter object or a ``--backend`` SPEC: ``cmd:``
   programs always run as commands, Python SPECs in the worker process unless ``isolate`` is
-  False, adapter objects in this process.
+  False, adapter objects in this process. A backend whose class names an ``environment`` always
+  runs in a worker under that environment's interpreter (:func:`interpreter`).
 """
 
 from __future__ import annotations
@@ -220,6 +221,22 @@ def check_profile(profile: str | None) -> None:
             raise invalid("--profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
 
 
+def interpreter(spec: str) -> str | None:
+    """The Python a backend SPEC runs under when it is not this one: its class's ``environment``
+    (:mod:`refq.backends.interpreters`). Raises BackendUnavailable when that environment is not
+    installed, and a RefqValueError for a malformed SPEC (a usage error here, not a failed worker)."""
+    target = resolve_target(spec)
+    environment = getattr(target, "environment", None)
+    if not isinstance(environment, str) or not environment:
+        return None
+    from refq.backends.interpreters import EnvironmentUnavailable, python_for
+
+    try:
+        return str(python_for(environment))
+    except EnvironmentUnavailable as error:
+        raise BackendUnavailable(f"--backend {spec}: not available here: {error}") from None
+
+
 def load_backend(backend, profile: str | None = None, *, isolate: bool = True,
                  timeout: float = DEFAULT_TIMEOUT) -> Backend:
     """The :class:`Backend` for ``backend``: a ``--backend`` SPEC (see :mod:`refq.conformance.loading`),
@@ -238,11 +255,11 @@ def load_backend(backend, profile: str | None = None, *, isolate: bool = True,
 
         command = CommandBackend(backend, profile)
         return Backend(backend, command.name, command.profile, command.version, command.operations, command, timeout)
-    if isinstance(backend, str) and isolate:
+    python = interpreter(backend) if isinstance(backend, str) else None
+    if isinstance(backend, str) and (isolate or python is not None):
         from refq.conformance.worker import Worker
 
-        resolve_target(backend)  # a malformed SPEC is a usage error here, not a failed worker
-        worker = Worker(backend, profile)
+        worker = Worker(backend, profile, python)
         info = worker.info
         return Backend(backend, info["name"], profile or info["profile"], info["version"], info["operations"],
                        worker, timeout)

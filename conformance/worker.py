@@ -31,7 +31,9 @@ def _serve(connection) -> None:
     """The worker's main loop: load the adapter, say what it is, then answer calls until told to stop."""
     spec, profile, path = connection.recv()
     # The caller's import path: a package.module:attr backend importable there must be importable here.
-    sys.path[:] = path
+    # None from a caller under another interpreter: its site-packages are not this interpreter's.
+    if path is not None:
+        sys.path[:] = path
     try:
         adapter = instantiate(spec)
         info = describe(adapter, spec, tuple(OPERATIONS_BY_NAME))
@@ -66,11 +68,17 @@ def _signal_name(exitcode: int | None) -> str:
 
 
 class Worker:
-    """A worker process running the adapter SPEC; :meth:`call` never raises for the backend's faults."""
+    """A worker process running the adapter SPEC; :meth:`call` never raises for the backend's faults.
 
-    def __init__(self, spec: str, profile: str | None = None) -> None:
+    ``python`` is the interpreter it runs under: this one by default, another one for a backend whose
+    package cannot share this environment (:mod:`refq.backends.interpreters`); refq must be importable
+    there. Only this interpreter's worker gets the caller's import path.
+    """
+
+    def __init__(self, spec: str, profile: str | None = None, python: str | None = None) -> None:
         self.spec = spec
         self.profile = profile
+        self.python = python
         self._process = None
         self._connection = None
         self.info = self._start()
@@ -79,7 +87,8 @@ class Worker:
     def _start(self) -> dict:
         ours, theirs = socket.socketpair()
         try:
-            process = subprocess.Popen([sys.executable, "-m", "refq.conformance.worker", str(theirs.fileno())],
+            process = subprocess.Popen([self.python or sys.executable, "-m", "refq.conformance.worker",
+                                        str(theirs.fileno())],
                                        pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL)
         finally:
@@ -87,7 +96,7 @@ class Worker:
         connection = Connection(ours.detach())
         self._process, self._connection = process, connection
         try:
-            connection.send((self.spec, self.profile, list(sys.path)))
+            connection.send((self.spec, self.profile, None if self.python else list(sys.path)))
             if not connection.poll(START_TIMEOUT):
                 self._kill()
                 raise BackendUnavailable(f"--backend {self.spec}: the worker did not start within "

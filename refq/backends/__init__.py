@@ -26,6 +26,7 @@ from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
 from refq.backends.reference import RefqBackend
+from refq.backends.tosa import TosaBackend
 from refq.backends.torch import TorchBackend, TorchFakeQuantBackend, TorchPT2EBackend, TorchQnnpackBackend
 
 BUILTIN = {
@@ -38,8 +39,9 @@ BUILTIN = {
     "ml_dtypes": MlDtypesBackend,
     "gguf-py": GgufPyBackend,
     "ggml": GgmlBackend,
+    "tosa": TosaBackend,
     "refq": RefqBackend,
 }
 
 __all__ = ["BUILTIN", "GgmlBackend", "GgufPyBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
-           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend"]
+           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TosaBackend"]

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("sweep", "every float32 (or small-format) input through a backend and refq, compared bit for bit"),
     "gguf": ("gguf", "check a GGUF file: every tensor well formed, and the reference's bytes for its source weights"),
     "ggml": ("ggml", "build ggml's C block quantizers from llama-cpp-python's sources (the ggml backend)"),
+    "backends": ("backends", "install a backend's own interpreter, for an engine whose pins conflict with refq's (tosa)"),
     "run": ("run", "run a quantized ONNX model node by node beside ONNX Runtime or another profile: the first tensor that differs"),
     "demo": ("demo", "train, quantize and run two digits models end to end; size, accuracy, bit-exactness, speed"),
 }

@@ -22,7 +22,9 @@ def table() -> str:
         check = check_package(entry.package)
         used_by = ", ".join(entry.backends) if entry.backends else entry.why
         # A source build has no pip metadata: its release is what `refq conform` reads from its backend.
-        status = "source build (refq ggml build)" if entry.source_build else check.status.replace("_", " ")
+        status = ("source build (refq ggml build)" if entry.source_build
+                  else f"own interpreter (refq backends install {entry.environment})" if entry.environment
+                  else check.status.replace("_", " "))
         rows.append((entry.package, check.installed or "-", ", ".join(entry.versions), status, used_by))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]

@@ -32,6 +32,12 @@ class VerifiedPackage:
     #: Not installed by pip but fetched as source and compiled (``refq ggml build``): its release is the
     #: sources', which its backend reports as its version; constraints.txt does not pin it.
     source_build: bool = False
+    #: Installed into an interpreter of its own (``refq backends install NAME``, :mod:`refq.backends.interpreters`)
+    #: because its pins conflict with refq's environment: the name of that environment. Its release is what its
+    #: backend reports; constraints.txt does not pin it.
+    environment: str = ""
+    #: The rest of what that environment installs, pinned (the engine's own dependencies, at the releases verified).
+    requirements: tuple[str, ...] = ()
 
     @property
     def pinned(self) -> str:
@@ -50,6 +56,10 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     VerifiedPackage("gguf", ("0.19.0",), backends=("gguf-py",), profiles=("gguf-py",)),
     # ggml's C, vendored by llama-cpp-python's source release (ggml 0.25.3), compiled by `refq ggml build`.
     VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml",), profiles=("ggml",), source_build=True),
+    # The TOSA reference model and serialization library; it pins numpy<2.2, ml-dtypes, flatbuffers and jsonschema.
+    VerifiedPackage("tosa-tools", ("2026.8.0",), backends=("tosa",), profiles=("tosa",), environment="tosa",
+                    requirements=("numpy==2.1.3", "ml-dtypes==0.5.3", "flatbuffers==25.2.10", "jsonschema==4.24.0",
+                                  "semver==3.0.4")),
 )
 
 #: Libraries refq itself computes with: pinned so that a fresh machine reproduces the documented results.
@@ -85,6 +95,12 @@ class VersionCheck:
     installed: str | None
     verified: tuple[str, ...]
     source_build: bool = False
+    #: Installed into an interpreter of its own (``refq backends install NAME``, :mod:`refq.backends.interpreters`)
+    #: because its pins conflict with refq's environment: the name of that environment. Its release is what its
+    #: backend reports; constraints.txt does not pin it.
+    environment: str = ""
+    #: The rest of what that environment installs, pinned (the engine's own dependencies, at the releases verified).
+    requirements: tuple[str, ...] = ()
 
     @property
     def is_verified(self) -> bool:
@@ -102,6 +118,9 @@ class VersionCheck:
         if self.installed is None:
             if self.source_build:
                 return f"{self.package} sources not built (verified: {verified}; run refq ggml build)"
+            if self.environment:
+                return (f"{self.package} not installed (verified: {verified}; "
+                        f"run refq backends install {self.environment})")
             return f"{self.package} not installed (verified: {verified})"
         if self.is_verified:
             return f"verified with {self.package} {self.installed}"
@@ -113,6 +132,8 @@ def check_package(package: str, installed: str | None = None) -> VersionCheck:
     entry = VERIFIED_BY_PACKAGE[package]
     if entry.source_build:  # not a distribution pip knows: only what its backend reports
         return VersionCheck(package, installed, entry.versions, source_build=True)
+    if entry.environment:  # installed in another interpreter: only what its backend reports there
+        return VersionCheck(package, installed, entry.versions, environment=entry.environment)
     return VersionCheck(package, installed if installed is not None else installed_version(package), entry.versions)
 
 
@@ -122,7 +143,7 @@ def check_backend(backend: str, version: str | None = None) -> VersionCheck | No
     entry = VERIFIED_BY_BACKEND.get(backend)
     if entry is None:
         return None
-    return check_package(entry.package, version if entry.source_build else None)
+    return check_package(entry.package, version if entry.source_build or entry.environment else None)
 
 
 def unverified() -> list[VersionCheck]:
@@ -136,7 +157,8 @@ def constraints_text() -> str:
     lines = ["# Generated from refq/registry/verified.py (`refq versions --constraints`); do not edit by hand.",
              "# The releases refq's profiles, vectors and docs were verified with. Test against the newest",
              "# releases instead: pip install -U onnx onnxruntime ml_dtypes (torch stays 2.13.0 here), then refq conform."]
-    lines += [f"{entry.package}=={entry.pinned}" for entry in VERIFIED if not entry.source_build]
+    lines += [f"{entry.package}=={entry.pinned}" for entry in VERIFIED
+              if not entry.source_build and not entry.environment]
     return "\n".join(lines) + "\n"
 
 

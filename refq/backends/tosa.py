@@ -1,0 +1,180 @@
+"""The TOSA reference model (tosa-tools: ``tosa_serializer`` and ``tosa_reference_model``) as a backend.
+
+tosa-tools pins releases of numpy, ml-dtypes, flatbuffers and jsonschema that refq's environment
+does not have, so this backend runs in its own interpreter (``environment = "tosa"``,
+:mod:`refq.backends.interpreters`; ``refq backends install tosa`` creates it). Each call builds a
+one-operator graph with ``TosaSerializer`` (the operands as graph inputs, the zero points and the
+bias as constants) and runs ``tosa_reference_model.run(serializer.serialize(), inputs)``.
+
+The graph's status is the engine's verdict: ``TOSA_VALID`` returns the output; ``TOSA_ERROR`` (an
+ERROR_IF of the specification) raises ValueError, a rejection; ``TOSA_UNPREDICTABLE`` (a REQUIRE
+violated) raises :class:`TosaUnpredictable`: the model gives no result to compare. A tensor of the
+wrong type can abort the model's process: the worker process is what makes that cost one case.
+
+What the adapter does itself is exact re-indexing only: NCHW to NHWC and back, broadcasting of
+batch dimensions, and uint8 codes and zero points moved to int8 by subtracting 128 (TOSA 1.0
+has no uint8 MATMUL or CONV2D; ``q - z`` is unchanged). What TOSA cannot express raises
+NotImplementedError: a zero point per row, column or channel, groups other than 1 or depthwise,
+``auto_pad`` other than NOTSET, and convolutions other than 2-D.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import numpy as np
+
+
+class TosaUnpredictable(ArithmeticError):
+    """The reference model's graph status is TOSA_UNPREDICTABLE: a REQUIRE of the specification failed."""
+
+
+def _signed_codes(values: np.ndarray, zero_point, name: str) -> tuple[np.ndarray, int]:
+    """``values`` and their zero point as int8 with the same differences ``q - z``."""
+    if values.dtype not in (np.int8, np.uint8):
+        raise NotImplementedError(f"{name}: TOSA MATMUL and CONV2D take int8 (uint8 moved to int8), not {values.dtype}")
+    zero = np.zeros((), values.dtype) if zero_point is None else np.asarray(zero_point)
+    if zero.size != 1:
+        raise NotImplementedError(f"{name}_zero_point: TOSA has one zero point per tensor, not shape {zero.shape}")
+    zero = int(zero.reshape(-1)[0])
+    if values.dtype == np.uint8:
+        return (values.astype(np.int16) - 128).astype(np.int8), zero - 128
+    return values, zero
+
+
+def _output_fit(size: int, pad_begin: int, pad_end: int, kernel: int, dilation: int, stride: int,
+                ) -> tuple[int, int]:
+    """(input rows to keep, end padding) so that TOSA's exact division of the output size holds.
+
+    ONNX rounds the output size down; TOSA requires (size + pads - extent) to be a multiple of the
+    stride. The rows past the last window enter no output: dropping them (padding first) is exact."""
+    excess = (size + pad_begin + pad_end - (kernel - 1) * dilation - 1) % stride
+    cut = min(excess, pad_end)
+    return size - (excess - cut), pad_end - cut
+
+
+class TosaBackend:
+    """``matmul_integer`` through TOSA ``MATMUL`` and ``conv_integer`` through ``CONV2D`` /
+    ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator), on the TOSA reference model.
+
+    Its profile is ``tosa``; for these two operations TOSA computes what the ONNX text does (exact
+    differences, int32 sums whose overflow is not defined), and refq's vectors of them are written
+    under ``onnx``, so they are judged under that profile.
+    """
+
+    name = "tosa"
+    profile = {"default": "tosa", "matmul_integer": "onnx", "conv_integer": "onnx"}
+    #: The interpreter this backend runs in (refq.backends.interpreters).
+    environment = "tosa"
+
+    def __init__(self) -> None:
+        import tosa_reference_model
+        import tosa_serializer
+
+        self._model = tosa_reference_model
+        self._serializer = tosa_serializer
+        self.version = metadata.version("tosa-tools")
+
+    def _run(self, build) -> np.ndarray:
+        """Build a graph with ``build(serializer) -> (graph inputs, output tensor)`` and run it."""
+        ts = self._serializer
+        serializer = ts.TosaSerializer("")
+        inputs, _ = build(serializer)
+        outputs, status = self._model.run(serializer.serialize(), inputs)
+        if status == self._model.GraphStatus.TOSA_ERROR:
+            raise ValueError("the TOSA reference model rejected the graph (TOSA_ERROR: an ERROR_IF holds)")
+        if status == self._model.GraphStatus.TOSA_UNPREDICTABLE:
+            raise TosaUnpredictable("the TOSA reference model reports TOSA_UNPREDICTABLE (a REQUIRE failed)")
+        return outputs[0]
+
+    def _zero_point(self, serializer, value: int):
+        return serializer.addConst([1], self._serializer.DType.INT8, np.array([value], np.int8))
+
+    def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
+        ts = self._serializer
+        a8, a_zero = _signed_codes(np.asarray(a), a_zero_point, "a")
+        b8, b_zero = _signed_codes(np.asarray(b), b_zero_point, "b")
+        if a8.ndim == 0 or b8.ndim == 0:
+            raise ValueError("a, b: MatMulInteger needs arrays of rank 1 or more")
+        a2 = a8[None, :] if a8.ndim == 1 else a8
+        b2 = b8[:, None] if b8.ndim == 1 else b8
+        if a2.shape[-1] != b2.shape[0 if b2.ndim == 1 else -2]:
+            raise ValueError(f"a, b: inner dimensions differ ({a2.shape} by {b2.shape})")
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        rows, inner, columns = a2.shape[-2], a2.shape[-1], b2.shape[-1]
+        if 0 in (rows, inner, columns) or 0 in batch:
+            raise NotImplementedError("TOSA tensors have no empty dimension")
+        a3 = np.ascontiguousarray(np.broadcast_to(a2, batch + (rows, inner)).reshape(-1, rows, inner))
+        b3 = np.ascontiguousarray(np.broadcast_to(b2, batch + (inner, columns)).reshape(-1, inner, columns))
+
+        def build(serializer):
+            left = serializer.addPlaceholder(list(a3.shape), ts.DType.INT8)
+            right = serializer.addPlaceholder(list(b3.shape), ts.DType.INT8)
+            zeros = [self._zero_point(serializer, a_zero), self._zero_point(serializer, b_zero)]
+            out = serializer.addOutput([a3.shape[0], rows, columns], ts.DType.INT32)
+            attribute = ts.TosaSerializerAttribute()
+            attribute.MatMulAttribute()
+            serializer.addOperator(ts.Op.MATMUL, [left.name, right.name, *(z.name for z in zeros)], [out.name],
+                                   attribute)
+            return [a3, b3], out
+
+        result = self._run(build).reshape(batch + (rows, columns))
+        if np.asarray(a).ndim == 1:
+            result = result[..., 0, :]
+        if np.asarray(b).ndim == 1:
+            result = result[..., 0]
+        return np.ascontiguousarray(result)
+
+    def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None,
+                     group=1, kernel_shape=None, pads=None, strides=None) -> np.ndarray:
+        ts = self._serializer
+        x8, x_zero = _signed_codes(np.asarray(x), x_zero_point, "x")
+        w8, w_zero = _signed_codes(np.asarray(w), w_zero_point, "w")
+        if x8.ndim != 4 or w8.ndim != 4:
+            raise NotImplementedError("TOSA CONV2D: 2-D convolutions (x of rank 4) only here")
+        if auto_pad != "NOTSET":
+            raise NotImplementedError(f"auto_pad={auto_pad!r}: only explicit pads are passed to TOSA")
+        batch, channels, height, width = x8.shape
+        out_channels, group_channels, kernel_h, kernel_w = w8.shape
+        if kernel_shape is not None and tuple(kernel_shape) != (kernel_h, kernel_w):
+            raise ValueError(f"kernel_shape {kernel_shape} differs from w's spatial shape {(kernel_h, kernel_w)}")
+        dilation = tuple(dilations) if dilations is not None else (1, 1)
+        stride = tuple(strides) if strides is not None else (1, 1)
+        top, left, bottom, right = tuple(pads) if pads is not None else (0, 0, 0, 0)
+        depthwise = group == channels and group_channels == 1 and group != 1
+        if group != 1 and not depthwise:
+            raise NotImplementedError(f"group={group}: TOSA has CONV2D (group 1) and DEPTHWISE_CONV2D only")
+        if group_channels * group != channels or out_channels % group:
+            raise ValueError(f"w of shape {w8.shape} does not fit x of shape {x8.shape} in {group} groups")
+        keep_h, bottom = _output_fit(height, top, bottom, kernel_h, dilation[0], stride[0])
+        keep_w, right = _output_fit(width, left, right, kernel_w, dilation[1], stride[1])
+        out_h = (keep_h + top + bottom - (kernel_h - 1) * dilation[0] - 1) // stride[0] + 1
+        out_w = (keep_w + left + right - (kernel_w - 1) * dilation[1] - 1) // stride[1] + 1
+        if out_h < 1 or out_w < 1:
+            raise ValueError("the kernel does not fit the padded input")
+        image = np.ascontiguousarray(x8[:, :, :keep_h, :keep_w].transpose(0, 2, 3, 1))
+        if depthwise:  # TOSA [KH, KW, C, M]: output channel c * M + m, ONNX's order
+            weights = np.ascontiguousarray(w8.reshape(channels, out_channels // channels, kernel_h, kernel_w)
+                                           .transpose(2, 3, 0, 1))
+            op, attribute_name = ts.Op.DEPTHWISE_CONV2D, "DepthwiseConv2dAttribute"
+        else:  # TOSA [OC, KH, KW, IC]
+            weights = np.ascontiguousarray(w8.transpose(0, 2, 3, 1))
+            op, attribute_name = ts.Op.CONV2D, "Conv2dAttribute"
+
+        def build(serializer):
+            source = serializer.addPlaceholder(list(image.shape), ts.DType.INT8)
+            kernel = serializer.addConst(list(weights.shape), ts.DType.INT8, weights)
+            bias = serializer.addConst([out_channels], ts.DType.INT32, np.zeros(out_channels, np.int32))
+            zeros = [self._zero_point(serializer, x_zero), self._zero_point(serializer, w_zero)]
+            out = serializer.addOutput([batch, out_h, out_w, out_channels], ts.DType.INT32)
+            attribute = ts.TosaSerializerAttribute()
+            getattr(attribute, attribute_name)([top, bottom, left, right], list(stride), list(dilation), False,
+                                               ts.DType.INT32)
+            serializer.addOperator(op, [source.name, kernel.name, bias.name, *(z.name for z in zeros)], [out.name],
+                                   attribute)
+            return [image], out
+
+        return np.ascontiguousarray(self._run(build).transpose(0, 3, 1, 2))
+
+
+__all__ = ["TosaBackend", "TosaUnpredictable"]
