@@ -106,3 +106,42 @@ def test_bad_input_is_one_line_and_exit_2(files, tmp_path, capsys, argv, named):
     code, out, err = run(capsys, *words)
     assert code == 2, (out, err)
     assert err.count("\n") == 1 and err.startswith("refq: error:") and named in err, err
+
+
+def qdq_model() -> onnx.ModelProto:
+    """The same network in QDQ form: DequantizeLinear of both operands, a float MatMul, QuantizeLinear."""
+    model = qoperator_model()
+    nodes = [model.graph.node[0],
+             helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zero"], ["xf"]),
+             helper.make_node("DequantizeLinear", ["w", "w_scale", "w_zero"], ["wf"]),
+             helper.make_node("MatMul", ["xf", "wf"], ["yf"]),
+             helper.make_node("QuantizeLinear", ["yf", "y_scale", "y_zero"], ["yq"], name="matmul"),
+             model.graph.node[2]]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
+def test_a_qdq_group_runs_as_its_integer_operator():
+    from refq.backends.onnx_graph import fuse_qdq
+
+    fused = fuse_qdq(qdq_model())
+    assert [node.op_type for node in fused.graph.node] == ["QuantizeLinear", "QLinearMatMul", "DequantizeLinear"]
+    x = np.random.default_rng(5).standard_normal((2, 4)).astype(np.float32)
+    qdq = RefqOnnxBackend.prepare(fused, profile="onnxruntime").run_all({"x": x})
+    qoperator = RefqOnnxBackend.prepare(qoperator_model(), profile="onnxruntime").run_all({"x": x})
+    for name in ("xq", "yq", "y"):
+        assert np.array_equal(qdq[name], qoperator[name]), name
+    assert fuse_qdq(qoperator_model()).graph.node == qoperator_model().graph.node
+
+
+def test_refq_run_finds_the_first_differing_layer_of_a_qdq_model(tmp_path, capsys):
+    onnx.save(qdq_model(), str(tmp_path / "qdq.onnx"))
+    x = np.full((2, 4), 0.1, np.float32)
+    x[1, 2] = TIE_X
+    np.save(tmp_path / "x.npy", x)
+    code, out, _ = run(capsys, "run", str(tmp_path / "qdq.onnx"), "--input", f"x={tmp_path / 'x.npy'}",
+                       "--profile", "onnx", "--compare", "pytorch")
+    assert code == 1
+    assert "refq runs 1 QDQ group as the integer operator it stands for (QLinearMatMul)" in out
+    assert "first differing tensor 'xq', output of QuantizeLinear node quantize_input" in out

@@ -12,7 +12,8 @@ from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL.onnx", help="a model made of refq's operators (QOperator form)")
+    parser.add_argument("model", metavar="MODEL.onnx",
+                        help="a model made of refq's operators: QOperator form, or QDQ with MatMul and Conv groups")
     parser.add_argument("--profile", default="onnx", help="the profile refq runs the model under (default onnx)")
     parser.add_argument("--compare", metavar="ENGINE", default="onnxruntime",
                         help="'onnxruntime', or another profile to run refq under (default onnxruntime)")
@@ -75,7 +76,8 @@ def _trace_command(difference, profile: str) -> str | None:
 def run(args: argparse.Namespace) -> int:
     import onnx
 
-    from refq.backends.onnx_graph import RefqOnnxBackend, UnsupportedNode, first_difference, run_onnxruntime_all
+    from refq.backends.onnx_graph import (QDQ_GROUPS, RefqOnnxBackend, UnsupportedNode, first_difference, fuse_qdq,
+                                          run_onnxruntime_all)
     from refq.errors import invalid
     from refq.registry.profiles import PROFILES_BY_NAME
 
@@ -90,12 +92,22 @@ def run(args: argparse.Namespace) -> int:
             raise invalid(option, "a profile name" + (" or 'onnxruntime'" if option == "--compare" else "") + ": "
                           + ", ".join(sorted(PROFILES_BY_NAME)), name)
     inputs = _inputs(model, args.input, args.seed)
+    rewritten = fuse_qdq(model)
+    groups = sum(node.op_type in QDQ_GROUPS for node in model.graph.node) - \
+        sum(node.op_type in QDQ_GROUPS for node in rewritten.graph.node)
+    if groups:
+        operators = sorted({QDQ_GROUPS[node.op_type] for node in model.graph.node if node.op_type in QDQ_GROUPS})
+        print(f"{path.name}: refq runs {groups} QDQ group{'s' if groups > 1 else ''} as the integer operator"
+              f"{'s' if groups > 1 else ''} {'they stand' if groups > 1 else 'it stands'} for ({', '.join(operators)})"
+              + ("; onnxruntime runs their float operators as written" if args.compare == "onnxruntime" else ""))
     try:
-        first = RefqOnnxBackend.prepare(model, profile=args.profile).run_all(inputs)
-        second = (run_onnxruntime_all(model, inputs) if args.compare == "onnxruntime"
-                  else RefqOnnxBackend.prepare(model, profile=args.compare).run_all(inputs))
+        first = RefqOnnxBackend.prepare(rewritten, profile=args.profile).run_all(inputs)
+        second = (run_onnxruntime_all(model, inputs, exposed_from=rewritten if groups else None)
+                  if args.compare == "onnxruntime"
+                  else RefqOnnxBackend.prepare(rewritten, profile=args.compare).run_all(inputs))
     except UnsupportedNode as error:
         raise invalid("MODEL.onnx", "a graph of refq's operators", str(error)) from None
+    model = rewritten
     outputs = sum(len(node.output) for node in model.graph.node)
     label = f"refq ({args.profile})", (args.compare if args.compare == "onnxruntime" else f"refq ({args.compare})")
     difference = first_difference(model, first, second)
