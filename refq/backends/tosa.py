@@ -14,8 +14,9 @@ wrong type can abort the model's process: the worker process is what makes that 
 What the adapter does itself is exact re-indexing only: NCHW to NHWC and back, broadcasting of
 batch dimensions, and uint8 codes and zero points moved to int8 by subtracting 128 (TOSA 1.0
 has no uint8 MATMUL or CONV2D; ``q - z`` is unchanged). What TOSA cannot express raises
-NotImplementedError: a zero point per row, column or channel, groups other than 1 or depthwise,
-``auto_pad`` other than NOTSET, and convolutions other than 2-D.
+NotImplementedError: groups other than 1 or depthwise, and convolutions other than 2-D. TOSA has
+one zero point per tensor: a zero point per row, column or output channel runs one graph per
+distinct zero point, each element taken from the graph computed with its own.
 """
 
 from __future__ import annotations
@@ -29,17 +30,61 @@ class TosaUnpredictable(ArithmeticError):
     """The reference model's graph status is TOSA_UNPREDICTABLE: a REQUIRE of the specification failed."""
 
 
-def _signed_codes(values: np.ndarray, zero_point, name: str) -> tuple[np.ndarray, int]:
-    """``values`` and their zero point as int8 with the same differences ``q - z``."""
+def _signed(values: np.ndarray, name: str) -> np.ndarray:
+    """int8 or uint8 codes as int8 (uint8 less 128: TOSA 1.0 has no uint8 MATMUL or CONV2D)."""
     if values.dtype not in (np.int8, np.uint8):
         raise NotImplementedError(f"{name}: TOSA MATMUL and CONV2D take int8 (uint8 moved to int8), not {values.dtype}")
-    zero = np.zeros((), values.dtype) if zero_point is None else np.asarray(zero_point)
-    if zero.size != 1:
-        raise NotImplementedError(f"{name}_zero_point: TOSA has one zero point per tensor, not shape {zero.shape}")
-    zero = int(zero.reshape(-1)[0])
-    if values.dtype == np.uint8:
-        return (values.astype(np.int16) - 128).astype(np.int8), zero - 128
-    return values, zero
+    return (values.astype(np.int16) - 128).astype(np.int8) if values.dtype == np.uint8 else values
+
+
+def _zero_points(zero_point, values: np.ndarray, name: str) -> np.ndarray:
+    """The zero point as int16 values moved like :func:`_signed` moves the codes (same ``q - z``)."""
+    if zero_point is None:
+        zero = np.zeros((), np.int16)
+    else:
+        zero = np.asarray(zero_point)
+        if zero.dtype != values.dtype:
+            raise ValueError(f"{name}: must be of the input's type {values.dtype}, got {zero.dtype}")
+        zero = zero.astype(np.int16)
+    return zero - 128 if values.dtype == np.uint8 else zero
+
+
+def _by_zero_point(run, *maps: np.ndarray) -> np.ndarray:
+    """TOSA has one zero point per tensor: one graph per distinct combination of the zero points in
+    ``maps`` (each broadcast to the output's shape), every element taken from the graph computed with
+    its own zero points. ``run(*zero points) -> output``."""
+    result = None
+    combinations = np.unique(np.stack([np.broadcast_to(m, np.broadcast_shapes(*(m.shape for m in maps))).reshape(-1)
+                                       for m in maps], axis=1), axis=0)
+    for combination in combinations:
+        output = run(*(int(value) for value in combination))
+        if result is None:
+            if len(combinations) == 1:
+                return output
+            result = np.empty_like(output)
+        chosen = np.ones(output.shape, dtype=bool)
+        for zero_map, value in zip(maps, combination):
+            chosen &= np.broadcast_to(zero_map, output.shape) == value
+        result[chosen] = output[chosen]
+    return result
+
+
+def _explicit_pads(auto_pad: str, pads, size: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> tuple:
+    """ONNX's pads (top, left, bottom, right) as TOSA takes them: explicit; ``auto_pad`` resolved by
+    ONNX's rule (SAME: output ceil(size / stride), the odd pad at the end for SAME_UPPER)."""
+    if auto_pad == "NOTSET":
+        return tuple(pads) if pads is not None else (0, 0, 0, 0)
+    if auto_pad == "VALID":
+        return (0, 0, 0, 0)
+    if auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+        raise ValueError(f"auto_pad: one of NOTSET, SAME_UPPER, SAME_LOWER, VALID, got {auto_pad!r}")
+    begins, ends = [], []
+    for length, k, s, d in zip(size, kernel, stride, dilation):
+        total = max(0, (-(-length // s) - 1) * s + (k - 1) * d + 1 - length)
+        small, large = total // 2, total - total // 2
+        begins.append(small if auto_pad == "SAME_UPPER" else large)
+        ends.append(large if auto_pad == "SAME_UPPER" else small)
+    return (begins[0], begins[1], ends[0], ends[1])
 
 
 def _output_fit(size: int, pad_begin: int, pad_end: int, kernel: int, dilation: int, stride: int,
@@ -92,55 +137,77 @@ class TosaBackend:
 
     def matmul_integer(self, a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
         ts = self._serializer
-        a8, a_zero = _signed_codes(np.asarray(a), a_zero_point, "a")
-        b8, b_zero = _signed_codes(np.asarray(b), b_zero_point, "b")
+        a, b = np.asarray(a), np.asarray(b)
+        a_zero, b_zero = _zero_points(a_zero_point, a, "a_zero_point"), _zero_points(b_zero_point, b, "b_zero_point")
+        a8, b8 = _signed(a, "a"), _signed(b, "b")
         if a8.ndim == 0 or b8.ndim == 0:
             raise ValueError("a, b: MatMulInteger needs arrays of rank 1 or more")
         a2 = a8[None, :] if a8.ndim == 1 else a8
         b2 = b8[:, None] if b8.ndim == 1 else b8
-        if a2.shape[-1] != b2.shape[0 if b2.ndim == 1 else -2]:
+        if a2.shape[-1] != b2.shape[-2]:
             raise ValueError(f"a, b: inner dimensions differ ({a2.shape} by {b2.shape})")
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         rows, inner, columns = a2.shape[-2], a2.shape[-1], b2.shape[-1]
         if 0 in (rows, inner, columns) or 0 in batch:
             raise NotImplementedError("TOSA tensors have no empty dimension")
+        # ONNX's zero points: one, one per row of a ((M,), or a's shape with K -> 1), one per column of b
+        # ((N,), or b's shape with K -> 1); as maps over the output (batch, M, N).
+        if a_zero.size == 1:
+            row_map = a_zero.reshape((1, 1))
+        elif a_zero.shape in (a2.shape[:-1] + (1,), a2.shape[:-1] if a2.ndim == 2 else None):
+            row_map = a_zero.reshape(a2.shape[:-1] + (1,))
+        else:
+            raise ValueError(f"a_zero_point: one value or one per row of a, not shape {a_zero.shape}")
+        if b_zero.size == 1:
+            column_map = b_zero.reshape((1, 1))
+        elif b_zero.shape in (b2.shape[:-2] + (1, columns), (columns,)):
+            column_map = b_zero.reshape(b2.shape[:-2] + (1, columns)) if b_zero.ndim > 1 else b_zero
+        else:
+            raise ValueError(f"b_zero_point: one value or one per column of b, not shape {b_zero.shape}")
         a3 = np.ascontiguousarray(np.broadcast_to(a2, batch + (rows, inner)).reshape(-1, rows, inner))
         b3 = np.ascontiguousarray(np.broadcast_to(b2, batch + (inner, columns)).reshape(-1, inner, columns))
 
-        def build(serializer):
-            left = serializer.addPlaceholder(list(a3.shape), ts.DType.INT8)
-            right = serializer.addPlaceholder(list(b3.shape), ts.DType.INT8)
-            zeros = [self._zero_point(serializer, a_zero), self._zero_point(serializer, b_zero)]
-            out = serializer.addOutput([a3.shape[0], rows, columns], ts.DType.INT32)
-            attribute = ts.TosaSerializerAttribute()
-            attribute.MatMulAttribute()
-            serializer.addOperator(ts.Op.MATMUL, [left.name, right.name, *(z.name for z in zeros)], [out.name],
-                                   attribute)
-            return [a3, b3], out
+        def run(a_value: int, b_value: int) -> np.ndarray:
+            def build(serializer):
+                left = serializer.addPlaceholder(list(a3.shape), ts.DType.INT8)
+                right = serializer.addPlaceholder(list(b3.shape), ts.DType.INT8)
+                zeros = [self._zero_point(serializer, a_value), self._zero_point(serializer, b_value)]
+                out = serializer.addOutput([a3.shape[0], rows, columns], ts.DType.INT32)
+                attribute = ts.TosaSerializerAttribute()
+                attribute.MatMulAttribute()
+                serializer.addOperator(ts.Op.MATMUL, [left.name, right.name, *(z.name for z in zeros)], [out.name],
+                                       attribute)
+                return [a3, b3], out
 
-        result = self._run(build).reshape(batch + (rows, columns))
-        if np.asarray(a).ndim == 1:
+            return self._run(build).reshape(batch + (rows, columns))
+
+        result = _by_zero_point(run, row_map, column_map)
+        if a.ndim == 1:
             result = result[..., 0, :]
-        if np.asarray(b).ndim == 1:
+        if b.ndim == 1:
             result = result[..., 0]
         return np.ascontiguousarray(result)
 
     def conv_integer(self, x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None,
                      group=1, kernel_shape=None, pads=None, strides=None) -> np.ndarray:
         ts = self._serializer
-        x8, x_zero = _signed_codes(np.asarray(x), x_zero_point, "x")
-        w8, w_zero = _signed_codes(np.asarray(w), w_zero_point, "w")
+        x, w = np.asarray(x), np.asarray(w)
+        x_zero, w_zero = _zero_points(x_zero_point, x, "x_zero_point"), _zero_points(w_zero_point, w, "w_zero_point")
+        x8, w8 = _signed(x, "x"), _signed(w, "w")
         if x8.ndim != 4 or w8.ndim != 4:
             raise NotImplementedError("TOSA CONV2D: 2-D convolutions (x of rank 4) only here")
-        if auto_pad != "NOTSET":
-            raise NotImplementedError(f"auto_pad={auto_pad!r}: only explicit pads are passed to TOSA")
         batch, channels, height, width = x8.shape
         out_channels, group_channels, kernel_h, kernel_w = w8.shape
         if kernel_shape is not None and tuple(kernel_shape) != (kernel_h, kernel_w):
             raise ValueError(f"kernel_shape {kernel_shape} differs from w's spatial shape {(kernel_h, kernel_w)}")
+        if x_zero.size != 1:
+            raise ValueError(f"x_zero_point: one value, not shape {x_zero.shape}")
+        if w_zero.size != 1 and w_zero.shape != (out_channels,):
+            raise ValueError(f"w_zero_point: one value or one per output channel, not shape {w_zero.shape}")
         dilation = tuple(dilations) if dilations is not None else (1, 1)
         stride = tuple(strides) if strides is not None else (1, 1)
-        top, left, bottom, right = tuple(pads) if pads is not None else (0, 0, 0, 0)
+        top, left, bottom, right = _explicit_pads(auto_pad, pads, (height, width), (kernel_h, kernel_w), stride,
+                                                  dilation)
         depthwise = group == channels and group_channels == 1 and group != 1
         if group != 1 and not depthwise:
             raise NotImplementedError(f"group={group}: TOSA has CONV2D (group 1) and DEPTHWISE_CONV2D only")
@@ -161,20 +228,25 @@ class TosaBackend:
             weights = np.ascontiguousarray(w8.transpose(0, 2, 3, 1))
             op, attribute_name = ts.Op.CONV2D, "Conv2dAttribute"
 
-        def build(serializer):
-            source = serializer.addPlaceholder(list(image.shape), ts.DType.INT8)
-            kernel = serializer.addConst(list(weights.shape), ts.DType.INT8, weights)
-            bias = serializer.addConst([out_channels], ts.DType.INT32, np.zeros(out_channels, np.int32))
-            zeros = [self._zero_point(serializer, x_zero), self._zero_point(serializer, w_zero)]
-            out = serializer.addOutput([batch, out_h, out_w, out_channels], ts.DType.INT32)
-            attribute = ts.TosaSerializerAttribute()
-            getattr(attribute, attribute_name)([top, bottom, left, right], list(stride), list(dilation), False,
-                                               ts.DType.INT32)
-            serializer.addOperator(op, [source.name, kernel.name, bias.name, *(z.name for z in zeros)], [out.name],
-                                   attribute)
-            return [image], out
+        def run(w_value: int) -> np.ndarray:
+            def build(serializer):
+                source = serializer.addPlaceholder(list(image.shape), ts.DType.INT8)
+                kernel = serializer.addConst(list(weights.shape), ts.DType.INT8, weights)
+                bias = serializer.addConst([out_channels], ts.DType.INT32, np.zeros(out_channels, np.int32))
+                zeros = [self._zero_point(serializer, int(x_zero.reshape(-1)[0])),
+                         self._zero_point(serializer, w_value)]
+                out = serializer.addOutput([batch, out_h, out_w, out_channels], ts.DType.INT32)
+                attribute = ts.TosaSerializerAttribute()
+                getattr(attribute, attribute_name)([top, bottom, left, right], list(stride), list(dilation), False,
+                                                   ts.DType.INT32)
+                serializer.addOperator(op, [source.name, kernel.name, bias.name, *(z.name for z in zeros)],
+                                       [out.name], attribute)
+                return [image], out
 
-        return np.ascontiguousarray(self._run(build).transpose(0, 3, 1, 2))
+            return self._run(build).transpose(0, 3, 1, 2)
+
+        channel_map = w_zero.reshape(1, -1, 1, 1) if w_zero.size > 1 else w_zero.reshape(1, 1, 1, 1)
+        return np.ascontiguousarray(_by_zero_point(run, channel_map))
 
 
 __all__ = ["TosaBackend", "TosaUnpredictable"]
