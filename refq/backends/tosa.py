@@ -14,7 +14,8 @@ wrong type can abort the model's process: the worker process is what makes that 
 What the adapter does itself is exact re-indexing only: NCHW to NHWC and back, broadcasting of
 batch dimensions, and uint8 codes and zero points moved to int8 by subtracting 128 (TOSA 1.0
 has no uint8 MATMUL or CONV2D; ``q - z`` is unchanged). What TOSA cannot express raises
-NotImplementedError: groups other than 1 or depthwise, and convolutions other than 2-D. TOSA has
+NotImplementedError: convolutions other than 2-D. A grouped convolution (not depthwise) is one
+CONV2D per group, as TOSA's legalisations slice it. TOSA has
 one zero point per tensor: a zero point per row, column or output channel runs one graph per
 distinct zero point, each element taken from the graph computed with its own.
 """
@@ -208,11 +209,21 @@ class TosaBackend:
         stride = tuple(strides) if strides is not None else (1, 1)
         top, left, bottom, right = _explicit_pads(auto_pad, pads, (height, width), (kernel_h, kernel_w), stride,
                                                   dilation)
+        if not isinstance(group, int) or group < 1 or group_channels * group != channels or out_channels % group:
+            raise ValueError(f"w of shape {w8.shape} does not fit x of shape {x8.shape} in {group} groups")
         depthwise = group == channels and group_channels == 1 and group != 1
         if group != 1 and not depthwise:
-            raise NotImplementedError(f"group={group}: TOSA has CONV2D (group 1) and DEPTHWISE_CONV2D only")
-        if group_channels * group != channels or out_channels % group:
-            raise ValueError(f"w of shape {w8.shape} does not fit x of shape {x8.shape} in {group} groups")
+            # TOSA has CONV2D and DEPTHWISE_CONV2D: a grouped convolution is one CONV2D per group (as TOSA's
+            # legalisations slice it), each on its group's channels.
+            per_group = out_channels // group
+            zero_points = np.broadcast_to(w_zero, (out_channels,)) if w_zero.size > 1 else None
+            parts = [self.conv_integer(x[:, g * group_channels:(g + 1) * group_channels],
+                                       w[g * per_group:(g + 1) * per_group], x_zero_point,
+                                       w_zero_point if zero_points is None else
+                                       np.asarray(w_zero_point)[g * per_group:(g + 1) * per_group],
+                                       pads=[top, left, bottom, right], strides=list(stride), dilations=list(dilation))
+                     for g in range(group)]
+            return np.ascontiguousarray(np.concatenate(parts, axis=1))
         keep_h, bottom = _output_fit(height, top, bottom, kernel_h, dilation[0], stride[0])
         keep_w, right = _output_fit(width, left, right, kernel_w, dilation[1], stride[1])
         out_h = (keep_h + top + bottom - (kernel_h - 1) * dilation[0] - 1) // stride[0] + 1
