@@ -100,8 +100,9 @@ def _output_fit(size: int, pad_begin: int, pad_end: int, kernel: int, dilation: 
 
 
 class TosaBackend:
-    """``matmul_integer`` through TOSA ``MATMUL`` and ``conv_integer`` through ``CONV2D`` /
-    ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator), on the TOSA reference model.
+    """``matmul_integer`` through TOSA ``MATMUL``, ``conv_integer`` through ``CONV2D`` /
+    ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator) and ``qlinear_average_pool`` through
+    ``AVG_POOL2D`` (one scale, int8), on the TOSA reference model.
 
     Its profile is ``tosa``; for these two operations TOSA computes what the ONNX text does (exact
     differences, int32 sums whose overflow is not defined), and refq's vectors of them are written
@@ -258,6 +259,54 @@ class TosaBackend:
 
         channel_map = w_zero.reshape(1, -1, 1, 1) if w_zero.size > 1 else w_zero.reshape(1, 1, 1, 1)
         return np.ascontiguousarray(_by_zero_point(run, channel_map))
+
+
+    def qlinear_average_pool(self, X, x_scale, x_zero_point, y_scale, y_zero_point=None, *, auto_pad="NOTSET",
+                             ceil_mode=0, channels_last=0, count_include_pad=0, kernel_shape=None, pads=None,
+                             strides=None) -> np.ndarray:
+        """TOSA ``AVG_POOL2D`` (int8, int32 accumulator): refq's ``average_division="tosa_reciprocal"``
+        (ELT-6.10). It averages codes of one scale, so ``y_scale`` must equal ``x_scale``; padding never counts."""
+        ts = self._serializer
+        x = np.asarray(X)
+        if x.dtype != np.int8:
+            raise NotImplementedError(f"X: TOSA AVG_POOL2D's 8-bit type is int8, not {x.dtype}")
+        if x.ndim != 4:
+            raise NotImplementedError("TOSA AVG_POOL2D: 2-D pools (X of rank 4) only")
+        if np.float32(x_scale) != np.float32(y_scale):
+            raise NotImplementedError("y_scale != x_scale: AVG_POOL2D keeps the scale (a RESCALE would follow it)")
+        if count_include_pad:
+            raise NotImplementedError("count_include_pad=1: TOSA AVG_POOL2D never counts padding")
+        if ceil_mode:
+            raise NotImplementedError("ceil_mode=1: TOSA's output size is the exact quotient")
+        if kernel_shape is None or len(kernel_shape) != 2:
+            raise ValueError(f"kernel_shape: two sizes for a 2-D pool, got {kernel_shape!r}")
+        x_zero = _zero_points(x_zero_point, x, "x_zero_point")
+        y_zero = _zero_points(y_zero_point, x, "y_zero_point")
+        if x_zero.size != 1 or y_zero.size != 1:
+            raise ValueError("x_zero_point, y_zero_point: one value each")
+        nchw = np.moveaxis(x, -1, 1) if channels_last else x
+        batch, channels, height, width = nchw.shape
+        kernel = tuple(int(k) for k in kernel_shape)
+        stride = tuple(strides) if strides is not None else (1, 1)
+        top, left, bottom, right = _explicit_pads(auto_pad, pads, (height, width), kernel, stride, (1, 1))
+        keep_h, bottom = _output_fit(height, top, bottom, kernel[0], 1, stride[0])
+        keep_w, right = _output_fit(width, left, right, kernel[1], 1, stride[1])
+        out_h = (keep_h + top + bottom - kernel[0]) // stride[0] + 1
+        out_w = (keep_w + left + right - kernel[1]) // stride[1] + 1
+        image = np.ascontiguousarray(nchw[:, :, :keep_h, :keep_w].transpose(0, 2, 3, 1))
+
+        def build(serializer):
+            source = serializer.addPlaceholder(list(image.shape), ts.DType.INT8)
+            zeros = [self._zero_point(serializer, int(x_zero.reshape(-1)[0])),
+                     self._zero_point(serializer, int(y_zero.reshape(-1)[0]))]
+            out = serializer.addOutput([batch, out_h, out_w, channels], ts.DType.INT8)
+            attribute = ts.TosaSerializerAttribute()
+            attribute.AvgPool2dAttribute(list(kernel), list(stride), [top, bottom, left, right], ts.DType.INT32)
+            serializer.addOperator(ts.Op.AVG_POOL2D, [source.name, *(z.name for z in zeros)], [out.name], attribute)
+            return [image], out
+
+        pooled = self._run(build)  # NHWC
+        return np.ascontiguousarray(pooled if channels_last else pooled.transpose(0, 3, 1, 2))
 
 
 __all__ = ["TosaBackend", "TosaUnpredictable"]
