@@ -469,12 +469,14 @@ def test_built_site_has_no_stale_literals(site):
     code's: cache folders, the operation count, the fingerprint's combination counts, and the home
     page's run of the example adapter (its case counts are this checkout's)."""
     from refq.backends.ggml_build import cache_folder_description
+    from refq.backends.interpreters import cache_folder_description as environments_description
     from refq.cli import main
     from refq.conformance.case import iter_case_paths
     from refq.conformance.fingerprint_affine import combinations
     from refq.conformance.fuzz import default_database_description
 
-    known_folders = {word for description in (cache_folder_description(), default_database_description())
+    known_folders = {word for description in (cache_folder_description(), default_database_description(),
+                                              environments_description())
                      for word in re.findall(r"~/[\w./-]*\w", description)}
     operations = len({path.parents[1].name for path in iter_case_paths(level=1)})
     counts = (len(combinations("quantize")), len(combinations("dequantize")))

@@ -12,7 +12,7 @@ Directives, each alone on its line outside fenced code (a different prefix from
   code block titled with its path;
 - ``<!-- conformance:operations -->`` — the operations with level-1 vectors, as ``--ops`` takes them;
 - ``<!-- conformance:combinations -->`` — how many variant combinations the affine fingerprint compares;
-- ``<!-- conformance:path NAME -->`` — a folder refq's code chooses (``fuzz-database``, ``ggml-cache``);
+- ``<!-- conformance:path NAME -->`` — a folder refq's code chooses (``fuzz-database``, ``ggml-cache``, ``backend-environments``);
 - ``<!-- cli:commands -->`` — the table of subcommands, from ``refq.cli.COMMANDS``;
 - ``<!-- cli:help WORDS -->`` — ``refq WORDS --help``, e.g. ``cli:help vectors build``;
 - ``<!-- cli:run WORDS -->`` — a ``console`` block: ``$ refq WORDS`` and what it prints;
@@ -253,8 +253,14 @@ def _ggml_cache() -> str:
     return cache_folder_description()
 
 
+def _backend_environments() -> str:
+    from refq.backends.interpreters import cache_folder_description
+
+    return cache_folder_description()
+
+
 #: The folders ``conformance:path`` names, each described by the code that chooses it.
-PATHS = {"fuzz-database": _fuzz_database, "ggml-cache": _ggml_cache}
+PATHS = {"fuzz-database": _fuzz_database, "ggml-cache": _ggml_cache, "backend-environments": _backend_environments}
 
 
 def path_sentence(name: str) -> str:

@@ -47,8 +47,10 @@ class Environment:
         return (f"{self.record.package}=={self.record.pinned}", *self.record.requirements)
 
     def folder(self) -> Path:
-        # Keyed by the requirements and this interpreter's version: a changed pin builds a new environment.
-        digest = hashlib.sha256("\n".join((*self.requirements, sys.version)).encode()).hexdigest()[:12]
+        # Keyed by the requirements, this interpreter's version and the checkout refq is installed from (editable:
+        # another clone's environment would import that clone's refq): a changed pin builds a new environment.
+        source = str(Path(__file__).resolve().parents[2])
+        digest = hashlib.sha256("\n".join((*self.requirements, sys.version, source)).encode()).hexdigest()[:12]
         return cache_folder() / f"{self.name}-{digest}"
 
     def python(self) -> Path:
