@@ -47,6 +47,8 @@ class BackendRun:
     version: str
     results: list[CaseResult]
     seconds: float = 0.0
+    #: Of :attr:`seconds`, the time to start its worker and load it (imports, sessions, compiled kernels).
+    startup_seconds: float = 0.0
     #: Why the backend could not run at all ("" when it ran).
     unavailable: str = ""
     #: Its package's installed release against the verified ones (None: refq itself, or an adapter of
@@ -87,7 +89,8 @@ def summary_text(run: BackendRun, seconds: bool = False) -> str:
     """The verdict with how much of the suite it rests on: "conforms on 17 of 96 cases (79 unsupported)"."""
     summary = run.summary()
     total = len(run.results)
-    extra = f"{summary['unsupported']} unsupported" + (f"; {run.seconds:.1f} s" if seconds else "")
+    extra = f"{summary['unsupported']} unsupported" + (
+        f"; {run.seconds:.1f} s, of which start-up {run.startup_seconds:.1f} s" if seconds else "")
     if not run.ok:
         return (f"does not conform: {summary['fail']} fail, {summary['error']} error, {summary['pass']} pass "
                 f"of {total} cases ({extra})")
@@ -402,7 +405,8 @@ def json_report(runs: list[BackendRun], *, level: int = 1) -> dict:
         backends.append({"backend": run.name, "spec": run.spec, "profile": run.profile, "versions": versions(run),
                          "verification": _verification(run.verification), "warnings": run.warnings,
                          "available": not run.unavailable, "unavailable": run.unavailable,
-                         "seconds": round(run.seconds, 3), "cases": cases, "summary": run.summary()})
+                         "seconds": round(run.seconds, 3), "startup_seconds": round(run.startup_seconds, 3),
+                         "cases": cases, "summary": run.summary()})
     return {"report": "refq-conform", "report_version": REPORT_VERSION, "refq": refq.__version__, "level": level,
             "warnings": [warning for run in runs for warning in run.warnings], "backends": backends}
 

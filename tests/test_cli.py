@@ -56,3 +56,26 @@ def test_only_refq_errors_exit_2(tmp_path, monkeypatch, capsys, error, code):
     else:
         assert main(["failing"]) == 2
         assert capsys.readouterr().err == "refq: error: --option: must be 1, got 2\n"
+
+
+def test_conform_backends_in_parallel_give_the_same_report(tmp_path, capsys):
+    """--jobs 2 runs two backends at once, each in its own worker: the same cases, statuses and
+    messages as one after the other; every summary line and the JSON report give the start-up time."""
+    import json
+    import re
+
+    reports = {}
+    for jobs in ("1", "2"):
+        path = tmp_path / f"jobs{jobs}.json"
+        code = main(["conform", "--backend", "refq", "--backend", "onnx-reference", "--ops", "quantize_linear",
+                     "--jobs", jobs, "--no-progress", "--json", str(path)])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert len(re.findall(r"conforms on \d+ of \d+ cases \(\d+ unsupported; [\d.]+ s, of which start-up [\d.]+ s\)",
+                              out)) == 2, out
+        report = json.loads(path.read_text())
+        assert all(backend["startup_seconds"] <= backend["seconds"] for backend in report["backends"])
+        reports[jobs] = [(backend["backend"], [(case["id"], case["status"], case["detail"])
+                                               for case in backend["cases"]]) for backend in report["backends"]]
+    assert reports["1"] == reports["2"]
+    assert [name for name, _ in reports["2"]] == ["refq", "onnx-reference"]  # the order asked for

@@ -73,6 +73,8 @@ CONFORM = [
     (["conform", "--vectors", "{empty}"], 2, "--vectors"),
     (["conform", "--vectors", LEVEL1], 2, "--vectors"),
     (["conform", "--vectors", "{file}"], 2, "--vectors"),
+    (["conform", "--jobs", "0"], 2, "--jobs"),
+    (["conform", "--jobs", "two"], 2, "--jobs"),
     (["conform", "--json", "/nonexistent/dir/x.json"], 2, "--json"),
     (["conform", "--json", "{tmp}"], 2, "--json"),
     (["conform", "--json", ""], 2, "--json"),

@@ -9,6 +9,7 @@ report starts with one line per backend: verified with its installed release, or
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--details", type=int, default=10, metavar="N",
                         help="failing cases detailed per backend (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="backends run at the same time, each in its own worker (default: the CPU count; "
+                             "1 draws the progress bar)")
     parser.add_argument("--all", action="store_true",
                         help="list every operation in the matrix, those no backend supports included")
     parser.add_argument("--figure", action="store_true",
@@ -116,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("--timeout", "a positive number of seconds", args.timeout)
     if args.figure and not args.markdown:
         raise invalid("--figure", "used with --markdown (the figure is part of the Markdown page)", True)
+    if args.jobs is not None and args.jobs < 1:
+        raise invalid("--jobs", "a number of backends >= 1", args.jobs)
     if args.details < 0:
         raise invalid("--details", "a number of cases >= 0", args.details)
     if args.profile is not None and args.profile not in EVERY_PROFILE_BY_NAME:
@@ -133,26 +139,37 @@ def run(args: argparse.Namespace) -> int:
         raise _nothing_to_run(args, ops)
     explicit = bool(args.backend)
     specs = args.backend or list(BUILTIN)
-    runs = []
-    for spec in specs:
+    jobs = min(len(specs), args.jobs or os.cpu_count() or 1)
+    # One progress bar cannot show several backends at once: with jobs > 1 the summary lines say it all.
+    progress = False if args.no_progress or jobs > 1 else None
+
+    def run_backend(spec: str) -> BackendRun:
         start = time.perf_counter()
         try:
             backend = load_backend(spec, args.profile)
         except BackendUnavailable as error:
             if explicit:
                 raise
-            runs.append(BackendRun(spec, spec, args.profile or "", "", [], unavailable=str(error),
-                                   verification=check_backend(spec)))
-            continue
+            return BackendRun(spec, spec, args.profile or "", "", [], unavailable=str(error),
+                              verification=check_backend(spec))
+        startup = time.perf_counter() - start
         with backend:
             check_declared_profile(backend)
             if explicit:
                 _check_cases_for(backend, paths, args, ops)
-            results = run_cases(backend, paths, profile=args.profile, timeout=args.timeout,
-                                progress=False if args.no_progress else None)
-        runs.append(BackendRun(spec, backend.name, backend.profile, backend.version, results,
-                               seconds=time.perf_counter() - start,
-                               verification=check_backend(backend.name, backend.version)))
+            results = run_cases(backend, paths, profile=args.profile, timeout=args.timeout, progress=progress)
+        return BackendRun(spec, backend.name, backend.profile, backend.version, results,
+                          seconds=time.perf_counter() - start, startup_seconds=startup,
+                          verification=check_backend(backend.name, backend.version))
+
+    if jobs == 1:
+        runs = [run_backend(spec) for spec in specs]
+    else:
+        # Each backend computes in its own worker process; this process only feeds and compares.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            runs = list(pool.map(run_backend, specs))
     details = failure_details(runs, cases_per_backend=args.details)
     versions = version_lines(runs)
     if args.markdown:
