@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from refq._jit import kernel
+from refq.gguf.contracted import affine_search_fused, nearest_int_of_product, symmetric_search_fused
 from refq.gguf.conversions import nearest_int
 from refq.gguf.half import half_pattern, half_value, store_half
 from refq.gguf.search import (GROUP_MAX_EPS, ZERO, affine_search, clamp, iterative_search, quotient,
@@ -38,8 +39,9 @@ def pack_two_bit_planes(codes, out, offset):
 
 
 @kernel
-def quantize_q2_k(x, out, undefined):
-    """GGF-3.4: Q2_K, 16 sub-blocks of 16: 2-bit codes, 4-bit scales and 4-bit minimums."""
+def quantize_q2_k(x, out, undefined, fused=False):
+    """GGF-3.4: Q2_K, 16 sub-blocks of 16: 2-bit codes, 4-bit scales and 4-bit minimums; ``fused``:
+    gcc's fused multiply-adds (GGF-3.11)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     trial = np.zeros(SUPER, dtype=np.int32)
     weights = np.zeros(16, dtype=np.float32)
@@ -54,8 +56,12 @@ def quantize_q2_k(x, out, undefined):
         for j in range(16):
             for l in range(16):
                 weights[l] = abs(x[base + 16 * j + l])
-            scale, minimum, ok = affine_search(x[base:base + SUPER], 16 * j, 16, weights, 3, np.float32(-0.5),
-                                               np.float32(0.1), 15, True, codes, trial)
+            if fused:
+                scale, minimum, ok = affine_search_fused(x[base:base + SUPER], 16 * j, 16, weights, 3,
+                                                         np.float32(-0.5), np.float32(0.1), 15, True, codes, trial)
+            else:
+                scale, minimum, ok = affine_search(x[base:base + SUPER], 16 * j, 16, weights, 3, np.float32(-0.5),
+                                                   np.float32(0.1), 15, True, codes, trial)
             defined = defined and ok
             scales[j] = scale
             minimums[j] = minimum
@@ -66,7 +72,7 @@ def quantize_q2_k(x, out, undefined):
         if max_scale > 0:
             iscale = np.float32(15.0) / max_scale
             for j in range(16):
-                l, ok = nearest_int(iscale * scales[j])
+                l, ok = nearest_int_of_product(iscale, scales[j]) if fused else nearest_int(iscale * scales[j])
                 defined = defined and ok
                 out[o + j] = l & 0xFF
             store_half(out, o + 80, half_pattern(max_scale / np.float32(15.0)))
@@ -77,7 +83,7 @@ def quantize_q2_k(x, out, undefined):
         if max_min > 0:
             iscale = np.float32(15.0) / max_min
             for j in range(16):
-                l, ok = nearest_int(iscale * minimums[j])
+                l, ok = nearest_int_of_product(iscale, minimums[j]) if fused else nearest_int(iscale * minimums[j])
                 defined = defined and ok
                 out[o + j] = (np.int64(out[o + j]) | (l << 4)) & 0xFF
             store_half(out, o + 82, half_pattern(max_min / np.float32(15.0)))
@@ -133,7 +139,7 @@ def quantize_q3_k(x, out, undefined):
         if max_scale != 0:
             iscale = np.float32(-32.0) / max_scale
             for j in range(16):
-                l, ok = nearest_int(iscale * scales[j])
+                l, ok = nearest_int_of_product(iscale, scales[j]) if fused else nearest_int(iscale * scales[j])
                 defined = defined and ok
                 l = clamp(wrap_int8(l), -32, 31) + 32
                 if j < 8:
@@ -176,9 +182,10 @@ def scale_min_k4(scales, offset, j):
 
 
 @kernel
-def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes):
+def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes, fused=False):
     """GGF-3.7 (Q4_K: ``levels`` 15, ``rmin`` -1, 20 steps) and GGF-3.8 (Q5_K: 31, -0.5, 15):
-    8 sub-blocks of 32, weights ``sqrt(mean(x^2)) + |x|``, 6-bit scales and minimums."""
+    8 sub-blocks of 32, weights ``sqrt(mean(x^2)) + |x|``, 6-bit scales and minimums; ``fused``:
+    gcc's fused multiply-adds (GGF-3.11)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     trial = np.zeros(SUPER, dtype=np.int32)
     weights = np.zeros(32, dtype=np.float32)
@@ -198,8 +205,12 @@ def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes):
             mean_magnitude = np.float32(math.sqrt(sum_x2 / np.float32(32.0)))
             for l in range(32):
                 weights[l] = mean_magnitude + abs(x[base + 32 * j + l])
-            scale, minimum, ok = affine_search(x[base:base + SUPER], 32 * j, 32, weights, levels, rmin,
-                                               np.float32(0.1), steps, False, codes, trial)
+            if fused:
+                scale, minimum, ok = affine_search_fused(x[base:base + SUPER], 32 * j, 32, weights, levels, rmin,
+                                                         np.float32(0.1), steps, False, codes, trial)
+            else:
+                scale, minimum, ok = affine_search(x[base:base + SUPER], 32 * j, 32, weights, levels, rmin,
+                                                   np.float32(0.1), steps, False, codes, trial)
             defined = defined and ok
             scales[j] = scale
             minimums[j] = minimum
@@ -211,8 +222,12 @@ def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes):
         inverse_min = np.float32(63.0) / max_min if max_min > 0 else ZERO
         packed = o + 4
         for j in range(8):
-            ls, ok_scale = nearest_int(inverse_scale * scales[j])
-            lm, ok_min = nearest_int(inverse_min * minimums[j])
+            if fused:
+                ls, ok_scale = nearest_int_of_product(inverse_scale, scales[j])
+                lm, ok_min = nearest_int_of_product(inverse_min, minimums[j])
+            else:
+                ls, ok_scale = nearest_int(inverse_scale * scales[j])
+                lm, ok_min = nearest_int(inverse_min * minimums[j])
             defined = defined and ok_scale and ok_min
             ls = min(63, ls & 0xFF)
             lm = min(63, lm & 0xFF)
@@ -264,8 +279,9 @@ def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes):
 
 
 @kernel
-def quantize_q6_k(x, out, undefined):
-    """GGF-3.9: Q6_K, 16 sub-blocks of 16: 6-bit codes (4 low bits, 2 high bits) and int8 scales."""
+def quantize_q6_k(x, out, undefined, fused=False):
+    """GGF-3.9: Q6_K, 16 sub-blocks of 16: 6-bit codes (4 low bits, 2 high bits) and int8 scales;
+    ``fused``: gcc's fused multiply-adds (GGF-3.11)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     scales = np.zeros(16, dtype=np.float32)
     for b in range(x.size // SUPER):
@@ -275,7 +291,10 @@ def quantize_q6_k(x, out, undefined):
         max_scale = ZERO
         max_abs_scale = ZERO
         for j in range(16):
-            scale, ok = symmetric_search(x[base:base + SUPER], 16 * j, 16, 32, codes)
+            if fused:
+                scale, ok = symmetric_search_fused(x[base:base + SUPER], 16 * j, 16, 32, codes)
+            else:
+                scale, ok = symmetric_search(x[base:base + SUPER], 16 * j, 16, 32, codes)
             defined = defined and ok
             scales[j] = scale
             if abs(scale) > max_abs_scale:
@@ -290,7 +309,7 @@ def quantize_q6_k(x, out, undefined):
         iscale = np.float32(-128.0) / max_scale
         store_half(out, o + 208, half_pattern(quotient(np.float32(1.0), iscale)))
         for j in range(16):
-            l, ok = nearest_int(iscale * scales[j])
+            l, ok = nearest_int_of_product(iscale, scales[j]) if fused else nearest_int(iscale * scales[j])
             defined = defined and ok
             out[o + 192 + j] = wrap_int8(min(127, l)) & 0xFF
         d_all = half_value(out[o + 208], out[o + 209])

@@ -1,0 +1,170 @@
+"""GGF-3.11: the K types' scale search as gcc fuses it (``gguf_contraction=gcc_x86_64_fma``).
+
+The same ``make_qkx2_quants`` as :func:`refq.gguf.search.affine_search`, with the multiply-adds
+that gcc 12 fuses into one FMA (one rounding) when it compiles ``ggml-quants.c`` with
+``-march=native`` on x86-64 (its default ``-ffp-contract=fast``), read from the disassembly of that
+build and checked against it byte for byte:
+
+- ``nearest_int(iscale * (x - min))``: ``fma(x - min, iscale, 1.5 * 2^23)``, the exact product
+  rounded once to an integer (ties to even);
+- the error terms ``scale * l + min - x``: ``fma(l, scale, min) - x``;
+- the trial scale ``(rmin + rdelta * is + nmax) / (max - min)``: ``fma(is, rdelta, rmin)``;
+- the sums ``w l^2`` and ``w l x``: ``fma(w l, l, sum)`` and ``fma(w l, x, sum)``, ``w l`` rounded;
+- the determinant ``sum_w sum_l2 - sum_l^2``: ``fma(sum_w, sum_l2, -fl(sum_l^2))``;
+- the fitted minimum ``(sum_l2 sum_x - sum_l sum_xl) / D``: ``fma(sum_x, sum_l2, -fl(sum_l sum_xl))``;
+- the fitted scale ``(sum_w sum_xl - sum_x sum_l) / D``: ``fma(-sum_l, sum_x, fl(sum_w sum_xl))``.
+
+The other sums (``sum_w``, ``w x``, the weighted errors, ``sum_l``) stay unfused. The callers'
+``nearest_int(inv_scale * scale)`` of the sub-block scales and minimums are fused too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.affine.steps import round_sum_to_float32
+from refq.gguf.conversions import NEAREST_INT_LIMIT, NEAREST_INT_SHIFT
+from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient
+
+
+@kernel
+def fused(a, b, c):
+    """fl32(a * b + c), one rounding: the float32 product is exact in float64."""
+    return round_sum_to_float32(np.float64(a) * np.float64(b), np.float64(c))
+
+
+@kernel
+def nearest_int_of_product(a, b):
+    """``nearest_int`` of ``a * b`` with the product fused into the ``+ 1.5 * 2^23`` (GGF-1.4): the exact
+    product rounded to an integer, ties to even; defined while ``|a b| <= 2^22 - 1``."""
+    product = np.float64(a) * np.float64(b)
+    if not (abs(product) <= np.float64(NEAREST_INT_LIMIT)):
+        return 0, False
+    return int(fused(a, b, NEAREST_INT_SHIFT)) - 12582912, True
+
+
+@kernel
+def fused_weighted_error(x, start, count, weights, codes, scale, minimum, absolute):
+    total = ZERO
+    for i in range(start, start + count):
+        difference = fused(np.float32(codes[i]), scale, minimum) - x[i]
+        difference = abs(difference) if absolute else difference * difference
+        total = total + weights[i - start] * difference
+    return total
+
+
+@kernel
+def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, absolute, codes, trial):
+    """GGF-3.11: :func:`refq.gguf.search.affine_search` with gcc's fused multiply-adds. Returns
+    ``(scale, -min, defined)``."""
+    defined = True
+    minimum = x[start]
+    maximum = x[start]
+    sum_w = weights[0]
+    sum_x = sum_w * x[start]
+    for i in range(start + 1, start + count):
+        if x[i] < minimum:
+            minimum = x[i]
+        if x[i] > maximum:
+            maximum = x[i]
+        w = weights[i - start]
+        sum_w = sum_w + w
+        sum_x = sum_x + w * x[i]
+    if minimum > 0:
+        minimum = ZERO
+    if maximum == minimum:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, -minimum, defined
+    iscale = np.float32(levels) / (maximum - minimum)
+    scale = quotient(np.float32(1.0), iscale)
+    for i in range(start, start + count):
+        l, ok = nearest_int_of_product(x[i] - minimum, iscale)
+        defined = defined and ok
+        codes[i] = clamp(l, 0, levels)
+    best_error = fused_weighted_error(x, start, count, weights, codes, scale, minimum, absolute)
+    for step in range(steps + 1):
+        iscale = (fused(np.float32(step), rdelta, rmin) + np.float32(levels)) / (maximum - minimum)
+        sum_l = sum_l2 = sum_xl = ZERO
+        for i in range(start, start + count):
+            l, ok = nearest_int_of_product(x[i] - minimum, iscale)
+            defined = defined and ok
+            l = clamp(l, 0, levels)
+            trial[i] = l
+            level = np.float32(l)
+            weighted = weights[i - start] * level
+            sum_l2 = fused(weighted, level, sum_l2)
+            sum_xl = fused(weighted, x[i], sum_xl)
+            sum_l = sum_l + weighted
+        determinant = fused(sum_w, sum_l2, -(sum_l * sum_l))
+        if not determinant > 0:
+            continue
+        this_min = fused(sum_x, sum_l2, -(sum_l * sum_xl)) / determinant
+        if this_min > 0:
+            this_min = ZERO
+            this_scale = quotient(sum_xl, sum_l2)
+        else:
+            this_scale = fused(-sum_l, sum_x, sum_w * sum_xl) / determinant
+        error = fused_weighted_error(x, start, count, weights, trial, this_scale, this_min, absolute)
+        if error < best_error:
+            for i in range(start, start + count):
+                codes[i] = trial[i]
+            best_error = error
+            scale = this_scale
+            minimum = this_min
+    return scale, -minimum, defined
+
+
+@kernel
+def symmetric_search_fused(x, start, count, levels, codes):
+    """GGF-3.11: :func:`refq.gguf.search.symmetric_search` (``make_qx_quants``, Q6_K) with gcc's fused
+    multiply-adds: every ``nearest_int(iscale * x)``; the first pass's sums ``fma(w x, l, sum)`` and
+    ``fma(w l, l, sum)`` (the trials' sums stay unfused: gcc vectorises their products); the trial
+    scales ``-fma(is, 0.1, levels) / max``. Returns ``(scale, defined)``."""
+    defined = True
+    largest = ZERO
+    chosen = ZERO
+    for i in range(start, start + count):
+        magnitude = abs(x[i])
+        if magnitude > largest:
+            largest = magnitude
+            chosen = x[i]
+    if largest < GROUP_MAX_EPS:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, defined
+    iscale = np.float32(-levels) / chosen
+    sum_lx = ZERO
+    sum_l2 = ZERO
+    for i in range(start, start + count):
+        l, ok = nearest_int_of_product(iscale, x[i])
+        defined = defined and ok
+        l = clamp(l, -levels, levels - 1)
+        codes[i] = l + levels
+        w = x[i] * x[i]
+        level = np.float32(l)
+        sum_lx = fused(w * x[i], level, sum_lx)
+        sum_l2 = fused(w * level, level, sum_l2)
+    scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
+    best = scale * sum_lx
+    for step in range(-9, 10):
+        if step == 0:
+            continue
+        iscale = -fused(np.float32(step), np.float32(0.1), np.float32(levels)) / chosen
+        sum_lx = ZERO
+        sum_l2 = ZERO
+        for i in range(start, start + count):
+            l, ok = nearest_int_of_product(iscale, x[i])
+            defined = defined and ok
+            level = np.float32(clamp(l, -levels, levels - 1))
+            w = x[i] * x[i]
+            sum_lx = sum_lx + w * x[i] * level
+            sum_l2 = sum_l2 + w * level * level
+        if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
+            for i in range(start, start + count):
+                l, ok = nearest_int_of_product(iscale, x[i])
+                codes[i] = clamp(l, -levels, levels - 1) + levels
+            scale = sum_lx / sum_l2
+            best = scale * sum_lx
+    return scale, defined
