@@ -116,14 +116,16 @@ def resolve_target(spec: str):
     raise invalid("--backend", f"{SPEC_FORMS}; built-in and installed: {choices}", spec)
 
 
-def instantiate(spec: str):
-    """The adapter object for SPEC: a class is called with no arguments, anything else is used as is.
+def instantiate(spec: str, target=None):
+    """The adapter object for SPEC (``target``: SPEC already resolved): a class is called with no
+    arguments, anything else is used as is.
 
     An ``ImportError`` while importing or instantiating (the backend's package is not
     installed) becomes :class:`BackendUnavailable`.
     """
     try:
-        target = resolve_target(spec)
+        if target is None:
+            target = resolve_target(spec)
         return target() if isinstance(target, type) else target
     except ImportError as error:
         raise BackendUnavailable(f"--backend {spec}: not available here: {error}") from None

@@ -221,11 +221,10 @@ def check_profile(profile: str | None) -> None:
             raise invalid("--profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
 
 
-def interpreter(spec: str) -> str | None:
-    """The Python a backend SPEC runs under when it is not this one: its class's ``environment``
-    (:mod:`refq.backends.interpreters`). Raises BackendUnavailable when that environment is not
-    installed, and a RefqValueError for a malformed SPEC (a usage error here, not a failed worker)."""
-    target = resolve_target(spec)
+def interpreter(target, spec: str) -> str | None:
+    """The Python backend ``target`` (SPEC resolved) runs under when it is not this one: its class's
+    ``environment`` (:mod:`refq.backends.interpreters`); BackendUnavailable when that environment is
+    not installed."""
     environment = getattr(target, "environment", None)
     if not isinstance(environment, str) or not environment:
         return None
@@ -255,7 +254,12 @@ def load_backend(backend, profile: str | None = None, *, isolate: bool = True,
 
         command = CommandBackend(backend, profile)
         return Backend(backend, command.name, command.profile, command.version, command.operations, command, timeout)
-    python = interpreter(backend) if isinstance(backend, str) else None
+    # A malformed SPEC is a usage error here, not a failed worker.
+    try:
+        target = resolve_target(backend) if isinstance(backend, str) else None
+    except ImportError as error:  # a plugin whose package does not import, as instantiate() says it
+        raise BackendUnavailable(f"--backend {backend}: not available here: {error}") from None
+    python = interpreter(target, backend) if isinstance(backend, str) else None
     if isinstance(backend, str) and (isolate or python is not None):
         from refq.conformance.worker import Worker
 
@@ -263,7 +267,7 @@ def load_backend(backend, profile: str | None = None, *, isolate: bool = True,
         info = worker.info
         return Backend(backend, info["name"], profile or info["profile"], info["version"], info["operations"],
                        worker, timeout)
-    adapter = instantiate(backend) if isinstance(backend, str) else backend
+    adapter = instantiate(backend, target) if isinstance(backend, str) else backend
     spec = backend if isinstance(backend, str) else f"{type(adapter).__module__}:{type(adapter).__qualname__}"
     runner = InProcess(adapter, spec, profile)
     info = runner.info

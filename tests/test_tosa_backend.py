@@ -35,7 +35,6 @@ def tosa():
 @needs_tosa
 def test_tosa_runs_under_its_own_interpreter(tosa):
     assert tosa.runner.python == str(python_for("tosa"))
-    assert tosa.version == ENVIRONMENTS["tosa"].record.pinned
     assert set(TOSA_OPS) <= tosa.operations
 
 
