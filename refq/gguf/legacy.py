@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
+from refq.gguf.contracted import fused as fused_multiply_add
 from refq.gguf.conversions import round_half_away, truncate
 from refq.gguf.half import half_pattern, half_value, store_half
 
@@ -100,13 +101,14 @@ def reciprocal(d):
 
 
 @kernel
-def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes):
+def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused=False):
     """GGF-2.2 (Q4_0, ``levels`` 16) and GGF-2.4 (Q5_0, ``levels`` 32).
 
     ``d = max / -(levels/2)``; ``q = MIN(levels - 1, (int8_t)(x / d + levels/2 + 0.5))``: truncation
     after adding one half, so ties round up. Codes 0..15 of the first 16 elements fill the low
     nibbles, those of the last 16 the high nibbles; Q5_0's fifth bits go to a 32-bit little-endian
-    mask (bit ``j`` for element ``j``).
+    mask (bit ``j`` for element ``j``). ``fused``: ``x * id + offset`` in one FMA, as gcc
+    -march=native compiles it (GGF-3.11).
     """
     half_levels = levels // 2
     offset = np.float32(half_levels + 0.5)
@@ -120,8 +122,14 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes):
         high_bits = 0
         defined = True
         for j in range(HALF_BLOCK):
-            first, defined_first = truncate(x[start + j] * inverse + offset, -128, 127)
-            second, defined_second = truncate(x[start + j + HALF_BLOCK] * inverse + offset, -128, 127)
+            if fused:
+                first_scaled = fused_multiply_add(x[start + j], inverse, offset)
+                second_scaled = fused_multiply_add(x[start + j + HALF_BLOCK], inverse, offset)
+            else:
+                first_scaled = x[start + j] * inverse + offset
+                second_scaled = x[start + j + HALF_BLOCK] * inverse + offset
+            first, defined_first = truncate(first_scaled, -128, 127)
+            second, defined_second = truncate(second_scaled, -128, 127)
             # One flag per block, written after the loop: a store inside it keeps the loop scalar.
             defined = defined & defined_first & defined_second
             first = min(levels - 1, first) & 0xFF
@@ -137,11 +145,12 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes):
 
 
 @kernel
-def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes):
+def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused=False):
     """GGF-2.3 (Q4_1, ``levels`` 16) and GGF-2.5 (Q5_1, ``levels`` 32).
 
     ``d = (max - min) / (levels - 1)``, ``m = min``; ``q = (x - min) / d + 0.5`` truncated (Q4_1
-    capped at 15 after an int8 cast, Q5_1 cast to uint8 without a cap).
+    capped at 15 after an int8 cast, Q5_1 cast to uint8 without a cap). ``fused``: ``(x - min) * id
+    + 0.5`` in one FMA, as gcc -march=native compiles it (GGF-3.11).
     """
     for b in range(x.size // BLOCK):
         start = b * BLOCK
@@ -155,8 +164,12 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes):
         high_bits = 0
         defined = True
         for j in range(HALF_BLOCK):
-            first_scaled = (x[start + j] - smallest) * inverse + np.float32(0.5)
-            second_scaled = (x[start + j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
+            if fused:
+                first_scaled = fused_multiply_add(x[start + j] - smallest, inverse, np.float32(0.5))
+                second_scaled = fused_multiply_add(x[start + j + HALF_BLOCK] - smallest, inverse, np.float32(0.5))
+            else:
+                first_scaled = (x[start + j] - smallest) * inverse + np.float32(0.5)
+                second_scaled = (x[start + j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
             if levels == 16:
                 first, defined_first = truncate(first_scaled, -128, 127)
                 second, defined_second = truncate(second_scaled, -128, 127)
