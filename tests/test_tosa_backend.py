@@ -146,3 +146,18 @@ def test_without_its_environment_tosa_is_not_available(tmp_path, monkeypatch):
         load_backend("tosa")
     with pytest.raises(BackendUnavailable, match="refq backends install tosa"):
         load_backend("tosa", isolate=False)  # it cannot run in this interpreter either
+
+
+@needs_tosa
+@pytest.mark.slow
+def test_tosa_conforms_on_every_level2_case_of_its_operations(tosa, tmp_path):
+    """Level 2 of matmul_integer and conv_integer, built here (about a minute): every pair of input types,
+    zero points at both range ends and per row / column / channel, every convolution attribute."""
+    from refq.cli import main
+
+    assert main(["vectors", "build", "--level", "2", "--ops", "matmul_integer,conv_integer",
+                 "--out", str(tmp_path)]) == 0
+    results = run_cases(tosa, case_paths(level=2, ops=("matmul_integer", "conv_integer"), root=tmp_path))
+    assert len(results) > 30
+    assert {result.status for result in results} == {"pass"}, [(r.id, r.status, r.detail) for r in results
+                                                                 if r.status != "pass"]
