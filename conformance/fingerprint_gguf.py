@@ -5,8 +5,9 @@ Two registry variants of ``gguf_quantize`` separate the engines measured:
 - ``gguf_zero_sign``: ``ggml`` (the C reference's sign of a zero ``d`` or ``m``) or
   ``unpredictable`` (gguf-py's numpy ``argmax`` and ``min`` pick another zero, GGF-2.1);
 - ``gguf_contraction``: ``unfused`` (every float32 product and sum rounded on its own: ggml built
-  with ``-ffp-contract=off``, gguf-py) or ``contracted`` (a build that fuses them into FMAs, such
-  as gcc ``-march=native``: its K-type bytes are unpredictable, GGF-4.1).
+  with ``-ffp-contract=off``, gguf-py), ``gcc_x86_64`` (the FMAs gcc 12 ``-march=native`` forms on
+  x86-64, GGF-4.2) or ``contracted`` (another build that fuses them: its K-type bytes are
+  unpredictable, GGF-4.1).
 
 Probes come in two groups, reported as two "granularities": ``legacy`` holds Q4_0, Q4_1, Q5_0
 and Q5_1 blocks of zeros of both signs (whatever the build), ``k_types`` random super-blocks of
@@ -59,14 +60,12 @@ def probes_for(granularity: str) -> tuple[engine.Probe, ...]:
 
 
 def predict(probe: engine.Probe, combination: dict[str, str]):
-    """refq's bytes for ``probe`` and the bytes the combination leaves open: under ``contracted``
-    every byte of a K-type block (refq computes the unfused search only)."""
+    """refq's bytes for ``probe`` and the bytes the combination leaves open (under ``contracted``
+    every byte of a K-type block; ``gcc_x86_64`` is computed, GGF-4.2)."""
     name = probe.attributes["type"]
-    output, unpredictable = gguf_quantize_outcomes(probe.inputs[0], type=name, profile="ggml",
-                                                   gguf_zero_sign=combination["gguf_zero_sign"])
-    if combination["gguf_contraction"] == "contracted" and name.endswith("_K"):
-        unpredictable = np.ones_like(unpredictable)
-    return output, unpredictable
+    return gguf_quantize_outcomes(probe.inputs[0], type=name, profile="ggml",
+                                  gguf_zero_sign=combination["gguf_zero_sign"],
+                                  gguf_contraction=combination["gguf_contraction"])
 
 
 class GgufChapter:

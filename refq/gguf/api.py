@@ -44,17 +44,27 @@ def _float_input(x: object, imatrix: object, kind: BlockType) -> np.ndarray:
     return flat
 
 
-def _quantize(flat: np.ndarray, kind: BlockType) -> tuple[np.ndarray, np.ndarray]:
+#: GGF-4.2: the types whose bytes gcc's fused multiply-adds change, computed with them under
+#: ``gguf_contraction=gcc_x86_64``.
+FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K")
+#: GGF-4.2: the types whose FMAs in that build are not placed by refq yet (refused under it).
+UNPLACED_TYPES = ("Q3_K", "IQ4_NL", "IQ4_XS", "NVFP4")
+
+
+def _quantize(flat: np.ndarray, kind: BlockType, fused: bool = False) -> tuple[np.ndarray, np.ndarray]:
     blocks = flat.size // kind.block_elements
     out = np.zeros(blocks * kind.block_bytes, dtype=np.uint8)
     undefined = np.zeros(blocks, dtype=np.uint8)
     name = kind.name
     if name in ("Q4_0", "Q5_0"):
-        legacy.quantize_symmetric_nibbles(flat, out, undefined, 16 if name == "Q4_0" else 32, kind.block_bytes)
+        legacy.quantize_symmetric_nibbles(flat, out, undefined, 16 if name == "Q4_0" else 32, kind.block_bytes, fused)
     elif name in ("Q4_1", "Q5_1"):
-        legacy.quantize_asymmetric_nibbles(flat, out, undefined, 16 if name == "Q4_1" else 32, kind.block_bytes)
+        legacy.quantize_asymmetric_nibbles(flat, out, undefined, 16 if name == "Q4_1" else 32, kind.block_bytes,
+                                           fused)
     elif name in ("Q8_0", "Q8_1"):
         legacy.quantize_bytes(flat, out, undefined, name == "Q8_1", kind.block_bytes)
+    elif fused and name in kquants.FUSED_QUANTIZERS:
+        kquants.FUSED_QUANTIZERS[name](flat, out, undefined)
     elif name in kquants.QUANTIZERS:
         kquants.QUANTIZERS[name](flat, out, undefined)
     elif name in OTHER_QUANTIZERS:
@@ -64,15 +74,21 @@ def _quantize(flat: np.ndarray, kind: BlockType) -> tuple[np.ndarray, np.ndarray
     return out, undefined.astype(bool)
 
 
-def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error"):
+def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", contraction: str = "unfused"):
     """GGF-5.1 with outcomes: the bytes and, per block, whether they are *unpredictable*.
 
     A block is unpredictable when one of its float-to-integer conversions is undefined in C
     (GGF-1.3 to GGF-1.5: infinities, subnormal scales whose reciprocal overflows) and, under
-    ``nan="unpredictable"``, when it holds a NaN.
+    ``nan="unpredictable"``, when it holds a NaN. ``contraction`` is the ``gguf_contraction``
+    variant: ``unfused`` (the reference), ``gcc_x86_64`` (GGF-4.2) or ``contracted`` (every block
+    of a type whose bytes FMAs can change is unpredictable).
     """
     kind = block_type(type)
     nan_code = variant_code("gguf_nan", nan, "nan")
+    variant_code("gguf_contraction", contraction, "contraction")
+    if contraction == "gcc_x86_64" and kind.name in UNPLACED_TYPES:
+        raise invalid("type", f"a type whose FMAs refq places under contraction='gcc_x86_64' (GGF-4.2), not one of "
+                      + ", ".join(UNPLACED_TYPES), kind.name)
     flat = _float_input(x, imatrix, kind)
     is_nan = np.isnan(flat)
     # Whole-array any() first: the per-block reduction over rows of 32 costs more than most quantizers.
@@ -84,7 +100,9 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error"):
         first = int(np.flatnonzero(np.isnan(flat))[0])
         raise invalid("x", f"free of NaN: {kind.name} has no NaN code (nan='unpredictable' accepts it)",
                       f"NaN at flat index {first}")
-    out, unpredictable = _quantize(flat, kind)
+    out, unpredictable = _quantize(flat, kind, fused=contraction == "gcc_x86_64")
+    if contraction == "contracted" and kind.name in FUSED_TYPES + UNPLACED_TYPES:
+        unpredictable = np.ones_like(unpredictable)
     return out, unpredictable | nan_blocks
 
 
@@ -148,9 +166,10 @@ def zero_sign_open_blocks(flat: np.ndarray, kind: BlockType) -> np.ndarray:
 
 
 def gguf_quantize_outcomes(x, *, type, profile: str = "ggml", gguf_nan: str | None = None,
-                           gguf_zero_sign: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """GGF-5.1 under ``profile``'s GGF variants (``gguf_nan`` and ``gguf_zero_sign`` replace the
-    profile's): the bytes, and per byte whether it is *unpredictable*.
+                           gguf_zero_sign: str | None = None,
+                           gguf_contraction: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """GGF-5.1 under ``profile``'s GGF variants (``gguf_nan``, ``gguf_zero_sign`` and
+    ``gguf_contraction`` replace the profile's): the bytes, and per byte whether it is *unpredictable*.
 
     Every byte of a block that is unpredictable (GGF-1.3 to GGF-1.5, and a NaN under
     ``gguf_nan=unpredictable``) is unpredictable; under ``gguf_zero_sign=unpredictable`` so is the
@@ -166,7 +185,8 @@ def gguf_quantize_outcomes(x, *, type, profile: str = "ggml", gguf_nan: str | No
     zero_sign = chosen.gguf["gguf_zero_sign"] if gguf_zero_sign is None else gguf_zero_sign
     zero_sign_code = variant_code("gguf_zero_sign", zero_sign, "gguf_zero_sign")
     kind = block_type(type)
-    out, unpredictable_blocks = gguf_quantize_with_outcomes(x, type=type, nan=nan)
+    contraction = chosen.gguf["gguf_contraction"] if gguf_contraction is None else gguf_contraction
+    out, unpredictable_blocks = gguf_quantize_with_outcomes(x, type=type, nan=nan, contraction=contraction)
     unpredictable = np.repeat(unpredictable_blocks, kind.block_bytes)
     if zero_sign_code == 1 and kind.name in _ZERO_SIGN_BYTE:
         flat = np.ascontiguousarray(np.asarray(x).reshape(-1), dtype=np.float32)

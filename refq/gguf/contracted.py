@@ -1,4 +1,4 @@
-"""GGF-3.11: the K types' scale search as gcc fuses it (``gguf_contraction=gcc_x86_64_fma``).
+"""GGF-4.2: the K types' scale search as gcc fuses it (``gguf_contraction=gcc_x86_64``).
 
 The same ``make_qkx2_quants`` as :func:`refq.gguf.search.affine_search`, with the multiply-adds
 that gcc 12 fuses into one FMA (one rounding) when it compiles ``ggml-quants.c`` with
@@ -29,7 +29,7 @@ from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient
 
 
 @kernel
-def fused(a, b, c):
+def fma32(a, b, c):
     """fl32(a * b + c), one rounding: the float32 product is exact in float64."""
     return round_sum_to_float32(np.float64(a) * np.float64(b), np.float64(c))
 
@@ -41,14 +41,14 @@ def nearest_int_of_product(a, b):
     product = np.float64(a) * np.float64(b)
     if not (abs(product) <= np.float64(NEAREST_INT_LIMIT)):
         return 0, False
-    return int(fused(a, b, NEAREST_INT_SHIFT)) - 12582912, True
+    return int(fma32(a, b, NEAREST_INT_SHIFT)) - 12582912, True
 
 
 @kernel
 def fused_weighted_error(x, start, count, weights, codes, scale, minimum, absolute):
     total = ZERO
     for i in range(start, start + count):
-        difference = fused(np.float32(codes[i]), scale, minimum) - x[i]
+        difference = fma32(np.float32(codes[i]), scale, minimum) - x[i]
         difference = abs(difference) if absolute else difference * difference
         total = total + weights[i - start] * difference
     return total
@@ -56,7 +56,7 @@ def fused_weighted_error(x, start, count, weights, codes, scale, minimum, absolu
 
 @kernel
 def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, absolute, codes, trial):
-    """GGF-3.11: :func:`refq.gguf.search.affine_search` with gcc's fused multiply-adds. Returns
+    """GGF-4.2: :func:`refq.gguf.search.affine_search` with gcc's fused multiply-adds. Returns
     ``(scale, -min, defined)``."""
     defined = True
     minimum = x[start]
@@ -85,7 +85,7 @@ def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, a
         codes[i] = clamp(l, 0, levels)
     best_error = fused_weighted_error(x, start, count, weights, codes, scale, minimum, absolute)
     for step in range(steps + 1):
-        iscale = (fused(np.float32(step), rdelta, rmin) + np.float32(levels)) / (maximum - minimum)
+        iscale = (fma32(np.float32(step), rdelta, rmin) + np.float32(levels)) / (maximum - minimum)
         sum_l = sum_l2 = sum_xl = ZERO
         for i in range(start, start + count):
             l, ok = nearest_int_of_product(x[i] - minimum, iscale)
@@ -94,18 +94,18 @@ def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, a
             trial[i] = l
             level = np.float32(l)
             weighted = weights[i - start] * level
-            sum_l2 = fused(weighted, level, sum_l2)
-            sum_xl = fused(weighted, x[i], sum_xl)
+            sum_l2 = fma32(weighted, level, sum_l2)
+            sum_xl = fma32(weighted, x[i], sum_xl)
             sum_l = sum_l + weighted
-        determinant = fused(sum_w, sum_l2, -(sum_l * sum_l))
+        determinant = fma32(sum_w, sum_l2, -(sum_l * sum_l))
         if not determinant > 0:
             continue
-        this_min = fused(sum_x, sum_l2, -(sum_l * sum_xl)) / determinant
+        this_min = fma32(sum_x, sum_l2, -(sum_l * sum_xl)) / determinant
         if this_min > 0:
             this_min = ZERO
             this_scale = quotient(sum_xl, sum_l2)
         else:
-            this_scale = fused(-sum_l, sum_x, sum_w * sum_xl) / determinant
+            this_scale = fma32(-sum_l, sum_x, sum_w * sum_xl) / determinant
         error = fused_weighted_error(x, start, count, weights, trial, this_scale, this_min, absolute)
         if error < best_error:
             for i in range(start, start + count):
@@ -118,7 +118,7 @@ def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, a
 
 @kernel
 def symmetric_search_fused(x, start, count, levels, codes):
-    """GGF-3.11: :func:`refq.gguf.search.symmetric_search` (``make_qx_quants``, Q6_K) with gcc's fused
+    """GGF-4.2: :func:`refq.gguf.search.symmetric_search` (``make_qx_quants``, Q6_K) with gcc's fused
     multiply-adds: every ``nearest_int(iscale * x)``; the first pass's sums ``fma(w x, l, sum)`` and
     ``fma(w l, l, sum)`` (the trials' sums stay unfused: gcc vectorises their products); the trial
     scales ``-fma(is, 0.1, levels) / max``. Returns ``(scale, defined)``."""
@@ -144,14 +144,14 @@ def symmetric_search_fused(x, start, count, levels, codes):
         codes[i] = l + levels
         w = x[i] * x[i]
         level = np.float32(l)
-        sum_lx = fused(w * x[i], level, sum_lx)
-        sum_l2 = fused(w * level, level, sum_l2)
+        sum_lx = fma32(w * x[i], level, sum_lx)
+        sum_l2 = fma32(w * level, level, sum_l2)
     scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
     best = scale * sum_lx
     for step in range(-9, 10):
         if step == 0:
             continue
-        iscale = -fused(np.float32(step), np.float32(0.1), np.float32(levels)) / chosen
+        iscale = -fma32(np.float32(step), np.float32(0.1), np.float32(levels)) / chosen
         sum_lx = ZERO
         sum_l2 = ZERO
         for i in range(start, start + count):

@@ -39,9 +39,9 @@ def pack_two_bit_planes(codes, out, offset):
 
 
 @kernel
-def quantize_q2_k(x, out, undefined, fused=False):
+def quantize_q2_k(x, out, undefined, fused):
     """GGF-3.4: Q2_K, 16 sub-blocks of 16: 2-bit codes, 4-bit scales and 4-bit minimums; ``fused``:
-    gcc's fused multiply-adds (GGF-3.11)."""
+    gcc's fused multiply-adds (GGF-4.2)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     trial = np.zeros(SUPER, dtype=np.int32)
     weights = np.zeros(16, dtype=np.float32)
@@ -139,7 +139,7 @@ def quantize_q3_k(x, out, undefined):
         if max_scale != 0:
             iscale = np.float32(-32.0) / max_scale
             for j in range(16):
-                l, ok = nearest_int_of_product(iscale, scales[j]) if fused else nearest_int(iscale * scales[j])
+                l, ok = nearest_int(iscale * scales[j])
                 defined = defined and ok
                 l = clamp(wrap_int8(l), -32, 31) + 32
                 if j < 8:
@@ -182,10 +182,10 @@ def scale_min_k4(scales, offset, j):
 
 
 @kernel
-def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes, fused=False):
+def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes, fused):
     """GGF-3.7 (Q4_K: ``levels`` 15, ``rmin`` -1, 20 steps) and GGF-3.8 (Q5_K: 31, -0.5, 15):
     8 sub-blocks of 32, weights ``sqrt(mean(x^2)) + |x|``, 6-bit scales and minimums; ``fused``:
-    gcc's fused multiply-adds (GGF-3.11)."""
+    gcc's fused multiply-adds (GGF-4.2)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     trial = np.zeros(SUPER, dtype=np.int32)
     weights = np.zeros(32, dtype=np.float32)
@@ -279,9 +279,9 @@ def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes, fused
 
 
 @kernel
-def quantize_q6_k(x, out, undefined, fused=False):
+def quantize_q6_k(x, out, undefined, fused):
     """GGF-3.9: Q6_K, 16 sub-blocks of 16: 6-bit codes (4 low bits, 2 high bits) and int8 scales;
-    ``fused``: gcc's fused multiply-adds (GGF-3.11)."""
+    ``fused``: gcc's fused multiply-adds (GGF-4.2)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     scales = np.zeros(16, dtype=np.float32)
     for b in range(x.size // SUPER):
@@ -334,7 +334,7 @@ def quantize_q6_k(x, out, undefined, fused=False):
 
 
 @kernel
-def quantize_q8_k(x, out, scales, undefined):
+def quantize_q8_k(x, out, scales, undefined, fused):
     """GGF-3.10: Q8_K, int8 codes ``nearest_int(-127 / max * x)`` (capped at 127), a float32 scale
     ``1 / iscale``, and the int16 sums of each 16 codes. The sums of an all-zero block are not written
     by ggml (unpredictable)."""
@@ -356,7 +356,7 @@ def quantize_q8_k(x, out, scales, undefined):
         iscale = np.float32(-127.0) / chosen
         defined = True
         for j in range(SUPER):
-            v, ok = nearest_int(iscale * x[base + j])
+            v, ok = nearest_int_of_product(iscale, x[base + j]) if fused else nearest_int(iscale * x[base + j])
             defined = defined and ok
             out[o + 4 + j] = wrap_int8(min(127, v)) & 0xFF
         for j in range(16):
@@ -500,9 +500,9 @@ def dequantize_q8_k(blocks, scales, out):
             out[b * SUPER + j] = scales[b] * np.float32(wrap_int8(blocks[o + 4 + j]))
 
 
-def _quantize_q8_k(flat, out, undefined):
+def _quantize_q8_k(flat, out, undefined, fused=False):
     scales = np.zeros(flat.size // SUPER, dtype=np.float32)
-    quantize_q8_k(flat, out, scales, undefined)
+    quantize_q8_k(flat, out, scales, undefined, fused)
     out.reshape(-1, 292)[:, :4] = scales.view(np.uint8).reshape(-1, 4)
 
 
@@ -512,12 +512,21 @@ def _dequantize_q8_k(data, out):
 
 
 QUANTIZERS = {
-    "Q2_K": quantize_q2_k,
+    # ``fused`` always given: a kernel's default argument is not kept when it is compiled.
+    "Q2_K": lambda x, out, undefined: quantize_q2_k(x, out, undefined, False),
     "Q3_K": quantize_q3_k,
-    "Q4_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 15, np.float32(-1.0), 20, 144),
-    "Q5_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 31, np.float32(-0.5), 15, 176),
-    "Q6_K": quantize_q6_k,
+    "Q4_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 15, np.float32(-1.0), 20, 144, False),
+    "Q5_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 31, np.float32(-0.5), 15, 176, False),
+    "Q6_K": lambda x, out, undefined: quantize_q6_k(x, out, undefined, False),
     "Q8_K": _quantize_q8_k,
+}
+#: GGF-4.2: the K types with gcc's fused multiply-adds (``gguf_contraction=gcc_x86_64``).
+FUSED_QUANTIZERS = {
+    "Q2_K": lambda x, out, undefined: quantize_q2_k(x, out, undefined, True),
+    "Q4_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 15, np.float32(-1.0), 20, 144, True),
+    "Q5_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 31, np.float32(-0.5), 15, 176, True),
+    "Q6_K": lambda x, out, undefined: quantize_q6_k(x, out, undefined, True),
+    "Q8_K": lambda x, out, undefined: _quantize_q8_k(x, out, undefined, True),
 }
 DEQUANTIZERS = {
     "Q2_K": dequantize_q2_k,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.contracted import fused as fused_multiply_add
+from refq.gguf.contracted import fma32
 from refq.gguf.conversions import round_half_away, truncate
 from refq.gguf.half import half_pattern, half_value, store_half
 
@@ -101,14 +101,14 @@ def reciprocal(d):
 
 
 @kernel
-def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused=False):
+def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     """GGF-2.2 (Q4_0, ``levels`` 16) and GGF-2.4 (Q5_0, ``levels`` 32).
 
     ``d = max / -(levels/2)``; ``q = MIN(levels - 1, (int8_t)(x / d + levels/2 + 0.5))``: truncation
     after adding one half, so ties round up. Codes 0..15 of the first 16 elements fill the low
     nibbles, those of the last 16 the high nibbles; Q5_0's fifth bits go to a 32-bit little-endian
     mask (bit ``j`` for element ``j``). ``fused``: ``x * id + offset`` in one FMA, as gcc
-    -march=native compiles it (GGF-3.11).
+    -march=native compiles it (GGF-4.2).
     """
     half_levels = levels // 2
     offset = np.float32(half_levels + 0.5)
@@ -123,8 +123,8 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused=Fal
         defined = True
         for j in range(HALF_BLOCK):
             if fused:
-                first_scaled = fused_multiply_add(x[start + j], inverse, offset)
-                second_scaled = fused_multiply_add(x[start + j + HALF_BLOCK], inverse, offset)
+                first_scaled = fma32(x[start + j], inverse, offset)
+                second_scaled = fma32(x[start + j + HALF_BLOCK], inverse, offset)
             else:
                 first_scaled = x[start + j] * inverse + offset
                 second_scaled = x[start + j + HALF_BLOCK] * inverse + offset
@@ -145,12 +145,12 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused=Fal
 
 
 @kernel
-def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused=False):
+def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     """GGF-2.3 (Q4_1, ``levels`` 16) and GGF-2.5 (Q5_1, ``levels`` 32).
 
     ``d = (max - min) / (levels - 1)``, ``m = min``; ``q = (x - min) / d + 0.5`` truncated (Q4_1
     capped at 15 after an int8 cast, Q5_1 cast to uint8 without a cap). ``fused``: ``(x - min) * id
-    + 0.5`` in one FMA, as gcc -march=native compiles it (GGF-3.11).
+    + 0.5`` in one FMA, as gcc -march=native compiles it (GGF-4.2).
     """
     for b in range(x.size // BLOCK):
         start = b * BLOCK
@@ -165,8 +165,8 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused=Fa
         defined = True
         for j in range(HALF_BLOCK):
             if fused:
-                first_scaled = fused_multiply_add(x[start + j] - smallest, inverse, np.float32(0.5))
-                second_scaled = fused_multiply_add(x[start + j + HALF_BLOCK] - smallest, inverse, np.float32(0.5))
+                first_scaled = fma32(x[start + j] - smallest, inverse, np.float32(0.5))
+                second_scaled = fma32(x[start + j + HALF_BLOCK] - smallest, inverse, np.float32(0.5))
             else:
                 first_scaled = (x[start + j] - smallest) * inverse + np.float32(0.5)
                 second_scaled = (x[start + j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)

@@ -263,6 +263,7 @@ _GGUF: tuple[Clause, ...] = (
     Clause("GGF-3.10", "Q8_K"),
     Clause("GGF-3.11", "Dequantize, K types"),
     Clause("GGF-4.1", "FMA contraction (informative)", descriptive=True),
+    Clause("GGF-4.2", "gcc's fused multiply-adds (gguf_contraction = gcc_x86_64)"),
     Clause("GGF-5.1", "gguf_quantize"),
     Clause("GGF-5.2", "gguf_dequantize"),
     Clause("GGF-6.1", "TQ1_0"),

@@ -198,8 +198,21 @@ GGUF_PROFILES: tuple[Profile, ...] = (
         notes="A NaN in a block makes the block's bytes unpredictable: the maximum searches skip it, but its own "
               "conversion to an integer is undefined in C. So is the conversion of an infinity or of a value "
               "beyond int. Built with contraction (gcc -march=native with FMA, clang, AArch64) the K types' "
-              "scale searches change bytes: that build is gguf_contraction=contracted, which refq does not "
-              "compute.",
+              "scale searches change bytes: gcc 12 -march=native on x86-64 is the ggml-native profile; another "
+              "contracting build is gguf_contraction=contracted.",
+    ),
+    Profile(
+        "ggml-native", "ggml's reference block quantizers compiled by gcc 12 -O2 -march=native on x86-64 with FMA",
+        {}, {}, gguf={**_GGML, "gguf_contraction": "gcc_x86_64"},
+        sources=("ggml/src/ggml-quants.c (ggml 0.25.3, bundled by llama-cpp-python 0.3.36)",
+                 "read: the disassembly of that file built with gcc 12 -O2 -march=native (refq ggml build's fused "
+                 "library), every vfmadd/vfmsub/vfnmadd placed",
+                 "measured: byte-identical to that build on Q4_0, Q4_1, Q5_0, Q5_1 near-tie blocks and Q2_K, Q4_K, "
+                 "Q5_K, Q6_K, Q8_K random super-blocks (tests/test_gguf_contracted.py)"),
+        notes="The types whose bytes the FMAs change are computed with them (GGF-4.2); those whose only FMAs are "
+              "exact (the float16 conversion's, MXFP4's products by a power of two) are the reference's. Q3_K, "
+              "IQ4_NL, IQ4_XS and NVFP4 have FMAs refq does not place yet: refq refuses them under this profile. "
+              "Another compiler, release or target places them elsewhere: this profile is that one build.",
     ),
     Profile(
         "gguf-py", "gguf-py's numpy block quantizers (gguf.quants.quantize / dequantize)",

@@ -331,6 +331,8 @@ VARIANTS: tuple[Variant, ...] = (
                         "gguf-py): the reference"),
             ("contracted", "the compiler fuses a*b+c where it chooses (gcc -march=native on x86 with FMA, AArch64): "
                            "the bytes of a block are unpredictable"),
+            ("gcc_x86_64", "the fused multiply-adds gcc 12 forms compiling ggml-quants.c at -O2 -march=native on "
+                           "x86-64 with FMA, each in its place (GGF-4.2)"),
         ),
     ),
     Variant(

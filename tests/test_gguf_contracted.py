@@ -1,0 +1,104 @@
+"""GGF-4.2: ggml's quantizers as gcc 12 -march=native compiles them on x86-64 (``gguf_contraction =
+gcc_x86_64``, the ``ggml-native`` profile), against that very build: ``refq ggml build``'s fused
+library. Each type is checked on inputs where the fused build's bytes differ from the unfused
+build's, so that the check tells the two apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from refq._jit import pure_python
+from refq.errors import RefqValueError
+from refq.gguf import block_type
+from refq.gguf.api import FUSED_TYPES, UNPLACED_TYPES, gguf_quantize_outcomes, gguf_quantize_with_outcomes
+from tests import gguf_ggml as ggml
+from tests.test_gguf_ggml import cpu_has_fma
+
+needs_fused_build = [
+    pytest.mark.skipif(ggml.unavailable_reason() is not None, reason=str(ggml.unavailable_reason())),
+    pytest.mark.skipif(not cpu_has_fma(), reason="gcc -march=native contracts only where the CPU has FMA"),
+]
+LEGACY = {"Q4_0": (16, False), "Q5_0": (32, False), "Q4_1": (16, True), "Q5_1": (32, True)}
+
+
+def near_ties(name: str, blocks: int, seed: int) -> np.ndarray:
+    """Blocks whose elements sit on, or one ulp beside, the midpoints of their own grid: where
+    ``x * id + offset`` in one rounding or two truncates differently."""
+    levels, asymmetric = LEGACY[name]
+    rng = np.random.default_rng(seed)
+    n = 32 * blocks
+    step = rng.uniform(0.5, 2, blocks).astype(np.float32).repeat(32)
+    if asymmetric:
+        x = ((rng.integers(0, levels - 1, n) + 0.5) * step).astype(np.float32)
+        x[::32], x[1::32] = 0, (levels - 1) * step[1::32]
+    else:
+        x = ((rng.integers(-levels // 2, levels // 2, n) + 0.5) * step).astype(np.float32)
+        x[::32] = -(levels // 2) * step[::32]
+    x = np.where(rng.random(n) < 0.3, np.nextafter(x, np.float32(np.inf)), x)
+    return np.where(rng.random(n) < 0.3, np.nextafter(x, np.float32(-np.inf)), x).astype(np.float32)
+
+
+def mixed_super_blocks(blocks: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    scale = rng.choice([0.01, 1, 100], blocks).repeat(256)
+    return (rng.standard_normal(256 * blocks) * scale).astype(np.float32)
+
+
+def inputs(name: str) -> np.ndarray:
+    if name in LEGACY:
+        return near_ties(name, 4096, 31)
+    # Q8_K's only FMA is its codes' nearest_int: about 1 super-block in 1,500 changes.
+    return mixed_super_blocks(16_384 if name == "Q8_K" else 2048, 32)
+
+
+@needs_fused_build[0]
+@needs_fused_build[1]
+@pytest.mark.parametrize("name", FUSED_TYPES)
+def test_fused_types_match_the_fused_build(name):
+    x = inputs(name)
+    rows = block_type(name).block_bytes
+    ours, unpredictable = gguf_quantize_outcomes(x, type=name, profile="ggml-native")
+    ours, unpredictable = ours.reshape(-1, rows), unpredictable.reshape(-1, rows).any(axis=1)
+    fused = ggml.quantize("fused", name, x).reshape(-1, rows)
+    unfused = ggml.quantize("unfused", name, x).reshape(-1, rows)
+    differs = (fused != unfused).any(axis=1) & ~unpredictable
+    assert differs.sum() > 0, "these inputs do not tell the builds apart"
+    mismatched = (ours != fused).any(axis=1) & ~unpredictable
+    assert not mismatched.any(), f"{int(mismatched.sum())} of {len(ours)} blocks differ from the fused build"
+
+
+@pytest.mark.parametrize("name", FUSED_TYPES)
+def test_fused_compiled_equals_interpreted(name):
+    x = inputs(name)[: 8 * block_type(name).block_elements]
+    compiled = gguf_quantize_with_outcomes(x, type=name, contraction="gcc_x86_64")
+    with pure_python():
+        interpreted = gguf_quantize_with_outcomes(x, type=name, contraction="gcc_x86_64")
+    assert np.array_equal(compiled[0], interpreted[0]) and np.array_equal(compiled[1], interpreted[1])
+
+
+def test_unfused_profile_is_unchanged_by_the_fused_kernels():
+    """The reference (``ggml``) still gives the unfused build's bytes where the fused build differs."""
+    if ggml.unavailable_reason() is not None:
+        pytest.skip(str(ggml.unavailable_reason()))
+    for name in ("Q4_0", "Q4_K", "Q6_K"):
+        x = inputs(name)
+        ours, _ = gguf_quantize_outcomes(x, type=name, profile="ggml")
+        assert np.array_equal(ours, ggml.quantize("unfused", name, x)), name
+
+
+@pytest.mark.parametrize("name", UNPLACED_TYPES)
+def test_unplaced_types_are_refused_under_gcc_x86_64(name):
+    x = np.zeros(block_type(name).block_elements, np.float32)
+    with pytest.raises(RefqValueError, match="type"):
+        gguf_quantize_outcomes(x, type=name, profile="ggml-native")
+
+
+def test_contracted_leaves_the_affected_types_open():
+    x = mixed_super_blocks(2, 5)
+    _, open_bytes = gguf_quantize_outcomes(x, type="Q4_K", profile="ggml", gguf_contraction="contracted")
+    assert open_bytes.all()
+    _, open_bytes = gguf_quantize_outcomes(x[:64], type="Q8_0", profile="ggml", gguf_contraction="contracted")
+    assert not open_bytes.any()
+    with pytest.raises(RefqValueError, match="contraction"):
+        gguf_quantize_with_outcomes(x, type="Q4_K", contraction="fast")
