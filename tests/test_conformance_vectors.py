@@ -303,9 +303,17 @@ def test_every_affine_case_has_every_profile_and_cast_only_onnx():
     from refq.conformance.generate import gguf
 
     expected.update({op: sorted(gguf.PROFILES) for op in ("gguf_quantize", "gguf_dequantize")})
+    from refq.gguf.api import UNPLACED_TYPES
+
+    native = sorted((*gguf.PROFILES, gguf.NATIVE))
     directories = {path.parent for path in descriptor_paths()}
     for directory in directories:
         profiles = sorted(path.stem for path in directory.glob("*.json"))
+        if directory.parent.name == "gguf_quantize" and directory.name.endswith("-families"):
+            # ggml-native too, for the types whose FMAs GGF-4.2 places
+            unplaced = directory.name.split("-")[0].upper() in UNPLACED_TYPES
+            assert profiles == (sorted(gguf.PROFILES) if unplaced else native), directory
+            continue
         if directory.parent.name in OPERATION_PROFILES:
             # Observer cases run under their operation's profiles; a profile-specific outcome
             # (an empty DynamicQuantizeLinear input) gets a case per profile.

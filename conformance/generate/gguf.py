@@ -21,8 +21,12 @@ import numpy as np
 
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.gguf import BLOCK_TYPES, gguf_dequantize, gguf_quantize
+from refq.gguf.api import UNPLACED_TYPES
 
 PROFILES = ("ggml", "gguf-py")
+#: The quantize cases also run under ggml-native (GGF-4.2), for the types whose FMAs refq places;
+#: dequantize has no multiply-add a build could fuse, so it is the same under every profile.
+NATIVE = "ggml-native"
 RANDOM_SEED = 2519
 #: Blocks of each family per case: level 1 keeps the checked-in vectors small.
 BLOCKS_PER_FAMILY = {1: 1, 2: 24}
@@ -55,6 +59,21 @@ def _family_block(family: str, elements: int, rng: np.random.Generator) -> np.nd
         block = (rng.integers(-8, 8, elements) + np.float32(0.5)).astype(np.float32)
         block[rng.integers(elements)] = np.float32(-8.0)
         return block
+    if family.startswith("near_ties"):
+        # On, or one ulp beside, the midpoints of the Q4_0 / Q5_0 grid (``near_ties_16``, ``_32``) or of
+        # the Q4_1 / Q5_1 grid (``near_ties_min_16``, ``_32``): where x * id + offset in one rounding
+        # (an FMA, GGF-4.2) and in two truncate to different codes.
+        levels = int(family.rsplit("_", 1)[1])
+        step = np.float32(rng.uniform(0.5, 2.0) * scale)
+        if "_min_" in family:
+            block = ((rng.integers(0, levels - 1, elements) + np.float32(0.5)) * step).astype(np.float32)
+            block[:2] = (np.float32(0.0), np.float32((levels - 1) * step))
+        else:
+            block = ((rng.integers(-levels // 2, levels // 2, elements) + np.float32(0.5)) * step).astype(np.float32)
+            block[0] = np.float32(-(levels // 2) * step)
+        nudge = rng.random(elements)
+        block = np.where(nudge < 0.3, np.nextafter(block, np.float32(np.inf)), block)
+        return np.where(nudge > 0.7, np.nextafter(block, np.float32(-np.inf)), block).astype(np.float32)
     if family == "scale_overflow":
         # d beyond float16's largest finite value (65504) for every type's divisor.
         return (rng.standard_normal(elements) * np.float32(2.0 ** 26)).astype(np.float32)
@@ -73,7 +92,8 @@ def _family_block(family: str, elements: int, rng: np.random.Generator) -> np.nd
 
 
 FAMILIES = ("gaussian", "uniform", "heavy_tailed", "zeros", "one_nonzero", "zero_minimum", "constant",
-            "half_ties", "scale_overflow", "scale_underflow", "nan", "infinity")
+            "half_ties", "scale_overflow", "scale_underflow", "nan", "infinity",
+            "near_ties_16", "near_ties_32", "near_ties_min_16", "near_ties_min_32")
 
 
 #: Families that fill a whole super-block of a K, TQ or IQ4_XS type on their own: the searches treat an
@@ -120,7 +140,8 @@ def quantize_cases(level: int) -> Iterator[CaseSpec]:
                        description=f"{kind.name}: {x.size // kind.block_elements} blocks of "
                                    f"{kind.block_elements}, {BLOCKS_PER_FAMILY[level]} of each family: "
                                    + ", ".join(FAMILIES).replace("_", " "),
-                       generator="gguf.quantize_cases", seed=RANDOM_SEED, profiles=PROFILES)
+                       generator="gguf.quantize_cases", seed=RANDOM_SEED,
+                       profiles=PROFILES if kind.name in UNPLACED_TYPES else (*PROFILES, NATIVE))
 
 
 def dequantize_cases(level: int) -> Iterator[CaseSpec]:

@@ -20,7 +20,7 @@ never by ``import refq.backends``.
 
 from __future__ import annotations
 
-from refq.backends.ggml import GgmlBackend
+from refq.backends.ggml import GgmlBackend, GgmlNativeBackend
 from refq.backends.gguf_py import GgufPyBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
@@ -39,9 +39,10 @@ BUILTIN = {
     "ml_dtypes": MlDtypesBackend,
     "gguf-py": GgufPyBackend,
     "ggml": GgmlBackend,
+    "ggml-native": GgmlNativeBackend,
     "tosa": TosaBackend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "GgmlBackend", "GgufPyBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
+__all__ = ["BUILTIN", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TosaBackend"]

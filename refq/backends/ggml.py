@@ -76,3 +76,23 @@ class GgmlBackend:
         out = np.zeros(data.size // size * elements, dtype=np.float32)
         function(data.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(out.size))
         return out
+
+
+class GgmlNativeBackend(GgmlBackend):
+    """ggml's reference compiled with ``-march=native`` (``refq ggml build``'s fused library), profile
+    ``ggml-native``: where the CPU has FMA, gcc fuses the multiply-adds GGF-4.2 places. Without FMA the
+    build fuses nothing and is not the profile's engine: the backend is then not available."""
+
+    name = "ggml-native"
+    profile = "ggml-native"
+
+    def __init__(self) -> None:
+        from pathlib import Path
+
+        from refq.backends.ggml_build import GgmlUnavailable
+
+        cpuinfo = Path("/proc/cpuinfo")
+        if not (cpuinfo.is_file() and " fma" in cpuinfo.read_text()):
+            raise GgmlUnavailable("ggml-native needs an x86-64 CPU with FMA (gcc -march=native fuses nothing without)")
+        super().__init__("fused")
+

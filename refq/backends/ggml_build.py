@@ -30,7 +30,7 @@ from refq.registry.verified import ENGINES
 
 #: The llama-cpp-python release whose vendored ggml the profile ``ggml`` was verified with (ggml 0.25.3):
 #: the one source-build record of refq/registry/verified.py.
-SOURCE_RELEASE = next((entry.package, entry.pinned) for entry in ENGINES if entry.backends == ("ggml",))
+SOURCE_RELEASE = next((entry.package, entry.pinned) for entry in ENGINES if "ggml" in entry.backends)
 FLAGS = {
     "unfused": ("-O2", "-ffp-contract=off"),
     "fused": ("-O2", "-march=native"),

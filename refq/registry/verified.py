@@ -55,7 +55,8 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     # The GGF chapter's block types (gguf-py's numpy code).
     VerifiedPackage("gguf", ("0.19.0",), backends=("gguf-py",), profiles=("gguf-py",)),
     # ggml's C, vendored by llama-cpp-python's source release (ggml 0.25.3), compiled by `refq ggml build`.
-    VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml",), profiles=("ggml",), source_build=True),
+    VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml", "ggml-native"), profiles=("ggml", "ggml-native"),
+                    source_build=True),
     # The TOSA reference model and serialization library; it pins numpy<2.2, ml-dtypes, flatbuffers and jsonschema.
     VerifiedPackage("tosa-tools", ("2026.8.0",), backends=("tosa",), profiles=("tosa",), environment="tosa",
                     requirements=("numpy==2.1.3", "ml-dtypes==0.5.3", "flatbuffers==25.2.10", "jsonschema==4.24.0",
