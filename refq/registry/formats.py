@@ -20,7 +20,13 @@ SPECIAL_VALUE_CONVENTIONS = {
 
 @dataclass(frozen=True)
 class FloatFormat:
-    """A binary floating-point format: sign bit, exponent field, mantissa field."""
+    """A binary floating-point format: sign bit, exponent field, mantissa field.
+
+    ``signed`` False drops the sign bit: the format has no negative values (an
+    OCP MX E8M0 scale, NVFP4's UE4M3 block scale). ``has_zero`` False gives the
+    exponent field 0 an ordinary binade instead of zeros and subnormals (E8M0,
+    whose 0x00 is $2^{-127}$).
+    """
 
     name: str
     exponent_bits: int
@@ -30,10 +36,12 @@ class FloatFormat:
     description: str
     sources: tuple[str, ...] = ()
     ml_dtypes_name: str | None = None
+    signed: bool = True
+    has_zero: bool = True
 
     @property
     def total_bits(self) -> int:
-        return 1 + self.exponent_bits + self.mantissa_bits
+        return int(self.signed) + self.exponent_bits + self.mantissa_bits
 
     @property
     def has_infinity(self) -> bool:
@@ -45,7 +53,16 @@ class FloatFormat:
 
     @property
     def has_negative_zero(self) -> bool:
-        return self.specials != "fnuz"
+        return self.signed and self.has_zero and self.specials != "fnuz"
+
+    @property
+    def has_subnormals(self) -> bool:
+        return self.has_zero and self.mantissa_bits > 0
+
+    @property
+    def min_biased_exponent(self) -> int:
+        """The exponent that the field 0 stands for: 1 where it holds zeros and subnormals, else 0."""
+        return 1 if self.has_zero else 0
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,11 @@ FLOAT_FORMATS: tuple[FloatFormat, ...] = (
                 ("OCP Microscaling Formats (MX) 1.0",), "float6_e2m3fn"),
     FloatFormat("float4_e2m1fn", 2, 1, 1, "finite", "OCP MX FP4 E2M1: values 0, 0.5, 1, 1.5, 2, 3, 4, 6",
                 ("OCP Microscaling Formats (MX) 1.0", "ONNX Float4E2M1"), "float4_e2m1fn"),
+    FloatFormat("float8_e8m0fnu", 8, 0, 127, "fn", "OCP MX E8M0 scale: powers of two 2^-127..2^127, no sign, no zero",
+                ("OCP Microscaling Formats (MX) 1.0 5.4.1", "ONNX Float8E8M0"), "float8_e8m0fnu",
+                signed=False, has_zero=False),
+    FloatFormat("float8_ue4m3", 4, 3, 7, "fn", "NVFP4 block scale: E4M3FN without the sign bit, max 448",
+                ("NVIDIA PTX ue4m3", "ggml NVFP4 (ue4m3)"), None, signed=False),
 )
 
 #: Other spellings accepted wherever a format name is.
@@ -97,6 +119,10 @@ FLOAT_FORMAT_ALIASES = {
     "e5m2fnuz": "float8_e5m2fnuz",
     "e2m1": "float4_e2m1fn",
     "fp4": "float4_e2m1fn",
+    "e8m0": "float8_e8m0fnu",
+    "e8m0fnu": "float8_e8m0fnu",
+    "ue8m0": "float8_e8m0fnu",
+    "ue4m3": "float8_ue4m3",
 }
 
 #: Widths refq defines integers for.

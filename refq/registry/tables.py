@@ -183,13 +183,14 @@ def exact_value(value: Fraction | int) -> str:
 
 @table("float-formats")
 def float_formats_table() -> str:
-    """Every float format's fields, bias, special-value convention and extreme values."""
+    """Every float format's fields, bias, special-value convention, sign and zero flags, and extreme values."""
     derived = _float_derived_columns()
-    header = ["format", "bits", "exponent bits", "mantissa bits", "bias", "specials"]
+    header = ["format", "bits", "exponent bits", "mantissa bits", "bias", "specials", "sign bit", "zero"]
     header += [name for name, _ in derived]
     rows = []
     for fmt in FLOAT_FORMATS:
-        row = [f"`{fmt.name}`", fmt.total_bits, fmt.exponent_bits, fmt.mantissa_bits, fmt.bias, f"`{fmt.specials}`"]
+        row = [f"`{fmt.name}`", fmt.total_bits, fmt.exponent_bits, fmt.mantissa_bits, fmt.bias, f"`{fmt.specials}`",
+               "yes" if fmt.signed else "no", "yes" if fmt.has_zero else "no"]
         row += [column(fmt) for _, column in derived]
         rows.append(row)
     return markdown_table(header, rows)

@@ -7,8 +7,9 @@ registered format and every midpoint between two neighbours (at most 24
 significant bits, exponents within binary64's normal range), so these two
 conversions lose nothing, and exhaustive tests can run through them.
 
-A format reaches a kernel as four integers: exponent bits, mantissa bits, bias,
-and the code of its special-value convention.
+A format reaches a kernel as six integers: exponent bits, mantissa bits, bias,
+the code of its special-value convention, whether it has a sign bit, and whether
+it has a zero.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ MANTISSA_MASK_64 = (1 << 52) - 1
 PAYLOAD_MASK_64 = (1 << 51) - 1
 
 
-def format_parameters(fmt: FloatFormat) -> tuple[int, int, int, int]:
-    """The four integers a kernel receives for ``fmt``."""
-    return fmt.exponent_bits, fmt.mantissa_bits, fmt.bias, SPECIALS_CODES[fmt.specials]
+def format_parameters(fmt: FloatFormat) -> tuple[int, int, int, int, int, int]:
+    """The six integers a kernel receives for ``fmt``."""
+    return (fmt.exponent_bits, fmt.mantissa_bits, fmt.bias, SPECIALS_CODES[fmt.specials],
+            int(fmt.signed), int(fmt.has_zero))
 
 
 def container_dtype(fmt: FloatFormat) -> type:
@@ -67,7 +69,7 @@ def bit_length(n):
 
 
 @kernel
-def pattern_to_float64_bits(pattern, exponent_bits, mantissa_bits, bias, specials):
+def pattern_to_float64_bits(pattern, exponent_bits, mantissa_bits, bias, specials, signed, has_zero):
     """NUM-3.18: the binary64 pattern (as int64) with the same value as ``pattern``.
 
     Finite values convert exactly: a normal keeps its mantissa, moved to the top
@@ -76,9 +78,11 @@ def pattern_to_float64_bits(pattern, exponent_bits, mantissa_bits, bias, special
     payload and becomes quiet (IEEE 754 ``convertFormat``, which widening
     hardware also does); the NaN of an ``fn`` or ``fnuz`` format, which has no
     payload, becomes binary64's default quiet NaN with the pattern's sign bit.
+    An unsigned format's patterns have no sign bit (``signed`` 0: the shift
+    leaves 0); a format without zero (``has_zero`` 0) reads exponent 0 as normal.
     """
     pattern = np.int64(pattern)
-    sign = pattern >> (exponent_bits + mantissa_bits)
+    sign = pattern >> (exponent_bits + mantissa_bits) if signed == 1 else 0
     exponent = (pattern >> mantissa_bits) & ((1 << exponent_bits) - 1)
     mantissa = pattern & ((1 << mantissa_bits) - 1)
     all_ones_exponent = exponent == (1 << exponent_bits) - 1
@@ -93,6 +97,8 @@ def pattern_to_float64_bits(pattern, exponent_bits, mantissa_bits, bias, special
         specials == FNUZ and sign == 1 and exponent == 0 and mantissa == 0
     ):
         magnitude = QUIET_NAN_64
+    elif has_zero == 0:
+        magnitude = ((exponent - bias + BIAS_64) << MANTISSA_BITS_64) | (mantissa << to_top)
     elif exponent == 0 and mantissa == 0:
         magnitude = 0
     elif exponent == 0:
@@ -107,11 +113,12 @@ def pattern_to_float64_bits(pattern, exponent_bits, mantissa_bits, bias, special
 
 
 @kernel
-def decode_to_float64(patterns, out, exponent_bits, mantissa_bits, bias, specials):
+def decode_to_float64(patterns, out, exponent_bits, mantissa_bits, bias, specials, signed, has_zero):
     """Decode every pattern of the 1-d array ``patterns`` into the float64 array ``out``."""
     out_bits = out.view(np.int64)
     for i in range(patterns.size):
-        out_bits[i] = pattern_to_float64_bits(patterns[i], exponent_bits, mantissa_bits, bias, specials)
+        out_bits[i] = pattern_to_float64_bits(patterns[i], exponent_bits, mantissa_bits, bias, specials,
+                                              signed, has_zero)
 
 
 @kernel
@@ -122,7 +129,7 @@ def largest_finite_magnitude(exponent_bits, mantissa_bits, specials):
     if specials == IEEE:
         return ((all_ones_exponent - 1) << mantissa_bits) | all_ones_mantissa
     if specials == FN:
-        return (all_ones_exponent << mantissa_bits) | (all_ones_mantissa - 1)
+        return (1 << (exponent_bits + mantissa_bits)) - 2  # below the all-ones NaN, also with M = 0
     return (all_ones_exponent << mantissa_bits) | all_ones_mantissa
 
 
@@ -141,12 +148,15 @@ def overflow_to_pattern(sign, exponent_bits, mantissa_bits, specials, overflow):
 
 
 @kernel
-def nan_to_pattern(sign, payload_64, exponent_bits, mantissa_bits, specials):
+def nan_to_pattern(sign, payload_64, exponent_bits, mantissa_bits, specials, signed):
     """NUM-3.17 for kernels: a binary64 NaN with ``sign`` and 51-bit ``payload_64``.
 
     ``finite`` formats have no NaN; :func:`encode_array` rejects NaN inputs for them
     before any kernel runs, and this returns 0 only so that the kernel is total.
+    An unsigned format's one NaN is all ones.
     """
+    if signed == 0:
+        return (1 << (exponent_bits + mantissa_bits)) - 1
     total_bits = 1 + exponent_bits + mantissa_bits
     if specials == IEEE:
         quiet_bit = 1 << (mantissa_bits - 1)
@@ -161,17 +171,24 @@ def nan_to_pattern(sign, payload_64, exponent_bits, mantissa_bits, specials):
 
 
 @kernel
-def round_scaled_integer(sign, significand, exponent2, exponent_bits, mantissa_bits, bias, specials, overflow):
+def round_scaled_integer(sign, significand, exponent2, exponent_bits, mantissa_bits, bias, specials, has_zero,
+                         overflow):
     """NUM-3.13 to NUM-3.15 for kernels: round $(-1)^s \\times$ ``significand`` $\\times 2^{e_2}$.
 
     The same steps as :func:`refq.numbers.floats.encode.round_to_format`, with the
     division by the quantum done as a right shift of ``significand`` (< 2^53) and
-    the half-to-even decision made on the shifted-out remainder.
+    the half-to-even decision made on the shifted-out remainder. ``sign`` is 0
+    for an unsigned format (its negative inputs never reach this). In a format
+    without zero, zero is its NaN (all ones: such formats are ``fn`` and unsigned)
+    and a value rounding to zero gives the pattern 0, its smallest value.
     """
     if significand == 0:
+        if has_zero == 0:
+            return (1 << (exponent_bits + mantissa_bits)) - 1
         return sign << (exponent_bits + mantissa_bits) if specials != FNUZ else 0
     binade = exponent2 + bit_length(significand) - 1
-    quantum = max(binade, 1 - bias) - mantissa_bits
+    lowest_exponent = 1 - bias if has_zero == 1 else -bias
+    quantum = max(binade, lowest_exponent) - mantissa_bits
     shift = quantum - exponent2
     if shift <= 0:
         count = significand << -shift  # a multiple of the quantum: exact, below 2^(M+1)
@@ -184,6 +201,8 @@ def round_scaled_integer(sign, significand, exponent2, exponent_bits, mantissa_b
         if remainder > half or (remainder == half and (count & 1) == 1):
             count += 1
     if count == 0:
+        if has_zero == 0:
+            return 0
         return sign << (exponent_bits + mantissa_bits) if specials != FNUZ else 0
     hidden_bit = 1 << mantissa_bits
     if count == 2 * hidden_bit:
@@ -199,16 +218,20 @@ def round_scaled_integer(sign, significand, exponent2, exponent_bits, mantissa_b
 
 
 @kernel
-def float64_bits_to_pattern(bits, exponent_bits, mantissa_bits, bias, specials, overflow):
-    """NUM-3.19: encode one binary64 pattern (as int64), by NUM-3.13 to NUM-3.17."""
+def float64_bits_to_pattern(bits, exponent_bits, mantissa_bits, bias, specials, signed, has_zero, overflow):
+    """NUM-3.19: encode one binary64 pattern (as int64), by NUM-3.12 to NUM-3.17."""
     bits = np.int64(bits)
     sign = 1 if bits < 0 else 0
     magnitude = bits & MAGNITUDE_MASK_64
     exponent64 = magnitude >> MANTISSA_BITS_64
     mantissa64 = magnitude & MANTISSA_MASK_64
+    if exponent64 == 0x7FF and mantissa64 != 0:
+        return nan_to_pattern(sign, mantissa64 & PAYLOAD_MASK_64, exponent_bits, mantissa_bits, specials, signed)
+    if signed == 0 and sign == 1:
+        if magnitude != 0:
+            return (1 << (exponent_bits + mantissa_bits)) - 1  # below zero: the NaN (NUM-3.12)
+        sign = 0
     if exponent64 == 0x7FF:
-        if mantissa64 != 0:
-            return nan_to_pattern(sign, mantissa64 & PAYLOAD_MASK_64, exponent_bits, mantissa_bits, specials)
         return overflow_to_pattern(sign, exponent_bits, mantissa_bits, specials, overflow)
     # The exact value is significand * 2^exponent2, with binary64's own subnormals.
     if exponent64 == 0:
@@ -217,15 +240,17 @@ def float64_bits_to_pattern(bits, exponent_bits, mantissa_bits, bias, specials, 
     else:
         significand = mantissa64 | (1 << MANTISSA_BITS_64)
         exponent2 = exponent64 - BIAS_64 - MANTISSA_BITS_64
-    return round_scaled_integer(sign, significand, exponent2, exponent_bits, mantissa_bits, bias, specials, overflow)
+    return round_scaled_integer(sign, significand, exponent2, exponent_bits, mantissa_bits, bias, specials, has_zero,
+                                overflow)
 
 
 @kernel
-def encode_from_float64(values, out, exponent_bits, mantissa_bits, bias, specials, overflow):
+def encode_from_float64(values, out, exponent_bits, mantissa_bits, bias, specials, signed, has_zero, overflow):
     """Encode every element of the 1-d float64 array ``values`` into the pattern array ``out``."""
     value_bits = values.view(np.int64)
     for i in range(values.size):
-        out[i] = float64_bits_to_pattern(value_bits[i], exponent_bits, mantissa_bits, bias, specials, overflow)
+        out[i] = float64_bits_to_pattern(value_bits[i], exponent_bits, mantissa_bits, bias, specials, signed,
+                                         has_zero, overflow)
 
 
 def decode_array(bits, format: str | FloatFormat = "binary32") -> np.ndarray:

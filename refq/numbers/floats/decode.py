@@ -60,7 +60,8 @@ def split_fields(bits: int, fmt: FloatFormat) -> tuple[int, int, int]:
 
     From the most significant bit down, a pattern of $1 + E + M$ bits holds the
     sign $s$ (1 bit), the biased exponent $e$ ($E$ bits) and the mantissa $m$
-    ($M$ bits, also called the trailing significand).
+    ($M$ bits, also called the trailing significand). An unsigned format
+    (``signed`` false) has no sign bit: its patterns have $E + M$ bits and $s = 0$.
     """
     mantissa = bits & ((1 << fmt.mantissa_bits) - 1)
     exponent = (bits >> fmt.mantissa_bits) & ((1 << fmt.exponent_bits) - 1)
@@ -76,7 +77,8 @@ def classify(sign: int, exponent: int, mantissa: int, fmt: FloatFormat) -> str:
     aside: ``ieee`` makes the all-ones exponent infinity ($m = 0$) or NaN
     ($m \\ne 0$); ``fn`` makes only the all-ones exponent *and* mantissa NaN;
     ``fnuz`` makes the pattern of negative zero ($s = 1$, $e = m = 0$) the one NaN;
-    ``finite`` sets nothing aside.
+    ``finite`` sets nothing aside. In a format without zero (``has_zero`` false)
+    the exponent field 0 is a binade like any other: its patterns are normal.
     """
     all_ones_exponent = exponent == (1 << fmt.exponent_bits) - 1
     all_ones_mantissa = mantissa == (1 << fmt.mantissa_bits) - 1
@@ -84,6 +86,8 @@ def classify(sign: int, exponent: int, mantissa: int, fmt: FloatFormat) -> str:
         return INFINITY if mantissa == 0 else NAN
     if fmt.specials == "fn" and all_ones_exponent and all_ones_mantissa:
         return NAN
+    if not fmt.has_zero:
+        return NORMAL
     if exponent == 0 and mantissa == 0:
         if fmt.specials == "fnuz" and sign == 1:
             return NAN
@@ -100,9 +104,11 @@ def finite_value(sign: int, exponent: int, mantissa: int, fmt: FloatFormat) -> F
 
     Subnormals share the scale $2^{1-\\text{bias}}$ of the smallest normal binade,
     so the values are evenly spaced from zero up to the smallest normal. Both
-    zeros have the value 0; the sign of a zero is carried by $s$ alone.
+    zeros have the value 0; the sign of a zero is carried by $s$ alone. In a
+    format without zero the first formula holds for $e = 0$ too: E8M0's $e = 0$
+    is $2^{-127}$.
     """
-    if exponent == 0:
+    if exponent == 0 and fmt.has_zero:
         magnitude = Fraction(mantissa, 1 << fmt.mantissa_bits) * Fraction(2) ** (1 - fmt.bias)
     else:
         magnitude = (1 + Fraction(mantissa, 1 << fmt.mantissa_bits)) * Fraction(2) ** (exponent - fmt.bias)

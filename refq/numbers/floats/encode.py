@@ -41,6 +41,8 @@ def encode(value: Fraction | int | float, format: str | FloatFormat = "binary32"
     (Python ``float``, any numpy floating scalar), whose exact value is used. A
     finite value is rounded by NUM-3.13, its zero sign kept by NUM-3.14 and its
     overflow resolved by NUM-3.15; infinities follow NUM-3.16 and NaNs NUM-3.17.
+    An unsigned format has no negative values: a value below zero, $-\\infty$
+    included, encodes as its NaN (as ml_dtypes casts into E8M0), and $-0$ as zero.
     """
     fmt = float_format(format)
     check_overflow(overflow)
@@ -49,12 +51,16 @@ def encode(value: Fraction | int | float, format: str | FloatFormat = "binary32"
         negative = math.copysign(1.0, number) < 0
         if math.isnan(number):
             return encode_nan(int(negative), _float64_payload(number), _FLOAT64_MANTISSA_BITS, fmt)
+        if negative and not fmt.signed and number != 0:
+            return nan_pattern(0, fmt)
         if math.isinf(number):
             return encode_infinity(int(negative), fmt, overflow)
-        return round_to_format(int(negative), abs(Fraction(number)), fmt, overflow)
+        return round_to_format(int(negative) if fmt.signed else 0, abs(Fraction(number)), fmt, overflow)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Rational):
         raise wrong_type("value", "an int, Fraction or float", value)
     exact = Fraction(int(value)) if isinstance(value, numbers.Integral) else Fraction(value)
+    if exact < 0 and not fmt.signed:
+        return nan_pattern(0, fmt)
     return round_to_format(int(exact < 0), abs(exact), fmt, overflow)
 
 
@@ -76,8 +82,10 @@ def binade_exponent(magnitude: Fraction) -> int:
 
 def round_to_format(sign: int, magnitude: Fraction, fmt: FloatFormat, overflow: str) -> int:
     """Encode a finite value: round it (NUM-3.13), then keep a zero's sign (NUM-3.14) or resolve overflow (NUM-3.15)."""
+    if magnitude == 0 and not fmt.has_zero:
+        return nan_pattern(0, fmt)
     magnitude_pattern = round_magnitude(magnitude, fmt)
-    if magnitude_pattern == 0:
+    if magnitude_pattern == 0 and fmt.has_zero:
         return signed_zero(sign, fmt)
     if magnitude_pattern > largest_finite_pattern(fmt):
         return overflow_pattern(sign, fmt, overflow)
@@ -98,15 +106,25 @@ def round_magnitude(magnitude: Fraction, fmt: FloatFormat) -> int:
     $2^M \\times 2^{q+1}$. A result $n \\ge 2^M$ is normal with biased exponent
     $q + M + \\text{bias}$ and mantissa $n - 2^M$; $n < 2^M$ is subnormal (or zero)
     with mantissa $n$.
+
+    In a format without zero the exponent field 0 is a normal binade, so the
+    quantum stops at $q = -\\text{bias} - M$ and a nonzero value that rounds to
+    $n = 0$ (at most half the smallest value) does not underflow: it gives the
+    pattern 0, the smallest value, as ml_dtypes does for E8M0. With no mantissa
+    bits ($M = 0$) $n$ is 1 or 2, and the tie $1.5 \\times 2^k$ goes to the even
+    $n = 2$: up, to $2^{k+1}$, whatever the parity of the exponent.
     """
     if magnitude == 0:
         return 0
-    quantum = max(binade_exponent(magnitude), 1 - fmt.bias) - fmt.mantissa_bits
+    lowest_exponent = fmt.min_biased_exponent - fmt.bias
+    quantum = max(binade_exponent(magnitude), lowest_exponent) - fmt.mantissa_bits
     count = round_rational(magnitude / Fraction(2) ** quantum, "half_to_even")
     hidden_bit = 1 << fmt.mantissa_bits
     if count == 2 * hidden_bit:
         count, quantum = hidden_bit, quantum + 1
     if count < hidden_bit:
+        if not fmt.has_zero:
+            return 0  # no underflow: the smallest value, exponent field 0
         return count  # a subnormal, or zero
     exponent, mantissa = quantum + fmt.mantissa_bits + fmt.bias, count - hidden_bit
     return (exponent << fmt.mantissa_bits) | mantissa
@@ -116,7 +134,10 @@ def signed_zero(sign: int, fmt: FloatFormat) -> int:
     """NUM-3.14: a value that is zero, or rounds to zero, keeps its sign.
 
     A negative value gives $-0$ (the sign bit alone) in every format that has
-    $-0$; a ``fnuz`` format has a single zero, $+0$, since its $-0$ pattern is NaN.
+    $-0$; a ``fnuz`` format has a single zero, $+0$, since its $-0$ pattern is NaN,
+    and so has an unsigned format with a zero (UE4M3). In a format without zero (E8M0)
+    zero encodes as its NaN, as ml_dtypes does; ONNX's ``to_float8e8m0`` gives 0x00
+    ($2^{-127}$) instead, which refq does not follow.
     """
     return sign << (fmt.total_bits - 1) if fmt.has_negative_zero else 0
 
@@ -148,9 +169,11 @@ def encode_infinity(sign: int, fmt: FloatFormat, overflow: str) -> int:
 
 
 def nan_pattern(sign: int, fmt: FloatFormat) -> int:
-    """The NaN of an ``fn`` (with the given sign) or ``fnuz`` format."""
+    """The NaN of an ``fn`` (with the given sign; unsigned: all ones) or ``fnuz`` format."""
     if fmt.specials == "fnuz":
         return 1 << (fmt.total_bits - 1)
+    if not fmt.signed:
+        return (1 << fmt.total_bits) - 1
     return (sign << (fmt.total_bits - 1)) | ((1 << (fmt.total_bits - 1)) - 1)
 
 
@@ -160,7 +183,8 @@ def encode_nan(sign: int, payload: int, payload_source_mantissa_bits: int, fmt: 
     Into an ``ieee`` format, as IEEE 754 ``convertFormat`` of a quiet NaN: the
     sign is kept, the quiet bit set, and the payload keeps its most significant
     bits (the source's $M_{src} - 1$ payload bits are cut, or zero-extended, to
-    the format's $M - 1$). Into an ``fn`` format: its NaN with the same sign.
+    the format's $M - 1$). Into an ``fn`` format: its NaN with the same sign (an
+    unsigned one has a single NaN, all ones: the sign is lost).
     Into a ``fnuz`` format: its one NaN (the sign is lost). A ``finite`` format
     has no NaN, and encoding a NaN into it is an error: ``RefqValueError``.
     """
