@@ -36,7 +36,7 @@ INTEGER_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorPro
 FLOAT_TYPES = {TensorProto.FLOAT: "binary32", TensorProto.FLOAT16: "binary16", TensorProto.BFLOAT16: "bfloat16",
                TensorProto.FLOAT8E4M3FN: "float8_e4m3fn", TensorProto.FLOAT8E4M3FNUZ: "float8_e4m3fnuz",
                TensorProto.FLOAT8E5M2: "float8_e5m2", TensorProto.FLOAT8E5M2FNUZ: "float8_e5m2fnuz",
-               TensorProto.FLOAT4E2M1: "float4_e2m1fn", TensorProto.DOUBLE: None}
+               TensorProto.FLOAT4E2M1: "float4_e2m1fn", TensorProto.FLOAT8E8M0: "float8_e8m0fnu", TensorProto.DOUBLE: None}
 #: The targets ONNX's ``saturate`` attribute applies to ("only used when the target type is float 8").
 SATURATING_TYPES = (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E4M3FNUZ, TensorProto.FLOAT8E5M2,
                     TensorProto.FLOAT8E5M2FNUZ)
