@@ -4,8 +4,8 @@ Every pattern of both formats is decoded and checked against an exact oracle wri
 here from the formats' definitions (OCP MX 1.0 5.4.1 for E8M0; E4M3FN without its sign
 bit for UE4M3), and E8M0 against ml_dtypes. Encoding is checked on every float32 that
 reaches a boundary (every exponent with the mantissas around each format's midpoints,
-float32 subnormals and specials) and on random float32s: against ml_dtypes for E8M0, and
-for both formats against the oracle, against the scalar Fraction ``encode`` and against
+float32 subnormals and specials) and on random float32s: against ml_dtypes for E8M0 (and,
+on non-negative inputs, ml_dtypes' float8_e4m3fn for UE4M3), and for both formats against the oracle, against the scalar Fraction ``encode`` and against
 the interpreted kernels. The whole float32 space is behind ``@pytest.mark.slow``.
 """
 
@@ -215,6 +215,16 @@ def test_encode_e8m0_boundaries_as_ml_dtypes():
     x = boundary_float32s()
     ours, theirs = encode_array(x, E8M0), ml_dtypes_e8m0(x)
     assert not mismatches(ours, theirs, x), mismatches(ours, theirs, x)
+
+
+def test_encode_ue4m3_as_ml_dtypes_e4m3fn_on_non_negative_values():
+    """UE4M3 is float8_e4m3fn without the sign bit: on every non-negative input (NaNs too) its
+    pattern is ml_dtypes' e4m3fn pattern, whose sign bit is then 0."""
+    x = np.concatenate([boundary_float32s(), random_float32s(1 << 20, seed=16)])
+    x = x[~np.signbit(x)]
+    ours = encode_array(x, UE4M3)
+    theirs = x.astype(ml_dtypes.float8_e4m3fn).view(np.uint8)
+    assert x.size > 500_000 and not mismatches(ours, theirs, x), mismatches(ours, theirs, x)
 
 
 @pytest.mark.parametrize("name", SCALE_FORMATS)
