@@ -4,9 +4,9 @@ Every pattern of both formats is decoded and checked against an exact oracle wri
 here from the formats' definitions (OCP MX 1.0 5.4.1 for E8M0; E4M3FN without its sign
 bit for UE4M3), and E8M0 against ml_dtypes. Encoding is checked on every float32 that
 reaches a boundary (every exponent with the mantissas around each format's midpoints,
-float32 subnormals and specials) and on random float32s: against ml_dtypes for E8M0 (and,
-on non-negative inputs, ml_dtypes' float8_e4m3fn for UE4M3), and for both formats against the oracle, against the scalar Fraction ``encode`` and against
-the interpreted kernels. The whole float32 space is behind ``@pytest.mark.slow``.
+float32 subnormals and specials) and on random float32s: against ml_dtypes for E8M0
+(and, on non-negative inputs, ml_dtypes' float8_e4m3fn for UE4M3), and for both formats
+against the oracle, the scalar Fraction ``encode`` and the interpreted kernels. The whole float32 space is behind ``@pytest.mark.slow``.
 """
 
 from __future__ import annotations
