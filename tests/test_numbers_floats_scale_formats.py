@@ -6,7 +6,8 @@ bit for UE4M3), and E8M0 against ml_dtypes. Encoding is checked on every float32
 reaches a boundary (every exponent with the mantissas around each format's midpoints,
 float32 subnormals and specials) and on random float32s: against ml_dtypes for E8M0
 (and, on non-negative inputs, ml_dtypes' float8_e4m3fn for UE4M3), and for both formats
-against the oracle, the scalar Fraction ``encode`` and the interpreted kernels. The whole float32 space is behind ``@pytest.mark.slow``.
+against the oracle, the scalar Fraction ``encode`` and the interpreted kernels. The whole
+float32 space is behind ``@pytest.mark.slow``.
 """
 
 from __future__ import annotations
