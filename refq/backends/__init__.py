@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from refq.backends.ggml import GgmlBackend, GgmlNativeBackend
 from refq.backends.gguf_py import GgufPyBackend
+from refq.backends.litert import LiteRtBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
@@ -41,8 +42,9 @@ BUILTIN = {
     "ggml": GgmlBackend,
     "ggml-native": GgmlNativeBackend,
     "tosa": TosaBackend,
+    "tflite": LiteRtBackend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
+__all__ = ["BUILTIN", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TosaBackend"]

@@ -41,11 +41,16 @@ _REQUANTIZE_ORT = {"requantize_form": "float_multiplier", "requantize_multiplier
                    "accumulator": "int32", "accumulator_overflow": "wrap"}
 _REQUANTIZE_ONNX_REFERENCE = {**_REQUANTIZE_ORT, "requantize_precision": "float64",
                               "requantize_zero_point": "before_rounding"}
-_REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "requantize_multiplier_order": "float64_quotient",
-                      "multiplier_rounding": "half_away_from_zero",
-                      "shift_limits": "tflite", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
+_REQUANTIZE_TOSA = {"requantize_form": "fixed_point", "requantize_multiplier_order": "float64_quotient",
+                    "multiplier_rounding": "half_away_from_zero",
+                    "shift_limits": "tosa", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
+                    "accumulator": "int32", "accumulator_overflow": "unpredictable"}
+# TFLite's reference FULLY_CONNECTED (measured, LiteRT 2.3 BUILTIN_REF): round(double(acc) * (double(s_x) * s_w / s_y))
+# half away from zero, + z_y, clamped; the double-to-int32 cast of a value beyond int32 is undefined.
+_REQUANTIZE_TFLITE = {"requantize_form": "float_multiplier", "requantize_multiplier_order": "float64_quotient",
+                      "requantize_precision": "float64", "requantize_zero_point": "after_rounding",
+                      "requantize_rounding": "half_away_from_zero", "requantize_conversion_overflow": "unpredictable",
                       "accumulator": "int32", "accumulator_overflow": "unpredictable"}
-_REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}
 # average_division (ELT-6.8): the integer average pools of TensorFlow Lite and TOSA.
 _REQUANTIZE_TFLITE["average_division"] = "rounded_integer_division"
 _REQUANTIZE_TOSA["average_division"] = "tosa_reciprocal"
@@ -135,7 +140,7 @@ PROFILES: tuple[Profile, ...] = (
               "unpredictable (REQ-1.6).",
     ),
     Profile(
-        "tflite", "TensorFlow Lite reference kernels (reference_ops::AffineQuantize)",
+        "tflite", "TensorFlow Lite reference kernels (LiteRT's BUILTIN_REF op resolver)",
         {**_ONNX_STEPS, "rounding": "half_away_from_zero", "saturation": "convert_then_clamp",
          "conversion_overflow": "unpredictable", "nan": "unpredictable"},
         {**_DEQUANTIZE_STANDARD, "dequantize_precision": "float64"},
@@ -143,9 +148,14 @@ PROFILES: tuple[Profile, ...] = (
         sources=("tensorflow/lite/kernels/internal/reference/quantize.h: "
                  "static_cast<int32>(TfLiteRound(val / static_cast<float>(scale))) + zero_point, then clamp",
                  "tensorflow/lite/kernels/internal/reference/dequantize.h: "
-                 "static_cast<float>(scale * (val - zero_point)) with a double scale"),
+                 "static_cast<float>(scale * (val - zero_point)) with a double scale",
+                 "measured: ai-edge-litert 2.3.0, BUILTIN_REF: QUANTIZE, DEQUANTIZE, FULLY_CONNECTED per tensor and "
+                 "per channel (refq/backends/litert.py, tests/test_litert.py)"),
         notes="TfLiteRound is std::round (ties away from zero). The int32 cast of NaN or of a value outside int32 "
-              "is undefined behaviour in C++: unpredictable.",
+              "is undefined behaviour in C++: unpredictable. FULLY_CONNECTED (qlinear_matmul) requantizes with the "
+              "float64 multiplier (s_x * s_w) / s_y, not a fixed-point one: round(double(acc) * multiplier) half away "
+              "from zero, then + z_y. The reference CONV_2D requantizes in fixed point (REQ-2), which refq's "
+              "qlinear_conv does not compute: the tflite backend offers no qlinear_conv.",
     ),
 )
 
