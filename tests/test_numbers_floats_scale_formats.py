@@ -304,10 +304,15 @@ def test_explain_accepts_the_scale_formats(capsys):
     assert "NaN" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="refq/cli/explain.py compares the NaN that a zero or negative value encodes to")
-def test_explain_negative_value_into_an_unsigned_format(capsys):
+def test_explain_negative_value_or_zero_into_a_scale_format(capsys):
+    """NUM-3.12, NUM-3.14: the NaN a negative value or a zero encodes as is said, and the bits show
+    only the fields the format has (E8M0: the exponent alone)."""
     assert main(["explain", "-1", "--format", "float8_ue4m3"]) == 0
+    out = capsys.readouterr().out
+    assert "has no code for a negative value (NUM-3.12)" in out and "bits      [1111|111]" in out
+    assert main(["explain", "0", "--format", "float8_e8m0fnu"]) == 0
+    out = capsys.readouterr().out
+    assert "float8_e8m0fnu has no zero (NUM-3.14)" in out and "bits      [11111111]" in out
 
 
 # --- the whole float32 space ----------------------------------------------------------------

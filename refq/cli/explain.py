@@ -165,6 +165,11 @@ def rounding_lines(parsed: Parsed, bits: int, fmt: FloatFormat, overflow: str) -
         limit = exact_decimal(max_finite(fmt))
         return [f"rounded   overflows: beyond the largest finite value {limit} (NUM-3.15); "
                 f"policy '{overflow}' gives {class_text(decoded, fmt)}"]
+    if decoded.kind == NAN:
+        # An unsigned format or one without zero has no code for a negative value or a zero.
+        if number < 0:
+            return [f"encoded   NaN: {fmt.name} is unsigned, it has no code for a negative value (NUM-3.12)"]
+        return [f"encoded   NaN: {fmt.name} has no zero (NUM-3.14)"]
     if decoded.value == number:
         return ["exact     yes: the value is representable"]
     direction = "up (toward +infinity)" if decoded.value > number else "down (toward -infinity)"
@@ -193,11 +198,12 @@ def hex_pattern(bits: int, fmt: FloatFormat) -> str:
 
 
 def bracketed_fields(decoded: DecodedFloat, fmt: FloatFormat, colour: bool) -> str:
-    fields = [f"{decoded.sign:01b}", f"{decoded.exponent:0{fmt.exponent_bits}b}",
-              f"{decoded.mantissa:0{fmt.mantissa_bits}b}"]
-    if colour:
-        fields = [c + f + RESET for c, f in zip(COLOURS, fields)]
-    return "[" + "|".join(fields) + "]"
+    """``[s|eeee|mmm]``, without the fields a format does not have (E8M0: no sign, no mantissa)."""
+    fields = [(colour_code, text) for colour_code, text, width in zip(
+        COLOURS, (f"{decoded.sign:01b}", f"{decoded.exponent:0{fmt.exponent_bits}b}",
+                  f"{decoded.mantissa:0{fmt.mantissa_bits}b}" if fmt.mantissa_bits else ""),
+        (int(fmt.signed), fmt.exponent_bits, fmt.mantissa_bits)) if width]
+    return "[" + "|".join(c + f + RESET if colour else f for c, f in fields) + "]"
 
 
 def class_text(decoded: DecodedFloat, fmt: FloatFormat) -> str:
