@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from refq.backends.ggml import GgmlBackend, GgmlNativeBackend
 from refq.backends.gguf_py import GgufPyBackend
-from refq.backends.litert import LiteRtBackend
+from refq.backends.litert import LiteRtBackend, LiteRtOptimizedBackend, XnnpackBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
@@ -43,8 +43,10 @@ BUILTIN = {
     "ggml-native": GgmlNativeBackend,
     "tosa": TosaBackend,
     "tflite": LiteRtBackend,
+    "tflite-optimized": LiteRtOptimizedBackend,
+    "xnnpack": XnnpackBackend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
-           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TosaBackend"]
+__all__ = ["BUILTIN", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
+           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TosaBackend", "XnnpackBackend"]

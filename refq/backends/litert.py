@@ -103,6 +103,9 @@ class LiteRtOptimizedBackend(LiteRtBackend):
     profile = "tflite-optimized"
     resolver = "BUILTIN_WITHOUT_DEFAULT_DELEGATES"
 
+    def qlinear_matmul(self, *operands) -> np.ndarray:
+        raise NotImplementedError("the optimized FULLY_CONNECTED's ties-up rounding shift is no refq rule yet")
+
 
 class XnnpackBackend(LiteRtBackend):
     """The optimized kernels with the default XNNPACK delegate (``BUILTIN``)."""

@@ -36,7 +36,7 @@ class IntegerProfile:
 #: requantization precision open) and the float-multiplier backends (pytorch: FBGEMM's quantized
 #: linear / conv2d, whose rules are ONNX Runtime's).
 INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference", "pytorch",
-                                     "pytorch-qnnpack", "pytorch-pt2e", "tflite")
+                                     "pytorch-qnnpack", "pytorch-pt2e", "xnnpack")
 
 
 def integer_profile(name) -> IntegerProfile:

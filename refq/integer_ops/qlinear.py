@@ -42,12 +42,6 @@ def channel_scales(scale, channels: int, argument: str) -> np.ndarray:
     return values
 
 
-def multiplier_precision(precision: str, multiplier_order: str) -> str:
-    """REQ-1.1: the multiplier is rounded to float32, except ``float64_quotient``'s, which is rounded once to
-    the working precision (TensorFlow Lite's reference FULLY_CONNECTED keeps the float64 quotient)."""
-    return precision if multiplier_order == "float64_quotient" else "float32"
-
-
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
                    precision: str = "float32", zero_point_placement: str = "after_rounding",
                    rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient") -> np.ndarray:
@@ -68,7 +62,7 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     if b_scales.size > 1 and operands.b_is_vector:
         raise invalid("b_scale", "a single value when b is 1-D", b_scales.shape)
     multiplier = requantize_multiplier(single_value(scale_array(a_scale, "a_scale"), "a_scale"), b_scales,
-                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), multiplier_precision(precision, multiplier_order),
+                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32",
                                        multiplier_order)
     dtype = output_type(y_zero_point, np.asarray(a).dtype)
     y_zero = None if y_zero_point is None else single_value(y_zero_point, "y_zero_point")
@@ -116,7 +110,7 @@ def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_
     w_scales = channel_scales(w_scale, out_channels, "w_scale")
     accumulator = conv_accumulator(x, w, x_zero_point, w_zero_point, bias_values(B, out_channels), **attributes)
     multiplier = requantize_multiplier(single_value(scale_array(x_scale, "x_scale"), "x_scale"), w_scales,
-                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), multiplier_precision(precision, multiplier_order),
+                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32",
                                        multiplier_order)
     dtype = output_type(y_zero_point, np.asarray(x).dtype)
     y_zero = None if y_zero_point is None else single_value(y_zero_point, "y_zero_point")

@@ -213,8 +213,6 @@ VARIANTS: tuple[Variant, ...] = (
             ("half_to_even", "to the nearest integer, ties to even (cvtps2dq under the default MXCSR, nearbyint)"),
             ("toward_zero", "the fraction dropped: a float-to-int32 cast (PyTorch 2 export's reference "
                             "representation, out_dtype(mul, int32, ...))"),
-            ("half_away_from_zero", "to the nearest integer, ties away from zero (std::round: TensorFlow Lite's "
-                                    "reference FULLY_CONNECTED)"),
         ),
     ),
     Variant(

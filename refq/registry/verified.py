@@ -57,8 +57,9 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     # ggml's C, vendored by llama-cpp-python's source release (ggml 0.25.3), compiled by `refq ggml build`.
     VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml", "ggml-native"), profiles=("ggml", "ggml-native"),
                     source_build=True),
-    # LiteRT (TensorFlow Lite's runtime): the reference kernels (BUILTIN_REF op resolver).
-    VerifiedPackage("ai-edge-litert", ("2.3.0",), backends=("tflite",), profiles=("tflite",)),
+    # LiteRT (TensorFlow Lite's runtime): reference kernels, optimized kernels, and the XNNPACK delegate.
+    VerifiedPackage("ai-edge-litert", ("2.3.0",), backends=("tflite", "tflite-optimized", "xnnpack"),
+                    profiles=("tflite", "tflite-optimized", "xnnpack")),
     # The TOSA reference model and serialization library; it pins numpy<2.2, ml-dtypes, flatbuffers and jsonschema.
     VerifiedPackage("tosa-tools", ("2026.8.0",), backends=("tosa",), profiles=("tosa",), environment="tosa",
                     requirements=("numpy==2.1.3", "ml-dtypes==0.5.3", "flatbuffers==25.2.10", "jsonschema==4.24.0",
