@@ -17,29 +17,51 @@ they are exact whatever the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
-from onnx.backend.base import Backend, BackendRep
 
 from refq.backends.reference import run as run_operation
 from refq.errors import invalid
 from refq.registry.operations import OPERATIONS
 
-#: ONNX integer element types refq quantizes to, by TensorProto code.
-INTEGER_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.INT16: "int16",
-                 TensorProto.UINT16: "uint16", TensorProto.INT4: "int4", TensorProto.UINT4: "uint4",
-                 TensorProto.INT2: "int2", TensorProto.UINT2: "uint2", TensorProto.INT32: "int32"}
-#: ONNX float element types Cast converts between, by TensorProto code: refq's format names
-#: (float64 is decoded to exactly; it is no format of refq's registry).
-FLOAT_TYPES = {TensorProto.FLOAT: "binary32", TensorProto.FLOAT16: "binary16", TensorProto.BFLOAT16: "bfloat16",
-               TensorProto.FLOAT8E4M3FN: "float8_e4m3fn", TensorProto.FLOAT8E4M3FNUZ: "float8_e4m3fnuz",
-               TensorProto.FLOAT8E5M2: "float8_e5m2", TensorProto.FLOAT8E5M2FNUZ: "float8_e5m2fnuz",
-               TensorProto.FLOAT4E2M1: "float4_e2m1fn", TensorProto.FLOAT8E8M0: "float8_e8m0fnu", TensorProto.DOUBLE: None}
-#: The targets ONNX's ``saturate`` attribute applies to ("only used when the target type is float 8").
-SATURATING_TYPES = (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E4M3FNUZ, TensorProto.FLOAT8E5M2,
-                    TensorProto.FLOAT8E5M2FNUZ)
+# onnx is imported where it is used: refq's own import needs only its core dependencies.
+
+
+@cache
+def integer_types() -> dict[int, str]:
+    """ONNX integer element types refq quantizes to, by TensorProto code."""
+    from onnx import TensorProto as T
+
+    return {T.INT8: "int8", T.UINT8: "uint8", T.INT16: "int16", T.UINT16: "uint16", T.INT4: "int4",
+            T.UINT4: "uint4", T.INT2: "int2", T.UINT2: "uint2", T.INT32: "int32"}
+
+
+@cache
+def float_types() -> dict[int, str | None]:
+    """ONNX float element types Cast converts between, by TensorProto code: refq's format names
+    (float64 is decoded to exactly; it is no format of refq's registry)."""
+    from onnx import TensorProto as T
+
+    return {T.FLOAT: "binary32", T.FLOAT16: "binary16", T.BFLOAT16: "bfloat16", T.FLOAT8E4M3FN: "float8_e4m3fn",
+            T.FLOAT8E4M3FNUZ: "float8_e4m3fnuz", T.FLOAT8E5M2: "float8_e5m2", T.FLOAT8E5M2FNUZ: "float8_e5m2fnuz",
+            T.FLOAT4E2M1: "float4_e2m1fn", T.FLOAT8E8M0: "float8_e8m0fnu", T.DOUBLE: None}
+
+
+@cache
+def saturating_types() -> tuple[int, ...]:
+    """The targets ONNX's ``saturate`` attribute applies to ("only used when the target type is float 8")."""
+    from onnx import TensorProto as T
+
+    return (T.FLOAT8E4M3FN, T.FLOAT8E4M3FNUZ, T.FLOAT8E5M2, T.FLOAT8E5M2FNUZ)
+
+
+def _type_name(code: int) -> str:
+    from onnx import TensorProto
+
+    return TensorProto.DataType.Name(code)
+
+
 #: The operators that only move values: computed here with numpy, exact on every engine.
 MOVING_OPERATORS = ("Identity", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Constant")
 
@@ -58,6 +80,8 @@ OPERATIONS_BY_OPERATOR = {operation.onnx_name: operation for operation in OPERAT
 
 
 def _attributes(node: onnx.NodeProto) -> dict:
+    from onnx import helper
+
     return {attribute.name: helper.get_attribute_value(attribute) for attribute in node.attribute}
 
 
@@ -69,6 +93,7 @@ def _container(value: np.ndarray) -> np.ndarray:
 
 
 def _element_type(value: np.ndarray) -> int:
+    from onnx import helper
     return helper.np_dtype_to_tensor_dtype(value.dtype)
 
 
@@ -83,35 +108,37 @@ def _per_tensor(scale: np.ndarray) -> bool:
 
 
 def _quantize_linear(node, inputs, attributes, profile):
+    from onnx import TensorProto, helper
     x, scale, zero_point = (list(inputs) + [None, None])[:3]
     scale = _scale(scale, node, "scale")
     target = attributes.get("output_dtype", 0) or (_element_type(zero_point) if zero_point is not None
                                                    else TensorProto.UINT8)
-    if target not in INTEGER_TYPES or target == TensorProto.INT32:
-        raise UnsupportedNode(f"QuantizeLinear to {TensorProto.DataType.Name(target)}: refq quantizes to integers "
+    if target not in integer_types() or target == TensorProto.INT32:
+        raise UnsupportedNode(f"QuantizeLinear to {_type_name(target)}: refq quantizes to integers "
                               "only (float8 and float4 QuantizeLinear belong to the block-scaled chapter)")
     if x.dtype != np.float32:
         raise UnsupportedNode(f"QuantizeLinear of {x.dtype}: refq quantizes float32")
     layout = _layout(x, scale, attributes)
     zero_point = None if zero_point is None else _container(zero_point)
     q, _ = run_operation("quantize_linear", {"x": x, "scale": scale, "zero_point": zero_point},
-                         {**layout, "dtype": INTEGER_TYPES[target]}, profile)
+                         {**layout, "dtype": integer_types()[target]}, profile)
     return [q.astype(helper.tensor_dtype_to_np_dtype(target))]
 
 
 def _dequantize_linear(node, inputs, attributes, profile):
+    from onnx import TensorProto
     q, scale, zero_point = (list(inputs) + [None, None])[:3]
     scale = _scale(scale, node, "scale")
     source = _element_type(q)
-    if source not in INTEGER_TYPES:
-        raise UnsupportedNode(f"DequantizeLinear of {TensorProto.DataType.Name(source)}: refq dequantizes integers "
+    if source not in integer_types():
+        raise UnsupportedNode(f"DequantizeLinear of {_type_name(source)}: refq dequantizes integers "
                               "only (float8 and float4 DequantizeLinear belong to the block-scaled chapter)")
     if attributes.get("output_dtype", 0) not in (0, TensorProto.FLOAT):
         raise UnsupportedNode("DequantizeLinear with output_dtype other than float: refq dequantizes to float32")
     layout = _layout(q, scale, attributes)
     zero_point = None if zero_point is None else _container(zero_point)
     y, _ = run_operation("dequantize_linear", {"q": _container(q), "scale": scale, "zero_point": zero_point},
-                         {**layout, "dtype": INTEGER_TYPES[source]}, profile)
+                         {**layout, "dtype": integer_types()[source]}, profile)
     return [y]
 
 
@@ -128,23 +155,25 @@ def _layout(x: np.ndarray, scale: np.ndarray, attributes: dict) -> dict:
 def _cast(node, inputs, attributes, profile):
     """Cast between binary float formats (NUM-3.18, NUM-3.19): the source patterns decoded exactly,
     then encoded once into the target; ``saturate`` only where ONNX applies it."""
+    from onnx import helper
+
     from refq.numbers.floats import decode_array, encode_array
 
     (x,) = inputs
     source, target = _element_type(x), attributes["to"]
-    if source not in FLOAT_TYPES or target not in FLOAT_TYPES:
-        names = ", ".join(TensorProto.DataType.Name(code) for code in FLOAT_TYPES)
-        raise UnsupportedNode(f"Cast from {TensorProto.DataType.Name(source)} to {TensorProto.DataType.Name(target)}: "
+    if source not in float_types() or target not in float_types():
+        names = ", ".join(_type_name(code) for code in float_types())
+        raise UnsupportedNode(f"Cast from {_type_name(source)} to {_type_name(target)}: "
                               f"refq casts between the float formats {names}")
-    if FLOAT_TYPES[source] is None:
+    if float_types()[source] is None:
         values = x
     else:
-        values = decode_array(x.view(f"uint{8 * x.dtype.itemsize}"), FLOAT_TYPES[source])
+        values = decode_array(x.view(f"uint{8 * x.dtype.itemsize}"), float_types()[source])
     target_dtype = np.dtype(helper.tensor_dtype_to_np_dtype(target))
-    if FLOAT_TYPES[target] is None:
+    if float_types()[target] is None:
         return [values.astype(np.float64)]
-    saturate = target in SATURATING_TYPES and bool(attributes.get("saturate", 1))
-    patterns = encode_array(values, FLOAT_TYPES[target], overflow="saturate" if saturate else "infinity")
+    saturate = target in saturating_types() and bool(attributes.get("saturate", 1))
+    patterns = encode_array(values, float_types()[target], overflow="saturate" if saturate else "infinity")
     return [patterns.astype(f"uint{8 * target_dtype.itemsize}").view(target_dtype)]
 
 
@@ -184,6 +213,7 @@ def _record_operation(node, inputs, attributes, profile):
 
 
 def _moving(node, inputs, attributes, profile):
+    from onnx import numpy_helper
     kind = node.op_type
     if kind == "Constant":
         if "value" not in attributes:
@@ -221,69 +251,86 @@ def run_node(node: onnx.NodeProto, inputs: list, profile: str = "onnx") -> list[
     return handler(node, inputs, _attributes(node), profile)
 
 
-@dataclass
-class RefqOnnxRep(BackendRep):
-    """A prepared graph: its nodes in order, its initializers, and the profile that answers them."""
+@cache
+def _backend_classes() -> tuple[type, type]:
+    """The backend and its prepared graph, subclasses of onnx's: built on first use, so that
+    importing this module needs no onnx."""
+    import onnx
+    from onnx import numpy_helper
+    from onnx.backend.base import Backend, BackendRep
 
-    model: onnx.ModelProto
-    profile: str
+    @dataclass
+    class RefqOnnxRep(BackendRep):
+        """A prepared graph: its nodes in order, its initializers, and the profile that answers them."""
 
-    def run_all(self, inputs, **kwargs) -> dict[str, np.ndarray]:
-        """Every value of the graph after a run: the inputs, the initializers and each node's outputs, by name."""
-        graph = self.model.graph
-        initializers = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
-        feeds = [value.name for value in graph.input if value.name not in initializers]
-        if isinstance(inputs, dict):
-            given = dict(inputs)
-        else:
-            given = dict(zip(feeds, inputs))
-            if len(inputs) != len(feeds):
-                raise invalid("inputs", f"{len(feeds)} arrays, for {', '.join(feeds)}", len(inputs))
-        values = {**initializers, **{name: np.asarray(value) for name, value in given.items()}, "": None}
-        for node in graph.node:
-            missing = [name for name in node.input if name not in values]
-            if missing:
-                raise invalid("model", f"nodes in topological order (node {node.name or node.op_type} reads "
-                                       f"{', '.join(missing)} before any node writes it)", "out of order")
-            outputs = run_node(node, [values[name] for name in node.input], self.profile)
-            values.update(zip(node.output, outputs))
-        values.pop("")
-        return values
+        model: onnx.ModelProto
+        profile: str
 
-    def run(self, inputs, **kwargs) -> tuple[np.ndarray, ...]:
-        values = self.run_all(inputs, **kwargs)
-        return tuple(values[output.name] for output in self.model.graph.output)
+        def run_all(self, inputs, **kwargs) -> dict[str, np.ndarray]:
+            """Every value of the graph after a run: the inputs, the initializers and each node's outputs, by name."""
+            graph = self.model.graph
+            initializers = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+            feeds = [value.name for value in graph.input if value.name not in initializers]
+            if isinstance(inputs, dict):
+                given = dict(inputs)
+            else:
+                given = dict(zip(feeds, inputs))
+                if len(inputs) != len(feeds):
+                    raise invalid("inputs", f"{len(feeds)} arrays, for {', '.join(feeds)}", len(inputs))
+            values = {**initializers, **{name: np.asarray(value) for name, value in given.items()}, "": None}
+            for node in graph.node:
+                missing = [name for name in node.input if name not in values]
+                if missing:
+                    raise invalid("model", f"nodes in topological order (node {node.name or node.op_type} reads "
+                                           f"{', '.join(missing)} before any node writes it)", "out of order")
+                outputs = run_node(node, [values[name] for name in node.input], self.profile)
+                values.update(zip(node.output, outputs))
+            values.pop("")
+            return values
+
+        def run(self, inputs, **kwargs) -> tuple[np.ndarray, ...]:
+            values = self.run_all(inputs, **kwargs)
+            return tuple(values[output.name] for output in self.model.graph.output)
 
 
-class RefqOnnxBackend(Backend):
-    """refq behind ONNX's backend interface: ``RefqOnnxBackend.run_model(model, inputs, profile="onnx")``."""
+    class RefqOnnxBackend(Backend):
+        """refq behind ONNX's backend interface: ``RefqOnnxBackend.run_model(model, inputs, profile="onnx")``."""
 
-    @classmethod
-    def is_compatible(cls, model, device: str = "CPU", **kwargs) -> bool:
-        return all(operator_key(node) in HANDLERS or operator_key(node) in OPERATIONS_BY_OPERATOR
-                   for node in model.graph.node)
+        @classmethod
+        def is_compatible(cls, model, device: str = "CPU", **kwargs) -> bool:
+            return all(operator_key(node) in HANDLERS or operator_key(node) in OPERATIONS_BY_OPERATOR
+                       for node in model.graph.node)
 
-    @classmethod
-    def prepare(cls, model, device: str = "CPU", profile: str = "onnx", **kwargs) -> RefqOnnxRep:
-        from refq.registry.profiles import PROFILES_BY_NAME
+        @classmethod
+        def prepare(cls, model, device: str = "CPU", profile: str = "onnx", **kwargs) -> RefqOnnxRep:
+            from refq.registry.profiles import PROFILES_BY_NAME
 
-        if not isinstance(model, onnx.ModelProto):
-            raise invalid("model", "an onnx.ModelProto", type(model).__name__)
-        if profile not in PROFILES_BY_NAME:
-            raise invalid("profile", "a profile name: " + ", ".join(sorted(PROFILES_BY_NAME)), profile)
-        return RefqOnnxRep(model, profile)
+            if not isinstance(model, onnx.ModelProto):
+                raise invalid("model", "an onnx.ModelProto", type(model).__name__)
+            if profile not in PROFILES_BY_NAME:
+                raise invalid("profile", "a profile name: " + ", ".join(sorted(PROFILES_BY_NAME)), profile)
+            return RefqOnnxRep(model, profile)
 
-    @classmethod
-    def run_model(cls, model, inputs, device: str = "CPU", profile: str = "onnx", **kwargs):
-        return cls.prepare(model, device, profile=profile).run(inputs)
+        @classmethod
+        def run_model(cls, model, inputs, device: str = "CPU", profile: str = "onnx", **kwargs):
+            return cls.prepare(model, device, profile=profile).run(inputs)
 
-    @classmethod
-    def run_node(cls, node, inputs, device: str = "CPU", outputs_info=None, profile: str = "onnx", **kwargs):
-        return tuple(run_node(node, list(inputs), profile))
+        @classmethod
+        def run_node(cls, node, inputs, device: str = "CPU", outputs_info=None, profile: str = "onnx", **kwargs):
+            return tuple(run_node(node, list(inputs), profile))
 
-    @classmethod
-    def supports_device(cls, device: str) -> bool:
-        return device == "CPU"
+        @classmethod
+        def supports_device(cls, device: str) -> bool:
+            return device == "CPU"
+
+    return RefqOnnxBackend, RefqOnnxRep
+
+
+def __getattr__(name: str):
+    if name in ("RefqOnnxBackend", "RefqOnnxRep"):
+        backend, rep = _backend_classes()
+        return backend if name == "RefqOnnxBackend" else rep
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- QDQ models ---------------------------------------------------------------------------------------------
@@ -298,6 +345,9 @@ def fuse_qdq(model: onnx.ModelProto) -> onnx.ModelProto:
     ``QuantizeLinear`` of its result become one ``QLinearMatMul`` or ``QLinearConv`` (a Conv's int32
     bias is the DequantizeLinear's input). A float operator outside such a group stays, and refq
     refuses it when run. The DequantizeLinear nodes left without a reader are dropped."""
+    import onnx
+    from onnx import helper
+
     graph = model.graph
     producers = {name: node for node in graph.node for name in node.output}
     readers: dict[str, list] = {}
@@ -347,6 +397,8 @@ def run_onnxruntime_all(model: onnx.ModelProto, inputs: dict[str, np.ndarray],
     QDQ group's float operator as written: ONNX Runtime 1.32's CPU session kept the float Conv and
     MatMul of such groups even at its highest optimisation level, so a group's output may differ by
     the float arithmetic."""
+    import onnx
+
     import onnxruntime
 
     exposed = onnx.ModelProto()
