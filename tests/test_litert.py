@@ -147,3 +147,12 @@ def test_fingerprint_of_quantize_tells_the_three_apart():
                    for name in ("tflite", "tflite-optimized", "xnnpack")}
     assert codes["tflite"][:3] == (1, 3, -1) and codes["tflite-optimized"][:3] == codes["xnnpack"][:3] == (0, 2, 0)
     assert dequantized["tflite"] == dequantized["xnnpack"] != dequantized["tflite-optimized"]
+
+
+@pytest.mark.parametrize("name", ["tflite-optimized", "xnnpack"])
+def test_optimized_and_xnnpack_conform_on_every_level1_case_they_support(name):
+    with load_backend(name) as backend:
+        results = run_cases(backend, case_paths(ops=TFLITE_OPS))
+    assert {result.status for result in results} <= {"pass", "unsupported"}, [
+        (r.id, r.status, r.detail) for r in results if r.status not in ("pass", "unsupported")]
+    assert sum(r.total for r in results if r.status == "pass") > 0
