@@ -404,19 +404,16 @@ def test_figures_generated_not_committed(site):
 
 
 def test_home_adapter_conforms(tmp_path):
-    """The adapter printed on the home page passes `refq conform` under its profile, as the page shows."""
+    """The adapter the home page shows (the shipped conformance/examples/numpy_backend.py, through its
+    conformance:example directive) passes `refq conform` under its profile, copied anywhere as the
+    page tells a reader to save it."""
     home = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
-    adapter = re.search(r"^```python\n(.*?)^```", home, re.S | re.M)[1]
+    assert "<!-- conformance:example numpy_backend.py -->" in home
+    adapter = (ROOT / "conformance" / "examples" / "numpy_backend.py").read_text(encoding="utf-8")
     (tmp_path / "my_backend.py").write_text(adapter, encoding="utf-8")
     completed = subprocess.run([sys.executable, "-m", "refq", "conform", "--backend", "./my_backend.py:Backend"],
                                cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    # The page shows one run's table; case counts grow with the vectors, a clean result must not change.
-    shown = re.search(r"^```text\n(.*?)^```", home, re.S | re.M)[1]
-    shown_rows = {line.split()[0]: line.split()[1:] for line in shown.splitlines() if line.endswith(tuple("0123456789"))
-                  and not line.startswith("my-")}
-    actual_rows = {line.split()[0]: line.split()[1:] for line in completed.stdout.splitlines()
-                   if line.split() and line.split()[0] in shown_rows}
-    assert actual_rows.keys() == shown_rows.keys(), completed.stdout
-    assert all(row[1:3] == ["0", "0"] for row in [*shown_rows.values(), *actual_rows.values()]), completed.stdout
+    rows = [line.split() for line in completed.stdout.splitlines() if line.startswith("quantize_linear")]
+    assert rows and rows[0][2:4] == ["0", "0"], completed.stdout  # no fail, no error
     assert "my-numpy-backend: profile onnx: conforms on " in completed.stdout

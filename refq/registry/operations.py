@@ -27,8 +27,11 @@ DEFAULT_PROFILE = "onnx"
 #: ``like:NAME``: the dtype of input NAME; ``int8|uint8``: either (the caller's choice).
 INPUT_TYPE_FORMS = ("target", "like:", "|")
 
-#: Float formats narrower than float32, in registry order: what refq's ``cast`` converts to.
-_NARROW_FLOATS = tuple(fmt.name for fmt in FLOAT_FORMATS if fmt.total_bits < 32)
+#: The element formats narrower than float32, in registry order: the ``cast`` operation's targets. The
+#: scale formats (E8M0 and UE4M3: no sign bit, E8M0 no zero) are left to the block-scaling chapter, whose
+#: rules for them differ from a nearest cast (ONNX's Cast to E8M0 rounds up by default); ``refq.cast``
+#: itself encodes into them by NUM-3.
+_NARROW_FLOATS = tuple(fmt.name for fmt in FLOAT_FORMATS if fmt.total_bits < 32 and fmt.signed and fmt.has_zero)
 #: Of those, the formats ONNX Cast defines (ONNX has no 6-bit float type).
 _ONNX_CAST_TARGETS = tuple(name for name in _NARROW_FLOATS if not name.startswith("float6"))
 _AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
