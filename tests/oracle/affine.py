@@ -298,7 +298,10 @@ def oracle_dequantize(q: int, scale, zero_point: int, variants: dict[str, str]) 
         assert variants["dequantize_formula"] == "multiply_then_subtract"
         # q and z are converted to the working precision first (a rounding past 2^24 in float32).
         q_value, z_value = working(Fraction(q)), working(Fraction(zero_point))
-        result = round32(working(working(q_value * scale_value) - working(z_value * scale_value)))
+        minuend, subtrahend = working(q_value * scale_value), working(z_value * scale_value)
+        if minuend == subtrahend and minuend in (INFINITY, -INFINITY):
+            return 0xFFC00000  # inf - inf: x86's default NaN, sign set (measured: LiteRT's optimized DEQUANTIZE)
+        result = round32(working(minuend - subtrahend))
     return float32_bits(result)
 
 
