@@ -25,7 +25,7 @@ import numpy as np
 from refq._jit import kernel
 from refq.affine.steps import round_sum_to_float32
 from refq.gguf.conversions import NEAREST_INT_LIMIT, NEAREST_INT_SHIFT
-from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient
+from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient, signed_largest, weighted_range
 
 
 @kernel
@@ -59,20 +59,8 @@ def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, a
     """GGF-4.2: :func:`refq.gguf.search.affine_search` with gcc's fused multiply-adds. Returns
     ``(scale, -min, defined)``."""
     defined = True
-    minimum = x[start]
-    maximum = x[start]
-    sum_w = weights[0]
-    sum_x = sum_w * x[start]
-    for i in range(start + 1, start + count):
-        if x[i] < minimum:
-            minimum = x[i]
-        if x[i] > maximum:
-            maximum = x[i]
-        w = weights[i - start]
-        sum_w = sum_w + w
-        sum_x = sum_x + w * x[i]
-    if minimum > 0:
-        minimum = ZERO
+    # The first pass has no multiply-add gcc fuses (read from its disassembly).
+    minimum, maximum, sum_w, sum_x = weighted_range(x, start, count, weights)
     if maximum == minimum:
         for i in range(start, start + count):
             codes[i] = 0
@@ -123,13 +111,7 @@ def symmetric_search_fused(x, start, count, levels, codes):
     ``fma(w l, l, sum)`` (the trials' sums stay unfused: gcc vectorises their products); the trial
     scales ``-fma(is, 0.1, levels) / max``. Returns ``(scale, defined)``."""
     defined = True
-    largest = ZERO
-    chosen = ZERO
-    for i in range(start, start + count):
-        magnitude = abs(x[i])
-        if magnitude > largest:
-            largest = magnitude
-            chosen = x[i]
+    largest, chosen = signed_largest(x, start, count)
     if largest < GROUP_MAX_EPS:
         for i in range(start, start + count):
             codes[i] = 0

@@ -40,6 +40,41 @@ def clamp(value, low, high):
 
 
 @kernel
+def signed_largest(x, start, count):
+    """The largest magnitude of ``x[start:start + count]`` and the first element that has it
+    (from +0, replaced when strictly larger)."""
+    largest = ZERO
+    chosen = ZERO
+    for i in range(start, start + count):
+        magnitude = abs(x[i])
+        if magnitude > largest:
+            largest = magnitude
+            chosen = x[i]
+    return largest, chosen
+
+
+@kernel
+def weighted_range(x, start, count, weights):
+    """``make_qkx2_quants``'s first pass: the smallest element (raised to 0), the largest, and the
+    unfused sums ``sum(w)`` and ``sum(w x)`` in element order."""
+    minimum = x[start]
+    maximum = x[start]
+    sum_w = weights[0]
+    sum_x = sum_w * x[start]
+    for i in range(start + 1, start + count):
+        if x[i] < minimum:
+            minimum = x[i]
+        if x[i] > maximum:
+            maximum = x[i]
+        w = weights[i - start]
+        sum_w = sum_w + w
+        sum_x = sum_x + w * x[i]
+    if minimum > 0:
+        minimum = ZERO
+    return minimum, maximum, sum_w, sum_x
+
+
+@kernel
 def symmetric_search(x, start, count, levels, codes):
     """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1`` (Q6_K): weights ``w = x^2``.
 
@@ -50,13 +85,7 @@ def symmetric_search(x, start, count, levels, codes):
     Codes are stored offset by ``levels``.
     """
     defined = True
-    largest = ZERO
-    chosen = ZERO
-    for i in range(start, start + count):
-        magnitude = abs(x[i])
-        if magnitude > largest:
-            largest = magnitude
-            chosen = x[i]
+    largest, chosen = signed_largest(x, start, count)
     if largest < GROUP_MAX_EPS:
         for i in range(start, start + count):
             codes[i] = 0
@@ -121,13 +150,7 @@ def iterative_search(x, start, count, levels, codes):
     ``sumlx / suml2``; codes are stored offset by ``levels``.
     """
     defined = True
-    largest = ZERO
-    chosen = ZERO
-    for i in range(start, start + count):
-        magnitude = abs(x[i])
-        if magnitude > largest:
-            largest = magnitude
-            chosen = x[i]
+    largest, chosen = signed_largest(x, start, count)
     if largest < GROUP_MAX_EPS:
         for i in range(start, start + count):
             codes[i] = 0
@@ -191,20 +214,7 @@ def affine_search(x, start, count, weights, levels, rmin, rdelta, steps, absolut
     best when their error is strictly smaller. Returns ``(scale, -min, defined)``.
     """
     defined = True
-    minimum = x[start]
-    maximum = x[start]
-    sum_w = weights[0]
-    sum_x = sum_w * x[start]
-    for i in range(start + 1, start + count):
-        if x[i] < minimum:
-            minimum = x[i]
-        if x[i] > maximum:
-            maximum = x[i]
-        w = weights[i - start]
-        sum_w = sum_w + w
-        sum_x = sum_x + w * x[i]
-    if minimum > 0:
-        minimum = ZERO
+    minimum, maximum, sum_w, sum_x = weighted_range(x, start, count, weights)
     if maximum == minimum:
         for i in range(start, start + count):
             codes[i] = 0
