@@ -62,9 +62,10 @@ def _global_names(code: types.CodeType) -> set[str]:
 class Kernel:
     """A clause function that runs compiled by default and interpreted on request."""
 
-    def __init__(self, func: Callable) -> None:
+    def __init__(self, func: Callable, compiled_form: Callable[[], object] | None = None) -> None:
         functools.update_wrapper(self, func)
         self.py_func = func
+        self._compiled_form = compiled_form
         self._dispatcher = None
 
     def __call__(self, *args):
@@ -79,6 +80,9 @@ class Kernel:
             import numba
 
             _configure_cache(numba)
+            if self._compiled_form is not None:
+                self._dispatcher = self._compiled_form()
+                return self._dispatcher
             func = self.py_func
             globals_ = dict(func.__globals__)
             for name in _global_names(func.__code__):
@@ -98,9 +102,17 @@ class Kernel:
         return f"<refq kernel {self.py_func.__module__}.{self.py_func.__qualname__}>"
 
 
-def kernel(func: Callable) -> Kernel:
-    """Mark a clause function as Numba-compilable."""
-    return Kernel(func)
+def kernel(func: Callable | None = None, *, compiled_form: Callable[[], object] | None = None):
+    """Mark a clause function as Numba-compilable.
+
+    ``compiled_form``, when given, is called once, after Numba's cache is configured, to
+    build the compiled version instead of compiling ``func``: a dispatcher that computes in
+    one machine instruction what ``func`` computes step by step (``func`` stays the
+    interpreted form, and tests check that both give the same bits).
+    """
+    if func is None:
+        return lambda inner: Kernel(inner, compiled_form)
+    return Kernel(func, compiled_form)
 
 
 def jit_enabled() -> bool:
