@@ -20,7 +20,7 @@ from refq.affine.parameters import (
     zero_point_array,
 )
 from refq.affine.profiles import resolve_variants
-from refq.affine.specialized import quantize_blocks_float32
+from refq.affine.loops import nan_result, quantize_loop
 from refq.numbers.floats import encode
 from refq.numbers.rounding import HALF_TO_EVEN, round_rational
 from refq.registry.rounding import ROUNDING_MODES
@@ -100,34 +100,22 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
     with np.errstate(divide="ignore", over="ignore"):
         reciprocal3 = (np.float32(1) / scale3).astype(np.float32)
     zero_point3 = zero_points.reshape(layout.scale_shape3)
-    nan_result = specialized_nan_result(codes, target)
     x3 = values.reshape(layout.outer, layout.length, layout.inner)
-    if nan_result is not None:
-        result = output_array(out, values.shape, target.container)
-        quantize_blocks_float32(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
-                                codes["scale_operation"], nan_result, result.reshape(x3.shape))
-        unpredictable = None
-        if want_outcomes:
-            unpredictable = np.zeros(values.shape, bool)
-            if codes["nan"] == steps.NAN_UNPREDICTABLE:
-                nan3 = np.isnan(x3)
-                if codes["scale_operation"] != steps.DIVIDE and np.isinf(reciprocal3).any():
-                    # 0 * inf is NaN as well, where the reciprocal of a subnormal scale overflowed (AFF-3.2).
-                    overflowed = np.repeat(np.isinf(reciprocal3), layout.block, axis=1)[:, :layout.length]
-                    nan3 = nan3 | ((x3 == 0) & overflowed)
-                unpredictable = nan3.reshape(values.shape)
-        return result, unpredictable
-    out3 = np.empty(x3.shape, dtype=np.int64)
-    unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)
     if codes["precision"] == steps.EXACT:
+        out3 = np.empty(x3.shape, dtype=np.int64)
+        unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)
         _quantize_all_exact(x3, scale3, reciprocal3, zero_point3, layout, target, codes, out3, unpredictable3)
-    else:
-        quantize_blocks(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
-                        codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
-                        codes["saturation"], codes["conversion_overflow"], codes["nan"], out3, unpredictable3)
+        result = output_array(out, values.shape, target.container)
+        result[...] = out3.reshape(values.shape)
+        return result, unpredictable3.reshape(values.shape)
     result = output_array(out, values.shape, target.container)
-    result[...] = out3.reshape(values.shape)
-    return result, unpredictable3.reshape(values.shape)
+    # Without outcomes the loop never writes the flags: a one-element stand-in keeps the signature.
+    unpredictable3 = np.zeros(x3.shape if want_outcomes else (1, 1, 1), dtype=np.bool_)
+    loop = quantize_loop(codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
+                         codes["saturation"], codes["conversion_overflow"], codes["nan"], want_outcomes)
+    loop(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
+         nan_result(codes["nan"], target.qmin, target.qmax), result.reshape(x3.shape), unpredictable3)
+    return result, (unpredictable3.reshape(values.shape) if want_outcomes else None)
 
 
 def specialized_nan_result(codes: dict[str, int], target: Target) -> int | None:

@@ -1,0 +1,246 @@
+"""AFF-3 and AFF-4 loops compiled once per variant combination.
+
+:func:`quantize_loop` and :func:`dequantize_loop` return a kernel whose variant codes are
+constants of a closure. Numba prunes the branches of the other variants before it types the
+loop (so a float32 working precision stays in float32 lanes) and LLVM vectorises what is
+left; Numba's cache keys each compiled loop by those constants, so a combination is compiled
+once per machine, the first time it is used. Every combination with a float32 or float64
+working precision has one; ``precision="exact"`` stays rational (AFF-3.8).
+
+The per-element steps below compute what :func:`refq.affine.steps.quantize_value` and
+:func:`refq.affine.steps.dequantize_value` define, in the working precision instead of
+float64, and with the integer conversion of AFF-3.5 written as comparisons against bounds
+computed once per run of elements sharing a scale, so that no element takes a branch of its
+own. The equivalences they rely on:
+
+* rounding is monotone and leaves integers unchanged, so clamping the rounded value $n$ to
+  $[q_{min} - p, q_{max} - p]$ and adding the pending zero point $p$ afterwards (exact: every
+  operand is an integer below $2^{17}$) equals clamping $n + p$;
+* ``convert_then_clamp``'s int32 sum $n + p$ wraps only when $n \\ge 2^{31} - p$ (to a value
+  below $-2^{31} + p$, which clamps to $q_{min}$) or $n < -2^{31} - p$ (clamps to $q_{max}$);
+  for an integral float $n$, $n \\ge t$ exactly when $n$ is at least the smallest float of the
+  working precision that is $\\ge t$;
+* a conversion that overflows gives $-2^{31}$, to which $p$ is added: $q_{min}$ for $p \\ge 0$,
+  $q_{max}$ (after wrapping) for $p < 0$.
+
+``tests/test_affine_loops.py`` checks every built-in profile's loops against the
+step-by-step kernels and the oracle, bit for bit.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from refq._jit import Kernel, kernel
+from refq.affine.steps import (
+    AFTER_ROUNDING,
+    BEFORE_ROUNDING,
+    BEFORE_ROUNDING_FUSED,
+    CLAMP_THEN_CONVERT,
+    CONVERT_INT64_THEN_CLAMP,
+    DIVIDE,
+    FLOAT32,
+    MULTIPLY_THEN_SUBTRACT,
+    NAN_CONVERTED,
+    NAN_QMAX,
+    NAN_UNPREDICTABLE,
+    NAN_ZERO,
+    UNPREDICTABLE_OVERFLOW,
+    dequantize_value,
+    fused_multiply_add_float32,
+    parameter_index,
+)
+from refq.numbers.rounding import CEIL, FLOOR, HALF_AWAY_FROM_ZERO, HALF_TO_EVEN, HALF_TOWARD_POSITIVE, TOWARD_ZERO
+
+TWO_TO_31 = 2147483648.0
+TWO_TO_63 = 9223372036854775808.0
+
+
+@kernel
+def scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement):
+    """AFF-3.2, AFF-3.3, AFF-3.7: $v$ in the working precision, the type of ``scale``,
+    ``reciprocal`` and ``offset`` (the zero point, exact in either precision)."""
+    if zero_point_placement == BEFORE_ROUNDING_FUSED:
+        return fused_multiply_add_float32(x, reciprocal, offset)
+    value = x / scale if scale_operation == DIVIDE else x * reciprocal
+    if zero_point_placement == BEFORE_ROUNDING:
+        value = value + offset
+    return value
+
+
+@kernel
+def rounded_lane(value, rounding):
+    """AFF-3.4: NUM-2.3's rounding to an integral value, in the type of ``value``.
+
+    The ceiling of a value that is not integral is its floor plus one (and the floor the
+    ceiling minus one), so every mode is a choice between ``floor``, ``ceil`` and ``trunc``;
+    $v - \\lfloor v \\rfloor$ and $v - \\mathrm{trunc}(v)$ are exact. An infinity gives a NaN
+    fraction, which fails every comparison and keeps the infinity; a NaN stays NaN.
+    """
+    if rounding == HALF_TO_EVEN:
+        return np.rint(value)
+    if rounding == TOWARD_ZERO:
+        return np.trunc(value)
+    if rounding == FLOOR:
+        return np.floor(value)
+    if rounding == CEIL:
+        return np.ceil(value)
+    if rounding == HALF_TOWARD_POSITIVE:
+        lower = np.floor(value)
+        return np.ceil(value) if value - lower >= 0.5 else lower
+    toward = np.trunc(value)
+    fraction = np.abs(value - toward)
+    away = np.ceil(value) if value > 0 else np.floor(value)
+    if rounding == HALF_AWAY_FROM_ZERO:
+        return away if fraction >= 0.5 else toward
+    return away if fraction > 0.5 else toward  # HALF_TOWARD_ZERO
+
+
+@kernel
+def smallest_at_least(working, bound):
+    """The smallest number of the ``working`` float type that is $\\ge$ the float64 ``bound``
+    (an integer below $2^{32}$ in magnitude, exact in float64)."""
+    nearest = working(bound)
+    if np.float64(nearest) < bound:
+        nearest = np.nextafter(nearest, working(np.inf))
+    return nearest
+
+
+@kernel
+def run_constants(working, zero_point, qmin, qmax, zero_point_placement):
+    """The bounds one run of elements sharing ``zero_point`` compares against (see the module
+    text): ``(lower, upper, pending, offset, wrap_high, wrap_low, overflow_result)``, the first six
+    in the ``working`` float type; ``offset`` is the zero point, ``pending`` the part of it still to
+    add after rounding."""
+    pending = zero_point if zero_point_placement == AFTER_ROUNDING else 0
+    overflow_result = np.int32(qmin) if pending >= 0 else np.int32(qmax)
+    return (working(qmin - pending), working(qmax - pending), working(pending), working(zero_point),
+            smallest_at_least(working, TWO_TO_31 - pending), smallest_at_least(working, -TWO_TO_31 - pending),
+            overflow_result)
+
+
+@kernel
+def saturated_lane(rounded, lower, upper, pending, wrap_high, wrap_low, overflow_result, qmin, qmax, saturation,
+                   conversion_overflow):
+    """AFF-3.5 on the rounded value: ``(q, unpredictable)`` with ``q`` an int32."""
+    if saturation == CONVERT_INT64_THEN_CLAMP:
+        shifted = np.float32(rounded) + np.float32(pending)
+        in_range = (shifted >= -TWO_TO_63) & (shifted < TWO_TO_63)
+        clamped = shifted if shifted > np.float32(qmin) else np.float32(qmin)
+        clamped = clamped if clamped < np.float32(qmax) else np.float32(qmax)
+        q = np.int32(clamped) if in_range else np.int32(qmin)
+        return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & (not in_range)
+    clamped = rounded if rounded > lower else lower
+    clamped = clamped if clamped < upper else upper
+    q = np.int32(clamped + pending)
+    if saturation == CLAMP_THEN_CONVERT:
+        return q, False
+    in_range = (rounded >= -TWO_TO_31) & (rounded < TWO_TO_31)
+    wraps_high = rounded >= wrap_high
+    wraps_low = rounded < wrap_low
+    q = np.int32(qmin) if wraps_high else q
+    q = np.int32(qmax) if wraps_low else q
+    q = q if in_range else overflow_result
+    return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & ((not in_range) | wraps_high | wraps_low)
+
+
+@kernel
+def quantize_lane(x, scale, reciprocal, constants, nan_result, qmin, qmax, scale_operation, zero_point_placement,
+                  rounding, saturation, conversion_overflow, nan):
+    """AFF-3.1 for one element: ``(q, unpredictable)``, as :func:`refq.affine.steps.quantize_value`."""
+    lower, upper, pending, offset, wrap_high, wrap_low, overflow_result = constants
+    value = scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement)
+    q, unpredictable = saturated_lane(rounded_lane(value, rounding), lower, upper, pending, wrap_high, wrap_low,
+                                      overflow_result, qmin, qmax, saturation, conversion_overflow)
+    if nan != NAN_CONVERTED:
+        is_nan = value != value
+        q = nan_result if is_nan else q
+        unpredictable = (nan == NAN_UNPREDICTABLE) if is_nan else unpredictable
+    return q, unpredictable
+
+
+def nan_result(nan: int, qmin: int, qmax: int) -> int:
+    """AFF-3.6: what a NaN quantizes to (``qmin`` for ``unpredictable``, as quantize_value gives)."""
+    if nan == NAN_QMAX:
+        return qmax
+    if nan == NAN_ZERO:
+        return min(max(0, qmin), qmax)
+    return qmin
+
+
+@functools.cache
+def quantize_loop(scale_operation: int, precision: int, zero_point_placement: int, rounding: int, saturation: int,
+                  conversion_overflow: int, nan: int, outcomes: bool) -> Kernel:
+    """The AFF-3.1 loop over an ``(outer, length, inner)`` view for one combination of variant codes;
+    it marks unpredictable elements in ``unpredictable3`` only when ``outcomes`` is true."""
+
+    def quantize_blocks_of_variants(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, nan_value, out3,
+                                    unpredictable3):
+        working = np.float32 if precision == FLOAT32 else np.float64
+        nan_q = np.int32(nan_value)
+        outer, length, inner = x3.shape
+        scale_outer, _, scale_inner = scale3.shape
+        for o in range(outer):
+            for d in range(length):
+                # One scale for the whole inner run: the run is one vectorised loop.
+                for i in range(inner if scale_inner > 1 else 1):
+                    so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
+                    end = i + 1 if scale_inner > 1 else inner
+                    constants = run_constants(working, zero_point3[so, b, si], qmin, qmax, zero_point_placement)
+                    scale, reciprocal = working(scale3[so, b, si]), working(reciprocal3[so, b, si])
+                    x, out = x3[o, d, i:end], out3[o, d, i:end]
+                    for k in range(x.size):
+                        q, unpredictable = quantize_lane(x[k], scale, reciprocal, constants, nan_q, qmin, qmax,
+                                                         scale_operation, zero_point_placement, rounding, saturation,
+                                                         conversion_overflow, nan)
+                        out[k] = q
+                        if outcomes:
+                            unpredictable3[o, d, i + k] = unpredictable
+
+    return Kernel(quantize_blocks_of_variants)
+
+
+@kernel
+def dequantize_lane(q, scale, zero_point, zero_point_product, formula, precision, difference, narrow):
+    """AFF-4.2 for one element, as :func:`refq.affine.steps.dequantize_value`.
+
+    ``narrow`` (types of at most 16 bits): $q - z$ is exact in float32, so every
+    ``subtract_then_multiply`` variant is $\\mathrm{fl_{32}}((q - z) s)$, one rounding (the float64
+    product of a 17-bit and a 24-bit integer is exact too). ``multiply_then_subtract`` takes
+    $z s$, rounded in the working precision, as ``zero_point_product``.
+    """
+    if formula == MULTIPLY_THEN_SUBTRACT and narrow:
+        if precision == FLOAT32:
+            return np.float32(q) * scale - zero_point_product
+        return np.float32(np.float64(q) * np.float64(scale) - zero_point_product)
+    if narrow:
+        return (np.float32(q) - np.float32(zero_point)) * scale
+    return dequantize_value(np.int64(q), scale, zero_point, formula, precision, difference)
+
+
+@functools.cache
+def dequantize_loop(formula: int, precision: int, difference: int, narrow: bool) -> Kernel:
+    """The AFF-4.2 loop over an ``(outer, length, inner)`` view for one combination of variant
+    codes; ``narrow`` for types of at most 16 bits."""
+
+    def dequantize_blocks_of_variants(q3, scale3, zero_point3, block, out3):
+        outer, length, inner = q3.shape
+        scale_outer, _, scale_inner = scale3.shape
+        for o in range(outer):
+            for d in range(length):
+                for i in range(inner if scale_inner > 1 else 1):
+                    so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
+                    end = i + 1 if scale_inner > 1 else inner
+                    scale, zero_point = scale3[so, b, si], zero_point3[so, b, si]
+                    if precision == FLOAT32:
+                        zero_point_product = np.float32(zero_point) * scale
+                    else:
+                        zero_point_product = np.float64(zero_point) * np.float64(scale)
+                    q, out = q3[o, d, i:end], out3[o, d, i:end]
+                    for k in range(q.size):
+                        out[k] = dequantize_lane(q[k], scale, zero_point, zero_point_product, formula, precision,
+                                                 difference, narrow)
+
+    return Kernel(dequantize_blocks_of_variants)
