@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.affine.specialized import dequantize_blocks_float32
+from refq.affine.loops import dequantize_loop
 from refq.affine.steps import dequantize_value, parameter_index
 from refq.affine.parameters import Target, granularity, output_array, scale_array, target_type, zero_point_array
 from refq.affine.profiles import resolve_variants
@@ -14,7 +14,9 @@ from refq.errors import invalid, wrong_type
 
 @kernel
 def dequantize_blocks(q3, scale3, zero_point3, block, formula, precision, difference, out3):
-    """Apply :func:`dequantize_value` to every element of the ``(outer, length, inner)`` view."""
+    """Apply :func:`dequantize_value` to every element of the ``(outer, length, inner)`` view, every
+    variant code a runtime argument: the general loop that the loops generated per combination
+    (:func:`refq.affine.loops.dequantize_loop`) are checked against."""
     outer, length, inner = q3.shape
     scale_outer, _, scale_inner = scale3.shape
     for o in range(outer):
@@ -31,7 +33,9 @@ def quantized_input(q, target: Target) -> np.ndarray:
     values = np.asarray(q)
     if values.dtype.kind not in "iu" or values.dtype == np.bool_:
         raise wrong_type("q", f"an integer array holding {target.format.name} values", q)
-    if values.size:
+    # An integer type whose whole range lies in the target's needs no pass over the values.
+    held = np.iinfo(values.dtype)
+    if values.size and (held.min < target.qmin or held.max > target.qmax):
         low, high = values.min(), values.max()
         if low < target.qmin or high > target.qmax:
             bad = low if low < target.qmin else high
@@ -57,13 +61,7 @@ def dequantize(q, scale, zero_point=None, *, dtype="int8", axis=None, block_size
     q3 = values.reshape(layout.outer, layout.length, layout.inner)
     result = output_array(out, values.shape, np.dtype(np.float32))
     out3 = result.reshape(q3.shape)
-    # Up to 16 bits, q - z, fl32(q) - fl32(z) and their products with s are exact in float64,
-    # so every precision and difference variant gives the one rounding the fast kernel does.
-    if target.format.bits <= 16 and variants["dequantize_formula"].name == "subtract_then_multiply":
-        dequantize_blocks_float32(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3),
-                                  layout.block, out3)
-        return result
-    dequantize_blocks(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3), layout.block,
-                      variants["dequantize_formula"].code, variants["dequantize_precision"].code,
-                      variants["dequantize_difference"].code, out3)
+    loop = dequantize_loop(variants["dequantize_formula"].code, variants["dequantize_precision"].code,
+                           variants["dequantize_difference"].code, target.format.bits <= 16)
+    loop(q3, scales.reshape(layout.scale_shape3), zero_points.reshape(layout.scale_shape3), layout.block, out3)
     return result

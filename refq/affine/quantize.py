@@ -30,7 +30,9 @@ from refq.registry.rounding import ROUNDING_MODES
 def quantize_blocks(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, scale_operation, precision,
                     zero_point_placement, rounding, saturation, conversion_overflow, nan, out3, unpredictable3):
     """Apply :func:`quantize_value` to every element of the ``(outer, length, inner)`` view;
-    element ``(o, d, i)`` takes the parameters of block ``d // block`` (AFF-1.4)."""
+    element ``(o, d, i)`` takes the parameters of block ``d // block`` (AFF-1.4). Every variant
+    code is a runtime argument: this is the general loop that the loops generated per combination
+    (:func:`refq.affine.loops.quantize_loop`) are checked against."""
     outer, length, inner = x3.shape
     scale_outer, _, scale_inner = scale3.shape
     for o in range(outer):
