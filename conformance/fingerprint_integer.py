@@ -54,8 +54,20 @@ REGISTRY_VARIANTS = tuple(name for name in ("requantize_multiplier_order", "requ
                           if name in VARIANTS_BY_NAME)
 #: How the scaled accumulator becomes an integer, per ``requantize_rounding`` value (REQ-1.5): the order
 #: probes' search uses it to find accumulators the multipliers round apart.
-ROUNDINGS = {"half_to_even": np.rint, "toward_zero": np.trunc}
-VARIANTS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in REGISTRY_VARIANTS}
+ROUNDINGS = {"half_to_even": np.rint, "toward_zero": np.trunc,
+             "half_away_from_zero": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5)}
+#: The float-multiplier variants (REQ-1), then the form and the fixed-point rounding (REQ-2.7): a combination
+#: of ``requantize_form = fixed_point`` takes the float64 quotient (TensorFlow Lite's QuantizeMultiplier) and
+#: leaves the float-multiplier variants :data:`NOT_TAKEN`, a float-multiplier one leaves the fixed-point rounding so.
+FORM_VARIANTS = ("requantize_form", "fixed_point_rounding")
+VARIANTS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in (*REGISTRY_VARIANTS, *FORM_VARIANTS)}
+#: The value of a dimension whose step the combination's form does not take.
+NOT_TAKEN = "not_taken"
+#: The float-multiplier variants a fixed-point combination does not take.
+FLOAT_ONLY = ("requantize_precision", "requantize_zero_point", "requantize_rounding")
+#: TensorFlow Lite's derivation of the fixed-point multiplier (REQ-2.2, REQ-2.3) from the float64 quotient.
+FIXED_POINT_DERIVATION = {"multiplier_order": "float64_quotient", "multiplier_rounding": "half_away_from_zero",
+                          "shift_limits": "tflite"}
 #: Where a convolution's padding comes from: the input zero point (ONNX) or the raw code 0.
 PADDING = registry_values("conv_padding")
 CONV_VARIANTS: dict[str, tuple[str, ...]] = {**VARIANTS, "conv_padding": PADDING}
@@ -64,6 +76,7 @@ GRANULARITIES = ("per_tensor", "per_channel")
 #: ONNX Runtime's MLAS requantization (REQ-1): the combination the probes' rival values are shown against.
 ONNXRUNTIME = {"requantize_multiplier_order": "product_then_quotient", "requantize_precision": "float32",
                "requantize_zero_point": "after_rounding", "requantize_rounding": "half_to_even",
+               "requantize_form": "float_multiplier", "fixed_point_rounding": NOT_TAKEN,
                "conv_padding": "input_zero_point"}
 
 
@@ -86,6 +99,8 @@ class Probe:
     pads: tuple[int, int, int, int] | None = None
     #: The ``requantize_rounding`` value under which the probe separates the values of ``separates``.
     rounding: str = "half_to_even"
+    #: Further variant values (name, value) under which it separates them, beside ONNX Runtime's.
+    under: tuple[tuple[str, str], ...] = ()
 
     def arguments(self, per_channel: bool = False) -> tuple:
         """The ONNX input order: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point;
@@ -119,9 +134,14 @@ def conv_output_as_matmul(probe: Probe, output: np.ndarray) -> np.ndarray:
 def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
     """The uint8 output of ``probe`` (matmul-shaped for a matmul probe) under one combination: refq's
     ``qlinear_matmul``, or for a padding probe refq's ``qlinear_conv`` with ``conv_padding``."""
-    options = {"precision": variants["requantize_precision"], "zero_point_placement": variants["requantize_zero_point"],
-               "rounding": variants.get("requantize_rounding", "half_to_even"),
-               "multiplier_order": variants["requantize_multiplier_order"]}
+    if variants.get("requantize_form", "float_multiplier") == "fixed_point":
+        options = {"form": "fixed_point", "fixed_point_rounding": variants["fixed_point_rounding"],
+                   **FIXED_POINT_DERIVATION}
+    else:
+        options = {"precision": variants["requantize_precision"],
+                   "zero_point_placement": variants["requantize_zero_point"],
+                   "rounding": variants.get("requantize_rounding", "half_to_even"),
+                   "multiplier_order": variants["requantize_multiplier_order"]}
     if probe.pads is None:
         return qlinear_matmul(*probe.arguments(), **options)
     inputs, attributes = probe.conv_arguments()
@@ -129,7 +149,17 @@ def predict(probe: Probe, variants: dict[str, str]) -> np.ndarray:
 
 
 def combinations(operation: str = "qlinear_matmul") -> list[dict[str, str]]:
-    return every_combination(CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS)
+    """Every float-multiplier combination of REQ-1's values, then every fixed-point rounding (REQ-2.7)."""
+    dimensions = CONV_VARIANTS if operation == "qlinear_conv" else VARIANTS
+    float_dimensions = {name: values for name, values in dimensions.items() if name not in FORM_VARIANTS}
+    padding = {"conv_padding": PADDING} if operation == "qlinear_conv" else {}
+    floats = [{**combination, "requantize_form": "float_multiplier", "fixed_point_rounding": NOT_TAKEN}
+              for combination in every_combination(float_dimensions)]
+    fixed = [{"requantize_multiplier_order": FIXED_POINT_DERIVATION["multiplier_order"],
+              **{name: NOT_TAKEN for name in FLOAT_ONLY}, "requantize_form": "fixed_point",
+              "fixed_point_rounding": rounding, **padding_values}
+             for rounding in VARIANTS["fixed_point_rounding"] for padding_values in every_combination(padding)]
+    return floats + fixed
 
 
 # --- discriminating inputs ------------------------------------------------------------
@@ -186,6 +216,27 @@ def truncation_probes() -> list[Probe]:
     return probes
 
 
+def wide_multiplier(combination: dict[str, str]) -> bool:
+    """Whether the combination keeps the float64 quotient as its multiplier (REQ-1.1), unlike every other,
+    whose multiplier is a float32 value."""
+    return (combination["requantize_multiplier_order"], combination["requantize_precision"]) == \
+        ("float64_quotient", "float64")
+
+
+def below_tie_probes() -> list[Probe]:
+    """The precision under ``requantize_rounding = half_away_from_zero``, where a tie rounds the same way from
+    both sides: sums $\\pm(2^{e} + 2^{s-1} - d)$ with the multiplier $2^{-s}$, just inside a tie. Float32 rounds
+    the sum onto the tie, which rounds away to $2^{e-s} + 1$; float64 keeps it inside and gives $2^{e-s}$."""
+    probes = []
+    for exponent, shift, offset in ((25, 18, 1), (26, 19, 3)):
+        row, column = exact_products(2**exponent + 2 ** (shift - 1) - offset, 8192)
+        for sign, zero_point in ((1, 0), (-1, 200)):
+            probes.append(Probe(f"below-tie-accumulator-{'+' if sign > 0 else '-'}(2^{exponent}+2^{shift - 1}-{offset})",
+                                "requantize_precision", row[None], 0, (sign * column)[:, None].astype(np.int8),
+                                F32(1), F32(1), F32(2.0**shift), zero_point, rounding="half_away_from_zero"))
+    return probes
+
+
 def order_probes(per_order: int = 3, seed: int = 11, rounding: str = "half_to_even") -> list[Probe]:
     """For each rival order, ``per_order`` scale triples on which its multiplier differs from
     $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_a s_b) / s_y)$, each with one accumulator on which the two give
@@ -226,11 +277,84 @@ def _separates_only_order(probe: Probe, order: str, rounding: str = "half_to_eve
     base_order = ONNXRUNTIME["requantize_multiplier_order"]
     outputs: dict[str, set[bytes]] = {base_order: set(), order: set()}
     for combination in combinations():
+        if combination["requantize_form"] != "float_multiplier" or wide_multiplier(combination):
+            continue  # the fixed-point and float64-quotient rules have probes of their own
         if combination.get("requantize_rounding", "half_to_even") != rounding:
             continue  # each rounding has probes of its own: one accumulator rarely separates the orders under both
         if combination["requantize_multiplier_order"] in outputs:
             outputs[combination["requantize_multiplier_order"]].add(predict(probe, combination).tobytes())
     return len(outputs[base_order]) == 1 and len(outputs[order]) == 1 and outputs[base_order] != outputs[order]
+
+
+def wide_multiplier_probes(seed: int = 14) -> list[Probe]:
+    """``float64_quotient`` under ``requantize_precision = float64`` keeps the float64 quotient (REQ-1.1), which
+    the float32 multipliers of the other orders are rounded from: per ``requantize_rounding`` value, scales and
+    an accumulator on which the float64 quotient's output differs from every other order's in float64."""
+    rng = np.random.default_rng(seed)
+    probes: list[Probe] = []
+    for rounding in VARIANTS["requantize_rounding"]:
+        under = (("requantize_precision", "float64"),)
+        while len(probes) < len(VARIANTS["requantize_rounding"]) and not any(p.rounding == rounding for p in probes):
+            a_scale, b_scale = F32(rng.uniform(0.001, 0.1)), F32(rng.uniform(0.001, 0.1))
+            y_scale = F32(a_scale * b_scale * rng.uniform(50, 3000))
+            wide = float(a_scale) * float(b_scale) / float(y_scale)
+            sums = np.arange(1, int(200 / wide), dtype=np.int64)
+            wide_output = ROUNDINGS[rounding](sums * wide)
+            apart = np.ones(sums.size, bool)
+            for order, multiplier in MULTIPLIER_ORDERS.items():
+                if order != "float64_quotient":
+                    apart &= ROUNDINGS[rounding](sums * np.float64(multiplier(a_scale, b_scale, y_scale))) != wide_output
+            for total in sums[apart][:1]:
+                row, column = exact_products(int(total), 64)
+                probe = Probe(f"wide-multiplier-{rounding}", "requantize_multiplier_order", row[None], 0,
+                              column[:, None], a_scale, b_scale, y_scale, 0, rounding=rounding, under=under)
+                if _separates_order_in(probe, "float64", rounding):
+                    probes.append(probe)
+    return probes
+
+
+def _separates_order_in(probe: Probe, precision: str, rounding: str) -> bool:
+    """Under ``precision`` and ``rounding``, each zero point placement gives ``float64_quotient`` an output of its
+    own among the multiplier orders."""
+    for placement in VARIANTS["requantize_zero_point"]:
+        outputs = [predict(probe, {"requantize_multiplier_order": order, "requantize_precision": precision,
+                                   "requantize_zero_point": placement, "requantize_rounding": rounding}).tobytes()
+                   for order in VARIANTS["requantize_multiplier_order"]]
+        wide = outputs[VARIANTS["requantize_multiplier_order"].index("float64_quotient")]
+        if outputs.count(wide) != 1:
+            return False
+    return True
+
+
+def fixed_point_probes(seed: int = 15) -> list[Probe]:
+    """``requantize_form = fixed_point`` against TensorFlow Lite's reference FULLY_CONNECTED rule, the float64
+    quotient rounded half away from zero: the 31-bit multiplier $M \\cdot 2^{-s}$ is within $2^{-32}$ of the
+    float64 quotient, so per ``fixed_point_rounding`` value an accumulator whose product lies between a half
+    and the other multiplier's, where the two round apart (a tie from above, never on one)."""
+    rng = np.random.default_rng(seed)
+    float_rule = {"requantize_multiplier_order": "float64_quotient", "requantize_precision": "float64",
+                  "requantize_rounding": "half_away_from_zero"}
+    probes: list[Probe] = []
+    for rounding in VARIANTS["fixed_point_rounding"]:
+        under = (*float_rule.items(), ("fixed_point_rounding", rounding))
+        found = False
+        while not found:
+            a_scale, b_scale = F32(rng.uniform(0.001, 0.1)), F32(rng.uniform(0.001, 0.1))
+            y_scale = F32(a_scale * b_scale * rng.uniform(50, 3000))
+            wide = float(a_scale) * float(b_scale) / float(y_scale)
+            sums = np.arange(1, int(200 / wide), dtype=np.int64)
+            close = np.flatnonzero(np.abs(sums * wide - np.floor(sums * wide) - 0.5) < 1e-6)
+            for total in sums[close]:
+                row, column = exact_products(int(total), 64)
+                probe = Probe(f"fixed-point-{rounding}", "requantize_form", row[None], 0, column[:, None], a_scale,
+                              b_scale, y_scale, 0, rounding="half_away_from_zero", under=under)
+                fixed = predict(probe, {"requantize_form": "fixed_point", "fixed_point_rounding": rounding})
+                if all(not np.array_equal(fixed, predict(probe, {**float_rule, "requantize_zero_point": placement}))
+                       for placement in VARIANTS["requantize_zero_point"]):
+                    probes.append(probe)
+                    found = True
+                    break
+    return probes
 
 
 def padding_probes() -> list[Probe]:
@@ -254,6 +378,9 @@ def probes() -> tuple[Probe, ...]:
     table = (*tie_probes(), *precision_probes(), *order_probes())
     if "toward_zero" in VARIANTS.get("requantize_rounding", ()):
         table += (*truncation_probes(), *order_probes(per_order=2, seed=12, rounding="toward_zero"))
+    if "half_away_from_zero" in VARIANTS.get("requantize_rounding", ()):
+        table += (*below_tie_probes(), *order_probes(per_order=2, seed=13, rounding="half_away_from_zero"))
+    table += (*wide_multiplier_probes(), *fixed_point_probes())
     assert len({probe.name for probe in table}) == len(table), "probe names must be unique"
     return table
 
@@ -270,13 +397,23 @@ def declared_combination(profile, operation: str) -> dict[str, str] | None:
     """The combination ``profile`` (a registry profile name) declares, or None when it names no REQ-1 values."""
     from refq.registry.profiles import REQUANTIZE_PROFILES_BY_NAME
 
-    values = REQUANTIZE_PROFILES_BY_NAME.get(profile) if isinstance(profile, str) else None
-    if values is None or values.requantize.get("requantize_form") != "float_multiplier":
+    record = REQUANTIZE_PROFILES_BY_NAME.get(profile) if isinstance(profile, str) else None
+    if record is None:
         return None
-    combination = {name: values.requantize.get(name, "half_to_even") for name in VARIANTS}
-    if operation == "qlinear_conv":
-        combination["conv_padding"] = "input_zero_point"
-    return combination
+    values = {**record.requantize, **record.requantize_per_operation.get(operation, {})}
+    padding = {"conv_padding": "input_zero_point"} if operation == "qlinear_conv" else {}
+    if values.get("requantize_form") == "fixed_point":
+        derivation = {"multiplier_order": values["requantize_multiplier_order"],
+                      "multiplier_rounding": values["multiplier_rounding"], "shift_limits": values["shift_limits"]}
+        if derivation != FIXED_POINT_DERIVATION or values["multiplier_bits"] != "32":
+            return None  # a fixed-point rule the probes do not enumerate (TOSA's shift limits)
+        return {"requantize_multiplier_order": values["requantize_multiplier_order"],
+                **{name: NOT_TAKEN for name in FLOAT_ONLY}, "requantize_form": "fixed_point",
+                "fixed_point_rounding": values["fixed_point_rounding"], **padding}
+    if values.get("requantize_form") != "float_multiplier":
+        return None
+    combination = {name: values.get(name, "half_to_even") for name in REGISTRY_VARIANTS}
+    return {**combination, "requantize_form": "float_multiplier", "fixed_point_rounding": NOT_TAKEN, **padding}
 
 
 class IntegerChapter:
@@ -384,7 +521,7 @@ def probe_table() -> str:
     lines = ["| probe | separates | scales (a, b, y) | y zero point | onnxruntime rule | rival value: output |",
              "|---|---|---|---|---|---|"]
     for probe in probes_for("qlinear_conv"):
-        rule = {**ONNXRUNTIME, "requantize_rounding": probe.rounding}
+        rule = {**ONNXRUNTIME, "requantize_rounding": probe.rounding, **dict(probe.under)}
         expected = predict(probe, rule)
         rivals = []
         for value in CONV_VARIANTS[probe.separates]:

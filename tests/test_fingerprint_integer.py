@@ -3,6 +3,8 @@ qlinear_conv, per tensor and per channel."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from refq.errors import RefqTypeError
 from refq.integer_ops.qlinear import qlinear_conv, qlinear_matmul
 from refq.registry.profiles import PROFILES_BY_NAME, REQUANTIZE_PROFILES_BY_NAME
 from refq.registry.variants import VARIANTS_BY_NAME
+from tests.oracle import requantize as requantize_oracle
 
 
 def test_variants_are_the_registry_values():
@@ -27,7 +30,7 @@ def test_probes_discriminate(operation):
     assert len(table) >= 20
     for probe in table:
         base = {name: fi.ONNXRUNTIME[name] for name in fi.combinations(operation)[0]}
-        base["requantize_rounding"] = probe.rounding
+        base.update({"requantize_rounding": probe.rounding, **dict(probe.under)})
         expected = fi.predict(probe, base)
         rivals = [value for value in fi.CONV_VARIANTS[probe.separates] if value != base[probe.separates]]
         assert any(not np.array_equal(fi.predict(probe, {**base, probe.separates: value}), expected)
@@ -67,11 +70,33 @@ def numpy_accumulator(probe, padding: str = "input_zero_point") -> np.ndarray:
     return sums
 
 
+def fixed_point_predict(probe, sums, rounding: str) -> np.ndarray:
+    """TensorFlow Lite's QuantizeMultiplier and MultiplyByQuantizedMultiplier from the exact oracle
+    (tests/oracle/requantize.py): rational roundings, none of refq's shifts."""
+    real = Fraction(float(probe.a_scale)) * Fraction(float(probe.b_scale)) / Fraction(float(probe.y_scale))
+    multiplier, shift = requantize_oracle.fixed_point_multiplier(Fraction(float(real)), 32, "half_away_from_zero",
+                                                                 "tflite")
+    apply = {"single_round": requantize_oracle.apply_single_round,
+             "double_round": requantize_oracle.apply_double_round,
+             "double_round_ties_up": requantize_oracle.apply_double_round_ties_up}[rounding]
+    scaled = np.array([apply(int(total), multiplier, shift) for total in sums.ravel()]).reshape(sums.shape)
+    return np.clip(scaled + probe.y_zero_point, 0, 255).astype(np.uint8)
+
+
+def half_away(values):
+    return np.sign(values) * np.floor(np.abs(values) + 0.5)
+
+
 def numpy_predict(probe, variants) -> np.ndarray:
     """An independent oracle of the fingerprint's predictions: plain numpy, none of refq's REQ kernels."""
-    multiplier = MULTIPLIER_ORDERS[variants["requantize_multiplier_order"]](
-        np.float32(probe.a_scale), np.float32(probe.b_scale), np.float32(probe.y_scale))
     sums = numpy_accumulator(probe, variants.get("conv_padding", "input_zero_point"))
+    if variants.get("requantize_form", "float_multiplier") == "fixed_point":
+        return fixed_point_predict(probe, sums, variants["fixed_point_rounding"])
+    order = variants["requantize_multiplier_order"]
+    multiplier = MULTIPLIER_ORDERS[order](np.float32(probe.a_scale), np.float32(probe.b_scale),
+                                          np.float32(probe.y_scale))
+    if order == "float64_quotient" and variants["requantize_precision"] == "float64":
+        multiplier = np.float64(probe.a_scale) * np.float64(probe.b_scale) / np.float64(probe.y_scale)
     zero_point = probe.y_zero_point
     with np.errstate(over="ignore"):
         if variants["requantize_precision"] == "float32":
@@ -80,7 +105,8 @@ def numpy_predict(probe, variants) -> np.ndarray:
         else:
             scaled = sums.astype(np.float64) * np.float64(multiplier)
             shifted = scaled + np.float64(zero_point)
-    rounding = {"half_to_even": np.rint, "toward_zero": np.trunc}[variants.get("requantize_rounding", "half_to_even")]
+    rounding = {"half_to_even": np.rint, "toward_zero": np.trunc,
+                "half_away_from_zero": half_away}[variants.get("requantize_rounding", "half_to_even")]
     if variants["requantize_zero_point"] == "after_rounding":
         result = rounding(scaled.astype(np.float64)) + zero_point
     else:
@@ -145,8 +171,8 @@ def test_fingerprint_requantization(backend_name):
     """Each backend is consistent with exactly one combination, its profile's requantize values, for
     both operations at both granularities (and pads with the input zero point)."""
     backend = backend_or_skip(backend_name)
-    profile = REQUANTIZE_PROFILES_BY_NAME[backend.profile].requantize
-    expected = {name: profile.get(name, "half_to_even") for name in fi.REGISTRY_VARIANTS}
+    expected = fi.declared_combination(backend.profile, "qlinear_matmul")
+    assert expected["requantize_form"] == "float_multiplier"
     result = fi.fingerprint_requantization(backend)
     assert not any(isinstance(value, str) for value in result.observed.values()), result.observed
     assert result.consistent == [expected]

@@ -245,8 +245,16 @@ def test_profiles_cover_generated_cases():
                                                          "multiplier_order": "product_then_quotient",
                                                          "rounding": "half_to_even"}
     assert integer_profile("onnx-reference").accumulator_overflow == "wrap"
+    assert integer_profile("tflite", "qlinear_matmul").requantize == {
+        "precision": "float64", "zero_point_placement": "after_rounding", "multiplier_order": "float64_quotient",
+        "rounding": "half_away_from_zero"}
+    assert integer_profile("tflite", "qlinear_conv").requantize == {
+        "form": "fixed_point", "multiplier_order": "float64_quotient", "multiplier_rounding": "half_away_from_zero",
+        "shift_limits": "tflite", "fixed_point_rounding": "double_round"}
+    assert integer_profile("tflite-optimized", "qlinear_matmul").requantize["fixed_point_rounding"] == \
+        "double_round_ties_up"
     with pytest.raises(RefqValueError, match="^profile: "):
-        integer_profile("tflite")
+        integer_profile("tosa")
     for name in ("matmul_integer", "qlinear_matmul", "conv_integer", "qlinear_conv"):
         assert OPERATIONS_BY_NAME[name].reference == f"refq.integer_ops.profiles:{name}_outcomes"
 

@@ -20,9 +20,10 @@ from refq.registry.operations import OPERATIONS
 #: The profiles the checked-in vectors of matmul_integer and conv_integer name. A subset of
 #: ``refq.integer_ops.profiles.INTEGER_PROFILES``.
 PROFILES = ("onnx", "onnxruntime", "onnx-reference")
-#: The QLinear operations also carry the PyTorch profiles (FBGEMM, QNNPACK, PT2E's reference representation):
-#: they requantize differently (REQ-1.1 multiplier order, REQ-1.5 rounding) and their adapters run the vectors.
-QLINEAR_PROFILES = (*PROFILES, "pytorch", "pytorch-qnnpack", "pytorch-pt2e")
+#: The QLinear operations also carry the PyTorch profiles (FBGEMM, QNNPACK, PT2E's reference representation)
+#: and the LiteRT ones (reference, optimized and XNNPACK kernels): they requantize differently (REQ-1.1
+#: multiplier order, REQ-1.5 rounding, REQ-2.7 fixed point) and their adapters run the vectors.
+QLINEAR_PROFILES = (*PROFILES, "pytorch", "pytorch-qnnpack", "pytorch-pt2e", "tflite", "tflite-optimized", "xnnpack")
 TYPES = (np.uint8, np.int8)
 
 

@@ -26,6 +26,22 @@ from refq.backends.litert_model import SingleOperator, Tensor, run
 _QUANTIZE_DTYPES = ("int8", "uint8", "int16")
 
 
+def _as_int8(values, zero_point, output_zero_point):
+    """uint8 activations and output as TFLite's int8 kernels take them: codes and zero points less 128, which
+    leaves every q - z, and so the accumulator and the requantized value before its zero point, unchanged; the
+    int8 output plus 128 is the uint8 output (its clamp to [-128, 127] is the clamp to [0, 255]). Returns the
+    int8 values and zero points and the offset to add back (0 when they are int8 already)."""
+    values, output_zero = np.asarray(values), np.asarray(output_zero_point)
+    if values.dtype == np.uint8 and output_zero.dtype == np.uint8:
+        shift = lambda codes: (np.asarray(codes).astype(np.int16) - 128).astype(np.int8)  # noqa: E731
+        return shift(values), shift(zero_point), shift(output_zero), 128
+    return values, zero_point, output_zero_point, 0
+
+
+def _restore(output: np.ndarray, offset: int) -> np.ndarray:
+    return (output.astype(np.int16) + offset).astype(np.uint8) if offset else output
+
+
 def _symmetric_int16(call, operation: str) -> None:
     """TFLite's int16 quantization is symmetric: its kernels refuse a zero point other than 0."""
     if call.dtype == "int16" and np.any(call.zero_point != 0):
@@ -69,7 +85,8 @@ class LiteRtBackend:
 
     def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
         """FULLY_CONNECTED int8: ``a`` [M, K] the input, ``b`` [K, N] the weights (stored [N, K], zero point 0,
-        per tensor or per column), output int8 [M, N]."""
+        per tensor or per column), output int8 [M, N]; uint8 ``a`` and output are run as int8 (:func:`_as_int8`)."""
+        a, a_zero_point, y_zero_point, offset = _as_int8(a, a_zero_point, y_zero_point)
         a, b = np.asarray(a), np.asarray(b)
         for name, value in (("a", a), ("b", b), ("y_zero_point", np.asarray(y_zero_point))):
             if value.dtype != np.int8:
@@ -93,7 +110,78 @@ class LiteRtBackend:
              Tensor(weights.shape, np.int8, b_scales, np.zeros(b_scales.size, np.int64), 0, weights), None],
             Tensor((a.shape[0], columns), np.int8, np.float32(y_scale), y_zero),
             "FullyConnectedOptions", {"keepNumDims": False} if not per_channel else {})
-        return run(model, [a], self.resolver)
+        return _restore(run(model, [a], self.resolver), offset)
+
+    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
+                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                     strides=None) -> np.ndarray:
+        """CONV_2D (``group`` 1) or DEPTHWISE_CONV_2D (``group`` = input channels), int8: ``x`` NCHW is fed as
+        NHWC, ``w`` (zero point 0, one scale or one per output channel) stored OHWI (depthwise: 1HWO), the
+        bias int32; the padding must be TFLite's VALID (none) or SAME (the extra row or column after); uint8
+        ``x`` and output are run as int8 (:func:`_as_int8`)."""
+        from refq.integer_ops.conv import conv_geometry
+
+        x, x_zero_point, y_zero_point, offset = _as_int8(x, x_zero_point, y_zero_point)
+        x, w = np.asarray(x), np.asarray(w)
+        for name, value in (("x", x), ("w", w), ("y_zero_point", np.asarray(y_zero_point))):
+            if value.dtype != np.int8:
+                raise NotImplementedError(f"{name}: TFLite's integer CONV_2D takes int8, not {value.dtype}")
+        geometry = conv_geometry(x.shape, w.shape, auto_pad=auto_pad, dilations=dilations, group=group,
+                                 kernel_shape=kernel_shape, pads=pads, strides=strides)
+        out_channels, channels = geometry.out_channels, geometry.channels
+        depthwise = geometry.group > 1
+        if depthwise and geometry.group != channels:
+            raise NotImplementedError("group: TFLite has CONV_2D (group 1) and DEPTHWISE_CONV_2D (group = channels)")
+        x_zero, w_zero, y_zero = (np.asarray(z).reshape(-1) for z in (x_zero_point, w_zero_point, y_zero_point))
+        w_scales = np.asarray(w_scale, np.float32).reshape(-1)
+        if x_zero.size != 1 or y_zero.size != 1 or np.asarray(x_scale).size != 1 or np.asarray(y_scale).size != 1:
+            raise NotImplementedError("CONV_2D: x and y have one scale and zero point each")
+        if np.any(w_zero != 0):
+            raise NotImplementedError("w_zero_point: TFLite's int8 weights are symmetric (zero point 0)")
+        if w_scales.size not in (1, out_channels):
+            raise NotImplementedError("w_scale: one scale, or one per output channel")
+        padding = _tflite_padding(geometry)
+        if depthwise:
+            weights = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (1, kH, kW, M)
+            operator, options_type, axis = "DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", 3
+            options = {"depthMultiplier": out_channels // channels}
+        else:
+            weights = np.ascontiguousarray(w.transpose(0, 2, 3, 1))  # (M, kH, kW, C)
+            operator, options_type, axis, options = "CONV_2D", "Conv2DOptions", 0, {}
+        from ai_edge_litert import schema_py_generated as schema
+
+        options.update({"padding": getattr(schema.Padding, padding), "strideH": geometry.strides[0],
+                        "strideW": geometry.strides[1], "dilationHFactor": geometry.dilations[0],
+                        "dilationWFactor": geometry.dilations[1]})
+        bias = np.zeros(out_channels, np.int32) if B is None else np.asarray(B, np.int32)
+        bias_scales = (np.float32(x_scale) * w_scales).astype(np.float32)  # as many as the weight scales
+        image = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        output_shape = (geometry.batch, geometry.out_height, geometry.out_width, out_channels)
+        model = SingleOperator(
+            operator,
+            [Tensor(image.shape, np.int8, np.float32(x_scale), x_zero),
+             Tensor(weights.shape, np.int8, w_scales, np.zeros(w_scales.size, np.int64), axis, weights),
+             Tensor(bias.shape, np.int32, bias_scales, np.zeros(bias_scales.size, np.int64), 0, bias)],
+            Tensor(output_shape, np.int8, np.float32(y_scale), y_zero), options_type, options)
+        return _restore(np.ascontiguousarray(run(model, [image], self.resolver).transpose(0, 3, 1, 2)), offset)
+
+
+def _tflite_padding(geometry) -> str:
+    """TFLite's padding name for the geometry's explicit pads: VALID (none) or SAME (the output size
+    ceil(n / stride), the total padding split with the odd row or column after)."""
+    if not any(geometry.pads):
+        return "VALID"
+    sizes = ((geometry.height, geometry.out_height), (geometry.width, geometry.out_width))
+    same = []
+    for axis, (size, out) in enumerate(sizes):
+        extent = geometry.dilations[axis] * (geometry.kernel[axis] - 1) + 1
+        total = max((out - 1) * geometry.strides[axis] + extent - size, 0)
+        same.append((total // 2, total - total // 2))
+    (top, bottom), (left, right) = same
+    if out != -(-size // geometry.strides[1]) or sizes[0][1] != -(-sizes[0][0] // geometry.strides[0]) \
+            or geometry.pads != (top, left, bottom, right):
+        raise NotImplementedError(f"pads {list(geometry.pads)}: TFLite pads VALID (none) or SAME")
+    return "SAME"
 
 
 class LiteRtOptimizedBackend(LiteRtBackend):
@@ -117,13 +205,21 @@ class LiteRtOptimizedBackend(LiteRtBackend):
         self._whole_groups(q)
         return super().dequantize_linear(q, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype)
 
+    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
+                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                     strides=None) -> np.ndarray:
+        """CONV_2D only: the optimized DEPTHWISE_CONV_2D follows no one rule refq names (measured: a few
+        elements of a random layer each disagree with every fixed_point_rounding value)."""
+        if group != 1:
+            raise NotImplementedError("group: the optimized DEPTHWISE_CONV_2D's requantization is no refq rule")
+        return super().qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
+                                    auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+                                    pads=pads, strides=strides)
+
     def _whole_groups(self, values) -> None:
         if np.size(values) % self.GROUP:
             raise NotImplementedError(f"{np.size(values)} values: the optimized kernels' last size % "
                                       f"{self.GROUP} follow the reference rule, which no variant expresses")
-
-    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
-        raise NotImplementedError("the optimized FULLY_CONNECTED's ties-up rounding shift is no refq rule yet")
 
 
 class XnnpackBackend(LiteRtBackend):
@@ -140,6 +236,27 @@ class XnnpackBackend(LiteRtBackend):
             if not np.all(np.isfinite(np.float32(1) / np.asarray(scale, np.float32))):
                 raise NotImplementedError("scale: XNNPACK crashes on a scale whose float32 reciprocal is infinite")
         return super().quantize_linear(x, scale, zero_point, axis=axis, block_size=block_size, dtype=dtype)
+
+    def qlinear_matmul(self, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point) -> np.ndarray:
+        _xnnpack_scale_in_range(a_scale, b_scale, y_scale)
+        return super().qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point)
+
+    def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
+                     auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                     strides=None) -> np.ndarray:
+        _xnnpack_scale_in_range(x_scale, w_scale, y_scale)
+        return super().qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
+                                    auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+                                    pads=pads, strides=strides)
+
+
+def _xnnpack_scale_in_range(a_scale, b_scale, y_scale) -> None:
+    """XNNPACK's operators refuse a requantization scale fl32(fl32(s_a * s_b) / s_y) of 256 or more (its
+    create functions return an error, and the model fails to prepare)."""
+    with np.errstate(over="ignore"):
+        scale = np.float32(a_scale) * np.asarray(b_scale, np.float32) / np.float32(y_scale)
+    if np.any(~(scale < np.float32(256))):
+        raise NotImplementedError("XNNPACK refuses a requantization scale of 256 or more")
 
 
 __all__ = ["LiteRtBackend", "LiteRtOptimizedBackend", "XnnpackBackend"]

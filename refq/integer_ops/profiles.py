@@ -36,18 +36,30 @@ class IntegerProfile:
 #: requantization precision open) and the float-multiplier backends (pytorch: FBGEMM's quantized
 #: linear / conv2d, whose rules are ONNX Runtime's).
 INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference", "pytorch",
-                                     "pytorch-qnnpack", "pytorch-pt2e", "xnnpack")
+                                     "pytorch-qnnpack", "pytorch-pt2e", "xnnpack", "tflite", "tflite-optimized")
 
 
-def integer_profile(name) -> IntegerProfile:
-    """INT-5.1: the profile's rules for the integer operations, read from the registry."""
+def requantize_values(name: str, operation: str | None = None) -> dict[str, str]:
+    """INT-4.4: the profile's requantization variant values for ``operation``: its ``requantize`` values,
+    replaced by its ``requantize_per_operation`` ones where the backend's kernel for that operation
+    requantizes differently (TensorFlow Lite's reference FULLY_CONNECTED and CONV_2D)."""
     from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
+    profile = EVERY_PROFILE_BY_NAME[name]
+    return {**profile.requantize, **profile.requantize_per_operation.get(operation, {})}
+
+
+def integer_profile(name, operation: str | None = None) -> IntegerProfile:
+    """INT-5.1: the profile's rules for the integer operations (for ``operation``), read from the registry."""
     if not isinstance(name, str) or name not in INTEGER_PROFILES:
         raise invalid("profile", "one of " + ", ".join(INTEGER_PROFILES), name)
-    values = EVERY_PROFILE_BY_NAME[name].requantize
+    values = requantize_values(name, operation)
     requantize = None
-    if "requantize_precision" in values:
+    if values.get("requantize_form") == "fixed_point":
+        requantize = {"form": "fixed_point", "multiplier_order": values["requantize_multiplier_order"],
+                      "multiplier_rounding": values["multiplier_rounding"], "shift_limits": values["shift_limits"],
+                      "fixed_point_rounding": values["fixed_point_rounding"]}
+    elif "requantize_precision" in values:
         requantize = {"precision": values["requantize_precision"],
                       "zero_point_placement": values["requantize_zero_point"],
                       "multiplier_order": values["requantize_multiplier_order"],
@@ -60,13 +72,16 @@ def conversion_outcome(profile: IntegerProfile, accumulator, a_scale, b_scale, y
                        channel_axis: int) -> np.ndarray | None:
     """INT-5.2, REQ-1.6: under a profile that converts the scaled accumulator to int32 before clamping,
     the elements whose conversion overflows are unpredictable (None: none)."""
+    from refq.integer_ops.qlinear import multiplier_precision
     from refq.requantize.conversion import conversion_overflow_mask
     from refq.requantize.float_multiplier import requantize_multiplier
 
     if profile.conversion_overflow != "unpredictable" or profile.requantize is None:
         return None
     variants = profile.requantize
-    multiplier = requantize_multiplier(a_scale, b_scale, y_scale, "float32", variants["multiplier_order"])
+    multiplier = requantize_multiplier(a_scale, b_scale, y_scale,
+                                       multiplier_precision(variants["precision"], variants["multiplier_order"]),
+                                       variants["multiplier_order"])
     mask = conversion_overflow_mask(accumulator, multiplier, axis=channel_axis if multiplier.size > 1 else None,
                                     precision=variants["precision"])
     return mask if mask.any() else None
@@ -120,7 +135,7 @@ def conv_integer_outcomes(x, w, x_zero_point=None, w_zero_point=None, *, profile
 def qlinear_matmul_outcomes(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
                             profile="onnx"):
     """INT-5.3: ``qlinear_matmul`` under ``profile``."""
-    rules = integer_profile(profile)
+    rules = integer_profile(profile, "qlinear_matmul")
     output, unpredictable = requantized_outcomes(
         lambda **variants: qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
                                           y_zero_point, **variants), rules)
@@ -135,7 +150,7 @@ def qlinear_matmul_outcomes(a, a_scale, a_zero_point, b, b_scale, b_zero_point, 
 def qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
                           profile="onnx", **attributes):
     """INT-5.3: ``qlinear_conv`` under ``profile``."""
-    rules = integer_profile(profile)
+    rules = integer_profile(profile, "qlinear_conv")
     output, unpredictable = requantized_outcomes(
         lambda **variants: qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
                                         B, **attributes, **variants), rules)

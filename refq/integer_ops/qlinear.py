@@ -12,9 +12,12 @@ from refq.integer_ops.matmul import dot_products, matmul_operands
 from refq.integer_ops.operands import INPUT_DTYPES, integer_input
 from refq.registry.variants import variant_code
 from refq.requantize import requantize_float, requantize_multiplier
+from refq.requantize.fixed_point import requantize_tflite
 
 #: The kernel code of ``conv_padding = zero`` (the registry variant).
 ZERO_PADDING = variant_code("conv_padding", "zero", "conv_padding")
+#: The code of ``requantize_form = fixed_point``.
+FIXED_POINT = variant_code("requantize_form", "fixed_point", "form")
 
 
 def output_type(y_zero_point, fallback: np.dtype) -> str:
@@ -42,9 +45,36 @@ def channel_scales(scale, channels: int, argument: str) -> np.ndarray:
     return values
 
 
+def multiplier_precision(precision: str, multiplier_order: str) -> str:
+    """INT-4.4, REQ-1.1: the multiplier is rounded to float32, except ``float64_quotient``'s, which is rounded once to
+    the working precision (TensorFlow Lite's reference FULLY_CONNECTED keeps the float64 quotient)."""
+    return precision if multiplier_order == "float64_quotient" else "float32"
+
+
+def requantize_accumulator(accumulator, a_scale, b_scales, y_scale, y_zero_point, dtype: str, axis, *, precision: str,
+                           zero_point_placement: str, rounding: str, multiplier_order: str, form: str,
+                           multiplier_rounding: str, shift_limits: str, fixed_point_rounding: str) -> np.ndarray:
+    """INT-4.4: the accumulator requantized by REQ-1 (``form = float_multiplier``) or, with
+    ``form = fixed_point``, by TensorFlow Lite's fixed-point rule (REQ-2.7) from the float64 multiplier."""
+    a_value = single_value(scale_array(a_scale, "a_scale"), "a_scale")
+    y_value = single_value(scale_array(y_scale, "y_scale"), "y_scale")
+    y_zero = None if y_zero_point is None else single_value(y_zero_point, "y_zero_point")
+    if variant_code("requantize_form", form, "form") == FIXED_POINT:
+        real = requantize_multiplier(a_value, b_scales, y_value, "float64", multiplier_order)
+        return requantize_tflite(accumulator, real, y_zero, dtype=dtype, axis=axis,
+                                 multiplier_rounding=multiplier_rounding, shift_limits=shift_limits,
+                                 rounding=fixed_point_rounding)
+    multiplier = requantize_multiplier(a_value, b_scales, y_value, multiplier_precision(precision, multiplier_order),
+                                       multiplier_order)
+    return requantize_float(accumulator, multiplier, y_zero, dtype=dtype, axis=axis, precision=precision,
+                            rounding=rounding, zero_point_placement=zero_point_placement)
+
+
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
                    precision: str = "float32", zero_point_placement: str = "after_rounding",
-                   rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient") -> np.ndarray:
+                   rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient",
+                   form: str = "float_multiplier", multiplier_rounding: str = "half_away_from_zero",
+                   shift_limits: str = "tflite", fixed_point_rounding: str = "double_round") -> np.ndarray:
     """INT-4.2: ONNX ``QLinearMatMul``: $y = \\operatorname{requantize}\\big((A - z_A)(B - z_B),\\ s_A s_B / s_Y,\\ z_Y\\big)$.
 
     The int32 product is INT-2.4's; the multiplier is REQ-1.1's
@@ -61,14 +91,13 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     b_scales = channel_scales(b_scale, columns, "b_scale")
     if b_scales.size > 1 and operands.b_is_vector:
         raise invalid("b_scale", "a single value when b is 1-D", b_scales.shape)
-    multiplier = requantize_multiplier(single_value(scale_array(a_scale, "a_scale"), "a_scale"), b_scales,
-                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32",
-                                       multiplier_order)
     dtype = output_type(y_zero_point, np.asarray(a).dtype)
-    y_zero = None if y_zero_point is None else single_value(y_zero_point, "y_zero_point")
-    axis = accumulator.ndim - 1 if multiplier.size > 1 else None
-    return requantize_float(accumulator, multiplier, y_zero, dtype=dtype, axis=axis, precision=precision,
-                            rounding=rounding, zero_point_placement=zero_point_placement)
+    axis = accumulator.ndim - 1 if b_scales.size > 1 else None
+    return requantize_accumulator(accumulator, a_scale, b_scales, y_scale, y_zero_point, dtype, axis,
+                                  precision=precision, zero_point_placement=zero_point_placement, rounding=rounding,
+                                  multiplier_order=multiplier_order, form=form,
+                                  multiplier_rounding=multiplier_rounding, shift_limits=shift_limits,
+                                  fixed_point_rounding=fixed_point_rounding)
 
 
 def bias_values(bias, out_channels: int) -> np.ndarray | None:
@@ -87,7 +116,9 @@ def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_
                  auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
                  precision: str = "float32", zero_point_placement: str = "after_rounding",
                  rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient",
-                 conv_padding: str = "input_zero_point") -> np.ndarray:
+                 conv_padding: str = "input_zero_point", form: str = "float_multiplier",
+                 multiplier_rounding: str = "half_away_from_zero", shift_limits: str = "tflite",
+                 fixed_point_rounding: str = "double_round") -> np.ndarray:
     """INT-4.3: ONNX ``QLinearConv``: the INT-3.4 convolution plus the int32 bias ``B`` (wrapping),
     requantized per output channel $m$ with the multiplier $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_x s_{w,m}) / s_y)$.
 
@@ -109,12 +140,11 @@ def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_
         attributes = {**attributes, "auto_pad": "NOTSET", "pads": None}
     w_scales = channel_scales(w_scale, out_channels, "w_scale")
     accumulator = conv_accumulator(x, w, x_zero_point, w_zero_point, bias_values(B, out_channels), **attributes)
-    multiplier = requantize_multiplier(single_value(scale_array(x_scale, "x_scale"), "x_scale"), w_scales,
-                                       single_value(scale_array(y_scale, "y_scale"), "y_scale"), "float32",
-                                       multiplier_order)
     dtype = output_type(y_zero_point, np.asarray(x).dtype)
-    y_zero = None if y_zero_point is None else single_value(y_zero_point, "y_zero_point")
-    axis = 1 if multiplier.size > 1 else None
-    return requantize_float(accumulator, multiplier, y_zero, dtype=dtype, axis=axis, precision=precision,
-                            rounding=rounding, zero_point_placement=zero_point_placement)
+    axis = 1 if w_scales.size > 1 else None
+    return requantize_accumulator(accumulator, x_scale, w_scales, y_scale, y_zero_point, dtype, axis,
+                                  precision=precision, zero_point_placement=zero_point_placement, rounding=rounding,
+                                  multiplier_order=multiplier_order, form=form,
+                                  multiplier_rounding=multiplier_rounding, shift_limits=shift_limits,
+                                  fixed_point_rounding=fixed_point_rounding)
 

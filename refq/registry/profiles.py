@@ -18,6 +18,9 @@ class Profile:
     quantize_per_axis: dict[str, str] = field(default_factory=dict)
     #: Variant values for requantization (REQ); empty where the backend has no integer layers refq covers.
     requantize: dict[str, str] = field(default_factory=dict)
+    #: Values that replace ``requantize``'s for one operation (by name), where the backend's kernel for it
+    #: requantizes differently from its others.
+    requantize_per_operation: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Variant values for ggml's block types (GGF); empty where the backend has none.
     gguf: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
@@ -46,6 +49,15 @@ _REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "requantize_multiplier_o
                       "shift_limits": "tflite", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
                       "accumulator": "int32", "accumulator_overflow": "unpredictable"}
 _REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}
+# TFLite's reference FULLY_CONNECTED (measured, LiteRT 2.3 BUILTIN_REF): round(double(acc) * (double(s_x) * s_w / s_y))
+# half away from zero, + z_y, clamped; the double-to-int32 cast of a value beyond int32 is undefined.
+_REQUANTIZE_TFLITE_FULLY_CONNECTED = {
+    "requantize_form": "float_multiplier", "requantize_multiplier_order": "float64_quotient",
+    "requantize_precision": "float64", "requantize_zero_point": "after_rounding",
+    "requantize_rounding": "half_away_from_zero", "requantize_conversion_overflow": "unpredictable"}
+# TFLite's optimized FULLY_CONNECTED and CONV_2D (measured, BUILTIN_WITHOUT_DEFAULT_DELEGATES): the doubling high
+# multiply, then a rounding right shift whose ties go up.
+_REQUANTIZE_TFLITE_OPTIMIZED = {**_REQUANTIZE_TFLITE, "fixed_point_rounding": "double_round_ties_up"}
 _REQUANTIZE_TFLITE["average_division"] = "rounded_integer_division"
 _REQUANTIZE_TOSA["average_division"] = "tosa_reciprocal"
 # FBGEMM's requantization (torch.ops.quantized.linear / conv2d) is MLAS's: measured bit-identical.
@@ -139,6 +151,7 @@ PROFILES: tuple[Profile, ...] = (
          "conversion_overflow": "unpredictable", "nan": "unpredictable"},
         {**_DEQUANTIZE_STANDARD, "dequantize_precision": "float64"},
         requantize=dict(_REQUANTIZE_TFLITE),
+        requantize_per_operation={"qlinear_matmul": dict(_REQUANTIZE_TFLITE_FULLY_CONNECTED)},
         sources=("tensorflow/lite/kernels/internal/reference/quantize.h: "
                  "static_cast<int32>(TfLiteRound(val / static_cast<float>(scale))) + zero_point, then clamp",
                  "tensorflow/lite/kernels/internal/reference/dequantize.h: "
@@ -146,16 +159,17 @@ PROFILES: tuple[Profile, ...] = (
                  "measured: ai-edge-litert 2.3.0, BUILTIN_REF: QUANTIZE, DEQUANTIZE, FULLY_CONNECTED per tensor and "
                  "per channel (refq/backends/litert.py, tests/test_litert.py)"),
         notes="TfLiteRound is std::round (ties away from zero). The int32 cast of NaN or of a value outside int32 "
-              "is undefined behaviour in C++: unpredictable. Measured, not yet expressed: the reference "
-              "FULLY_CONNECTED requantizes with the float64 multiplier (s_x * s_w) / s_y, round(double(acc) * m) half "
-              "away from zero, + z_y, not with the fixed-point multiplier this profile names (REQ-2); refq's "
-              "requantize_rounding has no half-away value yet, so qlinear_matmul has no rules under this profile and the tflite backend offers no qlinear_conv.",
+              "is undefined behaviour in C++: unpredictable. The reference FULLY_CONNECTED (qlinear_matmul) "
+              "requantizes with the float64 multiplier (s_x * s_w) / s_y: round(double(acc) * m) half away from "
+              "zero, + z_y (requantize_per_operation); CONV_2D (qlinear_conv) with the fixed-point multiplier "
+              "(REQ-2.7, MultiplyByQuantizedMultiplier).",
     ),
     Profile(
         "tflite-optimized", "TensorFlow Lite optimized kernels (LiteRT's BUILTIN_WITHOUT_DEFAULT_DELEGATES op resolver)",
         {**_TORCH_RECIPROCAL, "saturation": "convert_then_clamp", "conversion_overflow": "unpredictable",
          "nan": "unpredictable"},
         {**_DEQUANTIZE_STANDARD, "dequantize_formula": "multiply_then_subtract"},
+        requantize=dict(_REQUANTIZE_TFLITE_OPTIMIZED),
         sources=("tensorflow/lite/kernels/internal/optimized/optimized_ops.h: AffineQuantize (x * (1 / scale), "
                  "rounded to nearest even), Dequantize",
                  "measured: ai-edge-litert 2.3.0, BUILTIN_WITHOUT_DEFAULT_DELEGATES: QUANTIZE, DEQUANTIZE"),
@@ -163,8 +177,9 @@ PROFILES: tuple[Profile, ...] = (
               "at scale 1, where the reference kernel gives 1 and 3) in blocks of 8 values; the last size % 8 values "
               "take the reference rule (x / scale, ties away), which no variant says yet (measured on sizes that are "
               "multiples of 8). DEQUANTIZE computes q * scale - zero_point * "
-              "scale. The optimized FULLY_CONNECTED and CONV_2D requantize with a doubling high multiply and a "
-              "rounding shift whose ties go up, which refq's qlinear operations do not compute: not offered.",
+              "scale. The optimized FULLY_CONNECTED and CONV_2D requantize with the fixed-point multiplier, a "
+              "doubling high multiply and a rounding shift whose ties go up (fixed_point_rounding = "
+              "double_round_ties_up: m = 1/4 takes 1 to 1 and -10 to -2).",
     ),
     Profile(
         "xnnpack", "TensorFlow Lite with its default XNNPACK delegate (LiteRT's BUILTIN op resolver)",

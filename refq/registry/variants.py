@@ -166,6 +166,9 @@ VARIANTS: tuple[Variant, ...] = (
             ("single_round", "once, ties toward +infinity (TOSA SINGLE_ROUND, TFLite's TFLITE_SINGLE_ROUNDING build)"),
             ("double_round", "at bit 31 (ties toward +infinity), then at bit s (ties away from zero) when s > 31 "
                              "(TOSA DOUBLE_ROUND, gemmlowp, TFLite's default build)"),
+            ("double_round_ties_up", "at bit 31 (ties toward +infinity), then at bit s (ties toward +infinity "
+                                     "too) when s > 31 (TensorFlow Lite's optimized kernels: a doubling high "
+                                     "multiply, then a rounding right shift)"),
         ),
     ),
     Variant(
@@ -213,6 +216,8 @@ VARIANTS: tuple[Variant, ...] = (
             ("half_to_even", "to the nearest integer, ties to even (cvtps2dq under the default MXCSR, nearbyint)"),
             ("toward_zero", "the fraction dropped: a float-to-int32 cast (PyTorch 2 export's reference "
                             "representation, out_dtype(mul, int32, ...))"),
+            ("half_away_from_zero", "to the nearest integer, ties away from zero (std::round: TensorFlow Lite's "
+                                    "reference FULLY_CONNECTED)"),
         ),
     ),
     Variant(

@@ -33,6 +33,7 @@ INT48_MAX = 2**47 - 1
 # fixed_point_rounding
 SINGLE_ROUND = 0
 DOUBLE_ROUND = 1
+DOUBLE_ROUND_TIES_UP = 2
 # shift_limits
 TOSA_LIMITS = 0
 TFLITE_LIMITS = 1
@@ -208,6 +209,82 @@ def multiply_by_quantized_multiplier_single_round(x, multiplier, exponent):
 
 
 @kernel
+def rounding_shift_ties_up(x, exponent):
+    """REQ-2.7: $x / 2^{k}$ rounded to nearest, ties toward $+\\infty$: $\\lfloor (x + 2^{k-1}) / 2^{k} \\rfloor$
+    ($x$ itself for $k = 0$), the rounding right shift of ruy and of NEON's ``srshl``."""
+    if exponent == 0:
+        return np.int64(x)
+    return (np.int64(x) + (np.int64(1) << (exponent - 1))) >> exponent
+
+
+@kernel
+def multiply_by_quantized_multiplier_ties_up(x, multiplier, exponent):
+    """REQ-2.7: TensorFlow Lite's optimized kernels: as :func:`multiply_by_quantized_multiplier`, but the
+    final division by $2^{-e}$ rounds ties toward $+\\infty$ instead of away from zero."""
+    left = exponent if exponent > 0 else 0
+    right = -exponent if exponent < 0 else 0
+    shifted = wrap_int32(np.int64(x) * (np.int64(1) << left))
+    return rounding_shift_ties_up(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+@kernel
+def requantize_tflite_value(accumulator, multiplier, exponent, zero_point, qmin, qmax, rounding):
+    """REQ-2.7: one accumulator through TensorFlow Lite's ``MultiplyByQuantizedMultiplier`` in the form
+    ``rounding`` (a ``fixed_point_rounding`` code), plus the output zero point, clamped."""
+    if rounding == DOUBLE_ROUND:
+        scaled = multiply_by_quantized_multiplier(accumulator, multiplier, exponent)
+    elif rounding == DOUBLE_ROUND_TIES_UP:
+        scaled = multiply_by_quantized_multiplier_ties_up(accumulator, multiplier, exponent)
+    else:
+        scaled = multiply_by_quantized_multiplier_single_round(accumulator, multiplier, exponent)
+    return min(max(scaled + zero_point, np.int64(qmin)), np.int64(qmax))
+
+
+@kernel
+def requantize_tflite_channels(accumulator3, multiplier, exponent, zero_point, qmin, qmax, rounding, out3):
+    """REQ-2.7 on every element of the ``(outer, channels, inner)`` view, channel ``c`` taking
+    ``multiplier[c]``, ``exponent[c]`` and ``zero_point[c]`` (index 0 when one is given)."""
+    outer, channels, inner = accumulator3.shape
+    per_channel = multiplier.size > 1
+    for o in range(outer):
+        for c in range(channels):
+            k = c if per_channel else 0
+            for i in range(inner):
+                out3[o, c, i] = requantize_tflite_value(accumulator3[o, c, i], multiplier[k], exponent[k],
+                                                        zero_point[k], qmin, qmax, rounding)
+
+
+def requantize_tflite(accumulator, real_multiplier, zero_point=None, *, dtype="int8", axis=None,
+                      multiplier_rounding: str = "half_away_from_zero", shift_limits: str = "tflite",
+                      rounding: str = "double_round", out=None) -> np.ndarray:
+    """REQ-2.7: requantize int32 accumulators as TensorFlow Lite's integer kernels do: each float64
+    ``real_multiplier`` (one, or one per index of ``axis``) becomes $(M, e)$ by REQ-2.2 and REQ-2.3
+    (``QuantizeMultiplier``), applied by ``MultiplyByQuantizedMultiplier`` in the form ``rounding``
+    (``double_round``: the default build, REQ-2.5; ``single_round``: ``TFLITE_SINGLE_ROUNDING``;
+    ``double_round_ties_up``: the optimized kernels), then $+ z_y$ and clamped."""
+    code = variant_code("fixed_point_rounding", rounding, "rounding")
+    limits = variant_code("shift_limits", shift_limits, "shift_limits")
+    if limits == TOSA_LIMITS:
+        raise invalid("shift_limits", "'tflite' or 'tflite_single_round' (TOSA's RESCALE is "
+                      "requantize_fixed_point)", shift_limits)
+    target = target_type(dtype)
+    values = _integer_array(accumulator, "accumulator", INT32_MIN, INT32_MAX, f"integers in [{INT32_MIN}, {INT32_MAX}] (int32)")
+    reals = np.asarray(real_multiplier, np.float64).reshape(-1)
+    pairs = [fixed_point_multiplier(float(real), rounding=multiplier_rounding, shift_limits=shift_limits)
+             for real in reals]
+    multipliers = np.array([m for m, _ in pairs], np.int64)
+    exponents = np.array([31 - shift for _, shift in pairs], np.int64)
+    layout = granularity(values.shape, multipliers.shape if multipliers.size != 1 or axis is not None else (1,),
+                         axis, None)
+    zero_points = zero_point_array(zero_point, target, multipliers.shape).reshape(-1)
+    result = output_array(out, values.shape, target.container)
+    shape3 = (layout.outer, layout.length, layout.inner)
+    requantize_tflite_channels(np.ascontiguousarray(values).reshape(shape3), multipliers, exponents, zero_points,
+                               target.qmin, target.qmax, code, result.reshape(shape3))
+    return result
+
+
+@kernel
 def requantize_fixed_point_value(accumulator, multiplier, shift, zero_point, qmin, qmax, double_round, scale32):
     """REQ-2.6: TOSA ``RESCALE`` of one accumulator: scale (REQ-2.4), add the output zero point, saturate.
 
@@ -261,7 +338,10 @@ def requantize_fixed_point_with_outcomes(accumulator, multiplier, shift, zero_po
                                          rounding: str = "double_round", bits: int = 32,
                                          out=None) -> tuple[np.ndarray, np.ndarray]:
     """REQ-2.6: :func:`requantize_fixed_point`, also returning where the result is unpredictable."""
-    double_round = variant_code("fixed_point_rounding", rounding, "rounding") == DOUBLE_ROUND
+    rounding_code = variant_code("fixed_point_rounding", rounding, "rounding")
+    if rounding_code == DOUBLE_ROUND_TIES_UP:
+        raise invalid("rounding", "'single_round' or 'double_round' (TOSA's RESCALE has no ties-up shift)", rounding)
+    double_round = rounding_code == DOUBLE_ROUND
     bits = _bits_argument(bits)
     scale32 = bits == 32
     if double_round and not scale32:

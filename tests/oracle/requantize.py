@@ -90,6 +90,15 @@ def apply_double_round(value: int, multiplier: int, shift: int) -> int:
     return round_fraction(Fraction(high, 2 ** (shift - 31)), "half_away_from_zero")
 
 
+def apply_double_round_ties_up(value: int, multiplier: int, shift: int) -> int:
+    """TensorFlow Lite's optimized kernels: round at bit 31, then the rest of the way, both ties toward
+    +infinity; one rounding when s <= 31."""
+    if shift <= 31:
+        return apply_single_round(value, multiplier, shift)
+    high = round_fraction(Fraction(value * multiplier, 2**31), "half_toward_positive")
+    return round_fraction(Fraction(high, 2 ** (shift - 31)), "half_toward_positive")
+
+
 def gemmlowp_high_mul(a: int, b: int) -> int:
     """The doubling high multiply as a rounding of a*b / 2^31 (ties toward +infinity), saturated."""
     if a == b == -(2**31):
