@@ -1,0 +1,281 @@
+"""AFF-3 and AFF-4: the loops generated per variant combination (refq/affine/loops.py).
+
+``quantize`` and ``dequantize`` run the loop compiled for their variant codes. Each is
+compared, bit for bit, with the general loops (``quantize_blocks`` and ``dequantize_blocks``:
+the step functions with every code a runtime argument) on every element, unpredictable
+ones included, and with the exact oracle (tests/oracle/affine.py) on every element the
+profile defines, for every built-in profile, per tensor, per axis and blocked, on adversarial
+inputs: exact ties and their neighbours for both scale operations, the saturation bounds,
+signed zeros, subnormals, infinities, NaN payloads, and quotients around 2^31 and 2^63.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from refq.affine import dequantize, quantize_with_outcomes
+from refq.affine.dequantize import dequantize_blocks
+from refq.affine.parameters import granularity, scale_array, target_type, zero_point_array
+from refq.affine.profiles import resolve_variants
+from refq.affine.quantize import quantize_blocks
+from refq.registry.profiles import PROFILES
+from refq.registry.variants import VARIANTS
+from tests.adversarial import adversarial_inputs
+from tests.oracle import affine as oracle
+
+PROFILE_NAMES = [profile.name for profile in PROFILES]
+DTYPES = [f"{kind}{bits}" for kind in ("int", "uint") for bits in range(1, 17)]
+#: Scales: ordinary, a power of two (exact reciprocal), one whose reciprocal is inexact, a tiny
+#: one (quotients past 2^31 and 2^63 from ordinary inputs), a subnormal one (1 / s overflows).
+SCALES = (np.float32(0.1), np.float32(2.0**-10), np.float32(0.00214854861), np.float32(3.0e-39),
+          np.float32(1e-45))
+
+
+def general_quantize(x, scale, zero_point, dtype, narrow, axis, block_size, profile, overrides):
+    """The general loop on the same parameters: ``(values, unpredictable)``."""
+    target = target_type(dtype, narrow)
+    scales = scale_array(scale)
+    layout = granularity(x.shape, scales.shape, axis, block_size)
+    zero_points = zero_point_array(zero_point, target, scales.shape)
+    codes = {name: value.code for name, value in
+             resolve_variants(profile, "quantize", per_axis=layout.kind != "per_tensor", overrides=overrides).items()}
+    scale3 = scales.reshape(layout.scale_shape3)
+    with np.errstate(divide="ignore", over="ignore"):
+        reciprocal3 = (np.float32(1) / scale3).astype(np.float32)
+    x3 = x.reshape(layout.outer, layout.length, layout.inner)
+    out3 = np.empty(x3.shape, np.int64)
+    unpredictable3 = np.zeros(x3.shape, np.bool_)
+    quantize_blocks(x3, scale3, reciprocal3, zero_points.reshape(layout.scale_shape3), layout.block, target.qmin,
+                    target.qmax, codes["scale_operation"], codes["precision"], codes["zero_point_placement"],
+                    codes["rounding"], codes["saturation"], codes["conversion_overflow"], codes["nan"], out3,
+                    unpredictable3)
+    return out3.reshape(x.shape), unpredictable3.reshape(x.shape)
+
+
+def names_of(profile: str, per_axis: bool, overrides: dict[str, str]) -> dict[str, str]:
+    return {name: value.name for name, value in
+            resolve_variants(profile, "quantize", per_axis=per_axis, overrides=overrides).items()}
+
+
+def layouts(x: np.ndarray, scale, zero_point: int):
+    """The same inputs per tensor, per axis (runs along the last axis, and runs of one element) and
+    blocked (a scale per block and per inner index): ``(x, scale, zero_point, axis, block_size)``."""
+    yield x, scale, zero_point, None, None
+    size = x.size - x.size % 3
+    rows = x[:size].reshape(3, -1)
+    factors = np.array([1, 2, 0.75], np.float32)
+    with np.errstate(over="ignore", under="ignore"):
+        scales = (factors * scale).astype(np.float32)
+    scales[scales == 0] = scale
+    zero_points = np.array([zero_point, 0, zero_point], np.int64)
+    yield rows, scales, zero_points, 0, None
+    yield np.ascontiguousarray(rows.T), scales, zero_points, 1, None
+    columns = np.ascontiguousarray(rows.T)  # (n, 3): blocks of 4 along axis 0, a scale per column
+    blocks = -(-columns.shape[0] // 4)
+    yield columns, np.tile(scales, (blocks, 1)), np.tile(zero_points, (blocks, 1)), 0, 4
+
+
+def expanded(parameter, shape, axis, block_size):
+    """Each element's scale or zero point (a plain numpy broadcast, apart from refq)."""
+    parameter = np.asarray(parameter)
+    if axis is None:
+        return np.broadcast_to(parameter, shape)
+    if block_size is None:
+        view = [1] * len(shape)
+        view[axis] = shape[axis]
+        return np.broadcast_to(parameter.reshape(view), shape)
+    return np.repeat(parameter, block_size, axis=axis)[tuple(slice(0, n) for n in shape)]
+
+
+def check_quantize(x, scale, zero_point, dtype, narrow, axis, block_size, profile, overrides, with_oracle):
+    values, unpredictable = quantize_with_outcomes(x, scale, zero_point, dtype=dtype, narrow=narrow, axis=axis,
+                                                   block_size=block_size, profile=profile, **overrides)
+    general, general_unpredictable = general_quantize(x, scale, zero_point, dtype, narrow, axis, block_size,
+                                                      profile, overrides)
+    mismatch = np.flatnonzero((values.astype(np.int64) != general).ravel())
+    assert mismatch.size == 0, (profile, dtype, axis, x.ravel()[mismatch[:5]])
+    assert np.array_equal(unpredictable, general_unpredictable), (profile, dtype, axis)
+    if not with_oracle:
+        return x.size
+    qmin, qmax = target_type(dtype, narrow).qmin, target_type(dtype, narrow).qmax
+    variants = names_of(profile, axis is not None, overrides)
+    scales, zero_points = expanded(scale, x.shape, axis, block_size), expanded(zero_point, x.shape, axis, block_size)
+    for index in np.ndindex(x.shape):
+        expected, expected_unpredictable = oracle.oracle_quantize(
+            x[index], scales[index], int(zero_points[index]), qmin, qmax, variants)
+        assert bool(unpredictable[index]) == expected_unpredictable, (profile, dtype, index, x[index])
+        if not expected_unpredictable:
+            assert int(values[index]) == expected, (profile, dtype, index, x[index], scales[index])
+    return x.size
+
+
+def inputs_for(dtype: str, narrow: bool, scale, zero_point: int, limit: int) -> np.ndarray:
+    target = target_type(dtype, narrow)
+    return adversarial_inputs(scale, zero_point, target.qmin, target.qmax, limit=limit)
+
+
+#: The dtypes checked against the oracle (every dtype is checked against the general loop).
+ORACLE_CASES = (("int8", False, 3), ("int8", True, -3), ("uint8", False, 128), ("int4", False, 2),
+                ("uint16", False, 40000), ("int16", False, -32768))
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_quantize_loops_every_profile(profile):
+    """Every dtype, narrow or not, every layout, every scale: the generated loop equals the general
+    loop; the ORACLE_CASES equal the oracle too."""
+    compared = 0
+    for dtype, narrow in itertools.product(DTYPES, (False, True)):
+        if narrow and dtype in ("int1", "uint1") or narrow and dtype.startswith("u"):
+            continue
+        target = target_type(dtype, narrow)
+        zero_point = min(max(target.qmin + (target.qmax - target.qmin) // 3, target.qmin), target.qmax)
+        for scale in SCALES:
+            x = inputs_for(dtype, narrow, scale, zero_point, limit=60)
+            for case in layouts(x, scale, zero_point):
+                compared += check_quantize(*case[:3], dtype, narrow, *case[3:], profile, {}, False)
+    for dtype, narrow, zero_point in ORACLE_CASES:
+        for scale in (np.float32(0.00214854861), np.float32(3.0e-39), np.float32(1e-45)):
+            x = inputs_for(dtype, narrow, scale, zero_point, limit=150)
+            for case in list(layouts(x, scale, zero_point))[:2]:
+                compared += check_quantize(*case[:3], dtype, narrow, *case[3:], profile, {}, True)
+    assert compared > 100_000
+
+
+def override_sets():
+    """One variant value at a time, away from each profile's own: every value of every quantize
+    variant in the company of every profile's other values, where AFF-5.1 allows it."""
+    for profile in PROFILE_NAMES:
+        for variant in VARIANTS:
+            if variant.operation != "quantize":
+                continue
+            for value in variant.values:
+                if value.name in ("exact",):  # rational, no generated loop (AFF-3.8)
+                    continue
+                overrides = {variant.name: value.name}
+                try:
+                    resolve_variants(profile, "quantize", overrides=overrides)
+                except ValueError:
+                    continue
+                yield profile, overrides
+
+
+@pytest.mark.parametrize("profile, overrides", list(override_sets()),
+                         ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={w}" for k, w in v.items()))
+def test_quantize_loops_every_variant_value(profile, overrides):
+    """The float64 precision, every rounding mode, every saturation and NaN rule: generated loop,
+    general loop and oracle agree (int8 with a zero point, per tensor and per axis)."""
+    for scale in (np.float32(0.00214854861), np.float32(3.0e-39)):
+        x = inputs_for("int8", False, scale, 5, limit=80)
+        for case in list(layouts(x, scale, 5))[:3]:
+            check_quantize(*case[:3], "int8", False, *case[3:], profile, overrides, case[3] is None)
+        x = inputs_for("uint16", False, scale, 40000, limit=80)
+        check_quantize(x, scale, 40000, "uint16", False, None, None, profile, overrides, False)
+
+
+def test_quantize_loop_convert_then_clamp_wraps_at_two_to_the_31():
+    """convert_then_clamp: n + z wraps in int32 for n >= 2^31 - z (z > 0: qmin) and n < -2^31 - z
+    (z < 0: qmax); float32 holds integers of spacing 128 just below 2^31, so the first bound sits
+    between two of them for most z. The general loop, the generated one and the oracle agree."""
+    below = np.float32(2.0**31 - 128 * 3)
+    integers = np.concatenate([np.nextafter(np.float32(2.0**31), np.float32(0)) - np.arange(0, 6, dtype=np.float32)
+                               * 128, np.array([below])]).astype(np.float32)
+    x = np.concatenate([integers, -integers, np.float32([2.0**31, -(2.0**31)])])
+    for zero_point in (-32768, -300, -129, -128, -1, 0, 1, 127, 128, 200, 384, 385, 32767):
+        for overrides in ({}, {"conversion_overflow": "integer_indefinite"}, {"nan": "converted"},
+                          {"rounding": "floor"}):
+            check_quantize(x, np.float32(1), zero_point, "int16", False, None, None, "tflite", overrides, True)
+
+
+def test_fused_step_compiles_to_llvm_fma():
+    """The compiled fused step is LLVM's fma (a fresh, uncached compilation, which Numba lets one
+    inspect), not the float64 steps of the interpreted form."""
+    import numba
+
+    from refq.affine import fma
+
+    fresh = numba.njit(cache=False)(fma.fused_multiply_add_float32.py_func)
+    assert fresh(np.float32(1.5), np.float32(2.0), np.float32(3.0)) == np.float32(6.0)
+    (text,) = fresh.inspect_llvm().values()
+    assert "llvm.fma.f32" in text and "fadd double" not in text
+
+
+def general_dequantize(q, scale, zero_point, dtype, axis, block_size, profile, overrides):
+    target = target_type(dtype, False, max_bits=32)
+    scales = scale_array(scale)
+    layout = granularity(q.shape, scales.shape, axis, block_size)
+    zero_points = zero_point_array(zero_point, target, scales.shape)
+    variants = resolve_variants(profile, "dequantize", overrides=overrides)
+    out = np.empty(q.shape, np.float32)
+    dequantize_blocks(q.reshape(layout.outer, layout.length, layout.inner), scales.reshape(layout.scale_shape3),
+                      zero_points.reshape(layout.scale_shape3), layout.block, variants["dequantize_formula"].code,
+                      variants["dequantize_precision"].code, variants["dequantize_difference"].code,
+                      out.reshape(layout.outer, layout.length, layout.inner))
+    return out
+
+
+def dequantize_inputs(dtype: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Every value of types up to 12 bits; the ends, the zero and random values of wider ones."""
+    target = target_type(dtype, False, max_bits=32)
+    container = np.int64
+    if target.qmax - target.qmin < 4096:
+        q = np.arange(target.qmin, target.qmax + 1, dtype=container)
+    else:
+        ends = np.array([target.qmin, target.qmin + 1, target.qmax - 1, target.qmax, 0, 1], dtype=container)
+        q = np.concatenate([ends, rng.integers(target.qmin, target.qmax, 3000, endpoint=True)]).astype(container)
+    zero_point = target.qmin + (target.qmax - target.qmin) // 3
+    return q, zero_point
+
+
+DEQUANTIZE_OVERRIDES = [{}] + [{variant.name: value.name} for variant in VARIANTS if variant.operation == "dequantize"
+                               for value in variant.values]
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_dequantize_loops_every_profile(profile):
+    """Every dtype up to 32 bits, per tensor and per axis, every single-variant override: the
+    generated loop equals the general loop bit for bit (NaNs of inf - inf included), and the
+    oracle on a sample."""
+    rng = np.random.default_rng(17)
+    scales = (np.float32(0.00214854861), np.float32(3.0e-39), np.float32(1e-45), np.float32(3.0e38))
+    dtypes = DTYPES + ["int32", "uint32"]
+    compared = 0
+    for dtype, overrides, scale in itertools.product(dtypes, DEQUANTIZE_OVERRIDES, scales):
+        q, zero_point = dequantize_inputs(dtype, rng)
+        container = np.int64 if dtype != "uint32" else np.uint32
+        q = q.astype(container)
+        flat = dequantize(q, scale, zero_point, dtype=dtype, profile=profile, **overrides)
+        expected = general_dequantize(q, scale, zero_point, dtype, None, None, profile, overrides)
+        assert np.array_equal(flat.view(np.uint32), expected.view(np.uint32)), (profile, dtype, overrides, scale)
+        rows = q[: q.size - q.size % 2].reshape(2, -1)
+        per_axis = np.array([scale, np.float32(0.5)], np.float32)
+        zero_points = np.array([zero_point, 0], np.int64)
+        got = dequantize(rows, per_axis, zero_points, dtype=dtype, axis=0, profile=profile, **overrides)
+        expected = general_dequantize(rows, per_axis, zero_points, dtype, 0, None, profile, overrides)
+        assert np.array_equal(got.view(np.uint32), expected.view(np.uint32)), (profile, dtype, overrides, "axis")
+        compared += q.size + rows.size
+        variants = {name: value.name for name, value in
+                    resolve_variants(profile, "dequantize", overrides=overrides).items()}
+        for i in rng.choice(q.size, min(12, q.size), replace=False):
+            expected_bits = oracle.oracle_dequantize(int(q[i]), scale, zero_point, variants)
+            assert int(flat[i:i + 1].view(np.uint32)[0]) == expected_bits, (profile, dtype, overrides, int(q[i]), scale)
+    assert compared > 100_000
+
+
+@pytest.mark.parametrize("dtype, container", [("int8", np.int8), ("uint8", np.uint8), ("int16", np.int16),
+                                              ("uint16", np.uint16), ("int32", np.int32)])
+def test_dequantize_range_check_skipped_only_when_the_type_fits(dtype, container):
+    """A container whose range is the target's needs no check; narrow or wider targets still refuse
+    values outside their range."""
+    info = np.iinfo(container)
+    q = np.array([info.min, 0, info.max], dtype=container)
+    expected = np.array([info.min, 0, info.max]).astype(np.float32)  # 2^31 - 1 rounds to 2^31
+    assert dequantize(q, np.float32(1), dtype=dtype).tolist() == expected.tolist()
+    if dtype.startswith("int"):
+        with pytest.raises(ValueError, match="q"):
+            dequantize(q, np.float32(1), dtype=dtype, narrow=True)
+    narrower = {"int8": "int4", "uint8": "uint4", "int16": "int8", "uint16": "uint8", "int32": "int16"}[dtype]
+    with pytest.raises(ValueError, match="q"):
+        dequantize(q, np.float32(1), dtype=narrower)
