@@ -427,6 +427,69 @@ def test_fixed_point_kernels_jit_equals_pure_python():
         assert compiled == interpreted
 
 
+# --- REQ-2.7: TensorFlow Lite's fixed-point requantization ----------------------------------
+
+TFLITE_APPLY = {"single_round": oracle.apply_single_round, "double_round": oracle.apply_double_round,
+                "double_round_ties_up": oracle.apply_double_round_ties_up}
+
+
+@settings(max_examples=300)
+@given(value=st.one_of(st.integers(INT32_MIN, INT32_MAX), st.integers(-(2**12), 2**12)),
+       multiplier=st.one_of(st.integers(2**30, 2**31 - 1), st.sampled_from([2**30, 2**30 + 1, 2**31 - 1])),
+       shift=st.integers(31, 62))
+def test_tflite_forms_against_the_oracle(value, multiplier, shift):
+    """REQ-2.7 for right shifts (e <= 0): each fixed_point_rounding form of MultiplyByQuantizedMultiplier equals
+    the oracle's exact rational roundings."""
+    exponent = 31 - shift
+    assert fp.multiply_by_quantized_multiplier(value, multiplier, exponent) == \
+        oracle.apply_double_round(value, multiplier, shift)
+    assert fp.multiply_by_quantized_multiplier_ties_up(value, multiplier, exponent) == \
+        oracle.apply_double_round_ties_up(value, multiplier, shift)
+    assert fp.multiply_by_quantized_multiplier_single_round(value, multiplier, exponent) == \
+        oracle.apply_single_round(value, multiplier, shift)
+
+
+def test_ties_up_shift_examples():
+    """m = 1/4 (M = 2^30, e = -1): 1 -> 1 and -10 -> -2, where gemmlowp's shift gives 1 and -3 and one
+    rounding 0 and -2."""
+    assert [int(fp.multiply_by_quantized_multiplier_ties_up(v, 2**30, -1)) for v in (1, -10)] == [1, -2]
+    assert [int(fp.multiply_by_quantized_multiplier(v, 2**30, -1)) for v in (1, -10)] == [1, -3]
+    assert [int(fp.multiply_by_quantized_multiplier_single_round(v, 2**30, -1)) for v in (1, -10)] == [0, -2]
+    assert [int(fp.rounding_shift_ties_up(v, 1)) for v in (-5, -3, 3, 5, 4)] == [-2, -1, 2, 3, 2]
+
+
+@pytest.mark.parametrize("rounding", list(TFLITE_APPLY))
+def test_requantize_tflite_per_channel(rounding):
+    """REQ-2.7 on an NCHW accumulator with float64 multipliers per channel: QuantizeMultiplier (the oracle's
+    REQ-2.2 / REQ-2.3) and the form, + z, clamped; the JIT and the interpreter agree."""
+    rng = np.random.default_rng(27)
+    accumulator = rng.integers(-(2**20), 2**20, (2, 4, 3, 5)).astype(np.int32)
+    accumulator[0, :, 0, :3] = [[2**12, -(2**12), -3 * 2**12]] * 4  # ties at the final shift under 2^-13
+    multipliers = np.array([2.0**-13, 1e-4 * 1.000123, 3.7e-5, 0.0091], np.float64)
+    zero_points = np.array([-3, 0, 5, 127])
+    got = fp.requantize_tflite(accumulator, multipliers, zero_points, axis=1, rounding=rounding)
+    with pure_python():
+        interpreted = fp.requantize_tflite(accumulator, multipliers, zero_points, axis=1, rounding=rounding)
+    np.testing.assert_array_equal(got, interpreted)
+    for index in np.ndindex(accumulator.shape):
+        channel = index[1]
+        multiplier, shift = oracle.fixed_point_multiplier(Fraction(multipliers[channel]), 32, "half_away_from_zero",
+                                                          "tflite")
+        scaled = TFLITE_APPLY[rounding](int(accumulator[index]), multiplier, shift)
+        assert int(got[index]) == min(max(scaled + int(zero_points[channel]), -128), 127), index
+
+
+def test_requantize_tflite_rejects():
+    with pytest.raises(RefqValueError, match="^shift_limits: "):
+        fp.requantize_tflite(np.zeros(2, np.int32), 0.5, shift_limits="tosa")
+    with pytest.raises(RefqValueError, match="^rounding: "):
+        fp.requantize_tflite(np.zeros(2, np.int32), 0.5, rounding="nearest")
+    with pytest.raises(RefqValueError, match="^rounding: "):
+        fp.requantize_fixed_point(np.zeros(2, np.int32), 2**30, 40, rounding="double_round_ties_up")
+    with pytest.raises(RefqValueError, match="^accumulator: "):
+        fp.requantize_tflite(np.array([2**31]), 0.5)
+
+
 # --- REQ-3: accumulators --------------------------------------------------------------------
 
 
