@@ -9,7 +9,7 @@ Each call writes a one-operator ``.tflite`` model (:mod:`refq.backends.litert_mo
 The refq operations map onto TFLite operators as: ``quantize_linear`` -> QUANTIZE (float32 to int8,
 uint8 or int16, one scale), ``dequantize_linear`` -> DEQUANTIZE (int8, uint8, int16), ``qlinear_matmul``
 -> FULLY_CONNECTED (int8, 2-D, the weights ``b`` a constant of zero point 0, one scale or one per
-output column). What TFLite cannot express raises NotImplementedError. ADD, MUL and LOGISTIC compute
+output column), ``qlinear_conv`` -> CONV_2D or DEPTHWISE_CONV_2D (int8, VALID or SAME padding). What TFLite cannot express raises NotImplementedError. ADD, MUL and LOGISTIC compute
 TFLite's own fixed-point formulas, which no refq operation defines yet (refq's qlinear_add, qlinear_mul
 and qlinear_sigmoid are ONNX Runtime's): they are not offered.
 """
@@ -208,8 +208,8 @@ class LiteRtOptimizedBackend(LiteRtBackend):
     def qlinear_conv(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, *,
                      auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
                      strides=None) -> np.ndarray:
-        """CONV_2D only: the optimized DEPTHWISE_CONV_2D follows no one rule refq names (measured: a few
-        elements of a random layer each disagree with every fixed_point_rounding value)."""
+        """CONV_2D only: the optimized DEPTHWISE_CONV_2D rounds the ties of its output channels in whole groups of
+        8 up and those of the last M % 8 channels away from zero (measured), which no variant says yet."""
         if group != 1:
             raise NotImplementedError("group: the optimized DEPTHWISE_CONV_2D's requantization is no refq rule")
         return super().qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B,
