@@ -18,6 +18,7 @@ FIRST = 5
 #: Input classes mismatches are counted by, in the order an input is assigned to the first that fits.
 CLASSES = ("nan", "inf", "zero", "subnormal", "tie", "saturating", "other")
 RESULT_FORMAT = "refq-sweep-v1"
+GRID_FORMAT = "refq-sweep-grid-v1"
 
 
 @dataclass
@@ -163,6 +164,37 @@ def merge(paths) -> SweepResult:
     return combine([read(path) for path in paths])
 
 
+def grid_json(results: list[SweepResult]) -> dict:
+    """The JSON of a grid's results (one per parameter pair), as ``--json`` writes it for a grid."""
+    return {"format": GRID_FORMAT, "results": [result.to_json() for result in results]}
+
+
+def read_all(path: Path | str) -> list[SweepResult]:
+    """The results in a file: one sweep's (:func:`write`) or a grid's (:func:`grid_json`)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise invalid("--merge", "readable JSON shard results", f"{path}: {error}") from None
+    if isinstance(data, dict) and data.get("format") == GRID_FORMAT:
+        items = data.get("results")
+        if not isinstance(items, list) or not items:
+            raise invalid("--merge", "a grid result with a non-empty results list", path)
+        return [SweepResult.from_json(item) for item in items]
+    return [SweepResult.from_json(data)]
+
+
+def merge_all(paths) -> list[SweepResult]:
+    """Combine shard files of one sweep or of one grid: the results of each parameter pair are added up
+    apart, in the order the pairs first appear."""
+    groups: dict[str, list[SweepResult]] = {}
+    for path in paths:
+        for result in read_all(path):
+            identity = json.dumps([result.op, result.profile, result.parameters, result.source, result.backend],
+                                  sort_keys=True)
+            groups.setdefault(identity, []).append(result)
+    return [combine(results) for results in groups.values()]
+
+
 def summary(result: SweepResult) -> str:
     """The report printed at the end of a sweep."""
     parameters = " ".join(f"{key}={value}" for key, value in result.parameters.items())
@@ -189,3 +221,12 @@ def summary(result: SweepResult) -> str:
     if len(result.errors) > 5:
         lines.append(f"  ... {len(result.errors) - 5} more errors")
     return "\n".join(lines)
+
+
+def grid_summary(results: list[SweepResult]) -> str:
+    """The last line of a grid's report: how many parameter pairs differ."""
+    differing = [result for result in results if result.mismatches]
+    failing = [result for result in results if result.errors]
+    inputs = sum(result.inputs for result in results)
+    return (f"grid: {len(results)} parameter pairs, {inputs} inputs; {len(differing)} with mismatches, "
+            f"{len(failing)} with errors")

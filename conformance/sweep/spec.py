@@ -85,6 +85,26 @@ def quantize_parameters(scale, zero_point, dtype: str) -> dict:
     return {"scale": float(value.reshape(())), "zero_point": int(zero_point), "dtype": target.format.name}
 
 
+def parse_list(text: str, argument: str, kind) -> list:
+    """``a,b,c`` -> [kind(a), kind(b), kind(c)]: a grid axis of ``--scales`` or ``--zero-points``."""
+    if not isinstance(text, str) or not text.strip():
+        raise invalid(argument, "comma-separated values, e.g. 0.5,1,2", text)
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(kind(part.strip()))
+        except ValueError:
+            raise invalid(argument, f"comma-separated {kind.__name__} values", text) from None
+    if len(set(values)) != len(values):
+        raise invalid(argument, "values without repeats (a pair would be swept twice)", text)
+    return values
+
+
+def grid_parameters(scales, zero_points, dtype: str) -> list[dict]:
+    """Validated parameters of every (scale, zero point) pair, scales outermost."""
+    return [quantize_parameters(scale, zero_point, dtype) for scale in scales for zero_point in zero_points]
+
+
 def cast_parameters(to: str, saturate: bool) -> dict:
     from refq.registry import float_format
 

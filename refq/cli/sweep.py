@@ -15,6 +15,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--op", default="quantize_linear", choices=("quantize_linear", "cast"))
     parser.add_argument("--scale", type=float, help="quantize_linear: the scale (float32 > 0)")
     parser.add_argument("--zero-point", type=int, default=0, help="quantize_linear: the zero point (default 0)")
+    parser.add_argument("--scales", metavar="LIST",
+                        help="quantize_linear: a grid of scales, comma-separated (instead of --scale); every "
+                             "scale is swept with every zero point")
+    parser.add_argument("--zero-points", metavar="LIST",
+                        help="quantize_linear: a grid of zero points, comma-separated (instead of --zero-point)")
     parser.add_argument("--dtype", default="int8", help="quantize_linear: the integer type (default int8)")
     parser.add_argument("--to", help="cast: the target float format (float8_e4m3fn, bfloat16, ...)")
     parser.add_argument("--saturate", action="store_true", help="cast: saturate instead of overflowing")
@@ -25,6 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--range", metavar="START:END", help="only the patterns START..END-1 (hex allowed)")
     parser.add_argument("--shard", metavar="i/n", help="the i-th of n contiguous parts of the chunks (1-based)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="processes (default 1)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the chunks on the dask.distributed cluster at ADDRESS (tcp://host:8786): each "
+                             "worker runs the backend locally; a chunk lost with a worker is run again")
     parser.add_argument("--json", metavar="PATH", help="write the (shard) result as JSON for --merge")
     parser.add_argument("--merge", nargs="+", metavar="FILE", help="combine shard results and print the total")
     parser.add_argument("--timeout", type=float, default=600.0,
@@ -34,9 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from refq.cli.output_paths import check_file, write_all
+    from refq.cli.output_paths import check_file
     from refq.conformance import sweep
     from refq.conformance.harness import check_declared_profile
     from refq.conformance.runner import load_backend
@@ -46,46 +52,86 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("--timeout", "a positive, finite number of seconds", args.timeout)
     check_file(args.json, "--json")
     if args.merge:
-        result = sweep.merge(args.merge)
-        print(sweep.summary(result))
-        sys.stdout.flush()
-        if args.json and write_all([("--json", args.json, json.dumps(result.to_json(), indent=2) + "\n")]):
-            return 2
-        return 1 if result.mismatches or result.errors else 0
+        return _report(sweep.merge_all(args.merge), args.json)
     if not args.backend:
         raise invalid("--backend", "a backend SPEC (or --merge FILES)", None)
+    grid = args.scales is not None or args.zero_points is not None
     if args.op == "quantize_linear":
-        if args.scale is None:
-            raise invalid("--scale", "a float32 > 0 for quantize_linear", None)
-        parameters = sweep.quantize_parameters(args.scale, args.zero_point, args.dtype)
+        parameters = _quantize_grid(args) if grid else [_single_quantize(args)]
     else:
+        if grid:
+            raise invalid("--scales" if args.scales is not None else "--zero-points", "quantize_linear's option, "
+                          "not cast's", args.scales if args.scales is not None else args.zero_points)
         if args.to is None:
             raise invalid("--to", "a float format for cast", None)
-        parameters = sweep.cast_parameters(args.to, args.saturate)
+        parameters = [sweep.cast_parameters(args.to, args.saturate)]
     shard = sweep.parse_shard(args.shard)
     if args.jobs < 1:
         raise invalid("--jobs", "a positive integer", args.jobs)
+    if args.scheduler is not None and args.jobs != 1:
+        raise invalid("--jobs", "1 with --scheduler (the cluster's workers are the jobs)", args.jobs)
     # Everything that can be checked without the backend is, before its worker starts.
     from refq.registry.operations import DEFAULT_PROFILE
 
-    sweep.make_spec(args.op, parameters, args.profile or DEFAULT_PROFILE, args.source, args.range).chunks(shard)
+    sweep.make_spec(args.op, parameters[0], args.profile or DEFAULT_PROFILE, args.source, args.range).chunks(shard)
     # The adapter runs in the worker process, as under conform: a segfault or a hang costs one chunk.
     subject = load_backend(args.backend, args.profile, timeout=args.timeout)
     try:
         check_declared_profile(subject)
         profile = args.profile or subject.profile_for(args.op)
-        spec = sweep.make_spec(args.op, parameters, profile, args.source, args.range)
-        if args.jobs > 1:
-            subject.close()  # each process of the pool starts its own worker
-            target = args.backend
+        specs = [sweep.make_spec(args.op, point, profile, args.source, args.range) for point in parameters]
+        progress = False if args.no_progress else None
+        if args.scheduler is not None:
+            subject.close()  # the cluster's workers load it, each on its own host
+            results = sweep.sweep_on_cluster(args.backend, specs, args.scheduler, shard=shard, progress=progress,
+                                             isolate=True, timeout=args.timeout)
         else:
-            target = subject
-        result = sweep.sweep(target, spec, shard=shard, jobs=args.jobs, progress=False if args.no_progress else None,
-                             isolate=True, timeout=args.timeout)
+            if args.jobs > 1:
+                subject.close()  # each process of the pool starts its own worker
+            target = args.backend if args.jobs > 1 else subject
+            results = [sweep.sweep(target, spec, shard=shard, jobs=args.jobs, progress=progress, isolate=True,
+                                   timeout=args.timeout) for spec in specs]
     finally:
         subject.close()
-    print(sweep.summary(result))
+    return _report(results, args.json, grid)
+
+
+def _single_quantize(args) -> dict:
+    from refq.conformance import sweep
+    from refq.errors import invalid
+
+    if args.scale is None:
+        raise invalid("--scale", "a float32 > 0 for quantize_linear (or --scales LIST)", None)
+    return sweep.quantize_parameters(args.scale, args.zero_point, args.dtype)
+
+
+def _quantize_grid(args) -> list[dict]:
+    from refq.conformance import sweep
+    from refq.errors import invalid
+
+    if args.scales is not None and args.scale is not None:
+        raise invalid("--scale", "absent with --scales (the grid's scales)", args.scale)
+    if args.scales is None and args.scale is None:
+        raise invalid("--scales", "a list of float32 scales > 0 (or --scale)", None)
+    scales = sweep.parse_list(args.scales, "--scales", float) if args.scales is not None else [args.scale]
+    zero_points = (sweep.parse_list(args.zero_points, "--zero-points", int) if args.zero_points is not None
+                   else [args.zero_point])
+    return sweep.grid_parameters(scales, zero_points, args.dtype)
+
+
+def _report(results: list, json_path: str | None, grid: bool | None = None) -> int:
+    """Print each result (and a grid's total), write the JSON; the exit status."""
+    import json
+
+    from refq.cli.output_paths import write_all
+    from refq.conformance import sweep
+
+    grid = len(results) > 1 if grid is None else grid
+    print("\n\n".join(sweep.summary(result) for result in results))
+    if grid:
+        print(sweep.grid_summary(results))
     sys.stdout.flush()
-    if args.json and write_all([("--json", args.json, json.dumps(result.to_json(), indent=2) + "\n")]):
+    data = sweep.grid_json(results) if grid else results[0].to_json()
+    if json_path and write_all([("--json", json_path, json.dumps(data, indent=2) + "\n")]):
         return 2
-    return 1 if result.mismatches or result.errors else 0
+    return 1 if any(result.mismatches or result.errors for result in results) else 0
