@@ -1,15 +1,20 @@
-"""Quantize/dequantize throughput: refq beside ONNX Runtime, PyTorch and numpy, in one run.
+"""Quantize/dequantize throughput: every refq profile beside ONNX Runtime, PyTorch and numpy, in one run.
 
 Single thread everywhere, 2^24 float32 values per call, best of several repeats.
-Ratios are what matter; absolute numbers move with the machine.
+Ratios are what matter; absolute numbers move with the machine. Every profile is timed
+with a fresh output array and with ``out=``, per tensor, and per axis where the
+profile's per-axis variants differ; then the cost of a fresh output's pages is measured
+on its own, and once more in a child process whose allocator keeps freed pages mapped.
 
-    python benchmarks/affine_throughput.py [--log2-size 24] [--repeats 7]
+    python benchmarks/affine_throughput.py [--log2-size 24] [--repeats 7] [--profiles onnx,tflite]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -17,7 +22,9 @@ import numpy as np  # noqa: E402
 
 from timing import best_seconds  # noqa: E402 - benchmarks/timing.py, beside this script
 
-
+SCALE, ZERO_POINT = np.float32(0.00214854861), 3
+#: glibc keeps freed blocks mapped: no mmap for large blocks, no trimming of the heap's top.
+KEEP_PAGES = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
 
 def onnxruntime_session(op: str, size: int):
@@ -30,8 +37,8 @@ def onnxruntime_session(op: str, size: int):
     graph = helper.make_graph(
         [node], "bench", [helper.make_tensor_value_info("x", source, [size])],
         [helper.make_tensor_value_info("y", result, [size])],
-        initializer=[helper.make_tensor("scale", TensorProto.FLOAT, [], [0.00214854861]),
-                     helper.make_tensor("zero_point", TensorProto.INT8, [], [3])])
+        initializer=[helper.make_tensor("scale", TensorProto.FLOAT, [], [float(SCALE)]),
+                     helper.make_tensor("zero_point", TensorProto.INT8, [], [ZERO_POINT])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
     model.ir_version = 10
     options = onnxruntime.SessionOptions()
@@ -41,63 +48,124 @@ def onnxruntime_session(op: str, size: int):
     return lambda x: session.run(None, {"x": x})[0]
 
 
+def profile_rows(names, x, q, q_out, x_out):
+    """Every profile's quantize and dequantize, fresh and into ``out=``; per axis (256 channels along
+    axis 0) where the profile's per-axis variants differ from its per-tensor ones."""
+    from refq.affine import dequantize, quantize
+    from refq.registry.profiles import PROFILES_BY_NAME
+
+    channels = 256
+    x_rows = x.reshape(channels, -1)
+    scales, zero_points = np.full(channels, SCALE, np.float32), np.full(channels, ZERO_POINT, np.int64)
+    quantize_rows, dequantize_rows = {}, {}
+    for name in names:
+        quantize_rows[f"{name}"] = lambda p=name: quantize(x, SCALE, ZERO_POINT, profile=p)
+        quantize_rows[f"{name}, out="] = lambda p=name: quantize(x, SCALE, ZERO_POINT, profile=p, out=q_out)
+        if PROFILES_BY_NAME[name].quantize_per_axis:
+            quantize_rows[f"{name} per axis"] = lambda p=name: quantize(x_rows, scales, zero_points, axis=0, profile=p)
+            quantize_rows[f"{name} per axis, out="] = lambda p=name: quantize(
+                x_rows, scales, zero_points, axis=0, profile=p, out=q_out.reshape(channels, -1))
+        dequantize_rows[f"{name}"] = lambda p=name: dequantize(q, SCALE, ZERO_POINT, profile=p)
+        dequantize_rows[f"{name}, out="] = lambda p=name: dequantize(q, SCALE, ZERO_POINT, profile=p, out=x_out)
+    return quantize_rows, dequantize_rows
+
+
+def fresh_pages_child(log2_size: int, repeats: int, names) -> str:
+    """The refq rows with fresh outputs, run in a child whose allocator keeps freed pages mapped."""
+    code = (f"import sys; sys.argv = ['', '--log2-size', '{log2_size}', '--repeats', '{repeats}', "
+            f"'--profiles', '{','.join(names)}', '--fresh-only']; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
+            "import affine_throughput; affine_throughput.main()")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, **KEEP_PAGES}, capture_output=True,
+                            text=True, check=True)
+    return result.stdout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log2-size", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--profiles", help="comma-separated profile names (default: every profile)")
+    parser.add_argument("--fresh-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     size = 1 << args.log2_size
     x = (np.random.default_rng(0).standard_normal(size) * 0.3).astype(np.float32)
-    scale, zero_point = np.float32(0.00214854861), 3
 
+    import refq
+    from refq.affine import quantize
+    from refq.registry.profiles import PROFILES
+
+    names = args.profiles.split(",") if args.profiles else [profile.name for profile in PROFILES]
+    q = quantize(x, SCALE, ZERO_POINT)
+    q_out, x_out = np.empty_like(q), np.empty_like(x)
+    quantize_rows, dequantize_rows = profile_rows(names, x, q, q_out, x_out)
+    if args.fresh_only:
+        for title, rows in (("quantize", quantize_rows), ("dequantize", dequantize_rows)):
+            for name, function in rows.items():
+                if "out=" not in name:
+                    print(f"{title}\t{name}\t{best_seconds(function, args.repeats)!r}")
+        return
+
+    import onnxruntime
     import torch
 
     torch.set_num_threads(1)
-    import refq
-    from refq.affine import dequantize, quantize
-
-    q = quantize(x, scale, zero_point)
-    # ONNX Runtime reuses its arena between runs; out= gives refq the same advantage,
-    # sparing the kernel from zeroing fresh pages on every call.
-    q_out, x_out = np.empty_like(q), np.empty_like(x)
     ort_quantize = onnxruntime_session("QuantizeLinear", size)
     ort_dequantize = onnxruntime_session("DequantizeLinear", size)
-    assert np.array_equal(ort_quantize(x), quantize(x, scale, zero_point, profile="onnxruntime"))
+    assert np.array_equal(ort_quantize(x), quantize(x, SCALE, ZERO_POINT, profile="onnxruntime"))
     x_torch = torch.from_numpy(x)
-    q_torch = torch.quantize_per_tensor(x_torch, float(scale), zero_point, torch.qint8)
-
-    def numpy_quantize():
-        return np.clip(np.rint(x / scale) + zero_point, -128, 127).astype(np.int8)
-
-    def numpy_dequantize():
-        return (q.astype(np.float32) - np.float32(zero_point)) * scale
-
-    rows = {
+    q_torch = torch.quantize_per_tensor(x_torch, float(SCALE), ZERO_POINT, torch.qint8)
+    engines = {
         "quantize": {
-            "refq (onnx profile)": lambda: quantize(x, scale, zero_point),
-            "refq (onnx profile, out=)": lambda: quantize(x, scale, zero_point, out=q_out),
-            "refq (pytorch-fake-quant profile)": lambda: quantize(x, scale, zero_point, profile="pytorch-fake-quant"),
-            "refq (pytorch profile, fused FMA)": lambda: quantize(x, scale, zero_point, profile="pytorch"),
             "onnxruntime QuantizeLinear": lambda: ort_quantize(x),
-            "torch.quantize_per_tensor": lambda: torch.quantize_per_tensor(x_torch, float(scale), zero_point, torch.qint8),
-            "numpy clip(rint(x / s) + z)": numpy_quantize,
+            "torch.quantize_per_tensor": lambda: torch.quantize_per_tensor(x_torch, float(SCALE), ZERO_POINT,
+                                                                           torch.qint8),
+            "numpy clip(rint(x / s) + z)": lambda: np.clip(np.rint(x / SCALE) + ZERO_POINT, -128, 127).astype(np.int8),
         },
         "dequantize": {
-            "refq": lambda: dequantize(q, scale, zero_point),
-            "refq (out=)": lambda: dequantize(q, scale, zero_point, out=x_out),
             "onnxruntime DequantizeLinear": lambda: ort_dequantize(q),
             "torch Tensor.dequantize": lambda: q_torch.dequantize(),
-            "numpy (q - z) * s": numpy_dequantize,
+            "numpy (q - z) * s": lambda: (q.astype(np.float32) - np.float32(ZERO_POINT)) * SCALE,
         },
     }
-    print(f"refq {refq.__version__}, onnxruntime {__import__('onnxruntime').__version__}, torch {torch.__version__}, "
-          f"numpy {np.__version__}; {size} float32 values, single thread, best of {args.repeats}")
-    for operation, candidates in rows.items():
-        results = {name: best_seconds(function, args.repeats) for name, function in candidates.items()}
-        reference = results[f"onnxruntime {'QuantizeLinear' if operation == 'quantize' else 'DequantizeLinear'}"]
-        print(f"\n{operation}: GB/s of float32 {'input' if operation == 'quantize' else 'output'}, ratio to onnxruntime")
-        for name, seconds in results.items():
-            print(f"  {name:<36} {size * 4 / seconds / 1e9:7.2f} GB/s   {reference / seconds:5.2f}x")
+    pages = {
+        f"np.empty({size} float32), every page touched": lambda: np.empty(size, np.float32)[::1024].fill(0),
+        f"np.empty({size} int8), every page touched": lambda: np.empty(size, np.int8)[::4096].fill(0),
+    }
+    print(f"refq {refq.__version__} ({os.path.dirname(refq.__file__)}), onnxruntime {onnxruntime.__version__}, "
+          f"torch {torch.__version__}, numpy {np.__version__}; {size} float32 values, single thread, "
+          f"best of {args.repeats}")
+    measured = {}
+    for operation, rows in (("quantize", quantize_rows), ("dequantize", dequantize_rows)):
+        times = {name: best_seconds(function, args.repeats) for name, function in engines[operation].items()}
+        times.update({f"refq {name}": best_seconds(function, args.repeats) for name, function in rows.items()})
+        measured[operation] = times
+        reference = times[next(iter(engines[operation]))]
+        unit = "input" if operation == "quantize" else "output"
+        print(f"\n{operation}: GB/s of float32 {unit}, ratio to {next(iter(engines[operation]))}")
+        for name, seconds in times.items():
+            print(f"  {name:<44} {size * 4 / seconds / 1e9:7.2f} GB/s   {reference / seconds:5.2f}x")
+    page_times = {name: best_seconds(function, args.repeats) for name, function in pages.items()}
+    child = {}
+    for line in fresh_pages_child(args.log2_size, args.repeats, names).splitlines():
+        operation, name, seconds = line.split("\t")
+        child[(operation, name)] = float(seconds)
+    print("\nfresh output pages: a fresh numpy array above 32 MB is new mmap pages, which the kernel "
+          "zeroes on first touch")
+    for name, seconds in page_times.items():
+        print(f"  {name:<58} {seconds * 1e3:6.2f} ms")
+    print(f"  the same refq calls, fresh output, in a child with {' '.join(f'{k}={v}' for k, v in KEEP_PAGES.items())}"
+          " (freed pages stay mapped, as in ONNX Runtime's arena):")
+    for (operation, name), seconds in child.items():
+        reference = measured[operation][next(iter(engines[operation]))]
+        print(f"  {operation:<10} refq {name:<32} {size * 4 / seconds / 1e9:7.2f} GB/s   {reference / seconds:5.2f}x"
+              f"   (in this process: {reference / measured[operation][f'refq {name}']:.2f}x)")
+    print("\nnotes: ONNX Runtime returns its output in arena memory it reuses from run to run, so its pages are "
+          "mapped already; a fresh numpy array of 64 MB (dequantize's float32 output) is mmapped anew each call, "
+          "and zeroing its pages costs about as much as ONNX Runtime's whole DequantizeLinear (the first line "
+          "above), so a fresh float32 output cannot reach 0.9x in a default process. What closes it: out= (the "
+          "rows above), or an allocator that keeps freed pages mapped (the child's glibc settings, or a NumPy "
+          "memory handler with a pool, NEP 49). quantize's int8 output is a quarter of that size, which glibc "
+          "reuses from its heap.")
 
 
 if __name__ == "__main__":

@@ -75,9 +75,10 @@ def rounded_lane(value, rounding):
     """AFF-3.4: NUM-2.3's rounding to an integral value, in the type of ``value``.
 
     The ceiling of a value that is not integral is its floor plus one (and the floor the
-    ceiling minus one), so every mode is a choice between ``floor``, ``ceil`` and ``trunc``;
-    $v - \\lfloor v \\rfloor$ and $v - \\mathrm{trunc}(v)$ are exact. An infinity gives a NaN
-    fraction, which fails every comparison and keeps the infinity; a NaN stays NaN.
+    ceiling minus one), so every mode is a choice between ``floor`` and ``ceil`` (of $|v|$ for
+    the ties to or away from zero, whose sign ``copysign`` restores: $-0.4$ gives $-0$ as
+    NUM-2.3 does); $v - \\lfloor v \\rfloor$ is exact. An infinity gives a NaN fraction, which
+    fails every comparison and keeps the infinity; a NaN stays NaN.
     """
     if rounding == HALF_TO_EVEN:
         return np.rint(value)
@@ -90,12 +91,14 @@ def rounded_lane(value, rounding):
     if rounding == HALF_TOWARD_POSITIVE:
         lower = np.floor(value)
         return np.ceil(value) if value - lower >= 0.5 else lower
-    toward = np.trunc(value)
-    fraction = np.abs(value - toward)
-    away = np.ceil(value) if value > 0 else np.floor(value)
+    # The ties to or away from zero round the magnitude, and the sign comes back at the end.
+    magnitude = np.abs(value)
+    lower = np.floor(magnitude)
     if rounding == HALF_AWAY_FROM_ZERO:
-        return away if fraction >= 0.5 else toward
-    return away if fraction > 0.5 else toward  # HALF_TOWARD_ZERO
+        rounded = np.ceil(magnitude) if magnitude - lower >= 0.5 else lower
+    else:  # HALF_TOWARD_ZERO
+        rounded = np.ceil(magnitude) if magnitude - lower > 0.5 else lower
+    return np.copysign(rounded, value)
 
 
 @kernel
@@ -140,9 +143,8 @@ def saturated_lane(rounded, lower, upper, pending, wrap_high, wrap_low, overflow
     in_range = (rounded >= -TWO_TO_31) & (rounded < TWO_TO_31)
     wraps_high = rounded >= wrap_high
     wraps_low = rounded < wrap_low
-    q = np.int32(qmin) if wraps_high else q
-    q = np.int32(qmax) if wraps_low else q
-    q = q if in_range else overflow_result
+    wrapped = np.int32(qmin) if wraps_high else np.int32(qmax)
+    q = overflow_result if not in_range else (wrapped if wraps_high | wraps_low else q)
     return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & ((not in_range) | wraps_high | wraps_low)
 
 

@@ -1,13 +1,14 @@
-"""Specialised kernels for the most common variant combinations.
+"""The sweep's kernel for the most common variant combination (conformance/sweep).
 
-They compute exactly what :func:`refq.affine.steps.quantize_value` and
-:func:`refq.affine.steps.dequantize_value` define, restructured so that LLVM can
-vectorise the innermost loop. Quantize clamps the scaled value to
-$[q_{min} - z, q_{max} - z]$ *before* rounding: rounding is monotone and leaves
+:func:`quantize_run_float32` computes exactly what :func:`refq.affine.steps.quantize_value`
+defines for float32 precision, the zero point after rounding, ties to even and
+clamp-then-convert, restructured so that LLVM can vectorise the loop. It clamps the scaled
+value to $[q_{min} - z, q_{max} - z]$ *before* rounding: rounding is monotone and leaves
 integers unchanged, so $\\mathrm{clamp}(\\mathrm{round}(v) + z, q_{min}, q_{max})
 = \\mathrm{round}(\\mathrm{clamp}(v, q_{min} - z, q_{max} - z)) + z$. A NaN fails both
 comparisons of the clamp and is replaced by the profile's NaN result at the end.
-``tests/test_affine_specialized.py`` checks them against the step-by-step kernels.
+``quantize`` and ``dequantize`` themselves run the loops generated for every variant
+combination, :mod:`refq.affine.loops`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.affine.steps import DIVIDE, parameter_index
+from refq.affine.steps import DIVIDE
 
 
 @kernel
@@ -49,45 +50,3 @@ def quantize_run_float32(x, scale, reciprocal, zero_point, qmin, qmax, scale_ope
             clamped = clamped if clamped < upper else upper
             result = np.int32(np.rint(clamped) + offset)
             out[i] = result if value == value else nan_value
-
-
-@kernel
-def quantize_blocks_float32(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, scale_operation, nan_result,
-                            out3):
-    """:func:`quantize_run_float32` over the ``(outer, length, inner)`` view (AFF-1.4)."""
-    outer, length, inner = x3.shape
-    scale_outer, _, scale_inner = scale3.shape
-    for o in range(outer):
-        for d in range(length):
-            # One scale for the whole inner run takes the vectorized run at once.
-            for i in range(inner if scale_inner > 1 else 1):
-                so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
-                end = i + 1 if scale_inner > 1 else inner
-                quantize_run_float32(x3[o, d, i:end], scale3[so, b, si], reciprocal3[so, b, si],
-                                     zero_point3[so, b, si], qmin, qmax, scale_operation, nan_result,
-                                     out3[o, d, i:end])
-
-
-@kernel
-def dequantize_run_float32(q, scale, zero_point, out):
-    """``(q - z) * s`` in float32 for a 1-D run with one scale; exact difference for types
-    of at most 24 bits, whose differences convert to float32 exactly."""
-    # In float32 (exact below 2^24) so the loop stays in 32-bit lanes; numba would widen an
-    # int32 difference to int64.
-    offset = np.float32(zero_point)
-    for i in range(q.size):
-        out[i] = (np.float32(q[i]) - offset) * scale
-
-
-@kernel
-def dequantize_blocks_float32(q3, scale3, zero_point3, block, out3):
-    """:func:`dequantize_run_float32` over the ``(outer, length, inner)`` view."""
-    outer, length, inner = q3.shape
-    scale_outer, _, scale_inner = scale3.shape
-    for o in range(outer):
-        for d in range(length):
-            for i in range(inner if scale_inner > 1 else 1):
-                so, b, si = parameter_index(o, d, i, scale_outer, scale_inner, block)
-                end = i + 1 if scale_inner > 1 else inner
-                dequantize_run_float32(q3[o, d, i:end], scale3[so, b, si], zero_point3[so, b, si],
-                                       out3[o, d, i:end])
