@@ -23,6 +23,8 @@ class Profile:
     requantize_per_operation: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Variant values for ggml's block types (GGF); empty where the backend has none.
     gguf: dict[str, str] = field(default_factory=dict)
+    #: Variant values for the block-scaled formats (BLK); empty where the backend has none.
+    block: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     notes: str = ""
 
@@ -179,7 +181,9 @@ PROFILES: tuple[Profile, ...] = (
               "multiples of 8). DEQUANTIZE computes q * scale - zero_point * "
               "scale. The optimized FULLY_CONNECTED and CONV_2D requantize with the fixed-point multiplier, a "
               "doubling high multiply and a rounding shift whose ties go up (fixed_point_rounding = "
-              "double_round_ties_up: m = 1/4 takes 1 to 1 and -10 to -2).",
+              "double_round_ties_up: m = 1/4 takes 1 to 1 and -10 to -2). DEPTHWISE_CONV_2D takes that rule for "
+              "its output channels in whole groups of 8 and double_round for the last M % 8 (measured), which no "
+              "variant says yet: the backend offers CONV_2D only.",
     ),
     Profile(
         "xnnpack", "TensorFlow Lite with its default XNNPACK delegate (LiteRT's BUILTIN op resolver)",
@@ -274,9 +278,56 @@ GGUF_PROFILES: tuple[Profile, ...] = (
 )
 # --- end gguf ---
 
+# --- block (BLK) ---
+_TORCHAO_MX = {"block_infinity": "float32_exponent_field", "block_tiny_scale": "float32_min_normal",
+               "block_element_ties": "half_to_even", "block_nan_payload": "widened"}
+_TORCHAO_MX_SOURCES = ("torchao/prototype/mx_formats/mx_tensor.py: to_mx, get_fp_scale, to_dtype (torchao 0.18.0)",
+                       "measured: torchao 0.18.0 on torch 2.13 CPU, every element format (tests/test_block_torchao.py)")
+#: Profiles of the block-scaled formats (BLK): they name no affine or requantization variant.
+BLOCK_PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "ocp-mx", "The OCP Microscaling Formats (MX) Specification 1.0 text",
+        {}, {}, block={"block_scale_rule": "floor", "block_infinity": "nan_scale", "block_tiny_scale": "exact",
+                       "block_element_ties": "half_to_even", "block_nan_payload": "unpredictable"},
+        sources=("OCP Microscaling Formats (MX) Specification 1.0, 5.3, 5.4.1 and 6.3",),
+        notes="Shared exponent floor(log2(amax)) - emax_elem clamped to E8M0's range, elements x / X rounded to "
+              "nearest even and clamped to the largest normal. A NaN or an infinity in a block makes its scale NaN, "
+              "and then the element codes do not matter (every value of the block is NaN): unpredictable, as are "
+              "the sign and payload of a NaN the dequantize gives.",
+    ),
+    Profile(
+        "torchao-floor", "torchao MX quantize, ScaleCalculationMode.FLOOR (the default), CPU",
+        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "floor"}, sources=_TORCHAO_MX_SOURCES,
+        notes="The OCP rule read from amax's float32 exponent field: an infinity reads as 2^128, so an inf block "
+              "gets a finite scale (247 for E4M3); the elements are divided by the scale clamped to 2^-126 while "
+              "code 0 is stored. Elements of a NaN-scale block (x / inf) are not predicted (BLK-3.4).",
+    ),
+    Profile(
+        "torchao-ceil", "torchao MX quantize, ScaleCalculationMode.CEIL, CPU",
+        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "ceil"}, sources=_TORCHAO_MX_SOURCES,
+        notes="As torchao-floor, with one added to the exponent when amax's mantissa is not zero.",
+    ),
+    Profile(
+        "torchao-even", "torchao MX quantize, ScaleCalculationMode.EVEN, CPU",
+        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "even"}, sources=_TORCHAO_MX_SOURCES,
+        notes="As torchao-floor, after adding half an element ulp to amax's float32 bits (ties go up, not to even).",
+    ),
+    Profile(
+        "torchao-rceil", "torchao MX quantize, ScaleCalculationMode.RCEIL, CPU (the eager fallback)",
+        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "rceil_log2_float32", "block_infinity": "largest_scale",
+                       "block_tiny_scale": "unit"}, sources=_TORCHAO_MX_SOURCES,
+        notes="ceil(torch.log2(amax / max_elem)) in float32: one less than the exact rceil just above a power of "
+              "two. An inf block gets 0xFE; code 0 multiplies the elements by 1; the elements are x * 2^(127 - code) "
+              "clamped to the largest normal. On Blackwell GPUs under torch.compile the PTX instruction computes "
+              "the exact rceil instead (not measured here).",
+    ),
+)
+# --- end block ---
+
 #: Every profile that names requantization variants, by name.
 REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)
                                if profile.requantize}
 #: Every profile a backend can declare or ``--profile`` can name, integer-only ones included.
-EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES, *GGUF_PROFILES)}
+EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES, *GGUF_PROFILES,
+                                                             *BLOCK_PROFILES)}
 # --- end requantize ---
