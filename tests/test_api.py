@@ -150,6 +150,9 @@ BAD_CALLS = [
     ("gguf_quantize", lambda: refq.gguf_quantize(np.ones(33, F32), type="Q4_0"), "x"),
     ("gguf_quantize", lambda: refq.gguf_quantize(np.ones(32, F32), type="Q4_2"), "type"),
     ("gguf_dequantize", lambda: refq.gguf_dequantize(np.zeros(35, np.uint8), type="Q8_0"), "blocks"),
+    ("block_quantize", lambda: refq.block_quantize(np.ones(33, F32)), "block_size"),
+    ("block_quantize", lambda: refq.block_quantize(np.ones(32, F32), format="int4"), "format"),
+    ("block_dequantize", lambda: refq.block_dequantize(np.zeros(2, np.uint8), np.zeros(32, np.uint8)), "scales"),
 ]
 
 

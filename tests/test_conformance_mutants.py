@@ -76,7 +76,7 @@ def test_mutation_score_cli(score, capsys, monkeypatch):
 
 def test_derived_mutants_cover_every_other_variant_value():
     """One mutant per alternative value of every registry variant of an operation the vectors run (all but
-    GGF's): the quantize and dequantize variants under the derived profile, every variant an integer or
+    GGF's and BLK's): the quantize and dequantize variants under the derived profile, every variant an integer or
     elementwise function takes, the windowed average pool's, the accumulator and conversion rules, and the
     observers' qparams variants (torch's value is each one's first). A value that is no valid combination
     with the profile's other values, or parameterises a step the profile does not take, is listed with
@@ -96,7 +96,7 @@ def test_derived_mutants_cover_every_other_variant_value():
             current = mutants.profile_keywords(operations[0]).get(keyword, variant.values[0].name)
         elif variant.name in mutants.UNTAKEN_STEPS:
             current = requantize.get(variant.name)  # none: the step is not taken, no value has a mutant
-        elif variant.operation.startswith("gguf"):
+        elif variant.operation.startswith(("gguf", "block")):
             continue
         else:
             current = requantize.get(variant.name, variant.values[0].name)
@@ -112,7 +112,7 @@ def test_derived_mutants_cover_every_other_variant_value():
     assert len(mutants.DERIVED) == 44
     for mutant in mutants.DERIVED:
         assert getattr(mutants, mutant.__name__) is mutant  # loadable as refq.conformance.mutants:NAME
-    assert {variant.name for variant in VARIANTS if not variant.operation.startswith("gguf")} == \
+    assert {variant.name for variant in VARIANTS if not variant.operation.startswith(("gguf", "block"))} == \
         {name for name, _ in made} | {name for name, _ in mutants.INVALID_VARIANTS}
 
 

@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "refq.registry.tables": 3,
     "refq.strategies": 4,  # Hypothesis strategies over the chapters' inputs
     "refq.affine": 4, "refq.observers": 4, "refq.requantize": 4, "refq.integer_ops": 4, "refq.qat": 4,
-    "refq.elementwise": 4, "refq.gguf": 4,
+    "refq.elementwise": 4, "refq.gguf": 4, "refq.block": 4,
     "refq.backends": 5,
     "refq.conformance": 6,
     "refq.cli": 7, "refq.__main__": 7, "refq.demo": 7, "refq.sizes": 7,

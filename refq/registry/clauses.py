@@ -49,6 +49,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("QAT", "qat", "Quantization-aware training"),
     Chapter("ELT", "elementwise", "Elementwise, pooling and table operations"),
     Chapter("GGF", "gguf", "ggml (GGUF) block quantization"),
+    Chapter("BLK", "block_scaled", "Block-scaled formats (OCP MX)"),
 )
 
 _NUMBERS: tuple[Clause, ...] = (
@@ -292,5 +293,28 @@ _GGUF: tuple[Clause, ...] = (
     Clause("GGF-7.8", "IQ1_M"),
 )
 
+_BLOCK = (
+    Clause("BLK-1.1", "Block-scaled formats", descriptive=True),
+    Clause("BLK-1.2", "MX element formats"),
+    Clause("BLK-1.3", "Blocks along an axis"),
+    Clause("BLK-2.1", "Shared exponent: floor (OCP)"),
+    Clause("BLK-2.2", "Shared exponent: ceil"),
+    Clause("BLK-2.3", "Shared exponent: even"),
+    Clause("BLK-2.4", "Shared exponent: rceil"),
+    Clause("BLK-2.5", "Shared exponent: rceil with a float32 logarithm"),
+    Clause("BLK-2.6", "All-zero blocks"),
+    Clause("BLK-2.7", "The E8M0 scale code"),
+    Clause("BLK-2.8", "NaN and infinite blocks"),
+    Clause("BLK-3.1", "Element codes"),
+    Clause("BLK-3.2", "The divisor of a code-0 block"),
+    Clause("BLK-3.3", "Element rounding and saturation"),
+    Clause("BLK-3.4", "Element codes of a NaN-scale block"),
+    Clause("BLK-4.1", "Dequantize"),
+    Clause("BLK-4.2", "NaN results"),
+    Clause("BLK-5.1", "block_quantize"),
+    Clause("BLK-5.2", "block_dequantize"),
+    Clause("BLK-6.1", "Profiles"),
+)
+
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS, *_AFFINE, *_OBSERVERS, *_REQUANTIZATION, *_QAT, *_INTEGER_OPS,
-                               *_ELEMENTWISE, *_GGUF)
+                               *_ELEMENTWISE, *_GGUF, *_BLOCK)

@@ -286,6 +286,17 @@ OPERATIONS: tuple[Operation, ...] = (
               ("GGF-1.1", "GGF-5.2"), "refq.gguf.api:gguf_dequantize", public="refq.gguf.api:gguf_dequantize",
               input_types={"blocks": "uint8"}, reference_profile=False, reference_outcomes=False,
               generators=("gguf",)),
+    # Chapter BLK: block-scaled formats (OCP MX). ``format`` is an MX element format (BLK-1.2); blocks of
+    # ``block_size`` along ``axis`` (BLK-1.3), one E8M0 scale code each; element codes one per uint8.
+    Operation("block_quantize", None, ("x",), {"format": "float8_e4m3fn", "axis": -1, "block_size": 32},
+              "record (scales: uint8 E8M0 codes, x's shape with axis divided by block_size; codes: uint8 element "
+              "codes shaped like x)",
+              ("BLK-1.3", "BLK-5.1"), "refq.block.api:block_quantize_outcomes", public="refq.block.api:block_quantize",
+              input_types={"x": "float32"}, variants=("block",), generators=("block",)),
+    Operation("block_dequantize", None, ("scales", "codes"), {"format": "float8_e4m3fn", "axis": -1, "block_size": 32},
+              "float32 array shaped like codes", ("BLK-4.1", "BLK-5.2"), "refq.block.api:block_dequantize_outcomes",
+              public="refq.block.api:block_dequantize", input_types={"scales": "uint8", "codes": "uint8"},
+              variants=("block",), generators=("block",)),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}

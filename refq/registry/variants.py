@@ -375,6 +375,53 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end gguf ---
+    # --- block (BLK): block-scaled formats, OCP MX ---
+    Variant(
+        "block_scale_rule", "block", "BLK-2.1", "How is a block's shared exponent found from its largest magnitude?",
+        _values(
+            ("floor", "floor(log2(amax)) - emax_elem, exactly (OCP MX 1.0 6.3; torchao FLOOR)"),
+            ("ceil", "ceil(log2(amax)) - emax_elem, exactly (torchao CEIL: one more when amax's mantissa is not 0)"),
+            ("even", "floor(log2(amax rounded half up to the element's precision)) - emax_elem (torchao EVEN)"),
+            ("rceil", "ceil(log2(fl32(amax / max_elem))), exactly: the float32 quotient rounded up to a power of "
+                      "two (cuBLAS / TransformerEngine, cvt.rp.satfinite.ue8m0x2.f32)"),
+            ("rceil_log2_float32", "ceil(fl32(log2(fl32(amax / max_elem)))): the logarithm rounded to float32 "
+                                   "first, wrong just above a power of two (torchao RCEIL on CPU, modelopt)"),
+        ),
+    ),
+    Variant(
+        "block_infinity", "block", "BLK-2.8", "What scale does a block holding an infinity (and no NaN) get?",
+        _values(
+            ("nan_scale", "the NaN scale 0xFF (OCP MX 1.0 6.3)"),
+            ("float32_exponent_field", "the scale rule applied to float32's exponent field of infinity read as "
+                                       "2^128: code 255 - emax_elem (torchao FLOOR, CEIL, EVEN: 247 for E4M3)"),
+            ("largest_scale", "0xFE, the scale 2^127 (torchao RCEIL)"),
+        ),
+    ),
+    Variant(
+        "block_tiny_scale", "block", "BLK-3.2", "What are the elements of a block whose scale code is 0 (2^-127) divided by?",
+        _values(
+            ("exact", "2^-127, the scale stored"),
+            ("float32_min_normal", "2^-126, the stored scale clamped to float32's smallest normal while 0x00 is "
+                                   "stored: such blocks decode to half their value (torchao FLOOR, CEIL, EVEN)"),
+            ("unit", "1: the elements are rounded unscaled (torchao RCEIL's reciprocal for code 0)"),
+        ),
+    ),
+    Variant(
+        "block_element_ties", "block", "BLK-3.3", "Which way does a scaled value halfway between two element values go?",
+        _values(
+            ("half_to_even", "to the value whose code is even (OCP MX 1.0, IEEE 754 roundTiesToEven)"),
+            ("half_toward_zero", "to the value of smaller magnitude (modelopt MXFP4: -1.75 gives code 11, OCP 12)"),
+        ),
+    ),
+    Variant(
+        "block_nan_payload", "block", "BLK-4.2", "Which float32 NaN does a NaN scale or a NaN element code dequantize to?",
+        _values(
+            ("unpredictable", "a NaN whose sign and payload are open (OCP MX 1.0)"),
+            ("widened", "a NaN scale gives float32's default NaN 0x7FC00000; a NaN code its sign and mantissa at the "
+                        "top of float32's mantissa, quieted (torch's casts: E4M3 0x7F gives 0x7FF00000)"),
+        ),
+    ),
+    # --- end block ---
 )
 
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}

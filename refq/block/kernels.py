@@ -1,0 +1,90 @@
+"""BLK-3 and BLK-4: one block at a time, quantize (scale code, then element codes) and dequantize."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.block.elements import encode_element
+from refq.block.scale import (E8M0_BIAS, E8M0_LARGEST, E8M0_MIN_EXPONENT, E8M0_NAN, scale_code,
+                              shared_exponent)
+
+#: ``block_infinity`` codes.
+NAN_SCALE, FLOAT32_EXPONENT_FIELD, LARGEST_SCALE = range(3)
+#: ``block_tiny_scale`` codes.
+TINY_EXACT, TINY_FLOAT32_MIN_NORMAL, TINY_UNIT = range(3)
+#: The float32 exponent field of an infinity, read as an exponent (255 - 127).
+INFINITY_EXPONENT_FIELD = 128
+
+
+@kernel
+def block_scale_code(x, bits, block, infinity, rule, emax, mantissa_bits, max_normal, bounds):
+    """BLK-2.6 to BLK-2.8: the E8M0 code of block ``block`` (a row of ``x``; ``bits`` is ``x`` viewed as
+    uint32: a float32's magnitude orders like its pattern without the sign, NaNs above the infinity)."""
+    largest = np.uint32(0)
+    amax = np.float32(0.0)
+    for j in range(bits.shape[1]):
+        largest = max(largest, bits[block, j] & np.uint32(0x7FFFFFFF))
+        amax = max(amax, abs(x[block, j]))
+    if largest > 0x7F800000 or (largest == 0x7F800000 and infinity == NAN_SCALE):
+        return E8M0_NAN
+    if largest == 0x7F800000:
+        if infinity == LARGEST_SCALE:
+            return E8M0_LARGEST
+        return scale_code(INFINITY_EXPONENT_FIELD - emax)
+    if largest == 0:
+        return scale_code(E8M0_MIN_EXPONENT)
+    return scale_code(shared_exponent(amax, rule, emax, mantissa_bits, max_normal, bounds))
+
+
+@kernel
+def divisor_exponent(code, tiny):
+    """BLK-3.2: the exponent of the power of two the elements are divided by, for scale code ``code``."""
+    if code == 0:
+        if tiny == TINY_FLOAT32_MIN_NORMAL:
+            return E8M0_MIN_EXPONENT + 1
+        if tiny == TINY_UNIT:
+            return 0
+    return code - E8M0_BIAS
+
+
+@kernel
+def quantize_blocks(x, bits, scales, codes, unpredictable, rule, infinity, tiny, ties, emax, mantissa_bits, bias,
+                    max_normal, max_code, bits_per_code, bounds):
+    """BLK-3.1 and BLK-3.4: every row of ``x`` (``bits``: x viewed as uint32) is a block; its scale code into
+    ``scales``, its element codes into ``codes``; a block whose scale is NaN has unpredictable element codes
+    (BLK-3.4), written as zeros."""
+    for block in range(x.shape[0]):
+        code = block_scale_code(x, bits, block, infinity, rule, emax, mantissa_bits, max_normal, bounds)
+        scales[block] = code
+        if code == E8M0_NAN:
+            unpredictable[block] = True
+            for j in range(x.shape[1]):
+                codes[block, j] = 0
+            continue
+        shift = divisor_exponent(code, tiny)
+        for j in range(x.shape[1]):
+            codes[block, j] = encode_element(bits[block, j], shift, mantissa_bits, bias, max_code, bits_per_code,
+                                             ties)
+
+
+#: float32's default NaN, positive and quiet (what torch writes for NaN).
+DEFAULT_NAN = np.uint32(0x7FC00000).view(np.float32)
+
+
+@kernel
+def dequantize_blocks(scales, codes, values, out):
+    """BLK-4.1 and BLK-4.2: code value times 2^(scale code - 127) (a float32, subnormal for code 0), one
+    float32 product, correctly rounded; a NaN code's widened pattern in ``values`` passes through the product
+    unchanged; a NaN scale makes the block float32's default NaN."""
+    for block in range(codes.shape[0]):
+        code = int(scales[block])
+        if code == E8M0_NAN:
+            for j in range(codes.shape[1]):
+                out[block, j] = DEFAULT_NAN
+            continue
+        scale = np.float32(math.ldexp(1.0, code - E8M0_BIAS))
+        for j in range(codes.shape[1]):
+            out[block, j] = values[codes[block, j]] * scale

@@ -1,0 +1,94 @@
+"""BLK-2: the shared exponent of a block, from its largest magnitude, by each scale rule.
+
+Every rule is exact rational arithmetic on the float32 ``amax`` except where the rule itself
+names a float32 step (``rceil``'s quotient, ``rceil_log2_float32``'s logarithm).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.block.elements import floor_log2
+
+#: Scale rule codes (the ``block_scale_rule`` variant's, in registry order).
+FLOOR, CEIL, EVEN, RCEIL, RCEIL_LOG2_FLOAT32 = range(5)
+#: E8M0's exponent range (OCP MX 5.4.1) and its NaN code.
+E8M0_MIN_EXPONENT = -127
+E8M0_MAX_EXPONENT = 127
+E8M0_BIAS = 127
+E8M0_NAN = 255
+#: The code of 2^127, the largest scale.
+E8M0_LARGEST = 254
+#: The smallest and largest binary exponents a positive float32 can have (subnormals included).
+_FLOAT32_EXPONENTS = range(-149, 128)
+
+
+def _log2_rounds_down_below() -> np.ndarray:
+    """BLK-2.5: for each binary exponent k of a float32 d = 2^k (1 + r), 0 < r < 1, the bound t_k such that
+    fl32(log2(d)) == k exactly when r < t_k: log2(d) = k + log2(1 + r) rounds to k when log2(1 + r) is less
+    than half the spacing of float32 next to k on the side of k + log2(1 + r). Index k + 149; k = 0 never
+    rounds down (log2(1 + r) is a representable positive number)."""
+    bounds = np.zeros(len(_FLOAT32_EXPONENTS), dtype=np.float64)
+    for index, k in enumerate(_FLOAT32_EXPONENTS):
+        if k == 0:
+            continue
+        magnitude = abs(k)
+        binade = magnitude.bit_length() - 1
+        if k < 0 and magnitude == 1 << binade:
+            binade -= 1  # k + log2(1 + r) lies below |k| in magnitude: the binade under a power of two
+        half_spacing = math.ldexp(1.0, binade - 24)
+        bounds[index] = math.expm1(half_spacing * math.log(2.0))
+    return bounds
+
+
+LOG2_ROUNDS_DOWN_BELOW = _log2_rounds_down_below()
+
+
+@kernel
+def ceil_log2_float32(d, bounds):
+    """BLK-2.5: ceil(fl32(log2(d))) for a positive finite float32 d, where fl32 rounds the exact logarithm
+    to the nearest float32: the exact ceil(log2(d)) except just above a power of two, where the logarithm
+    rounds down onto the integer k."""
+    value = np.float64(d)
+    k = floor_log2(value)
+    rest = math.ldexp(value, -k) - 1.0
+    if rest == 0.0:
+        return k
+    if rest < bounds[k + 149]:
+        return k
+    return k + 1
+
+
+@kernel
+def shared_exponent(amax, rule, emax, mantissa_bits, max_normal, bounds):
+    """BLK-2.1 to BLK-2.5: the unclamped shared exponent of a block whose largest magnitude is the positive
+    finite float32 ``amax`` (a zero block is BLK-2.6's)."""
+    value = np.float64(amax)
+    k = floor_log2(value)
+    if rule == FLOOR:
+        return k - emax
+    if rule == CEIL:
+        return k - emax + (1 if math.ldexp(value, -k) != 1.0 else 0)
+    if rule == EVEN:
+        # amax rounded to the element's precision, half up: the binade above when its leading
+        # mantissa_bits + 1 fraction bits are all ones.
+        if math.ldexp(value, -k) >= 2.0 - math.ldexp(1.0, -(mantissa_bits + 1)):
+            return k + 1 - emax
+        return k - emax
+    descale = amax / np.float32(max_normal)
+    if descale == np.float32(0.0):
+        return E8M0_MIN_EXPONENT
+    if rule == RCEIL:
+        quotient = np.float64(descale)
+        j = floor_log2(quotient)
+        return j + (1 if math.ldexp(quotient, -j) != 1.0 else 0)
+    return ceil_log2_float32(descale, bounds)
+
+
+@kernel
+def scale_code(exponent):
+    """BLK-2.7: the E8M0 code of a shared exponent, clamped to E8M0's range."""
+    return min(max(exponent, E8M0_MIN_EXPONENT), E8M0_MAX_EXPONENT) + E8M0_BIAS
