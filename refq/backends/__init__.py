@@ -27,6 +27,7 @@ from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
 from refq.backends.reference import RefqBackend
+from refq.backends.torchao import TorchaoCeilBackend, TorchaoEvenBackend, TorchaoMxBackend, TorchaoRceilBackend
 from refq.backends.tosa import TosaBackend
 from refq.backends.torch import TorchBackend, TorchFakeQuantBackend, TorchPT2EBackend, TorchQnnpackBackend
 
@@ -45,8 +46,13 @@ BUILTIN = {
     "tflite": LiteRtBackend,
     "tflite-optimized": LiteRtOptimizedBackend,
     "xnnpack": XnnpackBackend,
+    "torchao-floor": TorchaoMxBackend,
+    "torchao-ceil": TorchaoCeilBackend,
+    "torchao-even": TorchaoEvenBackend,
+    "torchao-rceil": TorchaoRceilBackend,
     "refq": RefqBackend,
 }
 
 __all__ = ["BUILTIN", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
-           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TosaBackend", "XnnpackBackend"]
+           "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TorchaoCeilBackend", "TorchaoEvenBackend",
+           "TorchaoMxBackend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]

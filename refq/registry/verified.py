@@ -57,6 +57,10 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     # ggml's C, vendored by llama-cpp-python's source release (ggml 0.25.3), compiled by `refq ggml build`.
     VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml", "ggml-native"), profiles=("ggml", "ggml-native"),
                     source_build=True),
+    # The BLK chapter's MX formats (torchao.prototype.mx_formats, one backend per ScaleCalculationMode); installed
+    # with --no-deps so that pip leaves torch as it is.
+    VerifiedPackage("torchao", ("0.18.0",), backends=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil"),
+                    profiles=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil")),
     # LiteRT (TensorFlow Lite's runtime): reference kernels, optimized kernels, and the XNNPACK delegate.
     VerifiedPackage("ai-edge-litert", ("2.3.0",), backends=("tflite", "tflite-optimized", "xnnpack"),
                     profiles=("tflite", "tflite-optimized", "xnnpack")),
