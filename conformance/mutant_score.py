@@ -47,6 +47,15 @@ class Score:
         return f"{self.killed}/{self.total} mutants caught{equivalent}"
 
 
+def _in_process(backend: str, profile: str | None, timeout: float):
+    """The mutant or the correct adapter loaded in this process: refq's own code, which neither crashes
+    the interpreter nor hangs, so it needs no worker; ~90 worker starts (0.5-1 s each, every one loading
+    the compiled kernels again) were most of a score's time."""
+    from refq.conformance.runner import load_backend
+
+    return load_backend(backend, profile, isolate=False, timeout=timeout)
+
+
 def mutation_score(level: int = 1, *, cases=None, timeout: float = 60.0, progress: bool | None = None) -> Score:
     """Run every mutant, and the correct adapter under each profile they declare, on ``cases``
     (default: :func:`level_cases`) through the harness; a mutant is caught by any failing or
@@ -60,12 +69,14 @@ def mutation_score(level: int = 1, *, cases=None, timeout: float = 60.0, progres
     caught, counts = {}, {}
     for mutant in MUTANTS:
         own = [case for case in cases if case_operation(case) in mutant.operations]
-        results = run_cases(spec(mutant), own, timeout=timeout, progress=progress)
+        with _in_process(spec(mutant), None, timeout) as backend:
+            results = run_cases(backend, own, timeout=timeout, progress=progress)
         caught[mutant.__name__] = sum(1 for r in results if r.status in ("fail", "error"))
         counts[mutant.__name__] = len(results)
     correct = {}
     for profile in sorted({mutant.profile for mutant in MUTANTS}):
-        results = run_cases(CORRECT_BACKEND, cases, profile=profile, timeout=timeout, progress=progress)
+        with _in_process(CORRECT_BACKEND, profile, timeout) as backend:
+            results = run_cases(backend, cases, profile=profile, timeout=timeout, progress=progress)
         correct[profile] = [r.id for r in results if r.status in ("fail", "error")]
     equivalent = tuple(mutant.__name__ for mutant in equivalent_mutants())
     return Score(caught, counts, correct, source, equivalent)
