@@ -75,6 +75,10 @@ COMPUTES_WITH: tuple[VerifiedPackage, ...] = (
     VerifiedPackage("numpy", ("2.4.6",), why="refq's arrays, and the float32 arithmetic of the pure-Python path"),
     VerifiedPackage("numba", ("0.68.1",), why="compiles every kernel"),
     VerifiedPackage("llvmlite", ("0.50.0",), why="numba's code generator (the VNNI intrinsics, FMA)"),
+    # Not arithmetic: `refq sweep --scheduler` ships chunks and results through them, and a client and
+    # workers of different releases may not speak the same protocol.
+    VerifiedPackage("dask", ("2026.8.0",), why="the task graph of `refq sweep --scheduler`"),
+    VerifiedPackage("distributed", ("2026.8.0",), why="the cluster `refq sweep --scheduler` runs on"),
 )
 
 VERIFIED: tuple[VerifiedPackage, ...] = ENGINES + COMPUTES_WITH
