@@ -295,3 +295,19 @@ def test_integer_fingerprint_names_the_rules(name, matmul, conv):
         wanted = matmul if result.operation == "qlinear_matmul" else conv
         assert {key: result.consistent[0][key] for key in wanted} == wanted, result.operation
         assert result.declared_consistent is True
+
+
+def test_convolution_padding_is_valid_or_same(tflite):
+    """ONNX pads map onto TFLite's VALID and SAME (the odd row or column after, SAME_UPPER); other pads are refused."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(-128, 128, (1, 2, 6, 6)).astype(np.int8)
+    w = rng.integers(-128, 128, (3, 2, 3, 3)).astype(np.int8)
+    operands = (x, np.float32(0.02), np.int8(3), w, np.float32(0.01), np.int8(0), np.float32(0.3), np.int8(-4))
+    method = tflite.method("qlinear_conv")
+    for attributes in ({"pads": [1, 1, 1, 1]}, {}, {"pads": [0, 0, 1, 1], "strides": [2, 2]},
+                       {"auto_pad": "SAME_UPPER", "strides": [2, 2]}):
+        np.testing.assert_array_equal(method(*operands, **attributes),
+                                      qlinear_conv_outcomes(*operands, profile="tflite", **attributes)[0])
+    for pads in ([2, 2, 2, 2], [1, 0, 1, 0]):
+        with pytest.raises(NotImplementedError):
+            method(*operands, pads=pads)

@@ -176,10 +176,11 @@ def _tflite_padding(geometry) -> str:
     for axis, (size, out) in enumerate(sizes):
         extent = geometry.dilations[axis] * (geometry.kernel[axis] - 1) + 1
         total = max((out - 1) * geometry.strides[axis] + extent - size, 0)
+        if out != -(-size // geometry.strides[axis]):  # SAME's output size is ceil(n / stride)
+            raise NotImplementedError(f"pads {list(geometry.pads)}: TFLite pads VALID (none) or SAME")
         same.append((total // 2, total - total // 2))
     (top, bottom), (left, right) = same
-    if out != -(-size // geometry.strides[1]) or sizes[0][1] != -(-sizes[0][0] // geometry.strides[0]) \
-            or geometry.pads != (top, left, bottom, right):
+    if geometry.pads != (top, left, bottom, right):
         raise NotImplementedError(f"pads {list(geometry.pads)}: TFLite pads VALID (none) or SAME")
     return "SAME"
 
