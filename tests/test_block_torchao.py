@@ -102,3 +102,14 @@ def test_ocp_profile_fails_torchao_where_it_deviates():
     results = run_cases("torchao-floor", case_paths(ops=["block_quantize"]), profile="ocp-mx")
     failed = {r.id.split("/")[1] for r in results if r.status == "fail"}
     assert failed and all(name.endswith("-families") for name in failed)
+
+
+def test_fingerprint_names_each_modes_scale_rule():
+    """refq fingerprint's BLK chapter: of the 90 combinations of the four variants, exactly the one of each
+    mode's profile explains torchao's outputs on the probes."""
+    from refq.conformance.fingerprint_block import PROFILES, fingerprint_block
+
+    for profile, backend in BACKENDS.items():
+        (result,) = fingerprint_block(backend())
+        assert result.status == "ok", result.detail
+        assert result.consistent == [PROFILES[profile]], (profile, result.consistent)

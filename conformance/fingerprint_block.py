@@ -1,0 +1,131 @@
+"""Fingerprint of BLK's ``block_quantize``: which MX scale rule an implementation computes.
+
+Four registry variants separate the implementations measured, each probed by blocks built for it:
+``block_scale_rule`` (amaxes just above and below powers of two and of ``max_elem * 2^k``, where
+floor, ceil, even, rceil and the float32-logarithm rceil part), ``block_infinity`` (a block holding an
+infinity), ``block_tiny_scale`` (blocks of code 0 with non-zero elements) and ``block_element_ties``
+(elements on the midpoints of the element grid). Each probe is one tensor of blocks, compared whole,
+for FP8 E4M3 and for FP4; every prediction is refq's ``block_quantize_outcomes`` under the
+combination's values. Element codes of a NaN-scale block are open under every combination (BLK-3.4).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from refq.block.api import block_quantize_outcomes
+from refq.block.elements import ELEMENT_FORMATS, element_values
+from refq.conformance import fingerprint_engine as engine
+from refq.conformance.fingerprint_engine import every_combination, registry_values
+from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+
+OPERATION = "block_quantize"
+DIMENSIONS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in (
+    "block_scale_rule", "block_infinity", "block_tiny_scale", "block_element_ties")}
+#: The profiles naming BLK variants, by their values of :data:`DIMENSIONS`.
+PROFILES = {name: {variant: profile.block[variant] for variant in DIMENSIONS}
+            for name, profile in EVERY_PROFILE_BY_NAME.items() if profile.block}
+FORMATS = ("float8_e4m3fn", "float4_e2m1fn")
+SEED = 1577
+F32 = np.float32
+
+
+def _scale_rule_blocks(fmt, rng: np.random.Generator) -> np.ndarray:
+    """Per binary exponent k: amax 2^k and its neighbours, max_elem * 2^k one ulp above, and the top of
+    the binade below 2^k (where even rounds up)."""
+    mantissa_bits = fmt.mantissa_bits
+    amaxes = []
+    for k in range(-120, 120, 3):
+        power = F32(math.ldexp(1.0, k))
+        amaxes += [power, np.nextafter(power, F32(np.inf)), np.nextafter(power, F32(0)),
+                   np.nextafter(F32(math.ldexp(fmt.max_normal, k)), F32(np.inf)),
+                   F32(math.ldexp(2.0 - math.ldexp(1.0, -(mantissa_bits + 2)), k - 1))]
+    blocks = (rng.uniform(-0.5, 0.5, (len(amaxes), 32)) * np.array(amaxes, dtype=np.float64)[:, None]).astype(F32)
+    blocks[:, 7] = np.array(amaxes, dtype=F32)
+    return blocks
+
+
+def _tie_blocks(fmt, rng: np.random.Generator) -> np.ndarray:
+    values = element_values(fmt).astype(np.float64)
+    positive = np.unique(values[np.isfinite(values) & (values >= 0)])
+    midpoints = (positive[:-1] + positive[1:]) / 2
+    blocks = rng.choice(midpoints, (16, 32)) * np.where(rng.random((16, 32)) < 0.5, -1.0, 1.0)
+    blocks[:, 0] = fmt.max_normal
+    return blocks.astype(F32)
+
+
+@lru_cache(maxsize=None)
+def probes_for(granularity: str) -> tuple[engine.Probe, ...]:
+    rng = np.random.default_rng(SEED)
+    probes = []
+    for name in FORMATS:
+        fmt = ELEMENT_FORMATS[name]
+        attributes = {"format": name, "axis": -1, "block_size": 32}
+        infinity = rng.standard_normal((2, 32)).astype(F32)
+        infinity[0, 4], infinity[1, 9] = np.inf, -np.inf
+        tiny = (rng.uniform(-1, 1, (4, 32)) * 2.0 ** -129).astype(F32)
+        for family, x, variant in (("scale-rule", _scale_rule_blocks(fmt, rng), "block_scale_rule"),
+                                   ("infinity", infinity, "block_infinity"),
+                                   ("tiny", tiny, "block_tiny_scale"),
+                                   ("ties", _tie_blocks(fmt, rng), "block_element_ties")):
+            probes.append(engine.Probe(f"{name}-{family}", OPERATION, (x,), attributes, variant))
+    return tuple(probes)
+
+
+def _flat(record: np.ndarray) -> np.ndarray:
+    return np.concatenate([record["scales"].reshape(-1), record["codes"].reshape(-1)])
+
+
+def predict(probe: engine.Probe, combination: dict[str, str]):
+    """refq's scales and codes (flattened, scales first) for ``probe`` under ``combination``, and the codes
+    it leaves open."""
+    result, mask = block_quantize_outcomes(probe.inputs[0], profile="ocp-mx", **probe.attributes, **combination)
+    return _flat(result), (None if mask is None else _flat(mask))
+
+
+class BlockChapter:
+    """BLK's ``block_quantize`` for the engine: one probe per call, compared whole."""
+
+    unit = "probe"
+    operations = (OPERATION,)
+    granularities = ("mx",)
+
+    def dimensions(self, operation: str) -> dict[str, tuple[str, ...]]:
+        return DIMENSIONS
+
+    def combinations(self, operation: str) -> list[dict[str, str]]:
+        return every_combination(DIMENSIONS)
+
+    def probes(self, operation: str, granularity: str) -> tuple[engine.Probe, ...]:
+        return probes_for(granularity)
+
+    def output(self, probe, returned) -> np.ndarray:
+        return _flat(np.asarray(returned))
+
+    @lru_cache(maxsize=None)
+    def _predicted(self, granularity: str, index: int, combination: tuple):
+        return predict(probes_for(granularity)[index], dict(combination))
+
+    def predict(self, probe, granularity: str, index: int, combination: dict[str, str]):
+        return self._predicted(granularity, index, tuple(sorted(combination.items())))
+
+    def declared(self, backend, operation: str, granularity: str) -> dict[str, str] | None:
+        return PROFILES.get(getattr(backend, "profile", None))
+
+    def profiles(self, operation: str, granularity: str) -> dict[str, dict[str, str]]:
+        return dict(PROFILES)
+
+    def describe(self, probe, element, value):
+        return engine.Unexplained(probe.name)
+
+
+CHAPTER = BlockChapter()
+
+
+def fingerprint_block(backend) -> list[engine.Result]:
+    """``backend``'s ``block_quantize`` against every combination; a backend without it is unsupported."""
+    return [engine.fingerprint_operation(backend, CHAPTER, OPERATION, granularity)
+            for granularity in CHAPTER.granularities]
