@@ -114,19 +114,29 @@ def smallest_at_least(working, bound):
 @kernel
 def run_constants(working, zero_point, qmin, qmax, zero_point_placement):
     """The bounds one run of elements sharing ``zero_point`` compares against (see the module
-    text): ``(lower, upper, pending, offset, wrap_high, wrap_low, overflow_result)``, the first six
-    in the ``working`` float type; ``offset`` is the zero point, ``pending`` the part of it still to
-    add after rounding."""
+    text): ``(lower, upper, pending, offset, high, high_result, low, low_result, overflow_result)``;
+    ``offset`` is the zero point, ``pending`` the part of it still to add after rounding.
+
+    Under ``convert_then_clamp`` a rounded $n \\ge$ ``high`` gives ``high_result`` and $n <$ ``low``
+    gives ``low_result``: with $p > 0$ the sum wraps from $2^{31} - p$ on, to $q_{min}$, and the
+    conversion overflows at $2^{31}$, to $q_{min}$ as well; with $p < 0$ the sum wraps below
+    $-2^{31} - p$, to $q_{max}$, as an overflow below $-2^{31}$ does. Every other overflow
+    (and a NaN) gives ``overflow_result``, the $-2^{31} + p$ that the clamp takes to $q_{min}$
+    ($p \\ge 0$) or, wrapped, to $q_{max}$ ($p < 0$).
+    """
     pending = zero_point if zero_point_placement == AFTER_ROUNDING else 0
     overflow_result = np.int32(qmin) if pending >= 0 else np.int32(qmax)
+    high = smallest_at_least(working, TWO_TO_31 - pending) if pending > 0 else working(TWO_TO_31)
+    low = smallest_at_least(working, -TWO_TO_31 - pending) if pending < 0 else working(-TWO_TO_31)
+    high_result = np.int32(qmin) if pending > 0 else overflow_result
+    low_result = np.int32(qmax) if pending < 0 else overflow_result
     return (working(qmin - pending), working(qmax - pending), working(pending), working(zero_point),
-            smallest_at_least(working, TWO_TO_31 - pending), smallest_at_least(working, -TWO_TO_31 - pending),
-            overflow_result)
+            high, high_result, low, low_result, overflow_result)
 
 
 @kernel
-def saturated_lane(rounded, lower, upper, pending, wrap_high, wrap_low, overflow_result, qmin, qmax, saturation,
-                   conversion_overflow):
+def saturated_lane(rounded, lower, upper, pending, high, high_result, low, low_result, overflow_result, qmin, qmax,
+                   saturation, conversion_overflow):
     """AFF-3.5 on the rounded value: ``(q, unpredictable)`` with ``q`` an int32."""
     if saturation == CONVERT_INT64_THEN_CLAMP:
         shifted = np.float32(rounded) + np.float32(pending)
@@ -140,22 +150,23 @@ def saturated_lane(rounded, lower, upper, pending, wrap_high, wrap_low, overflow
     q = np.int32(clamped + pending)
     if saturation == CLAMP_THEN_CONVERT:
         return q, False
-    in_range = (rounded >= -TWO_TO_31) & (rounded < TWO_TO_31)
-    wraps_high = rounded >= wrap_high
-    wraps_low = rounded < wrap_low
-    wrapped = np.int32(qmin) if wraps_high else np.int32(qmax)
-    q = overflow_result if not in_range else (wrapped if wraps_high | wraps_low else q)
-    return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & ((not in_range) | wraps_high | wraps_low)
+    beyond_high = rounded >= high
+    beyond_low = rounded < low
+    is_nan = rounded != rounded
+    q = high_result if beyond_high else q
+    q = low_result if beyond_low else q
+    q = overflow_result if is_nan else q
+    return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & (beyond_high | beyond_low | is_nan)
 
 
 @kernel
 def quantize_lane(x, scale, reciprocal, constants, nan_result, qmin, qmax, scale_operation, zero_point_placement,
                   rounding, saturation, conversion_overflow, nan):
     """AFF-3.1 for one element: ``(q, unpredictable)``, as :func:`refq.affine.steps.quantize_value`."""
-    lower, upper, pending, offset, wrap_high, wrap_low, overflow_result = constants
+    lower, upper, pending, offset, high, high_result, low, low_result, overflow_result = constants
     value = scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement)
-    q, unpredictable = saturated_lane(rounded_lane(value, rounding), lower, upper, pending, wrap_high, wrap_low,
-                                      overflow_result, qmin, qmax, saturation, conversion_overflow)
+    q, unpredictable = saturated_lane(rounded_lane(value, rounding), lower, upper, pending, high, high_result, low,
+                                      low_result, overflow_result, qmin, qmax, saturation, conversion_overflow)
     if nan != NAN_CONVERTED:
         is_nan = value != value
         q = nan_result if is_nan else q
