@@ -11,6 +11,7 @@ signed zeros, subnormals, infinities, NaN payloads, and quotients around 2^31 an
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
@@ -25,6 +26,16 @@ from refq.registry.profiles import PROFILES
 from refq.registry.variants import VARIANTS
 from tests.adversarial import adversarial_inputs
 from tests.oracle import affine as oracle
+
+# The module, not the function refq.affine exports under the same name.
+quantize_module = importlib.import_module("refq.affine.quantize")
+
+
+@pytest.fixture(autouse=True)
+def generated_loops_for_every_size(monkeypatch):
+    """The inputs here are small, which quantize sends to the general loop: these tests are about the
+    generated ones, so every size takes them."""
+    monkeypatch.setattr(quantize_module, "GENERATED_LOOP_MINIMUM", 0)
 
 PROFILE_NAMES = [profile.name for profile in PROFILES]
 DTYPES = [f"{kind}{bits}" for kind in ("int", "uint") for bits in range(1, 17)]
@@ -305,3 +316,25 @@ def test_dequantize_range_check_skipped_only_when_the_type_fits(dtype, container
     narrower = {"int8": "int4", "uint8": "uint4", "int16": "int8", "uint16": "uint8", "int32": "int16"}[dtype]
     with pytest.raises(ValueError, match="q"):
         dequantize(q, np.float32(1), dtype=narrower)
+
+
+def test_small_arrays_take_the_general_loop_and_large_ones_the_generated(monkeypatch):
+    """Below GENERATED_LOOP_MINIMUM elements quantize runs the general loop (no compilation per variant
+    combination), from it the generated one; the bits are the same either way."""
+    minimum = 1 << 16
+    monkeypatch.setattr(quantize_module, "GENERATED_LOOP_MINIMUM", minimum)
+    built = []
+    original = quantize_module.quantize_loop
+
+    def counting(*codes):
+        built.append(codes)
+        return original(*codes)
+
+    monkeypatch.setattr(quantize_module, "quantize_loop", counting)
+    x = adversarial_inputs(np.float32(0.37), 3, -128, 127, limit=minimum + 1)
+    x = np.resize(x, minimum + 1).astype(np.float32)
+    small = quantize_with_outcomes(x[:minimum - 1], 0.37, 3, profile="pytorch")
+    assert built == []
+    large = quantize_with_outcomes(x, 0.37, 3, profile="pytorch")
+    assert len(built) == 1
+    assert np.array_equal(small[0], large[0][:minimum - 1]) and np.array_equal(small[1], large[1][:minimum - 1])

@@ -26,6 +26,13 @@ from refq.numbers.rounding import HALF_TO_EVEN, round_rational
 from refq.registry.rounding import ROUNDING_MODES
 
 
+#: Arrays smaller than this run the general loop (:func:`quantize_blocks`, compiled once for every variant
+#: combination) instead of the loop generated for their combination: a generated loop costs about a second
+#: to compile, which only a large array repays, and fingerprinting, mutation scores and fuzzing try hundreds
+#: of combinations on small inputs. Both loops give the same bits (tests/test_affine_loops.py).
+GENERATED_LOOP_MINIMUM = 1 << 16
+
+
 @kernel
 def quantize_blocks(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, scale_operation, precision,
                     zero_point_placement, rounding, saturation, conversion_overflow, nan, out3, unpredictable3):
@@ -111,6 +118,13 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
         result[...] = out3.reshape(values.shape)
         return result, unpredictable3.reshape(values.shape)
     result = output_array(out, values.shape, target.container)
+    if values.size < GENERATED_LOOP_MINIMUM:
+        unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)
+        quantize_blocks(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
+                        codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
+                        codes["saturation"], codes["conversion_overflow"], codes["nan"], result.reshape(x3.shape),
+                        unpredictable3)
+        return result, (unpredictable3.reshape(values.shape) if want_outcomes else None)
     # Without outcomes the loop never writes the flags: a one-element stand-in keeps the signature.
     unpredictable3 = np.zeros(x3.shape if want_outcomes else (1, 1, 1), dtype=np.bool_)
     loop = quantize_loop(codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
