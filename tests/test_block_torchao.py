@@ -97,6 +97,7 @@ def test_torchao_conforms_to_its_profile(backend):
     assert {result.op for result in results} == set(OPS)
 
 
+@pytest.mark.slow
 def test_ocp_profile_fails_torchao_where_it_deviates():
     """Judged under ocp-mx, torchao FLOOR fails the quantize cases holding an infinity or a tiny block."""
     results = run_cases("torchao-floor", case_paths(ops=["block_quantize"]), profile="ocp-mx")
