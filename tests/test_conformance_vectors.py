@@ -819,3 +819,24 @@ def test_qlinear_concat_coverage(concat_tree):
                        "error-axis-out-of-range": "axis: must be an integer in [-2, 1], got 2",
                        "error-shapes-differ": "inputs[1]: must be a shape equal to (2, 3) except on axis 0, got "
                                               "'shape (3, 2)'"}
+
+
+@pytest.mark.parametrize("edit, accepted", [
+    (lambda inputs: inputs.pop("B"), True),  # a trailing optional input left out, as ONNX allows
+    (lambda inputs: inputs.pop("w_scale"), False),  # a required one
+    (lambda inputs: inputs.update({"x": inputs.pop("x")}), False),  # out of order
+])
+def test_verify_checks_the_inputs_order_and_optional_inputs(tmp_path, edit, accepted):
+    from refq.conformance.generate.verify import VerifyReport, check_descriptor
+
+    source = vectors_root() / "level1" / "qlinear_conv" / "u8s8-3x3-per-channel"
+    case = tmp_path / "level1" / "qlinear_conv" / source.name
+    shutil.copytree(source, case)
+    path = case / "onnx.json"
+    descriptor = json.loads(path.read_text())
+    edit(descriptor["inputs"])
+    path.write_text(json.dumps(descriptor))
+    report = VerifyReport(tmp_path / "level1")
+    check_descriptor(path, tmp_path / "level1", 1, report)
+    problems = [problem for problem in report.problems if "ONNX order" in problem]
+    assert (problems == []) == accepted, report.problems
