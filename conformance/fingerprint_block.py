@@ -19,7 +19,7 @@ import numpy as np
 from refq.block.api import block_quantize_outcomes
 from refq.block.elements import ELEMENT_FORMATS, element_values
 from refq.conformance import fingerprint_engine as engine
-from refq.conformance.fingerprint_engine import every_combination, registry_values
+from refq.conformance.fingerprint_engine import registry_values
 from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
 OPERATION = "block_quantize"
@@ -86,43 +86,8 @@ def predict(probe: engine.Probe, combination: dict[str, str]):
     return _flat(result), (None if mask is None else _flat(mask))
 
 
-class BlockChapter:
-    """BLK's ``block_quantize`` for the engine: one probe per call, compared whole."""
-
-    unit = "probe"
-    operations = (OPERATION,)
-    granularities = ("mx",)
-
-    def dimensions(self, operation: str) -> dict[str, tuple[str, ...]]:
-        return DIMENSIONS
-
-    def combinations(self, operation: str) -> list[dict[str, str]]:
-        return every_combination(DIMENSIONS)
-
-    def probes(self, operation: str, granularity: str) -> tuple[engine.Probe, ...]:
-        return probes_for(granularity)
-
-    def output(self, probe, returned) -> np.ndarray:
-        return _flat(np.asarray(returned))
-
-    @lru_cache(maxsize=None)
-    def _predicted(self, granularity: str, index: int, combination: tuple):
-        return predict(probes_for(granularity)[index], dict(combination))
-
-    def predict(self, probe, granularity: str, index: int, combination: dict[str, str]):
-        return self._predicted(granularity, index, tuple(sorted(combination.items())))
-
-    def declared(self, backend, operation: str, granularity: str) -> dict[str, str] | None:
-        return PROFILES.get(getattr(backend, "profile", None))
-
-    def profiles(self, operation: str, granularity: str) -> dict[str, dict[str, str]]:
-        return dict(PROFILES)
-
-    def describe(self, probe, element, value):
-        return engine.Unexplained(probe.name)
-
-
-CHAPTER = BlockChapter()
+# BLK's ``block_quantize`` for the engine: one probe per call, compared whole.
+CHAPTER = engine.WholeProbeChapter(OPERATION, ("mx",), DIMENSIONS, PROFILES, probes_for, predict, _flat)
 
 
 def fingerprint_block(backend) -> list[engine.Result]:

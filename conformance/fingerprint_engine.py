@@ -134,6 +134,53 @@ class Chapter(Protocol):
     def describe(self, probe: Probe, element: int, value: int) -> Unexplained: ...
 
 
+class WholeProbeChapter:
+    """A chapter of one operation whose probes are one call each, compared whole (GGF's ``gguf_quantize``,
+    BLK's ``block_quantize``): the candidates are every combination of ``dimensions``, and a profile is the
+    combination of its values. ``predict(probe, combination)`` is refq's answer, computed once per probe
+    and combination."""
+
+    unit = "probe"
+
+    def __init__(self, operation: str, granularities: tuple[str, ...], dimensions: dict[str, tuple[str, ...]],
+                 profiles: dict[str, dict[str, str]], probes_for, predict, output=np.asarray) -> None:
+        self.operations = (operation,)
+        self.granularities = granularities
+        self._dimensions = dimensions
+        self._profiles = profiles
+        self._probes_for = probes_for
+        self._predict = predict
+        self._output = output
+        self._predicted: dict[tuple, object] = {}
+
+    def dimensions(self, operation: str) -> dict[str, tuple[str, ...]]:
+        return self._dimensions
+
+    def combinations(self, operation: str) -> list[dict[str, str]]:
+        return every_combination(self._dimensions)
+
+    def probes(self, operation: str, granularity: str) -> tuple[Probe, ...]:
+        return self._probes_for(granularity)
+
+    def output(self, probe: Probe, returned) -> np.ndarray:
+        return self._output(np.asarray(returned))
+
+    def predict(self, probe: Probe, granularity: str, index: int, combination: dict[str, str]):
+        key = (granularity, index, tuple(sorted(combination.items())))
+        if key not in self._predicted:
+            self._predicted[key] = self._predict(self._probes_for(granularity)[index], combination)
+        return self._predicted[key]
+
+    def declared(self, backend, operation: str, granularity: str) -> dict[str, str] | None:
+        return self._profiles.get(getattr(backend, "profile", None))
+
+    def profiles(self, operation: str, granularity: str) -> dict[str, dict[str, str]]:
+        return dict(self._profiles)
+
+    def describe(self, probe: Probe, element: int, value: int) -> Unexplained:
+        return Unexplained(probe.name)
+
+
 def registry_values(name: str) -> tuple[str, ...]:
     """The values of the registry variant ``name``, in registry order."""
     return tuple(value.name for value in VARIANTS_BY_NAME[name].values)

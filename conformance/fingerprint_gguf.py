@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from refq.conformance import fingerprint_engine as engine
-from refq.conformance.fingerprint_engine import every_combination, registry_values
+from refq.conformance.fingerprint_engine import registry_values
 from refq.gguf.api import gguf_quantize_outcomes
 from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
@@ -68,43 +68,8 @@ def predict(probe: engine.Probe, combination: dict[str, str]):
                                   gguf_contraction=combination["gguf_contraction"])
 
 
-class GgufChapter:
-    """GGF's ``gguf_quantize`` for the engine: one probe per call, compared whole."""
-
-    unit = "probe"
-    operations = (OPERATION,)
-    granularities = ("legacy", "k_types")
-
-    def dimensions(self, operation: str) -> dict[str, tuple[str, ...]]:
-        return DIMENSIONS
-
-    def combinations(self, operation: str) -> list[dict[str, str]]:
-        return every_combination(DIMENSIONS)
-
-    def probes(self, operation: str, granularity: str) -> tuple[engine.Probe, ...]:
-        return probes_for(granularity)
-
-    def output(self, probe, returned) -> np.ndarray:
-        return np.asarray(returned)
-
-    @lru_cache(maxsize=None)
-    def _predicted(self, granularity: str, index: int, combination: tuple):
-        return predict(probes_for(granularity)[index], dict(combination))
-
-    def predict(self, probe, granularity: str, index: int, combination: dict[str, str]):
-        return self._predicted(granularity, index, tuple(sorted(combination.items())))
-
-    def declared(self, backend, operation: str, granularity: str) -> dict[str, str] | None:
-        return PROFILES.get(getattr(backend, "profile", None))
-
-    def profiles(self, operation: str, granularity: str) -> dict[str, dict[str, str]]:
-        return dict(PROFILES)
-
-    def describe(self, probe, element, value):
-        return engine.Unexplained(probe.name)
-
-
-CHAPTER = GgufChapter()
+# GGF's ``gguf_quantize`` for the engine: one probe per call, compared whole.
+CHAPTER = engine.WholeProbeChapter(OPERATION, ("legacy", "k_types"), DIMENSIONS, PROFILES, probes_for, predict)
 
 
 def fingerprint_gguf(backend) -> list[engine.Result]:
