@@ -12,6 +12,7 @@ on its own, and once more in a child process whose allocator keeps freed pages m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from record import Measurement, print_table, write  # noqa: E402 - benchmarks/record.py, beside this script
 from timing import best_seconds  # noqa: E402 - benchmarks/timing.py, beside this script
 
 SCALE, ZERO_POINT = np.float32(0.00214854861), 3
@@ -86,6 +88,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--profiles", help="comma-separated profile names (default: every profile)")
     parser.add_argument("--fresh-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", metavar="FILE", help="write the measurements (benchmarks/record.py) to FILE")
     args = parser.parse_args()
     size = 1 << args.log2_size
     x = (np.random.default_rng(0).standard_normal(size) * 0.3).astype(np.float32)
@@ -134,16 +137,17 @@ def main() -> None:
     print(f"refq {refq.__version__} ({os.path.dirname(refq.__file__)}), onnxruntime {onnxruntime.__version__}, "
           f"torch {torch.__version__}, numpy {np.__version__}; {size} float32 values, single thread, "
           f"best of {args.repeats}")
-    measured = {}
+    measured, measurements = {}, []
     for operation, rows in (("quantize", quantize_rows), ("dequantize", dequantize_rows)):
-        times = {name: best_seconds(function, args.repeats) for name, function in engines[operation].items()}
-        times.update({f"refq {name}": best_seconds(function, args.repeats) for name, function in rows.items()})
-        measured[operation] = times
-        reference = times[next(iter(engines[operation]))]
-        unit = "input" if operation == "quantize" else "output"
-        print(f"\n{operation}: GB/s of float32 {unit}, ratio to {next(iter(engines[operation]))}")
-        for name, seconds in times.items():
-            print(f"  {name:<44} {size * 4 / seconds / 1e9:7.2f} GB/s   {reference / seconds:5.2f}x")
+        others = {name: size * 4 / best_seconds(function, args.repeats) / 1e9
+                  for name, function in engines[operation].items()}
+        reference = next(iter(engines[operation]))
+        measured[operation] = {name: best_seconds(function, args.repeats) for name, function in rows.items()}
+        unit = "GB/s of float32 " + ("input" if operation == "quantize" else "output")
+        measurements += [Measurement("affine_throughput", operation, f"profile {name}", unit, size * 4 / seconds / 1e9,
+                                     others, reference, 0.9) for name, seconds in measured[operation].items()]
+    print()
+    print_table(measurements)
     page_times = {name: best_seconds(function, args.repeats) for name, function in pages.items()}
     child = {}
     for line in fresh_pages_child(args.log2_size, args.repeats, names).splitlines():
@@ -155,10 +159,13 @@ def main() -> None:
         print(f"  {name:<58} {seconds * 1e3:6.2f} ms")
     print(f"  the same refq calls, fresh output, in a child with {' '.join(f'{k}={v}' for k, v in KEEP_PAGES.items())}"
           " (freed pages stay mapped, as in ONNX Runtime's arena):")
+    kept = []
     for (operation, name), seconds in child.items():
-        reference = measured[operation][next(iter(engines[operation]))]
-        print(f"  {operation:<10} refq {name:<32} {size * 4 / seconds / 1e9:7.2f} GB/s   {reference / seconds:5.2f}x"
-              f"   (in this process: {reference / measured[operation][f'refq {name}']:.2f}x)")
+        fresh = next(m for m in measurements if m.operation == operation and m.case == f"profile {name}")
+        kept.append(dataclasses.replace(fresh, case=f"profile {name}, pages kept mapped", refq=size * 4 / seconds / 1e9,
+                                        note="fresh output in a child whose glibc keeps freed pages mapped"))
+    print_table(kept)
+    measurements += kept
     print("\nnotes: ONNX Runtime returns its output in arena memory it reuses from run to run, so its pages are "
           "mapped already; a fresh numpy array of 64 MB (dequantize's float32 output) is mmapped anew each call, "
           "and zeroing its pages costs about as much as ONNX Runtime's whole DequantizeLinear (the first line "
@@ -166,6 +173,8 @@ def main() -> None:
           "rows above), or an allocator that keeps freed pages mapped (the child's glibc settings, or a NumPy "
           "memory handler with a pool, NEP 49). quantize's int8 output is a quarter of that size, which glibc "
           "reuses from its heap.")
+    if args.json:
+        write(measurements, args.json)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,123 @@
+"""The performance record: what every benchmark measures, the machine it ran on, and the tables made from it.
+
+A benchmark script returns a list of :class:`Measurement`. ``--json FILE`` writes them; ``run_all.py``
+collects every script's list into one run record (``refq-benchmarks-v1``) with the machine's facts,
+saves it under ``benchmarks/results/``, and renders the README's benchmark table from it. The README's
+figures are that rendering, so a test can check them against the record they came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT = "refq-benchmarks-v1"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One line of a benchmark: refq's throughput on one case beside the other implementations timed with it.
+
+    ``against`` holds every other implementation timed in the same run, in the same unit; ``reference``
+    names the one the issue's target is a ratio to (refq / reference), or is None for an informational row.
+    """
+
+    benchmark: str
+    operation: str
+    case: str
+    unit: str
+    refq: float
+    against: dict[str, float] = field(default_factory=dict)
+    reference: str | None = None
+    target: float | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reference is not None and self.reference not in self.against:
+            raise ValueError(f"reference {self.reference!r} is not among the implementations timed: "
+                             f"{sorted(self.against)}")
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.reference is None else self.refq / self.against[self.reference]
+
+    @property
+    def meets_target(self) -> bool | None:
+        return None if self.target is None or self.ratio is None else self.ratio >= self.target
+
+
+def to_json(measurements: list[Measurement]) -> list[dict]:
+    return [dataclasses.asdict(measurement) for measurement in measurements]
+
+
+def from_json(rows: list[dict]) -> list[Measurement]:
+    return [Measurement(**row) for row in rows]
+
+
+def write(measurements: list[Measurement], path: str) -> None:
+    Path(path).write_text(json.dumps(to_json(measurements), indent=1) + "\n")
+
+
+def print_table(measurements: list[Measurement]) -> None:
+    """Every measurement on one line: refq, each other implementation with refq's ratio to it, the target."""
+    for measurement in measurements:
+        others = "  ".join(f"{name} {value:.3g} ({measurement.refq / value:.2f}x)"
+                           for name, value in measurement.against.items())
+        target = ""
+        if measurement.meets_target is not None:
+            target = f"  [target {measurement.target}x {measurement.reference}: {'met' if measurement.meets_target else 'NOT met'}]"
+        print(f"{measurement.operation:<16} {measurement.case:<36} refq {measurement.refq:8.3g} {measurement.unit}"
+              f"  {others}{target}", flush=True)
+
+
+def _cpu() -> dict:
+    facts = {"model": platform.processor() or platform.machine(), "flags": [], "logical_cpus": os.cpu_count()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return facts
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            facts["model"] = value.strip()
+        elif key.strip() == "flags" and not facts["flags"]:
+            facts["flags"] = sorted(value.split())
+    return facts
+
+
+def _memory_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _commit(root: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return result.stdout.strip() + ("+modified" if dirty else "")
+
+
+def machine_facts(root: Path) -> dict:
+    """The facts a ratio depends on: the CPU and its flags, the memory, the interpreter and every release timed."""
+    from refq.registry.verified import VERIFIED, installed_version
+
+    import refq
+
+    versions = {"refq": refq.__version__}
+    versions.update({entry.package: installed_version(entry.package) for entry in VERIFIED})
+    return {"cpu": _cpu(), "memory_bytes": _memory_bytes(), "system": platform.platform(),
+            "python": platform.python_version(), "versions": versions, "commit": _commit(root)}
