@@ -54,7 +54,9 @@ def _power_of_two_edges(fmt, rng: np.random.Generator, count: int) -> np.ndarray
 def _ties(fmt, rng: np.random.Generator, count: int) -> np.ndarray:
     """x / 2^e on element values and on the midpoints of neighbouring values: every step of the grid."""
     values = element_values(fmt)
-    positive = np.unique(values[np.isfinite(values) & (values >= 0)])
+    # np.abs: the grid holds both zeros, and which one np.unique keeps depends on the CPU's sort kernel;
+    # a vector must be the same bytes wherever it is built.
+    positive = np.unique(np.abs(values[np.isfinite(values) & (values >= 0)]))
     midpoints = (positive[:-1] + positive[1:]) / 2
     grid = np.concatenate([positive, midpoints])
     blocks = []

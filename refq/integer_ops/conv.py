@@ -244,23 +244,31 @@ def convolve(operands: ConvOperands, bias: np.ndarray | None = None) -> np.ndarr
     return result.reshape(geometry.batch, geometry.out_channels, geometry.out_height, geometry.out_width)
 
 
-def conv_accumulator(x, w, x_zero_point=None, w_zero_point=None, bias=None, **attributes) -> np.ndarray:
+def conv_accumulator(x, w, x_zero_point=None, w_zero_point=None, bias=None, *, u8s8_products: str = "exact",
+                     u8s8_conv_pairs: str = "input_channels_last", **attributes) -> np.ndarray:
     """INT-3.4 plus the wrapping int32 ``bias`` (one value per output channel, or None): by the VNNI
     route of INT-3.5 where this CPU has it and kernels are compiled, else by :func:`convolve`. Both
-    give the same int32 values."""
-    from refq.integer_ops import vnni
+    give the same int32 values. With ``u8s8_products = "int16_pairs"``, INT-3.6's pair losses (in the
+    order ``u8s8_conv_pairs`` says) join them."""
+    from refq.integer_ops import pairs, vnni
 
     x = integer_input(x, "x")
     w = integer_input(w, "w")
     geometry = conv_geometry(x.shape, w.shape, **attributes)
     if not vnni.use_vnni() or geometry.patch_length > vnni.MAX_PATCH_LENGTH:
-        return convolve(conv_operands(x, w, x_zero_point, w_zero_point, **attributes), bias)
-    return vnni.convolve_bytes(x, w, input_zero_point(x_zero_point, x), weight_zero_points(w_zero_point, w),
-                               geometry, bias)
+        result = convolve(conv_operands(x, w, x_zero_point, w_zero_point, **attributes), bias)
+    else:
+        result = vnni.convolve_bytes(x, w, input_zero_point(x_zero_point, x), weight_zero_points(w_zero_point, w),
+                                     geometry, bias)
+    if not pairs.conv_saturates(u8s8_products, u8s8_conv_pairs, x, w):
+        return result
+    return pairs.wrap_loss(result, pairs.conv_pair_losses(x, w, input_zero_point(x_zero_point, x), geometry,
+                                                          u8s8_conv_pairs))
 
 
 def conv_integer(x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET", dilations=None, group=1,
-                 kernel_shape=None, pads=None, strides=None) -> np.ndarray:
+                 kernel_shape=None, pads=None, strides=None, u8s8_products: str = "exact",
+                 u8s8_conv_pairs: str = "input_channels_last") -> np.ndarray:
     """INT-3.4: ONNX ``ConvInteger`` on NCHW int8/uint8 input: int32 output
     $y_{n,m,o_y,o_x} = \\sum_{c,r,s} (x - z_x)(w_{m,c,r,s} - z_{w,m})$ wrapped to int32.
 
@@ -269,9 +277,11 @@ def conv_integer(x, w, x_zero_point=None, w_zero_point=None, *, auto_pad="NOTSET
     type. ``pads`` is (top, left, bottom, right); ``auto_pad`` "SAME_UPPER",
     "SAME_LOWER" or "VALID" replaces it. ``group`` splits the channels into
     independent convolutions (``group == C == M`` is a depthwise convolution).
+    ``u8s8_products`` and ``u8s8_conv_pairs`` are INT-3.6's variants.
     """
     return conv_accumulator(x, w, x_zero_point, w_zero_point, auto_pad=auto_pad, dilations=dilations, group=group,
-                            kernel_shape=kernel_shape, pads=pads, strides=strides)
+                            kernel_shape=kernel_shape, pads=pads, strides=strides, u8s8_products=u8s8_products,
+                            u8s8_conv_pairs=u8s8_conv_pairs)
 
 
 def conv_overflow_mask(operands: ConvOperands, bias: np.ndarray | None = None) -> np.ndarray | None:

@@ -153,7 +153,7 @@ def matmul_operands(a, b, a_zero_point=None, b_zero_point=None) -> MatmulOperand
     return MatmulOperands(rows, columns, batch, a.ndim == 1, b.ndim == 1)
 
 
-def matmul_integer(a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
+def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, u8s8_products: str = "exact") -> np.ndarray:
     """INT-2.4: $Y = (A - z_A)(B - z_B)$ in int32, ONNX ``MatMulInteger``.
 
     ``a`` and ``b`` are int8 or uint8 arrays (each its own type) multiplied as
@@ -163,9 +163,25 @@ def matmul_integer(a, b, a_zero_point=None, b_zero_point=None) -> np.ndarray:
     per row of ``a``; ``b_zero_point`` one value or one per column of ``b``; each has
     its input's type (None means 0). Each element is the exact sum of products
     wrapped to int32 (INT-2.3); whether a backend wraps is a per-profile question (INT-2.5).
+    ``u8s8_products`` is the registry variant of INT-2.6: ``"int16_pairs"`` sums a uint8 ``a``
+    times an int8 ``b`` in int16-saturating pairs.
     """
     operands = matmul_operands(a, b, a_zero_point, b_zero_point)
-    return operands.shaped(dot_products(operands.rows, operands.columns, operands.batch))
+    return operands.shaped(accumulate(a, b, operands, u8s8_products))
+
+
+def accumulate(a, b, operands: MatmulOperands, u8s8_products: str) -> np.ndarray:
+    """INT-2.3, or INT-2.6 where the variant applies: the int32 products of the raw ``a`` and ``b``
+    whose centred forms are ``operands``, before the dimensions of 1-D operands are dropped."""
+    from refq.integer_ops import pairs
+
+    result = dot_products(operands.rows, operands.columns, operands.batch)
+    a, b = np.asarray(a), np.asarray(b)
+    if not pairs.saturates(u8s8_products, a, b):
+        return result
+    a_matrix = a.reshape(1, -1) if a.ndim == 1 else a
+    b_matrix = b.reshape(-1, 1) if b.ndim == 1 else b
+    return pairs.wrap_loss(result, pairs.matmul_pair_losses(a_matrix, b_matrix, operands.batch))
 
 
 def dot_products(rows: np.ndarray, columns: np.ndarray, batch: tuple[int, ...]) -> np.ndarray:

@@ -11,7 +11,7 @@ from itertools import product
 import numpy as np
 
 from refq.errors import invalid
-from refq.integer_ops.conv import conv_operands, conv_overflow_mask, convolve
+from refq.integer_ops.conv import conv_integer, conv_operands, conv_overflow_mask, convolve
 from refq.integer_ops.matmul import matmul_integer, matmul_overflow_mask
 from refq.integer_ops.qlinear import bias_values, qlinear_conv, qlinear_matmul
 
@@ -30,6 +30,10 @@ class IntegerProfile:
     requantize: dict[str, str] | None
     #: REQ-1.6 "saturate", or "unpredictable" where the scaled accumulator is converted to int32 unclamped.
     conversion_overflow: str = "saturate"
+    #: INT-2.6 "exact" or "int16_pairs"; "unpredictable": the elements on which the two differ are unpredictable.
+    u8s8_products: str = "exact"
+    #: INT-3.6: which operand of a convolution is the uint8 one, and the order of its pairs.
+    u8s8_conv_pairs: str = "input_channels_last"
 
 
 #: The profiles with rules for the integer operations: the ONNX text (which leaves overflow and the
@@ -65,7 +69,8 @@ def integer_profile(name, operation: str | None = None) -> IntegerProfile:
                       "multiplier_order": values["requantize_multiplier_order"],
                       "rounding": values.get("requantize_rounding", "half_to_even")}
     return IntegerProfile(name, values.get("accumulator_overflow", "unpredictable"), requantize,
-                          values.get("requantize_conversion_overflow", "saturate"))
+                          values.get("requantize_conversion_overflow", "saturate"), values.get("u8s8_products", "exact"),
+                          values.get("u8s8_conv_pairs", "input_channels_last"))
 
 
 def conversion_outcome(profile: IntegerProfile, accumulator, a_scale, b_scale, y_scale,
@@ -94,6 +99,23 @@ def overflow_outcome(profile: IntegerProfile, mask: np.ndarray | None) -> np.nda
     return mask
 
 
+def product_values(profile: IntegerProfile) -> tuple[str, ...]:
+    """INT-5.4: the INT-2.6 values a profile allows: its own, or both where it leaves them to the CPU."""
+    return ("exact", "int16_pairs") if profile.u8s8_products == "unpredictable" else (profile.u8s8_products,)
+
+
+def product_outcomes(compute, profile: IntegerProfile) -> tuple[np.ndarray, np.ndarray | None]:
+    """INT-5.4: ``compute(u8s8_products, **variants)`` under the profile: INT-5.2's outcome for each
+    INT-2.6 value it allows; the first value's result, with the elements where any two disagree
+    marked unpredictable."""
+    outcomes = [requantized_outcomes(lambda **variants: compute(products, **variants), profile)
+                for products in product_values(profile)]
+    output, mask = outcomes[0]
+    for other, other_mask in outcomes[1:]:
+        mask = combine(mask, other_mask, other != output)
+    return output, (mask if mask is not None and mask.any() else None)
+
+
 def requantized_outcomes(compute, profile: IntegerProfile) -> tuple[np.ndarray, np.ndarray | None]:
     """INT-5.2: ``compute(**variants)`` under the profile's requantization variants; when the
     profile leaves them open, ONNX Runtime's result with the elements on which any two
@@ -108,6 +130,14 @@ def requantized_outcomes(compute, profile: IntegerProfile) -> tuple[np.ndarray, 
     return results[0], (differ if differ.any() else None)
 
 
+def exact_requantization(profile: IntegerProfile) -> IntegerProfile:
+    """The profile's rules for an operation without requantization (MatMulInteger, ConvInteger): INT-5.2's
+    open combinations do not arise."""
+    from dataclasses import replace
+
+    return replace(profile, requantize={})
+
+
 def combine(*masks: np.ndarray | None) -> np.ndarray | None:
     present = [mask for mask in masks if mask is not None]
     if not present:
@@ -120,25 +150,32 @@ def combine(*masks: np.ndarray | None) -> np.ndarray | None:
 
 def matmul_integer_outcomes(a, b, a_zero_point=None, b_zero_point=None, *, profile="onnx"):
     """INT-5.3: ``matmul_integer`` under ``profile``: (output, unpredictable mask or None)."""
-    rules = integer_profile(profile)
-    output = matmul_integer(a, b, a_zero_point, b_zero_point)
-    return output, overflow_outcome(rules, matmul_overflow_mask(a, b, a_zero_point, b_zero_point))
+    rules = integer_profile(profile, "matmul_integer")
+    output, unpredictable = product_outcomes(
+        lambda products, **_: matmul_integer(a, b, a_zero_point, b_zero_point, u8s8_products=products),
+        exact_requantization(rules))
+    return output, combine(unpredictable, overflow_outcome(rules, matmul_overflow_mask(a, b, a_zero_point,
+                                                                                       b_zero_point)))
 
 
 def conv_integer_outcomes(x, w, x_zero_point=None, w_zero_point=None, *, profile="onnx", **attributes):
     """INT-5.3: ``conv_integer`` under ``profile``."""
-    rules = integer_profile(profile)
+    rules = integer_profile(profile, "conv_integer")
     operands = conv_operands(x, w, x_zero_point, w_zero_point, **attributes)
-    return convolve(operands), overflow_outcome(rules, conv_overflow_mask(operands))
+    output, unpredictable = product_outcomes(
+        lambda products, **_: conv_integer(x, w, x_zero_point, w_zero_point, **attributes, u8s8_products=products,
+                                           u8s8_conv_pairs=rules.u8s8_conv_pairs),
+        exact_requantization(rules))
+    return output, combine(unpredictable, overflow_outcome(rules, conv_overflow_mask(operands)))
 
 
 def qlinear_matmul_outcomes(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,
                             profile="onnx"):
     """INT-5.3: ``qlinear_matmul`` under ``profile``."""
     rules = integer_profile(profile, "qlinear_matmul")
-    output, unpredictable = requantized_outcomes(
-        lambda **variants: qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
-                                          y_zero_point, **variants), rules)
+    output, unpredictable = product_outcomes(
+        lambda products, **variants: qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
+                                                    y_zero_point, **variants, u8s8_products=products), rules)
     conversion = None
     if rules.conversion_overflow == "unpredictable":
         accumulator = matmul_integer(a, b, a_zero_point, b_zero_point)
@@ -151,9 +188,11 @@ def qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_
                           profile="onnx", **attributes):
     """INT-5.3: ``qlinear_conv`` under ``profile``."""
     rules = integer_profile(profile, "qlinear_conv")
-    output, unpredictable = requantized_outcomes(
-        lambda **variants: qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
-                                        B, **attributes, **variants), rules)
+    output, unpredictable = product_outcomes(
+        lambda products, **variants: qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
+                                                  y_zero_point, B, **attributes, **variants, u8s8_products=products,
+                                                  u8s8_conv_pairs=rules.u8s8_conv_pairs),
+        rules)
     operands = conv_operands(x, w, x_zero_point, w_zero_point, **attributes)
     overflow = conv_overflow_mask(operands, bias_values(B, operands.geometry.out_channels))
     conversion = None

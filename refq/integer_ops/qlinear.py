@@ -8,7 +8,7 @@ import numpy as np
 from refq.affine.parameters import scale_array
 from refq.errors import invalid
 from refq.integer_ops.conv import conv_accumulator, conv_geometry
-from refq.integer_ops.matmul import dot_products, matmul_operands
+from refq.integer_ops.matmul import accumulate, matmul_operands
 from refq.integer_ops.operands import INPUT_DTYPES, integer_input
 from refq.registry.variants import variant_code
 from refq.requantize import requantize_float, requantize_multiplier
@@ -74,7 +74,8 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
                    precision: str = "float32", zero_point_placement: str = "after_rounding",
                    rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient",
                    form: str = "float_multiplier", multiplier_rounding: str = "half_away_from_zero",
-                   shift_limits: str = "tflite", fixed_point_rounding: str = "double_round") -> np.ndarray:
+                   shift_limits: str = "tflite", fixed_point_rounding: str = "double_round",
+                   u8s8_products: str = "exact") -> np.ndarray:
     """INT-4.2: ONNX ``QLinearMatMul``: $y = \\operatorname{requantize}\\big((A - z_A)(B - z_B),\\ s_A s_B / s_Y,\\ z_Y\\big)$.
 
     The int32 product is INT-2.4's; the multiplier is REQ-1.1's
@@ -83,10 +84,11 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     ``precision="float64", zero_point_placement="before_rounding"``); ``multiplier_order``
     is REQ-1.1's ``requantize_multiplier_order``. ``a_scale`` and
     ``y_scale`` are single values; ``b_scale`` and ``b_zero_point`` one value or one per
-    column of ``b`` (shape ``(N,)``). The output has ``y_zero_point``'s type.
+    column of ``b`` (shape ``(N,)``). The output has ``y_zero_point``'s type. ``u8s8_products``
+    is INT-2.6's variant.
     """
     operands = matmul_operands(a, b, a_zero_point, b_zero_point)
-    accumulator = operands.shaped(dot_products(operands.rows, operands.columns, operands.batch))
+    accumulator = operands.shaped(accumulate(a, b, operands, u8s8_products))
     columns = operands.columns.shape[-2]
     b_scales = channel_scales(b_scale, columns, "b_scale")
     if b_scales.size > 1 and operands.b_is_vector:
@@ -118,14 +120,16 @@ def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_
                  rounding: str = "half_to_even", multiplier_order: str = "product_then_quotient",
                  conv_padding: str = "input_zero_point", form: str = "float_multiplier",
                  multiplier_rounding: str = "half_away_from_zero", shift_limits: str = "tflite",
-                 fixed_point_rounding: str = "double_round") -> np.ndarray:
+                 fixed_point_rounding: str = "double_round", u8s8_products: str = "exact",
+                 u8s8_conv_pairs: str = "input_channels_last") -> np.ndarray:
     """INT-4.3: ONNX ``QLinearConv``: the INT-3.4 convolution plus the int32 bias ``B`` (wrapping),
     requantized per output channel $m$ with the multiplier $\\mathrm{fl}_{32}(\\mathrm{fl}_{32}(s_x s_{w,m}) / s_y)$.
 
     ``w_scale`` and ``w_zero_point`` are one value or one per output channel; the
     attributes are ``conv_integer``'s; the variants are those of :func:`qlinear_matmul`, and
     ``conv_padding`` (a registry variant): the padded positions hold the input zero point
-    (``input_zero_point``, ONNX) or the code 0 (``zero``: the input padded with zeros first).
+    (``input_zero_point``, ONNX) or the code 0 (``zero``: the input padded with zeros first);
+    ``u8s8_products`` and ``u8s8_conv_pairs`` are INT-3.6's.
     """
     attributes = dict(auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape, pads=pads,
                       strides=strides)
@@ -139,7 +143,8 @@ def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_
         x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
         attributes = {**attributes, "auto_pad": "NOTSET", "pads": None}
     w_scales = channel_scales(w_scale, out_channels, "w_scale")
-    accumulator = conv_accumulator(x, w, x_zero_point, w_zero_point, bias_values(B, out_channels), **attributes)
+    accumulator = conv_accumulator(x, w, x_zero_point, w_zero_point, bias_values(B, out_channels),
+                                   u8s8_products=u8s8_products, u8s8_conv_pairs=u8s8_conv_pairs, **attributes)
     dtype = output_type(y_zero_point, np.asarray(x).dtype)
     axis = 1 if w_scales.size > 1 else None
     return requantize_accumulator(accumulator, x_scale, w_scales, y_scale, y_zero_point, dtype, axis,

@@ -189,11 +189,13 @@ _INTEGER_OPS: tuple[Clause, ...] = (
     Clause("INT-2.3", "Dot products in int32 with wraparound"),
     Clause("INT-2.4", "MatMulInteger"),
     Clause("INT-2.5", "When the int32 accumulation can overflow"),
+    Clause("INT-2.6", "uint8 x int8 products in int16-saturating pairs (variant u8s8_products)"),
     Clause("INT-3.1", "Convolution geometry: strides, padding, dilations, groups"),
     Clause("INT-3.2", "Centring the input and the weights"),
     Clause("INT-3.3", "Kernel windows as rows (im2col)"),
     Clause("INT-3.4", "ConvInteger"),
     Clause("INT-3.5", "The same convolution with VNNI byte dot products (informative)"),
+    Clause("INT-3.6", "A convolution's int16-saturating pairs: which operand is uint8, in which order (variant u8s8_conv_pairs)"),
     Clause("INT-4.1", "Output type, weight scales and bias"),
     Clause("INT-4.2", "QLinearMatMul"),
     Clause("INT-4.3", "QLinearConv"),
@@ -201,6 +203,7 @@ _INTEGER_OPS: tuple[Clause, ...] = (
     Clause("INT-5.1", "Accumulator overflow per profile"),
     Clause("INT-5.2", "Requantization variants per profile"),
     Clause("INT-5.3", "Expected results under a profile"),
+    Clause("INT-5.4", "uint8 x int8 products by the CPU: the profiles that leave u8s8_products open"),
 )
 
 _ELEMENTWISE: tuple[Clause, ...] = (

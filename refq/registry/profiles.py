@@ -43,13 +43,16 @@ _TORCH_RECIPROCAL = {**_ONNX_STEPS, "scale_operation": "multiply_reciprocal"}
 # --- requantize (REQ) ---
 _REQUANTIZE_ORT = {"requantize_form": "float_multiplier", "requantize_multiplier_order": "product_then_quotient",
                    "requantize_precision": "float32", "requantize_zero_point": "after_rounding",
-                   "accumulator": "int32", "accumulator_overflow": "wrap"}
+                   "accumulator": "int32", "accumulator_overflow": "wrap", "u8s8_products": "exact"}
+# MLAS and FBGEMM choose their uint8 x int8 kernels by the CPU: VNNI sums exactly, vpmaddubsw in int16-saturating
+# pairs (INT-2.6, measured on both kinds of CPU). ONNX Runtime's ConvInteger puts the weights first (INT-3.6).
+_U8S8_BY_CPU = {"u8s8_products": "unpredictable", "u8s8_conv_pairs": "input_channels_last"}
 _REQUANTIZE_ONNX_REFERENCE = {**_REQUANTIZE_ORT, "requantize_precision": "float64",
                               "requantize_zero_point": "before_rounding"}
 _REQUANTIZE_TFLITE = {"requantize_form": "fixed_point", "requantize_multiplier_order": "float64_quotient",
                       "multiplier_rounding": "half_away_from_zero",
                       "shift_limits": "tflite", "fixed_point_rounding": "double_round", "multiplier_bits": "32",
-                      "accumulator": "int32", "accumulator_overflow": "unpredictable"}
+                      "accumulator": "int32", "accumulator_overflow": "unpredictable", "u8s8_products": "exact"}
 _REQUANTIZE_TOSA = {**_REQUANTIZE_TFLITE, "shift_limits": "tosa"}
 # TFLite's reference FULLY_CONNECTED (measured, LiteRT 2.3 BUILTIN_REF): round(double(acc) * (double(s_x) * s_w / s_y))
 # half away from zero, + z_y, clamped; the double-to-int32 cast of a value beyond int32 is undefined.
@@ -63,7 +66,7 @@ _REQUANTIZE_TFLITE_OPTIMIZED = {**_REQUANTIZE_TFLITE, "fixed_point_rounding": "d
 _REQUANTIZE_TFLITE["average_division"] = "rounded_integer_division"
 _REQUANTIZE_TOSA["average_division"] = "tosa_reciprocal"
 # FBGEMM's requantization (torch.ops.quantized.linear / conv2d) is MLAS's: measured bit-identical.
-_REQUANTIZE_PYTORCH = dict(_REQUANTIZE_ORT)
+_REQUANTIZE_PYTORCH = {**_REQUANTIZE_ORT, **_U8S8_BY_CPU}
 # torch qnnpack / PT2E adapters: QNNPACK multiplies by fl32(1 / s_y); PT2E's reference representation truncates.
 _REQUANTIZE_PYTORCH_QNNPACK = {**_REQUANTIZE_ORT, "requantize_multiplier_order": "reciprocal",
                                "requantize_rounding": "half_to_even", "requantize_conversion_overflow": "unpredictable"}
@@ -82,12 +85,20 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "onnxruntime", "ONNX Runtime, CPU execution provider",
         {**_ONNX_STEPS, "nan": "qmin"}, {**_DEQUANTIZE_STANDARD, "dequantize_difference": "int32_wraparound_to_float32"},
-        requantize=dict(_REQUANTIZE_ORT),
+        requantize={**_REQUANTIZE_ORT, **_U8S8_BY_CPU},
+        requantize_per_operation={"conv_integer": {"u8s8_conv_pairs": "weights_channels_first"}},
         sources=("onnxruntime/core/mlas/lib/quantize.cpp (MlasQuantizeLinear)",
-                 "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values"),
+                 "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values",
+                 "u8s8_products measured: onnxruntime 1.32, MatMulInteger, QLinearMatMul, QLinearConv and ConvInteger "
+                 "on an AVX512-VNNI CPU (exact) and an AVX2 CPU without VNNI (int16_pairs)"),
         notes="MLAS clamps x / scale to [qmin - zp, qmax - zp] in float before rounding; a NaN fails both "
               "comparisons of the clamp and becomes the lower bound, so NaN gives qmin. DequantizeLinear computes "
-              "static_cast<float>(q - z) * s: for int32 inputs the difference wraps and is rounded to float32.",
+              "static_cast<float>(q - z) * s: for int32 inputs the difference wraps and is rounded to float32. "
+              "uint8 x int8 products: MLAS sums them exactly on CPUs with VNNI (AVX512-VNNI, AVX-VNNI) and in "
+              "int16-saturating pairs with vpmaddubsw on AVX2 / AVX-512 CPUs without (INT-2.6), in MatMulInteger, "
+              "QLinearMatMul and QLinearConv, and in ConvInteger with uint8 weights and an int8 input (its matrix "
+              "product puts the weights first: u8s8_conv_pairs = weights_channels_first); the profile covers both "
+              "kinds of CPU, so the elements where the two differ are unpredictable.",
     ),
     Profile(
         "onnx-reference", "onnx.reference.ReferenceEvaluator (the ONNX Python reference)",
@@ -109,15 +120,16 @@ PROFILES: tuple[Profile, ...] = (
         sources=("fbgemm QuantUtilsAvx2.cc (QuantizeAvx2: _mm256_fmadd_ps(x, inverse_scale, zero_point))",
                  "aten/src/ATen/native/quantized/AffineQuantizer.cpp",
                  "measured: torch 2.13 CPU",
-                 "requantize measured: torch.ops.quantized.linear and conv2d, fbgemm engine, torch 2.13 (AVX512-VNNI CPU)"),
+                 "requantize measured: torch.ops.quantized.linear and conv2d, fbgemm engine, torch 2.13 (AVX512-VNNI CPU)",
+                 "u8s8_products measured: the same on an AVX2 CPU without VNNI: int16_pairs"),
         notes="Per-tensor: one fused multiply-add x * fl32(1 / scale) + zero_point, then round and clamp; NaN "
               "gives qmax. Per-channel: the product and the addition are rounded separately; NaN gives 0. "
               "CPUs without FMA take another path (not covered). Quantized linear / conv2d requantize as "
               "ONNX Runtime does: multiplier fl32(fl32(s_x * s_w) / s_y), fl32(fl32(acc) * multiplier), rounded "
               "half to even, output zero point added after rounding, clamped. uint8 x int8 products are summed "
-              "in int32 with wraparound (measured), but AVX2 CPUs without VNNI add adjacent pairs in int16 with "
-              "saturation first (vpmaddubsw, per fbgemm's AVX2 kernels; not measured here): a pair of products "
-              "beyond int16 is CPU-dependent, a deviation no variant describes. FBGEMM's depthwise conv2d "
+              "in int32 with wraparound on AVX512-VNNI CPUs and in int16-saturating adjacent pairs (vpmaddubsw, "
+              "INT-2.6) on AVX2 CPUs without VNNI (both measured): the profile covers both, so the elements where "
+              "they differ are unpredictable. FBGEMM's depthwise conv2d "
               "(group = channels) deviates even on the AVX512-VNNI CPU measured: with full-range int8 weights 109 of "
               "5,040 random elements differ, with weights in [-64, 63] none (consistent with int16 pair "
               "saturation; the pairing was not modelled).",

@@ -195,6 +195,31 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     Variant(
+        "u8s8_products", "requantize", "INT-2.6",
+        "How are the uint8 x int8 products of an integer matmul or convolution summed?",
+        _values(
+            ("exact", "each product added to the int32 sum (the ONNX text; x86 VNNI's vpdpbusd and AMX; every kernel "
+                      "that widens the bytes to int16 first)"),
+            ("int16_pairs", "the raw codes' products added in adjacent pairs saturated to int16, then in int32, the "
+                            "zero points removed exactly afterwards (x86 vpmaddubsw: MLAS and FBGEMM on CPUs with "
+                            "AVX2 or AVX-512 but no VNNI)"),
+            ("unpredictable", "either, by the CPU the engine runs on: the elements where the two differ are "
+                              "unpredictable (MLAS and FBGEMM choose their kernels by the CPU's features)"),
+        ),
+    ),
+    Variant(
+        "u8s8_conv_pairs", "requantize", "INT-3.6",
+        "With int16_pairs: which operand of a convolution is the uint8 one, and in what order do its pairs run?",
+        _values(
+            ("input_channels_last", "a uint8 input times int8 weights, along each window laid out channels-last "
+                                    "(kernel row, kernel column, channel); a depthwise convolution exact (MLAS's "
+                                    "QLinearConv, FBGEMM's conv2d)"),
+            ("weights_channels_first", "uint8 weights times an int8 input, along each weight row in ONNX's order "
+                                       "(channel, kernel row, kernel column), depthwise convolutions too (MLAS's "
+                                       "ConvInteger, whose matrix product puts the weights first)"),
+        ),
+    ),
+    Variant(
         "requantize_multiplier_order", "requantize", "REQ-1.1",
         "In which order are s_a * s_b / s_y computed into the multiplier?",
         _values(
