@@ -135,14 +135,20 @@ def explain(model: QuantizedModel, name: str, ort_outputs: dict[str, np.ndarray]
     return UNEXPLAINED
 
 
+#: INT-2.6 values tried for the integer kernels of ORT's optimized QDQ graph, which on x86 moves int8
+#: activations to uint8 (its S8-to-U8 conversion) and so reaches the uint8 x int8 kernels.
+PRODUCTS = {"exact": "", "int16_pairs": ", int8 activations moved to uint8 and their products summed in "
+                                        "int16-saturating pairs (INT-2.6: this CPU has no VNNI)"}
+
+
 def mixed_chain(model: QuantizedModel, images: np.ndarray, float_layers: set[str],
-                summation: str = "batch") -> np.ndarray:
+                summation: str = "batch", u8s8_products: str = "exact") -> np.ndarray:
     """refq's logits when the layers in ``float_layers`` run as float operators (:func:`float_operator`)
-    and the others as integer kernels."""
+    and the others as integer kernels (with ``u8s8_products``, :func:`integer_inference.run_layer`)."""
     x = integer_inference.quantize_input(model, images)
     for layer in model.layers:
         x = (float_operator(layer, x, summation) if layer.spec.name in float_layers
-             else integer_inference.run_layer(layer, x))
+             else integer_inference.run_layer(layer, x, u8s8_products=u8s8_products))
     return integer_inference.dequantize_output(model, x)
 
 
@@ -160,21 +166,21 @@ def compare(model: QuantizedModel, refq_outputs: dict[str, np.ndarray], ort_outp
     cache: dict[str, np.ndarray] = {}
 
     def mixed_agrees(image: int) -> str | None:
-        """The summation under which ORT's optimized chain gives this image's logits, if any."""
-        for summation in FLOAT_SUMMATIONS:
-            agree = _cached(cache, ("mixed", summation), lambda: same_bits(
-                mixed_chain(model, images, float_layers, summation), ort_outputs["logits"]))
-            if agree[image]:
-                return summation
+        """The summation and INT-2.6 value under which ORT's optimized chain gives this image's logits, in words."""
+        for products, products_words in PRODUCTS.items():
+            for summation, summation_words in FLOAT_SUMMATIONS.items():
+                agree = _cached(cache, ("mixed", summation, products), lambda: same_bits(
+                    mixed_chain(model, images, float_layers, summation, products), ort_outputs["logits"]))
+                if agree[image]:
+                    return summation_words + products_words
         return None
 
     for image in np.flatnonzero(~every):
         first = next(name for name in names if not agree[name][image])
         if complete:
             explanation = explain(model, first, ort_outputs, int(image), images, cache)
-        elif float_layers is not None and (summation := mixed_agrees(int(image))) is not None:
-            explanation = (FUSED_AS_ORT_CHOSE + " for " + (", ".join(sorted(float_layers)) or "none")
-                           + ", " + FLOAT_SUMMATIONS[summation])
+        elif float_layers is not None and (words := mixed_agrees(int(image))) is not None:
+            explanation = FUSED_AS_ORT_CHOSE + " for " + (", ".join(sorted(float_layers)) or "none") + ", " + words
         else:
             explanation = UNEXPLAINED
         comparison.disagreements.append(Disagreement(int(image), first, explanation))

@@ -19,17 +19,26 @@ def quantize_input(model: QuantizedModel, images: np.ndarray, profile: str = PRO
     return quantize(x, model.input_scale, model.input_zero_point, dtype="int8", profile=profile)
 
 
-def run_layer(layer: QuantizedLayer, x: np.ndarray, **variants) -> np.ndarray:
+def run_layer(layer: QuantizedLayer, x: np.ndarray, *, u8s8_products: str = "exact", **variants) -> np.ndarray:
     """One layer, int8 in and out; ``variants`` are REQ-1's (``precision``, ``zero_point_placement``,
-    ``rounding``), ONNX Runtime's by default."""
+    ``rounding``), ONNX Runtime's by default. With ``u8s8_products = "int16_pairs"`` (INT-2.6) the int8
+    activations are first moved to uint8 — ``x + 128`` with the zero point ``+ 128``, which leaves
+    ``x - z`` unchanged — as ONNX Runtime's QDQ S8-to-U8 conversion does on x86, and the uint8 x int8
+    products are summed in int16-saturating pairs."""
     spec = layer.spec
+    zero_point = layer.input_zero_point
+    if u8s8_products != "exact":
+        x = (x.astype(np.int16) + 128).astype(np.uint8)
+        zero_point = np.uint8(int(zero_point) + 128)
     if spec.kind == "conv":
-        return qlinear_conv(x, layer.input_scale, layer.input_zero_point, layer.weight, layer.weight_scale,
+        return qlinear_conv(x, layer.input_scale, zero_point, layer.weight, layer.weight_scale,
                             layer.weight_zero_point, layer.output_scale, layer.output_zero_point, layer.bias,
-                            pads=[spec.padding] * 4, strides=[spec.stride] * 2, **variants)
+                            pads=[spec.padding] * 4, strides=[spec.stride] * 2, u8s8_products=u8s8_products,
+                            **variants)
     rows = x.reshape(len(x), -1)
-    return qlinear_matmul(rows, layer.input_scale, layer.input_zero_point, layer.weight, layer.weight_scale,
-                          layer.weight_zero_point, layer.output_scale, layer.output_zero_point, **variants)
+    return qlinear_matmul(rows, layer.input_scale, zero_point, layer.weight, layer.weight_scale,
+                          layer.weight_zero_point, layer.output_scale, layer.output_zero_point,
+                          u8s8_products=u8s8_products, **variants)
 
 
 def dequantize_output(model: QuantizedModel, q: np.ndarray, profile: str = PROFILE) -> np.ndarray:
