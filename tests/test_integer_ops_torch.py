@@ -199,7 +199,9 @@ def test_pytorch_requantize_profile():
     assert PROFILES_BY_NAME["pytorch"].requantize == {
         "requantize_form": "float_multiplier", "requantize_multiplier_order": "product_then_quotient",
         "requantize_precision": "float32",
-        "requantize_zero_point": "after_rounding", "accumulator": "int32", "accumulator_overflow": "wrap"}
+        "requantize_zero_point": "after_rounding", "accumulator": "int32", "accumulator_overflow": "wrap",
+        # INT-5.4: FBGEMM sums uint8 x int8 exactly with VNNI and in int16 pairs without.
+        "u8s8_products": "unpredictable", "u8s8_conv_pairs": "input_channels_last"}
 
 
 def test_qlinear_unsupported(backend):
@@ -470,9 +472,10 @@ def test_pt2e_qlinear_rejects(pt2e):
 
 
 def test_torch_requantize_profiles():
-    """QNNPACK differs from FBGEMM in the multiplier order only; PT2E in the rounding; both leave a
+    """QNNPACK differs from FBGEMM in the multiplier order, PT2E in the rounding, and both sum uint8 x int8 exactly; both leave a
     scaled accumulator beyond int32 unpredictable."""
-    fbgemm = EVERY_PROFILE_BY_NAME["pytorch"].requantize
+    fbgemm = {**EVERY_PROFILE_BY_NAME["pytorch"].requantize, "u8s8_products": "exact"}
+    del fbgemm["u8s8_conv_pairs"]  # QNNPACK is uint8 x uint8; PT2E's reference ops sum exactly (measured)
     assert EVERY_PROFILE_BY_NAME["pytorch-qnnpack"].requantize == {
         **fbgemm, "requantize_multiplier_order": "reciprocal", "requantize_rounding": "half_to_even",
         "requantize_conversion_overflow": "unpredictable"}

@@ -171,7 +171,7 @@ def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, u8s8_products:
 
 
 def accumulate(a, b, operands: MatmulOperands, u8s8_products: str) -> np.ndarray:
-    """INT-2.3, or INT-2.6 where the variant applies: the int32 products of the raw ``a`` and ``b``
+    """INT-2.6: INT-2.3's int32 sums, plus the pairs' losses where the variant applies, of the raw ``a`` and ``b``
     whose centred forms are ``operands``, before the dimensions of 1-D operands are dropped."""
     from refq.integer_ops import pairs
 
