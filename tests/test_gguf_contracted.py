@@ -1,7 +1,8 @@
-"""GGF-4.2: ggml's quantizers as gcc 12 -march=native compiles them on x86-64 (``gguf_contraction =
-gcc_x86_64``, the ``ggml-native`` profile), against that very build: ``refq ggml build``'s fused
-library. Each type is checked on inputs where the fused build's bytes differ from the unfused
-build's, so that the check tells the two apart."""
+"""GGF-4.2: ggml's quantizers as gcc 12 -O2 -march=x86-64-v3 -mtune=znver3 compiles them
+(``gguf_contraction = gcc_x86_64``, the ``ggml-native`` profile), against that very build: ``refq
+ggml build``'s fused library, whose fixed target makes its bytes the same on every CPU that runs it.
+Each type is checked on inputs where the fused build's bytes differ from the unfused build's, so
+that the check tells the two apart."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import numpy as np
 import pytest
 
 from refq._jit import pure_python
+from refq.backends import ggml_build
+from refq.backends.ggml import GgmlNativeBackend
 from refq.errors import RefqValueError
 from refq.gguf import block_type
 from refq.gguf.api import FUSED_TYPES, UNPLACED_TYPES, gguf_quantize_outcomes, gguf_quantize_with_outcomes
+from refq.gguf.contracted import symmetric_search_placed
 from tests import gguf_ggml as ggml
-from tests.test_gguf_ggml import cpu_has_fma
 
 needs_fused_build = [
     pytest.mark.skipif(ggml.unavailable_reason() is not None, reason=str(ggml.unavailable_reason())),
-    pytest.mark.skipif(not cpu_has_fma(), reason="gcc -march=native contracts only where the CPU has FMA"),
+    pytest.mark.skipif(bool(ggml_build.missing_cpu_flags()),
+                       reason=f"the fused build (x86-64-v3) cannot run here: the CPU lacks "
+                              f"{', '.join(ggml_build.missing_cpu_flags())}"),
 ]
 LEGACY = {"Q4_0": (16, False), "Q5_0": (32, False), "Q4_1": (16, True), "Q5_1": (32, True)}
 
@@ -66,6 +71,34 @@ def test_fused_types_match_the_fused_build(name):
     assert differs.sum() > 0, "these inputs do not tell the builds apart"
     mismatched = (ours != fused).any(axis=1) & ~unpredictable
     assert not mismatched.any(), f"{int(mismatched.sum())} of {len(ours)} blocks differ from the fused build"
+
+
+def test_q6_k_inputs_tell_the_trial_placements_apart():
+    """The Q6_K inputs above exercise the placement of make_qx_quants's trial sums: fused (the
+    fixed x86-64-v3 build) and unfused (gcc's AVX-512 vectorisation of that loop, -march=native on
+    an AVX-512 CPU) keep another trial or another scale on some sub-blocks, so the comparison with
+    the build checks that placement too."""
+    x = inputs("Q6_K")
+    codes = np.zeros(256, np.int32)
+    searches = differ = 0
+    for base in range(0, x.size, 256):
+        for start in range(0, 256, 16):
+            scalar = symmetric_search_placed(x[base:base + 256], start, 16, 32, codes, False)
+            vectorised = symmetric_search_placed(x[base:base + 256], start, 16, 32, codes, True)
+            searches += 1
+            differ += (scalar[2], scalar[0]) != (vectorised[2], vectorised[0])
+    assert searches == 2048 * 16 and differ > 0
+
+
+def test_native_backend_names_the_missing_instructions(monkeypatch):
+    """Without x86-64-v3's instructions the fused build cannot run: the backend is unavailable, and
+    says which the CPU lacks."""
+    assert ggml_build.missing_cpu_flags("flags\t: fpu sse sse2 pni ssse3 sse4_1 sse4_2 popcnt cx16 lahf_lm avx") == [
+        "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]
+    assert ggml_build.missing_cpu_flags("") == list(ggml_build.FUSED_CPU_FLAGS)
+    monkeypatch.setattr(ggml_build, "missing_cpu_flags", lambda: ["avx2", "fma"])
+    with pytest.raises(ggml_build.GgmlUnavailable, match="x86-64-v3.*lacks avx2, fma"):
+        GgmlNativeBackend()
 
 
 @pytest.mark.parametrize("name", FUSED_TYPES)

@@ -29,7 +29,7 @@ class GgmlBackend:
     build = "unfused"
 
     def __init__(self, build: str = "unfused") -> None:
-        #: "unfused" (the backend, profile ggml) or "fused" (the -march=native library, for fingerprint tests).
+        #: "unfused" (the backend, profile ggml) or "fused" (the x86-64-v3 library with FMAs, ggml-native).
         self.build = build
         self._library = ctypes.CDLL(str(built_library(self.build)))
         self._library.ggml_type_size.restype = ctypes.c_size_t
@@ -79,20 +79,20 @@ class GgmlBackend:
 
 
 class GgmlNativeBackend(GgmlBackend):
-    """ggml's reference compiled with ``-march=native`` (``refq ggml build``'s fused library), profile
-    ``ggml-native``: where the CPU has FMA, gcc fuses the multiply-adds GGF-4.2 places. Without FMA the
-    build fuses nothing and is not the profile's engine: the backend is then not available."""
+    """ggml's reference compiled by gcc for x86-64-v3 with FMA contraction (``refq ggml build``'s fused
+    library, :data:`refq.backends.ggml_build.FLAGS`), profile ``ggml-native``: gcc fuses the
+    multiply-adds GGF-4.2 places. The build's target is fixed, so its bytes are the same on every CPU
+    that runs it; a CPU without x86-64-v3's instructions (AVX2, FMA, F16C, ...) cannot run it, and the
+    backend is then not available."""
 
     name = "ggml-native"
     profile = "ggml-native"
 
     def __init__(self) -> None:
-        from pathlib import Path
+        from refq.backends.ggml_build import GgmlUnavailable, missing_cpu_flags
 
-        from refq.backends.ggml_build import GgmlUnavailable
-
-        cpuinfo = Path("/proc/cpuinfo")
-        if not (cpuinfo.is_file() and " fma" in cpuinfo.read_text()):
-            raise GgmlUnavailable("ggml-native needs an x86-64 CPU with FMA (gcc -march=native fuses nothing without)")
+        missing = missing_cpu_flags()
+        if missing:
+            raise GgmlUnavailable("ggml-native runs ggml built for x86-64-v3 (gcc -march=x86-64-v3 -mtune=znver3); "
+                                  f"this CPU lacks {', '.join(missing)}")
         super().__init__("fused")
-

@@ -7,8 +7,14 @@ pip (:data:`SOURCE_RELEASE`), keeps only the ggml folder, and compiles ``ggml.c`
 
 - ``unfused``: ``-O2 -ffp-contract=off``, every float operation rounded on its own: ggml's
   reference, the ``ggml`` profile;
-- ``fused``: ``-O2 -march=native``, gcc contracting products and sums into FMAs where it chooses
-  (``gguf_contraction = contracted``: its K-type bytes are not the reference's).
+- ``fused``: ``-O2 -march=x86-64-v3 -mtune=znver3``, gcc contracting products and sums into FMAs
+  where it chooses (its default ``-ffp-contract=fast``): the ``ggml-native`` profile
+  (``gguf_contraction = gcc_x86_64``, GGF-4.2). A fixed target, not ``-march=native``: the same
+  code on every CPU it runs on (AVX2, FMA, F16C, BMI2, MOVBE: x86-64-v3, AVX-512 CPUs included),
+  which is what ``-march=native`` gives on an AMD Zen 3 CPU (znver3, without AVX-512: assembly
+  identical). ``-march=native`` itself differs by CPU: on an AVX-512 CPU gcc vectorises
+  ``make_qx_quants``'s trial loop and leaves its sums unfused, and Intel tunings fuse more of
+  ``make_qkx2_quants``'s sums (:func:`refq.gguf.contracted.symmetric_search_placed`).
 
 Only the exported quantize and dequantize entry points are kept: a version script and
 ``--gc-sections`` drop the rest of ggml, which would need its CPU backend's sources. Nothing here
@@ -33,8 +39,22 @@ from refq.registry.verified import ENGINES
 SOURCE_RELEASE = next((entry.package, entry.pinned) for entry in ENGINES if "ggml" in entry.backends)
 FLAGS = {
     "unfused": ("-O2", "-ffp-contract=off"),
-    "fused": ("-O2", "-march=native"),
+    "fused": ("-O2", "-march=x86-64-v3", "-mtune=znver3"),
 }
+#: What the ``fused`` build needs of the CPU that runs it (x86-64-v3), as /proc/cpuinfo names the flags.
+FUSED_CPU_FLAGS = ("sse3", "ssse3", "sse4_1", "sse4_2", "popcnt", "cx16", "lahf_lm", "avx", "avx2", "bmi1", "bmi2",
+                   "f16c", "fma", "abm", "movbe", "xsave")
+
+
+def missing_cpu_flags(cpuinfo: str | None = None) -> list[str]:
+    """The :data:`FUSED_CPU_FLAGS` this machine's CPU (or the /proc/cpuinfo text ``cpuinfo``) lacks; all
+    of them where there is no /proc/cpuinfo (not Linux on x86-64)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.is_file() else ""
+    line = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    flags = set(line.partition(":")[2].split()) | ({"sse3"} if "pni" in line.split() else set())
+    return [flag for flag in FUSED_CPU_FLAGS if flag not in flags]
 COMMON = ("-fPIC", "-ffunction-sections", "-fdata-sections", "-DNDEBUG", "-D_GNU_SOURCE")
 EXPORTS = ("{ global: quantize_row_*; dequantize_row_*; ggml_quantize_init; ggml_quantize_chunk; "
            "ggml_type_size; ggml_blck_size; local: *; };\n")

@@ -1,8 +1,9 @@
 """GGF-4.2: the K types' scale search as gcc fuses it (``gguf_contraction=gcc_x86_64``).
 
 The same ``make_qkx2_quants`` as :func:`refq.gguf.search.affine_search`, with the multiply-adds
-that gcc 12 fuses into one FMA (one rounding) when it compiles ``ggml-quants.c`` with
-``-march=native`` on x86-64 (its default ``-ffp-contract=fast``), read from the disassembly of that
+that gcc 12 fuses into one FMA (one rounding) when it compiles ``ggml-quants.c`` with ``-O2
+-march=x86-64-v3 -mtune=znver3`` (its default ``-ffp-contract=fast``; ``refq ggml build``'s fused
+library, the same code as ``-march=native`` on an AMD Zen 3 CPU), read from the disassembly of that
 build and checked against it byte for byte:
 
 - ``nearest_int(iscale * (x - min))``: ``fma(x - min, iscale, 1.5 * 2^23)``, the exact product
@@ -16,6 +17,10 @@ build and checked against it byte for byte:
 
 The other sums (``sum_w``, ``w x``, the weighted errors, ``sum_l``) stay unfused. The callers'
 ``nearest_int(inv_scale * scale)`` of the sub-block scales and minimums are fused too.
+``make_qx_quants`` (Q6_K) is :func:`symmetric_search_fused`. The target is fixed because
+``-march=native`` places FMAs by CPU: an AVX-512 CPU vectorises that search's trials (their sums
+unfused, :func:`symmetric_search_placed`), and other tunings (generic, Intel's) fuse ``w x`` and the
+weighted errors too.
 """
 
 from __future__ import annotations
@@ -105,17 +110,22 @@ def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, a
 
 
 @kernel
-def symmetric_search_fused(x, start, count, levels, codes):
-    """GGF-4.2: :func:`refq.gguf.search.symmetric_search` (``make_qx_quants``, Q6_K) with gcc's fused
-    multiply-adds: every ``nearest_int(iscale * x)``; the first pass's sums ``fma(w x, l, sum)`` and
-    ``fma(w l, l, sum)`` (the trials' sums stay unfused: gcc vectorises their products); the trial
-    scales ``-fma(is, 0.1, levels) / max``. Returns ``(scale, defined)``."""
+def symmetric_search_placed(x, start, count, levels, codes, vectorised_trials):
+    """``make_qx_quants`` (Q6_K's symmetric search) as gcc 12 ``-O2`` places its FMAs for one of two
+    targets: every ``nearest_int(iscale * x)``; the first pass's sums ``fma(w x, l, sum)`` and
+    ``fma(w l, l, sum)``; the trial scales ``-fma(is, 0.1, levels) / max``. Where the trial loop is
+    scalar (``vectorised_trials`` False: x86-64-v3, the fused build, GGF-4.2) the trials' sums are
+    fused the same way. With AVX-512 (``vectorised_trials`` True: ``-march=native`` on an AVX-512 AMD
+    CPU, read from its disassembly and measured there before the build's target was fixed) gcc
+    vectorises the trial loop with mask registers: the products ``w x l`` and ``w l l`` are rounded in
+    vector registers and then summed in order, unfused. Returns ``(scale, defined, kept)``, ``kept``
+    the trial whose codes were written (0: the first pass's)."""
     defined = True
     largest, chosen = signed_largest(x, start, count)
     if largest < GROUP_MAX_EPS:
         for i in range(start, start + count):
             codes[i] = 0
-        return ZERO, defined
+        return ZERO, defined, 0
     iscale = np.float32(-levels) / chosen
     sum_lx = ZERO
     sum_l2 = ZERO
@@ -130,6 +140,7 @@ def symmetric_search_fused(x, start, count, levels, codes):
         sum_l2 = fma32(w * level, level, sum_l2)
     scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
     best = scale * sum_lx
+    kept = 0
     for step in range(-9, 10):
         if step == 0:
             continue
@@ -141,12 +152,27 @@ def symmetric_search_fused(x, start, count, levels, codes):
             defined = defined and ok
             level = np.float32(clamp(l, -levels, levels - 1))
             w = x[i] * x[i]
-            sum_lx = sum_lx + w * x[i] * level
-            sum_l2 = sum_l2 + w * level * level
+            if vectorised_trials:
+                sum_lx = sum_lx + w * x[i] * level
+                sum_l2 = sum_l2 + w * level * level
+            else:
+                sum_lx = fma32(w * x[i], level, sum_lx)
+                sum_l2 = fma32(w * level, level, sum_l2)
         if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
             for i in range(start, start + count):
                 l, ok = nearest_int_of_product(iscale, x[i])
                 codes[i] = clamp(l, -levels, levels - 1) + levels
             scale = sum_lx / sum_l2
             best = scale * sum_lx
+            kept = step
+    return scale, defined, kept
+
+
+@kernel
+def symmetric_search_fused(x, start, count, levels, codes):
+    """GGF-4.2: :func:`refq.gguf.search.symmetric_search` (``make_qx_quants``, Q6_K) with gcc's fused
+    multiply-adds: every ``nearest_int(iscale * x)``, the trial scales ``-fma(is, 0.1, levels) / max``,
+    and in the first pass and every trial the sums ``fma(w x, l, sum)`` and ``fma(w l, l, sum)``.
+    Returns ``(scale, defined)``."""
+    scale, defined, _ = symmetric_search_placed(x, start, count, levels, codes, False)
     return scale, defined
