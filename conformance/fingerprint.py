@@ -11,8 +11,8 @@ every chapter's probe table: the affine operations (:mod:`.fingerprint_affine`, 
 and per axis, element by element, with the nearest profile), requantization through
 ``qlinear_matmul`` and ``qlinear_conv`` (:mod:`.fingerprint_integer`), the elementwise
 operations (:mod:`.fingerprint_elementwise`), the observers' qparams rule
-(:mod:`.fingerprint_observers`), ggml's block types (:mod:`.fingerprint_gguf`) and the MX scale rules
-(:mod:`.fingerprint_block`); :mod:`.fingerprint_report` renders the results.
+(:mod:`.fingerprint_observers`), ggml's block types (:mod:`.fingerprint_gguf`), the MX scale rules
+(:mod:`.fingerprint_block`) and the uint8 x int8 products (:mod:`.fingerprint_products`); :mod:`.fingerprint_report` renders the results.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from refq.conformance import (fingerprint_block, fingerprint_elementwise, fingerprint_gguf, fingerprint_integer,
-                              fingerprint_observers)
+                              fingerprint_observers, fingerprint_products)
 from refq.conformance import fingerprint_engine as engine
 from refq.conformance import fingerprint_report as report
 from refq.conformance.fingerprint_affine import (  # noqa: F401 - the affine chapter's public names
@@ -47,7 +47,7 @@ from refq.conformance.runner import Backend
 F32 = np.float32
 #: The chapters whose results are reported probe by probe, in report order.
 PROBE_CHAPTERS = (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER, fingerprint_observers.CHAPTER,
-                  fingerprint_gguf.CHAPTER, fingerprint_block.CHAPTER)
+                  fingerprint_gguf.CHAPTER, fingerprint_block.CHAPTER, fingerprint_products.CHAPTER)
 #: The result type of every chapter (the affine one's old name).
 OperationFingerprint = Result
 
@@ -68,9 +68,11 @@ class Fingerprint:
     gguf: list[Result] = field(default_factory=list)
     #: The MX block-scaled formats (block_quantize): the scale rule, infinity, tiny-scale and tie variants.
     block: list[Result] = field(default_factory=list)
+    #: uint8 x int8 products (qlinear_matmul): summed exactly or in int16-saturating pairs (INT-2.6).
+    products: list[Result] = field(default_factory=list)
 
     def probe_results(self) -> list[Result]:
-        return self.integer + self.elementwise + self.observers + self.gguf + self.block
+        return self.integer + self.elementwise + self.observers + self.gguf + self.block + self.products
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -109,15 +111,15 @@ def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=
     """The fingerprint of ``backend`` (an adapter object) for every affine operation and granularity;
     with ``probes``, also its integer, elementwise and observer operations."""
     declared = declared_profiles(backend)
-    integer, elementwise, observers, gguf, block = ([_chapter(backend, chapter) for chapter in PROBE_CHAPTERS]
-                                                    if probes else ([], [], [], [], []))
+    integer, elementwise, observers, gguf, block, products = (
+        [_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes else ([], [], [], [], [], []))
     return Fingerprint(
         backend=str(getattr(backend, "name", type(backend).__name__)),
         version=str(getattr(backend, "version", "")),
         declared_profile=declared,
         operations=[fingerprint_operation(backend, operation, granularity)
                     for operation in operations for granularity in granularities],
-        integer=integer, elementwise=elementwise, observers=observers, gguf=gguf, block=block,
+        integer=integer, elementwise=elementwise, observers=observers, gguf=gguf, block=block, products=products,
     )
 
 

@@ -74,10 +74,12 @@ def render_text(print_: Callable, fingerprint) -> None:
 
 def _probe_table(rows: list[tuple[str, Result]], variants: dict[str, tuple[str, ...]], operation: str) -> list[str]:
     """One Markdown table for ``operation``: a row per (backend, result) whose status is ok."""
-    shown = [(backend, r) for backend, r in rows if r.operation == operation and r.status == "ok"]
+    names = list(variants)
+    # Two chapters probe qlinear_matmul (REQ-1 and INT-2.6): each table keeps its own chapter's results.
+    shown = [(backend, r) for backend, r in rows if r.operation == operation and r.status == "ok"
+             and set(r.variants) & set(names)]
     if not shown:
         return []
-    names = list(variants)
     lines = ["", f"### {operation}", "",
              "| backend | granularity | " + " | ".join(names)
              + " | consistent combinations | declared profile | unexplained probes |",
