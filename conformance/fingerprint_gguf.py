@@ -5,8 +5,8 @@ Two registry variants of ``gguf_quantize`` separate the engines measured:
 - ``gguf_zero_sign``: ``ggml`` (the C reference's sign of a zero ``d`` or ``m``) or
   ``unpredictable`` (gguf-py's numpy ``argmax`` and ``min`` pick another zero, GGF-2.1);
 - ``gguf_contraction``: ``unfused`` (every float32 product and sum rounded on its own: ggml built
-  with ``-ffp-contract=off``, gguf-py), ``gcc_x86_64`` (the FMAs gcc 12 ``-march=native`` forms on
-  x86-64, GGF-4.2) or ``contracted`` (another build that fuses them: its K-type bytes are
+  with ``-ffp-contract=off``, gguf-py), ``gcc_x86_64`` (the FMAs gcc 12 ``-O2 -march=x86-64-v3
+  -mtune=znver3`` forms, GGF-4.2) or ``contracted`` (another build that fuses them: its K-type bytes are
   unpredictable, GGF-4.1).
 
 Probes come in two groups, reported as two "granularities": ``legacy`` holds Q4_0, Q4_1, Q5_0

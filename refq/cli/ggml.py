@@ -13,7 +13,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="a llama-cpp-python .tar.gz already downloaded (default: pip downloads the pinned one "
                              "unless sources are already unpacked)")
     parser.add_argument("--builds", default="unfused,fused",
-                        help="comma-separated: unfused (-ffp-contract=off, the reference), fused (-march=native)")
+                        help="comma-separated: unfused (-ffp-contract=off, the reference), fused (-march=x86-64-v3 "
+                             "-mtune=znver3, FMAs contracted: ggml-native)")
 
 
 def run(args: argparse.Namespace) -> int:

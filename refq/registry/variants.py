@@ -361,8 +361,9 @@ VARIANTS: tuple[Variant, ...] = (
                         "gguf-py): the reference"),
             ("contracted", "the compiler fuses a*b+c where it chooses (gcc -march=native on x86 with FMA, AArch64): "
                            "the bytes of a block are unpredictable"),
-            ("gcc_x86_64", "the fused multiply-adds gcc 12 forms compiling ggml-quants.c at -O2 -march=native on "
-                           "x86-64 with FMA, each in its place (GGF-4.2)"),
+            ("gcc_x86_64", "the fused multiply-adds gcc 12 forms compiling ggml-quants.c at -O2 -march=x86-64-v3 "
+                           "-mtune=znver3 (the same code on every AVX2 CPU; -march=native on AMD Zen 3), each in "
+                           "its place (GGF-4.2)"),
         ),
     ),
     Variant(
