@@ -26,7 +26,7 @@ def unavailable_reason() -> str | None:
 
 @cache
 def backend(build: str) -> GgmlBackend:
-    """The adapter on ``build`` ("unfused": the ggml backend itself; "fused": the -march=native library)."""
+    """The adapter on ``build`` ("unfused": the ggml backend itself; "fused": the fixed x86-64-v3 library)."""
     return GgmlBackend(build)
 
 

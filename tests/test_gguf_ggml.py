@@ -1,4 +1,4 @@
-"""GGF against ggml itself: ``ggml-quants.c`` built unfused (the reference) and fused (gcc -march=native).
+"""GGF against ggml itself: ``ggml-quants.c`` built unfused (the reference) and fused (gcc -march=x86-64-v3 -mtune=znver3).
 
 Skips unless ggml's sources are present (see tests/gguf_ggml.py). The unfused build must give
 refq's bytes on every predictable block; the fused build shows the ``gguf_contraction`` variant.
@@ -31,8 +31,10 @@ def inputs(name: str, seed: int, blocks_of_32: int = 16_384) -> np.ndarray:
 
 
 def cpu_has_fma() -> bool:
-    cpuinfo = Path("/proc/cpuinfo")
-    return cpuinfo.is_file() and " fma" in cpuinfo.read_text()
+    """Whether this CPU runs the fused build (x86-64-v3: AVX2, FMA and the rest)."""
+    from refq.backends.ggml_build import missing_cpu_flags
+
+    return not missing_cpu_flags()
 
 
 @pytest.mark.parametrize("name", [t.name for t in BLOCK_TYPES])
@@ -79,7 +81,7 @@ def test_dequantize_matches_ggml(name, build):
         assert same_floats(gguf_dequantize(blocks, type=name), ggml.dequantize(build, name, blocks)).all()
 
 
-@pytest.mark.skipif(not cpu_has_fma(), reason="gcc -march=native contracts only where the CPU has FMA")
+@pytest.mark.skipif(not cpu_has_fma(), reason="the fused build needs x86-64-v3 (AVX2, FMA)")
 @pytest.mark.parametrize("name", K_SEARCHED)
 def test_fused_build_changes_k_searches(name):
     """GGF-4.1: the contracted build gives other bytes for some super-blocks of every searched K type,
@@ -121,7 +123,7 @@ def test_ggml_backend_conforms_on_the_vectors():
 
 
 def test_fingerprint_names_the_build():
-    """The fingerprint tells ggml's unfused build from the -march=native one by its K-type bytes (it
+    """The fingerprint tells ggml's unfused build from the fused (x86-64-v3) one by its K-type bytes (it
     names gcc's placements exactly, GGF-4.2), and both from gguf-py by the zero signs."""
     from refq.backends import GgufPyBackend
     from refq.conformance.fingerprint_gguf import fingerprint_gguf

@@ -55,7 +55,7 @@ def model(tmp_path):
 
 
 def test_reference_file_is_reproduced_under_every_profile_that_computes_it(model):
-    """The reference's bytes: ggml's and gguf-py's; the -march=native build's too for Q4_0 and Q8_0
+    """The reference's bytes: ggml's and gguf-py's; the fused (x86-64-v3) build's too for Q4_0 and Q8_0
     on these weights, but not for Q4_K, whose scale search its FMAs change (GGF-4.2)."""
     path, source = model
     checks = {check.name: check for check in verify(path, source=source)}
@@ -67,7 +67,7 @@ def test_reference_file_is_reproduced_under_every_profile_that_computes_it(model
 
 
 def test_native_build_bytes_fit_only_the_ggml_native_profile(tmp_path):
-    """A Q4_K tensor written by ggml built with -march=native (refq ggml build's fused library) is
+    """A Q4_K tensor written by ggml's fused build (refq ggml build's x86-64-v3 library) is
     named as that build's, and not the reference's."""
     from tests import gguf_ggml
     from tests.test_gguf_ggml import cpu_has_fma

@@ -262,7 +262,8 @@ GGUF_PROFILES: tuple[Profile, ...] = (
         notes="A NaN in a block makes the block's bytes unpredictable: the maximum searches skip it, but its own "
               "conversion to an integer is undefined in C. So is the conversion of an infinity or of a value "
               "beyond int. Built with contraction (gcc -march=native with FMA, clang, AArch64) the K types' "
-              "scale searches change bytes: gcc 12 -march=native on x86-64 is the ggml-native profile; another "
+              "scale searches change bytes: gcc 12 -O2 -march=x86-64-v3 -mtune=znver3 is the ggml-native "
+              "profile; another "
               "contracting build is gguf_contraction=contracted.",
     ),
     Profile(
