@@ -6,7 +6,6 @@ refq's bytes on every predictable block; the fused build shows the ``gguf_contra
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
