@@ -327,6 +327,12 @@ def derived_rule_mutants() -> tuple[type[Mutant], ...]:
 ACCUMULATOR_VALUES_NOT_DERIVED: dict[tuple[str, str], str] = {
     ("accumulator_overflow", "unpredictable"): "any value is allowed, the wrapped sum refq computes included: "
                                                "a mutant of it is the correct adapter",
+    ("u8s8_products", "exact"): "onnxruntime leaves u8s8_products to the CPU (INT-5.4): the exact sums are one "
+                                "of the answers it allows, so a mutant of them is a correct adapter",
+    ("u8s8_products", "int16_pairs"): "onnxruntime leaves u8s8_products to the CPU (INT-5.4): the int16 pairs are "
+                                      "one of the answers it allows, so a mutant of them is a correct adapter",
+    ("u8s8_conv_pairs", "weights_channels_first"): "under onnxruntime's u8s8_products (either value allowed) no "
+                                                   "pairing changes an allowed answer into a disallowed one",
     ("accumulator", "int48"): "refq's requantization takes an int32 accumulator, and matmul_integer's and "
                               "conv_integer's int32 outputs of a wider sum are the same bits modulo 2^32",
     ("accumulator", "int64"): "refq's requantization takes an int32 accumulator, and matmul_integer's and "
