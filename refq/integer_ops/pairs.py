@@ -87,44 +87,37 @@ def conv_saturates(u8s8_products: str, u8s8_conv_pairs: str, x: np.ndarray, w: n
 def conv_pair_losses(x: np.ndarray, w: np.ndarray, x_zero_point: int, geometry, u8s8_conv_pairs: str) -> np.ndarray:
     """INT-3.6: the pair losses of a convolution of raw codes, int64 (N, M, H_out, W_out), the input padded
     with $z_x$. ``input_channels_last``: the pairs run along the windows of the uint8 input laid out
-    channels-last — kernel row, kernel column, channel, as INT-3.5 lays them out — times the int8 weights
-    in the same order, and a depthwise convolution loses nothing. ``weights_channels_first``: they run
-    along the uint8 weight rows in ONNX's order — channel, kernel row, kernel column — times the int8
-    windows of INT-3.3, depthwise convolutions included."""
+    channels-last — kernel row, kernel column, channel, INT-3.5's windows — times the int8 weights in the
+    same order, and a depthwise convolution loses nothing. ``weights_channels_first``: they run along the
+    uint8 weight rows in ONNX's order — channel, kernel row, kernel column — times INT-3.3's windows of
+    the raw int8 input, depthwise convolutions included."""
+    from refq.integer_ops.conv import gather_patches
+    from refq.integer_ops.vnni import gather_byte_patches, padded_image
+
     weights_first = variant_code("u8s8_conv_pairs", u8s8_conv_pairs, "u8s8_conv_pairs") == WEIGHTS_FIRST
     pixels = geometry.out_height * geometry.out_width
     out = np.zeros((geometry.batch, geometry.out_channels, pixels), dtype=np.int64)
     if is_depthwise(geometry) and not weights_first:
         return out.reshape(geometry.batch, geometry.out_channels, geometry.out_height, geometry.out_width)
-    top, left, bottom, right = geometry.pads
-    image = np.pad(np.ascontiguousarray(x), ((0, 0), (0, 0), (top, bottom), (left, right)),
-                   constant_values=x.dtype.type(x_zero_point))
     rows = geometry.group_out_channels
+    windows = np.empty((1, pixels, geometry.patch_length), dtype=x.dtype)
     if weights_first:
+        top, left, bottom, right = geometry.pads
+        # Padded with z_x beforehand, INT-3.3's gather (which pads with 0) reads raw codes only.
+        image = np.pad(np.ascontiguousarray(x), ((0, 0), (0, 0), (top, bottom), (left, right)),
+                       constant_values=x.dtype.type(x_zero_point))
         weights = np.ascontiguousarray(w).reshape(geometry.out_channels, geometry.patch_length)
     else:
+        image = padded_image(np.ascontiguousarray(x), int(x_zero_point), geometry)
         weights = np.ascontiguousarray(w).transpose(0, 2, 3, 1).reshape(geometry.out_channels, geometry.patch_length)
     for n in range(geometry.batch):
         for g in range(geometry.group):
-            windows = group_windows(image[n], g, geometry, channels_last=not weights_first)
+            if weights_first:
+                gather_patches(image[n], g * geometry.group_channels, geometry.group_channels, *geometry.kernel,
+                               *geometry.strides, *geometry.dilations, 0, 0, geometry.out_width, windows[0])
+            else:
+                gather_byte_patches(image[n:n + 1], g, geometry, windows)
             block = np.empty((rows, pixels), dtype=np.int64)
-            pair_losses(np.ascontiguousarray(weights[g * rows:(g + 1) * rows]), windows, block)
+            pair_losses(np.ascontiguousarray(weights[g * rows:(g + 1) * rows]), windows[0], block)
             out[n, g * rows:(g + 1) * rows] = block
     return out.reshape(geometry.batch, geometry.out_channels, geometry.out_height, geometry.out_width)
-
-
-def group_windows(image: np.ndarray, g: int, geometry, *, channels_last: bool) -> np.ndarray:
-    """The windows of group ``g`` of one padded image (C, H', W'), one row per output pixel, in the order
-    (kernel row, kernel column, channel) or (channel, kernel row, kernel column)."""
-    channels = geometry.group_channels
-    (kernel_height, kernel_width), (stride_height, stride_width) = geometry.kernel, geometry.strides
-    dilation_height, dilation_width = geometry.dilations
-    extent = (dilation_height * (kernel_height - 1) + 1, dilation_width * (kernel_width - 1) + 1)
-    group_image = image[g * channels:(g + 1) * channels]
-    windows = np.lib.stride_tricks.sliding_window_view(group_image, extent, axis=(1, 2))
-    windows = windows[:, :geometry.out_height * stride_height:stride_height,
-                      :geometry.out_width * stride_width:stride_width, ::dilation_height, ::dilation_width]
-    # windows: (channel, out row, out column, kernel row, kernel column)
-    order = (1, 2, 3, 4, 0) if channels_last else (1, 2, 0, 3, 4)
-    return np.ascontiguousarray(windows.transpose(order)).reshape(
-        geometry.out_height * geometry.out_width, geometry.patch_length)

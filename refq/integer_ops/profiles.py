@@ -104,12 +104,11 @@ def product_values(profile: IntegerProfile) -> tuple[str, ...]:
     return ("exact", "int16_pairs") if profile.u8s8_products == "unpredictable" else (profile.u8s8_products,)
 
 
-def product_outcomes(compute, profile: IntegerProfile) -> tuple[np.ndarray, np.ndarray | None]:
-    """INT-5.4: ``compute(u8s8_products, **variants)`` under the profile: INT-5.2's outcome for each
-    INT-2.6 value it allows; the first value's result, with the elements where any two disagree
-    marked unpredictable."""
-    outcomes = [requantized_outcomes(lambda **variants: compute(products, **variants), profile)
-                for products in product_values(profile)]
+def product_outcomes(outcome, profile: IntegerProfile) -> tuple[np.ndarray, np.ndarray | None]:
+    """INT-5.4: ``outcome(u8s8_products)`` — an ``(output, unpredictable mask or None)`` pair — for each
+    INT-2.6 value the profile allows; the first value's output, with the elements where any two outputs
+    disagree, and each one's own unpredictable elements, marked unpredictable."""
+    outcomes = [outcome(products) for products in product_values(profile)]
     output, mask = outcomes[0]
     for other, other_mask in outcomes[1:]:
         mask = combine(mask, other_mask, other != output)
@@ -130,14 +129,6 @@ def requantized_outcomes(compute, profile: IntegerProfile) -> tuple[np.ndarray, 
     return results[0], (differ if differ.any() else None)
 
 
-def exact_requantization(profile: IntegerProfile) -> IntegerProfile:
-    """The profile's rules for an operation without requantization (MatMulInteger, ConvInteger): INT-5.2's
-    open combinations do not arise."""
-    from dataclasses import replace
-
-    return replace(profile, requantize={})
-
-
 def combine(*masks: np.ndarray | None) -> np.ndarray | None:
     present = [mask for mask in masks if mask is not None]
     if not present:
@@ -152,8 +143,7 @@ def matmul_integer_outcomes(a, b, a_zero_point=None, b_zero_point=None, *, profi
     """INT-5.3: ``matmul_integer`` under ``profile``: (output, unpredictable mask or None)."""
     rules = integer_profile(profile, "matmul_integer")
     output, unpredictable = product_outcomes(
-        lambda products, **_: matmul_integer(a, b, a_zero_point, b_zero_point, u8s8_products=products),
-        exact_requantization(rules))
+        lambda products: (matmul_integer(a, b, a_zero_point, b_zero_point, u8s8_products=products), None), rules)
     return output, combine(unpredictable, overflow_outcome(rules, matmul_overflow_mask(a, b, a_zero_point,
                                                                                        b_zero_point)))
 
@@ -163,9 +153,8 @@ def conv_integer_outcomes(x, w, x_zero_point=None, w_zero_point=None, *, profile
     rules = integer_profile(profile, "conv_integer")
     operands = conv_operands(x, w, x_zero_point, w_zero_point, **attributes)
     output, unpredictable = product_outcomes(
-        lambda products, **_: conv_integer(x, w, x_zero_point, w_zero_point, **attributes, u8s8_products=products,
-                                           u8s8_conv_pairs=rules.u8s8_conv_pairs),
-        exact_requantization(rules))
+        lambda products: (conv_integer(x, w, x_zero_point, w_zero_point, **attributes, u8s8_products=products,
+                                       u8s8_conv_pairs=rules.u8s8_conv_pairs), None), rules)
     return output, combine(unpredictable, overflow_outcome(rules, conv_overflow_mask(operands)))
 
 
@@ -173,9 +162,9 @@ def qlinear_matmul_outcomes(a, a_scale, a_zero_point, b, b_scale, b_zero_point, 
                             profile="onnx"):
     """INT-5.3: ``qlinear_matmul`` under ``profile``."""
     rules = integer_profile(profile, "qlinear_matmul")
-    output, unpredictable = product_outcomes(
-        lambda products, **variants: qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
-                                                    y_zero_point, **variants, u8s8_products=products), rules)
+    output, unpredictable = product_outcomes(lambda products: requantized_outcomes(
+        lambda **variants: qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale,
+                                          y_zero_point, **variants, u8s8_products=products), rules), rules)
     conversion = None
     if rules.conversion_overflow == "unpredictable":
         accumulator = matmul_integer(a, b, a_zero_point, b_zero_point)
@@ -188,11 +177,10 @@ def qlinear_conv_outcomes(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_
                           profile="onnx", **attributes):
     """INT-5.3: ``qlinear_conv`` under ``profile``."""
     rules = integer_profile(profile, "qlinear_conv")
-    output, unpredictable = product_outcomes(
-        lambda products, **variants: qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
-                                                  y_zero_point, B, **attributes, **variants, u8s8_products=products,
-                                                  u8s8_conv_pairs=rules.u8s8_conv_pairs),
-        rules)
+    output, unpredictable = product_outcomes(lambda products: requantized_outcomes(
+        lambda **variants: qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
+                                        B, **attributes, **variants, u8s8_products=products,
+                                        u8s8_conv_pairs=rules.u8s8_conv_pairs), rules), rules)
     operands = conv_operands(x, w, x_zero_point, w_zero_point, **attributes)
     overflow = conv_overflow_mask(operands, bias_values(B, operands.geometry.out_channels))
     conversion = None
