@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from record import Measurement, print_table, write  # noqa: E402 - benchmarks/record.py, beside this script
+from record import Measurement, print_routes, print_table, write  # noqa: E402 - benchmarks/record.py, beside this script
 from timing import best_seconds  # noqa: E402 - benchmarks/timing.py, beside this script
 
 SCALE, ZERO_POINT = np.float32(0.00214854861), 3
@@ -70,6 +70,15 @@ def profile_rows(names, x, q, q_out, x_out):
         dequantize_rows[f"{name}"] = lambda p=name: dequantize(q, SCALE, ZERO_POINT, profile=p)
         dequantize_rows[f"{name}, out="] = lambda p=name: dequantize(q, SCALE, ZERO_POINT, profile=p, out=x_out)
     return quantize_rows, dequantize_rows
+
+
+def row_group(name: str) -> str:
+    """The README line a profile's row belongs to: its output (fresh or ``out=``) and layout, profile aside."""
+    _, _, layout = name.partition(" ")
+    _, comma, out = name.partition(", ")
+    if comma and not layout.startswith("per axis"):
+        return "out="
+    return layout or "fresh output"
 
 
 def fresh_pages_child(log2_size: int, repeats: int, names) -> str:
@@ -134,6 +143,7 @@ def main() -> None:
         f"np.empty({size} float32), every page touched": lambda: np.empty(size, np.float32)[::1024].fill(0),
         f"np.empty({size} int8), every page touched": lambda: np.empty(size, np.int8)[::4096].fill(0),
     }
+    print_routes()
     print(f"refq {refq.__version__} ({os.path.dirname(refq.__file__)}), onnxruntime {onnxruntime.__version__}, "
           f"torch {torch.__version__}, numpy {np.__version__}; {size} float32 values, single thread, "
           f"best of {args.repeats}")
@@ -145,7 +155,8 @@ def main() -> None:
         measured[operation] = {name: best_seconds(function, args.repeats) for name, function in rows.items()}
         unit = "GB/s of float32 " + ("input" if operation == "quantize" else "output")
         measurements += [Measurement("affine_throughput", operation, f"profile {name}", unit, size * 4 / seconds / 1e9,
-                                     others, reference, 0.9) for name, seconds in measured[operation].items()]
+                                     others, reference, 0.9, group=row_group(name))
+                         for name, seconds in measured[operation].items()]
     print()
     print_table(measurements)
     page_times = {name: best_seconds(function, args.repeats) for name, function in pages.items()}
@@ -163,7 +174,8 @@ def main() -> None:
     for (operation, name), seconds in child.items():
         fresh = next(m for m in measurements if m.operation == operation and m.case == f"profile {name}")
         kept.append(dataclasses.replace(fresh, case=f"profile {name}, pages kept mapped", refq=size * 4 / seconds / 1e9,
-                                        note="fresh output in a child whose glibc keeps freed pages mapped"))
+                                        note="fresh output in a child whose glibc keeps freed pages mapped",
+                                        group=row_group(name) + ", pages kept mapped"))
     print_table(kept)
     measurements += kept
     print("\nnotes: ONNX Runtime returns its output in arena memory it reuses from run to run, so its pages are "

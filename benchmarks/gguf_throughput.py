@@ -2,10 +2,11 @@
 
 Single thread, float32 input, best of several repeats; throughput is float32 bytes per second
 (4 bytes per element, in for quantize and out for dequantize). ggml is built from its sources by
-the library `refq ggml build` compiles (``-O2 -ffp-contract=off``, the unfused reference, and ``-O2 -march=native``)
-when they are present, and left out otherwise. gguf-py has no quantize for the K and IQ types.
+the libraries `refq ggml build` compiles (``-O2 -ffp-contract=off``, the unfused reference, and the fixed
+x86-64-v3 build with fused multiply-adds) when they are present, and left out otherwise. gguf-py has no
+quantize for the K and IQ types. A row's reference is ggml's unfused C where it is built, else gguf-py.
 
-    python benchmarks/gguf_throughput.py [--log2-size 22] [--repeats 5] [--types Q4_0,Q4_K]
+    python benchmarks/gguf_throughput.py [--log2-size 22] [--repeats 5] [--types Q4_0,Q4_K] [--json FILE]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from record import Measurement, print_routes, print_table, write  # noqa: E402 - beside this script
 from timing import best_seconds  # noqa: E402 - benchmarks/timing.py, beside this script
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,7 +43,9 @@ def main() -> None:
     parser.add_argument("--log2-size", type=int, default=22)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--types", default=",".join(t.name for t in BLOCK_TYPES))
+    parser.add_argument("--json", metavar="FILE", help="write the measurements (benchmarks/record.py) to FILE")
     args = parser.parse_args()
+    print_routes()
     size = 1 << args.log2_size
     x = (np.random.default_rng(0).standard_normal(size) * 0.02).astype(np.float32)
     import gguf
@@ -54,6 +58,7 @@ def main() -> None:
     print(f"{size} float32 values, single thread, GB/s of float32; ratio = refq / other")
     print(f"{'type':6} {'op':10} {'refq':>7} {'gguf-py':>8} {'ratio':>6} {'ggml':>7} {'ratio':>6} "
           f"{'ggml fused':>10} {'ratio':>6}")
+    measurements = []
     for name in args.types.split(","):
         # None for a type this gguf-py does not know (Q2_0): it is timed against ggml alone.
         kind = gguf.GGMLQuantizationType.__members__.get(name)
@@ -96,6 +101,15 @@ def main() -> None:
                 else:
                     cells.append(f"{'-':>{width}} {'':6}")
             print(" ".join(cells), flush=True)
+            others = {label: value for label, value in row.items() if label != "refq"}
+            reference = next((label for label in ("ggml", "gguf-py") if label in others), None)
+            measurements.append(Measurement(
+                "gguf_throughput", f"gguf_{op}", f"{name}, 2^{args.log2_size}", "GB/s of float32", row["refq"], others,
+                reference, group="every block type"))
+    print()
+    print_table(measurements)
+    if args.json:
+        write(measurements, args.json)
 
 
 if __name__ == "__main__":

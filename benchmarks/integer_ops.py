@@ -1,22 +1,26 @@
 """Integer matmul and QLinearConv throughput beside ONNX Runtime, PyTorch (fbgemm) and numpy, single thread.
 
-Targets (issue 6): ``matmul_integer`` int8 x int8 -> int32 at 512 x 512 x 512 at least 1.0x
-ONNX Runtime's MatMulInteger; ``qlinear_conv`` on a 1 x 32 x 56 x 56 input with 64 x 32 x 3 x 3
-weights (padding 1) at least 0.5x ONNX Runtime's QLinearConv. On CPUs with AVX512-VNNI refq's
-convolution takes the byte-dot-product route of INT-3.5; elsewhere the portable int16 kernels run.
-Run:
-    python benchmarks/integer_ops.py
+Targets (issue 17): ``matmul_integer`` int8 x int8 -> int32 at 512 x 512 x 512 at least 0.5x
+``torch._int_mm`` (also timed: ONNX Runtime's MatMulInteger, issue 6's reference); ``qlinear_conv``
+on a 1 x 32 x 56 x 56 input with 64 x 32 x 3 x 3 weights (padding 1) at least 1.0x ONNX Runtime's
+QLinearConv. On CPUs with AVX512-VNNI refq's convolution takes the byte-dot-product route of INT-3.5;
+elsewhere the portable int16 kernels run. The script prints the CPU features and routes first.
+
+    python benchmarks/integer_ops.py [--size 512] [--repeats 15] [--json FILE]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import warnings
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from timing import best_seconds  # benchmarks/timing.py, beside this script
+from record import Measurement, print_routes, print_table, write  # noqa: E402 - beside this script
+from timing import best_seconds  # noqa: E402 - benchmarks/timing.py, beside this script
 
 from refq.integer_ops import matmul_integer, qlinear_conv  # noqa: E402
 
@@ -37,16 +41,17 @@ def ort_session(model):
     return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def report(title: str, operations: float, rows: list[tuple[str, float]], reference: str, target: float) -> None:
-    print(title)
-    times = dict(rows)
-    for name, seconds in rows:
-        print(f"  {name:42s} {seconds * 1e3:8.3f} ms  {operations / seconds / 1e9:7.1f} GOP/s  "
-              f"refq / this {times[name] / times['refq']:5.2f}x")
-    print(f"  refq / {reference} throughput ratio: {times[reference] / times['refq']:.2f} (target >= {target})\n")
+def measurement(operation: str, case: str, operations: float, rows: list[tuple[str, float]], reference: str,
+                target: float, note: str) -> Measurement:
+    """The rows' times as GOP/s; the reference is left out (no target) where it could not be timed."""
+    rates = {name: operations / seconds / 1e9 for name, seconds in rows}
+    refq = rates.pop("refq")
+    if reference not in rates:
+        reference, target = None, None
+    return Measurement("integer_ops", operation, case, "GOP/s", refq, rates, reference, target, note)
 
 
-def matmul_benchmark() -> None:
+def matmul_benchmark() -> Measurement:
     from refq.backends.integer_models import build_integer_model
 
     rng = np.random.default_rng(0)
@@ -54,6 +59,16 @@ def matmul_benchmark() -> None:
     b = rng.integers(-128, 128, (SIZE, SIZE)).astype(np.int8)
     a_zero, b_zero = np.array(3, np.int8), np.array(-5, np.int8)
     rows = [("refq", best_time(lambda: matmul_integer(a, b, a_zero, b_zero)))]
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        ta8, tb8 = torch.from_numpy(a), torch.from_numpy(b)
+        # torch._int_mm has no zero points: its product is refq's with none, checked before it is timed.
+        assert np.array_equal(torch._int_mm(ta8, tb8).numpy(), matmul_integer(a, b))
+        rows.append(("torch._int_mm", best_time(lambda: torch._int_mm(ta8, tb8))))
+    except (ImportError, RuntimeError):
+        pass
     try:
         inputs = (a, b, a_zero, b_zero)
         session = ort_session(build_integer_model("matmul_integer", inputs, {}))
@@ -72,11 +87,12 @@ def matmul_benchmark() -> None:
         rows.append(("torch int32 matmul (centred inputs)", best_time(lambda: ta @ tb)))
     except ImportError:
         pass
-    if any(name.startswith("onnxruntime") for name, _ in rows):
-        report(f"matmul_integer int8 x int8 -> int32, {SIZE}^3", 2 * SIZE**3, rows, "onnxruntime MatMulInteger", 1.0)
+    return measurement("matmul_integer", f"int8 x int8 -> int32, {SIZE}^3", 2 * SIZE**3, rows, "torch._int_mm", 0.5,
+                       "refq: portable wrapping int32 dot products (INT-2.3); torch._int_mm without zero points, "
+                       "refq with them (3, -5)")
 
 
-def conv_benchmark() -> None:
+def conv_benchmark() -> Measurement:
     from refq.backends.integer_models import build_integer_model
 
     rng = np.random.default_rng(1)
@@ -102,6 +118,7 @@ def conv_benchmark() -> None:
 
         torch.set_num_threads(1)
         torch.backends.quantized.engine = "fbgemm"
+        warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*deprecated")
         qx = torch.quantize_per_tensor(torch.from_numpy((x.astype(np.float32) - 128) * 0.02), 0.02, 128,
                                        torch.quint8)
         qw = torch.quantize_per_channel(torch.from_numpy(w.astype(np.float32) * w_scale[:, None, None, None]),
@@ -121,15 +138,24 @@ def conv_benchmark() -> None:
                  best_time(lambda: np.tensordot(w32, patches[0], axes=([1, 2, 3], [0, 3, 4])))))
     from refq.integer_ops import vnni
 
-    print(f"refq convolution route: {'VNNI byte dot products (INT-3.5)' if vnni.use_vnni() else 'portable (INT-3.4)'}")
-    if any(name.startswith("onnxruntime") for name, _ in rows):
-        report("qlinear_conv 1x32x56x56 uint8, 64x32x3x3 int8 per-channel, pad 1", operations, rows,
-               "onnxruntime QLinearConv", 0.5)
+    route = "VNNI byte dot products (INT-3.5)" if vnni.use_vnni() else "portable int16 kernels (INT-3.4)"
+    return measurement("qlinear_conv", "1x32x56x56 uint8, 64x32x3x3 int8 per channel, pad 1", operations, rows,
+                       "onnxruntime QLinearConv", 1.0, f"refq route: {route}")
 
 
 def main() -> None:
-    matmul_benchmark()
-    conv_benchmark()
+    global REPEATS, SIZE
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=SIZE, help="matmul_integer's M = K = N (default 512)")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--json", metavar="FILE", help="write the measurements (benchmarks/record.py) to FILE")
+    args = parser.parse_args()
+    REPEATS, SIZE = args.repeats, args.size
+    print_routes()
+    measurements = [matmul_benchmark(), conv_benchmark()]
+    print_table(measurements)
+    if args.json:
+        write(measurements, args.json)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ class Measurement:
 
     ``against`` holds every other implementation timed in the same run, in the same unit; ``reference``
     names the one the issue's target is a ratio to (refq / reference), or is None for an informational row.
+    ``limit`` is a target of another kind: an upper bound on refq's own figure (seconds, for a run that
+    has no other implementation to compare with). Rows of one ``group`` (same benchmark, operation and
+    reference) make one line of the README's table; ``details`` holds a row's other figures (per-backend
+    start-up, a projection), by name.
     """
 
     benchmark: str
@@ -36,6 +40,9 @@ class Measurement:
     reference: str | None = None
     target: float | None = None
     note: str = ""
+    group: str = ""
+    limit: float | None = None
+    details: dict[str, float | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.reference is not None and self.reference not in self.against:
@@ -48,7 +55,18 @@ class Measurement:
 
     @property
     def meets_target(self) -> bool | None:
+        if self.limit is not None:
+            return self.refq <= self.limit
         return None if self.target is None or self.ratio is None else self.ratio >= self.target
+
+    @property
+    def target_text(self) -> str:
+        """The target as the issue states it, or "" for an informational row."""
+        if self.limit is not None:
+            return f"< {self.limit:g} {self.unit}"
+        if self.target is not None and self.reference is not None:
+            return f">= {self.target:g}x {self.reference}"
+        return ""
 
 
 def to_json(measurements: list[Measurement]) -> list[dict]:
@@ -70,9 +88,35 @@ def print_table(measurements: list[Measurement]) -> None:
                            for name, value in measurement.against.items())
         target = ""
         if measurement.meets_target is not None:
-            target = f"  [target {measurement.target}x {measurement.reference}: {'met' if measurement.meets_target else 'NOT met'}]"
+            target = f"  [target {measurement.target_text}: {'met' if measurement.meets_target else 'NOT met'}]"
         print(f"{measurement.operation:<16} {measurement.case:<36} refq {measurement.refq:8.3g} {measurement.unit}"
               f"  {others}{target}", flush=True)
+
+
+#: The CPU features the kernels' routes depend on, as LLVM names them.
+ROUTE_FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni", "avxvnni", "amx-int8")
+
+
+def routes() -> dict:
+    """The CPU features found and the route each integer kernel takes on them: refq's convolution (INT-3.5's
+    VNNI byte dot products or INT-3.4's portable kernels) and the ``u8s8_products`` value (INT-2.6) that ONNX
+    Runtime's and FBGEMM's dispatch pick here (refq.backends.cpu)."""
+    from refq.backends import cpu
+    from refq.integer_ops import vnni
+
+    features = cpu.host_features()
+    return {"cpu_features": [name for name in ROUTE_FEATURES if name in features],
+            "refq qlinear_conv": "VNNI byte dot products (INT-3.5)" if vnni.use_vnni() else "portable (INT-3.4)",
+            "onnxruntime u8s8_products": cpu.mlas_u8s8_products(),
+            "torch fbgemm u8s8_products": cpu.fbgemm_u8s8_products()}
+
+
+def print_routes() -> dict:
+    """Print the CPU features and routes (every benchmark starts with this line) and return them."""
+    facts = routes()
+    print(f"CPU features: {' '.join(facts['cpu_features']) or 'none of ' + ' '.join(ROUTE_FEATURES)}; routes: "
+          + "; ".join(f"{name}: {value}" for name, value in facts.items() if name != "cpu_features"), flush=True)
+    return facts
 
 
 def _cpu() -> dict:
@@ -119,5 +163,5 @@ def machine_facts(root: Path) -> dict:
 
     versions = {"refq": refq.__version__}
     versions.update({entry.package: installed_version(entry.package) for entry in VERIFIED})
-    return {"cpu": _cpu(), "memory_bytes": _memory_bytes(), "system": platform.platform(),
+    return {"cpu": _cpu(), "routes": routes(), "memory_bytes": _memory_bytes(), "system": platform.platform(),
             "python": platform.python_version(), "versions": versions, "commit": _commit(root)}
