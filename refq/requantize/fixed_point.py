@@ -288,17 +288,18 @@ def requantize_tflite(accumulator, real_multiplier, zero_point=None, *, dtype="i
 def requantize_fixed_point_value(accumulator, multiplier, shift, zero_point, qmin, qmax, double_round, scale32):
     """REQ-2.6: TOSA ``RESCALE`` of one accumulator: scale (REQ-2.4), add the output zero point, saturate.
 
-    Returns ``(q, unpredictable)``. TOSA *requires* $-2^{s-1} \\le v < 2^{s-1}$ in the 32-bit
+    Returns ``(q, unpredictable)``. TOSA *requires* $s \\ge 2$, $-2^{s-1} \\le v < 2^{s-1}$ in the 32-bit
     form and a scaled value within int32 in the 16-bit form; outside those, the result is
-    unpredictable (refq returns what the int64 formula gives, saturated).
+    unpredictable (refq returns what the int64 formula gives, saturated). The reference model
+    reports a shift of 1 as UNPREDICTABLE (measured, tosa-tools 2026.8.0).
     """
     if scale32:
         limit = np.int64(1) << (shift - 1)
-        unpredictable = accumulator < -limit or accumulator >= limit
+        unpredictable = accumulator < -limit or accumulator >= limit or shift < 2
         scaled = apply_scale_32(accumulator, multiplier, shift, double_round)
     else:
         scaled = apply_scale_16(accumulator, multiplier, shift)
-        unpredictable = scaled < INT32_MIN or scaled > INT32_MAX
+        unpredictable = scaled < INT32_MIN or scaled > INT32_MAX or shift < 2
     total = scaled + zero_point
     return min(max(total, np.int64(qmin)), np.int64(qmax)), unpredictable
 

@@ -114,3 +114,22 @@ def rescale(value: int, multiplier: int, shift: int, zero_point: int, qmin: int,
     """REQ-2.6: scale, add the output zero point, saturate."""
     scaled = apply_double_round(value, multiplier, shift) if double_round else apply_single_round(value, multiplier, shift)
     return min(max(scaled + zero_point, qmin), qmax)
+
+
+def tosa_rescale(value: int, input_zp: int, multiplier: int, shift: int, output_zp: int, qmin: int, qmax: int,
+                 scale32: bool, double_round: bool) -> int | None:
+    """REQ-2.8, REQ-2.9: TOSA RESCALE of one element, read from the specification's pseudocode; None where a
+    REQUIRE fails (multiplier >= 0, 2 <= shift <= 62, the value's range in the 32-bit form, an int32 result in
+    the 16-bit form)."""
+    v = value - input_zp
+    if multiplier < 0 or not 2 <= shift <= 62:
+        return None
+    if scale32:
+        if not -(2 ** (shift - 1)) <= v < 2 ** (shift - 1):
+            return None
+        scaled = apply_double_round(v, multiplier, shift) if double_round else apply_single_round(v, multiplier, shift)
+    else:
+        scaled = apply_single_round(v, multiplier, shift)
+        if not -(2**31) <= scaled < 2**31:
+            return None
+    return min(max(scaled + output_zp, qmin), qmax)
