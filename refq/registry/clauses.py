@@ -166,6 +166,8 @@ _REQUANTIZATION: tuple[Clause, ...] = (
     Clause("REQ-2.5", "gemmlowp and TensorFlow Lite"),
     Clause("REQ-2.6", "Fixed-point requantization (RESCALE)"),
     Clause("REQ-2.7", "TensorFlow Lite's fixed-point requantization, ties-up shift"),
+    Clause("REQ-2.8", "TOSA RESCALE: input and output types, zero points, errors"),
+    Clause("REQ-2.9", "TOSA RESCALE: what its REQUIREs leave unpredictable"),
     Clause("REQ-3.1", "Accumulator width"),
     Clause("REQ-3.2", "Accumulator overflow"),
     Clause("REQ-3.3", "Accumulating a dot product"),

@@ -173,6 +173,16 @@ OPERATIONS: tuple[Operation, ...] = (
                            "w_scale": "float32", "w_zero_point": "like:w", "y_scale": "float32",
                            "y_zero_point": "int8|uint8", "B": "int32"},
               values=_CONV_VALUES, variants=("integer", "requantize"), generators=("integer_ops",)),
+    # Chapter REQ: TOSA's RESCALE operator (its definition is TOSA's, under the tosa profile: no profile taken).
+    Operation("rescale", "tosa.RESCALE", ("input", "multiplier", "shift", "input_zp?", "output_zp?"),
+              {"dtype": "int8", "scale32": True, "rounding_mode": "double_round", "per_channel": False},
+              "array of dtype (int8, uint8, int16, uint16 or int32) shaped like input",
+              ("REQ-2.4", "REQ-2.6", "REQ-2.8", "REQ-2.9"), "refq.requantize.rescale:rescale_with_outcomes",
+              input_types={"input": "int8|uint8|int16|uint16|int32|int64", "multiplier": "int32", "shift": "int32",
+                           "input_zp": "like:input", "output_zp": "target"},
+              values={"dtype": ("int8", "uint8", "int16", "uint16", "int32"), "scale32": (False, True),
+                      "rounding_mode": ("single_round", "double_round"), "per_channel": (False, True)},
+              reference_profile=False, generators=("rescale",)),
     # Chapter OBS. Several results travel as one record (refq.backends.records): a numpy structured
     # array of shape () whose fields are arrays. ``batches`` stacks equal-size batches on its first axis,
     # fed to the observer in order; ``ch_axis`` is an axis of one batch.
