@@ -101,8 +101,8 @@ def _output_fit(size: int, pad_begin: int, pad_end: int, kernel: int, dilation: 
 
 class TosaBackend:
     """``matmul_integer`` through TOSA ``MATMUL``, ``conv_integer`` through ``CONV2D`` /
-    ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator) and ``qlinear_average_pool`` through
-    ``AVG_POOL2D`` (one scale, int8), on the TOSA reference model.
+    ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator), ``qlinear_average_pool`` through
+    ``AVG_POOL2D`` (one scale, int8) and ``rescale`` through ``RESCALE``, on the TOSA reference model.
 
     Its profile is ``tosa``; for these two operations TOSA computes what the ONNX text does (exact
     differences, int32 sums whose overflow is not defined), and refq's vectors of them are written
@@ -307,6 +307,139 @@ class TosaBackend:
 
         pooled = self._run(build)  # NHWC
         return np.ascontiguousarray(pooled if channels_last else pooled.transpose(0, 3, 1, 2))
+
+    # --- RESCALE ------------------------------------------------------------------------------------------
+
+    def _rescale_graph(self, values: np.ndarray, in_type: str, out_type: str, multipliers: np.ndarray,
+                       shifts: np.ndarray, input_zero: int, output_zero: int, scale32: bool, rounding: int,
+                       per_channel: bool):
+        """One RESCALE graph on ``values`` (refq's dtypes): ``(output in refq's dtype, graph status)``."""
+        ts = self._serializer
+        in_dtype, in_bits, in_unsigned = _RESCALE_TYPES[in_type]
+        out_dtype, out_bits, out_unsigned = _RESCALE_TYPES[out_type]
+        serializer = ts.TosaSerializer("")
+        if in_type == "int64":  # INT48 tensors enter a graph as constants only
+            source = serializer.addConst(list(values.shape), ts.DType.INT48, values.astype(np.int64))
+            inputs = []
+        else:
+            bits = values.view(in_dtype) if in_unsigned else values
+            source = serializer.addPlaceholder(list(values.shape), _dtype(ts, in_dtype))
+            inputs = [np.ascontiguousarray(bits)]
+        multiplier = serializer.addConst([multipliers.size], ts.DType.INT32 if scale32 else ts.DType.INT16,
+                                         multipliers.astype(np.int32 if scale32 else np.int16))
+        shift = serializer.addConst([shifts.size], ts.DType.INT8, shifts.astype(np.int8))
+        zero_type = ts.DType.INT48 if in_type == "int64" else _dtype(ts, in_dtype)
+        input_zp = serializer.addConst([1], zero_type,
+                                       _as_signed(np.array([input_zero], np.int64), in_bits, in_unsigned, in_dtype))
+        output_zp = serializer.addConst([1], _dtype(ts, out_dtype),
+                                        _as_signed(np.array([output_zero], np.int64), out_bits, out_unsigned, out_dtype))
+        out = serializer.addOutput(list(values.shape), _dtype(ts, out_dtype))
+        attribute = ts.TosaSerializerAttribute()
+        attribute.RescaleAttribute(bool(scale32), rounding, bool(per_channel), in_unsigned, out_unsigned)
+        serializer.addOperator(ts.Op.RESCALE, [source.name, multiplier.name, shift.name, input_zp.name,
+                                               output_zp.name], [out.name], attribute)
+        outputs, status = self._model.run(serializer.serialize(), inputs)
+        if status == self._model.GraphStatus.TOSA_ERROR:
+            raise ValueError("the TOSA reference model rejected the graph (TOSA_ERROR: an ERROR_IF holds)")
+        result = np.asarray(outputs[0]) if outputs else np.zeros(values.shape, out_dtype)
+        return (result.view(np.dtype(out_type)) if out_unsigned else result.astype(out_type)), status
+
+    def rescale_with_status(self, input, multiplier, shift, input_zp=None, output_zp=None, *, dtype="int8",
+                            scale32=True, rounding_mode="double_round", per_channel=False) -> np.ndarray:
+        """:meth:`rescale`'s output and where the model gives none, as one int64 array ``[output, unpredictable]``.
+
+        The reference model's status is the whole graph's: a graph whose status is TOSA_UNPREDICTABLE is
+        split in halves (along the channels first, then the rows of the ``(rows, channels)`` view), down to
+        single elements, each element taking its own channel's multiplier and shift; an element alone in an
+        UNPREDICTABLE graph is one the model leaves unpredictable. Its output is 0.
+        """
+        from tosa.RoundingMode import RoundingMode
+
+        values = np.asarray(input)
+        if values.dtype.name not in _RESCALE_TYPES:
+            raise ValueError(f"input: int8, uint8, int16, uint16, int32 or int64 (int48), not {values.dtype}")
+        if dtype not in _RESCALE_TYPES or dtype == "int64":
+            raise ValueError(f"dtype: int8, uint8, int16, uint16 or int32, not {dtype!r}")
+        roundings = {"single_round": RoundingMode.SINGLE_ROUND, "double_round": RoundingMode.DOUBLE_ROUND}
+        if rounding_mode not in roundings:
+            raise ValueError(f"rounding_mode: single_round or double_round, not {rounding_mode!r}")
+        if values.size == 0:
+            raise NotImplementedError("TOSA tensors have no empty dimension")
+        if per_channel and values.ndim == 0:
+            raise ValueError("per_channel: the input has no channel axis (rank 0)")
+        multipliers = _fitting(multiplier, np.int32 if scale32 else np.int16, "multiplier").reshape(-1)
+        shifts = _fitting(shift, np.int8, "shift").reshape(-1)
+        input_zero = 0 if input_zp is None else int(np.asarray(input_zp).reshape(-1)[0])
+        output_zero = 0 if output_zp is None else int(np.asarray(output_zp).reshape(-1)[0])
+        for name, zero in (("input_zp", input_zp), ("output_zp", output_zp)):
+            if zero is not None and np.asarray(zero).size != 1:
+                raise ValueError(f"{name}: one value (TOSA has one zero point per tensor)")
+        channels = values.shape[-1] if per_channel else 1
+        if multipliers.size != channels or shifts.size != channels:
+            raise ValueError(f"multiplier, shift: {channels} value(s) each")
+
+        def graph(block: np.ndarray, first: int, last: int):
+            return self._rescale_graph(block, values.dtype.name, dtype, multipliers[first:last] if per_channel
+                                       else multipliers, shifts[first:last] if per_channel else shifts, input_zero,
+                                       output_zero, scale32, roundings[rounding_mode], per_channel)
+
+        whole, status = graph(values, 0, channels)
+        if status == self._model.GraphStatus.TOSA_VALID:
+            return np.stack([whole.astype(np.int64), np.zeros(values.shape, np.int64)])
+        view = values.reshape(-1, channels)
+        output = np.zeros(view.shape, np.int64)
+        unpredictable = np.zeros(view.shape, np.int64)
+        pending = [(0, view.shape[0], 0, channels)]
+        while pending:
+            r0, r1, c0, c1 = pending.pop()
+            part, status = graph(np.ascontiguousarray(view[r0:r1, c0:c1]), c0, c1)
+            if status == self._model.GraphStatus.TOSA_VALID:
+                output[r0:r1, c0:c1] = part
+            elif (r1 - r0) * (c1 - c0) == 1:
+                unpredictable[r0, c0] = 1
+            elif c1 - c0 > 1:
+                middle = (c0 + c1) // 2
+                pending += [(r0, r1, c0, middle), (r0, r1, middle, c1)]
+            else:
+                middle = (r0 + r1) // 2
+                pending += [(r0, middle, c0, c1), (middle, r1, c0, c1)]
+        return np.stack([output.reshape(values.shape), unpredictable.reshape(values.shape)])
+
+    def rescale(self, input, multiplier, shift, input_zp=None, output_zp=None, *, dtype="int8", scale32=True,
+                rounding_mode="double_round", per_channel=False) -> np.ndarray:
+        """TOSA ``RESCALE`` (REQ-2.8): uint8 and uint16 arrays are TOSA's ``input_unsigned`` /
+        ``output_unsigned`` (the same bits as int8 / int16), an int64 input is an INT48 constant. Where the
+        model reports TOSA_UNPREDICTABLE the element is 0 (see :meth:`rescale_with_status`)."""
+        both = self.rescale_with_status(input, multiplier, shift, input_zp, output_zp, dtype=dtype, scale32=scale32,
+                                        rounding_mode=rounding_mode, per_channel=per_channel)
+        return both[0].astype(dtype)
+
+
+#: refq's dtype name -> (the TOSA tensor's numpy type, bits, unsigned): unsigned types travel as the signed
+#: type of their width with TOSA's unsigned flag; int64 carries INT48.
+_RESCALE_TYPES = {"int8": (np.int8, 8, False), "uint8": (np.int8, 8, True), "int16": (np.int16, 16, False),
+                  "uint16": (np.int16, 16, True), "int32": (np.int32, 32, False), "int64": (np.int64, 48, False)}
+
+
+def _dtype(ts, numpy_type):
+    return {np.int8: ts.DType.INT8, np.int16: ts.DType.INT16, np.int32: ts.DType.INT32}[numpy_type]
+
+
+def _as_signed(values: np.ndarray, bits: int, unsigned: bool, numpy_type) -> np.ndarray:
+    """Zero point ``values`` as the bits of the tensor's signed type (uint8 200 is int8 -56)."""
+    wide = values.astype(np.int64)
+    if unsigned:
+        wide = np.where(wide >= 1 << (bits - 1), wide - (1 << bits), wide)
+    return wide.astype(numpy_type)
+
+
+def _fitting(values, numpy_type, name: str) -> np.ndarray:
+    """``values`` as ``numpy_type``, a ValueError where one does not fit it (TOSA's tensor could not hold it)."""
+    array = np.asarray(values)
+    info = np.iinfo(numpy_type)
+    if array.dtype.kind not in "iu" or array.size and (array.min() < info.min or array.max() > info.max):
+        raise ValueError(f"{name}: {np.dtype(numpy_type).name} values")
+    return array.astype(numpy_type)
 
 
 __all__ = ["TosaBackend", "TosaUnpredictable"]
