@@ -237,7 +237,8 @@ def test_generated_cases_against_backend(backend_name):
 
 
 def test_profiles_cover_generated_cases():
-    assert set(generator.PROFILES) <= set(generator.QLINEAR_PROFILES) <= set(INTEGER_PROFILES)
+    assert set(generator.ONNX_PROFILES) <= set(generator.PROFILES) & set(generator.QLINEAR_PROFILES)
+    assert set(generator.PROFILES) | set(generator.QLINEAR_PROFILES) <= set(INTEGER_PROFILES)
     assert integer_profile("pytorch").requantize == integer_profile("onnxruntime").requantize
     assert integer_profile("onnx").accumulator_overflow == "unpredictable"
     assert integer_profile("onnx").requantize is None
@@ -253,8 +254,11 @@ def test_profiles_cover_generated_cases():
         "shift_limits": "tflite", "fixed_point_rounding": "double_round"}
     assert integer_profile("tflite-optimized", "qlinear_matmul").requantize["fixed_point_rounding"] == \
         "double_round_ties_up"
+    tosa = integer_profile("tosa")
+    assert tosa.accumulator_overflow == "unpredictable" and tosa.u8s8_products == "exact"
+    assert tosa.requantize["form"] == "fixed_point" and tosa.requantize["shift_limits"] == "tosa"
     with pytest.raises(RefqValueError, match="^profile: "):
-        integer_profile("tosa")
+        integer_profile("ggml")
     for name in ("matmul_integer", "qlinear_matmul", "conv_integer", "qlinear_conv"):
         assert OPERATIONS_BY_NAME[name].reference == f"refq.integer_ops.profiles:{name}_outcomes"
 

@@ -1,5 +1,6 @@
 """The TOSA reference model as the built-in ``tosa`` backend, in its own interpreter (refq/backends/tosa.py,
-refq/backends/interpreters.py): the level-1 cases of its operations, refq's integer average pool
+refq/backends/interpreters.py): the level-1 cases of its operations (judged under the tosa profile), the int32
+MATMUL overflow, refq's integer average pool
 (ELT-6.10) against AVG_POOL2D, an abort costing one case, and ``refq backends install``."""
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ def test_tosa_matmul_and_conv_equal_refq_on_random_operands(tosa):
                 np.testing.assert_array_equal(got, conv_integer(x, w, x_zero, w_zero, **attributes))
                 compared += got.size
     assert compared > 1000
+
+
+@needs_tosa
+def test_tosa_matmul_overflow_wraps_where_the_tosa_profile_says_unpredictable(tosa):
+    """The int32 sum 34,000 x 255 x (-255) = -2,210,850,000 leaves int32: the model wraps it (status VALID, the
+    value refq's matmul_integer gives); TOSA's REQUIRE makes it unpredictable, which the profile says."""
+    from refq.integer_ops.matmul import matmul_integer
+    from refq.integer_ops.profiles import matmul_integer_outcomes
+
+    a, b = np.full((1, 34_000), 127, np.int8), np.full((34_000, 2), -128, np.int8)
+    a_zero, b_zero = np.int8(-128), np.int8(127)
+    got = tosa.matmul_integer(a, b, a_zero, b_zero)
+    assert got.tolist() == [[2_084_117_296] * 2] == matmul_integer(a, b, a_zero, b_zero).tolist()
+    _, unpredictable = matmul_integer_outcomes(a, b, a_zero, b_zero, profile="tosa")
+    assert unpredictable is not None and unpredictable.all()
 
 
 @needs_tosa

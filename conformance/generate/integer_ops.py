@@ -17,13 +17,17 @@ import numpy as np
 
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.registry.operations import OPERATIONS
-#: The profiles the checked-in vectors of matmul_integer and conv_integer name. A subset of
-#: ``refq.integer_ops.profiles.INTEGER_PROFILES``.
-PROFILES = ("onnx", "onnxruntime", "onnx-reference")
+#: The ONNX profiles, which every integer operation's vectors name.
+ONNX_PROFILES = ("onnx", "onnxruntime", "onnx-reference")
+#: The profiles the checked-in vectors of matmul_integer and conv_integer name: the ONNX ones and ``tosa`` (TOSA's
+#: MATMUL and CONV2D, whose backend runs them). A subset of ``refq.integer_ops.profiles.INTEGER_PROFILES``.
+PROFILES = (*ONNX_PROFILES, "tosa")
 #: The QLinear operations also carry the PyTorch profiles (FBGEMM, QNNPACK, PT2E's reference representation)
 #: and the LiteRT ones (reference, optimized and XNNPACK kernels): they requantize differently (REQ-1.1
-#: multiplier order, REQ-1.5 rounding, REQ-2.7 fixed point) and their adapters run the vectors.
-QLINEAR_PROFILES = (*PROFILES, "pytorch", "pytorch-qnnpack", "pytorch-pt2e", "tflite", "tflite-optimized", "xnnpack")
+#: multiplier order, REQ-1.5 rounding, REQ-2.7 fixed point) and their adapters run the vectors. TOSA has no
+#: QLinear operator (its MATMUL or CONV2D and a RESCALE would be two operations).
+QLINEAR_PROFILES = (*ONNX_PROFILES, "pytorch", "pytorch-qnnpack", "pytorch-pt2e", "tflite", "tflite-optimized",
+                    "xnnpack")
 TYPES = (np.uint8, np.int8)
 
 

@@ -104,13 +104,13 @@ class TosaBackend:
     ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator), ``qlinear_average_pool`` through
     ``AVG_POOL2D`` (one scale, int8) and ``rescale`` through ``RESCALE``, on the TOSA reference model.
 
-    Its profile is ``tosa``; for these two operations TOSA computes what the ONNX text does (exact
-    differences, int32 sums whose overflow is not defined), and refq's vectors of them are written
-    under ``onnx``, so they are judged under that profile.
+    Its profile is ``tosa`` for every operation: for MATMUL and CONV2D it is what the ONNX text says
+    (exact differences, int32 sums whose overflow is unpredictable; the model wraps them), and refq's
+    vectors of matmul_integer and conv_integer are written under ``tosa`` too.
     """
 
     name = "tosa"
-    profile = {"default": "tosa", "matmul_integer": "onnx", "conv_integer": "onnx"}
+    profile = "tosa"
     #: The interpreter this backend runs in (refq.backends.interpreters).
     environment = "tosa"
 

@@ -37,10 +37,13 @@ class IntegerProfile:
 
 
 #: The profiles with rules for the integer operations: the ONNX text (which leaves overflow and the
-#: requantization precision open) and the float-multiplier backends (pytorch: FBGEMM's quantized
-#: linear / conv2d, whose rules are ONNX Runtime's).
+#: requantization precision open), the float-multiplier backends (pytorch: FBGEMM's quantized
+#: linear / conv2d, whose rules are ONNX Runtime's), the LiteRT kernels, and TOSA (MATMUL and CONV2D:
+#: exact differences, an int32 sum whose overflow a REQUIRE forbids, so unpredictable; the reference
+#: model wraps it and reports VALID).
 INTEGER_PROFILES: tuple[str, ...] = ("onnx", "onnxruntime", "onnx-reference", "pytorch",
-                                     "pytorch-qnnpack", "pytorch-pt2e", "xnnpack", "tflite", "tflite-optimized")
+                                     "pytorch-qnnpack", "pytorch-pt2e", "xnnpack", "tflite", "tflite-optimized",
+                                     "tosa")
 
 
 def requantize_values(name: str, operation: str | None = None) -> dict[str, str]:
