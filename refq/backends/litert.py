@@ -153,7 +153,8 @@ class LiteRtBackend:
         options.update({"padding": getattr(schema.Padding, padding), "strideH": geometry.strides[0],
                         "strideW": geometry.strides[1], "dilationHFactor": geometry.dilations[0],
                         "dilationWFactor": geometry.dilations[1]})
-        bias = np.zeros(out_channels, np.int32) if B is None else np.asarray(B, np.int32)
+        # The bias goes in with its own type: TFLite's kernel, not the adapter, decides whether it takes it.
+        bias = np.zeros(out_channels, np.int32) if B is None else np.asarray(B)
         bias_scales = (np.float32(x_scale) * w_scales).astype(np.float32)  # as many as the weight scales
         image = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         output_shape = (geometry.batch, geometry.out_height, geometry.out_width, out_channels)
@@ -161,7 +162,7 @@ class LiteRtBackend:
             operator,
             [Tensor(image.shape, np.int8, np.float32(x_scale), x_zero),
              Tensor(weights.shape, np.int8, w_scales, np.zeros(w_scales.size, np.int64), axis, weights),
-             Tensor(bias.shape, np.int32, bias_scales, np.zeros(bias_scales.size, np.int64), 0, bias)],
+             Tensor(bias.shape, bias.dtype, bias_scales, np.zeros(bias_scales.size, np.int64), 0, bias)],
             Tensor(output_shape, np.int8, np.float32(y_scale), y_zero), options_type, options)
         return _restore(np.ascontiguousarray(run(model, [image], self.resolver).transpose(0, 3, 1, 2)), offset)
 

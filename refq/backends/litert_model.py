@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _TENSOR_TYPES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.int8): "INT8", np.dtype(np.uint8): "UINT8",
-                 np.dtype(np.int16): "INT16", np.dtype(np.int32): "INT32"}
+                 np.dtype(np.int16): "INT16", np.dtype(np.int32): "INT32", np.dtype(np.int64): "INT64"}
 
 
 @dataclass
