@@ -153,6 +153,8 @@ BAD_CALLS = [
     ("block_quantize", lambda: refq.block_quantize(np.ones(33, F32)), "block_size"),
     ("block_quantize", lambda: refq.block_quantize(np.ones(32, F32), format="int4"), "format"),
     ("block_dequantize", lambda: refq.block_dequantize(np.zeros(2, np.uint8), np.zeros(32, np.uint8)), "scales"),
+    ("bnb4_quantize", lambda: refq.bnb4_quantize(np.ones(64, F32), quant_type="int4"), "quant_type"),
+    ("bnb4_dequantize", lambda: refq.bnb4_dequantize(np.ones(2, F32), np.zeros(32, np.uint8)), "absmax"),
 ]
 
 

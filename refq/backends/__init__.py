@@ -20,12 +20,14 @@ never by ``import refq.backends``.
 
 from __future__ import annotations
 
+from refq.backends.bitsandbytes import BitsandbytesBackend
 from refq.backends.ggml import GgmlBackend, GgmlNativeBackend
 from refq.backends.gguf_py import GgufPyBackend
 from refq.backends.litert import LiteRtBackend, LiteRtOptimizedBackend, XnnpackBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
+from refq.backends.onnxruntime_bnb4 import OnnxRuntimeBnb4Backend
 from refq.backends.reference import RefqBackend
 from refq.backends.torchao import TorchaoCeilBackend, TorchaoEvenBackend, TorchaoMxBackend, TorchaoRceilBackend
 from refq.backends.tosa import TosaBackend
@@ -50,9 +52,11 @@ BUILTIN = {
     "torchao-ceil": TorchaoCeilBackend,
     "torchao-even": TorchaoEvenBackend,
     "torchao-rceil": TorchaoRceilBackend,
+    "bitsandbytes-cpu": BitsandbytesBackend,
+    "onnxruntime-bnb4": OnnxRuntimeBnb4Backend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "RefqBackend",
+__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TorchaoCeilBackend", "TorchaoEvenBackend",
            "TorchaoMxBackend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]

@@ -319,6 +319,15 @@ _BLOCK = (
     Clause("BLK-5.1", "block_quantize"),
     Clause("BLK-5.2", "block_dequantize"),
     Clause("BLK-6.1", "Profiles"),
+    Clause("BLK-7.1", "bitsandbytes' 4-bit code tables (NF4, FP4)"),
+    Clause("BLK-7.2", "Blocks and their absmax"),
+    Clause("BLK-7.3", "Scaled values"),
+    Clause("BLK-7.4", "Code selection"),
+    Clause("BLK-7.5", "Packing two codes per byte"),
+    Clause("BLK-7.6", "Dequantize"),
+    Clause("BLK-7.7", "bnb4_quantize"),
+    Clause("BLK-7.8", "bnb4_dequantize"),
+    Clause("BLK-7.9", "Profiles"),
 )
 
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS, *_AFFINE, *_OBSERVERS, *_REQUANTIZATION, *_QAT, *_INTEGER_OPS,

@@ -307,6 +307,18 @@ OPERATIONS: tuple[Operation, ...] = (
               "float32 array shaped like codes", ("BLK-4.1", "BLK-5.2"), "refq.block.api:block_dequantize_outcomes",
               public="refq.block.api:block_dequantize", input_types={"scales": "uint8", "codes": "uint8"},
               variants=("block",), generators=("block",)),
+    # Chapter BLK, section 7: bitsandbytes' NF4 and FP4. ``x`` is read flat (C order), blocks of ``block_size``
+    # consecutive elements, the last one possibly shorter; codes two per byte, the first in the high nibble.
+    Operation("bnb4_quantize", None, ("x",), {"quant_type": "nf4", "block_size": 64},
+              "record (absmax: float32, one per block; codes: uint8, two 4-bit codes per byte, (size + 1) // 2)",
+              ("BLK-7.2", "BLK-7.3", "BLK-7.4", "BLK-7.5", "BLK-7.7"), "refq.block.bnb4:bnb4_quantize_outcomes",
+              public="refq.block.bnb4:bnb4_quantize", input_types={"x": "float32"},
+              values={"quant_type": ("nf4", "fp4")}, variants=("block_bnb4",), generators=("bnb4",)),
+    Operation("bnb4_dequantize", None, ("absmax", "codes"), {"quant_type": "nf4", "block_size": 64, "size": None},
+              "float32 array of size values (default: two per byte of codes)", ("BLK-7.5", "BLK-7.6", "BLK-7.8"),
+              "refq.block.bnb4:bnb4_dequantize_outcomes", public="refq.block.bnb4:bnb4_dequantize",
+              input_types={"absmax": "float32", "codes": "uint8"}, values={"quant_type": ("nf4", "fp4")},
+              variants=("block_bnb4",), generators=("bnb4",)),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}

@@ -23,6 +23,8 @@ class Profile:
     requantize_per_operation: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Variant values for ggml's block types (GGF); empty where the backend has none.
     gguf: dict[str, str] = field(default_factory=dict)
+    #: Variant values for bitsandbytes' 4-bit formats (BLK-7); empty where the backend has none.
+    bnb4: dict[str, str] = field(default_factory=dict)
     #: Variant values for the block-scaled formats (BLK); empty where the backend has none.
     block: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
@@ -341,10 +343,50 @@ BLOCK_PROFILES: tuple[Profile, ...] = (
 )
 # --- end block ---
 
+# --- bnb4 (BLK-7) ---
+#: Profiles of bitsandbytes' NF4 and FP4 (BLK-7): they name no other chapter's variants.
+BNB4_PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "bitsandbytes-cpu", "bitsandbytes quantize_4bit / dequantize_4bit on the CPU (its default torch path and "
+                            "its C dequantize kernel)",
+        {}, {}, bnb4={"bnb4_thresholds": "float32_midpoints", "bnb4_nan_code": "largest",
+                      "bnb4_absmax_nan": "propagates", "bnb4_reciprocal": "clamped", "bnb4_tail": "divide",
+                      "bnb4_fp4_code8": "positive_zero", "bnb4_zero_sign": "product"},
+        sources=("bitsandbytes/backends/default/ops.py: quantize_4bit, _get_4bit_quantize_bounds, "
+                 "_dequantize_4bit_compute (bitsandbytes 0.50.2)",
+                 "bitsandbytes/backends/cpu/ops.py: dequantize_4bit (cdequantize_blockwise_cpu_nf4_fp32 / _fp4_fp32)",
+                 "measured: bitsandbytes 0.50.2 on torch 2.13 CPU (tests/test_block_bnb4_engines.py)"),
+        notes="absmax = A.abs().max() per block (NaN propagates); the elements are A * (1 / absmax.clamp(min=1e-38)), "
+              "clamped to [-1, 1] (which changes no code), and torch.bucketize(right=False) on the float32 midpoints "
+              "of the sorted table picks the code, so a NaN goes above every bound. The last, partial block is "
+              "divided by its clamped absmax instead. bitsandbytes' default quant_type is 'fp4'; its CUDA kernel "
+              "selects codes with ONNX Runtime's decision tree (not measured here).",
+    ),
+    Profile(
+        "onnxruntime-bnb4", "ONNX Runtime's bnb4 block quantizer (quantize_matmul_bnb4, MatMulBnb4's weights) and "
+                            "MatMulBnb4's dequantize",
+        {}, {}, bnb4={"bnb4_thresholds": "decision_tree", "bnb4_nan_code": "zero", "bnb4_absmax_nan": "ignored",
+                      "bnb4_reciprocal": "zero_guarded", "bnb4_tail": "reciprocal",
+                      "bnb4_fp4_code8": "negative_zero", "bnb4_zero_sign": "positive"},
+        sources=("onnxruntime/contrib_ops/cpu/quantization/blockwise_quant_block_bnb4.h: QuantizeBlockBnb4, "
+                 "QuantizeOneNF4, QuantizeOneFP4, DequantizeBlockBnb4 (onnxruntime 1.32)",
+                 "onnxruntime/python/tools/quantization/matmul_bnb4_quantizer.py (the pybind quantize_matmul_bnb4)",
+                 "measured: onnxruntime 1.32.0 CPU (tests/test_block_bnb4_engines.py)"),
+        notes="local_absmax = fmaxf(local_absmax, fabsf(v)) skips a NaN; the reciprocal is 1 / absmax, 0 for a zero "
+              "absmax, so a block whose absmax is below 2^-128 scales to infinities and its zeros to NaN; the "
+              "comparison tree's literals are the midpoints printed in decimal, which a C compiler rounds to "
+              "other float32 values than the midpoints at 4 NF4 and 5 FP4 thresholds. MatMulBnb4 dequantizes "
+              "a code as table[code] * absmax in float32 (FP4's code 8 is -0.0f, read from the source) and adds "
+              "it into its matrix product: measured through the operator with the input [[1]] and K = 1, where "
+              "every zero comes out +0 (bnb4_zero_sign = positive), so code 8's sign does not show.",
+    ),
+)
+# --- end bnb4 ---
+
 #: Every profile that names requantization variants, by name.
 REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)
                                if profile.requantize}
 #: Every profile a backend can declare or ``--profile`` can name, integer-only ones included.
 EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES, *GGUF_PROFILES,
-                                                             *BLOCK_PROFILES)}
+                                                             *BLOCK_PROFILES, *BNB4_PROFILES)}
 # --- end requantize ---

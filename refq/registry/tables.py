@@ -290,3 +290,50 @@ def requantize_profiles_table() -> str:
             for variant in VARIANTS if variant.operation == "requantize"]
     return markdown_table(header, rows)
 # --- end requantize ---
+
+
+# --- bnb4 (BLK-7) ---
+@table("bnb4-profiles")
+def bnb4_profiles_table() -> str:
+    """The BLK-7 variant values of every profile of bitsandbytes' 4-bit formats."""
+    from refq.registry.profiles import BNB4_PROFILES
+    from refq.registry.variants import VARIANTS
+
+    header = ("variant", *(f"`{profile.name}`" for profile in BNB4_PROFILES))
+    rows = [(f"`{variant.name}`", *(f"`{profile.bnb4[variant.name]}`" for profile in BNB4_PROFILES))
+            for variant in VARIANTS if variant.operation == "block_bnb4"]
+    return markdown_table(header, rows)
+
+
+@table("bnb4-thresholds")
+def bnb4_thresholds_table() -> str:
+    """Each code table's selection thresholds (BLK-7.4): the float32 midpoint and the decision tree's literal
+    rounded to float32, and how many float32 steps the literal lies above the midpoint."""
+    import numpy as np
+
+    from refq.numbers.floats.encode import encode
+    from refq.registry.code_tables import CODE_TABLES
+
+    def float32(value: Fraction) -> np.float32:
+        return np.array([encode(value, "binary32")], dtype=np.uint32).view(np.float32)[0]
+
+    def pattern(value) -> str:
+        return f"`{int(np.float32(value).view(np.uint32)):#010x}`"
+
+    def ordinal(value) -> int:
+        """The float32's place on the number line, in float32 steps from 0."""
+        bits = int(np.float32(value).view(np.uint32))
+        return -(bits & 0x7FFFFFFF) if bits >> 31 else bits
+
+    rows = []
+    for row in CODE_TABLES:
+        ordered = sorted(Fraction(float(float32(value))) for value in row.exact_values())
+        midpoints = [float32((low + high) / 2) for low, high in zip(ordered, ordered[1:])]
+        midpoints = midpoints[-len(row.tree_thresholds):]  # FP4's tree compares magnitudes: the upper half
+        for midpoint, literal in zip(midpoints, row.tree_thresholds):
+            value = float32(Fraction(literal))
+            steps = ordinal(value) - ordinal(midpoint)
+            rows.append((f"`{row.name}`", f"{float(midpoint):.9g} ({pattern(midpoint)})", f"`{literal}f`",
+                         pattern(value), f"{steps:+d}" if steps else "0"))
+    return markdown_table(("table", "float32 midpoint", "tree literal", "literal as float32", "steps above"), rows)
+# --- end bnb4 ---

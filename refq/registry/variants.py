@@ -448,6 +448,63 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end block ---
+    # --- bnb4 (BLK-7): bitsandbytes' NF4 and FP4, absmax-scaled 4-bit code tables ---
+    Variant(
+        "bnb4_thresholds", "block_bnb4", "BLK-7.4", "Which thresholds select a scaled value's code?",
+        _values(
+            ("float32_midpoints", "fl32 midpoints of the sorted table, a value on one taking the lower position "
+                                  "(bitsandbytes' CPU path: torch.bucketize, right=False)"),
+            ("decision_tree", "the C literals of a comparison tree, on v for NF4 and on |v| with the sign bit "
+                              "for FP4 (ONNX Runtime's QuantizeOneNF4 / QuantizeOneFP4, bitsandbytes' CUDA "
+                              "kernel): 4 NF4 and 5 FP4 thresholds differ from the midpoints"),
+        ),
+    ),
+    Variant(
+        "bnb4_nan_code", "block_bnb4", "BLK-7.4", "What code does a NaN scaled value get?",
+        _values(
+            ("largest", "the code of the table's largest value, 1 (bucketize puts NaN above every bound): NF4 15, "
+                        "FP4 3"),
+            ("zero", "code 0 (every comparison of the tree is false): NF4 -1, FP4 +0"),
+        ),
+    ),
+    Variant(
+        "bnb4_absmax_nan", "block_bnb4", "BLK-7.2", "What does a NaN do to its block's absmax?",
+        _values(
+            ("propagates", "the absmax is NaN, so every scaled value of the block is (torch's max)"),
+            ("ignored", "the absmax is that of the other elements (C's fmaxf)"),
+        ),
+    ),
+    Variant(
+        "bnb4_reciprocal", "block_bnb4", "BLK-7.3", "What are a block's elements multiplied by?",
+        _values(
+            ("clamped", "fl32(1 / max(absmax, fl32(1e-38))) (bitsandbytes: a block below 1e-38 is scaled by "
+                        "about 1e38)"),
+            ("zero_guarded", "0 for an absmax of 0, else fl32(1 / absmax), infinite below 2^-128 (ONNX Runtime)"),
+        ),
+    ),
+    Variant(
+        "bnb4_tail", "block_bnb4", "BLK-7.3", "How is a last, partial block scaled?",
+        _values(
+            ("reciprocal", "as every block, multiplied by the reciprocal"),
+            ("divide", "divided by max(absmax, fl32(1e-38)) (bitsandbytes' CPU path)"),
+        ),
+    ),
+    Variant(
+        "bnb4_fp4_code8", "block_bnb4", "BLK-7.6", "Which zero does FP4's code 8 dequantize to?",
+        _values(
+            ("positive_zero", "+0 times the absmax (bitsandbytes: its table is built from Python's integer -0)"),
+            ("negative_zero", "-0 times the absmax (ONNX Runtime's -0.00000000f)"),
+        ),
+    ),
+    Variant(
+        "bnb4_zero_sign", "block_bnb4", "BLK-7.6", "Which sign does a zero result of dequantize have?",
+        _values(
+            ("product", "the sign of the float32 product (bitsandbytes)"),
+            ("positive", "+0: the product added to +0 (ONNX Runtime's MatMulBnb4 sums its dequantized weights into "
+                         "a zeroed matrix product, the only way ONNX Runtime shows them)"),
+        ),
+    ),
+    # --- end bnb4 ---
 )
 
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
