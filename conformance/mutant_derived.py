@@ -83,16 +83,23 @@ CHAPTER_VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
     "mul_zero_point": (("qlinear_mul",), "mul_zero_point"),
     "sigmoid_function": (("qlinear_sigmoid",), "sigmoid_function"),
     "average_sum": (("qlinear_global_average_pool",), "average_sum"),
+    "float8_conversion": (("cast",), "float8_conversion"),
 }
 
 
 def chapter_function(operation: str):
     """refq's function of an integer or elementwise operation that takes the keywords of
     :data:`CHAPTER_VARIANTS`: the record's reference where it is that function (the elementwise
-    operations), the chapter function the record's profile wrapper calls for the QLinear ones."""
+    operations), the chapter function the record's profile wrapper calls for the QLinear ones, and
+    NUM-3's ``cast`` (the patterns alone) for ``cast``."""
     from refq.backends.reference import reference_callable
     from refq.integer_ops import qlinear
 
+    if operation == "cast":
+        from refq.numbers.floats.cast import cast
+
+        return lambda x, *, to, saturate, float8_conversion: cast(x, to, saturate=saturate,
+                                                                 float8_conversion=float8_conversion)
     return getattr(qlinear, operation) if operation in ("qlinear_matmul", "qlinear_conv") \
         else reference_callable(operation)
 
@@ -104,6 +111,10 @@ def profile_keywords(operation: str, profile: str = None) -> dict[str, str]:
     from refq.integer_ops.profiles import INTEGER_PROFILES, integer_profile
 
     profile = DERIVED_PROFILE if profile is None else profile
+    if operation == "cast":
+        from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
+
+        return {**CAST_DEFAULT, **EVERY_PROFILE_BY_NAME[profile].cast}
     if operation in ("qlinear_matmul", "qlinear_conv") and profile in INTEGER_PROFILES:
         return dict(integer_profile(profile).requantize or {})
     return {}

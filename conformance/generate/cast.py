@@ -20,7 +20,7 @@ from refq.registry import FloatFormat, float_format
 from refq.registry.operations import OPERATIONS_BY_NAME
 
 OP = "cast"
-PROFILES = ("onnx",)
+PROFILES = ("onnx", "onnxruntime")
 RANDOM_SEED = 3101
 #: The float formats ONNX Cast converts float32 to that are narrower than 16 bits.
 TARGETS = tuple(name for name in OPERATIONS_BY_NAME[OP].onnx_values["to"] if float_format(name).total_bits < 16)
@@ -41,7 +41,8 @@ def float32_nans() -> np.ndarray:
 
 def cast_inputs(fmt: FloatFormat, rng: np.random.Generator | None, extra: int) -> np.ndarray:
     values = representable(fmt)
-    positive = np.unique(values[values > 0])
+    # Finite only: an ieee format's infinity is not its largest value (the overflow boundary is below it).
+    positive = np.unique(values[(values > 0) & np.isfinite(values)])
     midpoints = ((positive[:-1].astype(np.float64) + positive[1:]) / 2).astype(np.float32)
     largest, spacing = positive[-1], positive[-1] - positive[-2]
     beyond = np.float32(largest + spacing)  # the next value, were the exponent range unlimited

@@ -49,6 +49,27 @@ class OnnxRuntimeBackend(IntegerOperations):
                 operation="dequantize_linear")
         return self._run("DequantizeLinear", call)
 
+    def cast(self, x, *, to="float8_e4m3fn", saturate=False) -> np.ndarray:
+        """``Cast(x, to, saturate)`` from float32, as the bit patterns of ``to`` (uint8 or uint16)."""
+        from refq.backends.onnx_cast_model import CAST_TARGETS, build_cast_model, read_patterns
+        from refq.errors import wrong_type
+
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+            raise wrong_type("x", "a float32 numpy array", x)
+        if not isinstance(saturate, (bool, np.bool_)):
+            raise wrong_type("saturate", "True or False", saturate)
+        if to not in CAST_TARGETS:
+            raise NotImplementedError(f"{self.name}: Cast to {to} (its CPU provider casts to "
+                                      f"{', '.join(CAST_TARGETS)})")
+        if saturate and not to.startswith("float8"):
+            raise NotImplementedError(f"{self.name}: saturate=True on a Cast to {to} (ONNX defines the attribute "
+                                      "for the float8 types only, and ONNX Runtime refuses it elsewhere)")
+        # Unoptimized: a cast chain must not be merged into one cast to float16.
+        session = self._cached_session(("Cast", to, bool(saturate)), lambda: build_cast_model(to, bool(saturate)),
+                                       optimize=False)
+        (y,) = session.run(None, {"x": np.ascontiguousarray(x)})
+        return read_patterns(y, to).reshape(x.shape)
+
     def dynamic_quantize_linear(self, x) -> np.ndarray:
         """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""
         from refq.backends.onnx_model import build_dynamic_model, dynamic_input
@@ -210,8 +231,9 @@ class OnnxRuntimeBackend(IntegerOperations):
         (result,) = session.run(["y"], feeds(op, inputs))
         return result
 
-    def _cached_session(self, key, build):
-        """The CPU session for ``key``, built from the model ``build()`` returns on first use."""
+    def _cached_session(self, key, build, *, optimize=True):
+        """The CPU session for ``key``, built from the model ``build()`` returns on first use; ``optimize=False``
+        runs the graph as built (no optimizer may merge two of its nodes)."""
         session = self._sessions.get(key)
         if session is None:
             if len(self._sessions) >= self.max_sessions:
@@ -220,6 +242,8 @@ class OnnxRuntimeBackend(IntegerOperations):
             # One thread: results must not depend on how the work is split.
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
+            if not optimize:
+                options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_DISABLE_ALL
             session = self._ort.InferenceSession(build().SerializeToString(), options,
                                                  providers=["CPUExecutionProvider"])
             self._sessions[key] = session

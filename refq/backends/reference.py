@@ -33,16 +33,23 @@ def fake_quantize(x, scale, zero_point, *, axis=None, dtype="int8", profile="pyt
     return dequantize(q, scale, zero_point, dtype=dtype, axis=axis, profile=profile), unpredictable
 
 
-def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx"):
-    """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate attribute).
+def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx", float8_conversion=None):
+    """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate attribute), under the
+    profile's ``float8_conversion`` (NUM-3.20; a profile naming none follows NUM-3), or the one given.
 
     The ONNX text says a NaN casts to NaN but not to which of the target's NaN patterns
     (sign, payload), and backends differ: NaN inputs are *unpredictable* under ``onnx``.
     """
-    from refq.numbers.floats import encode_array
+    from refq.numbers.floats.cast import cast as cast_patterns
+    from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
 
+    if float8_conversion is None:
+        chosen = EVERY_PROFILE_BY_NAME.get(profile)
+        if chosen is None:
+            raise invalid("profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
+        float8_conversion = {**CAST_DEFAULT, **chosen.cast}["float8_conversion"]
     values = np.asarray(x, dtype=np.float32)
-    patterns = encode_array(values, to, overflow="saturate" if saturate else "infinity")
+    patterns = cast_patterns(values, to, saturate=saturate, float8_conversion=float8_conversion)
     nan_inputs = np.isnan(values)
     return patterns, (nan_inputs if nan_inputs.any() else None)
 

@@ -86,6 +86,7 @@ _NUMBERS: tuple[Clause, ...] = (
     Clause("NUM-3.17", "NaN inputs"),
     Clause("NUM-3.18", "Decoding arrays to float64"),
     Clause("NUM-3.19", "Encoding arrays from float64"),
+    Clause("NUM-3.20", "ONNX Runtime's float8 conversion"),
 )
 
 _AFFINE: tuple[Clause, ...] = (

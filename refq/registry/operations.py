@@ -135,10 +135,10 @@ OPERATIONS: tuple[Operation, ...] = (
               generators=("fake_quantize",)),
     Operation("cast", "Cast", ("x",), {"to": "float8_e4m3fn", "saturate": False},
               "bit patterns of the target format (uint8/uint16/uint32)",
-              ("NUM-3.12", "NUM-3.13", "NUM-3.15", "NUM-3.16", "NUM-3.17", "NUM-3.19"),
+              ("NUM-3.12", "NUM-3.13", "NUM-3.15", "NUM-3.16", "NUM-3.17", "NUM-3.19", "NUM-3.20"),
               "refq.backends.reference:cast", public="refq.numbers.floats.cast:cast",
               input_types={"x": "float32"}, values={"to": _NARROW_FLOATS, "saturate": (False, True)},
-              onnx_values={"to": _ONNX_CAST_TARGETS}, generators=("cast",)),
+              onnx_values={"to": _ONNX_CAST_TARGETS}, variants=("cast",), generators=("cast",)),
     # Chapter INT.
     Operation("matmul_integer", "MatMulInteger", ("a", "b", "a_zero_point?", "b_zero_point?"), {},
               "int32 array", ("INT-1.1", "INT-2.1", "INT-2.2", "INT-2.3", "INT-2.4", "INT-5.3"),

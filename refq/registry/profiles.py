@@ -27,6 +27,9 @@ class Profile:
     bnb4: dict[str, str] = field(default_factory=dict)
     #: Variant values for the block-scaled formats (BLK); empty where the backend has none.
     block: dict[str, str] = field(default_factory=dict)
+    #: Variant values for ``cast`` (NUM-3.20); empty where the profile says nothing of casts, which then follow
+    #: NUM-3 (:data:`CAST_DEFAULT`).
+    cast: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     notes: str = ""
 
@@ -75,11 +78,14 @@ _REQUANTIZE_PYTORCH_QNNPACK = {**_REQUANTIZE_ORT, "requantize_multiplier_order":
 _REQUANTIZE_PYTORCH_PT2E = {**_REQUANTIZE_ORT, "requantize_rounding": "toward_zero",
                             "requantize_conversion_overflow": "unpredictable"}
 # --- end requantize ---
+#: The ``cast`` values of a profile that names none: NUM-3's own rules.
+CAST_DEFAULT = {"float8_conversion": "nearest"}
 
 PROFILES: tuple[Profile, ...] = (
     Profile(
         "onnx", "The ONNX operator text (QuantizeLinear / DequantizeLinear, opset 21-25)",
         {**_ONNX_STEPS, "nan": "unpredictable"}, dict(_DEQUANTIZE_STANDARD),
+        cast=dict(CAST_DEFAULT),
         sources=("onnx/docs/Operators.md: QuantizeLinear, DequantizeLinear",),
         notes="y = saturate(round(x / y_scale) + y_zero_point), ties to even; x / y_scale in the precision of "
               "y_scale (float32 here). The text does not say what NaN becomes: unpredictable.",
@@ -89,10 +95,13 @@ PROFILES: tuple[Profile, ...] = (
         {**_ONNX_STEPS, "nan": "qmin"}, {**_DEQUANTIZE_STANDARD, "dequantize_difference": "int32_wraparound_to_float32"},
         requantize={**_REQUANTIZE_ORT, **_U8S8_BY_CPU},
         requantize_per_operation={"conv_integer": {"u8s8_conv_pairs": "weights_channels_first"}},
+        cast={"float8_conversion": "onnxruntime_float8"},
         sources=("onnxruntime/core/mlas/lib/quantize.cpp (MlasQuantizeLinear)",
                  "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values",
                  "u8s8_products measured: onnxruntime 1.32, MatMulInteger, QLinearMatMul, QLinearConv and ConvInteger "
-                 "on an AVX512-VNNI CPU (exact) and an AVX2 CPU without VNNI (int16_pairs)"),
+                 "on an AVX512-VNNI CPU (exact) and an AVX2 CPU without VNNI (int16_pairs)",
+                 "float8_conversion measured: onnxruntime 1.32 Cast, every float32 into each float8 format, "
+                 "saturate 0 and 1 (onnxruntime/core/framework/float8.h)"),
         notes="MLAS clamps x / scale to [qmin - zp, qmax - zp] in float before rounding; a NaN fails both "
               "comparisons of the clamp and becomes the lower bound, so NaN gives qmin. DequantizeLinear computes "
               "static_cast<float>(q - z) * s: for int32 inputs the difference wraps and is rounded to float32. "
@@ -107,6 +116,7 @@ PROFILES: tuple[Profile, ...] = (
         {**_ONNX_STEPS, "saturation": "convert_then_clamp", "nan": "converted"},
         {**_DEQUANTIZE_STANDARD, "dequantize_difference": "float32_q", "dequantize_precision": "float64"},
         requantize=dict(_REQUANTIZE_ONNX_REFERENCE),
+        cast=dict(CAST_DEFAULT),
         sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",),
         notes="Casts to int32 before clamping: NaN, +-inf and |x / scale| >= 2^31 become -2^31 (numpy on x86), "
               "to which the zero point is added with int32 wraparound: qmin for a zero point >= 0, but a negative "

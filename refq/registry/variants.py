@@ -505,6 +505,18 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end bnb4 ---
+    # --- cast (NUM-3.20) ---
+    Variant(
+        "float8_conversion", "cast", "NUM-3.20",
+        "What does a non-saturating cast to float8 give a value just beyond the largest finite value?",
+        _values(
+            ("nearest", "NUM-3.15's infinity policy: a value that rounds beyond the largest finite value overflows "
+                        "(float8_e4m3fn: NaN; float8_e5m2: infinity)"),
+            ("onnxruntime_float8", "ONNX Runtime's conversion: float8_e4m3fn magnitudes in [480, 496) become 448, "
+                                   "float8_e5m2 magnitudes in [61440, 65536) become NaN 0x7E (with their sign)"),
+        ),
+    ),
+    # --- end cast ---
 )
 
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}

@@ -1,0 +1,62 @@
+"""Single-node ONNX ``Cast`` models from float32 to the formats ONNX Runtime's CPU provider casts to,
+and reading their bit patterns back.
+
+ONNX Runtime's Python binding has no numpy type for bfloat16, float8_e4m3fnuz, float8_e5m2 or
+float8_e5m2fnuz and refuses to return them. The model therefore casts its result on, bfloat16 to
+float32 and the float8 formats to float16: a second cast that is exact for every non-NaN pattern
+(checked on all 256 patterns of each float8 format in the tests), and the patterns are read from
+it: bfloat16 is float32's top half and float8_e5m2 float16's top byte; the others are found by
+encoding the exact value again. Of a NaN result only the NaN survives (float8_e5m2 0x7D and 0x7F come back as 0x7E), which
+is no loss: ``cast``'s NaN inputs are unpredictable, and every other NaN ONNX Runtime gives is 0x7E
+or 0x7F with the input's sign.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: refq format -> onnx.TensorProto element type name: the targets of ONNX Runtime 1.32's CPU Cast from float32
+#: (float4_e2m1fn has no CPU kernel).
+CAST_TARGETS = {
+    "float16": "FLOAT16", "bfloat16": "BFLOAT16",
+    "float8_e4m3fn": "FLOAT8E4M3FN", "float8_e4m3fnuz": "FLOAT8E4M3FNUZ",
+    "float8_e5m2": "FLOAT8E5M2", "float8_e5m2fnuz": "FLOAT8E5M2FNUZ",
+}
+#: The type each target is cast on to for the binding to return it (see the module's docstring).
+READ_AS = {"bfloat16": "FLOAT", **{name: "FLOAT16" for name in CAST_TARGETS if name.startswith("float8")}}
+#: Cast-21: the first opset whose Cast has ``saturate``, and the IR version of its float8 types.
+OPSET = 21
+IR_VERSION = 10
+
+
+def build_cast_model(to: str, saturate: bool):
+    """An ``onnx.ModelProto``: ``x`` (float32) -> ``Cast(to, saturate)`` -> ``y``, that cast's result cast on
+    to the type of :data:`READ_AS` where the binding cannot return ``to`` (see the module's docstring)."""
+    from onnx import TensorProto, helper
+
+    target = getattr(TensorProto, CAST_TARGETS[to])
+    # ONNX Runtime refuses the attribute on a cast to any other type.
+    attributes = {"saturate": int(saturate)} if to.startswith("float8") else {}
+    read_as = READ_AS.get(to)
+    nodes = [helper.make_node("Cast", ["x"], ["cast" if read_as else "y"], to=target, **attributes)]
+    output_type = target
+    if read_as:
+        output_type = getattr(TensorProto, read_as)
+        nodes.append(helper.make_node("Cast", ["cast"], ["y"], to=output_type))
+    graph = helper.make_graph(nodes, "refq_cast", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", output_type, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+
+
+def read_patterns(y: np.ndarray, to: str) -> np.ndarray:
+    """The bit patterns of ``to`` that a :func:`build_cast_model` session's output ``y`` holds."""
+    if to == "float16":
+        return np.asarray(y, dtype=np.float16).view(np.uint16)
+    if to == "bfloat16":
+        return (np.asarray(y, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    halves = np.asarray(y, dtype=np.float16)
+    if to == "float8_e5m2":
+        return (halves.view(np.uint16) >> 8).astype(np.uint8)
+    from refq.numbers.floats import encode_array
+
+    return encode_array(halves, to, overflow="infinity")
