@@ -46,7 +46,8 @@ class VerifiedPackage:
 
 #: The real engines, one row per package.
 ENGINES: tuple[VerifiedPackage, ...] = (
-    VerifiedPackage("onnxruntime", ("1.32.0",), backends=("onnxruntime",), profiles=("onnxruntime",)),
+    VerifiedPackage("onnxruntime", ("1.32.0",), backends=("onnxruntime", "onnxruntime-bnb4"),
+                    profiles=("onnxruntime", "onnxruntime-bnb4")),
     VerifiedPackage("onnx", ("1.23.2",), backends=("onnx-reference",), profiles=("onnx-reference",)),
     VerifiedPackage("torch", ("2.13.0",), backends=("torch", "torch-fake-quant", "torch-pt2e", "torch-qnnpack"),
                     profiles=("pytorch", "pytorch-fake-quant", "pytorch-pt2e", "pytorch-qnnpack")),
@@ -61,6 +62,8 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     # with --no-deps so that pip leaves torch as it is.
     VerifiedPackage("torchao", ("0.18.0",), backends=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil"),
                     profiles=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil")),
+    # BLK-7's NF4 and FP4 (bitsandbytes' CPU path); installed with --no-deps like torchao, so that pip leaves torch.
+    VerifiedPackage("bitsandbytes", ("0.50.2",), backends=("bitsandbytes-cpu",), profiles=("bitsandbytes-cpu",)),
     # LiteRT (TensorFlow Lite's runtime): reference kernels, optimized kernels, and the XNNPACK delegate.
     VerifiedPackage("ai-edge-litert", ("2.3.0",), backends=("tflite", "tflite-optimized", "xnnpack"),
                     profiles=("tflite", "tflite-optimized", "xnnpack")),
