@@ -176,6 +176,15 @@ def short_commit(commit: str | None) -> str:
     return commit[:10] + (" with uncommitted changes" if commit.endswith("+modified") else "")
 
 
+def note_line(rows: list[Measurement]) -> str:
+    """A row's note (the route taken, why a target is out of reach) as a list item under the table."""
+    first = rows[0]
+    what = f"`{first.operation}`" if " " not in first.operation else first.operation
+    case = first.group if len(rows) > 1 else first.case
+    notes = sorted({row.note for row in rows})
+    return f"- {what}, {case}: {'; '.join(notes)}."
+
+
 def machine_text(record: dict) -> str:
     machine = record["machine"]
     cpu = machine["cpu"]
@@ -187,7 +196,7 @@ def machine_text(record: dict) -> str:
     size = "quick sizes (`--quick`)" if record["quick"] else "full sizes"
     return (f"Measured {record['date'][:10]} on {cpu['model']} ({cpu['logical_cpus']} logical CPUs, "
             f"{' '.join(features) or 'no AVX2'}: {vnni} VNNI"
-            + (f", {memory / 2**30:.0f} GiB" if memory else "") + f"), commit {machine.get('commit')}, {size}; "
+            + (f", {memory / 2**30:.0f} GiB" if memory else "") + f"), commit {short_commit(machine.get('commit'))}, {size}; "
             f"{releases}.")
 
 
@@ -197,7 +206,11 @@ def render_readme_table(record: dict, name: str) -> str:
                                                                            else ""), "",
              "| operation | case | refq | ratio to the reference | target | also timed (refq / it) |",
              "|---|---|---:|---:|---|---|"]
-    lines += [table_line(rows) for rows in line_groups(measurements_of(record))]
+    groups = line_groups(measurements_of(record))
+    lines += [table_line(rows) for rows in groups]
+    notes = [note_line(rows) for rows in groups if rows[0].note]
+    if notes:
+        lines += ["", *notes]
     failed = [run["script"] for run in record["runs"] if run["returncode"] != 0]
     if failed:
         lines += ["", "Not in this record (the script failed): " + ", ".join(failed) + "."]
