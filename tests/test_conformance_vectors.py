@@ -283,7 +283,7 @@ def test_clause_ids_exist_and_name_what_the_case_exercises():
                 assert {"AFF-3.4", "AFF-3.5"} <= clauses, path
             if mask is not None:
                 assert "AFF-2.1" in clauses, path
-        if descriptor["attributes"].get("block_size") is not None and not descriptor["op"].startswith("block_"):
+        if descriptor["attributes"].get("block_size") is not None and not descriptor["op"].startswith(("block_", "bnb4_")):
             assert "AFF-1.4" in clauses, path
         if descriptor["expected"]["outcome"] == "error":
             assert "AFF-2.1" in clauses, path
@@ -309,6 +309,9 @@ def test_every_case_has_every_profile_of_its_generator():
 
     # BLK's argument errors are the same under every profile: they run under ocp-mx alone.
     expected.update({op: sorted(block.PROFILES) for op in ("block_quantize", "block_dequantize")})
+    from refq.conformance.generate import bnb4
+
+    expected.update({op: sorted(bnb4.PROFILES) for op in ("bnb4_quantize", "bnb4_dequantize")})
 
     native = sorted((*gguf.PROFILES, gguf.NATIVE))
     directories = {path.parent for path in descriptor_paths()}
@@ -326,6 +329,9 @@ def test_every_case_has_every_profile_of_its_generator():
             continue
         if directory.parent.name.startswith("block_") and directory.name.startswith("error-"):
             assert profiles == ["ocp-mx"], directory
+            continue
+        if directory.parent.name.startswith("bnb4_") and directory.name.startswith("error-"):
+            assert profiles == ["bitsandbytes-cpu"], directory
             continue
         assert profiles == expected.get(directory.parent.name, sorted(PROFILE_NAMES)), directory
 
