@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from refq.block.bnb4_kernels import dequantize_bnb4, quantize_bnb4
+from refq.block.bnb4_kernels import FLOAT32_MIDPOINTS, NAN_LARGEST, dequantize_bnb4, quantize_bnb4
 from refq.block.bnb4_tables import bnb4_table, dequantize_values
 from refq.errors import invalid, wrong_type
 from refq.registry.variants import variant_code
@@ -72,9 +72,13 @@ def bnb4_quantize_outcomes(x, *, quant_type: str = "nf4", block_size: int = 64, 
     size = _check_block_size(block_size)
     absmax = np.empty(block_count(flat.size, size), dtype=np.float32)
     packed = np.zeros((flat.size + 1) // 2, dtype=np.uint8)
-    quantize_bnb4(flat, size, absmax, packed, codes_of["bnb4_thresholds"], codes_of["bnb4_nan_code"],
-                  codes_of["bnb4_absmax_nan"], codes_of["bnb4_reciprocal"], codes_of["bnb4_tail"], table.midpoints,
-                  table.positions, table.tree, table.tree_codes, table.tree_on_magnitude, table.largest_code)
+    if codes_of["bnb4_thresholds"] == FLOAT32_MIDPOINTS:
+        thresholds, codes, on_magnitude = table.midpoints, table.positions, False
+    else:
+        thresholds, codes, on_magnitude = table.tree, table.tree_codes, table.tree_on_magnitude
+    nan_code = table.largest_code if codes_of["bnb4_nan_code"] == NAN_LARGEST else 0
+    quantize_bnb4(flat, size, absmax, packed, thresholds, codes, on_magnitude, nan_code,
+                  codes_of["bnb4_absmax_nan"], codes_of["bnb4_reciprocal"], codes_of["bnb4_tail"])
     return _record(absmax=absmax, codes=packed), None
 
 

@@ -66,37 +66,31 @@ def tail_divisor(absmax):
 
 
 @kernel
-def select_code(v, rule, nan_code, bounds, positions, tree, tree_codes, on_magnitude, largest_code):
-    """BLK-7.4: the code of the scaled float32 ``v``: the position among the table's sorted values that counts
-    the ``bounds`` below v (``float32_midpoints``: a value equal to a bound takes the lower position), or the
-    decision tree's code for the count of its thresholds below v (or below |v|, the sign bit added for v < 0);
-    a NaN takes the code of the largest value or code 0."""
+def select_code(v, thresholds, codes, on_magnitude, nan_code):
+    """BLK-7.4: the code of the scaled float32 ``v``: ``codes[k]``, k the number of ``thresholds`` below v (below
+    |v| with ``on_magnitude``, the sign bit 8 added for v < 0), so that a value equal to a threshold takes the
+    lower code; a NaN takes ``nan_code``. ``float32_midpoints`` counts the midpoints of the sorted table and
+    reads the codes in sorted order; ``decision_tree`` counts the tree's literals."""
     if v != v:
-        return largest_code if nan_code == NAN_LARGEST else 0
-    if rule == FLOAT32_MIDPOINTS:
-        count = 0
-        for i in range(bounds.shape[0]):
-            count += bounds[i] < v
-        return np.int64(positions[count])
+        return nan_code
     compared = abs(v) if on_magnitude else v
     count = 0
-    for i in range(tree.shape[0]):
-        count += tree[i] < compared
+    for i in range(thresholds.shape[0]):
+        count += thresholds[i] < compared
     sign = FP4_SIGN if (on_magnitude and v < 0.0) else 0
-    return sign | np.int64(tree_codes[count])
+    return sign | np.int64(codes[count])
 
 
 @kernel
-def quantize_bnb4(x, block_size, absmax, packed, rule, nan_code, absmax_nan, reciprocal_rule, tail_rule, bounds,
-                  positions, tree, tree_codes, on_magnitude, largest_code):
+def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude, nan_code, absmax_nan,
+                  reciprocal_rule, tail_rule):
     """BLK-7.2 to BLK-7.5: the absmax of every block of ``block_size`` consecutive elements of the flat float32
-    ``x`` (the last block may be shorter) into ``absmax``; every element's code, two per byte, the first
-    element of a pair in the high nibble, into ``packed``; an odd count's last low nibble the code of +0."""
+    ``x`` (the last block may be shorter) into ``absmax``; every element's code (:func:`select_code`), two per
+    byte, the first element of a pair in the high nibble, into ``packed``; an odd count's last low nibble the
+    code of +0."""
     n = x.shape[0]
-    blocks = absmax.shape[0]
-    padding = select_code(np.float32(0.0), rule, nan_code, bounds, positions, tree, tree_codes, on_magnitude,
-                          largest_code)
-    for block in range(blocks):
+    padding = select_code(np.float32(0.0), thresholds, codes, on_magnitude, nan_code)
+    for block in range(absmax.shape[0]):
         start = block * block_size
         stop = min(start + block_size, n)
         amax = block_absmax(x, start, stop, absmax_nan)
@@ -109,7 +103,7 @@ def quantize_bnb4(x, block_size, absmax, packed, rule, nan_code, absmax_nan, rec
                 v = np.float32(np.float64(x[i]) / divisor)
             else:
                 v = np.float32(np.float64(x[i]) * factor)
-            code = select_code(v, rule, nan_code, bounds, positions, tree, tree_codes, on_magnitude, largest_code)
+            code = select_code(v, thresholds, codes, on_magnitude, nan_code)
             if i % 2 == 0:
                 packed[i // 2] = (code << 4) | padding
             else:
@@ -119,12 +113,17 @@ def quantize_bnb4(x, block_size, absmax, packed, rule, nan_code, absmax_nan, rec
 @kernel
 def dequantize_bnb4(packed, absmax, block_size, values, positive_zero, out):
     """BLK-7.6: element i is fl32(values[code] * absmax[i // block_size]), its code the high nibble of byte
-    i // 2 for even i and the low nibble for odd i; with ``positive_zero`` a zero result is +0 (the rounded
-    product added to +0)."""
-    for i in range(out.shape[0]):
-        byte = np.int64(packed[i // 2])
-        code = (byte >> 4) if i % 2 == 0 else (byte & 0xF)
-        value = np.float32(np.float64(values[code]) * np.float64(absmax[i // block_size]))
-        if positive_zero and value == 0.0:
-            value = np.float32(0.0)
-        out[i] = value
+    i // 2 for even i and the low nibble for odd i; with ``positive_zero`` the rounded product is added to +0
+    (which turns -0 into +0 and changes nothing else). A product of two float32 values is exact in float64,
+    so rounding it once gives the float32 product."""
+    n = out.shape[0]
+    zero = np.float32(0.0)
+    for block in range(absmax.shape[0]):
+        scale = np.float64(absmax[block])
+        start = block * block_size
+        stop = min(start + block_size, n)
+        for i in range(start, stop):
+            byte = np.int64(packed[i >> 1])
+            code = (byte >> (4 - 4 * (i & 1))) & 0xF
+            value = np.float32(np.float64(values[code]) * scale)
+            out[i] = value + zero if positive_zero else value
