@@ -471,3 +471,14 @@ def integer_average_pool(x, x_zero_point: int, y_zero_point: int, signed: bool, 
         return min(max(divide_rule(total, len(positions)) + output_zero, qmin), qmax)
 
     return channels_back(pool(nchw, average, kernel_shape, strides, pads, None, ceil_mode), bool(channels_last))
+
+
+def tosa_table(value: int, table: list[int]) -> int | None:
+    """ELT-8.1 to ELT-8.3: TOSA TABLE of one code; None where the int16 form's slope leaves int16. The int16 result
+    is written as the weighted sum T_i (128 - f) + T_{i+1} f, which equals 128 T_i + (T_{i+1} - T_i) f."""
+    if len(table) == 256:
+        return table[value + 128]
+    index, fraction = divmod(value + 32768, 128)
+    if not -32768 <= table[index + 1] - table[index] <= 32767:
+        return None
+    return table[index] * (128 - fraction) + table[index + 1] * fraction
