@@ -245,6 +245,9 @@ _ELEMENTWISE: tuple[Clause, ...] = (
     Clause("ELT-6.10", "TOSA's reciprocal scale"),
     Clause("ELT-7.1", "Requantizing one concatenated input"),
     Clause("ELT-7.2", "QLinearConcat"),
+    Clause("ELT-8.1", "TOSA TABLE: int8 lookup"),
+    Clause("ELT-8.2", "TOSA TABLE: int16 interpolation"),
+    Clause("ELT-8.3", "TOSA TABLE: a slope outside int16"),
 )
 _GGUF: tuple[Clause, ...] = (
     Clause("GGF-1.1", "Block types, sizes and input"),

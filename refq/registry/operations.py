@@ -286,6 +286,12 @@ OPERATIONS: tuple[Operation, ...] = (
               sequences={"inputs": ("X", "X_scale", "X_zero_point?")},
               input_types={"Y_scale": "float32", "Y_zero_point": "int8|uint8", "X": "like:Y_zero_point",
                            "X_scale": "float32", "X_zero_point": "like:Y_zero_point"}, **_ELEMENTWISE),
+    # TOSA's TABLE (its definition is TOSA's, under the tosa profile: no profile taken).
+    Operation("table", "tosa.TABLE", ("input", "table"), {},
+              "int8 array (int8 input) or int32 array (int16 input), shaped like input",
+              ("ELT-8.1", "ELT-8.2", "ELT-8.3"), "refq.elementwise.table:table_with_outcomes",
+              input_types={"input": "int8|int16", "table": "like:input"}, reference_profile=False,
+              generators=("table",)),
     # Chapter GGF: ggml's block types (llama.cpp's GGUF files). ``type`` is a ggml type name (GGF-1.1).
     Operation("gguf_quantize", None, ("x",), {"type": "Q4_0"},
               "uint8 array: the blocks' bytes, in the order of x's elements (ggml's quantize_row_*_ref)",
