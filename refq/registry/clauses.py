@@ -109,6 +109,10 @@ _AFFINE: tuple[Clause, ...] = (
     Clause("AFF-4.2", "Dequantize"),
     Clause("AFF-5.1", "Variants and their resolution"),
     Clause("AFF-5.2", "Profiles"),
+    Clause("AFF-6.1", "Float formats as the quantized type"),
+    Clause("AFF-6.2", "Quantize to a float format"),
+    Clause("AFF-6.3", "Open patterns of a float quantize"),
+    Clause("AFF-6.4", "Dequantize from a float format"),
 )
 
 _OBSERVERS: tuple[Clause, ...] = (
@@ -193,6 +197,7 @@ _INTEGER_OPS: tuple[Clause, ...] = (
     Clause("INT-2.4", "MatMulInteger"),
     Clause("INT-2.5", "When the int32 accumulation can overflow"),
     Clause("INT-2.6", "uint8 x int8 products in int16-saturating pairs (variant u8s8_products)"),
+    Clause("INT-2.7", "The same matrix product with VNNI byte dot products (informative)"),
     Clause("INT-3.1", "Convolution geometry: strides, padding, dilations, groups"),
     Clause("INT-3.2", "Centring the input and the weights"),
     Clause("INT-3.3", "Kernel windows as rows (im2col)"),
