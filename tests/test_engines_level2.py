@@ -17,7 +17,7 @@ ENGINE_OPS = {
     "tflite": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "tflite-optimized": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "xnnpack": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
-    "tosa": ("matmul_integer", "conv_integer", "rescale"),
+    "tosa": ("matmul_integer", "conv_integer", "rescale", "table"),
 }
 
 #: Cases an engine fails with the number of elements that differ, each a measured rule no registry variant names

@@ -103,7 +103,8 @@ def _output_fit(size: int, pad_begin: int, pad_end: int, kernel: int, dilation: 
 class TosaBackend:
     """``matmul_integer`` through TOSA ``MATMUL``, ``conv_integer`` through ``CONV2D`` /
     ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator), ``qlinear_average_pool`` through
-    ``AVG_POOL2D`` (one scale, int8) and ``rescale`` through ``RESCALE``, on the TOSA reference model.
+    ``AVG_POOL2D`` (one scale, int8), ``rescale`` through ``RESCALE`` and ``table`` through ``TABLE``, on the TOSA
+    reference model.
 
     Its profile is ``tosa`` for every operation: for MATMUL and CONV2D it is what the ONNX text says
     (exact differences, int32 sums whose overflow is unpredictable; the model wraps them), and refq's
@@ -415,6 +416,57 @@ class TosaBackend:
         both = self.rescale_with_status(input, multiplier, shift, input_zp, output_zp, dtype=dtype, scale32=scale32,
                                         rounding_mode=rounding_mode, per_channel=per_channel)
         return both[0].astype(dtype)
+
+    # --- TABLE --------------------------------------------------------------------------------------------
+
+    def _table_graph(self, values: np.ndarray, entries: np.ndarray):
+        ts = self._serializer
+        in_type = ts.DType.INT8 if values.dtype == np.int8 else ts.DType.INT16
+        serializer = ts.TosaSerializer("")
+        source = serializer.addPlaceholder(list(values.shape), in_type)
+        table = serializer.addConst([entries.size], in_type, entries)
+        out = serializer.addOutput(list(values.shape), ts.DType.INT8 if values.dtype == np.int8 else ts.DType.INT32)
+        attribute = ts.TosaSerializerAttribute()
+        attribute.TableAttribute()
+        serializer.addOperator(ts.Op.TABLE, [source.name, table.name], [out.name], attribute)
+        outputs, status = self._model.run(serializer.serialize(), [np.ascontiguousarray(values)],
+                                          debug_filename=os.devnull)
+        if status == self._model.GraphStatus.TOSA_ERROR:
+            raise ValueError("the TOSA reference model rejected the graph (TOSA_ERROR: an ERROR_IF holds)")
+        return (np.asarray(outputs[0]) if outputs else np.zeros(values.shape, np.int64)), status
+
+    def table_with_status(self, input, table) -> np.ndarray:
+        """:meth:`table`'s output and where the model gives none, as one int64 array ``[output, unpredictable]``:
+        an UNPREDICTABLE graph is split in halves down to single elements, as :meth:`rescale_with_status` does."""
+        values, entries = np.asarray(input), np.asarray(table)
+        if values.dtype not in (np.int8, np.int16) or entries.dtype != values.dtype:
+            raise ValueError(f"input, table: int8 or int16, of one type (got {values.dtype}, {entries.dtype})")
+        if values.size == 0:
+            raise NotImplementedError("TOSA tensors have no empty dimension")
+        whole, status = self._table_graph(values, entries)
+        if status == self._model.GraphStatus.TOSA_VALID:
+            return np.stack([whole.astype(np.int64), np.zeros(values.shape, np.int64)])
+        flat = values.reshape(-1)
+        output = np.zeros(flat.size, np.int64)
+        unpredictable = np.zeros(flat.size, np.int64)
+        pending = [(0, flat.size)]
+        while pending:
+            first, last = pending.pop()
+            part, status = self._table_graph(np.ascontiguousarray(flat[first:last]), entries)
+            if status == self._model.GraphStatus.TOSA_VALID:
+                output[first:last] = part
+            elif last - first == 1:
+                unpredictable[first] = 1
+            else:
+                middle = (first + last) // 2
+                pending += [(first, middle), (middle, last)]
+        return np.stack([output.reshape(values.shape), unpredictable.reshape(values.shape)])
+
+    def table(self, input, table) -> np.ndarray:
+        """TOSA ``TABLE`` (ELT-8): int8 through 256 entries (int8 output), int16 through 513 interpolated entries
+        (int32 output). Where the model reports TOSA_UNPREDICTABLE the element is 0 (see :meth:`table_with_status`)."""
+        both = self.table_with_status(input, table)
+        return both[0].astype(np.int8 if np.asarray(input).dtype == np.int8 else np.int32)
 
 
 #: refq's dtype name -> (the TOSA tensor's numpy type, bits, unsigned): unsigned types travel as the signed
