@@ -174,7 +174,7 @@ OPERATIONS: tuple[Operation, ...] = (
                            "y_zero_point": "int8|uint8", "B": "int32"},
               values=_CONV_VALUES, variants=("integer", "requantize"), generators=("integer_ops",)),
     # Chapter REQ: TOSA's RESCALE operator (its definition is TOSA's, under the tosa profile: no profile taken).
-    Operation("rescale", "tosa.RESCALE", ("input", "multiplier", "shift", "input_zp?", "output_zp?"),
+    Operation("rescale", None, ("input", "multiplier", "shift", "input_zp?", "output_zp?"),
               {"dtype": "int8", "scale32": True, "rounding_mode": "double_round", "per_channel": False},
               "array of dtype (int8, uint8, int16, uint16 or int32) shaped like input",
               ("REQ-2.4", "REQ-2.6", "REQ-2.8", "REQ-2.9"), "refq.requantize.rescale:rescale_with_outcomes",
@@ -287,7 +287,7 @@ OPERATIONS: tuple[Operation, ...] = (
               input_types={"Y_scale": "float32", "Y_zero_point": "int8|uint8", "X": "like:Y_zero_point",
                            "X_scale": "float32", "X_zero_point": "like:Y_zero_point"}, **_ELEMENTWISE),
     # TOSA's TABLE (its definition is TOSA's, under the tosa profile: no profile taken).
-    Operation("table", "tosa.TABLE", ("input", "table"), {},
+    Operation("table", None, ("input", "table"), {},
               "int8 array (int8 input) or int32 array (int16 input), shaped like input",
               ("ELT-8.1", "ELT-8.2", "ELT-8.3"), "refq.elementwise.table:table_with_outcomes",
               input_types={"input": "int8|int16", "table": "like:input"}, reference_profile=False,
