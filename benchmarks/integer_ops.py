@@ -3,8 +3,8 @@
 Targets (issue 17): ``matmul_integer`` int8 x int8 -> int32 at 512 x 512 x 512 at least 0.5x
 ``torch._int_mm`` (also timed: ONNX Runtime's MatMulInteger, issue 6's reference); ``qlinear_conv``
 on a 1 x 32 x 56 x 56 input with 64 x 32 x 3 x 3 weights (padding 1) at least 1.0x ONNX Runtime's
-QLinearConv. On CPUs with AVX512-VNNI refq's convolution takes the byte-dot-product route of INT-3.5;
-elsewhere the portable int16 kernels run. The script prints the CPU features and routes first.
+QLinearConv. On CPUs with AVX512-VNNI refq's matrix product and convolution take the byte-dot-product
+routes of INT-2.7 and INT-3.5; elsewhere the portable int16 kernels run. The script prints the CPU features and routes first.
 
     python benchmarks/integer_ops.py [--size 512] [--repeats 15] [--json FILE]
 """
@@ -87,9 +87,12 @@ def matmul_benchmark() -> Measurement:
         rows.append(("torch int32 matmul (centred inputs)", best_time(lambda: ta @ tb)))
     except ImportError:
         pass
+    from refq.integer_ops import vnni_matmul
+
+    route = ("VNNI byte dot products (INT-2.7)" if vnni_matmul.use_byte_route(SIZE)
+             else "portable wrapping int32 dot products (INT-2.3)")
     return measurement("matmul_integer", f"int8 x int8 -> int32, {SIZE}^3", 2 * SIZE**3, rows, "torch._int_mm", 0.5,
-                       "refq: portable wrapping int32 dot products (INT-2.3); torch._int_mm without zero points, "
-                       "refq with them (3, -5)")
+                       f"refq route: {route}; torch._int_mm without zero points, refq with them (3, -5)")
 
 
 def conv_benchmark() -> Measurement:

@@ -98,14 +98,17 @@ ROUTE_FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni"
 
 
 def routes() -> dict:
-    """The CPU features found and the route each integer kernel takes on them: refq's convolution (INT-3.5's
-    VNNI byte dot products or INT-3.4's portable kernels) and the ``u8s8_products`` value (INT-2.6) that ONNX
+    """The CPU features found and the route each integer kernel takes on them: refq's matrix product (INT-2.7's
+    VNNI byte dot products or INT-2.3's portable kernel), its convolution (INT-3.5's VNNI byte dot products or
+    INT-3.4's portable kernels) and the ``u8s8_products`` value (INT-2.6) that ONNX
     Runtime's and FBGEMM's dispatch pick here (refq.backends.cpu)."""
     from refq.backends import cpu
-    from refq.integer_ops import vnni
+    from refq.integer_ops import vnni, vnni_matmul
 
     features = cpu.host_features()
     return {"cpu_features": [name for name in ROUTE_FEATURES if name in features],
+            "refq matmul_integer": ("VNNI byte dot products (INT-2.7)" if vnni_matmul.use_byte_route(1)
+                                    else "portable (INT-2.3)"),
             "refq qlinear_conv": "VNNI byte dot products (INT-3.5)" if vnni.use_vnni() else "portable (INT-3.4)",
             "onnxruntime u8s8_products": cpu.mlas_u8s8_products(),
             "torch fbgemm u8s8_products": cpu.fbgemm_u8s8_products()}

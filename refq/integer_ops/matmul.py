@@ -8,6 +8,7 @@ Convolution (INT-3) reduces to the same dot products, so the kernels here serve 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,9 +94,10 @@ def column_zero_points(zero_point, b: np.ndarray) -> np.ndarray:
 def centred_rows(a: np.ndarray, zero_points: np.ndarray) -> np.ndarray:
     """INT-2.2 on every matrix of a stack ``(..., M, K)``: int16, same shape."""
     out = np.empty(a.shape, dtype=np.int16)
-    count = a.shape[-1]
-    centre_rows(np.ascontiguousarray(a).reshape(-1, count), np.ascontiguousarray(zero_points).reshape(-1),
-                out.reshape(-1, count))
+    # Explicit row counts: reshape cannot infer -1 for an empty K.
+    height, count = int(np.prod(a.shape[:-1])), a.shape[-1]
+    centre_rows(np.ascontiguousarray(a).reshape(height, count), np.ascontiguousarray(zero_points).reshape(height),
+                out.reshape(height, count))
     return out
 
 
@@ -103,9 +105,10 @@ def centred_columns(b: np.ndarray, zero_points: np.ndarray) -> np.ndarray:
     """INT-2.2 on every matrix of a stack ``(..., K, N)``: int16 of shape ``(..., N, K)``."""
     count, width = b.shape[-2:]
     out = np.empty(b.shape[:-2] + (width, count), dtype=np.int16)
-    stacked_b = np.ascontiguousarray(b).reshape(-1, count, width)
-    stacked_zero_points = np.ascontiguousarray(zero_points).reshape(-1, width)
-    stacked_out = out.reshape(-1, width, count)
+    stack = int(np.prod(b.shape[:-2]))
+    stacked_b = np.ascontiguousarray(b).reshape(stack, count, width)
+    stacked_zero_points = np.ascontiguousarray(zero_points).reshape(stack, width)
+    stacked_out = out.reshape(stack, width, count)
     for index in range(stacked_b.shape[0]):
         centre_columns_transposed(stacked_b[index], stacked_zero_points[index], stacked_out[index])
     return out
@@ -121,14 +124,32 @@ def batch_shape(a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class MatmulOperands:
-    """INT-2.1: validated, centred operands: ``rows`` ``(..., M, K)`` and ``columns`` ``(..., N, K)``
-    (int16), the broadcast ``batch`` shape, and whether a 1-D operand's dimension is dropped."""
+    """INT-2.1: validated operands: the raw ``a_matrix`` ``(..., M, K)`` and ``b_matrix`` ``(..., K, N)``,
+    their zero points (int16, one per row of ``a`` and one per column of ``b``), the broadcast
+    ``batch`` shape, and whether a 1-D operand's dimension is dropped. The centred ``rows``
+    ``(..., M, K)`` and ``columns`` ``(..., N, K)`` (int16, INT-2.2) are computed when first read:
+    INT-2.7's route takes the raw codes instead."""
 
-    rows: np.ndarray
-    columns: np.ndarray
+    a_matrix: np.ndarray
+    b_matrix: np.ndarray
+    a_zero_points: np.ndarray
+    b_zero_points: np.ndarray
     batch: tuple[int, ...]
     a_is_vector: bool
     b_is_vector: bool
+
+    @functools.cached_property
+    def rows(self) -> np.ndarray:
+        return centred_rows(self.a_matrix, self.a_zero_points)
+
+    @functools.cached_property
+    def columns(self) -> np.ndarray:
+        return centred_columns(self.b_matrix, self.b_zero_points)
+
+    @property
+    def width(self) -> int:
+        """$N$, the columns of ``b`` (the result's last dimension before a 1-D ``b`` drops it)."""
+        return self.b_matrix.shape[-1]
 
     def shaped(self, result: np.ndarray) -> np.ndarray:
         """Drop the dimension a 1-D ``a`` (a row) or ``b`` (a column) was given."""
@@ -140,7 +161,7 @@ class MatmulOperands:
 
 
 def matmul_operands(a, b, a_zero_point=None, b_zero_point=None) -> MatmulOperands:
-    """INT-2.1 and INT-2.2: check the operands of ``MatMulInteger`` and centre them."""
+    """INT-2.1: check the operands of ``MatMulInteger`` (INT-2.2 centres them on first use)."""
     a = integer_input(a, "a")
     b = integer_input(b, "b")
     a_matrix = a.reshape(1, -1) if a.ndim == 1 else a
@@ -148,9 +169,8 @@ def matmul_operands(a, b, a_zero_point=None, b_zero_point=None) -> MatmulOperand
     if a_matrix.shape[-1] != b_matrix.shape[-2]:
         raise invalid("b", f"{a_matrix.shape[-1]} rows (the columns of a {a.shape})", f"shape {b.shape}")
     batch = batch_shape(a_matrix, b_matrix)
-    rows = centred_rows(a_matrix, row_zero_points(a_zero_point, a_matrix))
-    columns = centred_columns(b_matrix, column_zero_points(b_zero_point, b_matrix))
-    return MatmulOperands(rows, columns, batch, a.ndim == 1, b.ndim == 1)
+    return MatmulOperands(a_matrix, b_matrix, row_zero_points(a_zero_point, a_matrix),
+                          column_zero_points(b_zero_point, b_matrix), batch, a.ndim == 1, b.ndim == 1)
 
 
 def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, u8s8_products: str = "exact") -> np.ndarray:
@@ -172,10 +192,14 @@ def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, u8s8_products:
 
 def accumulate(a, b, operands: MatmulOperands, u8s8_products: str) -> np.ndarray:
     """INT-2.6: INT-2.3's int32 sums, plus the pairs' losses where the variant applies, of the raw ``a`` and ``b``
-    whose centred forms are ``operands``, before the dimensions of 1-D operands are dropped."""
-    from refq.integer_ops import pairs
+    whose validated forms are ``operands``, before the dimensions of 1-D operands are dropped. The sums come
+    from INT-2.7's VNNI route where it runs, else from INT-2.3's kernel: the same values."""
+    from refq.integer_ops import pairs, vnni_matmul
 
-    result = dot_products(operands.rows, operands.columns, operands.batch)
+    if vnni_matmul.use_byte_route(operands.a_matrix.shape[-1]):
+        result = byte_dot_products(operands)
+    else:
+        result = dot_products(operands.rows, operands.columns, operands.batch)
     a, b = np.asarray(a), np.asarray(b)
     if not pairs.saturates(u8s8_products, a, b):
         return result
@@ -193,6 +217,23 @@ def dot_products(rows: np.ndarray, columns: np.ndarray, batch: tuple[int, ...]) 
     for index in np.ndindex(*batch):
         wrapping_dot_products(np.ascontiguousarray(all_rows[index]), np.ascontiguousarray(all_columns[index]),
                               result[index])
+    return result
+
+
+def byte_dot_products(operands: MatmulOperands) -> np.ndarray:
+    """INT-2.7: INT-2.3's sums for every matrix pair of the broadcast batch, by the VNNI route."""
+    from refq.integer_ops import vnni_matmul
+
+    a, b = operands.a_matrix, operands.b_matrix
+    batch = operands.batch
+    result = np.empty(batch + (a.shape[-2], b.shape[-1]), dtype=np.int32)
+    all_a = np.broadcast_to(a, batch + a.shape[-2:])
+    all_b = np.broadcast_to(b, batch + b.shape[-2:])
+    a_zero_points = np.broadcast_to(operands.a_zero_points, batch + a.shape[-2:-1])
+    b_zero_points = np.broadcast_to(operands.b_zero_points, batch + b.shape[-1:])
+    for index in np.ndindex(*batch):
+        vnni_matmul.byte_product(all_a[index], all_b[index], a_zero_points[index], b_zero_points[index],
+                                 result[index])
     return result
 
 

@@ -89,7 +89,7 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     """
     operands = matmul_operands(a, b, a_zero_point, b_zero_point)
     accumulator = operands.shaped(accumulate(a, b, operands, u8s8_products))
-    columns = operands.columns.shape[-2]
+    columns = operands.width
     b_scales = channel_scales(b_scale, columns, "b_scale")
     if b_scales.size > 1 and operands.b_is_vector:
         raise invalid("b_scale", "a single value when b is 1-D", b_scales.shape)
