@@ -84,7 +84,12 @@ CHAPTER_VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
     "sigmoid_function": (("qlinear_sigmoid",), "sigmoid_function"),
     "average_sum": (("qlinear_global_average_pool",), "average_sum"),
     "float8_conversion": (("cast",), "float8_conversion"),
+    "float_zero_point": (("quantize_linear_float",), "float_zero_point"),
+    "float_dequantize_zero_point": (("dequantize_linear_float",), "float_dequantize_zero_point"),
 }
+#: Of those, the variants whose other values answer an input the profile's value refuses (ONNX Runtime's
+#: DequantizeLinear refuses a nonzero float zero point): their mutants answer where the reference raises.
+ANSWER_WHAT_IS_REFUSED = ("float_dequantize_zero_point",)
 
 
 def chapter_function(operation: str):
@@ -100,6 +105,11 @@ def chapter_function(operation: str):
 
         return lambda x, *, to, saturate, float8_conversion: cast(x, to, saturate=saturate,
                                                                  float8_conversion=float8_conversion)
+    if operation in ("quantize_linear_float", "dequantize_linear_float"):
+        from refq.affine import float_targets
+
+        return float_targets.quantize_to_float if operation == "quantize_linear_float" \
+            else float_targets.dequantize_from_float
     return getattr(qlinear, operation) if operation in ("qlinear_matmul", "qlinear_conv") \
         else reference_callable(operation)
 
@@ -115,6 +125,16 @@ def profile_keywords(operation: str, profile: str = None) -> dict[str, str]:
         from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
 
         return {**CAST_DEFAULT, **EVERY_PROFILE_BY_NAME[profile].cast}
+    if operation == "quantize_linear_float":
+        from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
+
+        chosen = EVERY_PROFILE_BY_NAME[profile]
+        return {**CAST_DEFAULT, **chosen.cast, "float_zero_point": chosen.float_targets["float_zero_point"]}
+    if operation == "dequantize_linear_float":
+        from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+
+        chosen = EVERY_PROFILE_BY_NAME[profile].float_targets
+        return {"float_dequantize_zero_point": chosen["float_dequantize_zero_point"]}
     if operation in ("qlinear_matmul", "qlinear_conv") and profile in INTEGER_PROFILES:
         return dict(integer_profile(profile).requantize or {})
     return {}
@@ -124,7 +144,13 @@ def _chapter_method(operation: str, keyword: str, value: str):
     correct = getattr(RefqBackend, operation)
 
     def method(self, *inputs, **attributes):
-        correct(self, *inputs, **attributes)  # reject what the reference rejects
+        from refq.errors import RefqError
+
+        try:
+            correct(self, *inputs, **attributes)  # reject what the reference rejects
+        except RefqError:
+            if keyword not in ANSWER_WHAT_IS_REFUSED:
+                raise
         return chapter_function(operation)(*inputs, **attributes, **{**profile_keywords(operation), keyword: value})
 
     method.__name__ = operation

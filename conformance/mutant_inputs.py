@@ -16,6 +16,12 @@ from refq.conformance.mutant_derived import DERIVED_PROFILE, camel
 from refq.registry.operations import OPERATIONS, OPERATIONS_BY_NAME
 
 
+#: Operations whose optional inputs :data:`DERIVED_PROFILE` never reads, and the profile their input-form
+#: mutants run under instead: ONNX Runtime ignores a float quantize's zero point and refuses a nonzero one in
+#: a float dequantize (AFF-6.2, AFF-6.4), where the ONNX text adds and subtracts it.
+INPUT_PROFILES = {"quantize_linear_float": "onnx", "dequantize_linear_float": "onnx"}
+
+
 def _ignoring(operation, input_name: str) -> type[Mutant]:
     position = operation.input_names.index(input_name)
     correct = getattr(RefqBackend, operation.name)
@@ -30,7 +36,7 @@ def _ignoring(operation, input_name: str) -> type[Mutant]:
     return type(f"{camel(operation.name)}Ignores{camel(input_name)}", (Mutant,), {
         "__doc__": f"{operation.name} ignores {input_name} (the optional input taken as absent).",
         "__module__": __name__, "clause": operation.clauses[0], "operations": (operation.name,),
-        "profile": DERIVED_PROFILE,
+        "profile": INPUT_PROFILES.get(operation.name, DERIVED_PROFILE),
         "ignored_input": (operation.name, input_name), operation.name: method})
 
 

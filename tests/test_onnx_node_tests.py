@@ -25,10 +25,8 @@ from refq.backends.onnx_graph import RefqOnnxBackend, UnsupportedNode, operator_
 #: refq's operators in ONNX node tests: ONNX's own and those of com.microsoft.
 OPERATORS = re.compile(r"^(QuantizeLinear|DequantizeLinear|DynamicQuantizeLinear|MatMulInteger|ConvInteger|"
                        r"QLinearMatMul|QLinearConv|Cast|MaxPool)$")
-BLOCK_SCALED = "float8/float4 QuantizeLinear and DequantizeLinear: the block-scaled formats issue (15)"
 #: Expected failures: name pattern -> why.
 EXPECTED_FAILURES = {
-    r"^test_(quantize|dequantize)linear_(e4m3fn|e5m2|float4e2m1)(_zero_point)?$": BLOCK_SCALED,
     r"^test_cast(like)?_(FLOAT|FLOAT16)_to_FLOAT4E2M1(_expanded)?$":
         "a NaN cast to float4_e2m1 (a format without NaN): ONNX's expected byte is ml_dtypes' 0x8 (-0), refq "
         "refuses the NaN (NUM-3.17); the ONNX text does not say which pattern",

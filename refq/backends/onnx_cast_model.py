@@ -60,3 +60,54 @@ def read_patterns(y: np.ndarray, to: str) -> np.ndarray:
     from refq.numbers.floats import encode_array
 
     return encode_array(halves, to, overflow="infinity")
+
+
+def build_float_quantize_model(to: str, saturate: bool, zero_point: bytes | None, scale_shape: tuple[int, ...],
+                               axis: int | None, block_size: int | None):
+    """``x``, ``scale`` (float32 inputs) -> ``QuantizeLinear`` to the float8 type ``to`` -> its float16 read-back
+    ``y``. A zero point (one pattern per scale, as bytes) is an initializer: the binding cannot feed float8."""
+    from onnx import TensorProto, helper
+
+    target = getattr(TensorProto, CAST_TARGETS[to])
+    attributes = {"saturate": int(saturate), "output_dtype": target}
+    if axis is not None:
+        attributes["axis"] = axis
+    if block_size is not None:
+        attributes["block_size"] = block_size
+    inputs, initializers = ["x", "scale"], []
+    if zero_point is not None:
+        initializers.append(helper.make_tensor("zero_point", target, scale_shape, zero_point, raw=True))
+        inputs.append("zero_point")
+        del attributes["output_dtype"]  # the zero point's type is the output's: ONNX refuses both
+    nodes = [helper.make_node("QuantizeLinear", inputs, ["quantized"], **attributes),
+             helper.make_node("Cast", ["quantized"], ["y"], to=TensorProto.FLOAT16)]
+    graph = helper.make_graph(nodes, "refq_quantize_float",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("scale", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)], initializer=initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+
+
+def build_float_dequantize_model(dtype: str, zero_point: bytes | None, scale_shape: tuple[int, ...],
+                                 axis: int | None, block_size: int | None):
+    """``q`` (float16: the float8 values, exact) -> ``Cast`` to the float8 type ``dtype`` -> ``DequantizeLinear``
+    with ``scale`` -> ``y`` (float32). A NaN pattern reaches the cast as a float16 NaN (its payload open)."""
+    from onnx import TensorProto, helper
+
+    source = getattr(TensorProto, CAST_TARGETS[dtype])
+    attributes = {}
+    if axis is not None:
+        attributes["axis"] = axis
+    if block_size is not None:
+        attributes["block_size"] = block_size
+    inputs, initializers = ["patterns", "scale"], []
+    if zero_point is not None:
+        initializers.append(helper.make_tensor("zero_point", source, scale_shape, zero_point, raw=True))
+        inputs.append("zero_point")
+    nodes = [helper.make_node("Cast", ["q"], ["patterns"], to=source, saturate=0),
+             helper.make_node("DequantizeLinear", inputs, ["y"], **attributes)]
+    graph = helper.make_graph(nodes, "refq_dequantize_float",
+                              [helper.make_tensor_value_info("q", TensorProto.FLOAT16, None),
+                               helper.make_tensor_value_info("scale", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)

@@ -7,8 +7,9 @@ QLinear operators) runs layer by layer beside another engine (``refq run``).
 
 Each node is answered by :func:`refq.backends.reference.run`, the same function the conformance
 suite takes refq's expected values from, so a graph run and a golden vector never disagree. A node
-whose operator refq does not define, or an input form refq cannot express (float8 or float4
-QuantizeLinear, float16 scales), raises :class:`UnsupportedNode`, never a silent approximation.
+whose operator refq does not define, or an input form refq cannot express (float16 scales, an
+int32 QuantizeLinear), raises :class:`UnsupportedNode`, never a silent approximation. A
+QuantizeLinear or DequantizeLinear whose quantized type is a float8 or float4 format runs AFF-6.
 Besides refq's operators, the graph may hold the operators that only move or name values
 (``Identity``, ``Reshape``, ``Transpose``, ``Flatten``, ``Squeeze``, ``Unsqueeze``, ``Constant``):
 they are exact whatever the engine.
@@ -23,7 +24,10 @@ import numpy as np
 
 from refq.backends.reference import run as run_operation
 from refq.errors import invalid
-from refq.registry.operations import OPERATIONS
+from refq.registry.operations import OPERATIONS, OPERATIONS_BY_NAME
+
+#: AFF-6.1's quantized float types.
+FLOAT_TARGETS = OPERATIONS_BY_NAME["quantize_linear_float"].values["to"]
 
 # onnx is imported where it is used: refq's own import needs only its core dependencies.
 
@@ -75,8 +79,12 @@ def operator_key(node: onnx.NodeProto) -> str:
     return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
 
 
-#: Operation record by the ONNX operator it defines.
-OPERATIONS_BY_OPERATOR = {operation.onnx_name: operation for operation in OPERATIONS if operation.onnx_name}
+#: Operation record by the ONNX operator it defines (the first record naming it: QuantizeLinear and
+#: DequantizeLinear to float types have handlers of their own).
+OPERATIONS_BY_OPERATOR: dict = {}
+for _operation in OPERATIONS:
+    if _operation.onnx_name:
+        OPERATIONS_BY_OPERATOR.setdefault(_operation.onnx_name, _operation)
 
 
 def _attributes(node: onnx.NodeProto) -> dict:
@@ -113,12 +121,17 @@ def _quantize_linear(node, inputs, attributes, profile):
     scale = _scale(scale, node, "scale")
     target = attributes.get("output_dtype", 0) or (_element_type(zero_point) if zero_point is not None
                                                    else TensorProto.UINT8)
-    if target not in integer_types() or target == TensorProto.INT32:
-        raise UnsupportedNode(f"QuantizeLinear to {_type_name(target)}: refq quantizes to integers "
-                              "only (float8 and float4 QuantizeLinear belong to the block-scaled chapter)")
     if x.dtype != np.float32:
         raise UnsupportedNode(f"QuantizeLinear of {x.dtype}: refq quantizes float32")
     layout = _layout(x, scale, attributes)
+    if float_types().get(target) in FLOAT_TARGETS:  # AFF-6: a float8 or float4 type
+        patterns, _ = run_operation("quantize_linear_float", {
+            "x": x, "scale": scale, "zero_point": None if zero_point is None else zero_point.view(np.uint8)},
+            {**layout, "to": float_types()[target], "saturate": bool(attributes.get("saturate", 1))}, profile)
+        return [patterns.view(helper.tensor_dtype_to_np_dtype(target))]
+    if target not in integer_types() or target == TensorProto.INT32:
+        raise UnsupportedNode(f"QuantizeLinear to {_type_name(target)}: refq quantizes to integers and to the "
+                              f"float formats {', '.join(FLOAT_TARGETS)}")
     zero_point = None if zero_point is None else _container(zero_point)
     q, _ = run_operation("quantize_linear", {"x": x, "scale": scale, "zero_point": zero_point},
                          {**layout, "dtype": integer_types()[target]}, profile)
@@ -130,12 +143,17 @@ def _dequantize_linear(node, inputs, attributes, profile):
     q, scale, zero_point = (list(inputs) + [None, None])[:3]
     scale = _scale(scale, node, "scale")
     source = _element_type(q)
-    if source not in integer_types():
-        raise UnsupportedNode(f"DequantizeLinear of {_type_name(source)}: refq dequantizes integers "
-                              "only (float8 and float4 DequantizeLinear belong to the block-scaled chapter)")
     if attributes.get("output_dtype", 0) not in (0, TensorProto.FLOAT):
         raise UnsupportedNode("DequantizeLinear with output_dtype other than float: refq dequantizes to float32")
     layout = _layout(q, scale, attributes)
+    if float_types().get(source) in FLOAT_TARGETS:  # AFF-6: a float8 or float4 type
+        y, _ = run_operation("dequantize_linear_float", {
+            "q": q.view(np.uint8), "scale": scale, "zero_point": None if zero_point is None else zero_point.view(
+                np.uint8)}, {**layout, "dtype": float_types()[source]}, profile)
+        return [y]
+    if source not in integer_types():
+        raise UnsupportedNode(f"DequantizeLinear of {_type_name(source)}: refq dequantizes integers and the "
+                              f"float formats {', '.join(FLOAT_TARGETS)}")
     zero_point = None if zero_point is None else _container(zero_point)
     y, _ = run_operation("dequantize_linear", {"q": _container(q), "scale": scale, "zero_point": zero_point},
                          {**layout, "dtype": integer_types()[source]}, profile)

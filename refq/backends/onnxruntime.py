@@ -70,6 +70,41 @@ class OnnxRuntimeBackend(IntegerOperations):
         (y,) = session.run(None, {"x": np.ascontiguousarray(x)})
         return read_patterns(y, to).reshape(x.shape)
 
+    def quantize_linear_float(self, x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None,
+                              saturate=True) -> np.ndarray:
+        """``QuantizeLinear`` to a float8 type (AFF-6.2), as uint8 patterns."""
+        from refq.backends.onnx_cast_model import build_float_quantize_model, read_patterns
+
+        x, scale, zero_point = self._float_arguments(x, scale, zero_point, to, "quantize_linear_float")
+        key = ("QuantizeLinearFloat", to, bool(saturate), zero_point, scale.shape, axis, block_size)
+        session = self._cached_session(key, lambda: build_float_quantize_model(
+            to, bool(saturate), zero_point, scale.shape, axis, block_size), optimize=False)
+        (y,) = session.run(None, {"x": x, "scale": scale})
+        return read_patterns(y, to).reshape(x.shape).astype(np.uint8)
+
+    def dequantize_linear_float(self, q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None,
+                                block_size=None) -> np.ndarray:
+        """``DequantizeLinear`` from a float8 type (AFF-6.4), fed as its float16 values."""
+        from refq.backends.onnx_cast_model import build_float_dequantize_model
+        from refq.numbers.floats import decode_array
+
+        q, scale, zero_point = self._float_arguments(q, scale, zero_point, dtype, "dequantize_linear_float")
+        key = ("DequantizeLinearFloat", dtype, zero_point, scale.shape, axis, block_size)
+        session = self._cached_session(key, lambda: build_float_dequantize_model(
+            dtype, zero_point, scale.shape, axis, block_size), optimize=False)
+        (y,) = session.run(None, {"q": decode_array(q, dtype).astype(np.float16), "scale": scale})
+        return np.asarray(y, np.float32).reshape(q.shape)
+
+    def _float_arguments(self, values, scale, zero_point, to, operation):
+        from refq.backends.onnx_cast_model import CAST_TARGETS
+
+        if to not in CAST_TARGETS or not to.startswith("float8"):
+            raise NotImplementedError(f"{self.name}: {operation} to {to} (its CPU provider has the float8 types)")
+        scale = np.ascontiguousarray(scale, dtype=np.float32)
+        if zero_point is not None:
+            zero_point = np.broadcast_to(np.asarray(zero_point, np.uint8), scale.shape).tobytes()
+        return np.ascontiguousarray(values), scale, zero_point
+
     def dynamic_quantize_linear(self, x) -> np.ndarray:
         """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""
         from refq.backends.onnx_model import build_dynamic_model, dynamic_input

@@ -30,6 +30,9 @@ class Profile:
     #: Variant values for ``cast`` (NUM-3.20); empty where the profile says nothing of casts, which then follow
     #: NUM-3 (:data:`CAST_DEFAULT`).
     cast: dict[str, str] = field(default_factory=dict)
+    #: Variant values for quantize to and dequantize from float formats (AFF-6); empty where the backend has
+    #: none.
+    float_targets: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     notes: str = ""
 
@@ -86,6 +89,7 @@ PROFILES: tuple[Profile, ...] = (
         "onnx", "The ONNX operator text (QuantizeLinear / DequantizeLinear, opset 21-25)",
         {**_ONNX_STEPS, "nan": "unpredictable"}, dict(_DEQUANTIZE_STANDARD),
         cast=dict(CAST_DEFAULT),
+        float_targets={"float_zero_point": "added", "float_dequantize_zero_point": "subtracted"},
         sources=("onnx/docs/Operators.md: QuantizeLinear, DequantizeLinear",),
         notes="y = saturate(round(x / y_scale) + y_zero_point), ties to even; x / y_scale in the precision of "
               "y_scale (float32 here). The text does not say what NaN becomes: unpredictable.",
@@ -96,6 +100,7 @@ PROFILES: tuple[Profile, ...] = (
         requantize={**_REQUANTIZE_ORT, **_U8S8_BY_CPU},
         requantize_per_operation={"conv_integer": {"u8s8_conv_pairs": "weights_channels_first"}},
         cast={"float8_conversion": "onnxruntime_float8"},
+        float_targets={"float_zero_point": "ignored", "float_dequantize_zero_point": "refused"},
         sources=("onnxruntime/core/mlas/lib/quantize.cpp (MlasQuantizeLinear)",
                  "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values",
                  "u8s8_products measured: onnxruntime 1.32, MatMulInteger, QLinearMatMul, QLinearConv and ConvInteger "

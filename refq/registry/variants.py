@@ -517,6 +517,24 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end cast ---
+    # --- float targets (AFF-6) ---
+    Variant(
+        "float_zero_point", "float_quantize", "AFF-6.2",
+        "Does quantize to a float format add the zero point?",
+        _values(
+            ("added", "fl32(fl32(x / s) + z), then the cast (the ONNX text's formula)"),
+            ("ignored", "fl32(x / s), then the cast: the zero point does not enter (ONNX Runtime)"),
+        ),
+    ),
+    Variant(
+        "float_dequantize_zero_point", "float_dequantize", "AFF-6.4",
+        "What does dequantize from a float format do with a nonzero zero point?",
+        _values(
+            ("subtracted", "fl32(fl32(q - z) * s) (the ONNX text's formula)"),
+            ("refused", "a nonzero zero point is an error (ONNX Runtime)"),
+        ),
+    ),
+    # --- end float targets ---
 )
 
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}

@@ -1,0 +1,97 @@
+"""Generators of quantize_linear_float and dequantize_linear_float cases (AFF-6: ONNX QuantizeLinear and
+DequantizeLinear with a float8, float6 or float4 type).
+
+Quantize inputs are the cast generator's boundary values of the format (every value, the midpoints
+and their neighbours, the overflow and underflow boundaries, zeros, infinities, NaNs) under a scale
+of 1, where the division is exact and each boundary reaches the cast as it is; then the same values
+times 3 under a scale of 3 (the quotient rounded once more), per axis and blocked layouts, and a
+nonzero zero point, where the ONNX text and ONNX Runtime part (AFF-6.2). Dequantize takes every
+pattern of the format under per-tensor, per-axis and blocked scales; a nonzero zero point is
+subtracted under the ONNX text and refused by ONNX Runtime (AFF-6.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from refq.conformance.generate.case_spec import CaseSpec
+from refq.conformance.generate.cast import cast_inputs
+from refq.numbers.floats import encode_array
+from refq.registry import float_format
+from refq.registry.operations import OPERATIONS_BY_NAME
+
+QUANTIZE, DEQUANTIZE = "quantize_linear_float", "dequantize_linear_float"
+PROFILES = ("onnx", "onnxruntime")
+TARGETS = OPERATIONS_BY_NAME[QUANTIZE].values["to"]
+GENERATOR = "float_targets"
+
+
+def pattern(value: float, name: str) -> np.ndarray:
+    """The uint8 pattern of ``value`` (exact in the format) as a zero point."""
+    return encode_array(np.array(value, np.float32), name, overflow="infinity").astype(np.uint8)
+
+
+def quantize_cases(level: int) -> Iterator[CaseSpec]:
+    common = dict(op=QUANTIZE, generator=f"{GENERATOR}.quantize_cases", seed=0, profiles=PROFILES)
+    for name in TARGETS:
+        fmt = float_format(name)
+        boundaries = cast_inputs(fmt, None, 0)
+        saturations = (False, True) if name.startswith("float8") else (True,)
+        for saturate in saturations:
+            yield CaseSpec(name=f"{name}-saturate-{str(saturate).lower()}", inputs={"x": boundaries,
+                                                                                  "scale": np.float32(1),
+                                                                                  "zero_point": None},
+                           attributes={"to": name, "saturate": saturate}, clauses=("NUM-3.15",),
+                           description=f"float32 to {name}, scale 1 (the division exact), saturate={saturate}: the "
+                                       f"cast's boundary values ({boundaries.size} values)", **common)
+        yield CaseSpec(name=f"{name}-zero-point", inputs={"x": boundaries[:64], "scale": np.float32(1),
+                                                           "zero_point": pattern(1.0, name)},
+                       attributes={"to": name}, clauses=(),
+                       description="a zero point of 1.0: added by the ONNX text's formula, ignored by ONNX "
+                                   "Runtime", **common)
+    # The layouts, once: AFF-1.4's, as for integer targets.
+    name = "float8_e4m3fn"
+    boundaries = cast_inputs(float_format(name), None, 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tripled = (boundaries * np.float32(3)).astype(np.float32)
+    yield CaseSpec(name=f"{name}-scale-3", inputs={"x": tripled, "scale": np.float32(3), "zero_point": None},
+                   attributes={"to": name}, clauses=(),
+                   description="the boundary values times 3 under scale 3: the quotient rounded to float32 first",
+                   **common)
+    rows = np.resize(boundaries, (4, 32)).astype(np.float32)
+    scales = np.array([1, 0.5, 3, 2 ** -10], np.float32)
+    yield CaseSpec(name=f"{name}-per-axis", inputs={"x": rows, "scale": scales, "zero_point": None}, attributes={"to": name, "axis": 0},
+                   clauses=(), description="four rows of boundary values, one scale each (1, 0.5, 3, 2^-10)",
+                   **common)
+    yield CaseSpec(name=f"{name}-blocked", inputs={"x": rows, "scale": np.resize(scales, (4, 2)), "zero_point": None},
+                   attributes={"to": name, "axis": 1, "block_size": 16}, clauses=(),
+                   description="blocks of 16 along axis 1, eight scales", **common)
+
+
+def dequantize_cases(level: int) -> Iterator[CaseSpec]:
+    common = dict(op=DEQUANTIZE, generator=f"{GENERATOR}.dequantize_cases", seed=0)
+    scales = np.array([1, 3.3, 2 ** -120, 2 ** 100], np.float32)
+    for name in TARGETS:
+        every = np.arange(1 << float_format(name).total_bits, dtype=np.uint8)
+        yield CaseSpec(name=f"{name}-every-pattern", inputs={"q": np.tile(every, (4, 1)), "scale": scales,
+                                                                         "zero_point": None},
+                       attributes={"dtype": name, "axis": 0}, clauses=(), profiles=PROFILES,
+                       description=f"every pattern of {name} under four scales, one per row (1, 3.3, 2^-120, 2^100: "
+                                   f"the product's underflow and overflow)", **common)
+        zero = {"q": every, "scale": np.float32(2), "zero_point": pattern(1.0, name)}
+        yield CaseSpec(name=f"{name}-zero-point", inputs=zero, attributes={"dtype": name}, clauses=(),
+                       profiles=("onnx",), description="a zero point of 1.0, subtracted (the ONNX text)", **common)
+        yield CaseSpec(name=f"{name}-error-zero-point", inputs=zero, attributes={"dtype": name}, clauses=(),
+                       profiles=("onnxruntime",), outcome="error",
+                       description="a zero point of 1.0: ONNX Runtime refuses any but 0", **common)
+    name = "float8_e4m3fn"
+    every = np.arange(256, dtype=np.uint8)
+    yield CaseSpec(name=f"{name}-blocked", inputs={"q": every.reshape(4, 64), "scale": np.resize(scales, (4, 4)),
+                                                        "zero_point": None},
+                   attributes={"dtype": name, "axis": 1, "block_size": 16}, clauses=(), profiles=PROFILES,
+                   description="blocks of 16 along axis 1", **common)
+
+
+GENERATORS = (quantize_cases, dequantize_cases)
