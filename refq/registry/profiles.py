@@ -106,7 +106,9 @@ PROFILES: tuple[Profile, ...] = (
                  "u8s8_products measured: onnxruntime 1.32, MatMulInteger, QLinearMatMul, QLinearConv and ConvInteger "
                  "on an AVX512-VNNI CPU (exact) and an AVX2 CPU without VNNI (int16_pairs)",
                  "float8_conversion measured: onnxruntime 1.32 Cast, every float32 into each float8 format, "
-                 "saturate 0 and 1 (onnxruntime/core/framework/float8.h)"),
+                 "saturate 0 and 1 (onnxruntime/core/framework/float8.h)",
+                 "float_targets measured: onnxruntime 1.32 QuantizeLinear / DequantizeLinear with float8 types "
+                 "(a zero point ignored by the first, a nonzero one refused by the second)"),
         notes="MLAS clamps x / scale to [qmin - zp, qmax - zp] in float before rounding; a NaN fails both "
               "comparisons of the clamp and becomes the lower bound, so NaN gives qmin. DequantizeLinear computes "
               "static_cast<float>(q - z) * s: for int32 inputs the difference wraps and is rounded to float32. "
