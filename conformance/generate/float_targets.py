@@ -33,7 +33,15 @@ def pattern(value: float, name: str) -> np.ndarray:
     return encode_array(np.array(value, np.float32), name, overflow="infinity").astype(np.uint8)
 
 
+RANDOM_SEED = 3601
+
+
 def quantize_cases(level: int) -> Iterator[CaseSpec]:
+    """Level 1: the boundary cases; level 2: 65,536 random float32 per format over its exponent range
+    under two scales, both saturations."""
+    if level == 2:
+        yield from random_quantize_cases()
+        return
     common = dict(op=QUANTIZE, generator=f"{GENERATOR}.quantize_cases", seed=0, profiles=PROFILES)
     for name in TARGETS:
         fmt = float_format(name)
@@ -70,7 +78,25 @@ def quantize_cases(level: int) -> Iterator[CaseSpec]:
                    description="blocks of 16 along axis 1, eight scales", **common)
 
 
+def random_quantize_cases() -> Iterator[CaseSpec]:
+    common = dict(op=QUANTIZE, generator=f"{GENERATOR}.quantize_cases", seed=RANDOM_SEED, profiles=PROFILES)
+    for name in TARGETS:
+        x = cast_inputs(float_format(name), np.random.default_rng(RANDOM_SEED), 1 << 16)
+        for saturate in ((False, True) if name.startswith("float8") else (True,)):
+            for scale in (np.float32(1), np.float32(0.37)):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    scaled = (x * scale).astype(np.float32)
+                yield CaseSpec(name=f"{name}-saturate-{str(saturate).lower()}-scale-{scale:g}-random",
+                               inputs={"x": scaled, "scale": scale, "zero_point": None},
+                               attributes={"to": name, "saturate": saturate}, clauses=(),
+                               description=f"the boundary values and 65,536 random float32 over {name}'s exponent "
+                                           f"range, times {scale:g} under scale {scale:g}", **common)
+
+
 def dequantize_cases(level: int) -> Iterator[CaseSpec]:
+    """Level 1 only: every pattern is already in it."""
+    if level == 2:
+        return
     common = dict(op=DEQUANTIZE, generator=f"{GENERATOR}.dequantize_cases", seed=0)
     scales = np.array([1, 3.3, 2 ** -120, 2 ** 100], np.float32)
     for name in TARGETS:
