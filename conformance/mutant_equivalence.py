@@ -102,11 +102,17 @@ def chapter_equivalence_inputs() -> list[tuple[str, tuple, dict]]:
                 continue
             for granularity in chapter.granularities:
                 calls += [(operation, probe.inputs, probe.attributes) for probe in chapter.probes(operation, granularity)]
-    calls += integer_inputs() + optional_input_inputs() + per_axis_zero_point_inputs()
+    calls += integer_inputs() + optional_input_inputs() + per_axis_zero_point_inputs() + cast_window_inputs()
     # the qparams probes, each range one batch, for every observer whose qparams rule is OBS-1.7
     for probe in fingerprint_observers.CHAPTER.probes("observe_minmax", "per_tensor"):
         calls += [(operation, probe.inputs, probe.attributes) for operation in OBSERVER_OPERATIONS]
     return calls
+
+
+def cast_window_inputs() -> list[tuple[str, tuple, dict]]:
+    """Non-saturating casts into NUM-3.20's windows and either side of them, for float8_e4m3fn and float8_e5m2."""
+    x = np.array([464, 470, 480, 484, 495.5, 496, -488, 57344, 61440, 63000, -65535, 65536], np.float32)
+    return [("cast", (x,), {"to": name, "saturate": False}) for name in ("float8_e4m3fn", "float8_e5m2")]
 
 
 def integer_inputs() -> list[tuple[str, tuple, dict]]:

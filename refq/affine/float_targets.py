@@ -1,7 +1,7 @@
 """AFF-6: ONNX QuantizeLinear and DequantizeLinear with a float format as the quantized type
 (float8, float6, float4): the scaled value is cast (NUM-3) instead of rounded to an integer.
 
-The quantized values are bit patterns of the format (uint8), as :func:`refq.cast` gives them; the
+The quantized values are bit patterns of the format (uint8), as :func:`refq.numbers.floats.cast.cast` gives them; the
 zero point, where given, is a pattern of the same format. Scales and granularity are AFF-1's.
 """
 
