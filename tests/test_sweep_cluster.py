@@ -120,3 +120,21 @@ def test_cli_grid_and_scheduler_usage_errors(argv, argument, capsys):
 def test_an_unreachable_scheduler_is_a_refq_error():
     with pytest.raises(RefqError, match="--scheduler"):
         sweep.sweep_on_cluster("refq", specs([(0.25, 0)]), "tcp://127.0.0.1:9", progress=False, connect_timeout=1)
+
+
+def test_a_worker_keeps_a_bounded_number_of_runners(monkeypatch):
+    """A grid's pairs each get a runner; a worker keeps at most MAX_RUNNERS loaded (the least recently used
+    closed first), and a sweep's results do not depend on the reloads (in this process, not isolated)."""
+    from refq.conformance.sweep import cluster
+
+    monkeypatch.setattr(cluster, "MAX_RUNNERS", 2)
+    cluster.close_runners()
+    specs = [sweep.SweepSpec("quantize_linear", {"scale": scale, "zero_point": 0, "dtype": "int8"}, "onnx",
+                             start=0x3F800000, end=0x3F800000 + 4096, chunk=1024) for scale in (0.5, 0.25, 0.125)]
+    try:
+        for spec in specs * 2:
+            result = cluster.run_chunk("refq", spec, False, None, (spec.start, spec.start + 1024))
+            assert len(cluster._RUNNERS) <= 2
+            assert result.inputs == 1024 and result.mismatches == 0
+    finally:
+        assert cluster.close_runners() <= 2

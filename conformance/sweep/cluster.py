@@ -16,6 +16,7 @@ counted twice.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -24,8 +25,16 @@ from refq.conformance.sweep.runner import ChunkRunner
 from refq.conformance.sweep.spec import SweepSpec
 from refq.errors import RefqError, invalid, wrong_type
 
-#: Per Dask worker process: (backend, spec, isolate, timeout) -> its loaded ChunkRunner.
+#: Per Dask worker process: (backend, spec, isolate, timeout) -> its loaded ChunkRunner, most recently used last.
 _RUNNERS: dict[tuple, ChunkRunner] = {}
+#: The runners a Dask worker keeps loaded at most. A grid of parameter pairs has one spec per pair, and each
+#: isolated runner is a backend process: without a bound, a 256-pair grid would keep 256 of them alive on every
+#: worker. The chunks of a pair are submitted together, so a few suffice to load each pair about once.
+MAX_RUNNERS = 4
+#: Guards the two tables: a Dask worker may run several tasks at once, one per thread.
+_LOCK = threading.Lock()
+#: key -> how many of this worker's threads are running a chunk with that runner now.
+_IN_USE: dict[tuple, int] = {}
 
 
 def _runner_key(backend: str, spec: SweepSpec, isolate: bool, timeout: float | None) -> tuple:
@@ -37,18 +46,30 @@ def run_chunk(backend: str, spec: SweepSpec, isolate: bool, timeout: float | Non
               bounds: tuple[int, int]) -> SweepResult:
     """One chunk on the Dask worker that runs this task (the task Dask pickles: a module-level function)."""
     key = _runner_key(backend, spec, isolate, timeout)
-    runner = _RUNNERS.get(key)
-    if runner is None:
-        runner = _RUNNERS[key] = ChunkRunner(backend, spec, isolate=isolate, timeout=timeout)
-    return runner.run(bounds)
+    with _LOCK:
+        runner = _RUNNERS.pop(key, None)
+        if runner is None:
+            # The least recently used idle runners go first; one another thread of this worker is using stays.
+            for old in [old for old in _RUNNERS if not _IN_USE.get(old)][:max(0, len(_RUNNERS) + 1 - MAX_RUNNERS)]:
+                _RUNNERS.pop(old).close()
+            runner = ChunkRunner(backend, spec, isolate=isolate, timeout=timeout)
+        _RUNNERS[key] = runner
+        _IN_USE[key] = _IN_USE.get(key, 0) + 1
+    try:
+        return runner.run(bounds)
+    finally:
+        with _LOCK:
+            _IN_USE[key] -= 1
 
 
 def close_runners() -> int:
     """Close this process's runners (their backend workers); run on every Dask worker after a sweep."""
-    count = len(_RUNNERS)
-    while _RUNNERS:
-        _, runner = _RUNNERS.popitem()
-        runner.close()
+    with _LOCK:
+        count = len(_RUNNERS)
+        while _RUNNERS:
+            _, runner = _RUNNERS.popitem()
+            runner.close()
+        _IN_USE.clear()
     return count
 
 
