@@ -93,25 +93,15 @@ ANSWER_WHAT_IS_REFUSED = ("float_dequantize_zero_point",)
 
 
 def chapter_function(operation: str):
-    """refq's function of an integer or elementwise operation that takes the keywords of
-    :data:`CHAPTER_VARIANTS`: the record's reference where it is that function (the elementwise
-    operations), the chapter function the record's profile wrapper calls for the QLinear ones, and
-    NUM-3's ``cast`` (the patterns alone) for ``cast``."""
-    from refq.backends.reference import reference_callable
-    from refq.integer_ops import qlinear
+    """refq's function of an operation that takes the keywords of :data:`CHAPTER_VARIANTS`: its record's public
+    function (the chapter function the QLinear profile wrappers call, the elementwise references, NUM-3's
+    ``cast``, AFF-6's)."""
+    import importlib
 
-    if operation == "cast":
-        from refq.numbers.floats.cast import cast
+    from refq.registry.operations import OPERATIONS_BY_NAME
 
-        return lambda x, *, to, saturate, float8_conversion: cast(x, to, saturate=saturate,
-                                                                 float8_conversion=float8_conversion)
-    if operation in ("quantize_linear_float", "dequantize_linear_float"):
-        from refq.affine import float_targets
-
-        return float_targets.quantize_to_float if operation == "quantize_linear_float" \
-            else float_targets.dequantize_from_float
-    return getattr(qlinear, operation) if operation in ("qlinear_matmul", "qlinear_conv") \
-        else reference_callable(operation)
+    module, name = OPERATIONS_BY_NAME[operation].public.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def profile_keywords(operation: str, profile: str = None) -> dict[str, str]:
@@ -121,20 +111,15 @@ def profile_keywords(operation: str, profile: str = None) -> dict[str, str]:
     from refq.integer_ops.profiles import INTEGER_PROFILES, integer_profile
 
     profile = DERIVED_PROFILE if profile is None else profile
-    if operation == "cast":
-        from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
+    if operation in ("cast", "quantize_linear_float", "dequantize_linear_float"):
+        import inspect
 
-        return {**CAST_DEFAULT, **EVERY_PROFILE_BY_NAME[profile].cast}
-    if operation == "quantize_linear_float":
-        from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
+        from refq.registry.profiles import EVERY_PROFILE_BY_NAME, cast_values
 
         chosen = EVERY_PROFILE_BY_NAME[profile]
-        return {**CAST_DEFAULT, **chosen.cast, "float_zero_point": chosen.float_targets["float_zero_point"]}
-    if operation == "dequantize_linear_float":
-        from refq.registry.profiles import EVERY_PROFILE_BY_NAME
-
-        chosen = EVERY_PROFILE_BY_NAME[profile].float_targets
-        return {"float_dequantize_zero_point": chosen["float_dequantize_zero_point"]}
+        keywords = inspect.signature(chapter_function(operation)).parameters
+        return {name: value for name, value in {**cast_values(chosen), **chosen.float_targets}.items()
+                if name in keywords}
     if operation in ("qlinear_matmul", "qlinear_conv") and profile in INTEGER_PROFILES:
         return dict(integer_profile(profile).requantize or {})
     return {}

@@ -43,3 +43,13 @@ def pytest_runtest_makereport(item, call):
         note = failure_note()
         if note:
             report.sections.append(("refq: engine releases not verified", note))
+
+
+@pytest.fixture(scope="module")
+def tosa():
+    """The built-in tosa backend (the TOSA reference model in its own interpreter), one worker per test module;
+    the modules using it skip when its environment is not installed."""
+    from refq.conformance.runner import load_backend
+
+    with load_backend("tosa") as backend:
+        yield backend

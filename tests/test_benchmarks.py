@@ -20,13 +20,18 @@ BENCHMARKS = ROOT / "benchmarks"
 NOT_SCRIPTS = {"record", "timing", "run_all"}
 
 
-@pytest.fixture(scope="module")
-def run_all():
+def benchmark_module(name: str):
+    """A module of benchmarks/ (the scripts import each other as siblings, so the folder is on the path)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        yield importlib.import_module("run_all")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def run_all():
+    return benchmark_module("run_all")
 
 
 def named_record(run_all, path: Path, begin: str) -> tuple[str, Path]:
@@ -73,11 +78,7 @@ def test_checked_in_records_are_complete(run_all):
 
 
 def test_every_script_is_run_by_run_all_and_lists_json():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        run_all = importlib.import_module("run_all")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    run_all = benchmark_module("run_all")
     scripts = {path.stem for path in BENCHMARKS.glob("*.py")} - NOT_SCRIPTS
     assert scripts == set(run_all.SCRIPTS_BY_NAME)
     for name in sorted(scripts):
@@ -88,11 +89,7 @@ def test_every_script_is_run_by_run_all_and_lists_json():
 
 def test_a_script_writes_its_rows_with_json(tmp_path):
     """The cheapest script on a tiny size, as run_all runs it: its rows load back as Measurements."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        record = importlib.import_module("record")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    record = benchmark_module("record")
     output = tmp_path / "rows.json"
     completed = subprocess.run([sys.executable, str(BENCHMARKS / "observers_minmax.py"), "--size", "4096",
                                 "--repeats", "1", "--json", str(output)], cwd=BENCHMARKS, capture_output=True,
@@ -106,11 +103,7 @@ def test_a_script_writes_its_rows_with_json(tmp_path):
 
 
 def test_measurement_rules():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        record = importlib.import_module("record")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    record = benchmark_module("record")
     row = record.Measurement("b", "op", "case", "GB/s", 2.0, {"engine": 4.0}, "engine", 0.9)
     assert row.ratio == 0.5 and row.meets_target is False
     assert dataclasses.replace(row, refq=4.0).meets_target is True

@@ -27,12 +27,6 @@ def _refq(*arguments: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "refq", *arguments], capture_output=True, text=True, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def tosa():
-    with load_backend("tosa") as backend:
-        yield backend
-
-
 @needs_tosa
 def test_tosa_runs_under_its_own_interpreter(tosa):
     assert tosa.runner.python == str(python_for("tosa"))

@@ -9,17 +9,10 @@ import pytest
 from refq.backends.interpreters import ENVIRONMENTS
 from refq.conformance.generate import table as generator
 from refq.conformance.harness import case_paths, run_cases
-from refq.conformance.runner import load_backend
 from refq.elementwise.table import table_with_outcomes
 
 pytestmark = pytest.mark.skipif(not ENVIRONMENTS["tosa"].installed(),
                                 reason="the tosa environment is not installed: run `refq backends install tosa`")
-
-
-@pytest.fixture(scope="module")
-def tosa():
-    with load_backend("tosa") as backend:
-        yield backend
 
 
 def _compare(tosa, values: np.ndarray, entries: np.ndarray) -> tuple[int, int]:

@@ -62,25 +62,33 @@ def read_patterns(y: np.ndarray, to: str) -> np.ndarray:
     return encode_array(halves, to, overflow="infinity")
 
 
+def _linear_node(operator: str, source: str, output: str, element_type: int, zero_point: bytes | None,
+                 scale_shape: tuple[int, ...], axis: int | None, block_size: int | None, **attributes):
+    """One ``QuantizeLinear`` / ``DequantizeLinear`` node reading ``source`` and ``scale``, and its initializers: a zero
+    point (one pattern per scale, as bytes) is an initializer, since the binding cannot feed float8."""
+    from onnx import helper
+
+    layout = {"axis": axis, "block_size": block_size}
+    attributes.update({name: value for name, value in layout.items() if value is not None})
+    inputs, initializers = [source, "scale"], []
+    if zero_point is not None:
+        initializers.append(helper.make_tensor("zero_point", element_type, scale_shape, zero_point, raw=True))
+        inputs.append("zero_point")
+    return helper.make_node(operator, inputs, [output], **attributes), initializers
+
+
 def build_float_quantize_model(to: str, saturate: bool, zero_point: bytes | None, scale_shape: tuple[int, ...],
                                axis: int | None, block_size: int | None):
     """``x``, ``scale`` (float32 inputs) -> ``QuantizeLinear`` to the float8 type ``to`` -> its float16 read-back
-    ``y``. A zero point (one pattern per scale, as bytes) is an initializer: the binding cannot feed float8."""
+    ``y``."""
     from onnx import TensorProto, helper
 
     target = getattr(TensorProto, CAST_TARGETS[to])
-    attributes = {"saturate": int(saturate), "output_dtype": target}
-    if axis is not None:
-        attributes["axis"] = axis
-    if block_size is not None:
-        attributes["block_size"] = block_size
-    inputs, initializers = ["x", "scale"], []
-    if zero_point is not None:
-        initializers.append(helper.make_tensor("zero_point", target, scale_shape, zero_point, raw=True))
-        inputs.append("zero_point")
-        del attributes["output_dtype"]  # the zero point's type is the output's: ONNX refuses both
-    nodes = [helper.make_node("QuantizeLinear", inputs, ["quantized"], **attributes),
-             helper.make_node("Cast", ["quantized"], ["y"], to=TensorProto.FLOAT16)]
+    # The zero point's type is the output's: ONNX refuses output_dtype beside one.
+    typed = {} if zero_point is not None else {"output_dtype": target}
+    quantize, initializers = _linear_node("QuantizeLinear", "x", "quantized", target, zero_point, scale_shape, axis,
+                                          block_size, saturate=int(saturate), **typed)
+    nodes = [quantize, helper.make_node("Cast", ["quantized"], ["y"], to=TensorProto.FLOAT16)]
     graph = helper.make_graph(nodes, "refq_quantize_float",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, None),
                                helper.make_tensor_value_info("scale", TensorProto.FLOAT, None)],
@@ -95,17 +103,9 @@ def build_float_dequantize_model(dtype: str, zero_point: bytes | None, scale_sha
     from onnx import TensorProto, helper
 
     source = getattr(TensorProto, CAST_TARGETS[dtype])
-    attributes = {}
-    if axis is not None:
-        attributes["axis"] = axis
-    if block_size is not None:
-        attributes["block_size"] = block_size
-    inputs, initializers = ["patterns", "scale"], []
-    if zero_point is not None:
-        initializers.append(helper.make_tensor("zero_point", source, scale_shape, zero_point, raw=True))
-        inputs.append("zero_point")
-    nodes = [helper.make_node("Cast", ["q"], ["patterns"], to=source, saturate=0),
-             helper.make_node("DequantizeLinear", inputs, ["y"], **attributes)]
+    dequantize, initializers = _linear_node("DequantizeLinear", "patterns", "y", source, zero_point, scale_shape, axis,
+                                            block_size)
+    nodes = [helper.make_node("Cast", ["q"], ["patterns"], to=source, saturate=0), dequantize]
     graph = helper.make_graph(nodes, "refq_dequantize_float",
                               [helper.make_tensor_value_info("q", TensorProto.FLOAT16, None),
                                helper.make_tensor_value_info("scale", TensorProto.FLOAT, None)],

@@ -41,13 +41,13 @@ def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx", float8_conver
     (sign, payload), and backends differ: NaN inputs are *unpredictable* under ``onnx``.
     """
     from refq.numbers.floats.cast import cast as cast_patterns
-    from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME, cast_values
 
     if float8_conversion is None:
         chosen = EVERY_PROFILE_BY_NAME.get(profile)
         if chosen is None:
             raise invalid("profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
-        float8_conversion = {**CAST_DEFAULT, **chosen.cast}["float8_conversion"]
+        float8_conversion = cast_values(chosen)["float8_conversion"]
     values = np.asarray(x, dtype=np.float32)
     patterns = cast_patterns(values, to, saturate=saturate, float8_conversion=float8_conversion)
     nan_inputs = np.isnan(values)
@@ -55,13 +55,13 @@ def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx", float8_conver
 
 
 def _float_target_values(profile: str) -> dict[str, str]:
-    from refq.registry.profiles import CAST_DEFAULT, EVERY_PROFILE_BY_NAME
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME, cast_values
 
     chosen = EVERY_PROFILE_BY_NAME.get(profile)
     if chosen is None or not chosen.float_targets:
         names = [name for name, candidate in EVERY_PROFILE_BY_NAME.items() if candidate.float_targets]
         raise invalid("profile", "one of " + ", ".join(names), profile)
-    return {**CAST_DEFAULT, **chosen.cast, **chosen.float_targets}
+    return {**cast_values(chosen), **chosen.float_targets}
 
 
 def quantize_linear_float(x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None, saturate=True,

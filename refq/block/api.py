@@ -12,32 +12,15 @@ import numpy as np
 from refq.block.elements import ElementFormat, element_format, element_nan_bits, element_values
 from refq.block.kernels import dequantize_blocks, quantize_blocks
 from refq.block.scale import E8M0_NAN, LOG2_ROUNDS_DOWN_BELOW
+from refq.block.arguments import check_block_size, profile_values, record
 from refq.errors import invalid, wrong_type
 from refq.registry.variants import variant_code
 
 #: The variants of the chapter, as the profiles name them.
 QUANTIZE_VARIANTS = ("block_scale_rule", "block_infinity", "block_tiny_scale", "block_element_ties")
 DEQUANTIZE_VARIANTS = ("block_nan_payload",)
-
-
-def _profile_values(profile: object, overrides: dict) -> dict:
-    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
-
-    chosen = EVERY_PROFILE_BY_NAME.get(profile) if isinstance(profile, str) else None
-    if chosen is None or not chosen.block:
-        names = [name for name, entry in EVERY_PROFILE_BY_NAME.items() if entry.block]
-        raise invalid("profile", "a profile of the block-scaled formats: " + ", ".join(names), profile)
-    values = dict(chosen.block)
-    values.update({name: value for name, value in overrides.items() if value is not None})
-    return values
-
-
-def _check_block_size(block_size: object) -> int:
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)):
-        raise wrong_type("block_size", "a positive integer", block_size)
-    if block_size < 1:
-        raise invalid("block_size", "a positive integer", block_size)
-    return int(block_size)
+#: Where a profile keeps the chapter's values, and what its profiles are profiles of (for the error).
+CHAPTER_PROFILES = ("block", "the block-scaled formats")
 
 
 def _check_axis(axis: object, ndim: int) -> int:
@@ -62,14 +45,6 @@ def _unrows(rows: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(rows.reshape(moved), -1, axis))
 
 
-def _record(**fields: np.ndarray) -> np.ndarray:
-    """A record (a structured array of shape ()) of ``fields``, the form of an operation with several results."""
-    result = np.zeros((), dtype=np.dtype([(name, array.dtype, array.shape) for name, array in fields.items()]))
-    for name, array in fields.items():
-        result[name] = array
-    return result
-
-
 def scales_shape(shape: tuple, axis: int, block_size: int) -> tuple:
     """BLK-1.3: the shape of the scales of an array of ``shape``: ``axis`` divided by ``block_size``."""
     return tuple(size // block_size if i == axis else size for i, size in enumerate(shape))
@@ -85,7 +60,7 @@ def _quantize(x, format, axis, block_size, values: dict) -> tuple[np.ndarray, np
     if array.ndim == 0:
         raise invalid("x", "an array of at least one dimension", x)
     array = np.asarray(array, dtype=np.float32)
-    size = _check_block_size(block_size)
+    size = check_block_size(block_size)
     moved_axis = _check_axis(axis, array.ndim)
     rows = _rows(array, moved_axis, size, "x")
     scales = np.empty(rows.shape[0], dtype=np.uint8)
@@ -106,22 +81,23 @@ def block_quantize_outcomes(x, *, format: str = "float8_e4m3fn", axis: int = -1,
                             block_element_ties: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """BLK-5.1 under ``profile``'s BLK variants (each keyword replaces the profile's): the record
     ``(scales, codes)`` and its unpredictable mask (the element codes of a block whose scale is NaN, BLK-3.4)."""
-    values = _profile_values(profile, {"block_scale_rule": block_scale_rule, "block_infinity": block_infinity,
-                                       "block_tiny_scale": block_tiny_scale,
-                                       "block_element_ties": block_element_ties})
+    values = profile_values(profile, *CHAPTER_PROFILES, {
+        "block_scale_rule": block_scale_rule, "block_infinity": block_infinity, "block_tiny_scale": block_tiny_scale,
+        "block_element_ties": block_element_ties})
     scales, codes, unpredictable, moved_axis, size = _quantize(x, format, axis, block_size, values)
-    result = _record(scales=scales, codes=codes)
+    result = record(scales=scales, codes=codes)
     if not unpredictable.any():
         return result, None
     codes_mask = _unrows(np.repeat(unpredictable[:, None], size, axis=1), codes.shape, moved_axis)
-    return result, _record(scales=np.zeros(scales.shape, dtype=np.bool_), codes=codes_mask)
+    return result, record(scales=np.zeros(scales.shape, dtype=np.bool_), codes=codes_mask)
 
 
 def block_quantize(x, *, format: str = "float8_e4m3fn", axis: int = -1, block_size: int = 32,
                    profile: str = "ocp-mx") -> tuple[np.ndarray, np.ndarray]:
     """BLK-5.1: ``(scales, codes)``: one E8M0 code per block of ``block_size`` elements of ``x`` along
     ``axis``, and the element code of every value (uint8, FP4 and FP6 one per byte)."""
-    scales, codes, _, _, _ = _quantize(x, format, axis, block_size, _profile_values(profile, {}))
+    values = profile_values(profile, *CHAPTER_PROFILES, {})
+    scales, codes, _, _, _ = _quantize(x, format, axis, block_size, values)
     return scales, codes
 
 
@@ -141,11 +117,11 @@ def block_dequantize_outcomes(scales, codes, *, format: str = "float8_e4m3fn", a
                               block_nan_payload: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """BLK-5.2 under ``profile``: the float32 values and, where the profile leaves a NaN's bits open, the mask
     of the elements of NaN-scale blocks (BLK-4.2)."""
-    values = _profile_values(profile, {"block_nan_payload": block_nan_payload})
+    values = profile_values(profile, *CHAPTER_PROFILES, {"block_nan_payload": block_nan_payload})
     nan_payload = variant_code("block_nan_payload", values["block_nan_payload"], "block_nan_payload")
     fmt = element_format(format)
     code_array = _check_codes(codes, fmt)
-    size = _check_block_size(block_size)
+    size = check_block_size(block_size)
     moved_axis = _check_axis(axis, code_array.ndim)
     rows = _rows(code_array, moved_axis, size, "codes")
     scale_array = np.asarray(scales)

@@ -11,40 +11,15 @@ import numpy as np
 
 from refq.block.bnb4_kernels import FLOAT32_MIDPOINTS, NAN_LARGEST, dequantize_bnb4, quantize_bnb4
 from refq.block.bnb4_tables import bnb4_table, dequantize_values
+from refq.block.arguments import check_block_size, profile_values, record
 from refq.errors import invalid, wrong_type
 from refq.registry.variants import variant_code
 
 #: The variants of BLK-7, as the profiles name them.
 QUANTIZE_VARIANTS = ("bnb4_thresholds", "bnb4_nan_code", "bnb4_absmax_nan", "bnb4_reciprocal", "bnb4_tail")
 DEQUANTIZE_VARIANTS = ("bnb4_fp4_code8", "bnb4_zero_sign")
-
-
-def _profile_values(profile: object, overrides: dict) -> dict:
-    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
-
-    chosen = EVERY_PROFILE_BY_NAME.get(profile) if isinstance(profile, str) else None
-    if chosen is None or not chosen.bnb4:
-        names = [name for name, entry in EVERY_PROFILE_BY_NAME.items() if entry.bnb4]
-        raise invalid("profile", "a profile of bitsandbytes' 4-bit formats: " + ", ".join(names), profile)
-    values = dict(chosen.bnb4)
-    values.update({name: value for name, value in overrides.items() if value is not None})
-    return values
-
-
-def _record(**fields: np.ndarray) -> np.ndarray:
-    """A record (a structured array of shape ()) of ``fields``: an operation with several results."""
-    result = np.zeros((), dtype=np.dtype([(name, array.dtype, array.shape) for name, array in fields.items()]))
-    for name, array in fields.items():
-        result[name] = array
-    return result
-
-
-def _check_block_size(block_size: object) -> int:
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)):
-        raise wrong_type("block_size", "a positive integer", block_size)
-    if block_size < 1:
-        raise invalid("block_size", "a positive integer", block_size)
-    return int(block_size)
+#: Where a profile keeps the chapter's values, and what its profiles are profiles of (for the error).
+CHAPTER_PROFILES = ("bnb4", "bitsandbytes' 4-bit formats")
 
 
 def block_count(size: int, block_size: int) -> int:
@@ -58,9 +33,9 @@ def bnb4_quantize_outcomes(x, *, quant_type: str = "nf4", block_size: int = 64, 
                            bnb4_tail: str | None = None) -> tuple[np.ndarray, None]:
     """BLK-7.7 under ``profile`` (a keyword naming a variant overrides the profile's value): the record
     ``(absmax, codes)``; every bit is predictable, so the mask is None."""
-    values = _profile_values(profile, {"bnb4_thresholds": bnb4_thresholds, "bnb4_nan_code": bnb4_nan_code,
-                                       "bnb4_absmax_nan": bnb4_absmax_nan, "bnb4_reciprocal": bnb4_reciprocal,
-                                       "bnb4_tail": bnb4_tail})
+    values = profile_values(profile, *CHAPTER_PROFILES, {
+        "bnb4_thresholds": bnb4_thresholds, "bnb4_nan_code": bnb4_nan_code, "bnb4_absmax_nan": bnb4_absmax_nan,
+        "bnb4_reciprocal": bnb4_reciprocal, "bnb4_tail": bnb4_tail})
     codes_of = {name: variant_code(name, values[name], name) for name in QUANTIZE_VARIANTS}
     table = bnb4_table(quant_type)
     array = np.asarray(x)
@@ -69,7 +44,7 @@ def bnb4_quantize_outcomes(x, *, quant_type: str = "nf4", block_size: int = 64, 
     if array.size == 0:
         raise invalid("x", "an array of at least one element", x)
     flat = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
-    size = _check_block_size(block_size)
+    size = check_block_size(block_size)
     absmax = np.empty(block_count(flat.size, size), dtype=np.float32)
     packed = np.zeros((flat.size + 1) // 2, dtype=np.uint8)
     if codes_of["bnb4_thresholds"] == FLOAT32_MIDPOINTS:
@@ -79,7 +54,7 @@ def bnb4_quantize_outcomes(x, *, quant_type: str = "nf4", block_size: int = 64, 
     nan_code = table.largest_code if codes_of["bnb4_nan_code"] == NAN_LARGEST else 0
     quantize_bnb4(flat, size, absmax, packed, thresholds, codes, on_magnitude, nan_code,
                   codes_of["bnb4_absmax_nan"], codes_of["bnb4_reciprocal"], codes_of["bnb4_tail"])
-    return _record(absmax=absmax, codes=packed), None
+    return record(absmax=absmax, codes=packed), None
 
 
 def bnb4_quantize(x, *, quant_type: str = "nf4", block_size: int = 64, profile: str = "bitsandbytes-cpu"):
@@ -95,7 +70,8 @@ def bnb4_dequantize_outcomes(absmax, codes, *, quant_type: str = "nf4", block_si
                              bnb4_zero_sign: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """BLK-7.8 under ``profile``: the float32 values and the mask of the NaN results, whose sign and payload are
     unpredictable (BLK-7.6)."""
-    values = _profile_values(profile, {"bnb4_fp4_code8": bnb4_fp4_code8, "bnb4_zero_sign": bnb4_zero_sign})
+    values = profile_values(profile, *CHAPTER_PROFILES,
+                            {"bnb4_fp4_code8": bnb4_fp4_code8, "bnb4_zero_sign": bnb4_zero_sign})
     negative = variant_code("bnb4_fp4_code8", values["bnb4_fp4_code8"], "bnb4_fp4_code8") == 1
     positive_zero = variant_code("bnb4_zero_sign", values["bnb4_zero_sign"], "bnb4_zero_sign") == 1
     table = bnb4_table(quant_type)
@@ -104,7 +80,7 @@ def bnb4_dequantize_outcomes(absmax, codes, *, quant_type: str = "nf4", block_si
         raise wrong_type("codes", "a uint8 array of packed 4-bit codes", codes)
     if packed.ndim != 1 or packed.size == 0:
         raise invalid("codes", "a 1-dimensional array of at least one byte", f"shape {packed.shape}")
-    blocks = _check_block_size(block_size)
+    blocks = check_block_size(block_size)
     if size is None:
         count = 2 * packed.size
     elif isinstance(size, bool) or not isinstance(size, (int, np.integer)):

@@ -84,6 +84,11 @@ _REQUANTIZE_PYTORCH_PT2E = {**_REQUANTIZE_ORT, "requantize_rounding": "toward_ze
 #: The ``cast`` values of a profile that names none: NUM-3's own rules.
 CAST_DEFAULT = {"float8_conversion": "nearest"}
 
+
+def cast_values(profile: Profile) -> dict[str, str]:
+    """``profile``'s values of the ``cast`` variants, and :data:`CAST_DEFAULT`'s for those it does not name."""
+    return {**CAST_DEFAULT, **profile.cast}
+
 PROFILES: tuple[Profile, ...] = (
     Profile(
         "onnx", "The ONNX operator text (QuantizeLinear / DequantizeLinear, opset 21-25)",
