@@ -337,6 +337,15 @@ _BLOCK = (
     Clause("BLK-7.7", "bnb4_quantize"),
     Clause("BLK-7.8", "bnb4_dequantize"),
     Clause("BLK-7.9", "Profiles"),
+    Clause("BLK-8.1", "NVFP4: E2M1 elements, E4M3 block scales, a float32 tensor scale"),
+    Clause("BLK-8.2", "The tensor amax and the tensor scale"),
+    Clause("BLK-8.3", "Block scales"),
+    Clause("BLK-8.4", "Element codes"),
+    Clause("BLK-8.5", "Packing two codes per byte"),
+    Clause("BLK-8.6", "Dequantize"),
+    Clause("BLK-8.7", "nvfp4_quantize"),
+    Clause("BLK-8.8", "nvfp4_dequantize"),
+    Clause("BLK-8.9", "Profiles"),
 )
 
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS, *_AFFINE, *_OBSERVERS, *_REQUANTIZATION, *_QAT, *_INTEGER_OPS,

@@ -344,6 +344,19 @@ OPERATIONS: tuple[Operation, ...] = (
               "refq.block.bnb4:bnb4_dequantize_outcomes", public="refq.block.bnb4:bnb4_dequantize",
               input_types={"absmax": "float32", "codes": "uint8"}, values={"quant_type": ("nf4", "fp4")},
               variants=("block_bnb4",), generators=("bnb4",)),
+    # Chapter BLK, section 8: NVIDIA's NVFP4. Blocks of 16 along the last axis, one float32 for the tensor,
+    # codes two per byte, element 2j in the low nibble.
+    Operation("nvfp4_quantize", None, ("x",), {},
+              "record (tensor_scale: float32, shape (); block_scales: uint8 float8_e4m3fn codes, one per block of 16 "
+              "along the last axis; codes: uint8, two E2M1 codes per byte)",
+              ("BLK-8.2", "BLK-8.3", "BLK-8.4", "BLK-8.5", "BLK-8.7"), "refq.block.nvfp4:nvfp4_quantize_outcomes",
+              public="refq.block.nvfp4:nvfp4_quantize", input_types={"x": "float32"},
+              variants=("block_nvfp4",), generators=("nvfp4",)),
+    Operation("nvfp4_dequantize", None, ("tensor_scale", "block_scales", "codes"), {},
+              "float32 array, two values per byte of codes", ("BLK-8.5", "BLK-8.6", "BLK-8.8"),
+              "refq.block.nvfp4:nvfp4_dequantize_outcomes", public="refq.block.nvfp4:nvfp4_dequantize",
+              input_types={"tensor_scale": "float32", "block_scales": "uint8", "codes": "uint8"},
+              variants=("block_nvfp4",), generators=("nvfp4",)),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}

@@ -25,6 +25,8 @@ class Profile:
     gguf: dict[str, str] = field(default_factory=dict)
     #: Variant values for bitsandbytes' 4-bit formats (BLK-7); empty where the backend has none.
     bnb4: dict[str, str] = field(default_factory=dict)
+    #: Variant values for NVIDIA's NVFP4 (BLK-8); empty where the backend has none.
+    nvfp4: dict[str, str] = field(default_factory=dict)
     #: Variant values for the block-scaled formats (BLK); empty where the backend has none.
     block: dict[str, str] = field(default_factory=dict)
     #: Variant values for ``cast`` (NUM-3.20); empty where the profile says nothing of casts, which then follow
@@ -405,10 +407,62 @@ BNB4_PROFILES: tuple[Profile, ...] = (
 )
 # --- end bnb4 ---
 
+# --- nvfp4 (BLK-8) ---
+#: Profiles of NVIDIA's NVFP4 (BLK-8): they name no other chapter's variants. Only torchao's is run here;
+#: modelopt's and TransformerEngine's are read from their source, not run (neither is installed).
+NVFP4_PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "torchao-nvfp4", "torchao's NVFP4Tensor.to_nvfp4 with per_tensor_scale = per_tensor_amax_to_scale(amax) "
+                         "(nvfp4_quantize, the torch path) and its dequantize, on the CPU",
+        {}, {}, nvfp4={"nvfp4_scale_arithmetic": "divide_then_reciprocal", "nvfp4_scale_floor": "min_normal",
+                       "nvfp4_zero_scale": "kept", "nvfp4_scale_ceiling": "clamped", "nvfp4_element_nan": "payload",
+                       "nvfp4_negative_zero": "kept", "nvfp4_dequantize_scale": "product"},
+        sources=("torchao/prototype/mx_formats/nvfp4_tensor.py: per_tensor_amax_to_scale, nvfp4_quantize, "
+                 "NVFP4Tensor.dequantize, get_hp_scales (torchao 0.18.0)",
+                 "torchao/prototype/custom_fp_utils.py: _f32_to_floatx_unpacked; mx_formats/kernels.py: pack_uint4",
+                 "measured: torchao 0.18.0 on torch 2.13 CPU (tests/test_block_nvfp4_engines.py)"),
+        notes="The per-tensor scale is amax.float() / 2688.0; block scales torch.clamp(amax_b / 6 / s, 2^-6, 448) "
+              "cast to float8_e4m3fn; elements x * ((1 / s) / s8) clamped to [-6, 6] and rounded by bit "
+              "arithmetic, which copies the sign bit and turns a NaN into a code its bits decide. An all-zero "
+              "tensor has s = 0 and NaN everywhere.",
+    ),
+    Profile(
+        "modelopt-nvfp4", "NVIDIA Model Optimizer's NVFP4QTensor.quantize (the dynamic path: the scales computed "
+                          "from the weight) and dequantize: read from source, not run",
+        {}, {}, nvfp4={"nvfp4_scale_arithmetic": "divide_by_product", "nvfp4_scale_floor": "min_subnormal",
+                       "nvfp4_zero_scale": "one", "nvfp4_scale_ceiling": "none", "nvfp4_element_nan": "largest",
+                       "nvfp4_negative_zero": "positive", "nvfp4_dequantize_scale": "product"},
+        sources=("modelopt/torch/quantization/qtensor/nvfp4_tensor.py: get_weights_scaling_factor_2, "
+                 "get_weights_scaling_factor, _cast_fp4, quantize, dequantize (NVIDIA/Model-Optimizer main, "
+                 "read from source, not run: nvidia-modelopt is not installed)",),
+        notes="A hypothesis from the source: weights_scaling_factor_2 = amax / (6 * 448); per_block_scale = amax_b / "
+              "(6 * s), 0 replaced by 1.0, clamp_(min=2^-9), cast to float8_e4m3fn with no upper clamp; the "
+              "elements x / (s8 * s) take searchsorted codes on |x| over the E2M1 midpoints plus one at the odd "
+              "midpoints (ties to even), the sign from x < 0, so NaN gives 7 and -0 gives 0.",
+    ),
+    Profile(
+        "transformer-engine-nvfp4", "TransformerEngine's NVFP4QuantizerRef (1x16 tiles, no Hadamard transform, no "
+                                    "4over6) and dequantize_fp4_kernel: read from source, not run",
+        {}, {}, nvfp4={"nvfp4_scale_arithmetic": "encode_scale", "nvfp4_scale_floor": "none",
+                       "nvfp4_zero_scale": "kept", "nvfp4_scale_ceiling": "clamped", "nvfp4_element_nan": "zero",
+                       "nvfp4_negative_zero": "positive", "nvfp4_dequantize_scale": "amax_factor"},
+        sources=("transformer_engine/pytorch/custom_recipes/quantization_ref_nvfp4.py: "
+                 "_quantize_blockwise_reference, cast_to_fp4x2 (NVIDIA/TransformerEngine main)",
+                 "transformer_engine/common/cast/nvfp4/dequantize_nvfp4.cuh: dequantize_fp4_kernel "
+                 "(read from source, not run: TransformerEngine is not installed and its kernels need CUDA)"),
+        notes="A hypothesis from the source: global_encode_scale = min(2688 / amax, float32 max), 1.0 where 0; "
+              "decode scale amax_b * (e * (1/6)) clamped to [-448, 448] and cast; elements x * min(1 / (s8 * (1 / "
+              "e)), float32 max) clamped to [-6, 6] and coded by comparisons (ties to even, -0 and NaN to 0). The "
+              "tensor stores the amax; the CUDA dequantize computes s8 * amax * (1 / 2688) in float32.",
+    ),
+)
+# --- end nvfp4 ---
+
 #: Every profile that names requantization variants, by name.
 REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)
                                if profile.requantize}
 #: Every profile a backend can declare or ``--profile`` can name, integer-only ones included.
 EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES, *GGUF_PROFILES,
-                                                             *BLOCK_PROFILES, *BNB4_PROFILES)}
+                                                             *BLOCK_PROFILES, *BNB4_PROFILES,
+                                                             *NVFP4_PROFILES)}
 # --- end requantize ---

@@ -337,3 +337,17 @@ def bnb4_thresholds_table() -> str:
                          pattern(value), f"{steps:+d}" if steps else "0"))
     return markdown_table(("table", "float32 midpoint", "tree literal", "literal as float32", "steps above"), rows)
 # --- end bnb4 ---
+
+
+# --- nvfp4 (BLK-8) ---
+@table("nvfp4-profiles")
+def nvfp4_profiles_table() -> str:
+    """The BLK-8 variant values of every NVFP4 profile."""
+    from refq.registry.profiles import NVFP4_PROFILES
+    from refq.registry.variants import VARIANTS
+
+    header = ("variant", *(f"`{profile.name}`" for profile in NVFP4_PROFILES))
+    rows = [(f"`{variant.name}`", *(f"`{profile.nvfp4[variant.name]}`" for profile in NVFP4_PROFILES))
+            for variant in VARIANTS if variant.operation == "block_nvfp4"]
+    return markdown_table(header, rows)
+# --- end nvfp4 ---

@@ -505,6 +505,67 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end bnb4 ---
+    # --- nvfp4 (BLK-8): NVIDIA's NVFP4, E2M1 in blocks of 16 with E4M3 scales and a float32 tensor scale ---
+    Variant(
+        "nvfp4_scale_arithmetic", "block_nvfp4", "BLK-8.2",
+        "In which order are the tensor scale, the block scale and the scaled elements computed?",
+        _values(
+            ("divide_then_reciprocal", "s = fl32(A / 2688); block fl32(fl32(a / 6) / s); elements x * fl32(fl32(1 / s) "
+                                       "/ s8) (torchao's nvfp4_quantize; the tensor stores s)"),
+            ("divide_by_product", "s = fl32(A / 2688); block fl32(a / fl32(6 s)); elements x / fl32(s8 s) "
+                                  "(modelopt's NVFP4QTensor; the tensor stores s)"),
+            ("encode_scale", "e = fl32(2688 / A) (float32 max for an infinity, 1 for 0); block fl32(a * fl32(e * "
+                             "fl32(1/6))); elements x * fl32(1 / fl32(s8 * fl32(1 / e))) (TransformerEngine's "
+                             "reference quantizer; the tensor stores A)"),
+        ),
+    ),
+    Variant(
+        "nvfp4_scale_floor", "block_nvfp4", "BLK-8.3", "What lower bound is a block scale raised to before its cast?",
+        _values(
+            ("min_normal", "2^-6, E4M3's smallest normal (torchao's E4M3_EPS)"),
+            ("min_subnormal", "2^-9, E4M3's smallest subnormal (modelopt)"),
+            ("none", "none: a block scale below 2^-10 casts to 0 (TransformerEngine)"),
+        ),
+    ),
+    Variant(
+        "nvfp4_zero_scale", "block_nvfp4", "BLK-8.3", "What does a block scale of exactly 0 become?",
+        _values(
+            ("kept", "0, then the floor (torchao, TransformerEngine)"),
+            ("one", "1.0 (modelopt: an all-zero block stores the E4M3 code of 1, 0x38)"),
+        ),
+    ),
+    Variant(
+        "nvfp4_scale_ceiling", "block_nvfp4", "BLK-8.3", "Is a block scale above 448 clamped before its cast?",
+        _values(
+            ("clamped", "to 448 (torchao, TransformerEngine)"),
+            ("none", "no: above 464 the cast gives E4M3's NaN 0x7F (modelopt's dynamic path), reached when the "
+                     "tensor scale is subnormal"),
+        ),
+    ),
+    Variant(
+        "nvfp4_element_nan", "block_nvfp4", "BLK-8.4", "What E2M1 code does a NaN scaled element get?",
+        _values(
+            ("payload", "a code computed from the NaN's bits (torchao's bit arithmetic): unpredictable"),
+            ("largest", "7, the code of +6 (modelopt's searchsorted puts NaN above every bound)"),
+            ("zero", "0 (TransformerEngine's comparisons are all false)"),
+        ),
+    ),
+    Variant(
+        "nvfp4_negative_zero", "block_nvfp4", "BLK-8.4", "Which code does a scaled -0 get?",
+        _values(
+            ("kept", "8: the sign bit is copied (torchao)"),
+            ("positive", "0: the sign is x < 0 (modelopt, TransformerEngine); small negative values still get 8"),
+        ),
+    ),
+    Variant(
+        "nvfp4_dequantize_scale", "block_nvfp4", "BLK-8.6", "How is an element's value computed from the stored scales?",
+        _values(
+            ("product", "v * fl32(s8 * t), t the stored tensor scale (torchao's get_hp_scales, modelopt)"),
+            ("amax_factor", "v * fl32(fl32(s8 * t) * fl32(1 / 2688)), t the stored amax (TransformerEngine's "
+                            "dequantize_fp4_kernel)"),
+        ),
+    ),
+    # --- end nvfp4 ---
     # --- cast (NUM-3.20) ---
     Variant(
         "float8_conversion", "cast", "NUM-3.20",

@@ -1,0 +1,219 @@
+"""BLK-8.2 to BLK-8.6: NVIDIA's NVFP4 one step at a time: the tensor amax and its scale, the E4M3 block
+scales, the scaled elements and their E2M1 codes, the packing, and dequantize.
+
+Every step is one IEEE 754 float32 operation, as the engines compute them with torch on float32 tensors:
+a float32 product or quotient of float32 operands is correctly rounded, so computing it in float32 gives
+the engines' bits. Division by zero follows IEEE 754 (:func:`quotient32`), which Numba's Python error
+model would otherwise turn into an exception.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from refq._jit import kernel
+
+#: ``nvfp4_scale_arithmetic`` codes.
+DIVIDE_THEN_RECIPROCAL, DIVIDE_BY_PRODUCT, ENCODE_SCALE = range(3)
+#: ``nvfp4_scale_floor`` codes.
+FLOOR_MIN_NORMAL, FLOOR_MIN_SUBNORMAL, FLOOR_NONE = range(3)
+#: ``nvfp4_zero_scale`` codes.
+ZERO_SCALE_KEPT, ZERO_SCALE_ONE = range(2)
+#: ``nvfp4_scale_ceiling`` codes.
+CEILING_CLAMPED, CEILING_NONE = range(2)
+#: ``nvfp4_element_nan`` codes.
+NAN_PAYLOAD, NAN_LARGEST, NAN_ZERO = range(3)
+#: ``nvfp4_negative_zero`` codes.
+NEGATIVE_ZERO_KEPT, NEGATIVE_ZERO_POSITIVE = range(2)
+#: ``nvfp4_dequantize_scale`` codes.
+DEQUANTIZE_PRODUCT, DEQUANTIZE_AMAX_FACTOR = range(2)
+
+BLOCK = 16
+#: 6 * 448: E2M1's largest value times E4M3's.
+TENSOR_DIVISOR = np.float32(2688.0)
+E2M1_MAX = np.float32(6.0)
+E4M3_MAX = np.float32(448.0)
+FLOAT32_MAX = np.float32(3.4028234663852886e38)
+#: torch.reciprocal(6.0) in float32, TransformerEngine's multiplier.
+ONE_SIXTH = np.float32(1.0 / 6.0)
+#: 1.0 / (6.0 * 448.0) rounded to float32 (TransformerEngine's constexpr factor_inv).
+AMAX_FACTOR = np.float32(1.0 / 2688.0)
+#: E4M3's smallest normal (torchao's E4M3_EPS) and smallest subnormal (modelopt's 2**-9).
+MIN_NORMAL = np.float32(2.0 ** -6)
+MIN_SUBNORMAL = np.float32(2.0 ** -9)
+#: The E4M3 (float8_e4m3fn) NaN code, and the magnitude above which a cast to it overflows to NaN (the
+#: midpoint of 448 and the 480 the format lacks; 464 itself ties to 448, whose mantissa is even).
+E4M3_NAN = 0x7F
+E4M3_OVERFLOW = np.float32(464.0)
+E2M1_SIGN = 8
+E2M1_LARGEST = 7
+
+
+@kernel
+def quotient32(a, b):
+    """BLK-8.2: fl32(a / b) with IEEE 754's rules for a zero divisor: ±inf for a nonzero a, NaN for 0 / 0 or NaN / 0."""
+    if b == 0.0:
+        if a != a or a == 0.0:
+            return np.float32(np.nan)
+        negative = (a < 0.0) != (math.copysign(1.0, b) < 0.0)
+        return np.float32(-np.inf) if negative else np.float32(np.inf)
+    return np.float32(np.float32(a) / np.float32(b))
+
+
+@kernel
+def minimum_nan(a, b):
+    """BLK-8.2: torch.min(a, b): the smaller, a NaN if either is."""
+    if a != a or b != b:
+        return np.float32(np.nan)
+    return a if a < b else b
+
+
+@kernel
+def tensor_amax(x):
+    """BLK-8.2: max |x| over the whole tensor as a float32, NaN if any element is NaN (torch's max)."""
+    largest = np.float32(0.0)
+    for i in range(x.shape[0]):
+        magnitude = abs(x[i])
+        if magnitude != magnitude:
+            return np.float32(np.nan)
+        if magnitude > largest:
+            largest = magnitude
+    return largest
+
+
+@kernel
+def tensor_factors(amax, arithmetic):
+    """BLK-8.2: ``(stored, first, second)``: the float32 the record stores for the tensor, and the two factors
+    the block scales and the elements use. ``divide_then_reciprocal``: s = fl32(amax / 2688), stored, with
+    fl32(1 / s); ``divide_by_product``: s, stored, with fl32(6 s); ``encode_scale``: e = min(fl32(2688 / amax),
+    float32 max), 1 where that is 0; the amax is stored, with fl32(1 / e) and fl32(e * fl32(1/6))."""
+    if arithmetic == ENCODE_SCALE:
+        encode = minimum_nan(quotient32(TENSOR_DIVISOR, amax), FLOAT32_MAX)
+        if encode == 0.0:
+            encode = np.float32(1.0)
+        return amax, quotient32(np.float32(1.0), encode), np.float32(encode * ONE_SIXTH)
+    scale = quotient32(amax, TENSOR_DIVISOR)
+    if arithmetic == DIVIDE_THEN_RECIPROCAL:
+        return scale, scale, quotient32(np.float32(1.0), scale)
+    return scale, scale, np.float32(np.float32(6.0) * scale)
+
+
+@kernel
+def block_scale_value(block_amax, arithmetic, first, second, floor_rule, zero_rule, ceiling_rule):
+    """BLK-8.3: the float32 a block's E4M3 scale is cast from: fl32(fl32(a / 6) / s) (``divide_then_reciprocal``),
+    fl32(a / fl32(6 s)) (``divide_by_product``) or min(fl32(a * m), float32 max) (``encode_scale``); a 0 made 1
+    (``nvfp4_zero_scale = one``); raised to the floor; lowered to 448 (``clamped``). A NaN stays NaN."""
+    if arithmetic == DIVIDE_THEN_RECIPROCAL:
+        value = quotient32(quotient32(block_amax, E2M1_MAX), first)
+    elif arithmetic == DIVIDE_BY_PRODUCT:
+        value = quotient32(block_amax, second)
+    else:
+        value = minimum_nan(np.float32(block_amax * second), FLOAT32_MAX)
+    if zero_rule == ZERO_SCALE_ONE and value == 0.0:
+        value = np.float32(1.0)
+    if floor_rule == FLOOR_MIN_NORMAL and value < MIN_NORMAL:
+        value = MIN_NORMAL
+    elif floor_rule == FLOOR_MIN_SUBNORMAL and value < MIN_SUBNORMAL:
+        value = MIN_SUBNORMAL
+    if ceiling_rule == CEILING_CLAMPED and value > E4M3_MAX:
+        value = E4M3_MAX
+    return value
+
+
+@kernel
+def e4m3_code(value):
+    """BLK-8.3: the float8_e4m3fn code of a float32 (torch's cast): to nearest, ties to even; a magnitude above
+    464 (an infinity included) overflows to the NaN code, with the sign; a NaN gives 0x7F (its sign open).
+    Exact in float64: a float32 times a power of two, less 1, times 8 loses no bit."""
+    if value != value:
+        return E4M3_NAN
+    sign = 0x80 if math.copysign(1.0, value) < 0.0 else 0
+    magnitude = abs(np.float64(value))
+    if magnitude > E4M3_OVERFLOW:
+        return sign | E4M3_NAN
+    if magnitude < 2.0 ** -6:
+        # The subnormal codes 0..7 are multiples of 2^-9; 8 steps round up into the smallest normal, code 8.
+        return sign | int(np.rint(magnitude * 512.0))
+    exponent = math.frexp(magnitude)[1] - 1
+    steps = int(np.rint((magnitude / 2.0 ** exponent - 1.0) * 8.0))
+    return sign | min(((exponent + 7) << 3) + steps, 0x7E)
+
+
+@kernel
+def element_code(y, nan_rule, zero_rule):
+    """BLK-8.4: the E2M1 code of a scaled float32 ``y``: clamped to [-6, 6] and rounded to nearest, ties to even
+    (the thresholds 0.25, 0.75, ..., 5 go to the even code), the sign bit 8 from y's sign bit
+    (``nvfp4_negative_zero = kept``) or from y < 0 (``positive``: -0 gets code 0). A NaN gets 0 under
+    ``payload`` (the caller marks it open), the largest code 7, or 0."""
+    if y != y:
+        return E2M1_LARGEST if nan_rule == NAN_LARGEST else 0
+    magnitude = min(abs(y), E2M1_MAX)
+    code = (int(magnitude > 0.25) + int(magnitude >= 0.75) + int(magnitude > 1.25) + int(magnitude >= 1.75)
+            + int(magnitude > 2.5) + int(magnitude >= 3.5) + int(magnitude > 5.0))
+    if zero_rule == NEGATIVE_ZERO_KEPT:
+        negative = math.copysign(1.0, y) < 0.0
+    else:
+        negative = y < 0.0
+    return (E2M1_SIGN if negative else 0) | code
+
+
+@kernel
+def quantize_nvfp4(blocks, e4m3_values, arithmetic, floor_rule, zero_rule, ceiling_rule, nan_rule, sign_rule,
+                   scales, packed, scale_open, code_open):
+    """BLK-8.2 to BLK-8.5: the tensor's stored float32 (returned), every block's E4M3 code into ``scales`` (a
+    NaN one marked in ``scale_open``: its sign is open), every element's code, two per byte, element 2j in the
+    low nibble, into ``packed`` (a byte holding a NaN element's code under ``payload`` marked in ``code_open``).
+    ``blocks`` is the float32 input as rows of 16; ``e4m3_values`` the value of every E4M3 code."""
+    flat = blocks.reshape(-1)
+    amax = tensor_amax(flat)
+    stored, first, second = tensor_factors(amax, arithmetic)
+    for block in range(blocks.shape[0]):
+        block_amax = np.float32(0.0)
+        for j in range(BLOCK):
+            magnitude = abs(blocks[block, j])
+            if magnitude != magnitude or magnitude > block_amax:
+                block_amax = magnitude
+                if magnitude != magnitude:
+                    break
+        value = block_scale_value(block_amax, arithmetic, first, second, floor_rule, zero_rule, ceiling_rule)
+        code = e4m3_code(value)
+        scales[block] = code
+        scale_open[block] = value != value
+        decoded = e4m3_values[code]
+        divide = arithmetic == DIVIDE_BY_PRODUCT
+        if arithmetic == DIVIDE_THEN_RECIPROCAL:
+            factor = quotient32(second, decoded)
+        elif arithmetic == ENCODE_SCALE:
+            factor = minimum_nan(quotient32(np.float32(1.0), np.float32(decoded * first)), FLOAT32_MAX)
+        else:
+            factor = np.float32(decoded * first)
+        for pair in range(BLOCK // 2):
+            low_x = blocks[block, 2 * pair]
+            high_x = blocks[block, 2 * pair + 1]
+            if divide:
+                low_y = quotient32(low_x, factor)
+                high_y = quotient32(high_x, factor)
+            else:
+                low_y = np.float32(low_x * factor)
+                high_y = np.float32(high_x * factor)
+            packed[block, pair] = element_code(low_y, nan_rule, sign_rule) | (element_code(high_y, nan_rule,
+                                                                                           sign_rule) << 4)
+            code_open[block, pair] = nan_rule == NAN_PAYLOAD and (low_y != low_y or high_y != high_y)
+    return stored
+
+
+@kernel
+def dequantize_nvfp4(scales, packed, stored, formula, e4m3_values, e2m1_values, out):
+    """BLK-8.6: element 2j of a block is the low nibble of byte j, 2j + 1 the high; its value is
+    fl32(v * fl32(s * t)) (``product``) or fl32(v * fl32(fl32(s * t) * fl32(1 / 2688))) (``amax_factor``), v the
+    code's E2M1 value, s the block's E4M3 value, t the stored tensor float32."""
+    for block in range(scales.shape[0]):
+        factor = np.float32(e4m3_values[scales[block]] * stored)
+        if formula == DEQUANTIZE_AMAX_FACTOR:
+            factor = np.float32(factor * AMAX_FACTOR)
+        for pair in range(BLOCK // 2):
+            byte = np.int64(packed[block, pair])
+            out[block, 2 * pair] = np.float32(e2m1_values[byte & 0xF] * factor)
+            out[block, 2 * pair + 1] = np.float32(e2m1_values[byte >> 4] * factor)
