@@ -312,6 +312,9 @@ def test_every_case_has_every_profile_of_its_generator():
     from refq.conformance.generate import bnb4
 
     expected.update({op: sorted(bnb4.PROFILES) for op in ("bnb4_quantize", "bnb4_dequantize")})
+    from refq.conformance.generate import nvfp4
+
+    expected.update({op: sorted(nvfp4.PROFILES) for op in ("nvfp4_quantize", "nvfp4_dequantize")})
 
     from refq.conformance.generate import float_targets
 
@@ -337,6 +340,9 @@ def test_every_case_has_every_profile_of_its_generator():
             continue
         if directory.parent.name.startswith("bnb4_") and directory.name.startswith("error-"):
             assert profiles == ["bitsandbytes-cpu"], directory
+            continue
+        if directory.parent.name.startswith("nvfp4_") and directory.name.startswith("error-"):
+            assert profiles == [nvfp4.ERROR_PROFILE], directory
             continue
         if directory.parent.name == "dequantize_linear_float" and directory.name.endswith("zero-point"):
             # AFF-6.4: the ONNX text subtracts a nonzero zero point, ONNX Runtime refuses it: a case for each.
