@@ -30,6 +30,7 @@ from refq.backends.onnxruntime import OnnxRuntimeBackend
 from refq.backends.onnxruntime_bnb4 import OnnxRuntimeBnb4Backend
 from refq.backends.reference import RefqBackend
 from refq.backends.torchao import TorchaoCeilBackend, TorchaoEvenBackend, TorchaoMxBackend, TorchaoRceilBackend
+from refq.backends.torchao_nvfp4 import TorchaoNvfp4Backend
 from refq.backends.tosa import TosaBackend
 from refq.backends.torch import TorchBackend, TorchFakeQuantBackend, TorchPT2EBackend, TorchQnnpackBackend
 
@@ -52,6 +53,7 @@ BUILTIN = {
     "torchao-ceil": TorchaoCeilBackend,
     "torchao-even": TorchaoEvenBackend,
     "torchao-rceil": TorchaoRceilBackend,
+    "torchao-nvfp4": TorchaoNvfp4Backend,
     "bitsandbytes-cpu": BitsandbytesBackend,
     "onnxruntime-bnb4": OnnxRuntimeBnb4Backend,
     "refq": RefqBackend,
@@ -59,4 +61,4 @@ BUILTIN = {
 
 __all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TorchaoCeilBackend", "TorchaoEvenBackend",
-           "TorchaoMxBackend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]
+           "TorchaoMxBackend", "TorchaoNvfp4Backend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]

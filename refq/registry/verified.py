@@ -58,10 +58,11 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     # ggml's C, vendored by llama-cpp-python's source release (ggml 0.25.3), compiled by `refq ggml build`.
     VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml", "ggml-native"), profiles=("ggml", "ggml-native"),
                     source_build=True),
-    # The BLK chapter's MX formats (torchao.prototype.mx_formats, one backend per ScaleCalculationMode); installed
-    # with --no-deps so that pip leaves torch as it is.
-    VerifiedPackage("torchao", ("0.18.0",), backends=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil"),
-                    profiles=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil")),
+    # The BLK chapter's MX formats (torchao.prototype.mx_formats, one backend per ScaleCalculationMode) and BLK-8's
+    # NVFP4; installed with --no-deps so that pip leaves torch as it is.
+    VerifiedPackage("torchao", ("0.18.0",),
+                    backends=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil", "torchao-nvfp4"),
+                    profiles=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil", "torchao-nvfp4")),
     # BLK-7's NF4 and FP4 (bitsandbytes' CPU path); installed with --no-deps like torchao, so that pip leaves torch.
     VerifiedPackage("bitsandbytes", ("0.50.2",), backends=("bitsandbytes-cpu",), profiles=("bitsandbytes-cpu",)),
     # LiteRT (TensorFlow Lite's runtime): reference kernels, optimized kernels, and the XNNPACK delegate.
