@@ -137,6 +137,14 @@ def quantize_probes() -> tuple[AffineProbe, ...]:
                             "x / s + z rounded in float32, float64 or fused, next to ties",
                             _select(pool, scale, zero_point, "int8", placement_pairs, 3), scale, zero_point))
     specials = np.array([np.inf, -np.inf, np.nan, 3e9, -3e9, 200.0, -200.0, 127.5], dtype=F32)
+    # AFF-3.9: subnormal x next to 2^-126 (x * r near 1 at s = 2^-126), and a subnormal reciprocal (s = 2^127).
+    smallest_normal = F32(2.0**-126)
+    below = np.nextafter(smallest_normal, F32(0))
+    probes.append(AffineProbe("subnormal inputs", "x below 2^-126 at scale 2^-126: kept or flushed to zero",
+                              np.array([below, -below, 0.75 * smallest_normal, smallest_normal], F32),
+                              smallest_normal, 0))
+    probes.append(AffineProbe("subnormal reciprocal", "scale 2^127, whose reciprocal is subnormal: kept or flushed",
+                              np.array([2.0**127, -(2.0**127), 1.5 * 2.0**127, 2.0**126], F32), F32(2.0**127), 0))
     for zero_point in (0, -1):
         probes.append(AffineProbe(f"non-finite, zero point {zero_point:+d}",
                             "infinities, NaN and |x / s| >= 2^31: saturation, conversion overflow, NaN",

@@ -54,9 +54,12 @@ def profile_variants(profile: str, per_axis: bool, overrides: dict[str, str]) ->
 
 
 def describes_computation(variants: dict[str, str]) -> bool:
-    """AFF-5.1: a fused zero point needs a float32 reciprocal product; nan=converted needs an int32 conversion."""
-    if variants["zero_point_placement"] == "before_rounding_fused" and (
-            variants["scale_operation"], variants["precision"]) != ("multiply_reciprocal", "float32"):
+    """AFF-5.1: a fused zero point and flushed subnormals need a float32 reciprocal product; nan=converted needs an
+    int32 conversion."""
+    reciprocal_in_float32 = (variants["scale_operation"], variants["precision"]) == ("multiply_reciprocal", "float32")
+    if variants["zero_point_placement"] == "before_rounding_fused" and not reciprocal_in_float32:
+        return False
+    if variants["subnormals"] == "flushed" and not reciprocal_in_float32:
         return False
     return variants["nan"] != "converted" or variants["saturation"] != "clamp_then_convert"
 

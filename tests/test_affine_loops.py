@@ -61,7 +61,8 @@ def general_quantize(x, scale, zero_point, dtype, narrow, axis, block_size, prof
     unpredictable3 = np.zeros(x3.shape, np.bool_)
     quantize_blocks(x3, scale3, reciprocal3, zero_points.reshape(layout.scale_shape3), layout.block, target.qmin,
                     target.qmax, codes["scale_operation"], codes["precision"], codes["zero_point_placement"],
-                    codes["rounding"], codes["saturation"], codes["conversion_overflow"], codes["nan"], out3,
+                    codes["rounding"], codes["saturation"], codes["conversion_overflow"], codes["nan"],
+                    codes["subnormals"], out3,
                     unpredictable3)
     return out3.reshape(x.shape), unpredictable3.reshape(x.shape)
 

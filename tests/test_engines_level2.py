@@ -20,15 +20,6 @@ ENGINE_OPS = {
     "tosa": ("matmul_integer", "conv_integer", "rescale", "table"),
 }
 
-#: Cases an engine fails with the number of elements that differ, each a measured rule no registry variant names
-#: yet; a variant that expresses it makes the case pass, and this entry must go.
-KNOWN_DIFFERENCES = {
-    # XNNPACK's QUANTIZE flushes a subnormal float32 reciprocal 1 / scale to zero (scale above 2^126: scale 2^127
-    # quantizes 2^127 to 0, the optimized kernels and the xnnpack profile to 1): the largest finite scale's x = 2^127
-    # and x = scale, both signs, give 0 where the profile gives 1 or -1.
-    "quantize_linear/scale-largest-finite/xnnpack": 4,
-}
-
 
 def _installed(engine: str) -> bool:
     if engine == "tosa":
@@ -55,10 +46,7 @@ def test_engine_conforms_on_level2_of_its_operations(engine, level2):
     with load_backend(engine) as backend:
         assert set(ENGINE_OPS[engine]) <= backend.operations
         results = run_cases(backend, case_paths(level=2, ops=ENGINE_OPS[engine], root=level2))
-    failing = [(r.id, r.status, r.detail) for r in results if r.status not in ("pass", "unsupported")
-               and not (r.status == "fail" and KNOWN_DIFFERENCES.get(r.id) == r.mismatches)]
+    failing = [(r.id, r.status, r.detail) for r in results if r.status not in ("pass", "unsupported")]
     assert not failing, failing
-    known = {case_id for case_id in KNOWN_DIFFERENCES if case_id.endswith("/" + engine)}
-    assert known <= {r.id for r in results if r.status == "fail"}, "a known difference passes now: remove its entry"
     for op in ENGINE_OPS[engine]:
         assert sum(r.total for r in results if r.op == op and r.status == "pass") > 0, (engine, op)

@@ -208,6 +208,33 @@ def scale_extremes(level: int) -> Iterator[CaseSpec]:
                    generator="quantize.scale_extremes")
 
 
+def subnormal_operands(level: int) -> Iterator[CaseSpec]:
+    """Level 1: where flushing subnormals to zero (AFF-3.9, XNNPACK) changes the integer. A scale of 2^127 has a
+    subnormal reciprocal: flushed, every finite x gives the zero point. At the scale 2^-126 the subnormal x next to
+    2^-126 gives +-1 with gradual underflow and 0 flushed. 16 values each (whole groups of 8, as the optimized
+    LiteRT kernels take them)."""
+    if level != 1:
+        return
+    large = np.float32(2.0**127)
+    x = np.array([large, -large, np.finfo(np.float32).max, -np.finfo(np.float32).max, 2.0**126, -(2.0**126),
+                  1.5 * 2.0**127, 1.25 * 2.0**127, 0.75 * 2.0**127, 2.0**125, 1.0, -1.0, 0.0, -0.0, 3.0e38, -3.0e38],
+                 np.float32)
+    yield case("subnormal-reciprocal-int8", x, large, 3, "int8", clauses=("AFF-3.2", "AFF-3.9"),
+               description="int8, zero point 3, scale 2^127, whose float32 reciprocal 2^-127 is subnormal: finite x "
+                           "around the scale and the largest float32 (flushed subnormals give 3 throughout)",
+               generator="quantize.subnormal_operands")
+    smallest_normal = np.float32(2.0**-126)
+    below = np.nextafter(smallest_normal, np.float32(0))
+    x = np.array([below, -below, np.float32(0.75 * 2.0**-126), -np.float32(0.75 * 2.0**-126), 2.0**-127,
+                  np.float32(0.625 * 2.0**-126), smallest_normal, -smallest_normal,
+                  np.nextafter(smallest_normal, np.float32(1)), 2.0**-125, 1.5 * 2.0**-126, -1.5 * 2.0**-126,
+                  2.0**-149, -(2.0**-149), 0.0, 2.0**-120], np.float32)
+    yield case("subnormal-inputs-int8", x, smallest_normal, 0, "int8", clauses=("AFF-3.2", "AFF-3.9"),
+               description="int8, zero point 0, scale 2^-126: subnormal x near 2^-126 (which give +-1 under IEEE "
+                           "arithmetic and 0 flushed) beside the smallest normals",
+               generator="quantize.subnormal_operands")
+
+
 def zero_point_forms(level: int) -> Iterator[CaseSpec]:
     """Level 1: the input forms the other cases leave out. The zero point at the top of uint2 and uint16
     (whose other level-1 cases have it at qmin), and a per-tensor scale and zero point given as
@@ -232,4 +259,5 @@ def zero_point_forms(level: int) -> Iterator[CaseSpec]:
                generator="quantize.zero_point_forms")
 
 
-GENERATORS = (full_boundaries, edges, per_axis, blocked, random_data, scale_extremes, zero_point_forms)
+GENERATORS = (full_boundaries, edges, per_axis, blocked, random_data, scale_extremes, subnormal_operands,
+              zero_point_forms)

@@ -47,8 +47,10 @@ from refq.affine.steps import (
     NAN_QMAX,
     NAN_UNPREDICTABLE,
     NAN_ZERO,
+    SUBNORMALS_FLUSHED,
     UNPREDICTABLE_OVERFLOW,
     dequantize_value,
+    flushed_to_zero,
     fused_multiply_add_float32,
     parameter_index,
 )
@@ -59,12 +61,18 @@ TWO_TO_63 = 9223372036854775808.0
 
 
 @kernel
-def scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement):
+def scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement, subnormals):
     """AFF-3.2, AFF-3.3, AFF-3.7: $v$ in the working precision, the type of ``scale``,
-    ``reciprocal`` and ``offset`` (the zero point, exact in either precision)."""
+    ``reciprocal`` and ``offset`` (the zero point, exact in either precision); AFF-3.9 flushes a
+    subnormal ``x`` and $v$ here, the reciprocal once per run."""
+    if subnormals == SUBNORMALS_FLUSHED:
+        x = flushed_to_zero(x)
     if zero_point_placement == BEFORE_ROUNDING_FUSED:
-        return fused_multiply_add_float32(x, reciprocal, offset)
-    value = x / scale if scale_operation == DIVIDE else x * reciprocal
+        value = fused_multiply_add_float32(x, reciprocal, offset)
+    else:
+        value = x / scale if scale_operation == DIVIDE else x * reciprocal
+    if subnormals == SUBNORMALS_FLUSHED:
+        value = flushed_to_zero(value)
     if zero_point_placement == BEFORE_ROUNDING:
         value = value + offset
     return value
@@ -161,10 +169,10 @@ def saturated_lane(rounded, lower, upper, pending, high, high_result, low, low_r
 
 @kernel
 def quantize_lane(x, scale, reciprocal, constants, nan_result, qmin, qmax, scale_operation, zero_point_placement,
-                  rounding, saturation, conversion_overflow, nan):
+                  rounding, saturation, conversion_overflow, nan, subnormals):
     """AFF-3.1 for one element: ``(q, unpredictable)``, as :func:`refq.affine.steps.quantize_value`."""
     lower, upper, pending, offset, high, high_result, low, low_result, overflow_result = constants
-    value = scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement)
+    value = scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement, subnormals)
     q, unpredictable = saturated_lane(rounded_lane(value, rounding), lower, upper, pending, high, high_result, low,
                                       low_result, overflow_result, qmin, qmax, saturation, conversion_overflow)
     if nan != NAN_CONVERTED:
@@ -185,7 +193,7 @@ def nan_result(nan: int, qmin: int, qmax: int) -> int:
 
 @functools.cache
 def quantize_loop(scale_operation: int, precision: int, zero_point_placement: int, rounding: int, saturation: int,
-                  conversion_overflow: int, nan: int, outcomes: bool) -> Kernel:
+                  conversion_overflow: int, nan: int, subnormals: int, outcomes: bool) -> Kernel:
     """The AFF-3.1 loop over an ``(outer, length, inner)`` view for one combination of variant codes;
     it marks unpredictable elements in ``unpredictable3`` only when ``outcomes`` is true."""
 
@@ -203,11 +211,13 @@ def quantize_loop(scale_operation: int, precision: int, zero_point_placement: in
                     end = i + 1 if scale_inner > 1 else inner
                     constants = run_constants(working, zero_point3[so, b, si], qmin, qmax, zero_point_placement)
                     scale, reciprocal = working(scale3[so, b, si]), working(reciprocal3[so, b, si])
+                    if subnormals == SUBNORMALS_FLUSHED:
+                        reciprocal = flushed_to_zero(reciprocal)
                     x, out = x3[o, d, i:end], out3[o, d, i:end]
                     for k in range(x.size):
                         q, unpredictable = quantize_lane(x[k], scale, reciprocal, constants, nan_q, qmin, qmax,
                                                          scale_operation, zero_point_placement, rounding, saturation,
-                                                         conversion_overflow, nan)
+                                                         conversion_overflow, nan, subnormals)
                         out[k] = q
                         if outcomes:
                             unpredictable3[o, d, i + k] = unpredictable

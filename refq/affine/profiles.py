@@ -24,7 +24,8 @@ def resolve_variants(profile_name: str | Profile, operation: str, *, per_axis: b
     the profile's per-axis values where the granularity is not per-tensor, then ``overrides``.
 
     Combinations that describe no computation are rejected: a fused zero point needs
-    ``multiply_reciprocal`` in ``float32``; ``nan="converted"`` needs ``convert_then_clamp``.
+    ``multiply_reciprocal`` in ``float32``, and so do flushed subnormals; ``nan="converted"`` needs
+    ``convert_then_clamp``.
     """
     chosen = profile(profile_name)
     values = dict(chosen.quantize if operation == "quantize" else chosen.dequantize)
@@ -45,6 +46,11 @@ def resolve_variants(profile_name: str | Profile, operation: str, *, per_axis: b
         ):
             raise invalid("zero_point_placement", "before_rounding_fused only with "
                           "scale_operation='multiply_reciprocal' and precision='float32'", "before_rounding_fused")
+        if values["subnormals"] == "flushed" and (
+            values["scale_operation"] != "multiply_reciprocal" or values["precision"] != "float32"
+        ):
+            raise invalid("subnormals", "flushed only with scale_operation='multiply_reciprocal' and "
+                          "precision='float32'", "flushed")
         if values["nan"] == "converted" and values["saturation"] == "clamp_then_convert":
             raise invalid("nan", "'converted' only with a convert-then-clamp saturation", "converted")
     return resolved

@@ -35,7 +35,8 @@ GENERATED_LOOP_MINIMUM = 1 << 16
 
 @kernel
 def quantize_blocks(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, scale_operation, precision,
-                    zero_point_placement, rounding, saturation, conversion_overflow, nan, out3, unpredictable3):
+                    zero_point_placement, rounding, saturation, conversion_overflow, nan, subnormals, out3,
+                    unpredictable3):
     """Apply :func:`quantize_value` to every element of the ``(outer, length, inner)`` view;
     element ``(o, d, i)`` takes the parameters of block ``d // block`` (AFF-1.4). Every variant
     code is a runtime argument: this is the general loop that the loops generated per combination
@@ -49,7 +50,7 @@ def quantize_blocks(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, sca
                 q, unpredictable = quantize_value(
                     x3[o, d, i], scale3[so, b, si], reciprocal3[so, b, si], zero_point3[so, b, si], qmin, qmax,
                     scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow,
-                    nan)
+                    nan, subnormals)
                 out3[o, d, i] = q
                 unpredictable3[o, d, i] = unpredictable
 
@@ -122,13 +123,14 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
         unpredictable3 = np.zeros(x3.shape, dtype=np.bool_)
         quantize_blocks(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
                         codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
-                        codes["saturation"], codes["conversion_overflow"], codes["nan"], result.reshape(x3.shape),
-                        unpredictable3)
+                        codes["saturation"], codes["conversion_overflow"], codes["nan"], codes["subnormals"],
+                        result.reshape(x3.shape), unpredictable3)
         return result, (unpredictable3.reshape(values.shape) if want_outcomes else None)
     # Without outcomes the loop never writes the flags: a one-element stand-in keeps the signature.
     unpredictable3 = np.zeros(x3.shape if want_outcomes else (1, 1, 1), dtype=np.bool_)
     loop = quantize_loop(codes["scale_operation"], codes["precision"], codes["zero_point_placement"], codes["rounding"],
-                         codes["saturation"], codes["conversion_overflow"], codes["nan"], want_outcomes)
+                         codes["saturation"], codes["conversion_overflow"], codes["nan"], codes["subnormals"],
+                         want_outcomes)
     loop(x3, scale3, reciprocal3, zero_point3, layout.block, target.qmin, target.qmax,
          nan_result(codes["nan"], target.qmin, target.qmax), result.reshape(x3.shape), unpredictable3)
     return result, (unpredictable3.reshape(values.shape) if want_outcomes else None)
@@ -136,9 +138,9 @@ def _quantize(x, scale, zero_point, dtype, axis, block_size, narrow, profile, va
 
 def specialized_nan_result(codes: dict[str, int], target: Target) -> int | None:
     """The integer NaN becomes when the variants allow the specialised kernel, else None."""
-    if (codes["precision"], codes["zero_point_placement"], codes["rounding"], codes["saturation"]) != (
-        steps.FLOAT32, steps.AFTER_ROUNDING, HALF_TO_EVEN, steps.CLAMP_THEN_CONVERT
-    ):
+    if (codes["precision"], codes["zero_point_placement"], codes["rounding"], codes["saturation"],
+            codes["subnormals"]) != (steps.FLOAT32, steps.AFTER_ROUNDING, HALF_TO_EVEN, steps.CLAMP_THEN_CONVERT,
+                                     steps.SUBNORMALS_PRESERVED):
         return None
     nan = codes["nan"]
     if nan == steps.NAN_QMAX:

@@ -36,6 +36,9 @@ NAN_QMAX = 1
 NAN_ZERO = 2
 NAN_CONVERTED = 3
 NAN_UNPREDICTABLE = 4
+# subnormals
+SUBNORMALS_PRESERVED = 0
+SUBNORMALS_FLUSHED = 1
 # dequantize_formula
 SUBTRACT_THEN_MULTIPLY = 0
 MULTIPLY_THEN_SUBTRACT = 1
@@ -47,6 +50,7 @@ FLOAT32_Q = 2
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)
+FLOAT32_SMALLEST_NORMAL = np.float32(2.0**-126)
 
 
 def _llvm_fused_multiply_add():
@@ -66,6 +70,16 @@ def fused_multiply_add_float32(a, b, c):
     the same bits and lets the quantize loops vectorize.
     """
     return round_sum_to_float32(np.float64(a) * np.float64(b), np.float64(c))
+
+
+@kernel
+def flushed_to_zero(value):
+    """AFF-3.9 (``subnormals = flushed``): a ``value`` below the smallest normal float32 $2^{-126}$ in
+    magnitude, a float32 subnormal, reads as zero; every other value (NaN included) is unchanged. The sign
+    of that zero cannot reach an integer result, so it is not kept."""
+    if abs(value) < FLOAT32_SMALLEST_NORMAL:
+        return value - value
+    return value
 
 
 @kernel
@@ -141,20 +155,27 @@ def saturate(value, zero_point, qmin, qmax, saturation, conversion_overflow):
 
 @kernel
 def quantize_value(x, scale, reciprocal, zero_point, qmin, qmax, scale_operation, precision,
-                   zero_point_placement, rounding, saturation, conversion_overflow, nan):
+                   zero_point_placement, rounding, saturation, conversion_overflow, nan, subnormals):
     """AFF-3.1: quantize one float32 ``x``; returns ``(q, unpredictable)``.
 
     1. $v = x / s$ (AFF-3.2), with the zero point added before rounding where the
-       profile says so, possibly fused (AFF-3.3, AFF-3.7);
+       profile says so, possibly fused (AFF-3.3, AFF-3.7); subnormal operands and a
+       subnormal $v$ read as zero where ``subnormals`` says so (AFF-3.9);
     2. a NaN $v$ takes the value the ``nan`` variant names (AFF-3.6);
     3. $n = \\mathrm{round}(v)$ (AFF-3.4);
     4. $q = \\mathrm{saturate}(n + z)$ (AFF-3.5).
     """
+    if subnormals == SUBNORMALS_FLUSHED:
+        x, reciprocal = flushed_to_zero(x), flushed_to_zero(reciprocal)
     if zero_point_placement == BEFORE_ROUNDING_FUSED:
         value = np.float64(fused_multiply_add_float32(x, reciprocal, zero_point))
+        if subnormals == SUBNORMALS_FLUSHED:
+            value = flushed_to_zero(value)
         pending_zero_point = np.int64(0)
     else:
         value = scale_value(x, scale, reciprocal, scale_operation, precision)
+        if subnormals == SUBNORMALS_FLUSHED:
+            value = flushed_to_zero(value)
         pending_zero_point = zero_point
         if zero_point_placement == BEFORE_ROUNDING:
             value = add_in_precision(value, zero_point, precision)

@@ -97,12 +97,16 @@ def trace_quantize(x, scale, zero_point: int = 0, *, dtype="int8", narrow=False,
         expected = steps.quantize_value(x, scale, reciprocal, np.int64(zero_point), target.qmin, target.qmax,
                                         codes["scale_operation"], codes["precision"], codes["zero_point_placement"],
                                         codes["rounding"], codes["saturation"], codes["conversion_overflow"],
-                                        codes["nan"]) if codes["precision"] != steps.EXACT else \
+                                        codes["nan"], codes["subnormals"]) if codes["precision"] != steps.EXACT else \
             quantize_exact_value(x, scale, reciprocal, zero_point, target, codes)
         trace.q, trace.unpredictable = int(expected[0]), bool(expected[1])
         if np.isnan(x) and names["nan"] != "converted":
             trace.add("AFF-3.6", f"x is NaN: nan = {names['nan']}")
             return trace
+        if names["subnormals"] == "flushed":
+            x, reciprocal = steps.flushed_to_zero(x), steps.flushed_to_zero(reciprocal)
+            trace.add("AFF-3.9", f"subnormals flushed: x = {describe_float32(x)}, "
+                                 f"r = {describe_float32(reciprocal)}")
         _trace_steps(trace, x, scale, reciprocal, zero_point, target, names, codes)
     return trace
 
@@ -113,6 +117,8 @@ def _trace_steps(trace, x, scale, reciprocal, zero_point, target, names, codes) 
     pending = zero_point
     if names["zero_point_placement"] == "before_rounding_fused":
         value = float(steps.fused_multiply_add_float32(x, reciprocal, zero_point))
+        if names["subnormals"] == "flushed":
+            value = float(steps.flushed_to_zero(value))
         detail = ""
         if finite and np.isfinite(reciprocal):
             exact = Fraction(float(x)) * Fraction(float(reciprocal)) + zero_point
@@ -125,6 +131,8 @@ def _trace_steps(trace, x, scale, reciprocal, zero_point, target, names, codes) 
             value = None
         else:
             value = float(steps.scale_value(x, scale, reciprocal, codes["scale_operation"], codes["precision"]))
+            if names["subnormals"] == "flushed":
+                value = float(steps.flushed_to_zero(value))
         if names["scale_operation"] == "divide":
             what = "x / s"
         else:

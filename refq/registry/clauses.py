@@ -105,6 +105,7 @@ _AFFINE: tuple[Clause, ...] = (
     Clause("AFF-3.6", "NaN inputs"),
     Clause("AFF-3.7", "Fused multiply-add in float32"),
     Clause("AFF-3.8", "Exact intermediate precision"),
+    Clause("AFF-3.9", "Subnormal operands flushed to zero"),
     Clause("AFF-4.1", "Dequantize input"),
     Clause("AFF-4.2", "Dequantize"),
     Clause("AFF-5.1", "Variants and their resolution"),

@@ -46,6 +46,7 @@ _ONNX_STEPS = {
     "rounding": "half_to_even",
     "saturation": "clamp_then_convert",
     "conversion_overflow": "integer_indefinite",
+    "subnormals": "preserved",
 }
 _DEQUANTIZE_STANDARD = {"dequantize_formula": "subtract_then_multiply", "dequantize_difference": "exact",
                         "dequantize_precision": "float32"}
@@ -226,12 +227,17 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "xnnpack", "TensorFlow Lite with its default XNNPACK delegate (LiteRT's BUILTIN op resolver)",
         {**_TORCH_RECIPROCAL, "saturation": "convert_then_clamp", "conversion_overflow": "unpredictable",
-         "nan": "unpredictable"},
+         "nan": "unpredictable", "subnormals": "flushed"},
         {**_DEQUANTIZE_STANDARD, "dequantize_precision": "float64"},
         requantize=dict(_REQUANTIZE_ORT),
         sources=("measured: ai-edge-litert 2.3.0, BUILTIN (XNNPACK delegate): QUANTIZE, DEQUANTIZE, FULLY_CONNECTED "
-                 "per tensor and per channel",),
-        notes="QUANTIZE as the optimized kernels (the float32 reciprocal, ties to even), DEQUANTIZE as the reference "
+                 "per tensor and per channel",
+                 "XNNPACK src/operator-run.c: every operator runs under PTHREADPOOL_FLAG_DISABLE_DENORMALS (x86: "
+                 "MXCSR DAZ and FTZ); src/microparams-init.c: the QUANTIZE multiplier is 1.0f / output scale"),
+        notes="QUANTIZE as the optimized kernels (the float32 reciprocal, ties to even) but with subnormals flushed "
+              "(subnormals = flushed, measured: a scale above 2^126 has a subnormal reciprocal and quantizes every "
+              "x to the zero point; the largest subnormal x at scale 2^-126 gives 0, not 1), "
+              "DEQUANTIZE as the reference "
               "kernel ((q - z) * scale). FULLY_CONNECTED requantizes as ONNX Runtime does: the float32 multiplier "
               "fl32(fl32(s_x * s_w) / s_y), the accumulator scaled in float32 and rounded half to even, + z_y "
               "(0 differences in 42,304 elements, ties included).",

@@ -96,6 +96,14 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     Variant(
+        "subnormals", "quantize", "AFF-3.9", "Do subnormal float32 operands and results of the scaling step count?",
+        _values(
+            ("preserved", "IEEE 754 arithmetic: a subnormal x, 1 / s or x * r keeps its value"),
+            ("flushed", "a subnormal x, reciprocal 1 / s or product x * r (fused: x * r + z) reads as zero, as "
+                        "x86's MXCSR DAZ and FTZ make it (XNNPACK runs its kernels so)"),
+        ),
+    ),
+    Variant(
         "dequantize_formula", "dequantize", "AFF-4.2", "In which order are the zero point and the scale applied?",
         _values(
             ("subtract_then_multiply", "(q - zero_point) * scale: an exact integer difference, one rounded product"),

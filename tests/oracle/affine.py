@@ -9,7 +9,8 @@ and no refq import. Rounding to an integer reuses the NUM-2 oracle's
 
 The steps follow the variant descriptions of the spec (AFF-3, AFF-4), not refq's
 code: scaling by division or by the float32 reciprocal in float32, float64 or exact
-arithmetic; the zero point added after rounding, before it, or fused; one of seven
+arithmetic, subnormal operands and products kept or flushed to zero; the zero point added after
+rounding, before it, or fused; one of seven
 rounding modes; clamp-then-convert or convert-then-clamp with int32 conversion
 (-2^31 for NaN, infinities and out-of-range values) and int32 wraparound.
 """
@@ -202,19 +203,29 @@ def naive_fma32(a: Value, b: Value, c: Value) -> Value:
 
 QUANTIZE_VARIANTS = (
     "scale_operation", "precision", "zero_point_placement", "rounding", "saturation", "conversion_overflow", "nan",
+    "subnormals",
 )
 
 
+def flushed(value: Value) -> Value:
+    """AFF-3.9: a value of magnitude below 2^-126 (a float32 subnormal) is zero."""
+    if isinstance(value, Fraction) and abs(value) < Fraction(1, 2**126):
+        return Fraction(0)
+    return value
+
+
 def scaled_value(x: Value, scale: Value, zero_point: int, variants: dict[str, str]) -> tuple[Value, int]:
-    """Step 2 (AFF-3.2, 3.3, 3.7): the value to round, and the zero point still to add after rounding."""
+    """Step 2 (AFF-3.2, 3.3, 3.7, 3.9): the value to round, and the zero point still to add after rounding."""
     precision = variants["precision"]
     placement = variants["zero_point_placement"]
+    flush = flushed if variants.get("subnormals") == "flushed" else (lambda value: value)
+    x, reciprocal = flush(x), flush(reciprocal32(scale))
     if placement == "before_rounding_fused":
-        return fma32(x, reciprocal32(scale), Fraction(zero_point)), 0
+        return flush(fma32(x, reciprocal, Fraction(zero_point))), 0
     if variants["scale_operation"] == "divide":
         value = round_in(precision, divide(x, scale))
     else:
-        value = round_in(precision, multiply(x, reciprocal32(scale)))
+        value = flush(round_in(precision, multiply(x, reciprocal)))
     if placement == "before_rounding":
         return round_in(precision, add(value, Fraction(zero_point))), 0
     assert placement == "after_rounding", placement
