@@ -49,6 +49,10 @@ E4M3_NAN = 0x7F
 E4M3_OVERFLOW = np.float32(464.0)
 E2M1_SIGN = 8
 E2M1_LARGEST = 7
+#: The E2M1 midpoints, as float32: a magnitude above one goes up, and on one it goes to the even code (up at
+#: 0.75, 1.75 and 3.5, whose upper neighbours 1, 2 and 4 have even codes).
+THRESHOLDS = (np.float32(0.25), np.float32(0.75), np.float32(1.25), np.float32(1.75), np.float32(2.5),
+              np.float32(3.5), np.float32(5.0))
 
 
 @kernel
@@ -71,15 +75,18 @@ def minimum_nan(a, b):
 
 
 @kernel
-def tensor_amax(x):
-    """BLK-8.2: max |x| over the whole tensor as a float32, NaN if any element is NaN (torch's max)."""
+def tensor_amax(x, bits):
+    """BLK-8.2: max |x| over the whole tensor as a float32, NaN if any element is NaN (torch's max). ``bits`` is
+    x viewed as uint32: a magnitude's pattern orders like the magnitude, NaNs above the infinity, so one integer
+    maximum finds both (and vectorises)."""
+    top = np.uint32(0)
+    for i in range(bits.shape[0]):
+        top = max(top, bits[i] & np.uint32(0x7FFFFFFF))
+    if top > np.uint32(0x7F800000):
+        return np.float32(np.nan)
     largest = np.float32(0.0)
     for i in range(x.shape[0]):
-        magnitude = abs(x[i])
-        if magnitude != magnitude:
-            return np.float32(np.nan)
-        if magnitude > largest:
-            largest = magnitude
+        largest = max(largest, abs(x[i]))
     return largest
 
 
@@ -137,70 +144,87 @@ def e4m3_code(value):
         # The subnormal codes 0..7 are multiples of 2^-9; 8 steps round up into the smallest normal, code 8.
         return sign | int(np.rint(magnitude * 512.0))
     exponent = math.frexp(magnitude)[1] - 1
-    steps = int(np.rint((magnitude / 2.0 ** exponent - 1.0) * 8.0))
+    steps = int(np.rint((math.ldexp(magnitude, -exponent) - 1.0) * 8.0))
     return sign | min(((exponent + 7) << 3) + steps, 0x7E)
 
 
 @kernel
-def element_code(y, nan_rule, zero_rule):
-    """BLK-8.4: the E2M1 code of a scaled float32 ``y``: clamped to [-6, 6] and rounded to nearest, ties to even
-    (the thresholds 0.25, 0.75, ..., 5 go to the even code), the sign bit 8 from y's sign bit
-    (``nvfp4_negative_zero = kept``) or from y < 0 (``positive``: -0 gets code 0). A NaN gets 0 under
-    ``payload`` (the caller marks it open), the largest code 7, or 0."""
-    if y != y:
-        return E2M1_LARGEST if nan_rule == NAN_LARGEST else 0
-    magnitude = min(abs(y), E2M1_MAX)
-    code = (int(magnitude > 0.25) + int(magnitude >= 0.75) + int(magnitude > 1.25) + int(magnitude >= 1.75)
-            + int(magnitude > 2.5) + int(magnitude >= 3.5) + int(magnitude > 5.0))
-    if zero_rule == NEGATIVE_ZERO_KEPT:
-        negative = math.copysign(1.0, y) < 0.0
-    else:
-        negative = y < 0.0
-    return (E2M1_SIGN if negative else 0) | code
+def element_codes(scaled, bits, block, nan_rule, zero_rule, codes):
+    """BLK-8.4: the E2M1 codes of one block's scaled float32 values ``scaled`` into ``codes``: each clamped to
+    [-6, 6] and rounded to nearest, ties to even (the thresholds 0.25, 0.75, ..., 5 go to the even code), the
+    sign bit 8 from the sign bit of x (``nvfp4_negative_zero = kept``; ``bits`` is x viewed as uint32, and y's
+    sign bit is x's: every factor of BLK-8.2 is +0, positive or +inf, or NaN, and then y is NaN) or from
+    y < 0 (``positive``: -0 gets code 0). A NaN gets 0 under ``payload`` (the caller marks it open), the largest
+    code 7, or 0. Without branches, in float32 and uint8, so that the loop vectorises: a NaN fails every
+    comparison."""
+    nan_code = np.uint8(E2M1_LARGEST) if nan_rule == NAN_LARGEST else np.uint8(0)
+    kept = zero_rule == NEGATIVE_ZERO_KEPT
+    for j in range(BLOCK):
+        y = scaled[j]
+        magnitude = min(abs(y), E2M1_MAX)
+        code = (np.uint8(magnitude > THRESHOLDS[0]) + np.uint8(magnitude >= THRESHOLDS[1])
+                + np.uint8(magnitude > THRESHOLDS[2]) + np.uint8(magnitude >= THRESHOLDS[3])
+                + np.uint8(magnitude > THRESHOLDS[4]) + np.uint8(magnitude >= THRESHOLDS[5])
+                + np.uint8(magnitude > THRESHOLDS[6]))
+        negative = np.uint8(bits[block, j] >> 31) if kept else np.uint8(y < np.float32(0.0))
+        signed = code | (np.uint8(E2M1_SIGN) * negative)
+        codes[j] = nan_code if y != y else signed
 
 
 @kernel
-def quantize_nvfp4(blocks, e4m3_values, arithmetic, floor_rule, zero_rule, ceiling_rule, nan_rule, sign_rule,
+def block_amax(blocks, bits, block):
+    """BLK-8.3: max |x| over one block, NaN if one element is NaN (the integer maximum of ``bits``, as in
+    :func:`tensor_amax`)."""
+    top = np.uint32(0)
+    largest = np.float32(0.0)
+    for j in range(BLOCK):
+        top = max(top, bits[block, j] & np.uint32(0x7FFFFFFF))
+        largest = max(largest, abs(blocks[block, j]))
+    return np.float32(np.nan) if top > np.uint32(0x7F800000) else largest
+
+
+@kernel
+def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule, ceiling_rule, nan_rule, sign_rule,
                    scales, packed, scale_open, code_open):
     """BLK-8.2 to BLK-8.5: the tensor's stored float32 (returned), every block's E4M3 code into ``scales`` (a
     NaN one marked in ``scale_open``: its sign is open), every element's code, two per byte, element 2j in the
     low nibble, into ``packed`` (a byte holding a NaN element's code under ``payload`` marked in ``code_open``).
-    ``blocks`` is the float32 input as rows of 16; ``e4m3_values`` the value of every E4M3 code."""
-    flat = blocks.reshape(-1)
-    amax = tensor_amax(flat)
+    ``blocks`` is the float32 input as rows of 16, ``bits`` the same viewed as uint32; ``e4m3_values`` the value
+    of every E4M3 code."""
+    amax = tensor_amax(blocks.reshape(-1), bits.reshape(-1))
     stored, first, second = tensor_factors(amax, arithmetic)
+    scaled = np.empty(BLOCK, dtype=np.float32)
+    codes = np.empty(BLOCK, dtype=np.uint8)
     for block in range(blocks.shape[0]):
-        block_amax = np.float32(0.0)
-        for j in range(BLOCK):
-            magnitude = abs(blocks[block, j])
-            if magnitude != magnitude or magnitude > block_amax:
-                block_amax = magnitude
-                if magnitude != magnitude:
-                    break
-        value = block_scale_value(block_amax, arithmetic, first, second, floor_rule, zero_rule, ceiling_rule)
+        value = block_scale_value(block_amax(blocks, bits, block), arithmetic, first, second, floor_rule,
+                                  zero_rule, ceiling_rule)
         code = e4m3_code(value)
         scales[block] = code
         scale_open[block] = value != value
         decoded = e4m3_values[code]
-        divide = arithmetic == DIVIDE_BY_PRODUCT
-        if arithmetic == DIVIDE_THEN_RECIPROCAL:
-            factor = quotient32(second, decoded)
-        elif arithmetic == ENCODE_SCALE:
-            factor = minimum_nan(quotient32(np.float32(1.0), np.float32(decoded * first)), FLOAT32_MAX)
-        else:
-            factor = np.float32(decoded * first)
-        for pair in range(BLOCK // 2):
-            low_x = blocks[block, 2 * pair]
-            high_x = blocks[block, 2 * pair + 1]
-            if divide:
-                low_y = quotient32(low_x, factor)
-                high_y = quotient32(high_x, factor)
+        if arithmetic == DIVIDE_BY_PRODUCT:
+            divisor = np.float32(decoded * first)
+            if divisor == 0.0:
+                # x / +0 is x * +inf in IEEE 754, 0 / 0 and 0 * inf both NaN; the divisor is never -0.
+                for j in range(BLOCK):
+                    scaled[j] = blocks[block, j] * np.float32(np.inf)
             else:
-                low_y = np.float32(low_x * factor)
-                high_y = np.float32(high_x * factor)
-            packed[block, pair] = element_code(low_y, nan_rule, sign_rule) | (element_code(high_y, nan_rule,
-                                                                                           sign_rule) << 4)
-            code_open[block, pair] = nan_rule == NAN_PAYLOAD and (low_y != low_y or high_y != high_y)
+                for j in range(BLOCK):
+                    scaled[j] = blocks[block, j] / divisor
+        else:
+            if arithmetic == DIVIDE_THEN_RECIPROCAL:
+                factor = quotient32(second, decoded)
+            else:
+                factor = minimum_nan(quotient32(np.float32(1.0), np.float32(decoded * first)), FLOAT32_MAX)
+            for j in range(BLOCK):
+                scaled[j] = blocks[block, j] * factor
+        element_codes(scaled, bits, block, nan_rule, sign_rule, codes)
+        for pair in range(BLOCK // 2):
+            packed[block, pair] = codes[2 * pair] | (codes[2 * pair + 1] << 4)
+        if nan_rule == NAN_PAYLOAD:
+            for pair in range(BLOCK // 2):
+                code_open[block, pair] = scaled[2 * pair] != scaled[2 * pair] or \
+                    scaled[2 * pair + 1] != scaled[2 * pair + 1]
     return stored
 
 
