@@ -19,8 +19,9 @@ from refq.registry.operations import OPERATIONS, OPERATIONS_BY_NAME
 #: Operations whose optional inputs :data:`DERIVED_PROFILE` never reads, and the profile their input-form
 #: mutants run under instead: ONNX Runtime ignores a float quantize's zero point and refuses a nonzero one in
 #: a float dequantize (AFF-6.2, AFF-6.4), where the ONNX text adds and subtracts it; TOSA's RESCALE has
-#: vectors under tosa only (REQ-2.8).
-INPUT_PROFILES = {"quantize_linear_float": "onnx", "dequantize_linear_float": "onnx", "rescale": "tosa"}
+#: vectors under tosa only (REQ-2.8); ggml block types exist only under the GGF profiles (GGF-5.1).
+INPUT_PROFILES = {"quantize_linear_float": "onnx", "dequantize_linear_float": "onnx", "rescale": "tosa",
+                  "gguf_quantize": "ggml"}
 
 
 def _ignoring(operation, input_name: str) -> type[Mutant]:

@@ -278,7 +278,7 @@ def test_wrong_input_types():
     with pytest.raises(RefqTypeError, match="^blocks: "):
         gguf_dequantize(np.zeros(18, np.int16), type="Q4_0")
     with pytest.raises(RefqValueError, match="^imatrix: "):
-        gguf_quantize(np.zeros(256, np.float32), type="Q4_K", imatrix=np.ones(256, np.float32))
+        gguf_quantize(np.zeros(256, np.float32), type="IQ4_NL", imatrix=np.ones(256, np.float32))
 
 
 def test_bytes_round_trip_and_other_float_inputs():

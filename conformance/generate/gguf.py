@@ -11,6 +11,11 @@ whose float16 scale overflows or underflows; a NaN and an infinity (unpredictabl
 Dequantize inputs are random bytes whose float16 fields are finite (a NaN result's sign and
 payload are unpredictable, GGF-5.2, which a bit mask cannot express), followed by the blocks the
 reference quantizes the Gaussian values into, for the types refq quantizes.
+
+Importance-matrix cases (GGF-8) take rows of :data:`IMATRIX_ROW` elements (level 1: one row of the
+finite :data:`IMATRIX_FAMILIES`; level 2: the quantize families) with one importance weight per
+column, log-normal as llama.cpp's mean squared activations are, a tenth of them zero; they run under ``ggml`` and ``gguf-py`` (whose quantize takes no importance matrix: its
+backend reports them unsupported), not ``ggml-native`` (GGF-8's FMAs are not placed).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 
 from refq.conformance.generate.case_spec import CaseSpec
 from refq.gguf import BLOCK_TYPES, gguf_dequantize, gguf_quantize
-from refq.gguf.api import UNPLACED_TYPES
+from refq.gguf.api import UNPLACED_TYPES, WEIGHTED_TYPES
 
 PROFILES = ("ggml", "gguf-py")
 #: The quantize cases also run under ggml-native (GGF-4.2), for the types whose FMAs refq places;
@@ -30,6 +35,8 @@ NATIVE = "ggml-native"
 RANDOM_SEED = 2519
 #: Blocks of each family per case: level 1 keeps the checked-in vectors small.
 BLOCKS_PER_FAMILY = {1: 1, 2: 24}
+#: The row length of the importance-matrix cases: a whole number of blocks of 32 and of super-blocks.
+IMATRIX_ROW = 256
 #: Random blocks per dequantize case.
 RANDOM_BLOCKS = {1: 4, 2: 512}
 
@@ -136,12 +143,42 @@ def quantize_cases(level: int) -> Iterator[CaseSpec]:
         rng = np.random.default_rng([RANDOM_SEED, kind.ggml_id, level])
         x = quantize_input(kind, BLOCKS_PER_FAMILY[level], rng)
         yield CaseSpec(op="gguf_quantize", name=f"{kind.name.lower()}-families{'-random' if level == 2 else ''}",
-                       inputs={"x": x}, attributes={"type": kind.name}, clauses=(),
+                       inputs={"x": x, "imatrix": None}, attributes={"type": kind.name}, clauses=(),
                        description=f"{kind.name}: {x.size // kind.block_elements} blocks of "
                                    f"{kind.block_elements}, {BLOCKS_PER_FAMILY[level]} of each family: "
                                    + ", ".join(FAMILIES).replace("_", " "),
                        generator="gguf.quantize_cases", seed=RANDOM_SEED,
                        profiles=PROFILES if kind.name in UNPLACED_TYPES else (*PROFILES, NATIVE))
+
+
+#: The finite families of the level-1 importance-matrix cases: one row of 256, one block of 32 each (a NaN
+#: or infinity enters the row's or super-block's mean square and leaves all of it unpredictable).
+IMATRIX_FAMILIES = ("gaussian", "uniform", "heavy_tailed", "zeros", "one_nonzero", "zero_minimum", "constant",
+                    "half_ties")
+
+
+def importance_matrix(rng: np.random.Generator, n_per_row: int = IMATRIX_ROW) -> np.ndarray:
+    weights = rng.lognormal(0.0, 2.0, n_per_row)
+    return np.where(rng.random(n_per_row) < 0.1, 0.0, weights).astype(np.float32)
+
+
+def imatrix_cases(level: int) -> Iterator[CaseSpec]:
+    for name in WEIGHTED_TYPES:
+        kind = next(kind for kind in BLOCK_TYPES if kind.name == name)
+        rng = np.random.default_rng([RANDOM_SEED, kind.ggml_id, level, 2])
+        if level == 1:
+            x = np.concatenate([_family_block(str(family), 32, rng) for family in rng.permutation(IMATRIX_FAMILIES)])
+        else:
+            x = quantize_input(kind, BLOCKS_PER_FAMILY[level], rng)
+        imatrix = importance_matrix(rng)
+        yield CaseSpec(op="gguf_quantize", name=f"{name.lower()}-imatrix{'-random' if level == 2 else ''}",
+                       inputs={"x": x, "imatrix": imatrix}, attributes={"type": name}, clauses=("GGF-8.1",),
+                       description=f"{name} with an importance matrix (GGF-8): {x.size // IMATRIX_ROW} rows of "
+                                   f"{IMATRIX_ROW}, "
+                                   + ("one block of 32 of each of " + ", ".join(IMATRIX_FAMILIES).replace("_", " ")
+                                      if level == 1 else f"the families of {name.lower()}-families-random")
+                                   + ", log-normal weights with a tenth of them zero",
+                       generator="gguf.imatrix_cases", seed=RANDOM_SEED, profiles=PROFILES)
 
 
 def dequantize_cases(level: int) -> Iterator[CaseSpec]:
@@ -164,19 +201,27 @@ def error_cases(level: int) -> Iterator[CaseSpec]:
     if level != 1:
         return
     common = dict(clauses=(), generator="gguf.error_cases", seed=0, profiles=PROFILES, outcome="error")
-    yield CaseSpec(op="gguf_quantize", name="error-partial-block", inputs={"x": np.ones(33, np.float32)},
+    yield CaseSpec(op="gguf_quantize", name="error-partial-block",
+                   inputs={"x": np.ones(33, np.float32), "imatrix": None},
                    attributes={"type": "Q4_0"}, description="33 values: not a whole number of Q4_0 blocks",
                    **common)
-    yield CaseSpec(op="gguf_quantize", name="error-dequantize-only-type", inputs={"x": np.ones(256, np.float32)},
+    yield CaseSpec(op="gguf_quantize", name="error-dequantize-only-type",
+                   inputs={"x": np.ones(256, np.float32), "imatrix": None},
                    attributes={"type": "IQ2_XXS"},
                    description="IQ2_XXS: a type refq only dequantizes (its quantize needs an importance search)",
                    **common)
-    yield CaseSpec(op="gguf_quantize", name="error-unknown-type", inputs={"x": np.ones(32, np.float32)},
+    yield CaseSpec(op="gguf_quantize", name="error-unknown-type",
+                   inputs={"x": np.ones(32, np.float32), "imatrix": None},
                    attributes={"type": "Q4_2"}, description="Q4_2: not a ggml type (removed from ggml in 2023)",
                    **common)
+    yield CaseSpec(op="gguf_quantize", name="error-imatrix-length",
+                   inputs={"x": np.ones(256, np.float32), "imatrix": np.ones(48, np.float32)},
+                   attributes={"type": "Q4_0"},
+                   description="an importance matrix of 48 weights: not a whole number of Q4_0 blocks per row",
+                   **{**common, "clauses": ("GGF-8.1",)})
     yield CaseSpec(op="gguf_dequantize", name="error-truncated-block", inputs={"blocks": np.zeros(35, np.uint8)},
                    attributes={"type": "Q8_0"}, description="35 bytes: one Q8_0 block (34 bytes) and one byte more",
                    **common)
 
 
-GENERATORS = (quantize_cases, dequantize_cases, error_cases)
+GENERATORS = (quantize_cases, imatrix_cases, dequantize_cases, error_cases)

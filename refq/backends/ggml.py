@@ -55,16 +55,37 @@ class GgmlBackend:
         function.restype = None
         return function
 
-    def gguf_quantize(self, x, *, type="Q4_0") -> np.ndarray:
+    def gguf_quantize(self, x, imatrix=None, *, type="Q4_0") -> np.ndarray:
+        """``quantize_row_<type>_ref`` without ``imatrix``; with it, ``ggml_quantize_chunk(type, x, out, 0,
+        nrows, n_per_row, imatrix)``, ``n_per_row`` the importance matrix's length (GGF-8)."""
         kind, elements, size = self._block(type)
-        function = self._function(f"quantize_row_{c_name(type)}_ref")
         values = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1))
         if values.size % elements:
             raise ValueError(f"x: {values.size} values are not a whole number of {type} blocks of {elements}")
+        if imatrix is not None:
+            return self._quantize_chunk(values, np.ascontiguousarray(np.asarray(imatrix, dtype=np.float32).reshape(-1)),
+                                        type, kind, elements, size)
+        function = self._function(f"quantize_row_{c_name(type)}_ref")
         self._library.ggml_quantize_init(kind)
         out = np.zeros(values.size // elements * size, dtype=np.uint8)
         function(values.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p),
                  ctypes.c_int64(values.size))
+        return out
+
+    def _quantize_chunk(self, values, weights, type, kind, elements, size) -> np.ndarray:
+        # ggml_quantize_chunk asserts (aborting the process) where these do not hold: checked here.
+        if type in ("Q8_1", "Q8_K"):
+            raise NotImplementedError(f"ggml_quantize_chunk has no {type}")
+        if weights.size == 0 or weights.size % elements or values.size % weights.size:
+            raise ValueError(f"imatrix: {weights.size} weights are not one per column of whole rows of {type} "
+                             f"blocks ({values.size} values)")
+        chunk = self._library.ggml_quantize_chunk
+        chunk.restype = ctypes.c_size_t
+        chunk.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                          ctypes.c_int64, ctypes.c_void_p)
+        out = np.zeros(values.size // elements * size, dtype=np.uint8)
+        chunk(kind, values.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p), 0,
+              values.size // weights.size, weights.size, weights.ctypes.data_as(ctypes.c_void_p))
         return out
 
     def gguf_dequantize(self, blocks, *, type="Q4_0") -> np.ndarray:

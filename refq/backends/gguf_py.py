@@ -36,7 +36,9 @@ class GgufPyBackend:
                 raise NotImplementedError(f"gguf-py {self.version} has no type {type}") from None
             raise ValueError(f"type {type!r}: not a ggml type") from None
 
-    def gguf_quantize(self, x, *, type="Q4_0") -> np.ndarray:
+    def gguf_quantize(self, x, imatrix=None, *, type="Q4_0") -> np.ndarray:
+        if imatrix is not None:
+            raise NotImplementedError("gguf-py's quantize takes no importance matrix (GGF-8)")
         with warnings.catch_warnings():
             # Scales beyond float16 overflow to infinity on purpose (as ggml's conversion does).
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -1,4 +1,4 @@
-"""GGF-5: ``gguf_quantize`` and ``gguf_dequantize``, whole tensors of blocks.
+"""GGF-5: ``gguf_quantize`` and ``gguf_dequantize``, whole tensors of blocks; GGF-8: with an importance matrix.
 
 The input of quantize is float32 (GGF-1.1): any other float array is first rounded to
 float32, a length that is not a whole number of blocks is an error, and so is a NaN under
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from refq.errors import invalid, wrong_type
-from refq.gguf import grids, iquants, kquants, legacy, lowbit, nonlinear, nvfp4, ternary
+from refq.gguf import (grids, iquants, kquants, legacy, lowbit, nonlinear, nvfp4, ternary, weighted_k,
+                       weighted_legacy)
 from refq.gguf.types import BlockType, block_type
 from refq.registry.variants import variant_code
 
@@ -30,7 +31,7 @@ GRID_DEQUANTIZERS = {"IQ2_XXS": iquants.dequantize_iq2_xxs, "IQ2_XS": iquants.de
                      "IQ1_M": iquants.dequantize_iq1_m}
 
 
-def _float_input(x: object, imatrix: object, kind: BlockType) -> np.ndarray:
+def _float_input(x: object, kind: BlockType) -> np.ndarray:
     values = np.asarray(x)
     if values.dtype.kind != "f":
         raise wrong_type("x", "an array of floats", x)
@@ -38,10 +39,62 @@ def _float_input(x: object, imatrix: object, kind: BlockType) -> np.ndarray:
     if flat.size % kind.block_elements:
         raise invalid("x", f"a whole number of {kind.name} blocks ({kind.block_elements} elements each)",
                       f"{flat.size} elements")
-    if imatrix is not None:
-        raise invalid("imatrix", "None: refq executes the reference search without an importance matrix "
-                      "(gguf_search=importance_weighted is not implemented)", "an array")
     return flat
+
+
+#: GGF-8: the types whose search an importance matrix changes, and refq executes with one.
+WEIGHTED_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K")
+#: GGF-8: the types whose ``ggml_quantize_chunk`` reads no importance matrix (the reference bytes with one).
+IMATRIX_IGNORED_TYPES = ("Q8_0", "Q1_0", "Q2_0", "MXFP4", "NVFP4", "TQ1_0", "TQ2_0")
+#: GGF-8: the blocks-of-32 types whose weights use the mean square of the whole row (the K types': of the
+#: super-block).
+ROW_SIGMA_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1")
+
+
+def importance_input(imatrix: object, flat: np.ndarray, kind: BlockType) -> np.ndarray:
+    """GGF-8.1: the importance matrix as float32, one weight per column of rows of ``imatrix.size``
+    elements; a refq error naming ``imatrix`` for any other."""
+    if kind.name not in WEIGHTED_TYPES + IMATRIX_IGNORED_TYPES:
+        raise invalid("imatrix", f"None for {kind.name}: ggml_quantize_chunk's importance-weighted search of "
+                      f"{kind.name} is not executed by refq (it does for " + ", ".join(WEIGHTED_TYPES) + ")",
+                      "an array")
+    values = np.asarray(imatrix)
+    if values.dtype.kind not in "fiu":
+        raise wrong_type("imatrix", "an array of float32 weights, one per column", imatrix)
+    if values.ndim != 1 or values.size == 0 or values.size % kind.block_elements:
+        raise invalid("imatrix", f"a 1-D array of n_per_row weights, n_per_row a positive multiple of "
+                      f"{kind.block_elements} ({kind.name}'s block)", f"shape {values.shape}")
+    if flat.size % values.size:
+        raise invalid("imatrix", f"one weight per column of whole rows: x's {flat.size} elements are not a "
+                      f"whole number of rows of {values.size}", f"{values.size} weights")
+    with np.errstate(over="ignore"):  # a weight past float32's range is refused below
+        weights = np.ascontiguousarray(values, dtype=np.float32)
+    if not np.isfinite(weights).all():
+        first = int(np.flatnonzero(~np.isfinite(weights))[0])
+        raise invalid("imatrix", "finite float32 weights (a NaN or infinite weight makes the search's sums NaN)",
+                      f"{weights[first]} at index {first}")
+    return weights
+
+
+def _quantize_weighted(flat: np.ndarray, weights: np.ndarray, kind: BlockType) -> tuple[np.ndarray, np.ndarray]:
+    """GGF-8.3 to GGF-8.8: the bytes of ``kind`` with the importance matrix ``weights``."""
+    blocks = flat.size // kind.block_elements
+    out = np.zeros(blocks * kind.block_bytes, dtype=np.uint8)
+    undefined = np.zeros(blocks, dtype=np.uint8)
+    name = kind.name
+    if name in ROW_SIGMA_TYPES:
+        weighted_legacy.quantize_weighted_nibbles(flat, weights, out, undefined, 16 if name in ("Q4_0", "Q4_1") else 32,
+                                                  name in ("Q4_1", "Q5_1"), kind.block_bytes)
+    elif name == "Q2_K":
+        weighted_k.quantize_weighted_q2_k(flat, weights, out, undefined)
+    elif name == "Q3_K":
+        weighted_k.quantize_weighted_q3_k(flat, weights, out, undefined)
+    elif name in ("Q4_K", "Q5_K"):
+        weighted_k.quantize_weighted_affine_k(flat, weights, out, undefined, 15 if name == "Q4_K" else 31,
+                                              kind.block_bytes)
+    else:
+        weighted_k.quantize_weighted_q6_k(flat, weights, out, undefined)
+    return out, undefined.astype(bool)
 
 
 #: GGF-4.2: the types whose bytes gcc's fused multiply-adds change, computed with them under
@@ -89,7 +142,12 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
     if contraction == "gcc_x86_64" and kind.name in UNPLACED_TYPES:
         raise invalid("type", f"a type whose FMAs refq places under contraction='gcc_x86_64' (GGF-4.2), not one of "
                       + ", ".join(UNPLACED_TYPES), kind.name)
-    flat = _float_input(x, imatrix, kind)
+    flat = _float_input(x, kind)
+    weights = None if imatrix is None else importance_input(imatrix, flat, kind)
+    weighted = weights is not None and kind.name in WEIGHTED_TYPES
+    if weighted and contraction == "gcc_x86_64":
+        raise invalid("imatrix", "None under contraction='gcc_x86_64': the FMAs gcc places in the importance-weighted "
+                      "search (GGF-8) are not placed by refq", "an array")
     is_nan = np.isnan(flat)
     # Whole-array any() first: the per-block reduction over rows of 32 costs more than most quantizers.
     if is_nan.any():
@@ -100,14 +158,24 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
         first = int(np.flatnonzero(np.isnan(flat))[0])
         raise invalid("x", f"free of NaN: {kind.name} has no NaN code (nan='unpredictable' accepts it)",
                       f"NaN at flat index {first}")
-    out, unpredictable = _quantize(flat, kind, fused=contraction == "gcc_x86_64")
+    if weighted:
+        out, unpredictable = _quantize_weighted(flat, weights, kind)
+        if kind.name in ROW_SIGMA_TYPES and nan_blocks.any():
+            # A NaN enters the row's mean square, so every weight of its row (GGF-8.1).
+            per_row = weights.size // kind.block_elements
+            nan_blocks = np.repeat(nan_blocks.reshape(-1, per_row).any(axis=1), per_row)
+    else:
+        out, unpredictable = _quantize(flat, kind, fused=contraction == "gcc_x86_64")
     if contraction == "contracted" and kind.name in FUSED_TYPES + UNPLACED_TYPES:
         unpredictable = np.ones_like(unpredictable)
     return out, unpredictable | nan_blocks
 
 
 def gguf_quantize(x, *, type, imatrix=None, nan: str = "error") -> np.ndarray:
-    """GGF-5.1: the ggml blocks of type ``type`` for the float values ``x`` (flattened), as uint8 bytes."""
+    """GGF-5.1: the ggml blocks of type ``type`` for the float values ``x`` (flattened), as uint8 bytes.
+
+    ``imatrix`` (GGF-8): one importance weight per column, ``x`` being whole rows of ``imatrix.size``
+    elements, as llama.cpp's ``llama-quantize --imatrix`` passes it to ``ggml_quantize_chunk``."""
     return gguf_quantize_with_outcomes(x, type=type, imatrix=imatrix, nan=nan)[0]
 
 
@@ -165,11 +233,12 @@ def zero_sign_open_blocks(flat: np.ndarray, kind: BlockType) -> np.ndarray:
     return np.zeros(blocks.shape[0], dtype=bool)
 
 
-def gguf_quantize_outcomes(x, *, type, profile: str = "ggml", gguf_nan: str | None = None,
+def gguf_quantize_outcomes(x, imatrix=None, *, type, profile: str = "ggml", gguf_nan: str | None = None,
                            gguf_zero_sign: str | None = None,
                            gguf_contraction: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """GGF-5.1 under ``profile``'s GGF variants (``gguf_nan``, ``gguf_zero_sign`` and
-    ``gguf_contraction`` replace the profile's): the bytes, and per byte whether it is *unpredictable*.
+    ``gguf_contraction`` replace the profile's): the bytes, and per byte whether it is *unpredictable*;
+    with ``imatrix``, GGF-8's importance-weighted search.
 
     Every byte of a block that is unpredictable (GGF-1.3 to GGF-1.5, and a NaN under
     ``gguf_nan=unpredictable``) is unpredictable; under ``gguf_zero_sign=unpredictable`` so is the
@@ -186,9 +255,11 @@ def gguf_quantize_outcomes(x, *, type, profile: str = "ggml", gguf_nan: str | No
     zero_sign_code = variant_code("gguf_zero_sign", zero_sign, "gguf_zero_sign")
     kind = block_type(type)
     contraction = chosen.gguf["gguf_contraction"] if gguf_contraction is None else gguf_contraction
-    out, unpredictable_blocks = gguf_quantize_with_outcomes(x, type=type, nan=nan, contraction=contraction)
+    out, unpredictable_blocks = gguf_quantize_with_outcomes(x, type=type, imatrix=imatrix, nan=nan,
+                                                            contraction=contraction)
     unpredictable = np.repeat(unpredictable_blocks, kind.block_bytes)
-    if zero_sign_code == 1 and kind.name in _ZERO_SIGN_BYTE:
+    # The zero signs of GGF-2.1 are those of the reference search; the weighted one (GGF-8) has one rule.
+    if zero_sign_code == 1 and kind.name in _ZERO_SIGN_BYTE and imatrix is None:
         flat = np.ascontiguousarray(np.asarray(x).reshape(-1), dtype=np.float32)
         open_blocks = np.flatnonzero(zero_sign_open_blocks(flat, kind))
         unpredictable[open_blocks * kind.block_bytes + _ZERO_SIGN_BYTE[kind.name]] = True

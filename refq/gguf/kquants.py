@@ -117,6 +117,32 @@ def q3_k_scale(scales, offset, j):
 
 
 @kernel
+def store_q3_k_codes(x, base, out, o, codes):
+    """GGF-3.5's last steps, once the 6-bit scales and ``d`` are stored: every element requantized with
+    its stored scale (a sub-block whose scale is 0 keeps its search codes), the high bits to the mask,
+    the low two bits packed. Returns whether every ``nearest_int`` was defined."""
+    defined = True
+    d_all = half_value(out[o + 108], out[o + 109])
+    for j in range(16):
+        d = d_all * np.float32(q3_k_scale(out, o + 96, j))
+        if d == 0:
+            continue
+        for i in range(16):
+            l, ok = nearest_int(x[base + 16 * j + i] / d)
+            defined = defined and ok
+            codes[16 * j + i] = clamp(l, -4, 3) + 4
+    for k in range(32):
+        out[o + k] = 0
+    for j in range(SUPER):
+        # The high bit of element j goes to bit j // 32 of mask byte j % 32.
+        if codes[j] > 3:
+            out[o + j % 32] |= 1 << (j // 32)
+            codes[j] -= 4
+    pack_two_bit_planes(codes, out, o + 32)
+    return defined
+
+
+@kernel
 def quantize_q3_k(x, out, undefined):
     """GGF-3.5: Q3_K, 16 sub-blocks of 16: 3-bit codes (2 low bits, a high-bit mask) and 6-bit scales."""
     codes = np.zeros(SUPER, dtype=np.int32)
@@ -150,23 +176,7 @@ def quantize_q3_k(x, out, undefined):
             store_half(out, o + 108, half_pattern(quotient(np.float32(1.0), iscale)))
         else:
             store_half(out, o + 108, 0)
-        d_all = half_value(out[o + 108], out[o + 109])
-        for j in range(16):
-            d = d_all * np.float32(q3_k_scale(out, o + 96, j))
-            if d == 0:
-                continue
-            for i in range(16):
-                l, ok = nearest_int(x[base + 16 * j + i] / d)
-                defined = defined and ok
-                codes[16 * j + i] = clamp(l, -4, 3) + 4
-        for k in range(32):
-            out[o + k] = 0
-        for j in range(SUPER):
-            # The high bit of element j goes to bit j // 32 of mask byte j % 32.
-            if codes[j] > 3:
-                out[o + j % 32] |= 1 << (j // 32)
-                codes[j] -= 4
-        pack_two_bit_planes(codes, out, o + 32)
+        defined = store_q3_k_codes(x, base, out, o, codes) and defined
         if not defined:
             undefined[b] = 1
 
@@ -179,6 +189,51 @@ def scale_min_k4(scales, offset, j):
     scale = (scales[offset + j + 4] & 0xF) | ((scales[offset + j - 4] >> 6) << 4)
     minimum = (scales[offset + j + 4] >> 4) | ((scales[offset + j] >> 6) << 4)
     return scale, minimum
+
+
+@kernel
+def store_affine_k_codes(x, base, out, o, codes, levels):
+    """GGF-3.7 and GGF-3.8's last steps, once the packed scales and ``d``, ``dmin`` are stored: every
+    element requantized as ``nearest_int((x + fp16(dmin) m) / (fp16(d) sc))`` in 0..``levels`` (a
+    sub-block whose scale is 0 keeps its search codes), then packed (Q5_K's fifth bits in ``qh``).
+    Returns whether every ``nearest_int`` was defined."""
+    defined = True
+    packed = o + 4
+    d_all = half_value(out[o], out[o + 1])
+    m_all = half_value(out[o + 2], out[o + 3])
+    for j in range(8):
+        sc, m = scale_min_k4(out, packed, j)
+        d = d_all * np.float32(sc)
+        if d == 0:
+            continue
+        dm = m_all * np.float32(m)
+        for i in range(32):
+            l, ok = nearest_int((x[base + 32 * j + i] + dm) / d)
+            defined = defined and ok
+            codes[32 * j + i] = clamp(l, 0, levels)
+    if levels == 15:
+        for j in range(0, SUPER, 64):
+            for l in range(32):
+                out[o + 16 + j // 2 + l] = codes[j + l] | (codes[j + l + 32] << 4)
+    else:
+        for k in range(32):
+            out[o + 16 + k] = 0
+        low_mask = 1
+        high_mask = 2
+        for n in range(0, SUPER, 64):
+            for j in range(32):
+                first = codes[n + j]
+                if first > 15:
+                    first -= 16
+                    out[o + 16 + j] |= low_mask
+                second = codes[n + j + 32]
+                if second > 15:
+                    second -= 16
+                    out[o + 16 + j] |= high_mask
+                out[o + 48 + n // 2 + j] = first | (second << 4)
+            low_mask <<= 2
+            high_mask <<= 2
+    return defined
 
 
 @kernel
@@ -240,42 +295,46 @@ def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes, fused
                 out[packed + j] |= (lm >> 4) << 6
         store_half(out, o, half_pattern(max_scale / np.float32(63.0)))
         store_half(out, o + 2, half_pattern(max_min / np.float32(63.0)))
-        d_all = half_value(out[o], out[o + 1])
-        m_all = half_value(out[o + 2], out[o + 3])
-        for j in range(8):
-            sc, m = scale_min_k4(out, packed, j)
-            d = d_all * np.float32(sc)
-            if d == 0:
-                continue
-            dm = m_all * np.float32(m)
-            for i in range(32):
-                l, ok = nearest_int((x[base + 32 * j + i] + dm) / d)
-                defined = defined and ok
-                codes[32 * j + i] = clamp(l, 0, levels)
-        if levels == 15:
-            for j in range(0, SUPER, 64):
-                for l in range(32):
-                    out[o + 16 + j // 2 + l] = codes[j + l] | (codes[j + l + 32] << 4)
-        else:
-            for k in range(32):
-                out[o + 16 + k] = 0
-            low_mask = 1
-            high_mask = 2
-            for n in range(0, SUPER, 64):
-                for j in range(32):
-                    first = codes[n + j]
-                    if first > 15:
-                        first -= 16
-                        out[o + 16 + j] |= low_mask
-                    second = codes[n + j + 32]
-                    if second > 15:
-                        second -= 16
-                        out[o + 16 + j] |= high_mask
-                    out[o + 48 + n // 2 + j] = first | (second << 4)
-                low_mask <<= 2
-                high_mask <<= 2
+        defined = store_affine_k_codes(x, base, out, o, codes, levels) and defined
         if not defined:
             undefined[b] = 1
+
+
+@kernel
+def store_q6_k(x, base, out, o, codes, scales, max_scale, max_abs_scale, fused):
+    """GGF-3.9's steps after the searches: the int8 scales against ``d = fp16(1 / iscale)``,
+    ``iscale = -128 / max_scale``, every element requantized with its stored scale, the codes packed;
+    a super-block whose scales are all below GROUP_MAX_EPS is all zero bytes. Returns whether every
+    ``nearest_int`` was defined."""
+    defined = True
+    if max_abs_scale < GROUP_MAX_EPS:
+        for k in range(210):
+            out[o + k] = 0
+        return defined
+    iscale = np.float32(-128.0) / max_scale
+    store_half(out, o + 208, half_pattern(quotient(np.float32(1.0), iscale)))
+    for j in range(16):
+        l, ok = nearest_int_of_product(iscale, scales[j]) if fused else nearest_int(iscale * scales[j])
+        defined = defined and ok
+        out[o + 192 + j] = wrap_int8(min(127, l)) & 0xFF
+    d_all = half_value(out[o + 208], out[o + 209])
+    for j in range(16):
+        d = d_all * np.float32(wrap_int8(out[o + 192 + j]))
+        if d == 0:
+            continue
+        for i in range(16):
+            l, ok = nearest_int(x[base + 16 * j + i] / d)
+            defined = defined and ok
+            codes[16 * j + i] = clamp(l, -32, 31) + 32
+    for j in range(0, SUPER, 128):
+        low = o + j // 2
+        high = o + 128 + j // 4
+        for l in range(32):
+            out[low + l] = (codes[j + l] & 0xF) | ((codes[j + l + 64] & 0xF) << 4)
+            out[low + l + 32] = (codes[j + l + 32] & 0xF) | ((codes[j + l + 96] & 0xF) << 4)
+            out[high + l] = ((codes[j + l] >> 4) | ((codes[j + l + 32] >> 4) << 2)
+                             | ((codes[j + l + 64] >> 4) << 4) | ((codes[j + l + 96] >> 4) << 6))
+    return defined
 
 
 @kernel
@@ -300,35 +359,7 @@ def quantize_q6_k(x, out, undefined, fused):
             if abs(scale) > max_abs_scale:
                 max_abs_scale = abs(scale)
                 max_scale = scale
-        if max_abs_scale < GROUP_MAX_EPS:
-            for k in range(210):
-                out[o + k] = 0
-            if not defined:
-                undefined[b] = 1
-            continue
-        iscale = np.float32(-128.0) / max_scale
-        store_half(out, o + 208, half_pattern(quotient(np.float32(1.0), iscale)))
-        for j in range(16):
-            l, ok = nearest_int_of_product(iscale, scales[j]) if fused else nearest_int(iscale * scales[j])
-            defined = defined and ok
-            out[o + 192 + j] = wrap_int8(min(127, l)) & 0xFF
-        d_all = half_value(out[o + 208], out[o + 209])
-        for j in range(16):
-            d = d_all * np.float32(wrap_int8(out[o + 192 + j]))
-            if d == 0:
-                continue
-            for i in range(16):
-                l, ok = nearest_int(x[base + 16 * j + i] / d)
-                defined = defined and ok
-                codes[16 * j + i] = clamp(l, -32, 31) + 32
-        for j in range(0, SUPER, 128):
-            low = o + j // 2
-            high = o + 128 + j // 4
-            for l in range(32):
-                out[low + l] = (codes[j + l] & 0xF) | ((codes[j + l + 64] & 0xF) << 4)
-                out[low + l + 32] = (codes[j + l + 32] & 0xF) | ((codes[j + l + 96] & 0xF) << 4)
-                out[high + l] = ((codes[j + l] >> 4) | ((codes[j + l + 32] >> 4) << 2)
-                                 | ((codes[j + l + 64] >> 4) << 4) | ((codes[j + l + 96] >> 4) << 6))
+        defined = store_q6_k(x, base, out, o, codes, scales, max_scale, max_abs_scale, fused) and defined
         if not defined:
             undefined[b] = 1
 

@@ -76,7 +76,19 @@ def weighted_range(x, start, count, weights):
 
 @kernel
 def symmetric_search(x, start, count, levels, codes):
-    """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1`` (Q6_K): weights ``w = x^2``.
+    """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1`` and no weights (Q6_K): ``w = x^2``,
+    the search of :func:`weighted_symmetric_search`."""
+    count = min(count, x.size - start)
+    weights = np.empty(count, dtype=np.float32)
+    for i in range(count):
+        weights[i] = x[start + i] * x[start + i]
+    return weighted_symmetric_search(x, start, count, levels, weights, codes)
+
+
+@kernel
+def weighted_symmetric_search(x, start, count, levels, weights, codes):
+    """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1``, element ``i`` weighted by
+    ``weights[i - start]`` (``x^2`` without an importance matrix, GGF-6's weights with one).
 
     From ``iscale = -levels / max`` (``max`` the element of largest magnitude), codes
     ``l = clamp(nearest_int(iscale * x), -levels, levels - 1)`` give the least-squares scale
@@ -98,7 +110,7 @@ def symmetric_search(x, start, count, levels, codes):
         defined = defined and ok
         l = clamp(l, -levels, levels - 1)
         codes[i] = l + levels
-        w = x[i] * x[i]
+        w = weights[i - start]
         sum_lx = sum_lx + w * x[i] * np.float32(l)
         sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
     scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
@@ -108,11 +120,10 @@ def symmetric_search(x, start, count, levels, codes):
     # Then their sums three trials at a time, each sum still added in C's order, six chains side by
     # side where one would wait on each addition; the comparisons with the best run in C's order.
     count = min(count, x.size - start)
-    # One allocation: the weights, the weighted values, and the 18 trials' codes.
-    rows = np.empty((20, count), dtype=np.float32)
-    weights, weighted_x, trials = rows[0], rows[1], rows[2:]
+    # One allocation: the weighted values and the 18 trials' codes.
+    rows = np.empty((19, count), dtype=np.float32)
+    weighted_x, trials = rows[0], rows[1:]
     for i in range(count):
-        weights[i] = x[start + i] * x[start + i]
         weighted_x[i] = weights[i] * x[start + i]
     for k in range(18):
         step = k - 9 if k < 9 else k - 8  # -9..-1, then 1..9

@@ -306,6 +306,14 @@ _GGUF: tuple[Clause, ...] = (
     Clause("GGF-7.6", "IQ3_S"),
     Clause("GGF-7.7", "IQ1_S"),
     Clause("GGF-7.8", "IQ1_M"),
+    Clause("GGF-8.1", "Importance weights"),
+    Clause("GGF-8.2", "Positive search (make_qp_quants)"),
+    Clause("GGF-8.3", "Q4_0 and Q5_0 with an importance matrix"),
+    Clause("GGF-8.4", "Q4_1 and Q5_1 with an importance matrix"),
+    Clause("GGF-8.5", "Q2_K with an importance matrix"),
+    Clause("GGF-8.6", "Q3_K with an importance matrix"),
+    Clause("GGF-8.7", "Q4_K and Q5_K with an importance matrix"),
+    Clause("GGF-8.8", "Q6_K with an importance matrix"),
 )
 
 _BLOCK = (

@@ -312,10 +312,13 @@ OPERATIONS: tuple[Operation, ...] = (
               input_types={"input": "int8|int16", "table": "like:input"}, reference_profile=False,
               generators=("table",)),
     # Chapter GGF: ggml's block types (llama.cpp's GGUF files). ``type`` is a ggml type name (GGF-1.1).
-    Operation("gguf_quantize", None, ("x",), {"type": "Q4_0"},
-              "uint8 array: the blocks' bytes, in the order of x's elements (ggml's quantize_row_*_ref)",
-              ("GGF-1.1", "GGF-5.1"), "refq.gguf.api:gguf_quantize_outcomes", public="refq.gguf.api:gguf_quantize",
-              input_types={"x": "float32"}, variants=("gguf_quantize",), generators=("gguf",)),
+    # ``imatrix``: one importance weight per column of rows of imatrix.size elements (GGF-8).
+    Operation("gguf_quantize", None, ("x", "imatrix?"), {"type": "Q4_0"},
+              "uint8 array: the blocks' bytes, in the order of x's elements (ggml's quantize_row_*_ref; with "
+              "imatrix, ggml_quantize_chunk's weighted search)",
+              ("GGF-1.1", "GGF-5.1"), "refq.gguf.api:gguf_quantize_outcomes",
+              public="refq.gguf.api:gguf_quantize", input_types={"x": "float32", "imatrix": "float32"},
+              variants=("gguf_quantize",), generators=("gguf",)),
     Operation("gguf_dequantize", None, ("blocks",), {"type": "Q4_0"},
               "float32 array, block_elements values per block (ggml's dequantize_row_*)",
               ("GGF-1.1", "GGF-5.2"), "refq.gguf.api:gguf_dequantize", public="refq.gguf.api:gguf_dequantize",

@@ -404,8 +404,9 @@ VARIANTS: tuple[Variant, ...] = (
         "gguf_search", "gguf_quantize", "GGF-3.1", "Which search picks the scales of a block?",
         _values(
             ("reference", "quantize_row_*_ref: the unweighted reference search, no importance matrix"),
-            ("importance_weighted", "quantize_*_impl with an importance matrix: a weighted search (ggml's "
-                                    "quantize_chunk with imatrix; not executed by refq)"),
+            ("importance_weighted", "quantize_*_impl with an importance matrix: ggml_quantize_chunk's weighted "
+                                    "search (GGF-8; refq executes it for Q4_0-Q5_1 and Q2_K-Q6_K when imatrix "
+                                    "is given; not the IQ types'; not under gcc_x86_64)"),
         ),
     ),
     # --- end gguf ---

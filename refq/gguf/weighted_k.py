@@ -1,0 +1,202 @@
+"""GGF-8.5 to GGF-8.8: the K types with an importance matrix (ggml's ``quantize_row_q*_K_impl``,
+which ``ggml_quantize_chunk`` calls when ``quant_weights`` is not NULL).
+
+The input is whole rows of ``imatrix.size`` elements (a multiple of 256); super-block ``b`` starts
+at column ``(256 b) mod n_per_row``, and its element ``l`` has the importance
+``imatrix[column + l]``. Unlike the blocks of 32 (GGF-8.3), a K type's ``sigma2`` is the mean
+square of its super-block, not of the row. The layouts and the last steps (requantizing with the
+stored scales, packing) are GGF-3.4 to GGF-3.9's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.gguf.conversions import nearest_int
+from refq.gguf.half import half_pattern, half_value, store_half
+from refq.gguf.kquants import (SUPER, pack_two_bit_planes, store_affine_k_codes, store_q3_k_codes,
+                               store_q6_k)
+from refq.gguf.search import ZERO, affine_search, clamp, weighted_symmetric_search
+from refq.gguf.weighted_search import importance_weights, positive_search, sum_of, sum_of_squares
+
+
+@kernel
+def quantize_weighted_q2_k(x, imatrix, out, undefined):
+    """GGF-8.5: Q2_K. ``sigma2 = sum(x^2) / 256``; each sub-block of 16: GGF-8.1's weights, their
+    sum ``sw``, and the affine search (GGF-3.3: 3 levels, ``rmin = -0.9``, ``rdelta = 0.05``, 36 steps,
+    squared errors). The 16 scales and the 16 minimums each take GGF-8.2 with 15 levels and the
+    weights ``sw``: ``d`` and ``dmin`` are those scales, the sub-block's byte ``Ls | Lm << 4``. Then
+    GGF-3.4's requantization and packing."""
+    codes = np.zeros(SUPER, dtype=np.int32)
+    trial = np.zeros(SUPER, dtype=np.int32)
+    weights = np.zeros(16, dtype=np.float32)
+    sub_weights = np.zeros(16, dtype=np.float32)
+    scales = np.zeros(16, dtype=np.float32)
+    minimums = np.zeros(16, dtype=np.float32)
+    scale_codes = np.zeros(16, dtype=np.int32)
+    minimum_codes = np.zeros(16, dtype=np.int32)
+    n_per_row = imatrix.size
+    for b in range(x.size // SUPER):
+        base = b * SUPER
+        column = base % n_per_row
+        o = b * 84
+        block = x[base:base + SUPER]
+        sigma2 = sum_of_squares(x, base, SUPER) / np.float32(SUPER)
+        defined = True
+        for j in range(16):
+            importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
+            sub_weights[j] = sum_of(weights, 16)
+            scale, minimum, ok = affine_search(block, 16 * j, 16, weights, 3, np.float32(-0.9), np.float32(0.05), 36,
+                                               False, codes, trial)
+            defined = defined and ok
+            scales[j] = scale
+            minimums[j] = minimum
+        dm, ok_scale = positive_search(scales, 16, 15, sub_weights, scale_codes)
+        mm, ok_min = positive_search(minimums, 16, 15, sub_weights, minimum_codes)
+        defined = defined and ok_scale and ok_min
+        store_half(out, o + 80, half_pattern(dm))
+        store_half(out, o + 82, half_pattern(mm))
+        d_all = half_value(out[o + 80], out[o + 81])
+        m_all = half_value(out[o + 82], out[o + 83])
+        for j in range(16):
+            out[o + j] = (scale_codes[j] | (minimum_codes[j] << 4)) & 0xFF
+        for j in range(16):
+            d = d_all * np.float32(out[o + j] & 0xF)
+            if d == 0:
+                continue
+            m = m_all * np.float32(out[o + j] >> 4)
+            for i in range(16):
+                l, ok = nearest_int((x[base + 16 * j + i] + m) / d)
+                defined = defined and ok
+                codes[16 * j + i] = clamp(l, 0, 3)
+        pack_two_bit_planes(codes, out, o + 16)
+        if not defined:
+            undefined[b] = 1
+
+
+@kernel
+def quantize_weighted_q3_k(x, imatrix, out, undefined):
+    """GGF-8.6: Q3_K. ``sigma2 = 2 sum(x^2) / 256``; each sub-block of 16: GGF-8.1's weights, their sum
+    ``sw``, and the weighted symmetric search (GGF-3.1, ``n = 4``). The 16 scales then take the
+    weighted symmetric search themselves (``n = 32``, weights ``sw``): its scale is ``d``, its codes
+    (0..63) the 6-bit scales, packed as GGF-3.5's. Then GGF-3.5's requantization and packing."""
+    codes = np.zeros(SUPER, dtype=np.int32)
+    weights = np.zeros(16, dtype=np.float32)
+    sub_weights = np.zeros(16, dtype=np.float32)
+    scales = np.zeros(16, dtype=np.float32)
+    scale_codes = np.zeros(16, dtype=np.int32)
+    n_per_row = imatrix.size
+    for b in range(x.size // SUPER):
+        base = b * SUPER
+        column = base % n_per_row
+        o = b * 110
+        block = x[base:base + SUPER]
+        sigma2 = np.float32(2.0) * sum_of_squares(x, base, SUPER) / np.float32(SUPER)
+        defined = True
+        for j in range(16):
+            importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
+            sub_weights[j] = sum_of(weights, 16)
+            scale, ok = weighted_symmetric_search(block, 16 * j, 16, 4, weights, codes)
+            defined = defined and ok
+            scales[j] = scale
+        d_block, ok = weighted_symmetric_search(scales, 0, 16, 32, sub_weights, scale_codes)
+        defined = defined and ok
+        for k in range(96, 108):
+            out[o + k] = 0
+        for j in range(16):
+            l = scale_codes[j]
+            if j < 8:
+                out[o + 96 + j] = l & 0xF
+            else:
+                out[o + 96 + j - 8] |= (l & 0xF) << 4
+            out[o + 96 + 8 + j % 4] |= (l >> 4) << (2 * (j // 4))
+        store_half(out, o + 108, half_pattern(d_block))
+        defined = store_q3_k_codes(x, base, out, o, codes) and defined
+        if not defined:
+            undefined[b] = 1
+
+
+@kernel
+def quantize_weighted_affine_k(x, imatrix, out, undefined, levels, block_bytes):
+    """GGF-8.7: Q4_K (``levels`` 15) and Q5_K (31). ``sigma2 = 2 sum(x^2) / 256``; each sub-block of 32:
+    GGF-8.1's weights, their sum ``sw``, and the affine search (GGF-3.3: ``rmin = -0.9``, ``rdelta =
+    0.05``, 36 steps, squared errors). The 8 scales and the 8 minimums each take GGF-8.2 with 63
+    levels and the weights ``sw``: ``d`` and ``dmin`` are those scales, the 6-bit codes packed as
+    GGF-3.6 (Q5_K caps each at 63 first; Q4_K packs the byte as it is). Then GGF-3.7's
+    requantization and packing."""
+    codes = np.zeros(SUPER, dtype=np.int32)
+    trial = np.zeros(SUPER, dtype=np.int32)
+    weights = np.zeros(32, dtype=np.float32)
+    sub_weights = np.zeros(8, dtype=np.float32)
+    scales = np.zeros(8, dtype=np.float32)
+    minimums = np.zeros(8, dtype=np.float32)
+    scale_codes = np.zeros(8, dtype=np.int32)
+    minimum_codes = np.zeros(8, dtype=np.int32)
+    n_per_row = imatrix.size
+    for b in range(x.size // SUPER):
+        base = b * SUPER
+        column = base % n_per_row
+        o = b * block_bytes
+        block = x[base:base + SUPER]
+        sigma2 = np.float32(2.0) * sum_of_squares(x, base, SUPER) / np.float32(SUPER)
+        defined = True
+        for j in range(8):
+            importance_weights(x, base + 32 * j, 32, imatrix, column + 32 * j, sigma2, weights)
+            sub_weights[j] = sum_of(weights, 32)
+            scale, minimum, ok = affine_search(block, 32 * j, 32, weights, levels, np.float32(-0.9),
+                                               np.float32(0.05), 36, False, codes, trial)
+            defined = defined and ok
+            scales[j] = scale
+            minimums[j] = minimum
+        d_block, ok_scale = positive_search(scales, 8, 63, sub_weights, scale_codes)
+        m_block, ok_min = positive_search(minimums, 8, 63, sub_weights, minimum_codes)
+        defined = defined and ok_scale and ok_min
+        packed = o + 4
+        for j in range(8):
+            ls = scale_codes[j]
+            lm = minimum_codes[j]
+            if levels == 31:
+                ls = min(63, ls)
+                lm = min(63, lm)
+            if j < 4:
+                out[packed + j] = ls
+                out[packed + j + 4] = lm
+            else:
+                out[packed + j + 4] = ((ls & 0xF) | ((lm & 0xF) << 4)) & 0xFF
+                out[packed + j - 4] |= ((ls >> 4) << 6) & 0xFF
+                out[packed + j] |= ((lm >> 4) << 6) & 0xFF
+        store_half(out, o, half_pattern(d_block))
+        store_half(out, o + 2, half_pattern(m_block))
+        defined = store_affine_k_codes(x, base, out, o, codes, levels) and defined
+        if not defined:
+            undefined[b] = 1
+
+
+@kernel
+def quantize_weighted_q6_k(x, imatrix, out, undefined):
+    """GGF-8.8: Q6_K. Each sub-block of 16 takes the weighted symmetric search (GGF-3.1, ``n = 32``)
+    with the importance matrix itself as the weights (no ``sigma2``: ggml's ``quantize_row_q6_K_impl``
+    passes ``qw`` unchanged); everything after the searches is GGF-3.9's."""
+    codes = np.zeros(SUPER, dtype=np.int32)
+    scales = np.zeros(16, dtype=np.float32)
+    n_per_row = imatrix.size
+    for b in range(x.size // SUPER):
+        base = b * SUPER
+        column = base % n_per_row
+        o = b * 210
+        block = x[base:base + SUPER]
+        defined = True
+        max_scale = ZERO
+        max_abs_scale = ZERO
+        for j in range(16):
+            scale, ok = weighted_symmetric_search(block, 16 * j, 16, 32,
+                                                  imatrix[column + 16 * j:column + 16 * j + 16], codes)
+            defined = defined and ok
+            scales[j] = scale
+            if abs(scale) > max_abs_scale:
+                max_abs_scale = abs(scale)
+                max_scale = scale
+        defined = store_q6_k(x, base, out, o, codes, scales, max_scale, max_abs_scale, False) and defined
+        if not defined:
+            undefined[b] = 1
