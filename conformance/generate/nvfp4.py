@@ -5,9 +5,9 @@ argument errors under each). The tensor scale is one value per array, so what de
 is a case of its own: a family tensor of amax 2048 (near-ties of every E2M1 midpoint under every block amax of
 a list, so that the three arithmetic orders part; Gaussian blocks over a wide range of scales, which the
 floors of the block scale part; zeros of both signs); an all-zero tensor; a NaN; an infinity; a tensor whose
-scale amax / 2688 is subnormal; one near float32's largest. Dequantize runs every E4M3 scale byte with all
-sixteen codes, under a normal tensor value, and the upper
-positive scale bytes under a subnormal one.
+scale amax / 2688 is float32's smallest subnormal; one near float32's largest. Dequantize runs every E4M3
+scale byte with all sixteen codes under a normal tensor value, and the upper positive scale bytes under a
+subnormal one.
 """
 
 from __future__ import annotations
@@ -75,15 +75,18 @@ def special_tensors(rng: np.random.Generator) -> dict[str, tuple[np.ndarray, str
     nan[1, 5] = np.nan
     infinity = uniform(3.0)
     infinity[0, 20] = -np.inf
-    subnormal_scale = uniform(2.0 ** -130, rows=4)  # amax / 2688 below 2^-140: a subnormal tensor scale
-    subnormal_scale[0, 0] = F32(2.0 ** -130)
+    # amax / 2688 is 1.4 of float32's smallest subnormal, rounded to 1: block scales a / (6 s) far above 448.
+    tiny_amax = F32(2688 * 1.4 * 2.0 ** -149)
+    subnormal_scale = (uniform(1.0, rows=4) * tiny_amax).astype(F32)
+    subnormal_scale[0, 0] = tiny_amax
     huge = uniform(3.0e38)
     huge[0, 0] = np.finfo(F32).max
     return {
         "zeros": (np.zeros((1, 2 * BLOCK), F32), "an all-zero tensor: amax 0"),
         "nan": (nan, "a NaN makes the tensor amax NaN"),
         "infinity": (infinity, "an infinity makes the tensor amax infinite"),
-        "subnormal-scale": (subnormal_scale, "amax 2^-130: amax / 2688 is a float32 subnormal"),
+        "subnormal-scale": (subnormal_scale, "amax 5.3e-42: amax / 2688 is float32's smallest subnormal, a / (6 s) "
+                                             "overflows E4M3 without a ceiling"),
         "huge": (huge, "amax float32's largest"),
     }
 
