@@ -84,12 +84,20 @@ CHAPTER_VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
     "sigmoid_function": (("qlinear_sigmoid",), "sigmoid_function"),
     "average_sum": (("qlinear_global_average_pool",), "average_sum"),
     "float8_conversion": (("cast",), "float8_conversion"),
+    "e8m0_conversion": (("cast",), "e8m0_conversion"),
+    "finite_format_nan": (("cast",), "finite_format_nan"),
     "float_zero_point": (("quantize_linear_float",), "float_zero_point"),
     "float_dequantize_zero_point": (("dequantize_linear_float",), "float_dequantize_zero_point"),
 }
 #: Of those, the variants whose other values answer an input the profile's value refuses (ONNX Runtime's
 #: DequantizeLinear refuses a nonzero float zero point): their mutants answer where the reference raises.
-ANSWER_WHAT_IS_REFUSED = ("float_dequantize_zero_point",)
+ANSWER_WHAT_IS_REFUSED = ("float_dequantize_zero_point", "finite_format_nan")
+#: Variants that only say which elements the vectors mark unpredictable: no function computes them, so no
+#: single-defect mutant of their other values exists (variant -> why).
+MARKING_VARIANTS = {
+    "e8m0_negative": "only marks negative E8M0 cast inputs unpredictable in the vectors: refq.cast has no keyword "
+                     "for it, and no computed value depends on it",
+}
 
 
 def chapter_function(operation: str):
@@ -397,9 +405,21 @@ def untaken_values() -> dict[str, tuple[str, str, str]]:
     return values
 
 
+def marking_values() -> dict[str, tuple[str, str, str]]:
+    """The values of :data:`MARKING_VARIANTS` other than :data:`DERIVED_PROFILE`'s, as
+    :func:`untaken_values` lists its values (name -> (variant, value, why))."""
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME, cast_values
+    from refq.registry.variants import VARIANTS_BY_NAME
+
+    current = cast_values(EVERY_PROFILE_BY_NAME[DERIVED_PROFILE])
+    return {f"{camel(name)}{camel(value.name)}": (name, value.name, why) for name, why in MARKING_VARIANTS.items()
+            for value in VARIANTS_BY_NAME[name].values if value.name != current.get(name)}
+
+
 DERIVED, INVALID_VALUES = derived_mutants()
 DERIVED += (derived_chapter_mutants() + derived_window_mutants() + derived_rule_mutants()
             + derived_observer_mutants())
 INVALID_VALUES = {**INVALID_VALUES, **untaken_values()}
+INVALID_VALUES.update(marking_values())
 INVALID_VARIANTS = tuple((variant, value) for variant, value, _ in INVALID_VALUES.values())
 globals().update({mutant.__name__: mutant for mutant in DERIVED})

@@ -110,9 +110,16 @@ def chapter_equivalence_inputs() -> list[tuple[str, tuple, dict]]:
 
 
 def cast_window_inputs() -> list[tuple[str, tuple, dict]]:
-    """Non-saturating casts into NUM-3.20's windows and either side of them, for float8_e4m3fn and float8_e5m2."""
+    """Non-saturating casts into NUM-3.20's windows and either side of them, for float8_e4m3fn and float8_e5m2;
+    casts into E8M0 at the ends of its range and a subnormal power of two under every ``round_mode`` and
+    ``saturate`` (NUM-3.21, NUM-3.22); NaNs cast to float4 (NUM-3.23)."""
     x = np.array([464, 470, 480, 484, 495.5, 496, -488, 57344, 61440, 63000, -65535, 65536], np.float32)
-    return [("cast", (x,), {"to": name, "saturate": False}) for name in ("float8_e4m3fn", "float8_e5m2")]
+    calls = [("cast", (x,), {"to": name, "saturate": False}) for name in ("float8_e4m3fn", "float8_e5m2")]
+    e8m0 = np.array([2.0**-127, 2.0**-128, 0.0, -2.0, 1.5, 1.2 * 2.0**127, np.inf], np.float32)
+    calls += [("cast", (e8m0,), {"to": "float8_e8m0fnu", "saturate": saturate, "round_mode": mode})
+              for saturate in (False, True) for mode in ("nearest", "up", "down")]
+    calls.append(("cast", (np.array([np.nan, -np.nan, 1.0], np.float32),), {"to": "float4_e2m1fn", "saturate": False}))
+    return calls
 
 
 def integer_inputs() -> list[tuple[str, tuple, dict]]:

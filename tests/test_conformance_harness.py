@@ -340,11 +340,13 @@ def test_ml_dtypes_cast_matches_onnx_profile() -> None:
              for to in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float6_e3m2fn",
                         "float6_e2m3fn", "float4_e2m1fn", "bfloat16")
              for saturate in (False, True)]
+    # NUM-3.23: the ONNX text sends NaN to 6 in float4; ml_dtypes gives a zero, so it declines the case.
     cases.append(make_case("cast", {"x": np.float32([np.nan])}, {"to": "float4_e2m1fn", "saturate": False},
                            name="nan-to-fp4"))
-    assert cases[-1].expects_error
+    assert not cases[-1].expects_error and cases[-1].expected.tolist() == [0x7]
     results = run_cases("ml_dtypes", cases)
-    assert {r.status for r in results} == {"pass"}, [(r.id, r.detail) for r in results if r.status != "pass"]
+    assert [r.status for r in results] == ["pass"] * (len(cases) - 1) + ["unsupported"], \
+        [(r.id, r.detail) for r in results if r.status != "pass"]
 
 
 # --- reports and the command line ------------------------------------------------------------------------------
@@ -627,4 +629,4 @@ def test_conform_figure_needs_markdown(capsys) -> None:
     assert "--figure" in capsys.readouterr().err
     assert main(["conform", "--backend", "refq", "--ops", "cast", "--markdown", "--figure", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith('<div class="refq-matrix-figure">\n<svg ') and "| `cast` | 10 pass |" in out
+    assert out.startswith('<div class="refq-matrix-figure">\n<svg ') and "| `cast` | 17 pass |" in out

@@ -34,6 +34,7 @@ from refq.registry.operations import OPERATIONS_BY_NAME
 from refq.registry.profiles import PROFILES_BY_NAME
 from tests.oracle import affine as oracle
 from tests.oracle import floats as float_oracle
+from tests.oracle.e8m0 import oracle as e8m0_oracle
 
 LEVEL1 = vectors_root() / "level1"
 KNOWN_CLAUSES = {clause.id for clause in CLAUSES}
@@ -295,7 +296,7 @@ def test_every_case_has_every_profile_of_its_generator():
 
     from refq.conformance.generate.integer_ops import PROFILES as INTEGER_PROFILES, QLINEAR_PROFILES
 
-    expected = {"cast": ["onnx", "onnxruntime"], "fake_quantize": sorted(FAKE_QUANTIZE_PROFILES)}
+    expected = {"cast": sorted(cast_generator.PROFILES), "fake_quantize": sorted(FAKE_QUANTIZE_PROFILES)}
     expected.update({op: sorted(INTEGER_PROFILES) for op in ("matmul_integer", "conv_integer")})
     expected.update({op: sorted(QLINEAR_PROFILES) for op in ("qlinear_matmul", "qlinear_conv")})
     from refq.conformance.generate import elementwise
@@ -343,6 +344,12 @@ def test_every_case_has_every_profile_of_its_generator():
             continue
         if directory.parent.name.startswith("nvfp4_") and directory.name.startswith("error-"):
             assert profiles == [nvfp4.ERROR_PROFILE], directory
+            continue
+        if directory.parent.name == "cast" and directory.name.endswith("-nan"):
+            # NUM-3.23: the profiles that give a NaN a float4 pattern, and those refusing it (onnxruntime).
+            chosen = cast_generator.REFUSING_PROFILES if directory.name.startswith("error-") else \
+                cast_generator.NAN_PROFILES
+            assert profiles == sorted(chosen), directory
             continue
         if directory.parent.name == "dequantize_linear_float" and directory.name.endswith("zero-point"):
             # AFF-6.4: the ONNX text subtracts a nonzero zero point, ONNX Runtime refuses it: a case for each.
@@ -440,12 +447,28 @@ def oracle_cast(value: np.float32, name: str, saturate: bool, profile: str = "on
     return float_oracle.encode(negative, magnitude, name, "saturate" if saturate else "infinity")
 
 
+#: NUM-3.22 and NUM-3.23 by profile: E8M0's range rule, and what a NaN becomes in float4.
+CAST_RULES = {"onnx": ("range_first", 0x7), "onnxruntime": ("range_first", None),
+              "onnx-reference": ("exponent_field", "opposite_sign_zero")}
+
+
+def oracle_cast_rules(value: np.float32, name: str, saturate: bool, round_mode: str, profile: str) -> int | None:
+    """:func:`oracle_cast`, with E8M0's rule and float4's NaN pattern of ``profile``."""
+    e8m0_rule, nan_pattern = CAST_RULES[profile]
+    if name == "float8_e8m0fnu":
+        return e8m0_oracle(int(np.float32(value).view(np.uint32)), round_mode, saturate, e8m0_rule)
+    if np.isnan(value) and not float_format(name).has_nan:
+        return 0x8 ^ (0x8 if np.signbit(value) else 0) if nan_pattern == "opposite_sign_zero" else nan_pattern
+    return oracle_cast(value, name, saturate, profile)
+
+
 def check_cast(path: Path, descriptor: dict) -> int:
     inputs, output, _ = arrays(path, descriptor)
     name, saturate = descriptor["attributes"]["to"], descriptor["attributes"]["saturate"]
+    round_mode = descriptor["attributes"].get("round_mode", "nearest")
     mismatches = []
     for value, pattern in zip(inputs["x"], output):
-        expected = oracle_cast(value, name, saturate, descriptor["profile"])
+        expected = oracle_cast_rules(value, name, saturate, round_mode, descriptor["profile"])
         if expected is None:
             if float_oracle.decode(int(pattern), name)[0] != "nan":
                 mismatches.append((float(value), "NaN", int(pattern)))
@@ -628,9 +651,12 @@ def test_cast_coverage():
     cases = cases_by_name("cast")
     for name in cast_generator.TARGETS:
         fmt = float_format(name)
-        for saturate in (False, True):
-            path, descriptor = cases[f"{name}-saturate-{str(saturate).lower()}"]
-            assert descriptor["attributes"] == {"to": name, "saturate": saturate}
+        e8m0 = name == cast_generator.E8M0
+        for saturate, round_mode in ((s, m) for s in (False, True) for m in (("nearest", "up", "down") if e8m0
+                                                                             else ("nearest",))):
+            path, descriptor = cases[f"{name}{'-' + round_mode if e8m0 else ''}-saturate-{str(saturate).lower()}"]
+            assert descriptor["attributes"] == {"to": name, "saturate": saturate,
+                                                **({"round_mode": round_mode} if e8m0 else {})}
             x = arrays(path, descriptor)[0]["x"]
             assert np.isin(cast_generator.representable(fmt), x).all()
             assert np.isnan(x).any() == fmt.has_nan

@@ -27,8 +27,13 @@ class MlDtypesBackend:
         self._ml_dtypes = ml_dtypes
         self.version = ml_dtypes.__version__
 
-    def cast(self, x, *, to="float8_e4m3fn", saturate=False) -> np.ndarray:
-        """The bit patterns of ``x`` (float32) converted to format ``to``, in uint8 or uint16."""
+    def cast(self, x, *, to="float8_e4m3fn", saturate=False, round_mode="nearest") -> np.ndarray:
+        """The bit patterns of ``x`` (float32) converted to format ``to``, in uint8 or uint16.
+
+        Not E8M0: ml_dtypes rounds into it by NUM-3.13 alone (``e8m0_conversion = nearest_value``, no
+        ``round_mode``), where the ``onnx`` profile says ``range_first``. Not a NaN into a format without
+        NaN: ml_dtypes gives the zero of the other sign (``finite_format_nan = opposite_sign_zero``, the
+        onnx-reference profile's value), where the ONNX text says 6."""
         if not isinstance(x, np.ndarray) or x.dtype != np.float32:
             raise wrong_type("x", "a float32 numpy array", x)
         if not isinstance(saturate, (bool, np.bool_)):
@@ -38,9 +43,12 @@ class MlDtypesBackend:
             raise invalid("to", "a float format narrower than float32", to)
         target = np.dtype(getattr(self._ml_dtypes, target_format.ml_dtypes_name, None)
                           or target_format.ml_dtypes_name)
+        if target_format.name == "float8_e8m0fnu" or round_mode != "nearest":
+            raise NotImplementedError(f"{self.name}: Cast to {to} with round_mode={round_mode!r} (ml_dtypes rounds "
+                                      "to nearest and has no E8M0 range rule)")
         if not target_format.has_nan and np.isnan(x).any():
-            # ml_dtypes would quietly give -0 for a format that has no NaN.
-            raise invalid("x", f"numbers or infinities ({to} has no NaN)", float("nan"))
+            raise NotImplementedError(f"{self.name}: a NaN cast to {to} (ml_dtypes gives the zero of the other "
+                                      "sign; the onnx profile says the largest value)")
         if saturate:
             largest = np.float32(self._ml_dtypes.finfo(target).max)
             x = np.clip(x, -largest, largest)

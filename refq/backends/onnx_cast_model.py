@@ -20,23 +20,33 @@ import numpy as np
 CAST_TARGETS = {
     "float16": "FLOAT16", "bfloat16": "BFLOAT16",
     "float8_e4m3fn": "FLOAT8E4M3FN", "float8_e4m3fnuz": "FLOAT8E4M3FNUZ",
-    "float8_e5m2": "FLOAT8E5M2", "float8_e5m2fnuz": "FLOAT8E5M2FNUZ",
+    "float8_e5m2": "FLOAT8E5M2", "float8_e5m2fnuz": "FLOAT8E5M2FNUZ", "float8_e8m0fnu": "FLOAT8E8M0",
 }
-#: The type each target is cast on to for the binding to return it (see the module's docstring).
-READ_AS = {"bfloat16": "FLOAT", **{name: "FLOAT16" for name in CAST_TARGETS if name.startswith("float8")}}
+#: The type each target is cast on to for the binding to return it (see the module's docstring). E8M0
+#: (2^-127 to 2^127) goes to float32, exactly: its pattern is the float32 exponent field.
+READ_AS = {"bfloat16": "FLOAT", "float8_e8m0fnu": "FLOAT",
+           **{name: "FLOAT16" for name in CAST_TARGETS if name.startswith("float8") and name != "float8_e8m0fnu"}}
 #: Cast-21: the first opset whose Cast has ``saturate``, and the IR version of its float8 types.
 OPSET = 21
 IR_VERSION = 10
+#: Cast-25: the first with FLOAT8E8M0 and ``round_mode``, and the IR version of that type.
+E8M0_OPSET = 25
+E8M0_IR_VERSION = 11
 
 
-def build_cast_model(to: str, saturate: bool):
-    """An ``onnx.ModelProto``: ``x`` (float32) -> ``Cast(to, saturate)`` -> ``y``, that cast's result cast on
-    to the type of :data:`READ_AS` where the binding cannot return ``to`` (see the module's docstring)."""
+def build_cast_model(to: str, saturate: bool, round_mode: str = "nearest"):
+    """An ``onnx.ModelProto``: ``x`` (float32) -> ``Cast(to, saturate[, round_mode])`` -> ``y``, that cast's
+    result cast on to the type of :data:`READ_AS` where the binding cannot return ``to`` (see the module's
+    docstring)."""
     from onnx import TensorProto, helper
 
     target = getattr(TensorProto, CAST_TARGETS[to])
     # ONNX Runtime refuses the attribute on a cast to any other type.
     attributes = {"saturate": int(saturate)} if to.startswith("float8") else {}
+    opset, ir_version = OPSET, IR_VERSION
+    if to == "float8_e8m0fnu":
+        attributes["round_mode"] = round_mode
+        opset, ir_version = E8M0_OPSET, E8M0_IR_VERSION
     read_as = READ_AS.get(to)
     nodes = [helper.make_node("Cast", ["x"], ["cast" if read_as else "y"], to=target, **attributes)]
     output_type = target
@@ -45,7 +55,7 @@ def build_cast_model(to: str, saturate: bool):
         nodes.append(helper.make_node("Cast", ["cast"], ["y"], to=output_type))
     graph = helper.make_graph(nodes, "refq_cast", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
                               [helper.make_tensor_value_info("y", output_type, None)])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version)
 
 
 def read_patterns(y: np.ndarray, to: str) -> np.ndarray:
@@ -54,6 +64,10 @@ def read_patterns(y: np.ndarray, to: str) -> np.ndarray:
         return np.asarray(y, dtype=np.float16).view(np.uint16)
     if to == "bfloat16":
         return (np.asarray(y, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    if to == "float8_e8m0fnu":
+        values = np.asarray(y, dtype=np.float32)
+        fields = ((values.view(np.uint32) >> 23) & 0xFF).astype(np.uint8)  # 2^-127 is subnormal: field 0, pattern 0
+        return np.where(np.isnan(values), np.uint8(0xFF), fields)
     halves = np.asarray(y, dtype=np.float16)
     if to == "float8_e5m2":
         return (halves.view(np.uint16) >> 8).astype(np.uint8)

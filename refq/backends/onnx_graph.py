@@ -54,10 +54,11 @@ def float_types() -> dict[int, str | None]:
 
 @cache
 def saturating_types() -> tuple[int, ...]:
-    """The targets ONNX's ``saturate`` attribute applies to ("only used when the target type is float 8")."""
+    """The targets ONNX's ``saturate`` attribute applies to (Cast-25: "float8e4m3fn, float8e4m3fnuz,
+    float8e5m2, float8e5m2fnuz, float8e8m0")."""
     from onnx import TensorProto as T
 
-    return (T.FLOAT8E4M3FN, T.FLOAT8E4M3FNUZ, T.FLOAT8E5M2, T.FLOAT8E5M2FNUZ)
+    return (T.FLOAT8E4M3FN, T.FLOAT8E4M3FNUZ, T.FLOAT8E5M2, T.FLOAT8E5M2FNUZ, T.FLOAT8E8M0)
 
 
 def _type_name(code: int) -> str:
@@ -172,10 +173,13 @@ def _layout(x: np.ndarray, scale: np.ndarray, attributes: dict) -> dict:
 
 def _cast(node, inputs, attributes, profile):
     """Cast between binary float formats (NUM-3.18, NUM-3.19): the source patterns decoded exactly,
-    then encoded once into the target; ``saturate`` only where ONNX applies it."""
-    from onnx import helper
+    then encoded once into the target under the profile's ``cast`` variants (NUM-3.20 to NUM-3.23);
+    ``saturate`` only where ONNX applies it, ``round_mode`` (default ``up``) only into E8M0."""
+    from onnx import TensorProto, helper
 
-    from refq.numbers.floats import decode_array, encode_array
+    from refq.numbers.floats import decode_array
+    from refq.numbers.floats.cast import cast
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME, cast_values
 
     (x,) = inputs
     source, target = _element_type(x), attributes["to"]
@@ -191,7 +195,11 @@ def _cast(node, inputs, attributes, profile):
     if float_types()[target] is None:
         return [values.astype(np.float64)]
     saturate = target in saturating_types() and bool(attributes.get("saturate", 1))
-    patterns = encode_array(values, float_types()[target], overflow="saturate" if saturate else "infinity")
+    round_mode = attributes.get("round_mode", "up") if target == TensorProto.FLOAT8E8M0 else "nearest"
+    variants = cast_values(EVERY_PROFILE_BY_NAME[profile])
+    variants.pop("e8m0_negative")
+    patterns = cast(values, float_types()[target], saturate=saturate,
+                    round_mode=round_mode.decode() if isinstance(round_mode, bytes) else round_mode, **variants)
     return [patterns.astype(f"uint{8 * target_dtype.itemsize}").view(target_dtype)]
 
 

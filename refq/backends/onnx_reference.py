@@ -13,6 +13,12 @@ from refq.backends.onnx_model import QUANTIZE_TYPES, build_model, element_type
 DTYPES = QUANTIZE_TYPES
 DEQUANTIZE_DTYPES = QUANTIZE_TYPES + ("int32",)
 GRANULARITIES = ("per_tensor", "per_axis", "blocked")
+#: refq format -> onnx.TensorProto type name: the float targets of Cast-25 narrower than float32.
+CAST_TARGETS = {
+    "float16": "FLOAT16", "bfloat16": "BFLOAT16", "float8_e4m3fn": "FLOAT8E4M3FN", "float8_e4m3fnuz": "FLOAT8E4M3FNUZ",
+    "float8_e5m2": "FLOAT8E5M2", "float8_e5m2fnuz": "FLOAT8E5M2FNUZ", "float8_e8m0fnu": "FLOAT8E8M0",
+    "float4_e2m1fn": "FLOAT4E2M1",
+}
 
 
 class OnnxReferenceBackend(IntegerOperations):
@@ -43,6 +49,45 @@ class OnnxReferenceBackend(IntegerOperations):
                 operation="dequantize_linear")
         result = self._run("DequantizeLinear", call, self._typed(call.values, call.dtype))
         return np.asarray(result, dtype=np.float32).reshape(call.values.shape)
+
+    def cast(self, x, *, to="float8_e4m3fn", saturate=False, round_mode="nearest") -> np.ndarray:
+        """``Cast(x, to, saturate[, round_mode])`` from float32 (Cast-25), as the bit patterns of ``to``."""
+        from onnx import TensorProto, helper
+        from onnx.reference import ReferenceEvaluator
+
+        from refq.backends.onnx_cast_model import E8M0_IR_VERSION, E8M0_OPSET
+        from refq.errors import wrong_type
+
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+            raise wrong_type("x", "a float32 numpy array", x)
+        if not isinstance(saturate, (bool, np.bool_)):
+            raise wrong_type("saturate", "True or False", saturate)
+        target = CAST_TARGETS.get(to)
+        if target is None:
+            raise NotImplementedError(f"{self.name}: Cast to {to} (ONNX's float types: {', '.join(CAST_TARGETS)})")
+        if round_mode not in ("nearest", "up", "down") or (round_mode != "nearest" and to != "float8_e8m0fnu"):
+            raise NotImplementedError(f"{self.name}: round_mode={round_mode!r} on a Cast to {to}")
+        if saturate and to in ("float16", "bfloat16"):
+            # ONNX applies saturate to the float8 types only; the reference ignores it elsewhere.
+            raise NotImplementedError(f"{self.name}: saturate=True on a Cast to {to}")
+        key = ("Cast", to, bool(saturate), round_mode)
+        evaluator = self._evaluators.get(key)
+        if evaluator is None:
+            attributes = {"saturate": int(saturate)}
+            if to == "float8_e8m0fnu":
+                attributes["round_mode"] = round_mode
+            code = getattr(TensorProto, target)
+            node = helper.make_node("Cast", ["x"], ["y"], to=code, **attributes)
+            graph = helper.make_graph([node], "refq_cast", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                                      [helper.make_tensor_value_info("y", code, None)])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", E8M0_OPSET)],
+                                      ir_version=E8M0_IR_VERSION)
+            evaluator = self._evaluators[key] = ReferenceEvaluator(model)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            (y,) = evaluator.run(None, {"x": np.ascontiguousarray(x)})
+        y = np.asarray(y)
+        return y.view(f"uint{8 * y.dtype.itemsize}").reshape(x.shape)
 
     def dynamic_quantize_linear(self, x) -> np.ndarray:
         """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""

@@ -49,8 +49,9 @@ class OnnxRuntimeBackend(IntegerOperations):
                 operation="dequantize_linear")
         return self._run("DequantizeLinear", call)
 
-    def cast(self, x, *, to="float8_e4m3fn", saturate=False) -> np.ndarray:
-        """``Cast(x, to, saturate)`` from float32, as the bit patterns of ``to`` (uint8 or uint16)."""
+    def cast(self, x, *, to="float8_e4m3fn", saturate=False, round_mode="nearest") -> np.ndarray:
+        """``Cast(x, to, saturate[, round_mode])`` from float32, as the bit patterns of ``to`` (uint8 or uint16);
+        ``round_mode`` only into E8M0, as ONNX defines it."""
         from refq.backends.onnx_cast_model import CAST_TARGETS, build_cast_model, read_patterns
         from refq.errors import wrong_type
 
@@ -64,9 +65,12 @@ class OnnxRuntimeBackend(IntegerOperations):
         if saturate and not to.startswith("float8"):
             raise NotImplementedError(f"{self.name}: saturate=True on a Cast to {to} (ONNX defines the attribute "
                                       "for the float8 types only, and ONNX Runtime refuses it elsewhere)")
+        if round_mode not in ("nearest", "up", "down") or (round_mode != "nearest" and to != "float8_e8m0fnu"):
+            raise NotImplementedError(f"{self.name}: round_mode={round_mode!r} on a Cast to {to} (ONNX defines "
+                                      "'nearest', 'up' and 'down' for float8_e8m0fnu only)")
         # Unoptimized: a cast chain must not be merged into one cast to float16.
-        session = self._cached_session(("Cast", to, bool(saturate)), lambda: build_cast_model(to, bool(saturate)),
-                                       optimize=False)
+        session = self._cached_session(("Cast", to, bool(saturate), round_mode),
+                                       lambda: build_cast_model(to, bool(saturate), round_mode), optimize=False)
         (y,) = session.run(None, {"x": np.ascontiguousarray(x)})
         return read_patterns(y, to).reshape(x.shape)
 

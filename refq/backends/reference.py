@@ -33,25 +33,30 @@ def fake_quantize(x, scale, zero_point, *, axis=None, dtype="int8", profile="pyt
     return dequantize(q, scale, zero_point, dtype=dtype, axis=axis, profile=profile), unpredictable
 
 
-def cast(x, *, to="float8_e4m3fn", saturate=False, profile="onnx", float8_conversion=None):
-    """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate attribute), under the
-    profile's ``float8_conversion`` (NUM-3.20; a profile naming none follows NUM-3), or the one given.
+def cast(x, *, to="float8_e4m3fn", saturate=False, round_mode="nearest", profile="onnx", **variants):
+    """Cast float32 ``x`` to the bit patterns of ``to`` (ONNX Cast with its saturate and round_mode
+    attributes), under the profile's ``cast`` variants (NUM-3.20 to NUM-3.23; a profile naming none
+    follows NUM-3), those given in ``variants`` replacing them.
 
     The ONNX text says a NaN casts to NaN but not to which of the target's NaN patterns
-    (sign, payload), and backends differ: NaN inputs are *unpredictable* under ``onnx``.
+    (sign, payload), and backends differ: NaN inputs are *unpredictable* wherever the target has a
+    NaN. A negative value or -0 cast into E8M0 is unpredictable where ``e8m0_negative`` says so.
     """
     from refq.numbers.floats.cast import cast as cast_patterns
+    from refq.registry import float_format
     from refq.registry.profiles import EVERY_PROFILE_BY_NAME, cast_values
 
-    if float8_conversion is None:
-        chosen = EVERY_PROFILE_BY_NAME.get(profile)
-        if chosen is None:
-            raise invalid("profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
-        float8_conversion = cast_values(chosen)["float8_conversion"]
+    chosen = EVERY_PROFILE_BY_NAME.get(profile)
+    if chosen is None:
+        raise invalid("profile", "one of " + ", ".join(EVERY_PROFILE_BY_NAME), profile)
+    values_of = {**cast_values(chosen), **variants}
+    negative_rule = values_of.pop("e8m0_negative")
     values = np.asarray(x, dtype=np.float32)
-    patterns = cast_patterns(values, to, saturate=saturate, float8_conversion=float8_conversion)
-    nan_inputs = np.isnan(values)
-    return patterns, (nan_inputs if nan_inputs.any() else None)
+    patterns = cast_patterns(values, to, saturate=saturate, round_mode=round_mode, **values_of)
+    unpredictable = np.isnan(values) & float_format(to, "to").has_nan
+    if negative_rule == "unpredictable" and float_format(to, "to").name == "float8_e8m0fnu":
+        unpredictable |= np.signbit(values) & ~np.isnan(values)
+    return patterns, (unpredictable if unpredictable.any() else None)
 
 
 def _float_target_values(profile: str) -> dict[str, str]:

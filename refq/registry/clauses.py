@@ -87,6 +87,9 @@ _NUMBERS: tuple[Clause, ...] = (
     Clause("NUM-3.18", "Decoding arrays to float64"),
     Clause("NUM-3.19", "Encoding arrays from float64"),
     Clause("NUM-3.20", "ONNX Runtime's float8 conversion"),
+    Clause("NUM-3.21", "Casting into E8M0 under round_mode"),
+    Clause("NUM-3.22", "Three readings of E8M0's range"),
+    Clause("NUM-3.23", "NaN into a format without NaN"),
 )
 
 _AFFINE: tuple[Clause, ...] = (

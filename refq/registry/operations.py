@@ -27,11 +27,13 @@ DEFAULT_PROFILE = "onnx"
 #: ``like:NAME``: the dtype of input NAME; ``int8|uint8``: either (the caller's choice).
 INPUT_TYPE_FORMS = ("target", "like:", "|")
 
-#: The element formats narrower than float32, in registry order: the ``cast`` operation's targets. The
-#: scale formats (E8M0 and UE4M3: no sign bit, E8M0 no zero) are left to the block-scaling chapter, whose
-#: rules for them differ from a nearest cast (ONNX's Cast to E8M0 rounds up by default); ``refq.cast``
-#: itself encodes into them by NUM-3.
+#: The signed element formats narrower than float32 with a zero, in registry order: with E8M0, the ``cast``
+#: operation's targets. UE4M3 (NVFP4's scale) is left to the block-scaling chapter; ``refq.cast`` itself
+#: encodes into it by NUM-3.
 _NARROW_FLOATS = tuple(fmt.name for fmt in FLOAT_FORMATS if fmt.total_bits < 32 and fmt.signed and fmt.has_zero)
+#: E8M0, a cast target with ONNX's ``round_mode`` (NUM-3.21), whose values are those of ``round_mode``.
+_E8M0 = "float8_e8m0fnu"
+_ROUND_MODES = ("nearest", "up", "down")
 #: Of those, the formats ONNX Cast defines (ONNX has no 6-bit float type).
 _ONNX_CAST_TARGETS = tuple(name for name in _NARROW_FLOATS if not name.startswith("float6"))
 _AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
@@ -152,12 +154,14 @@ OPERATIONS: tuple[Operation, ...] = (
               "refq.backends.reference:fake_quantize", public="refq.qat.straight_through:fake_quantize",
               input_types={"x": "float32", **_AFFINE_TYPES}, variants=("quantize", "dequantize"),
               generators=("fake_quantize",)),
-    Operation("cast", "Cast", ("x",), {"to": "float8_e4m3fn", "saturate": False},
+    Operation("cast", "Cast", ("x",), {"to": "float8_e4m3fn", "saturate": False, "round_mode": "nearest"},
               "bit patterns of the target format (uint8/uint16/uint32)",
-              ("NUM-3.12", "NUM-3.13", "NUM-3.15", "NUM-3.16", "NUM-3.17", "NUM-3.19", "NUM-3.20"),
+              ("NUM-3.12", "NUM-3.13", "NUM-3.15", "NUM-3.16", "NUM-3.17", "NUM-3.19", "NUM-3.20", "NUM-3.21",
+               "NUM-3.22", "NUM-3.23"),
               "refq.backends.reference:cast", public="refq.numbers.floats.cast:cast",
-              input_types={"x": "float32"}, values={"to": _NARROW_FLOATS, "saturate": (False, True)},
-              onnx_values={"to": _ONNX_CAST_TARGETS}, variants=("cast",), generators=("cast",)),
+              input_types={"x": "float32"},
+              values={"to": _NARROW_FLOATS + (_E8M0,), "saturate": (False, True), "round_mode": _ROUND_MODES},
+              onnx_values={"to": _ONNX_CAST_TARGETS + (_E8M0,)}, variants=("cast",), generators=("cast",)),
     # Chapter INT.
     Operation("matmul_integer", "MatMulInteger", ("a", "b", "a_zero_point?", "b_zero_point?"), {},
               "int32 array", ("INT-1.1", "INT-2.1", "INT-2.2", "INT-2.3", "INT-2.4", "INT-5.3"),

@@ -85,7 +85,8 @@ _REQUANTIZE_PYTORCH_PT2E = {**_REQUANTIZE_ORT, "requantize_rounding": "toward_ze
                             "requantize_conversion_overflow": "unpredictable"}
 # --- end requantize ---
 #: The ``cast`` values of a profile that names none: NUM-3's own rules.
-CAST_DEFAULT = {"float8_conversion": "nearest"}
+CAST_DEFAULT = {"float8_conversion": "nearest", "e8m0_conversion": "nearest_value", "finite_format_nan": "error",
+                "e8m0_negative": "specified"}
 
 
 def cast_values(profile: Profile) -> dict[str, str]:
@@ -96,9 +97,12 @@ PROFILES: tuple[Profile, ...] = (
     Profile(
         "onnx", "The ONNX operator text (QuantizeLinear / DequantizeLinear, opset 21-25)",
         {**_ONNX_STEPS, "nan": "unpredictable"}, dict(_DEQUANTIZE_STANDARD),
-        cast=dict(CAST_DEFAULT),
+        cast={**CAST_DEFAULT, "e8m0_conversion": "range_first", "finite_format_nan": "largest",
+              "e8m0_negative": "unpredictable"},
         float_targets={"float_zero_point": "added", "float_dequantize_zero_point": "subtracted"},
-        sources=("onnx/docs/Operators.md: QuantizeLinear, DequantizeLinear",),
+        sources=("onnx/docs/Operators.md: QuantizeLinear, DequantizeLinear",
+                 "onnx/defs/doc_strings.cc kDoc_Cast_ver24 (Cast-25's E8M0 tables; negative inputs undefined)",
+                 "onnx docs/technical/float4.md: Cast to FLOAT4E2M1, NaN becomes 6"),
         notes="y = saturate(round(x / y_scale) + y_zero_point), ties to even; x / y_scale in the precision of "
               "y_scale (float32 here). The text does not say what NaN becomes: unpredictable.",
     ),
@@ -107,7 +111,7 @@ PROFILES: tuple[Profile, ...] = (
         {**_ONNX_STEPS, "nan": "qmin"}, {**_DEQUANTIZE_STANDARD, "dequantize_difference": "int32_wraparound_to_float32"},
         requantize={**_REQUANTIZE_ORT, **_U8S8_BY_CPU},
         requantize_per_operation={"conv_integer": {"u8s8_conv_pairs": "weights_channels_first"}},
-        cast={"float8_conversion": "onnxruntime_float8"},
+        cast={"float8_conversion": "onnxruntime_float8", "e8m0_conversion": "range_first"},
         float_targets={"float_zero_point": "ignored", "float_dequantize_zero_point": "refused"},
         sources=("onnxruntime/core/mlas/lib/quantize.cpp (MlasQuantizeLinear)",
                  "measured: onnxruntime 1.32 CPU, 0 mismatches in 8 million values",
@@ -115,6 +119,8 @@ PROFILES: tuple[Profile, ...] = (
                  "on an AVX512-VNNI CPU (exact) and an AVX2 CPU without VNNI (int16_pairs)",
                  "float8_conversion measured: onnxruntime 1.32 Cast, every float32 into each float8 format, "
                  "saturate 0 and 1 (onnxruntime/core/framework/float8.h)",
+                 "e8m0_conversion measured: onnxruntime 1.32 Cast to FLOAT8E8M0, 2^29 float32 under each round_mode "
+                 "and saturate (tests/test_numbers_floats_e8m0.py; every float32 under -m slow)",
                  "float_targets measured: onnxruntime 1.32 QuantizeLinear / DequantizeLinear with float8 types "
                  "(a zero point ignored by the first, a nonzero one refused by the second)"),
         notes="MLAS clamps x / scale to [qmin - zp, qmax - zp] in float before rounding; a NaN fails both "
@@ -131,8 +137,10 @@ PROFILES: tuple[Profile, ...] = (
         {**_ONNX_STEPS, "saturation": "convert_then_clamp", "nan": "converted"},
         {**_DEQUANTIZE_STANDARD, "dequantize_difference": "float32_q", "dequantize_precision": "float64"},
         requantize=dict(_REQUANTIZE_ONNX_REFERENCE),
-        cast=dict(CAST_DEFAULT),
-        sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",),
+        cast={**CAST_DEFAULT, "e8m0_conversion": "exponent_field", "finite_format_nan": "opposite_sign_zero"},
+        sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",
+                 "onnx/numpy_helper.py to_float8e8m0 (Cast to E8M0), ml_dtypes' astype (NaN to float4: the zero of "
+                 "the other sign); measured: the cast vectors and tests/test_numbers_floats_e8m0.py"),
         notes="Casts to int32 before clamping: NaN, +-inf and |x / scale| >= 2^31 become -2^31 (numpy on x86), "
               "to which the zero point is added with int32 wraparound: qmin for a zero point >= 0, but a negative "
               "zero point wraps to qmax. Deviates from the ONNX text, which saturates. Dequantize converts q to float32 "

@@ -586,6 +586,41 @@ VARIANTS: tuple[Variant, ...] = (
                                    "float8_e5m2 magnitudes in [61440, 65536) become NaN 0x7E (with their sign)"),
         ),
     ),
+    Variant(
+        "e8m0_conversion", "cast", "NUM-3.22",
+        "What does a cast into E8M0 give a value outside its range, and how does it read its input?",
+        _values(
+            ("nearest_value", "NUM-3.13 and NUM-3.21 on the exact value: it is rounded to a power of two first, and "
+                              "only a result beyond 2^127 overflows (a negative value is the NaN, as in every "
+                              "unsigned format)"),
+            ("range_first", "the ONNX text's tables (ONNX Runtime 1.32): a value below 2^-127 (zeros and negative "
+                            "values included) or above 2^127 is out of range before it is rounded: the smallest "
+                            "or largest value under saturate, else the NaN"),
+            ("exponent_field", "onnx.reference's to_float8e8m0: the float32 exponent field, raised by one by the "
+                               "rounding bits, with the sign dropped and float32 subnormals read as if normal; "
+                               "an infinity is the NaN even under saturate"),
+        ),
+    ),
+    Variant(
+        "finite_format_nan", "cast", "NUM-3.23",
+        "What does a NaN become in a float format without NaN (float4_e2m1fn, float6)?",
+        _values(
+            ("error", "refused (NUM-3.17): the format has no pattern for it"),
+            ("largest", "the largest positive finite value, whatever the NaN's sign (the ONNX text for FLOAT4E2M1: "
+                        "NaN becomes 6)"),
+            ("opposite_sign_zero", "the zero whose sign is not the NaN's (ml_dtypes, and so onnx.reference and "
+                                   "ONNX's own Cast node tests: NaN becomes 0x8, -0)"),
+        ),
+    ),
+    Variant(
+        "e8m0_negative", "cast", "NUM-3.22",
+        "Is a negative value (or -0) cast into E8M0 specified?",
+        _values(
+            ("specified", "yes: e8m0_conversion's rule gives it its pattern"),
+            ("unpredictable", "no: the ONNX text says casting a negative value to FLOAT8E8M0 is undefined "
+                              "behaviour and leaves -0 unspecified"),
+        ),
+    ),
     # --- end cast ---
     # --- float targets (AFF-6) ---
     Variant(
