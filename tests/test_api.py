@@ -169,6 +169,9 @@ BAD_CALLS = [
     ("block_dequantize", lambda: refq.block_dequantize(np.zeros(2, np.uint8), np.zeros(32, np.uint8)), "scales"),
     ("bnb4_quantize", lambda: refq.bnb4_quantize(np.ones(64, F32), quant_type="int4"), "quant_type"),
     ("bnb4_dequantize", lambda: refq.bnb4_dequantize(np.ones(2, F32), np.zeros(32, np.uint8)), "absmax"),
+    ("nvfp4_quantize", lambda: refq.nvfp4_quantize(np.ones(24, F32)), "x"),
+    ("nvfp4_dequantize", lambda: refq.nvfp4_dequantize(np.array(1.0, F32), np.zeros(2, np.uint8),
+                                                       np.zeros(8, np.uint8)), "block_scales"),
 ]
 
 
