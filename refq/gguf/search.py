@@ -263,8 +263,10 @@ def affine_search(x, start, count, weights, levels, rmin, rdelta, steps, absolut
     step = 0
     while step <= steps:
         has_second = step < steps
-        first_iscale = (rmin + rdelta * np.float32(step) + np.float32(levels)) / (maximum - minimum)
-        second_iscale = (rmin + rdelta * np.float32(step + 1) + np.float32(levels)) / (maximum - minimum)
+        # A trial's minimum can reach the maximum (a block of negative values, zero weights): C's
+        # division by zero gives an infinity, and nearest_int of it is undefined (GGF-1.4).
+        first_iscale = quotient(rmin + rdelta * np.float32(step) + np.float32(levels), maximum - minimum)
+        second_iscale = quotient(rmin + rdelta * np.float32(step + 1) + np.float32(levels), maximum - minimum)
         for i in range(count):
             l, ok = nearest_int(first_iscale * (block[i] - minimum))
             first_codes[i] = clamp(l, 0, levels)
