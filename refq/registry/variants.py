@@ -533,7 +533,7 @@ VARIANTS: tuple[Variant, ...] = (
         _values(
             ("min_normal", "2^-6, E4M3's smallest normal (torchao's E4M3_EPS)"),
             ("min_subnormal", "2^-9, E4M3's smallest subnormal (modelopt)"),
-            ("none", "none: a block scale below 2^-10 casts to 0 (TransformerEngine)"),
+            ("none", "none: a block scale of at most 2^-10 casts to 0 (TransformerEngine)"),
         ),
     ),
     Variant(
