@@ -79,16 +79,17 @@ def symmetric_search(x, start, count, levels, codes):
     """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1`` and no weights (Q6_K): ``w = x^2``,
     the search of :func:`weighted_symmetric_search`."""
     count = min(count, x.size - start)
-    weights = np.empty(count, dtype=np.float32)
+    # One allocation: the weights, then the search's scratch rows.
+    rows = np.empty((20, count), dtype=np.float32)
     for i in range(count):
-        weights[i] = x[start + i] * x[start + i]
-    return weighted_symmetric_search(x, start, count, levels, weights, codes)
+        rows[0, i] = x[start + i] * x[start + i]
+    return symmetric_search_into(x, start, count, levels, rows[0], rows[1:], codes)
 
 
 @kernel
 def weighted_symmetric_search(x, start, count, levels, weights, codes):
     """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1``, element ``i`` weighted by
-    ``weights[i - start]`` (``x^2`` without an importance matrix, GGF-6's weights with one).
+    ``weights[i - start]`` (``x^2`` without an importance matrix, GGF-8.1's weights with one).
 
     From ``iscale = -levels / max`` (``max`` the element of largest magnitude), codes
     ``l = clamp(nearest_int(iscale * x), -levels, levels - 1)`` give the least-squares scale
@@ -96,6 +97,13 @@ def weighted_symmetric_search(x, start, count, levels, weights, codes):
     -9..9 (0 skipped), replaces it when ``sumlx^2 > best * suml2`` with ``best = scale * sumlx``.
     Codes are stored offset by ``levels``.
     """
+    count = min(count, x.size - start)
+    return symmetric_search_into(x, start, count, levels, weights, np.empty((19, count), dtype=np.float32), codes)
+
+
+@kernel
+def symmetric_search_into(x, start, count, levels, weights, rows, codes):
+    """:func:`weighted_symmetric_search` with its scratch ``rows`` (19 by ``count``) given."""
     defined = True
     largest, chosen = signed_largest(x, start, count)
     if largest < GROUP_MAX_EPS:
@@ -119,9 +127,6 @@ def weighted_symmetric_search(x, start, count, levels, weights, codes):
     # vectorises (its count bounded by the array, so that it is not unrolled into scalar code first).
     # Then their sums three trials at a time, each sum still added in C's order, six chains side by
     # side where one would wait on each addition; the comparisons with the best run in C's order.
-    count = min(count, x.size - start)
-    # One allocation: the weighted values and the 18 trials' codes.
-    rows = np.empty((19, count), dtype=np.float32)
     weighted_x, trials = rows[0], rows[1:]
     for i in range(count):
         weighted_x[i] = weights[i] * x[start + i]
