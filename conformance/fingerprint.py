@@ -11,7 +11,7 @@ every chapter's probe table: the affine operations (:mod:`.fingerprint_affine`, 
 and per axis, element by element, with the nearest profile), requantization through
 ``qlinear_matmul`` and ``qlinear_conv`` (:mod:`.fingerprint_integer`), the elementwise
 operations (:mod:`.fingerprint_elementwise`), the observers' qparams rule
-(:mod:`.fingerprint_observers`), ggml's block types (:mod:`.fingerprint_gguf`), the MX scale rules
+(:mod:`.fingerprint_observers`), ggml's block types (:mod:`.fingerprint_gguf`), the MX scale rules and NVFP4's
 (:mod:`.fingerprint_block`) and the uint8 x int8 products (:mod:`.fingerprint_products`); :mod:`.fingerprint_report` renders the results.
 """
 
@@ -47,7 +47,8 @@ from refq.conformance.runner import Backend
 F32 = np.float32
 #: The chapters whose results are reported probe by probe, in report order.
 PROBE_CHAPTERS = (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER, fingerprint_observers.CHAPTER,
-                  fingerprint_gguf.CHAPTER, fingerprint_block.CHAPTER, fingerprint_products.CHAPTER)
+                  fingerprint_gguf.CHAPTER, fingerprint_block.CHAPTER, fingerprint_block.NVFP4_CHAPTER,
+                  fingerprint_products.CHAPTER)
 #: The result type of every chapter (the affine one's old name).
 OperationFingerprint = Result
 
@@ -66,7 +67,8 @@ class Fingerprint:
     observers: list[Result] = field(default_factory=list)
     #: ggml's block types (gguf_quantize): the build's contraction and the zero signs.
     gguf: list[Result] = field(default_factory=list)
-    #: The MX block-scaled formats (block_quantize): the scale rule, infinity, tiny-scale and tie variants.
+    #: The block-scaled formats: MX (block_quantize: the scale rule, infinity, tiny-scale and tie variants) and
+    #: NVFP4 (nvfp4_quantize: BLK-8's arithmetic order, floor, zero scale, ceiling, NaN and -0 rules).
     block: list[Result] = field(default_factory=list)
     #: uint8 x int8 products (qlinear_matmul): summed exactly or in int16-saturating pairs (INT-2.6).
     products: list[Result] = field(default_factory=list)
@@ -111,15 +113,16 @@ def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=
     """The fingerprint of ``backend`` (an adapter object) for every affine operation and granularity;
     with ``probes``, also its integer, elementwise and observer operations."""
     declared = declared_profiles(backend)
-    integer, elementwise, observers, gguf, block, products = (
-        [_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes else ([], [], [], [], [], []))
+    integer, elementwise, observers, gguf, block, nvfp4, products = (
+        [_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes else ([], [], [], [], [], [], []))
     return Fingerprint(
         backend=str(getattr(backend, "name", type(backend).__name__)),
         version=str(getattr(backend, "version", "")),
         declared_profile=declared,
         operations=[fingerprint_operation(backend, operation, granularity)
                     for operation in operations for granularity in granularities],
-        integer=integer, elementwise=elementwise, observers=observers, gguf=gguf, block=block, products=products,
+        integer=integer, elementwise=elementwise, observers=observers, gguf=gguf, block=block + nvfp4,
+        products=products,
     )
 
 

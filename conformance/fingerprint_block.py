@@ -94,3 +94,73 @@ def fingerprint_block(backend) -> list[engine.Result]:
     """``backend``'s ``block_quantize`` against every combination; a backend without it is unsupported."""
     return [engine.fingerprint_operation(backend, CHAPTER, OPERATION, granularity)
             for granularity in CHAPTER.granularities]
+
+
+# --- BLK-8: NVFP4 ---
+#: BLK-8's quantize variants, each probed by a tensor built for it (the tensor scale is one per tensor).
+NVFP4_OPERATION = "nvfp4_quantize"
+NVFP4_DIMENSIONS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in (
+    "nvfp4_scale_arithmetic", "nvfp4_scale_floor", "nvfp4_zero_scale", "nvfp4_scale_ceiling", "nvfp4_element_nan",
+    "nvfp4_negative_zero")}
+NVFP4_PROFILES = {name: {variant: profile.nvfp4[variant] for variant in NVFP4_DIMENSIONS}
+                  for name, profile in EVERY_PROFILE_BY_NAME.items() if profile.nvfp4}
+
+
+@lru_cache(maxsize=None)
+def nvfp4_probes_for(granularity: str) -> tuple[engine.Probe, ...]:
+    """One tensor per variant: near-ties under a tensor amax of 2048 (the arithmetic order); rows 2^-60 to 1 of
+    the amax (the floor); zero blocks beside others (a zero scale); an amax whose scale amax / 2688 is float32's
+    smallest subnormal (the ceiling); an infinity, whose block's elements are NaN, and a NaN, which makes every
+    element NaN (the NaN code); -0 beside ones (the sign of zero). ``payload`` leaves NaN codes open, so it is
+    consistent wherever another NaN rule is."""
+    from refq.conformance.generate.nvfp4 import tie_blocks
+
+    rng = np.random.default_rng(SEED + 8)
+    ties = np.concatenate([np.full((1, 16), 2048, F32), tie_blocks()])
+    floor = (rng.standard_normal((8, 32)) * np.exp2(-np.arange(0, 64, 8))[:, None]).astype(F32)
+    zeros = rng.standard_normal((2, 32)).astype(F32)
+    zeros[1] = 0.0
+    tiny = F32(2688 * 1.4 * 2.0 ** -149)
+    ceiling = (rng.uniform(-1, 1, (2, 32)) * tiny).astype(F32)
+    ceiling[0, 0] = tiny
+    infinity = rng.standard_normal((2, 32)).astype(F32)
+    infinity[1, 3] = np.inf
+    nan = rng.standard_normal((1, 32)).astype(F32)
+    nan[0, 5] = np.nan
+    negative_zero = np.ones((1, 32), F32)
+    negative_zero[0, 1::2] = -0.0
+    return tuple(engine.Probe(f"nvfp4-{name}", NVFP4_OPERATION, (x,), {}, variant) for name, x, variant in (
+        ("ties", ties, "nvfp4_scale_arithmetic"), ("floor", floor, "nvfp4_scale_floor"),
+        ("zero-block", zeros, "nvfp4_zero_scale"), ("subnormal-scale", ceiling, "nvfp4_scale_ceiling"),
+        ("infinity", infinity, "nvfp4_element_nan"), ("nan", nan, "nvfp4_element_nan"),
+        ("negative-zero", negative_zero, "nvfp4_negative_zero")))
+
+
+def _nvfp4_flat(record: np.ndarray) -> np.ndarray:
+    """The tensor scale's bits, then the block scales and the code bytes, as one int64 array."""
+    return np.concatenate([engine.bits(record["tensor_scale"]).reshape(-1),
+                           engine.bits(record["block_scales"]).reshape(-1), engine.bits(record["codes"]).reshape(-1)])
+
+
+def _nvfp4_mask(mask: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.asarray(mask[field]).reshape(-1) for field in ("tensor_scale", "block_scales", "codes")])
+
+
+def nvfp4_predict(probe: engine.Probe, combination: dict[str, str]):
+    """refq's record for ``probe`` under ``combination`` (flattened) and the bytes it leaves open."""
+    from refq.block.nvfp4 import nvfp4_quantize_outcomes
+
+    result, mask = nvfp4_quantize_outcomes(probe.inputs[0], profile="torchao-nvfp4", **combination)
+    return _nvfp4_flat(result), (None if mask is None else _nvfp4_mask(mask))
+
+
+# BLK-8's ``nvfp4_quantize`` for the engine: one tensor per probe, compared whole.
+NVFP4_CHAPTER = engine.WholeProbeChapter(NVFP4_OPERATION, ("nvfp4",), NVFP4_DIMENSIONS, NVFP4_PROFILES,
+                                         nvfp4_probes_for, nvfp4_predict, _nvfp4_flat)
+
+
+def fingerprint_nvfp4(backend) -> list[engine.Result]:
+    """``backend``'s ``nvfp4_quantize`` against every combination of BLK-8's variants; a backend without it is
+    unsupported."""
+    return [engine.fingerprint_operation(backend, NVFP4_CHAPTER, NVFP4_OPERATION, granularity)
+            for granularity in NVFP4_CHAPTER.granularities]

@@ -178,3 +178,29 @@ def test_every_variant_is_a_keyword_of_its_operation():
     assert set(QUANTIZE_VARIANTS) | set(DEQUANTIZE_VARIANTS) == set(VALUES)
     for profile in PROFILES:
         assert set(EVERY_PROFILE_BY_NAME[profile].nvfp4) == set(VALUES)
+
+
+class ProfileBackend:
+    """refq itself under one NVFP4 profile, as a backend for the fingerprint."""
+
+    version = ""
+
+    def __init__(self, profile: str) -> None:
+        self.name = self.profile = profile
+
+    def nvfp4_quantize(self, x):
+        return nvfp4_quantize_outcomes(x, profile=self.profile)[0]
+
+
+@pytest.mark.parametrize("profile", ["modelopt-nvfp4", "transformer-engine-nvfp4"])
+def test_fingerprint_names_each_profiles_values(profile):
+    """BLK-8's fingerprint chapter: of the 216 combinations, the profile's is the most specific consistent one
+    (``payload``, which leaves NaN codes open, is consistent beside its NaN rule and nothing else is)."""
+    from refq.conformance.fingerprint_block import NVFP4_PROFILES, fingerprint_nvfp4
+
+    (result,) = fingerprint_nvfp4(ProfileBackend(profile))
+    assert result.status == "ok", result.detail
+    assert result.variants == {name: [value] for name, value in NVFP4_PROFILES[profile].items()}
+    others = [{name: value for name, value in combination.items() if value != NVFP4_PROFILES[profile][name]}
+              for combination in result.consistent]
+    assert sorted(others, key=len) == [{}, {"nvfp4_element_nan": "payload"}]

@@ -94,3 +94,13 @@ def test_dequantize_every_scale_and_code(engine, stored):
     assert not np.count_nonzero((values.view(np.uint32) != theirs.view(np.uint32)) & ~open_values)
     assert np.array_equal(np.isnan(values), np.isnan(theirs))
     assert open_values.mean() < 0.1  # 0 * inf: a zero code times an overflowed scale
+
+
+def test_fingerprint_names_torchao(engine):
+    """Of the 216 combinations of BLK-8's quantize variants, only torchao-nvfp4's explains torchao's outputs on
+    the fingerprint's probes (its NaN codes follow the NaN's bits: neither 7 nor 0)."""
+    from refq.conformance.fingerprint_block import NVFP4_PROFILES, fingerprint_nvfp4
+
+    (result,) = fingerprint_nvfp4(engine)
+    assert result.status == "ok", result.detail
+    assert result.consistent == [NVFP4_PROFILES["torchao-nvfp4"]]
