@@ -1,4 +1,5 @@
-"""Fingerprint of BLK's ``block_quantize``: which MX scale rule an implementation computes.
+"""Fingerprint of BLK's ``block_quantize`` and ``nvfp4_quantize``: which MX scale rule, and which NVFP4
+scale arithmetic and rules, an implementation computes.
 
 Four registry variants separate the implementations measured, each probed by blocks built for it:
 ``block_scale_rule`` (amaxes just above and below powers of two and of ``max_elem * 2^k``, where
@@ -7,6 +8,8 @@ infinity), ``block_tiny_scale`` (blocks of code 0 with non-zero elements) and ``
 (elements on the midpoints of the element grid). Each probe is one tensor of blocks, compared whole,
 for FP8 E4M3 and for FP4; every prediction is refq's ``block_quantize_outcomes`` under the
 combination's values. Element codes of a NaN-scale block are open under every combination (BLK-3.4).
+A second chapter does the same for BLK-8's ``nvfp4_quantize``: one tensor per NVFP4 variant, since the tensor
+scale is one per tensor.
 """
 
 from __future__ import annotations
