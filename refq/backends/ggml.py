@@ -18,8 +18,9 @@ class GgmlBackend:
     """``gguf_quantize`` and ``gguf_dequantize`` through the library ``refq ggml build`` compiles
     without FMA contraction (:mod:`refq.backends.ggml_build`): ggml's reference, profile ``ggml``.
 
-    Quantize calls ``quantize_row_<type>_ref``, dequantize ``dequantize_row_<type>``; a type ggml has
-    no such function for (the lattice IQ types' quantize, Q8_1's dequantize) is NotImplementedError.
+    Quantize calls ``quantize_row_<type>_ref`` (with an importance matrix ``ggml_quantize_chunk``, GGF-8),
+    dequantize ``dequantize_row_<type>``; a type ggml has no such function for (the lattice IQ types'
+    quantize, Q8_1's dequantize, Q8_1 and Q8_K in ggml_quantize_chunk) is NotImplementedError.
     The C functions do not check their arguments, so this adapter checks what C would read out of
     bounds: a length that is not a whole number of blocks is a ValueError.
     """
