@@ -81,6 +81,7 @@ CHAPTER_VARIANTS: dict[str, tuple[tuple[str, ...], str]] = {
     "add_fixed_part": (("qlinear_add",), "add_fixed_part"),
     "add_operand_order": (("qlinear_add",), "add_operand_order"),
     "mul_zero_point": (("qlinear_mul",), "mul_zero_point"),
+    "binary_arithmetic": (("qlinear_add", "qlinear_mul"), "binary_arithmetic"),
     "sigmoid_function": (("qlinear_sigmoid",), "sigmoid_function"),
     "average_sum": (("qlinear_global_average_pool",), "average_sum"),
     "float8_conversion": (("cast",), "float8_conversion"),

@@ -17,7 +17,7 @@ ENGINE_OPS = {
     "tflite": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "tflite-optimized": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "xnnpack": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
-    "tosa": ("matmul_integer", "conv_integer", "rescale", "table"),
+    "tosa": ("matmul_integer", "conv_integer", "rescale", "table", "qlinear_add", "qlinear_mul"),
 }
 
 

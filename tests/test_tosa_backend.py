@@ -17,7 +17,7 @@ from refq.conformance.harness import case_paths, run_cases
 from refq.conformance.loading import BackendUnavailable
 from refq.conformance.runner import load_backend
 
-TOSA_OPS = ("matmul_integer", "conv_integer", "qlinear_average_pool", "rescale", "table")
+TOSA_OPS = ("matmul_integer", "conv_integer", "qlinear_average_pool", "rescale", "table", "qlinear_add", "qlinear_mul")
 needs_tosa = pytest.mark.skipif(not ENVIRONMENTS["tosa"].installed(),
                                 reason="the tosa environment is not installed: run `refq backends install tosa`")
 ADAPTER = Path(__file__).with_name("tosa_abort_adapter.py")

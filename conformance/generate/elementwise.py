@@ -23,6 +23,8 @@ from refq.registry.variants import VARIANTS_BY_NAME
 
 #: The com.microsoft operators are ONNX Runtime's own: one profile.
 PROFILES = ("onnxruntime",)
+#: QLinearAdd and QLinearMul are TOSA's ADD and MUL between RESCALEs too (binary_arithmetic = tosa_rescale).
+BINARY_PROFILES = ("onnxruntime", "tosa")
 TYPES = (np.uint8, np.int8)
 
 
@@ -41,10 +43,10 @@ def short(dtype) -> str:
 
 
 def case(op: str, name: str, inputs: dict, *, attributes: dict | None = None, clauses=(), description: str,
-         generator: str, seed: int = 0) -> CaseSpec:
+         generator: str, seed: int = 0, profiles: tuple[str, ...] = PROFILES) -> CaseSpec:
     return CaseSpec(op=op, name=name, inputs={key: np.array(value, order="C") for key, value in inputs.items()},
                     attributes=attributes or {}, clauses=tuple(clauses), description=description,
-                    generator=f"elementwise.{generator}", seed=seed, profiles=PROFILES)
+                    generator=f"elementwise.{generator}", seed=seed, profiles=profiles)
 
 
 def binary_inputs(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point) -> dict:
@@ -67,11 +69,18 @@ POOL_NAMES = ("X", "x_scale", "x_zero_point", "y_scale", "y_zero_point")
 
 
 def binary_cases(op: str, seed: int) -> Iterator[CaseSpec]:
+    """Every case also under ``tosa``: TOSA's integer sum and product (ELT-2.8, ELT-2.9, binary_arithmetic)."""
     rng = np.random.default_rng(seed)
-    # Level 1: one small same-shape case.
+    # Level 1: one small same-shape case, and a small int8 one under tosa.
     yield case(op, "small-u8", binary_inputs(random_values(rng, np.uint8, (3, 5)), 0.05, 128,
                                              random_values(rng, np.uint8, (3, 5)), 0.07, 120, 0.11, 125),
-               description="uint8, two 3 x 5 operands of the same shape", generator=f"{op}_small", seed=seed)
+               description="uint8, two 3 x 5 operands of the same shape", generator=f"{op}_small", seed=seed,
+               profiles=BINARY_PROFILES)
+    yield case(op, "small-s8-tosa", binary_inputs(np.array([[-128, -77, -1, 0, 1, 42, 126, 127]], np.int8), 0.0312,
+                                                  -3, np.array([[127, 100, -128, 5, -9, 64, -100, 0]], np.int8),
+                                                  0.0187, 7, 0.0433 if op == "qlinear_add" else 0.9, -2),
+               description="int8, two 1 x 8 operands including the range ends: TOSA's integer graph",
+               generator=f"{op}_small", seed=0, profiles=("tosa",))
     for dtype in TYPES:
         info = np.iinfo(dtype)
         yield case(op, f"random-{short(dtype)}",
@@ -79,7 +88,7 @@ def binary_cases(op: str, seed: int) -> Iterator[CaseSpec]:
                                  random_values(rng, dtype, (4, 7, 9)), 0.0187, random_values(rng, dtype, ()),
                                  0.0433 if op == "qlinear_add" else 0.9, random_values(rng, dtype, ())),
                    description=f"{dtype.__name__}, random 4 x 7 x 9 operands and zero points",
-                   generator=f"{op}_random", seed=seed)
+                   generator=f"{op}_random", seed=seed, profiles=BINARY_PROFILES)
         for name, a_shape, b_shape in (("scalar-b", (5, 6), ()), ("scalar-a", (), (5, 6)),
                                        ("row-b", (4, 6), (6,)), ("column-a", (4, 1), (4, 6)),
                                        ("both-broadcast", (3, 1, 5), (1, 4, 1))):
@@ -88,7 +97,7 @@ def binary_cases(op: str, seed: int) -> Iterator[CaseSpec]:
                                      random_values(rng, dtype, b_shape), 0.034, random_values(rng, dtype, ()),
                                      0.047 if op == "qlinear_add" else 0.6, random_values(rng, dtype, ())),
                        description=f"{dtype.__name__}, A of shape {a_shape} and B of shape {b_shape} broadcast",
-                       generator=f"{op}_broadcast", seed=seed)
+                       generator=f"{op}_broadcast", seed=seed, profiles=BINARY_PROFILES)
         # Every pair of codes, a small output scale: most results saturate at one end or the other.
         codes = every_code(dtype)
         yield case(op, f"every-pair-saturating-{short(dtype)}",
@@ -96,7 +105,7 @@ def binary_cases(op: str, seed: int) -> Iterator[CaseSpec]:
                                  codes.reshape(1, 256), 0.13, info.min, 0.02, (int(info.min) + int(info.max)) // 2),
                    description=f"{dtype.__name__}, every pair of codes (256 x 256 by broadcasting), zero points at the "
                                f"range ends, output scale 0.02: results saturate at both ends",
-                   generator=f"{op}_every_pair", seed=0)
+                   generator=f"{op}_every_pair", seed=0, profiles=BINARY_PROFILES)
 
 
 # --- qlinear_sigmoid and qlinear_leaky_relu -----------------------------------------------------------------
@@ -359,6 +368,8 @@ LEVEL_1 = (
     ("qlinear_global_average_pool", "separating-global_average_pool-0"),
     ("qlinear_add", "small-u8"),
     ("qlinear_mul", "small-u8"),
+    ("qlinear_add", "small-s8-tosa"),
+    ("qlinear_mul", "small-s8-tosa"),
     ("qlinear_sigmoid", "small-u8"),
     ("qlinear_tanh", "small-s8"),
     ("qlinear_global_average_pool", "small-u8"),

@@ -14,6 +14,7 @@ from refq.affine.profiles import resolve_variants
 from refq.conformance import records, reference
 from refq.conformance.case import SCHEMA_VERSION
 from refq.conformance.generate.case_spec import CaseSpec
+from refq.elementwise.binary import profile_arithmetic
 from refq.errors import RefqError
 from refq.registry import CLAUSES
 from refq.registry.operations import OPERATIONS_BY_NAME
@@ -21,6 +22,8 @@ from refq.registry.operations import OPERATIONS_BY_NAME
 CLAUSE_ORDER = {clause.id: position for position, clause in enumerate(CLAUSES)}
 #: Operations whose vectors run under every affine profile.
 AFFINE_OPERATIONS = ("quantize_linear", "dequantize_linear")
+#: The clause of TOSA's integer arithmetic (binary_arithmetic = tosa_rescale) for the operations that have it.
+TOSA_BINARY_CLAUSES = {"qlinear_add": "ELT-2.8", "qlinear_mul": "ELT-2.9"}
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -69,6 +72,8 @@ def clauses_for(spec: CaseSpec, profile: str, outcome_clauses: tuple[str, ...]) 
         variants = resolve_variants(profile, "quantize", per_axis=spec.attributes["axis"] is not None, overrides={})
         if variants["zero_point_placement"].name == "before_rounding_fused":
             ids.append("AFF-3.7")
+    if spec.op in TOSA_BINARY_CLAUSES and profile_arithmetic(profile) == "tosa_rescale":
+        ids.append(TOSA_BINARY_CLAUSES[spec.op])
     unknown = [clause_id for clause_id in ids if clause_id not in CLAUSE_ORDER]
     if unknown:
         raise AssertionError(f"case {spec.op}/{spec.name}: unknown clause IDs {unknown}")

@@ -102,8 +102,8 @@ def _output_fit(size: int, pad_begin: int, pad_end: int, kernel: int, dilation: 
 class TosaBackend:
     """``matmul_integer`` through TOSA ``MATMUL``, ``conv_integer`` through ``CONV2D`` /
     ``DEPTHWISE_CONV2D`` (int8 x int8, int32 accumulator), ``qlinear_average_pool`` through
-    ``AVG_POOL2D`` (one scale, int8), ``rescale`` through ``RESCALE`` and ``table`` through ``TABLE``, on the TOSA
-    reference model.
+    ``AVG_POOL2D`` (one scale, int8), ``rescale`` through ``RESCALE``, ``table`` through ``TABLE``, and
+    ``qlinear_add`` / ``qlinear_mul`` through ``ADD`` / ``MUL`` between RESCALEs, on the TOSA reference model.
 
     Its profile is ``tosa`` for every operation: for MATMUL and CONV2D it is what the ONNX text says
     (exact differences, int32 sums whose overflow is unpredictable; the model wraps them), and refq's
@@ -308,6 +308,117 @@ class TosaBackend:
 
         pooled = self._run(build)  # NHWC
         return np.ascontiguousarray(pooled if channels_last else pooled.transpose(0, 3, 1, 2))
+
+    # --- ADD and MUL with RESCALE -------------------------------------------------------------------------
+
+    def _binary_operands(self, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point):
+        """int8 codes of one rank (uint8 less 128: every ``q - z`` is unchanged, and the output's clamp to
+        [-128, 127] with ``z_C - 128`` is the clamp to [0, 255] with ``z_C``), the zero points and the float32
+        scales; ``offset`` is what the output gets back."""
+        a, b = np.asarray(A), np.asarray(B)
+        if a.dtype not in (np.int8, np.uint8) or b.dtype != a.dtype:
+            raise ValueError(f"A, B: int8 or uint8 of one type, got {a.dtype} and {b.dtype}")
+        zeros = [int(_zero_points(zero, values, name).reshape(-1)[0]) if np.size(zero if zero is not None else 0) == 1
+                 else None for zero, values, name in ((A_zero_point, a, "A_zero_point"),
+                                                      (B_zero_point, b, "B_zero_point"),
+                                                      (C_zero_point, a, "C_zero_point"))]
+        if None in zeros:
+            raise ValueError("A_zero_point, B_zero_point, C_zero_point: one value each")
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        if 0 in shape:
+            raise NotImplementedError("TOSA tensors have no empty dimension")
+        rank = max(len(shape), 1)
+        # TOSA broadcasts tensors of one rank: leading axes of length 1 (exact re-indexing).
+        a8 = _signed(a, "A").reshape((1,) * (rank - a.ndim) + a.shape)
+        b8 = _signed(b, "B").reshape((1,) * (rank - b.ndim) + b.shape)
+        scales = [np.float32(scale) for scale in (A_scale, B_scale, C_scale)]
+        return a8, b8, zeros, scales, (1,) * (rank - len(shape)) + shape, 128 if a.dtype == np.uint8 else 0
+
+    def _rescale_node(self, serializer, source, shape, in_type, out_type, multiplier: int, shift: int,
+                      input_zero: int, output_zero: int, output=None):
+        """A RESCALE of ``source`` as MLIR's legalisation builds one: scale32, DOUBLE_ROUND, per tensor, signed."""
+        from tosa.RoundingMode import RoundingMode
+
+        ts = self._serializer
+        numpy_of = {ts.DType.INT8: np.int8, ts.DType.INT32: np.int32}
+        target = output if output is not None else serializer.addIntermediate(list(shape), out_type)
+        constants = [serializer.addConst([1], ts.DType.INT32, np.array([multiplier], np.int32)),
+                     serializer.addConst([1], ts.DType.INT8, np.array([shift], np.int8)),
+                     serializer.addConst([1], in_type, np.array([input_zero], numpy_of[in_type])),
+                     serializer.addConst([1], out_type, np.array([output_zero], numpy_of[out_type]))]
+        attribute = ts.TosaSerializerAttribute()
+        attribute.RescaleAttribute(True, RoundingMode.DOUBLE_ROUND, False, False, False)
+        serializer.addOperator(ts.Op.RESCALE, [source.name, *(c.name for c in constants)], [target.name], attribute)
+        return target
+
+    def qlinear_add(self, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None):
+        """TOSA ``ADD`` between RESCALEs, as MLIR's TFLite legalisation (``matchAndRewriteAddSub``, double rounding)
+        builds it from the float scales: each input RESCALEd to int32 by 2^19, or by 2^20 and then by
+        ``s / (2 max(s_A, s_B))``; int32 ADD; RESCALE by ``2 max(s_A, s_B) / (s_C 2^20)`` to int8 (ELT-2.8)."""
+        from refq.elementwise.binary import tosa_sum_rescales
+
+        ts = self._serializer
+        a8, b8, (a_zero, b_zero, c_zero), (a_scale, b_scale, c_scale), shape, offset = self._binary_operands(
+            A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point)
+        a_steps, b_steps, (multiplier, shift) = tosa_sum_rescales(a_scale, b_scale, c_scale)
+
+        def build(serializer):
+            operands = []
+            for values, zero, steps in ((a8, a_zero, a_steps), (b8, b_zero, b_steps)):
+                source = serializer.addPlaceholder(list(values.shape), ts.DType.INT8)
+                wide = self._rescale_node(serializer, source, values.shape, ts.DType.INT8, ts.DType.INT32,
+                                          int(steps[0]), int(steps[1]), zero, 0)
+                if steps[4]:
+                    wide = self._rescale_node(serializer, wide, values.shape, ts.DType.INT32, ts.DType.INT32,
+                                              int(steps[2]), int(steps[3]), 0, 0)
+                operands.append(wide)
+            total = serializer.addIntermediate(list(shape), ts.DType.INT32)
+            attribute = ts.TosaSerializerAttribute()
+            attribute.AddAttribute()
+            serializer.addOperator(ts.Op.ADD, [operands[0].name, operands[1].name], [total.name], attribute)
+            out = serializer.addOutput(list(shape), ts.DType.INT8)
+            self._rescale_node(serializer, total, shape, ts.DType.INT32, ts.DType.INT8, multiplier, shift, 0,
+                               c_zero, output=out)
+            return [np.ascontiguousarray(a8), np.ascontiguousarray(b8)], out
+
+        return self._binary_result(self._run(build), A, B, offset)
+
+    def qlinear_mul(self, A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point=None):
+        """TOSA ``MUL`` between RESCALEs, as MLIR's TFLite legalisation (``convertMultiplyOp``) builds it: each input's
+        zero point removed by a RESCALE by 1 to int32, int32 MUL with shift 0, RESCALE by
+        ``fl32(fl32(s_A s_B) / s_C)`` (DOUBLE_ROUND) to int8 (ELT-2.9)."""
+        from refq.elementwise.binary import tosa_multiplier, tosa_product_rescale
+
+        ts = self._serializer
+        a8, b8, (a_zero, b_zero, c_zero), (a_scale, b_scale, c_scale), shape, offset = self._binary_operands(
+            A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point)
+        multiplier, shift = tosa_product_rescale(a_scale, b_scale, c_scale)
+        one = tosa_multiplier(1.0, "A_scale")
+
+        def build(serializer):
+            operands = []
+            for values, zero in ((a8, a_zero), (b8, b_zero)):
+                source = serializer.addPlaceholder(list(values.shape), ts.DType.INT8)
+                operands.append(self._rescale_node(serializer, source, values.shape, ts.DType.INT8, ts.DType.INT32,
+                                                   one[0], one[1], zero, 0))
+            product = serializer.addIntermediate(list(shape), ts.DType.INT32)
+            no_shift = serializer.addConst([1], ts.DType.INT8, np.array([0], np.int8))
+            attribute = ts.TosaSerializerAttribute()
+            attribute.MulAttribute()
+            serializer.addOperator(ts.Op.MUL, [operands[0].name, operands[1].name, no_shift.name], [product.name],
+                                   attribute)
+            out = serializer.addOutput(list(shape), ts.DType.INT8)
+            self._rescale_node(serializer, product, shape, ts.DType.INT32, ts.DType.INT8, multiplier, shift, 0,
+                               c_zero, output=out)
+            return [np.ascontiguousarray(a8), np.ascontiguousarray(b8)], out
+
+        return self._binary_result(self._run(build), A, B, offset)
+
+    @staticmethod
+    def _binary_result(output, A, B, offset: int) -> np.ndarray:
+        shape = np.broadcast_shapes(np.shape(A), np.shape(B))
+        result = np.asarray(output).reshape(shape)
+        return (result.astype(np.int16) + offset).astype(np.uint8) if offset else result.astype(np.int8)
 
     # --- RESCALE ------------------------------------------------------------------------------------------
 

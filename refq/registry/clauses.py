@@ -229,6 +229,8 @@ _ELEMENTWISE: tuple[Clause, ...] = (
     Clause("ELT-2.5", "QLinearAdd"),
     Clause("ELT-2.6", "One output of the product"),
     Clause("ELT-2.7", "QLinearMul"),
+    Clause("ELT-2.8", "TOSA's integer sum"),
+    Clause("ELT-2.9", "TOSA's integer product"),
     Clause("ELT-3.1", "Dequantized codes"),
     Clause("ELT-3.2", "Building a table"),
     Clause("ELT-3.3", "The logistic function of MLAS"),

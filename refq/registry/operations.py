@@ -115,6 +115,9 @@ _CONV_VALUES = {"auto_pad": _AUTO_PAD}
 _POOL_VALUES = {"auto_pad": _AUTO_PAD, "ceil_mode": (0, 1)}
 _ELEMENTWISE = dict(reference_profile=False, reference_outcomes=False, variants=("elementwise",),
                     generators=("elementwise",))
+#: QLinearAdd and QLinearMul: ONNX Runtime's float32 arithmetic, or TOSA's integer graph (binary_arithmetic, a value
+#: the tosa profile names), so their references take the profile.
+_BINARY = {**_ELEMENTWISE, "reference_profile": True, "variants": ("elementwise", "requantize")}
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -258,12 +261,14 @@ OPERATIONS: tuple[Operation, ...] = (
               ("A", "A_scale", "A_zero_point?", "B", "B_scale", "B_zero_point?", "C_scale", "C_zero_point?"), {},
               "array of A's dtype (int8 or uint8), the broadcast shape",
               ("ELT-1.1", "ELT-1.2", "ELT-1.3", "ELT-2.1", "ELT-2.2", "ELT-2.3", "ELT-2.4", "ELT-2.5"),
-              "refq.elementwise.binary:qlinear_add", public="refq.elementwise.binary:qlinear_add", input_types=_BINARY_TYPES, **_ELEMENTWISE),
+              "refq.elementwise.binary:qlinear_add_under_profile", public="refq.elementwise.binary:qlinear_add",
+              input_types=_BINARY_TYPES, **_BINARY),
     Operation("qlinear_mul", "com.microsoft.QLinearMul",
               ("A", "A_scale", "A_zero_point?", "B", "B_scale", "B_zero_point?", "C_scale", "C_zero_point?"), {},
               "array of A's dtype (int8 or uint8), the broadcast shape",
               ("ELT-1.1", "ELT-1.2", "ELT-2.1", "ELT-2.6", "ELT-2.7"),
-              "refq.elementwise.binary:qlinear_mul", public="refq.elementwise.binary:qlinear_mul", input_types=_BINARY_TYPES, **_ELEMENTWISE),
+              "refq.elementwise.binary:qlinear_mul_under_profile", public="refq.elementwise.binary:qlinear_mul",
+              input_types=_BINARY_TYPES, **_BINARY),
     Operation("qlinear_sigmoid", "com.microsoft.QLinearSigmoid",
               ("X", "X_scale", "X_zero_point?", "Y_scale", "Y_zero_point?"), {},
               "array of X's dtype and shape",

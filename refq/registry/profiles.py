@@ -76,6 +76,7 @@ _REQUANTIZE_TFLITE_FULLY_CONNECTED = {
 _REQUANTIZE_TFLITE_OPTIMIZED = {**_REQUANTIZE_TFLITE, "fixed_point_rounding": "double_round_ties_up"}
 _REQUANTIZE_TFLITE["average_division"] = "rounded_integer_division"
 _REQUANTIZE_TOSA["average_division"] = "tosa_reciprocal"
+_REQUANTIZE_TOSA["binary_arithmetic"] = "tosa_rescale"
 # FBGEMM's requantization (torch.ops.quantized.linear / conv2d) is MLAS's: measured bit-identical.
 _REQUANTIZE_PYTORCH = {**_REQUANTIZE_ORT, **_U8S8_BY_CPU}
 # torch qnnpack / PT2E adapters: QNNPACK multiplies by fl32(1 / s_y); PT2E's reference representation truncates.

@@ -276,6 +276,16 @@ VARIANTS: tuple[Variant, ...] = (
                                 "rounding, + z_y (TOSA AVG_POOL2D)"),
         ),
     ),
+    Variant(
+        "binary_arithmetic", "requantize", "ELT-2.8", "In what arithmetic are a quantized sum and product computed?",
+        _values(
+            ("float32", "dequantized, combined and requantized in float32 with MLAS's roundings (ONNX Runtime, "
+                        "ELT-2.2 to ELT-2.7)"),
+            ("tosa_rescale", "in integers, as TOSA's TFLite legalisation builds them: each input RESCALEd to int32 "
+                             "(a sum: by 2^20 and s / (2 max(s_A, s_B)); a product: by 1), int32 ADD or MUL, "
+                             "RESCALE to the output with DOUBLE_ROUND (ELT-2.8, ELT-2.9)"),
+        ),
+    ),
     # --- end requantize ---
     # --- integer operations (INT), observers (OBS) and elementwise operations (ELT): the dimensions their
     # fingerprints separate; the kernels take them as keyword arguments (the first value is the default)
