@@ -59,7 +59,8 @@ def _quantize(x, values: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool
     packed = np.empty((blocks.shape[0], BLOCK // 2), dtype=np.uint8)
     scale_open = np.zeros(blocks.shape[0], dtype=np.bool_)
     code_open = np.zeros(packed.shape, dtype=np.bool_)
-    stored = quantize_nvfp4(blocks, blocks.view(np.uint32), e4m3_values(), *codes_of, scales, packed, scale_open, code_open)
+    stored = quantize_nvfp4(blocks, blocks.view(np.uint32), e4m3_values(), *codes_of, scales, packed, scale_open,
+                            code_open)
     lead = array.shape[:-1]
     tensor_scale = np.array(stored, dtype=np.float32)
     return (tensor_scale, scales.reshape(*lead, -1), packed.reshape(*lead, -1), bool(np.isnan(tensor_scale)),

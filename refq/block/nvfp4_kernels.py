@@ -57,7 +57,8 @@ THRESHOLDS = (np.float32(0.25), np.float32(0.75), np.float32(1.25), np.float32(1
 
 @kernel
 def quotient32(a, b):
-    """BLK-8.2: fl32(a / b) with IEEE 754's rules for a zero divisor: ±inf for a nonzero a, NaN for 0 / 0 or NaN / 0."""
+    """BLK-8.2: fl32(a / b) with IEEE 754's rules for a zero divisor: ±inf for a nonzero a, NaN for 0 / 0 or
+    NaN / 0."""
     if b == 0.0:
         if a != a or a == 0.0:
             return np.float32(np.nan)
