@@ -12,7 +12,8 @@ and per axis, element by element, with the nearest profile), requantization thro
 ``qlinear_matmul`` and ``qlinear_conv`` (:mod:`.fingerprint_integer`), the elementwise
 operations (:mod:`.fingerprint_elementwise`), the observers' qparams rule
 (:mod:`.fingerprint_observers`), ggml's block types (:mod:`.fingerprint_gguf`), the MX scale rules and NVFP4's
-(:mod:`.fingerprint_block`) and the uint8 x int8 products (:mod:`.fingerprint_products`); :mod:`.fingerprint_report` renders the results.
+(:mod:`.fingerprint_block`), the uint8 x int8 products (:mod:`.fingerprint_products`) and ``cast``'s engine
+variants (:mod:`.fingerprint_cast`); :mod:`.fingerprint_report` renders the results.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from refq.conformance import (fingerprint_block, fingerprint_elementwise, fingerprint_gguf, fingerprint_integer,
-                              fingerprint_observers, fingerprint_products)
+from refq.conformance import (fingerprint_block, fingerprint_cast, fingerprint_elementwise, fingerprint_gguf,
+                              fingerprint_integer, fingerprint_observers, fingerprint_products)
 from refq.conformance import fingerprint_engine as engine
 from refq.conformance import fingerprint_report as report
 from refq.conformance.fingerprint_affine import (  # noqa: F401 - the affine chapter's public names
@@ -48,7 +49,7 @@ F32 = np.float32
 #: The chapters whose results are reported probe by probe, in report order.
 PROBE_CHAPTERS = (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER, fingerprint_observers.CHAPTER,
                   fingerprint_gguf.CHAPTER, fingerprint_block.CHAPTER, fingerprint_block.NVFP4_CHAPTER,
-                  fingerprint_products.CHAPTER)
+                  fingerprint_products.CHAPTER, *fingerprint_cast.CHAPTERS)
 #: The result type of every chapter (the affine one's old name).
 OperationFingerprint = Result
 
@@ -72,9 +73,11 @@ class Fingerprint:
     block: list[Result] = field(default_factory=list)
     #: uint8 x int8 products (qlinear_matmul): summed exactly or in int16-saturating pairs (INT-2.6).
     products: list[Result] = field(default_factory=list)
+    #: cast's engine variants (NUM-3.20, NUM-3.22, NUM-3.23), a probe each.
+    cast: list[Result] = field(default_factory=list)
 
     def probe_results(self) -> list[Result]:
-        return self.integer + self.elementwise + self.observers + self.gguf + self.block + self.products
+        return self.integer + self.elementwise + self.observers + self.gguf + self.block + self.products + self.cast
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -113,8 +116,9 @@ def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=
     """The fingerprint of ``backend`` (an adapter object) for every affine operation and granularity;
     with ``probes``, also its integer, elementwise and observer operations."""
     declared = declared_profiles(backend)
-    integer, elementwise, observers, gguf, block, nvfp4, products = (
-        [_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes else ([], [], [], [], [], [], []))
+    results = [_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes else [[] for _ in PROBE_CHAPTERS]
+    integer, elementwise, observers, gguf, block, nvfp4, products = results[:7]
+    cast = [result for chapter_results in results[7:] for result in chapter_results]
     return Fingerprint(
         backend=str(getattr(backend, "name", type(backend).__name__)),
         version=str(getattr(backend, "version", "")),
@@ -122,7 +126,7 @@ def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=
         operations=[fingerprint_operation(backend, operation, granularity)
                     for operation in operations for granularity in granularities],
         integer=integer, elementwise=elementwise, observers=observers, gguf=gguf, block=block + nvfp4,
-        products=products,
+        products=products, cast=cast,
     )
 
 
