@@ -240,6 +240,51 @@ def test_run_cases_faulty_backend_errors_and_goes_on(faulty: Path, adapter: str,
     assert detail in results[1].detail
 
 
+def _trigger(worker):
+    inputs = {"x": np.float32([12345.0, 1.0]), "scale": np.float32(1.0), "zero_point": np.int8(0)}
+    return worker.call("quantize_linear", inputs, {"dtype": "int8"}, timeout=60)
+
+
+def test_reused_worker_loads_the_next_backend_in_its_process(faulty: Path) -> None:
+    """Inside reusing_workers a closed worker's process takes the next backend, which answers as itself;
+    on leaving, the idle process stops."""
+    from refq.conformance.worker import Worker, reusing_workers
+
+    with reusing_workers(limit=1):
+        first = Worker(f"{faulty}:Raises")
+        process = first._process
+        assert _trigger(first).kind == "raised"
+        first.close()
+        second = Worker(f"{faulty}:OffByOne")
+        assert second._process is process
+        assert _trigger(second).value.tolist() == [-128, 2]  # OffByOne: 127 + 1 wraps; Raises would raise
+        second.close()
+        assert process.poll() is None  # idle, kept
+    assert process.wait(10) == 0
+
+
+def test_a_crashed_worker_is_never_reused(faulty: Path) -> None:
+    from refq.conformance.worker import Worker, reusing_workers
+
+    with reusing_workers(limit=2):
+        crashing = Worker(f"{faulty}:Aborts")
+        process = crashing._process
+        assert _trigger(crashing).kind == "crashed"
+        crashing.close()
+        fresh = Worker(f"{faulty}:OffByOne")
+        assert fresh._process is not process and process.poll() is not None
+        fresh.close()
+
+
+def test_outside_reusing_workers_close_stops_the_worker(faulty: Path) -> None:
+    from refq.conformance.worker import Worker
+
+    worker = Worker(f"{faulty}:OffByOne")
+    process = worker._process
+    worker.close()
+    assert process.poll() is not None
+
+
 def test_run_cases_hang_is_killed_after_timeout(faulty: Path) -> None:
     results = run_cases(f"{faulty}:Hangs", three_cases(), timeout=1.5)
     assert [r.status for r in results] == ["pass", "error", "pass"]

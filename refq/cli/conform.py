@@ -162,14 +162,18 @@ def run(args: argparse.Namespace) -> int:
                           seconds=time.perf_counter() - start, startup_seconds=startup,
                           verification=check_backend(backend.name, backend.version))
 
-    if jobs == 1:
-        runs = [run_backend(spec) for spec in specs]
-    else:
-        # Each backend computes in its own worker process; this process only feeds and compares.
-        from concurrent.futures import ThreadPoolExecutor
+    from refq.conformance.worker import reusing_workers
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            runs = list(pool.map(run_backend, specs))
+    # A backend's worker, once done, takes the next backend: torch and torchao are imported once per job.
+    with reusing_workers(limit=jobs):
+        if jobs == 1:
+            runs = [run_backend(spec) for spec in specs]
+        else:
+            # Each backend computes in its own worker process; this process only feeds and compares.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                runs = list(pool.map(run_backend, specs))
     details = failure_details(runs, cases_per_backend=args.details)
     versions = version_lines(runs)
     if args.markdown:
