@@ -39,6 +39,27 @@ def pack_two_bit_planes(codes, out, offset):
 
 
 @kernel
+def store_q2_k_codes(x, base, out, o, codes):
+    """GGF-3.4's last steps, once the 4-bit scales and minimums (bytes 0-15) and ``d``, ``dmin`` are
+    stored: every element requantized with its stored scale and minimum (a sub-block whose scale is
+    0 keeps its search codes), the 2-bit codes packed. Returns whether every ``nearest_int`` was defined."""
+    defined = True
+    d_all = half_value(out[o + 80], out[o + 81])
+    m_all = half_value(out[o + 82], out[o + 83])
+    for j in range(16):
+        d = d_all * np.float32(out[o + j] & 0xF)
+        if d == 0:
+            continue
+        dm = m_all * np.float32(out[o + j] >> 4)
+        for i in range(16):
+            l, ok = nearest_int((x[base + 16 * j + i] + dm) / d)
+            defined = defined and ok
+            codes[16 * j + i] = clamp(l, 0, 3)
+    pack_two_bit_planes(codes, out, o + 16)
+    return defined
+
+
+@kernel
 def quantize_q2_k(x, out, undefined, fused):
     """GGF-3.4: Q2_K, 16 sub-blocks of 16: 2-bit codes, 4-bit scales and 4-bit minimums; ``fused``:
     gcc's fused multiply-adds (GGF-4.2)."""
@@ -89,18 +110,7 @@ def quantize_q2_k(x, out, undefined, fused):
             store_half(out, o + 82, half_pattern(max_min / np.float32(15.0)))
         else:
             store_half(out, o + 82, 0)
-        d_all = half_value(out[o + 80], out[o + 81])
-        m_all = half_value(out[o + 82], out[o + 83])
-        for j in range(16):
-            d = d_all * np.float32(out[o + j] & 0xF)
-            if d == 0:
-                continue
-            dm = m_all * np.float32(out[o + j] >> 4)
-            for i in range(16):
-                l, ok = nearest_int((x[base + 16 * j + i] + dm) / d)
-                defined = defined and ok
-                codes[16 * j + i] = clamp(l, 0, 3)
-        pack_two_bit_planes(codes, out, o + 16)
+        defined = store_q2_k_codes(x, base, out, o, codes) and defined
         if not defined:
             undefined[b] = 1
 
@@ -114,6 +124,17 @@ def q3_k_scale(scales, offset, j):
         low = np.int64(scales[offset + j - 8]) >> 4
     high = (np.int64(scales[offset + 8 + j % 4]) >> (2 * (j // 4))) & 3
     return (low | (high << 4)) - 32
+
+
+@kernel
+def put_q3_k_scale(out, o, j, l):
+    """Store the 6-bit scale code ``l`` (0..63) of sub-block ``j`` as :func:`q3_k_scale` reads it: the low
+    nibble in bytes 96-103, the high pair in bytes 104-107 (which the caller zeroed)."""
+    if j < 8:
+        out[o + 96 + j] = l & 0xF
+    else:
+        out[o + 96 + j - 8] |= (l & 0xF) << 4
+    out[o + 96 + 8 + j % 4] |= (l >> 4) << (2 * (j // 4))
 
 
 @kernel
@@ -167,12 +188,7 @@ def quantize_q3_k(x, out, undefined):
             for j in range(16):
                 l, ok = nearest_int(iscale * scales[j])
                 defined = defined and ok
-                l = clamp(wrap_int8(l), -32, 31) + 32
-                if j < 8:
-                    out[o + 96 + j] = l & 0xF
-                else:
-                    out[o + 96 + j - 8] |= (l & 0xF) << 4
-                out[o + 96 + 8 + j % 4] |= (l >> 4) << (2 * (j // 4))
+                put_q3_k_scale(out, o, j, clamp(wrap_int8(l), -32, 31) + 32)
             store_half(out, o + 108, half_pattern(quotient(np.float32(1.0), iscale)))
         else:
             store_half(out, o + 108, 0)
@@ -189,6 +205,20 @@ def scale_min_k4(scales, offset, j):
     scale = (scales[offset + j + 4] & 0xF) | ((scales[offset + j - 4] >> 6) << 4)
     minimum = (scales[offset + j + 4] >> 4) | ((scales[offset + j] >> 6) << 4)
     return scale, minimum
+
+
+@kernel
+def put_scale_min_k4(out, packed, j, ls, lm):
+    """Store sub-block ``j``'s 6-bit scale and minimum codes where :func:`scale_min_k4` reads them: whole
+    bytes for ``j < 4``, else a nibble each in bytes 8-11 and the top two bits over bytes 0-7 (bits
+    beyond a byte dropped, as C's ``uint8_t`` stores drop them)."""
+    if j < 4:
+        out[packed + j] = ls
+        out[packed + j + 4] = lm
+    else:
+        out[packed + j + 4] = ((ls & 0xF) | ((lm & 0xF) << 4)) & 0xFF
+        out[packed + j - 4] |= ((ls >> 4) << 6) & 0xFF
+        out[packed + j] |= ((lm >> 4) << 6) & 0xFF
 
 
 @kernel
@@ -284,15 +314,7 @@ def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes, fused
                 ls, ok_scale = nearest_int(inverse_scale * scales[j])
                 lm, ok_min = nearest_int(inverse_min * minimums[j])
             defined = defined and ok_scale and ok_min
-            ls = min(63, ls & 0xFF)
-            lm = min(63, lm & 0xFF)
-            if j < 4:
-                out[packed + j] = ls
-                out[packed + j + 4] = lm
-            else:
-                out[packed + j + 4] = (ls & 0xF) | ((lm & 0xF) << 4)
-                out[packed + j - 4] |= (ls >> 4) << 6
-                out[packed + j] |= (lm >> 4) << 6
+            put_scale_min_k4(out, packed, j, min(63, ls & 0xFF), min(63, lm & 0xFF))
         store_half(out, o, half_pattern(max_scale / np.float32(63.0)))
         store_half(out, o + 2, half_pattern(max_min / np.float32(63.0)))
         defined = store_affine_k_codes(x, base, out, o, codes, levels) and defined

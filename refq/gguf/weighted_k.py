@@ -13,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.conversions import nearest_int
-from refq.gguf.half import half_pattern, half_value, store_half
-from refq.gguf.kquants import (SUPER, pack_two_bit_planes, store_affine_k_codes, store_q3_k_codes,
-                               store_q6_k)
-from refq.gguf.search import ZERO, affine_search, clamp, weighted_symmetric_search
+from refq.gguf.half import half_pattern, store_half
+from refq.gguf.kquants import (SUPER, put_q3_k_scale, put_scale_min_k4, store_affine_k_codes, store_q2_k_codes,
+                               store_q3_k_codes, store_q6_k)
+from refq.gguf.search import ZERO, affine_search, weighted_symmetric_search
 from refq.gguf.weighted_search import importance_weights, positive_search, sum_of, sum_of_squares
 
 
@@ -57,20 +56,9 @@ def quantize_weighted_q2_k(x, imatrix, out, undefined):
         defined = defined and ok_scale and ok_min
         store_half(out, o + 80, half_pattern(dm))
         store_half(out, o + 82, half_pattern(mm))
-        d_all = half_value(out[o + 80], out[o + 81])
-        m_all = half_value(out[o + 82], out[o + 83])
         for j in range(16):
             out[o + j] = (scale_codes[j] | (minimum_codes[j] << 4)) & 0xFF
-        for j in range(16):
-            d = d_all * np.float32(out[o + j] & 0xF)
-            if d == 0:
-                continue
-            m = m_all * np.float32(out[o + j] >> 4)
-            for i in range(16):
-                l, ok = nearest_int((x[base + 16 * j + i] + m) / d)
-                defined = defined and ok
-                codes[16 * j + i] = clamp(l, 0, 3)
-        pack_two_bit_planes(codes, out, o + 16)
+        defined = store_q2_k_codes(x, base, out, o, codes) and defined
         if not defined:
             undefined[b] = 1
 
@@ -105,12 +93,7 @@ def quantize_weighted_q3_k(x, imatrix, out, undefined):
         for k in range(96, 108):
             out[o + k] = 0
         for j in range(16):
-            l = scale_codes[j]
-            if j < 8:
-                out[o + 96 + j] = l & 0xF
-            else:
-                out[o + 96 + j - 8] |= (l & 0xF) << 4
-            out[o + 96 + 8 + j % 4] |= (l >> 4) << (2 * (j // 4))
+            put_q3_k_scale(out, o, j, scale_codes[j])
         store_half(out, o + 108, half_pattern(d_block))
         defined = store_q3_k_codes(x, base, out, o, codes) and defined
         if not defined:
@@ -159,13 +142,7 @@ def quantize_weighted_affine_k(x, imatrix, out, undefined, levels, block_bytes):
             if levels == 31:
                 ls = min(63, ls)
                 lm = min(63, lm)
-            if j < 4:
-                out[packed + j] = ls
-                out[packed + j + 4] = lm
-            else:
-                out[packed + j + 4] = ((ls & 0xF) | ((lm & 0xF) << 4)) & 0xFF
-                out[packed + j - 4] |= ((ls >> 4) << 6) & 0xFF
-                out[packed + j] |= ((lm >> 4) << 6) & 0xFF
+            put_scale_min_k4(out, packed, j, ls, lm)
         store_half(out, o, half_pattern(d_block))
         store_half(out, o + 2, half_pattern(m_block))
         defined = store_affine_k_codes(x, base, out, o, codes, levels) and defined
