@@ -17,7 +17,7 @@ from refq.backends.ggml import GgmlBackend
 
 def unavailable_reason() -> str | None:
     try:
-        for build in ggml_build.FLAGS:
+        for build in ggml_build.REFERENCE_BUILDS:
             ggml_build.built_library(build)
     except ggml_build.GgmlUnavailable as error:
         return str(error)

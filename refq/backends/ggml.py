@@ -118,3 +118,50 @@ class GgmlNativeBackend(GgmlBackend):
             raise GgmlUnavailable("ggml-native runs ggml built for x86-64-v3 (gcc -march=x86-64-v3 -mtune=znver3); "
                                   f"this CPU lacks {', '.join(missing)}")
         super().__init__("fused")
+
+
+class GgmlCpuX86Backend:
+    """ggml-cpu's x86 SIMD activation quantizer, ``quantize_row_q8_0`` and ``quantize_row_q8_1`` of
+    ``src/ggml-cpu/arch/x86/quants.c`` (the AVX2 branch, ``refq ggml build``'s x86-simd library), as
+    ``gguf_quantize`` under the profile ``ggml-cpu-x86`` (GGF-4.3).
+
+    It quantizes Q8_0 and Q8_1 only (every other type, and an importance matrix, is NotImplementedError:
+    ggml-cpu quantizes nothing else this way) and has no ``gguf_dequantize``. The library is built for
+    x86-64-v3: a CPU without AVX2, FMA or F16C cannot run it, and the backend is then not available.
+    """
+
+    name = "ggml-cpu-x86"
+    profile = "ggml-cpu-x86"
+    #: The types the library quantizes, with the bytes of one block.
+    TYPES = {"Q8_0": 34, "Q8_1": 36}
+
+    def __init__(self) -> None:
+        from refq.backends.ggml_build import GgmlUnavailable, missing_cpu_flags
+
+        missing = missing_cpu_flags()
+        if missing:
+            raise GgmlUnavailable("ggml-cpu-x86 runs ggml-cpu's AVX2 activation quantizer (x86-64-v3); "
+                                  f"this CPU lacks {', '.join(missing)}")
+        self._library = ctypes.CDLL(str(built_library("x86-simd")))
+        #: The release of the sources compiled (llama-cpp-python's, which vendors ggml).
+        self.version = SOURCE_RELEASE[1]
+
+    def gguf_quantize(self, x, imatrix=None, *, type="Q8_0") -> np.ndarray:
+        """``quantize_row_q8_0`` or ``quantize_row_q8_1`` of ggml-cpu on the flattened float32 ``x``."""
+        if type not in self.TYPES:
+            from refq.gguf.types import BLOCK_TYPES_BY_NAME
+
+            if type not in BLOCK_TYPES_BY_NAME:
+                raise ValueError(f"type {type!r}: not a ggml block type")
+            raise NotImplementedError(f"ggml-cpu's x86 activation quantizer has no {type} (Q8_0 and Q8_1 only)")
+        if imatrix is not None:
+            raise NotImplementedError("ggml-cpu's activation quantizer takes no importance matrix")
+        values = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1))
+        if values.size % 32:
+            raise ValueError(f"x: {values.size} values are not a whole number of {type} blocks of 32")
+        function = getattr(self._library, f"quantize_row_{type.lower()}")
+        function.restype = None
+        out = np.zeros(values.size // 32 * self.TYPES[type], dtype=np.uint8)
+        function(values.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p),
+                 ctypes.c_int64(values.size))
+        return out

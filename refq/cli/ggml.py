@@ -12,9 +12,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sdist", type=Path, default=None,
                         help="a llama-cpp-python .tar.gz already downloaded (default: pip downloads the pinned one "
                              "unless sources are already unpacked)")
-    parser.add_argument("--builds", default="unfused,fused",
+    parser.add_argument("--builds", default="unfused,fused,x86-simd",
                         help="comma-separated: unfused (-ffp-contract=off, the reference), fused (-march=x86-64-v3 "
-                             "-mtune=znver3, FMAs contracted: ggml-native)")
+                             "-mtune=znver3, FMAs contracted: ggml-native), x86-simd (ggml-cpu's AVX2 "
+                             "quantize_row_q8_0 / q8_1: ggml-cpu-x86)")
 
 
 def run(args: argparse.Namespace) -> int:

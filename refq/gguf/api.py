@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq.errors import invalid, wrong_type
-from refq.gguf import (grids, iquants, kquants, legacy, lowbit, nonlinear, nvfp4, ternary, weighted_k,
+from refq.gguf import (activation, grids, iquants, kquants, legacy, lowbit, nonlinear, nvfp4, ternary, weighted_k,
                        weighted_legacy)
 from refq.gguf.types import BlockType, block_type
 from refq.registry.variants import variant_code
@@ -104,7 +104,8 @@ FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "
 UNPLACED_TYPES = ("Q3_K", "IQ4_NL", "IQ4_XS", "NVFP4")
 
 
-def _quantize(flat: np.ndarray, kind: BlockType, fused: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _quantize(flat: np.ndarray, kind: BlockType, fused: bool = False,
+              x86_simd: bool = False) -> tuple[np.ndarray, np.ndarray]:
     blocks = flat.size // kind.block_elements
     out = np.zeros(blocks * kind.block_bytes, dtype=np.uint8)
     undefined = np.zeros(blocks, dtype=np.uint8)
@@ -115,7 +116,8 @@ def _quantize(flat: np.ndarray, kind: BlockType, fused: bool = False) -> tuple[n
         legacy.quantize_asymmetric_nibbles(flat, out, undefined, 16 if name == "Q4_1" else 32, kind.block_bytes,
                                            fused)
     elif name in ("Q8_0", "Q8_1"):
-        legacy.quantize_bytes(flat, out, undefined, name == "Q8_1", kind.block_bytes)
+        bytes_quantizer = activation.quantize_bytes_x86_simd if x86_simd else legacy.quantize_bytes
+        bytes_quantizer(flat, out, undefined, name == "Q8_1", kind.block_bytes)
     elif fused and name in kquants.FUSED_QUANTIZERS:
         kquants.FUSED_QUANTIZERS[name](flat, out, undefined)
     elif name in kquants.QUANTIZERS:
@@ -127,18 +129,21 @@ def _quantize(flat: np.ndarray, kind: BlockType, fused: bool = False) -> tuple[n
     return out, undefined.astype(bool)
 
 
-def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", contraction: str = "unfused"):
+def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", contraction: str = "unfused",
+                                activation_quantizer: str = "reference"):
     """GGF-5.1 with outcomes: the bytes and, per block, whether they are *unpredictable*.
 
     A block is unpredictable when one of its float-to-integer conversions is undefined in C
     (GGF-1.3 to GGF-1.5: infinities, subnormal scales whose reciprocal overflows) and, under
     ``nan="unpredictable"``, when it holds a NaN. ``contraction`` is the ``gguf_contraction``
     variant: ``unfused`` (the reference), ``gcc_x86_64`` (GGF-4.2) or ``contracted`` (every block
-    of a type whose bytes FMAs can change is unpredictable).
+    of a type whose bytes FMAs can change is unpredictable). ``activation_quantizer`` is the
+    ``gguf_activation_quantizer`` variant of Q8_0 and Q8_1: ``reference`` or ``x86_simd`` (GGF-4.3).
     """
     kind = block_type(type)
     nan_code = variant_code("gguf_nan", nan, "nan")
     variant_code("gguf_contraction", contraction, "contraction")
+    x86_simd = variant_code("gguf_activation_quantizer", activation_quantizer, "activation_quantizer") == 1
     if contraction == "gcc_x86_64" and kind.name in UNPLACED_TYPES:
         raise invalid("type", f"a type whose FMAs refq places under contraction='gcc_x86_64' (GGF-4.2), not one of "
                       + ", ".join(UNPLACED_TYPES), kind.name)
@@ -165,18 +170,20 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
             per_row = weights.size // kind.block_elements
             nan_blocks = np.repeat(nan_blocks.reshape(-1, per_row).any(axis=1), per_row)
     else:
-        out, unpredictable = _quantize(flat, kind, fused=contraction == "gcc_x86_64")
+        out, unpredictable = _quantize(flat, kind, fused=contraction == "gcc_x86_64", x86_simd=x86_simd)
     if contraction == "contracted" and kind.name in FUSED_TYPES + UNPLACED_TYPES:
         unpredictable = np.ones_like(unpredictable)
     return out, unpredictable | nan_blocks
 
 
-def gguf_quantize(x, *, type, imatrix=None, nan: str = "error") -> np.ndarray:
+def gguf_quantize(x, *, type, imatrix=None, nan: str = "error", activation_quantizer: str = "reference") -> np.ndarray:
     """GGF-5.1: the ggml blocks of type ``type`` for the float values ``x`` (flattened), as uint8 bytes.
 
     ``imatrix`` (GGF-8): one importance weight per column, ``x`` being whole rows of ``imatrix.size``
-    elements, as llama.cpp's ``llama-quantize --imatrix`` passes it to ``ggml_quantize_chunk``."""
-    return gguf_quantize_with_outcomes(x, type=type, imatrix=imatrix, nan=nan)[0]
+    elements, as llama.cpp's ``llama-quantize --imatrix`` passes it to ``ggml_quantize_chunk``.
+    ``activation_quantizer="x86_simd"``: Q8_0 and Q8_1 as ggml-cpu's x86 SIMD activation quantizer (GGF-4.3)."""
+    return gguf_quantize_with_outcomes(x, type=type, imatrix=imatrix, nan=nan,
+                                       activation_quantizer=activation_quantizer)[0]
 
 
 def gguf_dequantize(blocks, *, type) -> np.ndarray:
@@ -234,10 +241,10 @@ def zero_sign_open_blocks(flat: np.ndarray, kind: BlockType) -> np.ndarray:
 
 
 def gguf_quantize_outcomes(x, imatrix=None, *, type, profile: str = "ggml", gguf_nan: str | None = None,
-                           gguf_zero_sign: str | None = None,
-                           gguf_contraction: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """GGF-5.1 under ``profile``'s GGF variants (``gguf_nan``, ``gguf_zero_sign`` and
-    ``gguf_contraction`` replace the profile's): the bytes, and per byte whether it is *unpredictable*;
+                           gguf_zero_sign: str | None = None, gguf_contraction: str | None = None,
+                           gguf_activation_quantizer: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """GGF-5.1 under ``profile``'s GGF variants (``gguf_nan``, ``gguf_zero_sign``, ``gguf_contraction`` and
+    ``gguf_activation_quantizer`` replace the profile's): the bytes, and per byte whether it is *unpredictable*;
     with ``imatrix``, GGF-8's importance-weighted search.
 
     Every byte of a block that is unpredictable (GGF-1.3 to GGF-1.5, and a NaN under
@@ -255,8 +262,11 @@ def gguf_quantize_outcomes(x, imatrix=None, *, type, profile: str = "ggml", gguf
     zero_sign_code = variant_code("gguf_zero_sign", zero_sign, "gguf_zero_sign")
     kind = block_type(type)
     contraction = chosen.gguf["gguf_contraction"] if gguf_contraction is None else gguf_contraction
+    activation_quantizer = (chosen.gguf["gguf_activation_quantizer"] if gguf_activation_quantizer is None
+                            else gguf_activation_quantizer)
     out, unpredictable_blocks = gguf_quantize_with_outcomes(x, type=type, imatrix=imatrix, nan=nan,
-                                                            contraction=contraction)
+                                                            contraction=contraction,
+                                                            activation_quantizer=activation_quantizer)
     unpredictable = np.repeat(unpredictable_blocks, kind.block_bytes)
     # The zero signs of GGF-2.1 are those of the reference search; the weighted one (GGF-8) has one rule.
     if zero_sign_code == 1 and kind.name in _ZERO_SIGN_BYTE and imatrix is None:
