@@ -21,7 +21,7 @@ never by ``import refq.backends``.
 from __future__ import annotations
 
 from refq.backends.bitsandbytes import BitsandbytesBackend
-from refq.backends.ggml import GgmlBackend, GgmlNativeBackend
+from refq.backends.ggml import GgmlBackend, GgmlCpuX86Backend, GgmlNativeBackend
 from refq.backends.gguf_py import GgufPyBackend
 from refq.backends.litert import LiteRtBackend, LiteRtOptimizedBackend, XnnpackBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
@@ -45,6 +45,7 @@ BUILTIN = {
     "gguf-py": GgufPyBackend,
     "ggml": GgmlBackend,
     "ggml-native": GgmlNativeBackend,
+    "ggml-cpu-x86": GgmlCpuX86Backend,
     "tosa": TosaBackend,
     "tflite": LiteRtBackend,
     "tflite-optimized": LiteRtOptimizedBackend,
@@ -59,6 +60,6 @@ BUILTIN = {
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "RefqBackend",
+__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlCpuX86Backend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TorchaoCeilBackend", "TorchaoEvenBackend",
            "TorchaoMxBackend", "TorchaoNvfp4Backend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]

@@ -287,6 +287,7 @@ _GGUF: tuple[Clause, ...] = (
     Clause("GGF-3.11", "Dequantize, K types"),
     Clause("GGF-4.1", "FMA contraction (informative)", descriptive=True),
     Clause("GGF-4.2", "gcc's fused multiply-adds (gguf_contraction = gcc_x86_64)"),
+    Clause("GGF-4.3", "ggml-cpu's x86 SIMD Q8_0 and Q8_1 (gguf_activation_quantizer = x86_simd)"),
     Clause("GGF-5.1", "gguf_quantize"),
     Clause("GGF-5.2", "gguf_dequantize"),
     Clause("GGF-6.1", "TQ1_0"),

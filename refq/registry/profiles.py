@@ -290,7 +290,7 @@ INTEGER_ONLY_PROFILES: tuple[Profile, ...] = (
 
 # --- gguf (GGF) ---
 _GGML = {"gguf_contraction": "unfused", "gguf_nan": "unpredictable", "gguf_zero_sign": "ggml",
-         "gguf_conversion": "unpredictable", "gguf_search": "reference"}
+         "gguf_conversion": "unpredictable", "gguf_search": "reference", "gguf_activation_quantizer": "reference"}
 #: Profiles of ggml's block types: they name no affine or requantization variant.
 GGUF_PROFILES: tuple[Profile, ...] = (
     Profile(
@@ -323,6 +323,21 @@ GGUF_PROFILES: tuple[Profile, ...] = (
               "Another compiler, release or target places them elsewhere: this profile is that one build. The "
               "target is fixed because -march=native is not one build: on an AVX-512 CPU gcc vectorises Q6_K's "
               "trial sums unfused, and generic or Intel tunings fuse more of the affine search (GGF-4.2).",
+    ),
+    Profile(
+        "ggml-cpu-x86", "ggml-cpu's x86 SIMD activation quantizer (arch/x86/quants.c quantize_row_q8_0 and "
+                        "quantize_row_q8_1, the AVX2 branch)",
+        {}, {}, gguf={**_GGML, "gguf_activation_quantizer": "x86_simd"},
+        sources=("ggml/src/ggml-cpu/arch/x86/quants.c (ggml 0.25.3, bundled by llama-cpp-python 0.3.36)",
+                 "measured: that file built with gcc 12 -O3 and ggml's haswell flags (-msse4.2 -mf16c -mfma -mbmi2 "
+                 "-mavx -mavx2; refq ggml build's x86-simd library): byte-identical to GGF-4.3 on 2^19 N(0,1) "
+                 "blocks, ties, subnormal, tiny, infinite and zero blocks (tests/test_gguf_activation_ggml.py); "
+                 "40 of 524,288 N(0,1) blocks differ from quantize_row_q8_0_ref"),
+        notes="Quantizes Q8_0 and Q8_1 only: the activations ggml-cpu's vec_dot multiplies with the weights' "
+              "blocks; every other type is the reference's. The functions have no AVX-512 branch: an AVX-512 "
+              "build (-march=native there) compiles this AVX2 code, and an AVX-only build the same arithmetic "
+              "with SSE packs. Without AVX they call the _ref functions (the ggml profile); NEON (arch/arm) "
+              "takes 1 / d like _ref with vcvtnq's ties to even, a value refq does not have yet.",
     ),
     Profile(
         "gguf-py", "gguf-py's numpy block quantizers (gguf.quants.quantize / dequantize)",
@@ -423,15 +438,16 @@ BNB4_PROFILES: tuple[Profile, ...] = (
 # --- end bnb4 ---
 
 # --- nvfp4 (BLK-8) ---
-#: Profiles of NVIDIA's NVFP4 (BLK-8): they name no other chapter's variants. Only torchao's is run here;
-#: modelopt's and TransformerEngine's are read from their source, not run (neither is installed).
+#: Profiles of NVIDIA's NVFP4 (BLK-8): they name no other chapter's variants. torchao's and modelopt's are run
+#: here; TransformerEngine's is read from its source, not run (its kernels need CUDA).
 NVFP4_PROFILES: tuple[Profile, ...] = (
     Profile(
         "torchao-nvfp4", "torchao's NVFP4Tensor.to_nvfp4 with per_tensor_scale = per_tensor_amax_to_scale(amax) "
                          "(nvfp4_quantize, the torch path) and its dequantize, on the CPU",
         {}, {}, nvfp4={"nvfp4_scale_arithmetic": "divide_then_reciprocal", "nvfp4_scale_floor": "min_normal",
                        "nvfp4_zero_scale": "kept", "nvfp4_scale_ceiling": "clamped", "nvfp4_element_nan": "payload",
-                       "nvfp4_negative_zero": "kept", "nvfp4_dequantize_scale": "product"},
+                       "nvfp4_negative_zero": "kept", "nvfp4_dequantize_scale": "product",
+                       "nvfp4_code8": "negative_zero"},
         sources=("torchao/prototype/mx_formats/nvfp4_tensor.py: per_tensor_amax_to_scale, nvfp4_quantize, "
                  "NVFP4Tensor.dequantize, get_hp_scales (torchao 0.18.0)",
                  "torchao/prototype/custom_fp_utils.py: _f32_to_floatx_unpacked; mx_formats/kernels.py: pack_uint4",
@@ -443,24 +459,29 @@ NVFP4_PROFILES: tuple[Profile, ...] = (
     ),
     Profile(
         "modelopt-nvfp4", "NVIDIA Model Optimizer's NVFP4QTensor.quantize (the dynamic path: the scales computed "
-                          "from the weight) and dequantize: read from source, not run",
+                          "from the weight) and dequantize (the torch path, fast=False), on the CPU",
         {}, {}, nvfp4={"nvfp4_scale_arithmetic": "divide_by_product", "nvfp4_scale_floor": "min_subnormal",
-                       "nvfp4_zero_scale": "one", "nvfp4_scale_ceiling": "none", "nvfp4_element_nan": "largest",
-                       "nvfp4_negative_zero": "positive", "nvfp4_dequantize_scale": "product"},
+                       "nvfp4_zero_scale": "one", "nvfp4_scale_ceiling": "clamped", "nvfp4_element_nan": "largest",
+                       "nvfp4_negative_zero": "positive", "nvfp4_dequantize_scale": "product",
+                       "nvfp4_code8": "positive_zero"},
         sources=("modelopt/torch/quantization/qtensor/nvfp4_tensor.py: get_weights_scaling_factor_2, "
-                 "get_weights_scaling_factor, _cast_fp4, quantize, dequantize (NVIDIA/Model-Optimizer main, "
-                 "read from source, not run: nvidia-modelopt is not installed)",),
-        notes="A hypothesis from the source: weights_scaling_factor_2 = amax / (6 * 448); per_block_scale = amax_b / "
-              "(6 * s), 0 replaced by 1.0, clamp_(min=2^-9), cast to float8_e4m3fn with no upper clamp; the "
-              "elements x / (s8 * s) take searchsorted codes on |x| over the E2M1 midpoints plus one at the odd "
-              "midpoints (ties to even), the sign from x < 0, so NaN gives 7 and -0 gives 0.",
+                 "get_weights_scaling_factor, _cast_per_block_scale_to_fp8, _cast_fp4, quantize, dequantize "
+                 "(nvidia-modelopt 0.47.0)",
+                 "measured: nvidia-modelopt 0.47.0 on torch 2.13 CPU (tests/test_block_modelopt_engines.py)"),
+        notes="weights_scaling_factor_2 = amax / (6 * 448); per_block_scale = amax_b / (6 * s), 0 replaced by 1.0, "
+              "clamped to [2^-9, 448] and cast to float8_e4m3fn; the elements x / (s8 * s) take searchsorted codes "
+              "on |x| over the E2M1 midpoints plus one at the odd midpoints (ties to even), the sign from x < 0, so "
+              "NaN gives 7 and -0 gives 0. Dequantize reads code 8 from a table whose zero is Python's integer 0: "
+              "+0. The source read before 0.47.0 had no upper clamp; 0.47.0 clamps (measured on a tensor whose "
+              "scale is subnormal).",
     ),
     Profile(
         "transformer-engine-nvfp4", "TransformerEngine's NVFP4QuantizerRef (1x16 tiles, no Hadamard transform, no "
                                     "4over6) and dequantize_fp4_kernel: read from source, not run",
         {}, {}, nvfp4={"nvfp4_scale_arithmetic": "encode_scale", "nvfp4_scale_floor": "none",
                        "nvfp4_zero_scale": "kept", "nvfp4_scale_ceiling": "clamped", "nvfp4_element_nan": "zero",
-                       "nvfp4_negative_zero": "positive", "nvfp4_dequantize_scale": "amax_factor"},
+                       "nvfp4_negative_zero": "positive", "nvfp4_dequantize_scale": "amax_factor",
+                       "nvfp4_code8": "negative_zero"},
         sources=("transformer_engine/pytorch/custom_recipes/quantization_ref_nvfp4.py: "
                  "_quantize_blockwise_reference, cast_to_fp4x2 (NVIDIA/TransformerEngine main)",
                  "transformer_engine/common/cast/nvfp4/dequantize_nvfp4.cuh: dequantize_fp4_kernel "

@@ -419,6 +419,16 @@ VARIANTS: tuple[Variant, ...] = (
                                     "is given; not the IQ types'; not under gcc_x86_64)"),
         ),
     ),
+    Variant(
+        "gguf_activation_quantizer", "gguf_quantize", "GGF-4.3",
+        "Which function quantizes Q8_0 and Q8_1 blocks (the activations of ggml-cpu's vec_dot)?",
+        _values(
+            ("reference", "quantize_row_q8_0_ref / q8_1_ref: r = 1 / (A / 127), roundf (ties away from zero) "
+                          "(GGF-2.6, GGF-2.7)"),
+            ("x86_simd", "ggml-cpu's x86 AVX2/AVX quantize_row_q8_0 / q8_1: r = 127 / A, ties to even, -128 where "
+                         "x * r is not finite (GGF-4.3)"),
+        ),
+    ),
     # --- end gguf ---
     # --- block (BLK): block-scaled formats, OCP MX ---
     Variant(
@@ -582,6 +592,14 @@ VARIANTS: tuple[Variant, ...] = (
             ("product", "v * fl32(s8 * t), t the stored tensor scale (torchao's get_hp_scales, modelopt)"),
             ("amax_factor", "v * fl32(fl32(s8 * t) * fl32(1 / 2688)), t the stored amax (TransformerEngine's "
                             "dequantize_fp4_kernel)"),
+        ),
+    ),
+    Variant(
+        "nvfp4_code8", "block_nvfp4", "BLK-8.6", "Which zero does E2M1's code 8 dequantize to?",
+        _values(
+            ("negative_zero", "-0, E2M1's value of code 8, so the element is -0 times the scale (torchao)"),
+            ("positive_zero", "+0 (modelopt: its E2M1 table is a torch.tensor of Python numbers, code 8 the "
+                              "integer 0)"),
         ),
     ),
     # --- end nvfp4 ---

@@ -56,8 +56,8 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     # The GGF chapter's block types (gguf-py's numpy code).
     VerifiedPackage("gguf", ("0.19.0",), backends=("gguf-py",), profiles=("gguf-py",)),
     # ggml's C, vendored by llama-cpp-python's source release (ggml 0.25.3), compiled by `refq ggml build`.
-    VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml", "ggml-native"), profiles=("ggml", "ggml-native"),
-                    source_build=True),
+    VerifiedPackage("llama-cpp-python", ("0.3.36",), backends=("ggml", "ggml-native", "ggml-cpu-x86"),
+                    profiles=("ggml", "ggml-native", "ggml-cpu-x86"), source_build=True),
     # The BLK chapter's MX formats (torchao.prototype.mx_formats, one backend per ScaleCalculationMode) and BLK-8's
     # NVFP4; installed with --no-deps so that pip leaves torch as it is.
     VerifiedPackage("torchao", ("0.18.0",),
