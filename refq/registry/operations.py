@@ -327,7 +327,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "imatrix, ggml_quantize_chunk's weighted search)",
               ("GGF-1.1", "GGF-5.1"), "refq.gguf.api:gguf_quantize_outcomes",
               public="refq.gguf.api:gguf_quantize", input_types={"x": "float32", "imatrix": "float32"},
-              variants=("gguf_quantize",), generators=("gguf",)),
+              variants=("gguf_quantize",), generators=("gguf", "gguf_activation")),
     Operation("gguf_dequantize", None, ("blocks",), {"type": "Q4_0"},
               "float32 array, block_elements values per block (ggml's dequantize_row_*)",
               ("GGF-1.1", "GGF-5.2"), "refq.gguf.api:gguf_dequantize", public="refq.gguf.api:gguf_dequantize",
