@@ -1,6 +1,6 @@
 """AFF-3 and AFF-4 loops compiled once per variant combination.
 
-:func:`quantize_loop` and :func:`dequantize_loop` return a kernel whose variant codes are
+:func:`quantize_loop` and :func:`dequantize_loop` return loops whose variant codes are
 constants of a closure. Numba prunes the branches of the other variants before it types the
 loop (so a float32 working precision stays in float32 lanes) and LLVM vectorises what is
 left; Numba's cache keys each compiled loop by those constants, so a combination is compiled
@@ -21,7 +21,14 @@ own. The equivalences they rely on:
   for an integral float $n$, $n \\ge t$ exactly when $n$ is at least the smallest float of the
   working precision that is $\\ge t$;
 * a conversion that overflows gives $-2^{31}$, to which $p$ is added: $q_{min}$ for $p \\ge 0$,
-  $q_{max}$ (after wrapping) for $p < 0$.
+  $q_{max}$ (after wrapping) for $p < 0$; so every wrap, overflow and NaN gives one value, and one
+  window test finds them all (:func:`run_constants`).
+
+The rounding to nearest with ties away from zero is one addition and a truncation
+(:func:`rounded_lane`, with its proof). A variant value that cannot change a result for a call's
+scales and zero points is not paid for: :class:`QuantizeLoop` runs the loop of the cheaper value
+(the flush of subnormals under ordinary scales, the NaN rule where the saturation gives a NaN the
+same integer).
 
 ``tests/test_affine_loops.py`` checks every built-in profile's loops against the
 step-by-step kernels and the oracle, bit for bit.
@@ -29,6 +36,7 @@ step-by-step kernels and the oracle, bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -39,22 +47,26 @@ from refq.affine.steps import (
     BEFORE_ROUNDING,
     BEFORE_ROUNDING_FUSED,
     CLAMP_THEN_CONVERT,
+    CONVERT_THEN_CLAMP,
     CONVERT_INT64_THEN_CLAMP,
     DIVIDE,
     FLOAT32,
+    FLOAT32_SMALLEST_NORMAL,
     MULTIPLY_THEN_SUBTRACT,
     NAN_CONVERTED,
     NAN_QMAX,
     NAN_UNPREDICTABLE,
     NAN_ZERO,
     SUBNORMALS_FLUSHED,
+    SUBNORMALS_PRESERVED,
     UNPREDICTABLE_OVERFLOW,
     dequantize_value,
     flushed_to_zero,
     fused_multiply_add_float32,
     parameter_index,
 )
-from refq.numbers.rounding import CEIL, FLOOR, HALF_AWAY_FROM_ZERO, HALF_TO_EVEN, HALF_TOWARD_POSITIVE, TOWARD_ZERO
+from refq.numbers.rounding import (CEIL, FLOOR, HALF_AWAY_FROM_ZERO, HALF_TO_EVEN, HALF_TOWARD_POSITIVE,
+                                   HALF_TOWARD_ZERO, TOWARD_ZERO)
 
 TWO_TO_31 = 2147483648.0
 TWO_TO_63 = 9223372036854775808.0
@@ -79,14 +91,37 @@ def scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placem
 
 
 @kernel
-def rounded_lane(value, rounding):
-    """AFF-3.4: NUM-2.3's rounding to an integral value, in the type of ``value``.
+def rounded_lane(value, rounding, below_half):
+    """AFF-3.4: NUM-2.3's rounding to an integral value, in the type of ``value``;
+    ``below_half`` is the largest number of that type below $1/2$.
 
     The ceiling of a value that is not integral is its floor plus one (and the floor the
-    ceiling minus one), so every mode is a choice between ``floor`` and ``ceil`` (of $|v|$ for
-    the ties to or away from zero, whose sign ``copysign`` restores: $-0.4$ gives $-0$ as
-    NUM-2.3 does); $v - \\lfloor v \\rfloor$ is exact. An infinity gives a NaN fraction, which
-    fails every comparison and keeps the infinity; a NaN stays NaN.
+    ceiling minus one), so every other mode is a choice between ``floor`` and ``ceil`` (of $|v|$
+    for the ties toward zero, whose sign ``copysign`` restores: $-0.4$ gives $-0$ as NUM-2.3
+    does); $v - \\lfloor v \\rfloor$ is exact. An infinity gives a NaN fraction, which fails every
+    comparison and keeps the infinity; a NaN stays NaN.
+
+    ``half_away_from_zero`` is $\\mathrm{trunc}(\\mathrm{fl}(v + \\mathrm{copysign}(h, v)))$ with
+    $h$ = ``below_half``, three vector instructions and no choice. Proof, for a binary format
+    with $p$ significant bits ($h = 1/2 - 2^{-p-1}$) and $v \\ge 0$ (the sum, ``trunc`` and the
+    rounding are odd functions, so $v < 0$ follows; $-0$ and $-0.4$ give $-0$): let
+    $n = \\lfloor v + 1/2 \\rfloor$, the wanted result, and $w = v + h$ exactly.
+
+    * $v \\ge 2^{p-1}$: $v$ is an integer, $n = v$, and floats near $v$ are at least 1 apart,
+      so $w \\in (v, v + 1/2)$ rounds to $v$.
+    * $n = 0$ ($v < 1/2$): $0 \\le w < 1 - 2^{-p-1}$, the midpoint below 1, so
+      $0 \\le \\mathrm{fl}(w) < 1$.
+    * $n \\ge 1$, $v < 2^{p-1}$: from below, $w \\ge n - 1/2 + h = n - 2^{-p-1}$, at least the
+      midpoint between $n$ and the float below it (floats below $n \\ge 1$ are at least $2^{-p}$
+      apart; at $n = 1$ it is that midpoint, whose tie goes to the even 1), so
+      $\\mathrm{fl}(w) \\ge n$. From above, with $s \\le 1/2$ the spacing of floats at $v$ and
+      $S$ the spacing just below $n + 1$: $n + 1/2$ is a multiple of $s$, so
+      $v \\le n + 1/2 - s$ and $w \\le n + 1 - s - 2^{-p-1}$; and $S \\le 2s$ (for $v \\ge 3/2$,
+      $n + 1 \\le v + 3/2 \\le 2v$; for $v < 1$, $S = 2^{1-p} = 2s$; for $1 \\le v < 3/2$,
+      $S = s$), so $w < n + 1 - S/2$, the midpoint below $n + 1$: $\\mathrm{fl}(w) < n + 1$.
+
+    So $n \\le \\mathrm{fl}(w) < n + 1$ and the truncation is $n$. An infinity and a NaN pass
+    through unchanged.
     """
     if rounding == HALF_TO_EVEN:
         return np.rint(value)
@@ -96,16 +131,15 @@ def rounded_lane(value, rounding):
         return np.floor(value)
     if rounding == CEIL:
         return np.ceil(value)
+    if rounding == HALF_AWAY_FROM_ZERO:
+        return np.trunc(value + np.copysign(below_half, value))
     if rounding == HALF_TOWARD_POSITIVE:
         lower = np.floor(value)
         return np.ceil(value) if value - lower >= 0.5 else lower
-    # The ties to or away from zero round the magnitude, and the sign comes back at the end.
+    # HALF_TOWARD_ZERO rounds the magnitude, and the sign comes back at the end.
     magnitude = np.abs(value)
     lower = np.floor(magnitude)
-    if rounding == HALF_AWAY_FROM_ZERO:
-        rounded = np.ceil(magnitude) if magnitude - lower >= 0.5 else lower
-    else:  # HALF_TOWARD_ZERO
-        rounded = np.ceil(magnitude) if magnitude - lower > 0.5 else lower
+    rounded = np.ceil(magnitude) if magnitude - lower > 0.5 else lower
     return np.copysign(rounded, value)
 
 
@@ -122,30 +156,32 @@ def smallest_at_least(working, bound):
 @kernel
 def run_constants(working, zero_point, qmin, qmax, zero_point_placement):
     """The bounds one run of elements sharing ``zero_point`` compares against (see the module
-    text): ``(lower, upper, pending, offset, high, high_result, low, low_result, overflow_result)``;
-    ``offset`` is the zero point, ``pending`` the part of it still to add after rounding.
+    text): ``(lower, upper, pending, offset, low, high, outside_result, below_half)``; ``offset``
+    is the zero point, ``pending`` the part of it still to add after rounding, ``below_half`` the
+    largest ``working`` number below $1/2$ (:func:`rounded_lane`).
 
-    Under ``convert_then_clamp`` a rounded $n \\ge$ ``high`` gives ``high_result`` and $n <$ ``low``
-    gives ``low_result``: with $p > 0$ the sum wraps from $2^{31} - p$ on, to $q_{min}$, and the
-    conversion overflows at $2^{31}$, to $q_{min}$ as well; with $p < 0$ the sum wraps below
-    $-2^{31} - p$, to $q_{max}$, as an overflow below $-2^{31}$ does. Every other overflow
-    (and a NaN) gives ``overflow_result``, the $-2^{31} + p$ that the clamp takes to $q_{min}$
-    ($p \\ge 0$) or, wrapped, to $q_{max}$ ($p < 0$).
+    Under ``convert_then_clamp`` a rounded $n$ outside $[$``low``, ``high``$)$, or a NaN, gives
+    ``outside_result``: with $p > 0$ the sum wraps from $2^{31} - p$ on, to $q_{min}$, and the
+    conversion overflows at $2^{31}$ and below $-2^{31}$, to the $-2^{31} + p$ that the clamp
+    takes to $q_{min}$; with $p < 0$ the sum wraps below $-2^{31} - p$, to $q_{max}$, as an
+    overflow (above or below) does, $-2^{31} + p$ wrapping to $2^{31} + p$; with $p = 0$ only the
+    conversion overflows, to $q_{min}$. So every one of these cases gives $q_{min}$ for $p \\ge 0$
+    and $q_{max}$ for $p < 0$.
     """
     pending = zero_point if zero_point_placement == AFTER_ROUNDING else 0
-    overflow_result = np.int32(qmin) if pending >= 0 else np.int32(qmax)
+    outside_result = np.int32(qmin) if pending >= 0 else np.int32(qmax)
     high = smallest_at_least(working, TWO_TO_31 - pending) if pending > 0 else working(TWO_TO_31)
     low = smallest_at_least(working, -TWO_TO_31 - pending) if pending < 0 else working(-TWO_TO_31)
-    high_result = np.int32(qmin) if pending > 0 else overflow_result
-    low_result = np.int32(qmax) if pending < 0 else overflow_result
+    below_half = np.nextafter(working(0.5), working(0))
     return (working(qmin - pending), working(qmax - pending), working(pending), working(zero_point),
-            high, high_result, low, low_result, overflow_result)
+            low, high, outside_result, below_half)
 
 
 @kernel
-def saturated_lane(rounded, lower, upper, pending, high, high_result, low, low_result, overflow_result, qmin, qmax,
-                   saturation, conversion_overflow):
-    """AFF-3.5 on the rounded value: ``(q, unpredictable)`` with ``q`` an int32."""
+def saturated_lane(rounded, lower, upper, pending, low, high, outside_result, qmin, qmax, saturation,
+                   conversion_overflow):
+    """AFF-3.5 on the rounded value: ``(q, unpredictable)`` with ``q`` an int32. A NaN fails both
+    comparisons of the clamp, which gives it ``lower``, so $q_{min}$, under ``clamp_then_convert``."""
     if saturation == CONVERT_INT64_THEN_CLAMP:
         shifted = np.float32(rounded) + np.float32(pending)
         in_range = (shifted >= -TWO_TO_63) & (shifted < TWO_TO_63)
@@ -158,23 +194,20 @@ def saturated_lane(rounded, lower, upper, pending, high, high_result, low, low_r
     q = np.int32(clamped + pending)
     if saturation == CLAMP_THEN_CONVERT:
         return q, False
-    beyond_high = rounded >= high
-    beyond_low = rounded < low
-    is_nan = rounded != rounded
-    q = high_result if beyond_high else q
-    q = low_result if beyond_low else q
-    q = overflow_result if is_nan else q
-    return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & (beyond_high | beyond_low | is_nan)
+    # One window for the wraps, the overflows and NaN, which fails both comparisons (run_constants).
+    inside = (rounded >= low) & (rounded < high)
+    q = q if inside else outside_result
+    return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & (not inside)
 
 
 @kernel
 def quantize_lane(x, scale, reciprocal, constants, nan_result, qmin, qmax, scale_operation, zero_point_placement,
                   rounding, saturation, conversion_overflow, nan, subnormals):
     """AFF-3.1 for one element: ``(q, unpredictable)``, as :func:`refq.affine.steps.quantize_value`."""
-    lower, upper, pending, offset, high, high_result, low, low_result, overflow_result = constants
+    lower, upper, pending, offset, low, high, outside_result, below_half = constants
     value = scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement, subnormals)
-    q, unpredictable = saturated_lane(rounded_lane(value, rounding), lower, upper, pending, high, high_result, low,
-                                      low_result, overflow_result, qmin, qmax, saturation, conversion_overflow)
+    q, unpredictable = saturated_lane(rounded_lane(value, rounding, below_half), lower, upper, pending, low, high,
+                                      outside_result, qmin, qmax, saturation, conversion_overflow)
     if nan != NAN_CONVERTED:
         is_nan = value != value
         q = nan_result if is_nan else q
@@ -191,11 +224,94 @@ def nan_result(nan: int, qmin: int, qmax: int) -> int:
     return qmin
 
 
+#: NUM-2.1's modes to the nearest integer: they differ only on ties, and send $|v| < 1/2$ to zero.
+NEAREST_MODES = (HALF_TO_EVEN, HALF_AWAY_FROM_ZERO, HALF_TOWARD_POSITIVE, HALF_TOWARD_ZERO)
+#: A subnormal $x$ ($|x| < 2^{-126}$) divided by at least this scale stays below $1/4$.
+SUBNORMAL_QUOTIENT_SCALE = 2.0**-124
+#: A subnormal $x$ times a reciprocal of at most this stays below $1/4$.
+SUBNORMAL_PRODUCT_RECIPROCAL = 2.0**124
+
+
+def nan_from_saturation(saturation: int, zero_point_placement: int, zero_point3: np.ndarray, qmin: int,
+                        qmax: int) -> int | None:
+    """What :func:`saturated_lane` gives a NaN for every zero point of a call, or None where that
+    depends on the zero point: $q_{min}$ from the clamp, or ``convert_then_clamp``'s
+    ``outside_result`` (:func:`run_constants`)."""
+    if saturation != CONVERT_THEN_CLAMP or zero_point_placement != AFTER_ROUNDING or zero_point3.size == 0:
+        return qmin
+    if zero_point3.min() >= 0:
+        return qmin
+    return qmax if zero_point3.max() < 0 else None
+
+
+def flush_changes_nothing(scale_operation: int, zero_point_placement: int, rounding: int, scale3: np.ndarray,
+                          reciprocal3: np.ndarray) -> bool:
+    """Whether AFF-3.9's flush of subnormals cannot change a result under these scales.
+
+    Under a mode to the nearest integer, a $|v| < 2^{-126}$ rounds to $\\pm 0$ as its flushed
+    zero does, and adding a zero point $z$ first gives $z$ either way (floats within $1/4$ of an
+    integer $|z| < 2^{17}$ round to it). A subnormal $x$ scales to at most $1/4$ in magnitude,
+    which rounds to zero (or, with $z$ added, to $z$) as its flushed zero does, when the divisor is
+    at least $2^{-124}$ or the multiplier at most $2^{124}$; a multiplier of at least $2^{-126}$ is
+    normal, which the flush leaves alone (and an infinite one, whose $0 \\cdot \\infty$ is a NaN,
+    is excluded).
+    """
+    if rounding not in NEAREST_MODES:
+        return False
+    if scale3.size == 0:
+        return True
+    if scale_operation == DIVIDE and zero_point_placement != BEFORE_ROUNDING_FUSED:
+        return bool(scale3.min() >= SUBNORMAL_QUOTIENT_SCALE)
+    return bool(reciprocal3.min() >= FLOAT32_SMALLEST_NORMAL and reciprocal3.max() <= SUBNORMAL_PRODUCT_RECIPROCAL)
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantizeLoop:
+    """The AFF-3.1 loop for one combination of variant ``codes`` (in :func:`quantize_loop`'s order).
+
+    Each call runs the loop generated for the cheapest combination that gives the same bits for
+    its scales and zero points: ``subnormals = preserved`` where :func:`flush_changes_nothing`,
+    and, when no outcomes are asked for, ``nan = converted`` where the NaN result is what the
+    saturation gives a NaN anyway (:func:`nan_from_saturation`), so the loop spends no
+    instructions on a rule that cannot show.
+    """
+
+    codes: tuple[int, ...]
+    outcomes: bool
+
+    def equivalent_codes(self, scale3, reciprocal3, zero_point3, qmin: int, qmax: int,
+                         nan_value: int) -> tuple[int, ...]:
+        (scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow, nan,
+         subnormals) = self.codes
+        if subnormals == SUBNORMALS_FLUSHED and flush_changes_nothing(scale_operation, zero_point_placement,
+                                                                      rounding, scale3, reciprocal3):
+            subnormals = SUBNORMALS_PRESERVED
+        if not self.outcomes and nan != NAN_CONVERTED and nan_value == nan_from_saturation(
+                saturation, zero_point_placement, zero_point3, qmin, qmax):
+            nan = NAN_CONVERTED
+        return (scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow, nan,
+                subnormals)
+
+    def __call__(self, x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, nan_value, out3, unpredictable3):
+        codes = self.equivalent_codes(scale3, reciprocal3, zero_point3, qmin, qmax, nan_value)
+        generated_quantize_loop(*codes, self.outcomes)(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax,
+                                                        nan_value, out3, unpredictable3)
+
+
 @functools.cache
 def quantize_loop(scale_operation: int, precision: int, zero_point_placement: int, rounding: int, saturation: int,
-                  conversion_overflow: int, nan: int, subnormals: int, outcomes: bool) -> Kernel:
+                  conversion_overflow: int, nan: int, subnormals: int, outcomes: bool) -> QuantizeLoop:
     """The AFF-3.1 loop over an ``(outer, length, inner)`` view for one combination of variant codes;
     it marks unpredictable elements in ``unpredictable3`` only when ``outcomes`` is true."""
+    return QuantizeLoop((scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow,
+                         nan, subnormals), outcomes)
+
+
+@functools.cache
+def generated_quantize_loop(scale_operation: int, precision: int, zero_point_placement: int, rounding: int,
+                            saturation: int, conversion_overflow: int, nan: int, subnormals: int,
+                            outcomes: bool) -> Kernel:
+    """The loop compiled for exactly these variant codes (:class:`QuantizeLoop` chooses which)."""
 
     def quantize_blocks_of_variants(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, nan_value, out3,
                                     unpredictable3):
