@@ -8,8 +8,6 @@ input's sign. Decoding is exact (NUM-3.5); a NaN pattern keeps its payload, made
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from refq._jit import kernel
@@ -17,29 +15,34 @@ from refq._jit import kernel
 HALF_SIGN = 0x8000
 HALF_INFINITY = 0x7C00
 HALF_QUIET_NAN = 0x7E00
-#: The midpoint between the largest finite binary16 value (65504) and 2^16: from here on, infinity.
-HALF_OVERFLOW = 65520.0
-HALF_MIN_NORMAL = 2.0**-14
+#: The bit patterns of two float32 values: the midpoint between the largest finite binary16 value
+#: (65504) and 2^16, from which on a value rounds to infinity, and binary16's smallest normal, 2^-14.
+HALF_OVERFLOW_BITS = 0x477FF000
+HALF_MIN_NORMAL_BITS = 0x38800000
+#: binary16's exponent bias is 15, binary32's 127: the difference, in binary32's exponent field.
+REBIAS = (127 - 15) << 23
 
 
 @kernel
 def half_pattern(value):
     """The binary16 pattern nearest to the float32 ``value`` (ties to even), as an int."""
-    wide = float(value)  # float32 to float64 is exact
-    sign = HALF_SIGN if math.copysign(1.0, wide) < 0.0 else 0
-    if wide != wide:
+    # Integer steps on the bit pattern (a chain of float64 frexp, ldexp and rint per scale cost more
+    # than the rest of a block of 32 in the legacy quantizers).
+    bits = int(np.float32(value).view(np.uint32))
+    sign = (bits >> 16) & HALF_SIGN
+    magnitude = bits & 0x7FFFFFFF
+    if magnitude > 0x7F800000:
         return sign | HALF_QUIET_NAN
-    magnitude = abs(wide)
-    if magnitude >= HALF_OVERFLOW:
+    if magnitude >= HALF_OVERFLOW_BITS:
         return sign | HALF_INFINITY
-    if magnitude < HALF_MIN_NORMAL:
-        # Subnormal: a count of 2^-24 quanta; a count of 1024 is the smallest normal pattern.
-        return sign | int(np.rint(magnitude * 2.0**24))
-    _, exponent = math.frexp(magnitude)  # magnitude in [2^(exponent-1), 2^exponent)
-    binade = exponent - 1
-    # A count of quanta in [1024, 2048]; 2048 carries into the exponent field by the addition.
-    count = int(np.rint(math.ldexp(magnitude, 10 - binade)))
-    return sign | (((binade + 15) << 10) + count - 1024)
+    if magnitude < HALF_MIN_NORMAL_BITS:
+        # Subnormal: a count of 2^-24 quanta (the float32 product is exact); a count of 1024 is the
+        # smallest normal pattern.
+        return sign | int(np.rint(abs(np.float32(value)) * np.float32(2.0**24)))
+    # Rebias the exponent and drop the 13 low mantissa bits, rounding to nearest even: adding 0xFFF
+    # and the lowest bit kept carries into it exactly when the bits dropped exceed one half, or equal
+    # it with that bit odd; a carry out of the mantissa moves to the next binade, as it should.
+    return sign | ((magnitude - REBIAS + 0xFFF + ((magnitude >> 13) & 1)) >> 13)
 
 
 def _half_values() -> np.ndarray:
