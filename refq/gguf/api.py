@@ -264,6 +264,7 @@ def gguf_quantize_outcomes(x, imatrix=None, *, type, profile: str = "ggml", gguf
     contraction = chosen.gguf["gguf_contraction"] if gguf_contraction is None else gguf_contraction
     activation_quantizer = (chosen.gguf["gguf_activation_quantizer"] if gguf_activation_quantizer is None
                             else gguf_activation_quantizer)
+    variant_code("gguf_activation_quantizer", activation_quantizer, "gguf_activation_quantizer")
     out, unpredictable_blocks = gguf_quantize_with_outcomes(x, type=type, imatrix=imatrix, nan=nan,
                                                             contraction=contraction,
                                                             activation_quantizer=activation_quantizer)
