@@ -17,13 +17,16 @@ from refq.gguf.half import half_pattern, half_value, store_half
 
 BLOCK = 32
 HALF_BLOCK = 16
-FLOAT32_MAX = np.float32(3.4028234663852886e38)
 
 
-@kernel
-def larger(largest, magnitude):
-    """``magnitude`` if it exceeds ``largest``, else ``largest``: a NaN ``magnitude`` never wins."""
-    return magnitude if magnitude > largest else largest
+#: A float32's bit pattern without its sign orders as its magnitude (and integers are compared many
+#: lanes at once, where a chain of float comparisons waits on each element); above this one it is a NaN.
+INFINITY_BITS = 0x7F800000
+MAGNITUDE_BITS = 0x7FFFFFFF
+#: value_order of FLT_MAX and of -FLT_MAX (bit patterns 0x7F7FFFFF and 0xFF7FFFFF): C's starting minimum
+#: and maximum.
+FLOAT32_MAX_ORDER = 0x7F7FFFFF
+NEGATIVE_FLOAT32_MAX_ORDER = -0x7F800000
 
 
 @kernel
@@ -42,14 +45,16 @@ def signed_maximum(x, start, count):
     # Four running maxima over the four quarters (``count`` a multiple of 4) proceed side by side where
     # one would wait on each comparison. Each keeps its first element of largest magnitude; merged in
     # order, a tie keeps the earlier quarter's: the element C's strict ``<`` over the whole block keeps.
+    # (A view indexed from 0: an index that needs no wrap-around check.)
+    block = x[start:start + count]
     quarter = count // 4
     first = second = third = fourth = np.float32(0.0)
     first_value = second_value = third_value = fourth_value = np.float32(0.0)
-    for j in range(start, start + quarter):
-        first, first_value = keep_larger(first, first_value, x[j])
-        second, second_value = keep_larger(second, second_value, x[j + quarter])
-        third, third_value = keep_larger(third, third_value, x[j + 2 * quarter])
-        fourth, fourth_value = keep_larger(fourth, fourth_value, x[j + 3 * quarter])
+    for j in range(quarter):
+        first, first_value = keep_larger(first, first_value, block[j])
+        second, second_value = keep_larger(second, second_value, block[j + quarter])
+        third, third_value = keep_larger(third, third_value, block[j + 2 * quarter])
+        fourth, fourth_value = keep_larger(fourth, fourth_value, block[j + 3 * quarter])
     first, first_value = keep_larger(first, first_value, second_value)
     third, third_value = keep_larger(third, third_value, fourth_value)
     return keep_larger(first, first_value, third_value)[1]
@@ -58,40 +63,64 @@ def signed_maximum(x, start, count):
 @kernel
 def largest_magnitude(x, start, count):
     """GGF-2.1: ``amax = MAX(amax, fabsf(v))`` from +0: the largest magnitude."""
-    # Without a NaN this is the largest magnitude in any order, found over four quarters side by side
-    # (``count`` a multiple of 4; see signed_maximum). C's MAX keeps a NaN only until the next element,
-    # which depends on the order: a block with a NaN takes the elements one by one, as C does.
-    quarter = count // 4
-    first = second = third = fourth = np.float32(0.0)
+    # Without a NaN this is the largest magnitude in any order, found as the largest bit pattern
+    # without its sign. C's MAX keeps a NaN only until the next element, which
+    # depends on the order: a block with a NaN takes the elements one by one, as C does.
+    bits = x[start:start + count].view(np.int32)
+    largest = 0
     seen_nan = False
-    for j in range(start, start + quarter):
-        a, b, c, d = abs(x[j]), abs(x[j + quarter]), abs(x[j + 2 * quarter]), abs(x[j + 3 * quarter])
-        seen_nan = seen_nan | (a != a) | (b != b) | (c != c) | (d != d)
-        first = larger(first, a)
-        second = larger(second, b)
-        third = larger(third, c)
-        fourth = larger(fourth, d)
+    for j in range(bits.size):
+        magnitude = bits[j] & MAGNITUDE_BITS
+        seen_nan = seen_nan | (magnitude > INFINITY_BITS)
+        largest = max(largest, magnitude)
     if not seen_nan:
-        return larger(larger(first, second), larger(third, fourth))
-    largest = np.float32(0.0)
+        return np.uint32(largest).view(np.float32)
+    amax = np.float32(0.0)
     for j in range(start, start + count):
         magnitude = abs(x[j])
-        largest = largest if largest > magnitude else magnitude
-    return largest
+        amax = amax if amax > magnitude else magnitude
+    return amax
+
+
+@kernel
+def value_order(pattern):
+    """A float32's bit pattern (as a signed integer) mapped to an integer that orders as its value:
+    a negative one's magnitude bits flipped. -0 comes just below +0, where C finds them equal."""
+    return pattern if pattern >= 0 else pattern ^ MAGNITUDE_BITS
+
+
+@kernel
+def first_zero(x, start, count):
+    for j in range(start, start + count):
+        if x[j] == 0:
+            return x[j]
+    return np.float32(0.0)
 
 
 @kernel
 def minimum_and_maximum(x, start, count):
     """GGF-2.1: the smallest and largest element, from +-FLT_MAX, replaced only by a strictly smaller
     (larger) one."""
-    smallest = FLOAT32_MAX
-    largest = -FLOAT32_MAX
-    for j in range(start, start + count):
-        if x[j] < smallest:
-            smallest = x[j]
-        if x[j] > largest:
-            largest = x[j]
-    return smallest, largest
+    # Compared as integers of the same order (value_order), many lanes at once, a NaN left out (it
+    # never compares smaller or larger). Only the sign of a zero depends on the order: C keeps the
+    # first zero it meets, and a smallest (largest) element that is a zero is the block's first zero.
+    bits = x[start:start + count].view(np.int32)
+    smallest = FLOAT32_MAX_ORDER
+    largest = NEGATIVE_FLOAT32_MAX_ORDER
+    for j in range(bits.size):
+        order = value_order(bits[j])
+        is_nan = (bits[j] & MAGNITUDE_BITS) > INFINITY_BITS
+        smallest = min(smallest, FLOAT32_MAX_ORDER if is_nan else order)
+        largest = max(largest, NEGATIVE_FLOAT32_MAX_ORDER if is_nan else order)
+    if smallest == 0 or smallest == -1:
+        low = first_zero(x, start, count)
+    else:
+        low = np.int32(value_order(smallest)).view(np.float32)
+    if largest == 0 or largest == -1:
+        high = first_zero(x, start, count)
+    else:
+        high = np.int32(value_order(largest)).view(np.float32)
+    return low, high
 
 
 @kernel
@@ -110,38 +139,54 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     mask (bit ``j`` for element ``j``). ``fused``: ``x * id + offset`` in one FMA, as gcc
     -march=native compiles it (GGF-4.2).
     """
-    half_levels = levels // 2
-    offset = np.float32(half_levels + 0.5)
-    for b in range(x.size // BLOCK):
-        start = b * BLOCK
-        d = signed_maximum(x, start, BLOCK) / np.float32(-half_levels)
-        inverse = reciprocal(d)
-        o = b * block_bytes
-        store_half(out, o, half_pattern(d))
-        codes = o + block_bytes - HALF_BLOCK
-        high_bits = 0
-        defined = True
-        for j in range(HALF_BLOCK):
-            if fused:
-                first_scaled = fma32(x[start + j], inverse, offset)
-                second_scaled = fma32(x[start + j + HALF_BLOCK], inverse, offset)
-            else:
-                first_scaled = x[start + j] * inverse + offset
-                second_scaled = x[start + j + HALF_BLOCK] * inverse + offset
-            first, defined_first = truncate(first_scaled, -128, 127)
-            second, defined_second = truncate(second_scaled, -128, 127)
-            # One flag per block, written after the loop: a store inside it keeps the loop scalar.
-            defined = defined & defined_first & defined_second
-            first = min(levels - 1, first) & 0xFF
-            second = min(levels - 1, second) & 0xFF
-            out[codes + j] = ((first & 0x0F) | (second << 4)) & 0xFF
-            high_bits |= ((first & 0x10) >> 4) << j
-            high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
-        if not defined:
-            undefined[b] = 1
-        if levels == 32:
-            for k in range(4):
-                out[o + 2 + k] = (high_bits >> (8 * k)) & 0xFF
+    def encode(levels, fused):
+        half_levels = levels // 2
+        offset = np.float32(half_levels + 0.5)
+        for b in range(x.size // BLOCK):
+            start = b * BLOCK
+            d = signed_maximum(x, start, BLOCK) / np.float32(-half_levels)
+            inverse = reciprocal(d)
+            o = b * block_bytes
+            store_half(out, o, half_pattern(d))
+            # Views indexed from 0: indices that need no wrap-around check, in a loop the compiler vectorises.
+            block = x[start:start + BLOCK]
+            codes = out[o + block_bytes - HALF_BLOCK:o + block_bytes]
+            high_bits = 0
+            defined = True
+            for j in range(HALF_BLOCK):
+                if fused:
+                    first_scaled = fma32(block[j], inverse, offset)
+                    second_scaled = fma32(block[j + HALF_BLOCK], inverse, offset)
+                else:
+                    first_scaled = block[j] * inverse + offset
+                    second_scaled = block[j + HALF_BLOCK] * inverse + offset
+                first, defined_first = truncate(first_scaled, -128, 127)
+                second, defined_second = truncate(second_scaled, -128, 127)
+                # One flag per block, written after the loop: a store inside it keeps the loop scalar.
+                defined = defined & defined_first & defined_second
+                first = min(levels - 1, first) & 0xFF
+                second = min(levels - 1, second) & 0xFF
+                codes[j] = ((first & 0x0F) | (second << 4)) & 0xFF
+                if levels == 32:
+                    high_bits |= ((first & 0x10) >> 4) << j
+                    high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+            if not defined:
+                undefined[b] = 1
+            if levels == 32:
+                for k in range(4):
+                    out[o + 2 + k] = (high_bits >> (8 * k)) & 0xFF
+
+    # Each type's levels and contraction as constants: the compiler then drops the branches on them
+    # from the loop and vectorises it (as block_bytes in dequantize_nibbles).
+    if fused:
+        if levels == 16:
+            encode(16, True)
+        else:
+            encode(32, True)
+    elif levels == 16:
+        encode(16, False)
+    else:
+        encode(32, False)
 
 
 @kernel
@@ -160,16 +205,18 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
         o = b * block_bytes
         store_half(out, o, half_pattern(d))
         store_half(out, o + 2, half_pattern(smallest))
-        codes = o + block_bytes - HALF_BLOCK
+        # Views indexed from 0, as in quantize_symmetric_nibbles.
+        block = x[start:start + BLOCK]
+        codes = out[o + block_bytes - HALF_BLOCK:o + block_bytes]
         high_bits = 0
         defined = True
         for j in range(HALF_BLOCK):
             if fused:
-                first_scaled = fma32(x[start + j] - smallest, inverse, np.float32(0.5))
-                second_scaled = fma32(x[start + j + HALF_BLOCK] - smallest, inverse, np.float32(0.5))
+                first_scaled = fma32(block[j] - smallest, inverse, np.float32(0.5))
+                second_scaled = fma32(block[j + HALF_BLOCK] - smallest, inverse, np.float32(0.5))
             else:
-                first_scaled = (x[start + j] - smallest) * inverse + np.float32(0.5)
-                second_scaled = (x[start + j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
+                first_scaled = (block[j] - smallest) * inverse + np.float32(0.5)
+                second_scaled = (block[j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
             if levels == 16:
                 first, defined_first = truncate(first_scaled, -128, 127)
                 second, defined_second = truncate(second_scaled, -128, 127)
@@ -179,9 +226,10 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
                 first, defined_first = truncate(first_scaled, 0, 255)
                 second, defined_second = truncate(second_scaled, 0, 255)
             defined = defined & defined_first & defined_second
-            out[codes + j] = ((first & 0x0F) | (second << 4)) & 0xFF
-            high_bits |= ((first & 0x10) >> 4) << j
-            high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+            codes[j] = ((first & 0x0F) | (second << 4)) & 0xFF
+            if levels == 32:
+                high_bits |= ((first & 0x10) >> 4) << j
+                high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
         if not defined:
             undefined[b] = 1
         if levels == 32:
@@ -199,13 +247,15 @@ def quantize_bytes(x, out, undefined, with_sum, block_bytes):
         inverse = reciprocal(d)
         o = b * block_bytes
         store_half(out, o, half_pattern(d))
-        codes = o + block_bytes - BLOCK
+        # Views indexed from 0, as in quantize_symmetric_nibbles.
+        block = x[start:start + BLOCK]
+        codes = out[o + block_bytes - BLOCK:o + block_bytes]
         total = 0
         defined = True
         for j in range(BLOCK):
-            q, defined_q = round_half_away(x[start + j] * inverse, -128, 127)
+            q, defined_q = round_half_away(block[j] * inverse, -128, 127)
             defined = defined & defined_q
-            out[codes + j] = q & 0xFF
+            codes[j] = q & 0xFF
             total += q
         if not defined:
             undefined[b] = 1
