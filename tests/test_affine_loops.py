@@ -11,18 +11,23 @@ signed zeros, subnormals, infinities, NaN payloads, and quotients around 2^31 an
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 
 import numpy as np
 import pytest
 
-from refq.affine import dequantize, quantize_with_outcomes
+from refq.affine import dequantize, quantize, quantize_with_outcomes
 from refq.affine.dequantize import dequantize_blocks
+from refq.affine.loops import nan_result, quantize_loop, rounded_lane
 from refq.affine.parameters import granularity, scale_array, target_type, zero_point_array
 from refq.affine.profiles import resolve_variants
 from refq.affine.quantize import quantize_blocks
+from refq.affine.steps import NAN_CONVERTED
+from refq.numbers.rounding import round_to_integral
 from refq.registry.profiles import PROFILES
+from refq.registry import rounding_mode
 from refq.registry.variants import VARIANTS
 from tests.adversarial import adversarial_inputs
 from tests.oracle import affine as oracle
@@ -103,12 +108,18 @@ def expanded(parameter, shape, axis, block_size):
 
 
 def check_quantize(x, scale, zero_point, dtype, narrow, axis, block_size, profile, overrides, with_oracle):
+    """The generated loop with and without outcomes (which may run loops of different, equivalent codes:
+    QuantizeLoop) equals the general loop on every element; with ``with_oracle``, the oracle too."""
     values, unpredictable = quantize_with_outcomes(x, scale, zero_point, dtype=dtype, narrow=narrow, axis=axis,
                                                    block_size=block_size, profile=profile, **overrides)
+    without_outcomes = quantize(x, scale, zero_point, dtype=dtype, narrow=narrow, axis=axis, block_size=block_size,
+                                profile=profile, **overrides)
     general, general_unpredictable = general_quantize(x, scale, zero_point, dtype, narrow, axis, block_size,
                                                       profile, overrides)
-    mismatch = np.flatnonzero((values.astype(np.int64) != general).ravel())
-    assert mismatch.size == 0, (profile, dtype, axis, x.ravel()[mismatch[:5]])
+    for got in (values, without_outcomes):
+        mismatch = np.flatnonzero((got.astype(np.int64) != general).ravel())
+        assert mismatch.size == 0, (profile, dtype, axis, x.ravel()[mismatch[:5]], got.ravel()[mismatch[:5]],
+                                    general.ravel()[mismatch[:5]])
     assert np.array_equal(unpredictable, general_unpredictable), (profile, dtype, axis)
     if not with_oracle:
         return x.size
@@ -225,6 +236,174 @@ def test_quantize_loop_convert_then_clamp_wraps_at_two_to_the_31():
         for overrides in ({}, {"conversion_overflow": "integer_indefinite"}, {"nan": "converted"},
                           {"rounding": "floor"}):
             check_quantize(x, np.float32(1), zero_point, "int16", False, None, None, "tflite", overrides, True)
+
+
+def rounding_lane_mismatches(bits: np.ndarray, working, rounding: int) -> np.ndarray:
+    """The bit patterns (of ``working``'s unsigned type) where the generated loops' rounding differs from
+    NUM-2.3's round_to_integral, in value or in the sign of a zero (a NaN only has to stay a NaN)."""
+    values = bits.view(working)
+    below_half = np.nextafter(working(0.5), working(0))
+    lane, reference = np.empty_like(values), np.empty_like(values)
+    round_both_ways(values, rounding, below_half, lane, reference)
+    both_nan = np.isnan(lane) & np.isnan(reference)
+    return bits[(lane.view(bits.dtype) != reference.view(bits.dtype)) & ~both_nan]
+
+
+@functools.cache
+def round_both_ways_compiled():
+    import numba
+
+    lane, reference = rounded_lane.compiled, round_to_integral.compiled
+
+    @numba.njit(cache=False)
+    def run(values, rounding, below_half, lane_out, reference_out):
+        for k in range(values.size):
+            lane_out[k] = lane(values[k], rounding, below_half)
+            reference_out[k] = reference(values[k], rounding)
+
+    return run
+
+
+def round_both_ways(values, rounding, below_half, lane_out, reference_out):
+    round_both_ways_compiled()(values, rounding, below_half, lane_out, reference_out)
+
+
+#: float32 binades whose every value the rounding lane is checked on, both signs: around the ties
+#: at 1/2 and 3/2, and the last binades with fractions (spacing 1/4, 1/2) and the first without.
+ROUNDING_BINADES = (-3, -2, -1, 0, 1, 2, 21, 22, 23, 24)
+
+
+def float32_binade(exponent: int) -> np.ndarray:
+    """Every float32 bit pattern in [2^exponent, 2^(exponent + 1)), both signs."""
+    start = np.uint32((exponent + 127) << 23)
+    positive = np.arange(start, start + (1 << 23), dtype=np.uint32)
+    return np.concatenate([positive, positive | np.uint32(0x80000000)])
+
+
+@pytest.mark.parametrize("rounding", ["half_away_from_zero", "half_to_even", "half_toward_positive",
+                                      "half_toward_zero", "toward_zero", "floor", "ceil"])
+def test_rounding_lane_equals_round_to_integral_on_whole_binades(rounding):
+    """rounded_lane (half away from zero as trunc(fl(v + copysign(pred(1/2), v)))) equals NUM-2.3's
+    step-by-step rounding on every float32 of ten binades (ties at +-1/2, +-3/2, +-(k + 1/2) up to
+    2^23, values at 2^23 and 2^24 where every float is an integer), on zeros, subnormals, infinities
+    and NaNs, and on float64 ties, their neighbours and random float64 values."""
+    code = rounding_mode(rounding).code
+    specials = np.array([0, 0x80000000, 1, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00800000, 0x3EFFFFFF, 0xBEFFFFFF,
+                         0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000, 0x7F800001],
+                        dtype=np.uint32)
+    for part in [specials] + [float32_binade(exponent) for exponent in ROUNDING_BINADES]:
+        wrong = rounding_lane_mismatches(part, np.float32, code)
+        assert wrong.size == 0, (rounding, wrong[:5].view(np.float32))
+    rng = np.random.default_rng(5)
+    integers = np.concatenate([np.arange(0, 64), 2.0**np.arange(20, 53), rng.integers(0, 2**52, 2000)])
+    ties = np.concatenate([integers + 0.5, 2.0**52 - integers[:64] - 0.5]).astype(np.float64)
+    near = np.concatenate([ties, np.nextafter(ties, np.inf), np.nextafter(ties, 0), 2.0**52 + integers[:64],
+                           2.0**53 + integers[:64], np.float64([0.0, 5e-324, np.inf, np.nan, 2.0**-1074])])
+    wide = np.concatenate([near, -near, rng.standard_normal(4000) * 10.0**rng.integers(-5, 17, 4000)])
+    wrong = rounding_lane_mismatches(wide.view(np.uint64), np.float64, code)
+    assert wrong.size == 0, (rounding, wrong[:5].view(np.float64))
+
+
+@pytest.mark.slow
+def test_rounding_lane_half_away_from_zero_on_every_float32():
+    """Every one of the 2^32 float32 patterns, in chunks."""
+    code = rounding_mode("half_away_from_zero").code
+    chunk = 1 << 24
+    for start in range(0, 1 << 32, chunk):
+        wrong = rounding_lane_mismatches(np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32),
+                                         np.float32, code)
+        assert wrong.size == 0, wrong[:5].view(np.float32)
+
+
+def rounding_probes() -> np.ndarray:
+    """Scaled values where a fast rounding or saturation could go wrong: ties +-(k + 1/2) for small and
+    large k and their neighbours, integers around 2^23, 2^24 and 2^31, signed zeros, subnormals, the
+    smallest normal, infinities, NaNs and values past int32."""
+    k = np.concatenate([np.arange(0, 40), 2.0**np.arange(6, 23), 2.0**np.arange(6, 23) - 1, [2.0**22 + 1, 2.0**23 - 1]])
+    ties = np.concatenate([k + 0.5, -(k + 0.5)]).astype(np.float32)
+    integers = np.concatenate([2.0**23 + np.arange(-3, 4), 2.0**24 + np.arange(-4, 5, 2), 2.0**31 - 128 * np.arange(4),
+                               [2.0**31, 2.0**32, 2.0**40, 3.0e38]])
+    integers = np.concatenate([integers, -integers]).astype(np.float32)
+    specials = np.array([0, 0x80000000, 1, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00800000, 0x80800000, 0x7F800000,
+                         0xFF800000, 0x7FC00000, 0xFFC00000, 0x7F800001], dtype=np.uint32).view(np.float32)
+    return np.concatenate([ties, np.nextafter(ties, np.float32(np.inf)), np.nextafter(ties, np.float32(-np.inf)),
+                           integers, specials]).astype(np.float32)
+
+
+@pytest.mark.parametrize("profile, overrides", [
+    ("tflite", {}), ("tflite-optimized", {}), ("xnnpack", {}), ("onnxruntime", {}),
+    ("tflite", {"rounding": "half_toward_zero"}), ("tflite", {"rounding": "half_toward_positive"}),
+    ("tflite", {"precision": "float64"}), ("xnnpack", {"rounding": "half_away_from_zero"})], ids=override_id)
+def test_quantize_loops_on_rounding_probes(profile, overrides):
+    """The probes divided by exact scales (1, 2^-3) and an inexact one, for zero points of both signs
+    and zero, per tensor and per axis with zero points of mixed signs: generated loops with and without
+    outcomes, general loop and oracle agree."""
+    x = rounding_probes()
+    for dtype, zero_points in (("int8", (-128, -3, 0, 3, 127)), ("int16", (-300, 0, 5, 32767))):
+        for scale, zero_point in itertools.product((np.float32(1), np.float32(0.125), np.float32(0.1)), zero_points):
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaled_x = (x * scale if scale != np.float32(0.1) else x).astype(np.float32)
+            check_quantize(scaled_x, scale, zero_point, dtype, False, None, None, profile, overrides, True)
+            rows = np.stack([scaled_x, scaled_x])
+            mixed = np.array([zero_point, -zero_point - 1 if zero_point > -128 else 5], np.int64)
+            check_quantize(rows, np.float32([scale, scale]), mixed, dtype, False, 0, None, profile, overrides, False)
+
+
+#: Scales around the bounds of flush_changes_nothing: reciprocals near 2^124 and 2^-126 (scales near
+#: 2^126, whose reciprocal is subnormal), and subnormal scales.
+FLUSH_SCALES = tuple(np.float32(value) for value in (2.0**-122, 2.0**-123, 2.0**-124, 2.0**-125, 2.0**-126,
+                                                     2.0**-127, 1.5 * 2.0**-125, 3.0e-39, 1e-45, 0.00214854861,
+                                                     2.0**125, 2.0**126, 1.5 * 2.0**126, 2.0**127, 3.0e38))
+
+
+@pytest.mark.parametrize("overrides", [{}, {"rounding": "floor"},
+                                       {"rounding": "half_away_from_zero"}, {"zero_point_placement": "before_rounding"},
+                                       {"zero_point_placement": "before_rounding_fused"}], ids=override_id)
+def test_quantize_loops_flush_only_where_it_shows(overrides):
+    """xnnpack (subnormals flushed) on subnormal inputs, the largest ones above all, and on huge ones, at
+    scales around the bounds where QuantizeLoop stops running the loop without the flush: the generated
+    loops, the general loop and the oracle agree. At 2^-126 the flush shows (so the bound is checked)."""
+    subnormals = np.array([1, 2, 0x00400000, 0x007FFFFE, 0x007FFFFF, 0x00800000, 0x00800001], np.uint32)
+    positive = np.concatenate([subnormals.view(np.float32), np.float32([1e-30, 0.3, 3.0e38])])
+    x = np.concatenate([positive, -positive, np.float32([0.0, -0.0, np.nan, np.inf])])
+    for scale, zero_point in itertools.product(FLUSH_SCALES, (0, 3, -5)):
+        check_quantize(x, scale, zero_point, "int8", False, None, None, "xnnpack", overrides, True)
+    if not overrides:
+        flushed = quantize(x, np.float32(2.0**-126), 0, profile="xnnpack")
+        preserved = quantize(x, np.float32(2.0**-126), 0, profile="xnnpack", subnormals="preserved")
+        assert not np.array_equal(flushed, preserved)
+
+
+def loop_codes(profile: str, **overrides) -> tuple[int, ...]:
+    variants = resolve_variants(profile, "quantize", per_axis=False, overrides=overrides)
+    return tuple(variants[name].code for name in ("scale_operation", "precision", "zero_point_placement", "rounding",
+                                                  "saturation", "conversion_overflow", "nan", "subnormals"))
+
+
+def test_ordinary_calls_run_the_cheaper_equivalent_loop():
+    """An ordinary scale and a zero point >= 0 run xnnpack on tflite-optimized's loop and the NaN rule of
+    neither (the saturation gives a NaN q_min already); a negative zero point, outcomes, a tiny scale or a
+    NaN result of its own keep the rules."""
+    def equivalent(profile, scale, zero_point, outcomes=False, **overrides):
+        loop = quantize_loop(*loop_codes(profile, **overrides), outcomes)
+        scale3 = np.full((1, 1, 1), scale, np.float32)
+        target = target_type("int8", False)
+        return loop.equivalent_codes((np.float32(1) / scale3).astype(np.float32),
+                                     np.full((1, 1, 1), zero_point, np.int64), target.qmin, target.qmax,
+                                     nan_result(loop.codes[6], target.qmin, target.qmax))
+
+    def nan_converted(codes):
+        return codes[:6] + (NAN_CONVERTED,) + codes[7:]
+
+    ordinary = np.float32(0.00214854861)
+    assert equivalent("xnnpack", ordinary, 3) == nan_converted(loop_codes("tflite-optimized"))
+    assert equivalent("tflite", ordinary, 0) == nan_converted(loop_codes("tflite"))
+    assert equivalent("onnxruntime", ordinary, 3) == nan_converted(loop_codes("onnxruntime"))
+    assert equivalent("tflite", ordinary, -1) == loop_codes("tflite")
+    assert equivalent("tflite", ordinary, 3, outcomes=True) == loop_codes("tflite")
+    assert equivalent("xnnpack", np.float32(2.0**-126), 3, outcomes=True) == loop_codes("xnnpack")
+    assert equivalent("xnnpack", ordinary, 3, rounding="floor")[7] == loop_codes("xnnpack")[7]
+    assert equivalent("tflite", ordinary, 3, nan="qmax") == loop_codes("tflite", nan="qmax")
 
 
 def test_fused_step_compiles_to_llvm_fma():

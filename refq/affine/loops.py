@@ -184,10 +184,11 @@ def saturated_lane(rounded, lower, upper, pending, low, high, outside_result, qm
     comparisons of the clamp, which gives it ``lower``, so $q_{min}$, under ``clamp_then_convert``."""
     if saturation == CONVERT_INT64_THEN_CLAMP:
         shifted = np.float32(rounded) + np.float32(pending)
-        in_range = (shifted >= -TWO_TO_63) & (shifted < TWO_TO_63)
         clamped = shifted if shifted > np.float32(qmin) else np.float32(qmin)
         clamped = clamped if clamped < np.float32(qmax) else np.float32(qmax)
-        q = np.int32(clamped) if in_range else np.int32(qmin)
+        # The conversion's -2^63 clamps to q_min, which the clamp gives below -2^63 and a NaN already.
+        q = np.int32(clamped) if shifted < TWO_TO_63 else np.int32(qmin)
+        in_range = (shifted >= -TWO_TO_63) & (shifted < TWO_TO_63)
         return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & (not in_range)
     clamped = rounded if rounded > lower else lower
     clamped = clamped if clamped < upper else upper
@@ -226,8 +227,6 @@ def nan_result(nan: int, qmin: int, qmax: int) -> int:
 
 #: NUM-2.1's modes to the nearest integer: they differ only on ties, and send $|v| < 1/2$ to zero.
 NEAREST_MODES = (HALF_TO_EVEN, HALF_AWAY_FROM_ZERO, HALF_TOWARD_POSITIVE, HALF_TOWARD_ZERO)
-#: A subnormal $x$ ($|x| < 2^{-126}$) divided by at least this scale stays below $1/4$.
-SUBNORMAL_QUOTIENT_SCALE = 2.0**-124
 #: A subnormal $x$ times a reciprocal of at most this stays below $1/4$.
 SUBNORMAL_PRODUCT_RECIPROCAL = 2.0**124
 
@@ -244,24 +243,21 @@ def nan_from_saturation(saturation: int, zero_point_placement: int, zero_point3:
     return qmax if zero_point3.max() < 0 else None
 
 
-def flush_changes_nothing(scale_operation: int, zero_point_placement: int, rounding: int, scale3: np.ndarray,
-                          reciprocal3: np.ndarray) -> bool:
-    """Whether AFF-3.9's flush of subnormals cannot change a result under these scales.
+def flush_changes_nothing(rounding: int, reciprocal3: np.ndarray) -> bool:
+    """Whether AFF-3.9's flush of subnormals cannot change a result under these reciprocals (AFF-5.1
+    allows the flush only with ``multiply_reciprocal`` in float32).
 
     Under a mode to the nearest integer, a $|v| < 2^{-126}$ rounds to $\\pm 0$ as its flushed
-    zero does, and adding a zero point $z$ first gives $z$ either way (floats within $1/4$ of an
-    integer $|z| < 2^{17}$ round to it). A subnormal $x$ scales to at most $1/4$ in magnitude,
-    which rounds to zero (or, with $z$ added, to $z$) as its flushed zero does, when the divisor is
-    at least $2^{-124}$ or the multiplier at most $2^{124}$; a multiplier of at least $2^{-126}$ is
-    normal, which the flush leaves alone (and an infinite one, whose $0 \\cdot \\infty$ is a NaN,
-    is excluded).
+    zero does, and adding a zero point $z$ first (fused or not) gives $z$ either way (floats within
+    $1/4$ of an integer $|z| < 2^{17}$ round to it). A subnormal $x$ times a reciprocal $r \\le
+    2^{124}$ is at most $1/4$ in magnitude, which rounds to zero (or, with $z$ added, to $z$) as
+    its flushed zero does; an $r \\ge 2^{-126}$ is normal, which the flush leaves alone. (An
+    infinite $r$, whose $0 \\cdot \\infty$ is a NaN, is excluded.)
     """
     if rounding not in NEAREST_MODES:
         return False
-    if scale3.size == 0:
+    if reciprocal3.size == 0:
         return True
-    if scale_operation == DIVIDE and zero_point_placement != BEFORE_ROUNDING_FUSED:
-        return bool(scale3.min() >= SUBNORMAL_QUOTIENT_SCALE)
     return bool(reciprocal3.min() >= FLOAT32_SMALLEST_NORMAL and reciprocal3.max() <= SUBNORMAL_PRODUCT_RECIPROCAL)
 
 
@@ -279,12 +275,10 @@ class QuantizeLoop:
     codes: tuple[int, ...]
     outcomes: bool
 
-    def equivalent_codes(self, scale3, reciprocal3, zero_point3, qmin: int, qmax: int,
-                         nan_value: int) -> tuple[int, ...]:
+    def equivalent_codes(self, reciprocal3, zero_point3, qmin: int, qmax: int, nan_value: int) -> tuple[int, ...]:
         (scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow, nan,
          subnormals) = self.codes
-        if subnormals == SUBNORMALS_FLUSHED and flush_changes_nothing(scale_operation, zero_point_placement,
-                                                                      rounding, scale3, reciprocal3):
+        if subnormals == SUBNORMALS_FLUSHED and flush_changes_nothing(rounding, reciprocal3):
             subnormals = SUBNORMALS_PRESERVED
         if not self.outcomes and nan != NAN_CONVERTED and nan_value == nan_from_saturation(
                 saturation, zero_point_placement, zero_point3, qmin, qmax):
@@ -293,7 +287,7 @@ class QuantizeLoop:
                 subnormals)
 
     def __call__(self, x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, nan_value, out3, unpredictable3):
-        codes = self.equivalent_codes(scale3, reciprocal3, zero_point3, qmin, qmax, nan_value)
+        codes = self.equivalent_codes(reciprocal3, zero_point3, qmin, qmax, nan_value)
         generated_quantize_loop(*codes, self.outcomes)(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax,
                                                         nan_value, out3, unpredictable3)
 
