@@ -17,7 +17,7 @@ from refq.gguf.contracted import affine_search_fused, nearest_int_of_product, sy
 from refq.gguf.conversions import nearest_int
 from refq.gguf.half import half_pattern, half_value, store_half
 from refq.gguf.search import (GROUP_MAX_EPS, ZERO, affine_search, clamp, iterative_search, quotient,
-                              symmetric_search)
+                              search_lanes, symmetric_search)
 
 SUPER = 256
 
@@ -365,6 +365,7 @@ def quantize_q6_k(x, out, undefined, fused):
     ``fused``: gcc's fused multiply-adds (GGF-4.2)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     scales = np.zeros(16, dtype=np.float32)
+    lanes = search_lanes(16)
     for b in range(x.size // SUPER):
         base = b * SUPER
         o = b * 210
@@ -375,7 +376,7 @@ def quantize_q6_k(x, out, undefined, fused):
             if fused:
                 scale, ok = symmetric_search_fused(x[base:base + SUPER], 16 * j, 16, 32, codes)
             else:
-                scale, ok = symmetric_search(x[base:base + SUPER], 16 * j, 16, 32, codes)
+                scale, ok = symmetric_search(x[base:base + SUPER], 16 * j, 16, 32, codes, lanes)
             defined = defined and ok
             scales[j] = scale
             if abs(scale) > max_abs_scale:

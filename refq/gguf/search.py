@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.conversions import nearest_int
+from refq.gguf.conversions import NEAREST_INT_LIMIT, NEAREST_INT_SHIFT, nearest_int
 
 #: ggml's GROUP_MAX_EPS: a sub-block whose largest magnitude is below it is all zero.
 GROUP_MAX_EPS = np.float32(1e-15)
@@ -74,16 +74,39 @@ def weighted_range(x, start, count, weights):
     return minimum, maximum, sum_w, sum_x
 
 
+#: The trials of GGF-3.1, one lane each: ``is`` = 0 (the first pass, ``-(n + 0.1 * 0) / max`` being
+#: ``-n / max``), then -9..-1 and 1..9; the lanes after them repeat the first pass and are never chosen.
+#: 32 lanes: two vectors of 16 float32, a count the compiler vectorises whole.
+TRIAL_STEPS = np.float32([0] + list(range(-9, 0)) + list(range(1, 10)) + [0] * 13)
+TRIALS = 19
+
+
 @kernel
-def symmetric_search(x, start, count, levels, codes):
+def search_lanes(count):
+    """The scratch of :func:`symmetric_search_into` for a sub-block of ``count`` elements: the trial
+    scales, the two sums and each element's code, one lane per trial (and one row of weights)."""
+    return np.empty((4 + count, TRIAL_STEPS.size), dtype=np.float32)
+
+
+@kernel
+def clamped_nearest(value, low, high):
+    """``clamp(nearest_int(value), low, high)`` (GGF-1.4) as a float32 and whether it is defined: the
+    sum ``value + 1.5 * 2^23`` minus ``1.5 * 2^23`` is the rounded integer exactly (a float32 lane,
+    where an integer would take two)."""
+    defined = abs(value) <= NEAREST_INT_LIMIT
+    rounded = (value + NEAREST_INT_SHIFT) - NEAREST_INT_SHIFT
+    return clamp(rounded if defined else ZERO, low, high), defined
+
+
+@kernel
+def symmetric_search(x, start, count, levels, codes, lanes):
     """GGF-3.1: ggml's ``make_qx_quants`` with ``rmse_type = 1`` and no weights (Q6_K): ``w = x^2``,
-    the search of :func:`weighted_symmetric_search`."""
+    the search of :func:`weighted_symmetric_search` in the scratch ``lanes`` (:func:`search_lanes`)."""
     count = min(count, x.size - start)
-    # One allocation: the weights, then the search's scratch rows.
-    rows = np.empty((20, count), dtype=np.float32)
+    weights = lanes[0, :count]
     for i in range(count):
-        rows[0, i] = x[start + i] * x[start + i]
-    return symmetric_search_into(x, start, count, levels, rows[0], rows[1:], codes)
+        weights[i] = x[start + i] * x[start + i]
+    return symmetric_search_into(x, start, count, levels, weights, lanes[1:], codes)
 
 
 @kernel
@@ -98,61 +121,51 @@ def weighted_symmetric_search(x, start, count, levels, weights, codes):
     Codes are stored offset by ``levels``.
     """
     count = min(count, x.size - start)
-    return symmetric_search_into(x, start, count, levels, weights, np.empty((19, count), dtype=np.float32), codes)
+    return symmetric_search_into(x, start, count, levels, weights, search_lanes(count)[1:], codes)
 
 
 @kernel
-def symmetric_search_into(x, start, count, levels, weights, rows, codes):
-    """:func:`weighted_symmetric_search` with its scratch ``rows`` (19 by ``count``) given."""
+def symmetric_search_into(x, start, count, levels, weights, lanes, codes):
+    """:func:`weighted_symmetric_search` in the scratch ``lanes`` (:func:`search_lanes` without its
+    first row)."""
     defined = True
     largest, chosen = signed_largest(x, start, count)
     if largest < GROUP_MAX_EPS:
         for i in range(start, start + count):
             codes[i] = 0
         return ZERO, defined
-    iscale = np.float32(-levels) / chosen
-    sum_lx = ZERO
-    sum_l2 = ZERO
-    for i in range(start, start + count):
-        l, ok = nearest_int(iscale * x[i])
-        defined = defined and ok
-        l = clamp(l, -levels, levels - 1)
-        codes[i] = l + levels
-        w = weights[i - start]
-        sum_lx = sum_lx + w * x[i] * np.float32(l)
-        sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
-    scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
-    best = scale * sum_lx
-    # The 18 trials' codes do not depend on one another: all of them first, in one loop the compiler
-    # vectorises (its count bounded by the array, so that it is not unrolled into scalar code first).
-    # Then their sums three trials at a time, each sum still added in C's order, six chains side by
-    # side where one would wait on each addition; the comparisons with the best run in C's order.
-    weighted_x, trials = rows[0], rows[1:]
+    # The first pass and the 18 trials do not depend on one another until they are compared: all of
+    # them at once, one lane each (TRIAL_STEPS), element by element, so that each trial's sums still
+    # add in C's order while the lanes proceed side by side (in vectors). Then the comparisons, in C's
+    # order, and the codes of the trial kept.
+    low = np.float32(-levels)
+    high = np.float32(levels - 1)
+    iscales, sums_lx, sums_l2, trial_codes = lanes[0], lanes[1], lanes[2], lanes[3:]
+    for k in range(iscales.size):
+        iscales[k] = -(np.float32(levels) + np.float32(0.1) * TRIAL_STEPS[k]) / chosen
+        sums_lx[k] = ZERO
+        sums_l2[k] = ZERO
+    block = x[start:start + count]
     for i in range(count):
-        weighted_x[i] = weights[i] * x[start + i]
-    for k in range(18):
-        step = k - 9 if k < 9 else k - 8  # -9..-1, then 1..9
-        iscale = -(np.float32(levels) + np.float32(0.1) * np.float32(step)) / chosen
-        for i in range(count):
-            l, ok = nearest_int(iscale * x[start + i])
+        w = weights[i]
+        weighted_x = w * block[i]
+        row = trial_codes[i]
+        for k in range(TRIAL_STEPS.size):
+            l, ok = clamped_nearest(iscales[k] * block[i], low, high)
             defined = defined & ok
-            trials[k, i] = np.float32(clamp(l, -levels, levels - 1))
-    for first in range(0, 18, 3):
-        lx_1 = l2_1 = lx_2 = l2_2 = lx_3 = l2_3 = ZERO
-        for i in range(count):
-            l_1, l_2, l_3 = trials[first, i], trials[first + 1, i], trials[first + 2, i]
-            lx_1 = lx_1 + weighted_x[i] * l_1
-            l2_1 = l2_1 + weights[i] * l_1 * l_1
-            lx_2 = lx_2 + weighted_x[i] * l_2
-            l2_2 = l2_2 + weights[i] * l_2 * l_2
-            lx_3 = lx_3 + weighted_x[i] * l_3
-            l2_3 = l2_3 + weights[i] * l_3 * l_3
-        for k, sum_lx, sum_l2 in ((first, lx_1, l2_1), (first + 1, lx_2, l2_2), (first + 2, lx_3, l2_3)):
-            if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
-                for i in range(count):
-                    codes[start + i] = np.int32(trials[k, i]) + levels
-                scale = sum_lx / sum_l2
-                best = scale * sum_lx
+            row[k] = l
+            sums_lx[k] = sums_lx[k] + weighted_x * l
+            sums_l2[k] = sums_l2[k] + w * l * l
+    scale = sums_lx[0] / sums_l2[0] if sums_l2[0] != 0 else ZERO
+    best = scale * sums_lx[0]
+    kept = 0
+    for k in range(1, TRIALS):
+        if sums_l2[k] > 0 and sums_lx[k] * sums_lx[k] > best * sums_l2[k]:
+            scale = sums_lx[k] / sums_l2[k]
+            best = scale * sums_lx[k]
+            kept = k
+    for i in range(count):
+        codes[start + i] = int(trial_codes[i, kept]) + levels
     return scale, defined
 
 
