@@ -153,10 +153,10 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
     if weighted and contraction == "gcc_x86_64":
         raise invalid("imatrix", "None under contraction='gcc_x86_64': the FMAs gcc places in the importance-weighted "
                       "search (GGF-8) are not placed by refq", "an array")
-    is_nan = np.isnan(flat)
-    # Whole-array any() first: the per-block reduction over rows of 32 costs more than most quantizers.
-    if is_nan.any():
-        nan_blocks = is_nan.reshape(-1, kind.block_elements).any(axis=1)
+    # numpy's min is NaN exactly when an element is: one pass, without the mask array isnan writes (the
+    # per-block reduction over rows of 32 costs more than most quantizers).
+    if flat.size and np.isnan(flat.min()):
+        nan_blocks = np.isnan(flat).reshape(-1, kind.block_elements).any(axis=1)
     else:
         nan_blocks = np.zeros(flat.size // kind.block_elements, dtype=bool)
     if nan_code == 0 and nan_blocks.any():
