@@ -179,9 +179,13 @@ def run_constants(working, zero_point, qmin, qmax, zero_point_placement):
 
 @kernel
 def saturated_lane(rounded, lower, upper, pending, low, high, outside_result, qmin, qmax, saturation,
-                   conversion_overflow):
+                   conversion_overflow, pending_signs):
     """AFF-3.5 on the rounded value: ``(q, unpredictable)`` with ``q`` an int32. A NaN fails both
-    comparisons of the clamp, which gives it ``lower``, so $q_{min}$, under ``clamp_then_convert``."""
+    comparisons of the clamp, which gives it ``lower``, so $q_{min}$, under ``clamp_then_convert``.
+
+    ``pending_signs`` (:func:`pending_zero_point_signs`) is 1 when every pending zero point $p$ of the
+    loop is $\\ge 0$ and -1 when every one is negative: then ``convert_then_clamp`` compares each value
+    on one side only, since the clamp alone gives the other side's ``outside_result``."""
     if saturation == CONVERT_INT64_THEN_CLAMP:
         shifted = np.float32(rounded) + np.float32(pending)
         clamped = shifted if shifted > np.float32(qmin) else np.float32(qmin)
@@ -197,18 +201,23 @@ def saturated_lane(rounded, lower, upper, pending, low, high, outside_result, qm
         return q, False
     # One window for the wraps, the overflows and NaN, which fails both comparisons (run_constants).
     inside = (rounded >= low) & (rounded < high)
-    q = q if inside else outside_result
+    if pending_signs > 0:
+        q = q if rounded < high else outside_result  # below low the clamp gives q_min too
+    elif pending_signs < 0:
+        q = q if rounded >= low else outside_result  # from high on the clamp gives q_max too
+    else:
+        q = q if inside else outside_result
     return q, (conversion_overflow == UNPREDICTABLE_OVERFLOW) & (not inside)
 
 
 @kernel
 def quantize_lane(x, scale, reciprocal, constants, nan_result, qmin, qmax, scale_operation, zero_point_placement,
-                  rounding, saturation, conversion_overflow, nan, subnormals):
+                  rounding, saturation, conversion_overflow, nan, subnormals, pending_signs):
     """AFF-3.1 for one element: ``(q, unpredictable)``, as :func:`refq.affine.steps.quantize_value`."""
     lower, upper, pending, offset, low, high, outside_result, below_half = constants
     value = scaled_lane(x, scale, reciprocal, offset, scale_operation, zero_point_placement, subnormals)
     q, unpredictable = saturated_lane(rounded_lane(value, rounding, below_half), lower, upper, pending, low, high,
-                                      outside_result, qmin, qmax, saturation, conversion_overflow)
+                                      outside_result, qmin, qmax, saturation, conversion_overflow, pending_signs)
     if nan != NAN_CONVERTED:
         is_nan = value != value
         q = nan_result if is_nan else q
@@ -231,16 +240,24 @@ NEAREST_MODES = (HALF_TO_EVEN, HALF_AWAY_FROM_ZERO, HALF_TOWARD_POSITIVE, HALF_T
 SUBNORMAL_PRODUCT_RECIPROCAL = 2.0**124
 
 
-def nan_from_saturation(saturation: int, zero_point_placement: int, zero_point3: np.ndarray, qmin: int,
-                        qmax: int) -> int | None:
+def pending_zero_point_signs(saturation: int, zero_point_placement: int, zero_point3: np.ndarray) -> int:
+    """For ``convert_then_clamp``: 1 when every zero point still to add after rounding is $\\ge 0$ (none
+    is, before rounding), -1 when every one is negative, 0 when they differ; 0 for every other saturation,
+    whose loops do not look at it."""
+    if saturation != CONVERT_THEN_CLAMP:
+        return 0
+    if zero_point_placement != AFTER_ROUNDING or zero_point3.size == 0 or zero_point3.min() >= 0:
+        return 1
+    return -1 if zero_point3.max() < 0 else 0
+
+
+def nan_from_saturation(saturation: int, pending_signs: int, qmin: int, qmax: int) -> int | None:
     """What :func:`saturated_lane` gives a NaN for every zero point of a call, or None where that
     depends on the zero point: $q_{min}$ from the clamp, or ``convert_then_clamp``'s
-    ``outside_result`` (:func:`run_constants`)."""
-    if saturation != CONVERT_THEN_CLAMP or zero_point_placement != AFTER_ROUNDING or zero_point3.size == 0:
+    ``outside_result`` (:func:`run_constants`), $q_{min}$ for $p \\ge 0$ and $q_{max}$ for $p < 0$."""
+    if saturation != CONVERT_THEN_CLAMP or pending_signs > 0:
         return qmin
-    if zero_point3.min() >= 0:
-        return qmin
-    return qmax if zero_point3.max() < 0 else None
+    return qmax if pending_signs < 0 else None
 
 
 def flush_changes_nothing(rounding: int, reciprocal3: np.ndarray) -> bool:
@@ -269,22 +286,25 @@ class QuantizeLoop:
     its scales and zero points: ``subnormals = preserved`` where :func:`flush_changes_nothing`,
     and, when no outcomes are asked for, ``nan = converted`` where the NaN result is what the
     saturation gives a NaN anyway (:func:`nan_from_saturation`), so the loop spends no
-    instructions on a rule that cannot show.
+    instructions on a rule that cannot show; and a ``convert_then_clamp`` loop for zero points of
+    one sign (:func:`pending_zero_point_signs`).
     """
 
     codes: tuple[int, ...]
     outcomes: bool
 
     def equivalent_codes(self, reciprocal3, zero_point3, qmin: int, qmax: int, nan_value: int) -> tuple[int, ...]:
+        """The variant codes the call runs, then its ``pending_signs``."""
         (scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow, nan,
          subnormals) = self.codes
+        signs = pending_zero_point_signs(saturation, zero_point_placement, zero_point3)
         if subnormals == SUBNORMALS_FLUSHED and flush_changes_nothing(rounding, reciprocal3):
             subnormals = SUBNORMALS_PRESERVED
-        if not self.outcomes and nan != NAN_CONVERTED and nan_value == nan_from_saturation(
-                saturation, zero_point_placement, zero_point3, qmin, qmax):
+        if not self.outcomes and nan != NAN_CONVERTED and nan_value == nan_from_saturation(saturation, signs, qmin,
+                                                                                            qmax):
             nan = NAN_CONVERTED
         return (scale_operation, precision, zero_point_placement, rounding, saturation, conversion_overflow, nan,
-                subnormals)
+                subnormals, signs)
 
     def __call__(self, x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, nan_value, out3, unpredictable3):
         codes = self.equivalent_codes(reciprocal3, zero_point3, qmin, qmax, nan_value)
@@ -303,9 +323,10 @@ def quantize_loop(scale_operation: int, precision: int, zero_point_placement: in
 
 @functools.cache
 def generated_quantize_loop(scale_operation: int, precision: int, zero_point_placement: int, rounding: int,
-                            saturation: int, conversion_overflow: int, nan: int, subnormals: int,
+                            saturation: int, conversion_overflow: int, nan: int, subnormals: int, pending_signs: int,
                             outcomes: bool) -> Kernel:
-    """The loop compiled for exactly these variant codes (:class:`QuantizeLoop` chooses which)."""
+    """The loop compiled for exactly these variant codes and ``pending_signs`` (:func:`saturated_lane`;
+    :class:`QuantizeLoop` chooses which)."""
 
     def quantize_blocks_of_variants(x3, scale3, reciprocal3, zero_point3, block, qmin, qmax, nan_value, out3,
                                     unpredictable3):
@@ -327,7 +348,7 @@ def generated_quantize_loop(scale_operation: int, precision: int, zero_point_pla
                     for k in range(x.size):
                         q, unpredictable = quantize_lane(x[k], scale, reciprocal, constants, nan_q, qmin, qmax,
                                                          scale_operation, zero_point_placement, rounding, saturation,
-                                                         conversion_overflow, nan, subnormals)
+                                                         conversion_overflow, nan, subnormals, pending_signs)
                         out[k] = q
                         if outcomes:
                             unpredictable3[o, d, i + k] = unpredictable
