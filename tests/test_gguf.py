@@ -313,8 +313,8 @@ def test_grid_types_have_no_quantize():
 
 
 def _block_maxima_cases() -> list[np.ndarray]:
-    """Blocks of 32 where the four-quarter maxima (legacy.signed_maximum, largest_magnitude) could
-    part from C's one-by-one scan: ties of +-a across and within quarters, zeros of both signs, NaN at
+    """Blocks of 32 where the integer maxima (legacy.signed_maximum, largest_magnitude) could part
+    from C's one-by-one scan: ties of +-a across and within quarters, zeros of both signs, NaN at
     every position, infinities."""
     rng = np.random.default_rng(14)
     cases = [np.zeros(32, np.float32), np.full(32, -0.0, np.float32), np.full(32, np.nan, np.float32)]
@@ -323,22 +323,35 @@ def _block_maxima_cases() -> list[np.ndarray]:
         if rng.random() < 0.3:
             block[rng.integers(0, 32, rng.integers(1, 4))] = rng.choice(np.float32([np.nan, np.inf, -np.inf]))
         cases.append(block)
+    for values in ([0.0, -0.0, 1.0, 0.5], [0.0, -0.0, -1.0, -0.5], [0.0, -0.0]):
+        # A smallest or largest element that is a zero of either sign: C keeps the first zero it meets.
+        for _ in range(100):
+            block = rng.choice(np.float32(values), 32).astype(np.float32)
+            if rng.random() < 0.3:
+                block[rng.integers(0, 32, rng.integers(1, 4))] = np.nan
+            cases.append(block)
     return cases
 
 
 def test_block_maxima_match_the_one_by_one_scan():
-    """GGF-2.1: the quartered maxima the fast kernels use equal C's sequential scans, bit for bit."""
+    """GGF-2.1: the maxima and minima the fast kernels use equal C's sequential scans, bit for bit."""
     from refq.gguf import legacy
 
     for block in _block_maxima_cases():
         chosen, largest = np.float32(0.0), np.float32(0.0)
         amax = np.float32(0.0)
+        low, high = np.float32(3.4028235e38), np.float32(-3.4028235e38)
         for value in block:
             if largest < abs(value):  # quantize_row_q4_0_ref
                 largest, chosen = abs(value), value
             amax = amax if amax > abs(value) else abs(value)  # quantize_row_q8_0_ref's MAX
-        expected = np.float32([chosen, amax]).view(np.uint32)
-        got = np.float32([legacy.signed_maximum(block, 0, 32), legacy.largest_magnitude(block, 0, 32)])
+            if value < low:  # quantize_row_q4_1_ref
+                low = value
+            if value > high:
+                high = value
+        expected = np.float32([chosen, amax, low, high]).view(np.uint32)
+        got = np.float32([legacy.signed_maximum(block, 0, 32), legacy.largest_magnitude(block, 0, 32),
+                          *legacy.minimum_and_maximum(block, 0, 32)])
         assert (got.view(np.uint32) == expected).all(), block
 
 

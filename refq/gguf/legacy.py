@@ -30,34 +30,29 @@ NEGATIVE_FLOAT32_MAX_ORDER = -0x7F800000
 
 
 @kernel
-def keep_larger(largest, chosen, value):
-    """``(|value|, value)`` if ``|value|`` exceeds ``largest``, else ``(largest, chosen)``: ties keep
-    ``chosen``, and a NaN never wins."""
-    magnitude = abs(value)
-    if magnitude > largest:
-        return magnitude, value
-    return largest, chosen
-
-
-@kernel
 def signed_maximum(x, start, count):
     """GGF-2.1: the element of largest magnitude, the first of equal magnitudes, +0 for a block of zeros."""
-    # Four running maxima over the four quarters (``count`` a multiple of 4) proceed side by side where
-    # one would wait on each comparison. Each keeps its first element of largest magnitude; merged in
-    # order, a tie keeps the earlier quarter's: the element C's strict ``<`` over the whole block keeps.
-    # (A view indexed from 0: an index that needs no wrap-around check.)
-    block = x[start:start + count]
-    quarter = count // 4
-    first = second = third = fourth = np.float32(0.0)
-    first_value = second_value = third_value = fourth_value = np.float32(0.0)
-    for j in range(quarter):
-        first, first_value = keep_larger(first, first_value, block[j])
-        second, second_value = keep_larger(second, second_value, block[j + quarter])
-        third, third_value = keep_larger(third, third_value, block[j + 2 * quarter])
-        fourth, fourth_value = keep_larger(fourth, fourth_value, block[j + 3 * quarter])
-    first, first_value = keep_larger(first, first_value, second_value)
-    third, third_value = keep_larger(third, third_value, fourth_value)
-    return keep_larger(first, first_value, third_value)[1]
+    # The largest magnitude among the positive elements and among the negative ones, compared as
+    # integers (a view indexed from 0, its size the count: a loop the compiler vectorises), a NaN left
+    # out as C's strict ``<`` leaves it. Only where the two are equal does the order of the elements
+    # decide, and the block is scanned as C scans it; otherwise the sign is chosen without a branch,
+    # which on random data would be mispredicted every other block.
+    bits = x[start:start + count].view(np.int32)
+    positive = 0
+    negative = 0
+    for j in range(bits.size):
+        magnitude = bits[j] & MAGNITUDE_BITS
+        magnitude = magnitude if magnitude <= INFINITY_BITS else 0
+        positive = max(positive, magnitude if bits[j] >= 0 else 0)
+        negative = max(negative, magnitude if bits[j] < 0 else 0)
+    largest = np.uint32(max(positive, negative)).view(np.float32)
+    if positive == negative:
+        if positive == 0:
+            return np.float32(0.0)
+        for j in range(start, start + count):
+            if abs(x[j]) == largest:
+                return x[j]
+    return largest if positive > negative else -largest
 
 
 @kernel
@@ -139,7 +134,7 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     mask (bit ``j`` for element ``j``). ``fused``: ``x * id + offset`` in one FMA, as gcc
     -march=native compiles it (GGF-4.2).
     """
-    def encode(levels, fused):
+    def encode(levels, block_bytes, fused):
         half_levels = levels // 2
         offset = np.float32(half_levels + 0.5)
         for b in range(x.size // BLOCK):
@@ -176,17 +171,17 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
                 for k in range(4):
                     out[o + 2 + k] = (high_bits >> (8 * k)) & 0xFF
 
-    # Each type's levels and contraction as constants: the compiler then drops the branches on them
-    # from the loop and vectorises it (as block_bytes in dequantize_nibbles).
+    # Each type's levels, block size and contraction as constants: the compiler then drops the
+    # branches on them from the loop and vectorises it (as block_bytes in dequantize_nibbles).
     if fused:
         if levels == 16:
-            encode(16, True)
+            encode(16, 18, True)
         else:
-            encode(32, True)
+            encode(32, 22, True)
     elif levels == 16:
-        encode(16, False)
+        encode(16, 18, False)
     else:
-        encode(32, False)
+        encode(32, 22, False)
 
 
 @kernel
@@ -197,44 +192,56 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     capped at 15 after an int8 cast, Q5_1 cast to uint8 without a cap). ``fused``: ``(x - min) * id
     + 0.5`` in one FMA, as gcc -march=native compiles it (GGF-4.2).
     """
-    for b in range(x.size // BLOCK):
-        start = b * BLOCK
-        smallest, largest = minimum_and_maximum(x, start, BLOCK)
-        d = (largest - smallest) / np.float32(levels - 1)
-        inverse = reciprocal(d)
-        o = b * block_bytes
-        store_half(out, o, half_pattern(d))
-        store_half(out, o + 2, half_pattern(smallest))
-        # Views indexed from 0, as in quantize_symmetric_nibbles.
-        block = x[start:start + BLOCK]
-        codes = out[o + block_bytes - HALF_BLOCK:o + block_bytes]
-        high_bits = 0
-        defined = True
-        for j in range(HALF_BLOCK):
-            if fused:
-                first_scaled = fma32(block[j] - smallest, inverse, np.float32(0.5))
-                second_scaled = fma32(block[j + HALF_BLOCK] - smallest, inverse, np.float32(0.5))
-            else:
-                first_scaled = (block[j] - smallest) * inverse + np.float32(0.5)
-                second_scaled = (block[j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
-            if levels == 16:
-                first, defined_first = truncate(first_scaled, -128, 127)
-                second, defined_second = truncate(second_scaled, -128, 127)
-                first = min(15, first) & 0xFF
-                second = min(15, second) & 0xFF
-            else:
-                first, defined_first = truncate(first_scaled, 0, 255)
-                second, defined_second = truncate(second_scaled, 0, 255)
-            defined = defined & defined_first & defined_second
-            codes[j] = ((first & 0x0F) | (second << 4)) & 0xFF
+    def encode(levels, block_bytes, fused):
+        for b in range(x.size // BLOCK):
+            start = b * BLOCK
+            smallest, largest = minimum_and_maximum(x, start, BLOCK)
+            d = (largest - smallest) / np.float32(levels - 1)
+            inverse = reciprocal(d)
+            o = b * block_bytes
+            store_half(out, o, half_pattern(d))
+            store_half(out, o + 2, half_pattern(smallest))
+            # Views indexed from 0, as in quantize_symmetric_nibbles.
+            block = x[start:start + BLOCK]
+            codes = out[o + block_bytes - HALF_BLOCK:o + block_bytes]
+            high_bits = 0
+            defined = True
+            for j in range(HALF_BLOCK):
+                if fused:
+                    first_scaled = fma32(block[j] - smallest, inverse, np.float32(0.5))
+                    second_scaled = fma32(block[j + HALF_BLOCK] - smallest, inverse, np.float32(0.5))
+                else:
+                    first_scaled = (block[j] - smallest) * inverse + np.float32(0.5)
+                    second_scaled = (block[j + HALF_BLOCK] - smallest) * inverse + np.float32(0.5)
+                if levels == 16:
+                    first, defined_first = truncate(first_scaled, -128, 127)
+                    second, defined_second = truncate(second_scaled, -128, 127)
+                    first = min(15, first) & 0xFF
+                    second = min(15, second) & 0xFF
+                else:
+                    first, defined_first = truncate(first_scaled, 0, 255)
+                    second, defined_second = truncate(second_scaled, 0, 255)
+                defined = defined & defined_first & defined_second
+                codes[j] = ((first & 0x0F) | (second << 4)) & 0xFF
+                if levels == 32:
+                    high_bits |= ((first & 0x10) >> 4) << j
+                    high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+            if not defined:
+                undefined[b] = 1
             if levels == 32:
-                high_bits |= ((first & 0x10) >> 4) << j
-                high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
-        if not defined:
-            undefined[b] = 1
-        if levels == 32:
-            for k in range(4):
-                out[o + 4 + k] = (high_bits >> (8 * k)) & 0xFF
+                for k in range(4):
+                    out[o + 4 + k] = (high_bits >> (8 * k)) & 0xFF
+
+    # The constants of each type, as in quantize_symmetric_nibbles.
+    if fused:
+        if levels == 16:
+            encode(16, 20, True)
+        else:
+            encode(32, 24, True)
+    elif levels == 16:
+        encode(16, 20, False)
+    else:
+        encode(32, 24, False)
 
 
 @kernel
