@@ -1,13 +1,16 @@
 """Fingerprint of BLK's ``block_quantize`` and ``nvfp4_quantize``: which MX scale rule, and which NVFP4
 scale arithmetic and rules, an implementation computes.
 
-Four registry variants separate the implementations measured, each probed by blocks built for it:
+Six registry variants separate the implementations measured, each probed by blocks built for it:
 ``block_scale_rule`` (amaxes just above and below powers of two and of ``max_elem * 2^k``, where
 floor, ceil, even, rceil and the float32-logarithm rceil part), ``block_infinity`` (a block holding an
-infinity), ``block_tiny_scale`` (blocks of code 0 with non-zero elements) and ``block_element_ties``
-(elements on the midpoints of the element grid). Each probe is one tensor of blocks, compared whole,
-for FP8 E4M3 and for FP4; every prediction is refq's ``block_quantize_outcomes`` under the
-combination's values. Element codes of a NaN-scale block are open under every combination (BLK-3.4).
+infinity), ``block_nan`` (a block holding a NaN), ``block_tiny_scale`` (blocks of code 0 with non-zero
+elements), ``block_element_ties`` (elements on the midpoints of the element grid) and ``block_zero_code``
+(zeros, and elements whose quotient underflows to zero). Each probe is one tensor of blocks, compared
+whole, for FP8 E4M3 and for FP4; every prediction is refq's ``block_quantize_outcomes`` under the
+combination's values. Element codes of a NaN-scale block are open under every combination (BLK-3.4); an
+``unpredictable`` value explains every output by opening more, so the fingerprint's answer is the consistent
+combination that opens fewest (:attr:`Result.variants`).
 A second chapter does the same for BLK-8's ``nvfp4_quantize``: one tensor per NVFP4 variant, since the tensor
 scale is one per tensor.
 """
@@ -27,7 +30,8 @@ from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
 OPERATION = "block_quantize"
 DIMENSIONS: dict[str, tuple[str, ...]] = {name: registry_values(name) for name in (
-    "block_scale_rule", "block_infinity", "block_tiny_scale", "block_element_ties")}
+    "block_scale_rule", "block_infinity", "block_nan", "block_tiny_scale", "block_element_ties",
+    "block_zero_code")}
 #: The profiles naming BLK variants, by their values of :data:`DIMENSIONS`.
 PROFILES = {name: {variant: profile.block[variant] for variant in DIMENSIONS}
             for name, profile in EVERY_PROFILE_BY_NAME.items() if profile.block}
@@ -62,18 +66,28 @@ def _tie_blocks(fmt, rng: np.random.Generator) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def probes_for(granularity: str) -> tuple[engine.Probe, ...]:
-    rng = np.random.default_rng(SEED)
+    """The probes of one element format: each format is a granularity of its own, so that an engine with one
+    element format (modelopt's MXFP4) is fingerprinted on it and unsupported on the other."""
+    rng = np.random.default_rng([SEED, FORMATS.index(granularity)])
     probes = []
-    for name in FORMATS:
+    for name in (granularity,):
         fmt = ELEMENT_FORMATS[name]
         attributes = {"format": name, "axis": -1, "block_size": 32}
         infinity = rng.standard_normal((2, 32)).astype(F32)
         infinity[0, 4], infinity[1, 9] = np.inf, -np.inf
-        tiny = (rng.uniform(-1, 1, (4, 32)) * 2.0 ** -129).astype(F32)
+        # Scale code 0 with elements that code 0 does not flatten: FP4's smallest step is 2^-128 there.
+        tiny = (rng.uniform(-1, 1, (4, 32)) * 2.0 ** (-129 if fmt.bits == 8 else -125)).astype(F32)
+        nan = rng.standard_normal((1, 32)).astype(F32)
+        nan[0, 6] = np.nan
+        # +0 and -0, and elements beside 2^100 whose quotients underflow to zero (2^-150 exactly among them).
+        zeros = (np.where(rng.random((2, 32)) < 0.5, -1.0, 1.0) * np.exp2(rng.integers(-149, -40, (2, 32))))
+        zeros[:, 0], zeros[:, 1:3] = 2.0 ** 100, (0.0, -0.0)
         for family, x, variant in (("scale-rule", _scale_rule_blocks(fmt, rng), "block_scale_rule"),
                                    ("infinity", infinity, "block_infinity"),
+                                   ("nan", nan, "block_nan"),
                                    ("tiny", tiny, "block_tiny_scale"),
-                                   ("ties", _tie_blocks(fmt, rng), "block_element_ties")):
+                                   ("ties", _tie_blocks(fmt, rng), "block_element_ties"),
+                                   ("zeros", zeros.astype(F32), "block_zero_code")):
             probes.append(engine.Probe(f"{name}-{family}", OPERATION, (x,), attributes, variant))
     return tuple(probes)
 
@@ -90,11 +104,12 @@ def predict(probe: engine.Probe, combination: dict[str, str]):
 
 
 # BLK's ``block_quantize`` for the engine: one probe per call, compared whole.
-CHAPTER = engine.WholeProbeChapter(OPERATION, ("mx",), DIMENSIONS, PROFILES, probes_for, predict, _flat)
+CHAPTER = engine.WholeProbeChapter(OPERATION, FORMATS, DIMENSIONS, PROFILES, probes_for, predict, _flat)
 
 
 def fingerprint_block(backend) -> list[engine.Result]:
-    """``backend``'s ``block_quantize`` against every combination; a backend without it is unsupported."""
+    """``backend``'s ``block_quantize`` against every combination, one result per element format of
+    :data:`FORMATS`; a backend without it, or without that format, is unsupported there."""
     return [engine.fingerprint_operation(backend, CHAPTER, OPERATION, granularity)
             for granularity in CHAPTER.granularities]
 

@@ -4,13 +4,14 @@ against the pure-Python path of the same source; bad input."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from refq._jit import pure_python
 from refq.block import block_dequantize, block_quantize
-from refq.block.api import QUANTIZE_VARIANTS, block_dequantize_outcomes, block_quantize_outcomes
+from refq.block.api import DEQUANTIZE_VARIANTS, QUANTIZE_VARIANTS, block_dequantize_outcomes, block_quantize_outcomes
 from refq.errors import RefqError
 from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 from refq.registry.variants import VARIANTS_BY_NAME
@@ -24,8 +25,9 @@ BLOCK_PROFILES = tuple(name for name, profile in EVERY_PROFILE_BY_NAME.items() i
 
 def _variants(profile: str) -> dict:
     values = EVERY_PROFILE_BY_NAME[profile].block
-    return {"rule": values["block_scale_rule"], "infinity": values["block_infinity"],
-            "tiny": values["block_tiny_scale"], "ties": values["block_element_ties"]}
+    return {"rule": values["block_scale_rule"], "infinity": values["block_infinity"], "nan": values["block_nan"],
+            "tiny": values["block_tiny_scale"], "ties": values["block_element_ties"],
+            "zero": values["block_zero_code"]}
 
 
 def _power_of_two_edges(fmt: str) -> np.ndarray:
@@ -106,6 +108,10 @@ def _adversarial_blocks(fmt: str, rng: np.random.Generator) -> np.ndarray:
     special = rng.standard_normal((2, 32)).astype(F32)
     special[0, 3], special[1, 7] = np.inf, np.nan
     parts.append(special)
+    # Quotients that underflow to zero beside a huge element: 2^-150 exactly (a tie, to zero) and just above.
+    underflow = (np.where(rng.random((1, 32)) < 0.5, -1.0, 1.0) * np.exp2(rng.integers(-149, -60, (1, 32))))
+    underflow[0, :4] = (largest * 2.0 ** 100, 2.0 ** -149, -(2.0 ** -148), 3 * 2.0 ** -149)
+    parts.append(underflow.astype(F32))
     return np.concatenate(parts)
 
 
@@ -116,10 +122,13 @@ def test_quantize_matches_the_oracle(fmt, profile):
     result, mask = block_quantize_outcomes(blocks, format=fmt, profile=profile)
     for i in range(blocks.shape[0]):
         scale, codes = oracle.quantize_block([float(v) for v in blocks[i]], fmt, **_variants(profile))
-        assert int(result["scales"][i, 0]) == scale, (i, blocks[i])
-        if scale == oracle.NAN_SCALE:
+        if scale is None:
+            assert mask is not None and mask["codes"][i].all() and mask["scales"][i].all()
+        elif scale == oracle.NAN_SCALE:
+            assert int(result["scales"][i, 0]) == scale, (i, blocks[i])
             assert mask is not None and mask["codes"][i].all() and not mask["scales"][i].any()
         else:
+            assert int(result["scales"][i, 0]) == scale, (i, blocks[i])
             assert result["codes"][i].tolist() == codes, (i, blocks[i])
 
 
@@ -143,11 +152,37 @@ def test_fp4_tie_toward_zero_example():
     assert (int(even[0]), int(toward_zero["codes"][0])) == (12, 11)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_zero_quotients_get_the_sign_bit_under_negative(fmt):
+    """block_zero_code = negative: +0, and every element whose float32 quotient underflows to zero (2^-150, the
+    tie, included), get the sign code; a quotient just above 2^-150 keeps its own sign."""
+    x = np.zeros((1, 32), F32)
+    x[0, :5] = (2.0 ** 110, 2.0 ** -149, 3 * 2.0 ** -149, -(2.0 ** -149), 0.0)
+    kept = block_quantize_outcomes(x, format=fmt)[0]["codes"][0]
+    negative = block_quantize_outcomes(x, format=fmt, block_zero_code="negative")[0]["codes"][0]
+    sign = 1 << (oracle.floats.width(fmt) - 1)
+    shift = int(block_quantize_outcomes(x, format=fmt)[0]["scales"][0, 0]) - oracle.E8M0_BIAS
+    underflows = [abs(Fraction(float(v)) / Fraction(2) ** shift) <= Fraction(1, 2 ** 150) for v in x[0]]
+    assert underflows[1] and underflows[4]
+    assert kept[4] == 0 and negative[4] == sign and negative[3] == sign
+    for j in range(1, 32):
+        assert negative[j] == (kept[j] | sign if underflows[j] else kept[j]), j
+
+
+def test_modelopt_nan_and_infinity_blocks_are_open():
+    x = np.ones((2, 32), F32)
+    x[0, 3], x[1, 5] = np.nan, -np.inf
+    result, mask = block_quantize_outcomes(x, format="float4_e2m1fn", profile="modelopt-mxfp4")
+    assert mask["scales"].all() and mask["codes"].all()
+    assert block_quantize_outcomes(x, format="float4_e2m1fn")[1]["scales"].tolist() == [[False], [False]]
+
+
 def test_infinity_and_tiny_blocks_by_profile():
     x = np.zeros((2, 32), F32)
     x[0, :2] = (np.inf, 1.0)
     x[1, :2] = (F32(2.0 ** -130), F32(-(2.0 ** -131)))
-    scales = {profile: block_quantize(x, profile=profile)[0].reshape(-1).tolist() for profile in BLOCK_PROFILES}
+    scales = {profile: block_quantize(x, profile=profile)[0].reshape(-1).tolist() for profile in BLOCK_PROFILES
+              if profile != "modelopt-mxfp4"}  # its infinity block's scale is open
     assert scales["ocp-mx"][0] == 255
     assert scales["torchao-floor"][0] == scales["torchao-ceil"][0] == scales["torchao-even"][0] == 247
     assert scales["torchao-rceil"][0] == 254
@@ -168,10 +203,11 @@ def _dequantize_case(fmt: str, scales: range) -> tuple[np.ndarray, np.ndarray]:
 def _check_dequantize(fmt: str, scales: range, profile: str = "ocp-mx") -> None:
     scale_codes, codes = _dequantize_case(fmt, scales)
     values, mask = block_dequantize_outcomes(scale_codes, codes, format=fmt, profile=profile)
+    nan_scale = EVERY_PROFILE_BY_NAME[profile].block["block_nan_scale"]
     bits = values.view(np.uint32)
     for i in range(codes.shape[0]):
         for j in range(32):
-            expected = oracle.dequantize_bits(int(scale_codes[i, 0]), int(codes[i, j]), fmt)
+            expected = oracle.dequantize_bits(int(scale_codes[i, 0]), int(codes[i, j]), fmt, nan_scale)
             if expected is None:
                 assert math.isnan(values[i, j]) and (mask is not None and mask[i, j])
             else:
@@ -179,8 +215,9 @@ def _check_dequantize(fmt: str, scales: range, profile: str = "ocp-mx") -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_dequantize_every_code_at_the_edge_scales(fmt):
-    _check_dequantize(fmt, (0, 1, 2, 100, 127, 150, 200, 240, 253, 254, 255))
+@pytest.mark.parametrize("profile", ["ocp-mx", "modelopt-mxfp4"])
+def test_dequantize_every_code_at_the_edge_scales(fmt, profile):
+    _check_dequantize(fmt, (0, 1, 2, 100, 127, 150, 200, 240, 253, 254, 255), profile)
 
 
 @pytest.mark.slow
@@ -224,10 +261,12 @@ def test_jit_matches_pure_python():
                 interpreted = block_quantize_outcomes(x, format=fmt, block_size=16, profile=profile)[0]
             assert compiled.tobytes() == interpreted.tobytes(), (fmt, profile)
         scale_codes, codes = _dequantize_case(fmt, (0, 1, 127, 254, 255))
-        compiled = block_dequantize(scale_codes, codes, format=fmt, profile="torchao-floor")
-        with pure_python(), np.errstate(over="ignore"):  # numpy warns where the float32 product overflows
-            interpreted = block_dequantize(scale_codes, codes, format=fmt, profile="torchao-floor")
-        assert compiled.tobytes() == interpreted.tobytes(), fmt
+        for profile in ("torchao-floor", "modelopt-mxfp4"):
+            compiled = block_dequantize(scale_codes, codes, format=fmt, profile=profile)
+            # numpy warns where the float32 product overflows, and at 0 times infinity
+            with pure_python(), np.errstate(over="ignore", invalid="ignore"):
+                interpreted = block_dequantize(scale_codes, codes, format=fmt, profile=profile)
+            assert compiled.tobytes() == interpreted.tobytes(), (fmt, profile)
 
 
 @pytest.mark.parametrize(("call", "argument"), [
@@ -255,7 +294,7 @@ def test_bad_input_names_the_argument(call, argument):
 def test_variants_of_the_profiles_are_the_registry_ones():
     for name in BLOCK_PROFILES:
         values = EVERY_PROFILE_BY_NAME[name].block
-        assert set(values) == {*QUANTIZE_VARIANTS, "block_nan_payload"}
+        assert set(values) == {*QUANTIZE_VARIANTS, *DEQUANTIZE_VARIANTS}
         for variant, value in values.items():
             VARIANTS_BY_NAME[variant].value(value)
 
@@ -283,16 +322,18 @@ def test_level1_vectors_match_the_oracle(profile):
             codes = np.moveaxis(case.expected["codes"], axis, -1).reshape(-1, size)
             for i in range(blocks.shape[0]):
                 scale, expected = oracle.quantize_block([float(v) for v in blocks[i]], fmt, **_variants(profile))
-                assert int(scales[i]) == scale, (path, i)
-                if scale != oracle.NAN_SCALE:
+                if scale is not None:
+                    assert int(scales[i]) == scale, (path, i)
+                if scale not in (None, oracle.NAN_SCALE):
                     assert codes[i].tolist() == expected, (path, i)
                 checked += 1
         else:
             bits = case.expected.view(np.uint32).reshape(-1)
             codes = case.inputs["codes"].reshape(-1)
             scales = np.repeat(case.inputs["scales"].reshape(-1), size)
+            nan_scale = EVERY_PROFILE_BY_NAME[profile].block["block_nan_scale"]
             for i in range(codes.size):
-                expected = oracle.dequantize_bits(int(scales[i]), int(codes[i]), fmt)
+                expected = oracle.dequantize_bits(int(scales[i]), int(codes[i]), fmt, nan_scale)
                 if expected is None:
                     assert np.isnan(case.expected.reshape(-1)[i]), (path, i)
                 else:

@@ -1,6 +1,6 @@
 """Cases for chapter BLK, the block-scaled formats (OCP MX): ``block_quantize`` and ``block_dequantize``.
 
-Every case runs under each BLK profile (``ocp-mx`` and torchao's four scale modes), except the error
+Every case runs under each BLK profile (``ocp-mx``, torchao's four scale modes, modelopt's MXFP4), except the error
 cases, which are the same argument errors under every profile and run under ``ocp-mx`` alone.
 
 Quantize inputs are blocks of 32, one family per block, so that every family meets every element
@@ -8,7 +8,8 @@ format: Gaussian blocks over the whole float32 range; amaxes just above and belo
 just above ``max_elem * 2^k`` (where the float32 logarithm of rceil_log2_float32 rounds down); ties at
 every element step (each block's largest element is the format's largest normal times a power of two,
 the others element values and the midpoints between neighbours); blocks of zeros of both signs;
-subnormal and tiny blocks (scale code 0); near-overflow blocks; an infinity; a NaN. Dequantize
+subnormal and tiny blocks (scale code 0); near-overflow blocks; an infinity; a NaN; tiny elements beside a
+huge one, whose quotients underflow to zero. Dequantize
 inputs are every element code under scales from 0 to 255 (every code meets the smallest, the
 largest, the NaN scale and a spread between).
 """
@@ -23,7 +24,7 @@ import numpy as np
 from refq.block.elements import ELEMENT_FORMATS, element_values
 from refq.conformance.generate.case_spec import CaseSpec
 
-PROFILES = ("ocp-mx", "torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil")
+PROFILES = ("ocp-mx", "torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil", "modelopt-mxfp4")
 RANDOM_SEED = 1515
 #: Blocks of each random family per case.
 BLOCKS_PER_FAMILY = {1: 2, 2: 64}
@@ -77,11 +78,14 @@ def _special(rng: np.random.Generator) -> np.ndarray:
     infinity[5] = -np.inf
     nan = rng.standard_normal(BLOCK).astype(F32)
     nan[9] = np.nan
-    return np.stack([zeros, subnormal, tiny, overflow, infinity, nan])
+    # Elements whose float32 quotient underflows to zero, of both signs, beside a huge one (block_zero_code).
+    underflow = (np.where(rng.random(BLOCK) < 0.5, -1.0, 1.0) * np.exp2(rng.integers(-149, -60, BLOCK))).astype(F32)
+    underflow[3] = F32(1e30)
+    return np.stack([zeros, subnormal, tiny, overflow, infinity, nan, underflow])
 
 
 FAMILIES = ("gaussian", "power-of-two edges", "ties at every element step", "zeros of both signs", "subnormal",
-            "tiny (scale code 0)", "near overflow", "an infinity", "a NaN")
+            "tiny (scale code 0)", "near overflow", "an infinity", "a NaN", "quotients that underflow to zero")
 
 
 def quantize_input(fmt, level: int, rng: np.random.Generator) -> np.ndarray:

@@ -25,6 +25,7 @@ from refq.backends.ggml import GgmlBackend, GgmlCpuX86Backend, GgmlNativeBackend
 from refq.backends.gguf_py import GgufPyBackend
 from refq.backends.litert import LiteRtBackend, LiteRtOptimizedBackend, XnnpackBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
+from refq.backends.modelopt import ModeloptMxfp4Backend, ModeloptNvfp4Backend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
 from refq.backends.onnxruntime_bnb4 import OnnxRuntimeBnb4Backend
@@ -55,11 +56,13 @@ BUILTIN = {
     "torchao-even": TorchaoEvenBackend,
     "torchao-rceil": TorchaoRceilBackend,
     "torchao-nvfp4": TorchaoNvfp4Backend,
+    "modelopt-nvfp4": ModeloptNvfp4Backend,
+    "modelopt-mxfp4": ModeloptMxfp4Backend,
     "bitsandbytes-cpu": BitsandbytesBackend,
     "onnxruntime-bnb4": OnnxRuntimeBnb4Backend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlCpuX86Backend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "RefqBackend",
+__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlCpuX86Backend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "ModeloptMxfp4Backend", "ModeloptNvfp4Backend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TorchaoCeilBackend", "TorchaoEvenBackend",
            "TorchaoMxBackend", "TorchaoNvfp4Backend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]

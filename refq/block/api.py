@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from refq.block.elements import ElementFormat, element_format, element_nan_bits, element_values
+from refq.block.elements import ElementFormat, element_format, element_values
 from refq.block.kernels import dequantize_blocks, quantize_blocks
-from refq.block.scale import E8M0_NAN, LOG2_ROUNDS_DOWN_BELOW
+from refq.block.scale import LOG2_ROUNDS_DOWN_BELOW
 from refq.block.arguments import check_block_size, profile_values, record
 from refq.errors import invalid, wrong_type
 from refq.registry.variants import variant_code
 
 #: The variants of the chapter, as the profiles name them.
-QUANTIZE_VARIANTS = ("block_scale_rule", "block_infinity", "block_tiny_scale", "block_element_ties")
-DEQUANTIZE_VARIANTS = ("block_nan_payload",)
+QUANTIZE_VARIANTS = ("block_scale_rule", "block_infinity", "block_nan", "block_tiny_scale", "block_element_ties",
+                     "block_zero_code")
+DEQUANTIZE_VARIANTS = ("block_nan_scale", "block_nan_payload")
 #: Where a profile keeps the chapter's values, and what its profiles are profiles of (for the error).
 CHAPTER_PROFILES = ("block", "the block-scaled formats")
 
@@ -50,8 +51,10 @@ def scales_shape(shape: tuple, axis: int, block_size: int) -> tuple:
     return tuple(size // block_size if i == axis else size for i, size in enumerate(shape))
 
 
-def _quantize(x, format, axis, block_size, values: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """(scales, codes, per-block unpredictable flags, the axis, the block size) of BLK-5.1."""
+def _quantize(x, format, axis, block_size, values: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                  int, int]:
+    """(scales, codes, per-block flags of unpredictable codes and of an unpredictable scale, the axis, the block
+    size) of BLK-5.1."""
     codes_of = {name: variant_code(name, values[name], name) for name in QUANTIZE_VARIANTS}
     fmt = element_format(format)
     array = np.asarray(x)
@@ -66,30 +69,36 @@ def _quantize(x, format, axis, block_size, values: dict) -> tuple[np.ndarray, np
     scales = np.empty(rows.shape[0], dtype=np.uint8)
     codes = np.empty(rows.shape, dtype=np.uint8)
     unpredictable = np.zeros(rows.shape[0], dtype=np.bool_)
-    quantize_blocks(rows, rows.view(np.uint32), scales, codes, unpredictable, codes_of["block_scale_rule"],
-                    codes_of["block_infinity"], codes_of["block_tiny_scale"], codes_of["block_element_ties"],
+    scale_open = np.zeros(rows.shape[0], dtype=np.bool_)
+    quantize_blocks(rows, rows.view(np.uint32), scales, codes, unpredictable, scale_open,
+                    codes_of["block_scale_rule"], codes_of["block_infinity"], codes_of["block_nan"],
+                    codes_of["block_tiny_scale"], codes_of["block_element_ties"], codes_of["block_zero_code"],
                     fmt.emax, fmt.mantissa_bits, fmt.bias, fmt.max_normal, fmt.max_code, fmt.bits,
                     LOG2_ROUNDS_DOWN_BELOW)
     shape = scales_shape(array.shape, moved_axis, size)
     return (_unrows(scales.reshape(-1, 1), shape, moved_axis), _unrows(codes, array.shape, moved_axis),
-            unpredictable, moved_axis, size)
+            unpredictable, scale_open, moved_axis, size)
 
 
 def block_quantize_outcomes(x, *, format: str = "float8_e4m3fn", axis: int = -1, block_size: int = 32,
                             profile: str = "ocp-mx", block_scale_rule: str | None = None,
-                            block_infinity: str | None = None, block_tiny_scale: str | None = None,
-                            block_element_ties: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                            block_infinity: str | None = None, block_nan: str | None = None,
+                            block_tiny_scale: str | None = None, block_element_ties: str | None = None,
+                            block_zero_code: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """BLK-5.1 under ``profile``'s BLK variants (each keyword replaces the profile's): the record
-    ``(scales, codes)`` and its unpredictable mask (the element codes of a block whose scale is NaN, BLK-3.4)."""
+    ``(scales, codes)`` and its unpredictable mask (the element codes of a block whose scale is NaN, BLK-3.4,
+    and the scale and codes of a block whose scale BLK-2.8 leaves open)."""
     values = profile_values(profile, *CHAPTER_PROFILES, {
-        "block_scale_rule": block_scale_rule, "block_infinity": block_infinity, "block_tiny_scale": block_tiny_scale,
-        "block_element_ties": block_element_ties})
-    scales, codes, unpredictable, moved_axis, size = _quantize(x, format, axis, block_size, values)
+        "block_scale_rule": block_scale_rule, "block_infinity": block_infinity, "block_nan": block_nan,
+        "block_tiny_scale": block_tiny_scale, "block_element_ties": block_element_ties,
+        "block_zero_code": block_zero_code})
+    scales, codes, unpredictable, scale_open, moved_axis, size = _quantize(x, format, axis, block_size, values)
     result = record(scales=scales, codes=codes)
     if not unpredictable.any():
         return result, None
     codes_mask = _unrows(np.repeat(unpredictable[:, None], size, axis=1), codes.shape, moved_axis)
-    return result, record(scales=np.zeros(scales.shape, dtype=np.bool_), codes=codes_mask)
+    scales_mask = _unrows(scale_open.reshape(-1, 1), scales.shape, moved_axis)
+    return result, record(scales=scales_mask, codes=codes_mask)
 
 
 def block_quantize(x, *, format: str = "float8_e4m3fn", axis: int = -1, block_size: int = 32,
@@ -97,7 +106,7 @@ def block_quantize(x, *, format: str = "float8_e4m3fn", axis: int = -1, block_si
     """BLK-5.1: ``(scales, codes)``: one E8M0 code per block of ``block_size`` elements of ``x`` along
     ``axis``, and the element code of every value (uint8, FP4 and FP6 one per byte)."""
     values = profile_values(profile, *CHAPTER_PROFILES, {})
-    scales, codes, _, _, _ = _quantize(x, format, axis, block_size, values)
+    scales, codes, _, _, _, _ = _quantize(x, format, axis, block_size, values)
     return scales, codes
 
 
@@ -113,11 +122,13 @@ def _check_codes(codes: object, fmt: ElementFormat) -> np.ndarray:
 
 
 def block_dequantize_outcomes(scales, codes, *, format: str = "float8_e4m3fn", axis: int = -1,
-                              block_size: int = 32, profile: str = "ocp-mx",
+                              block_size: int = 32, profile: str = "ocp-mx", block_nan_scale: str | None = None,
                               block_nan_payload: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """BLK-5.2 under ``profile``: the float32 values and, where the profile leaves a NaN's bits open, the mask
-    of the elements of NaN-scale blocks (BLK-4.2)."""
-    values = profile_values(profile, *CHAPTER_PROFILES, {"block_nan_payload": block_nan_payload})
+    """BLK-5.2 under ``profile`` (each keyword replaces the profile's variant): the float32 values and, where
+    the profile leaves a NaN's bits open, the mask of the NaN results (BLK-4.2)."""
+    values = profile_values(profile, *CHAPTER_PROFILES, {"block_nan_scale": block_nan_scale,
+                                                          "block_nan_payload": block_nan_payload})
+    nan_scale = variant_code("block_nan_scale", values["block_nan_scale"], "block_nan_scale")
     nan_payload = variant_code("block_nan_payload", values["block_nan_payload"], "block_nan_payload")
     fmt = element_format(format)
     code_array = _check_codes(codes, fmt)
@@ -133,11 +144,11 @@ def block_dequantize_outcomes(scales, codes, *, format: str = "float8_e4m3fn", a
                       f"shape {scale_array.shape}")
     scale_rows = _rows(scale_array, moved_axis, 1, "scales").reshape(-1)
     out = np.empty(rows.shape, dtype=np.float32)
-    dequantize_blocks(scale_rows, rows, element_values(fmt), out)
+    dequantize_blocks(scale_rows, rows, element_values(fmt), nan_scale, out)
     result = _unrows(out, code_array.shape, moved_axis)
     if nan_payload == 0:
-        nan_bits = element_nan_bits(fmt)
-        open_bits = (scale_rows == E8M0_NAN)[:, None] | (nan_bits[rows] != 0)
+        # Every NaN result: a NaN scale's block, a NaN code's element, a zero code times 2^128.
+        open_bits = np.isnan(out)
         if open_bits.any():
             return result, _unrows(open_bits, code_array.shape, moved_axis)
     return result, None

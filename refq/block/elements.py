@@ -111,22 +111,33 @@ def significand_length(significand):
     return length + wide + ((significand >> wide) != 0)
 
 
+#: ``block_zero_code`` codes.
+ZERO_SIGN_BIT, ZERO_NEGATIVE = range(2)
+
+
 @kernel
-def encode_element(bits, shift, mantissa_bits, bias, max_code, bits_per_code, ties):
+def encode_element(bits, shift, mantissa_bits, bias, max_code, bits_per_code, ties, zero_rule):
     """BLK-3.3: the code of x / 2^shift, x the finite or infinite float32 whose pattern is ``bits``
     (-127 <= shift <= 127): rounded to the nearest value of the format (``ties``: 0 even, 1 toward zero), a
     magnitude of at least the largest normal (an infinity included) saturated to it, the sign bit kept (-0
-    included). Exact integer arithmetic on x's significand, x / 2^shift = significand * 2^unit, without
-    branches (so that the loop over a block vectorises)."""
+    included), or under ``zero_rule`` = ``ZERO_NEGATIVE`` also set where the float32 quotient is zero: x = ±0,
+    or x / 2^shift at most 2^-150 (which rounds to zero, the tie included: zero's significand is even).
+    Exact integer arithmetic on x's significand, x / 2^shift = significand * 2^unit, without branches (so that
+    the loop over a block vectorises)."""
     pattern = np.int64(bits)
-    sign = (pattern >> 31) << (bits_per_code - 1)
     magnitude = pattern & 0x7FFFFFFF
     field = magnitude >> 23
     normal = field != 0
     significand = (magnitude & 0x7FFFFF) | (normal << 23)
     unit = max(field, 1) - 150 - shift
     # floor(log2(x / 2^shift)), and the binade the element value lies in (its quantum is 2^(exponent - m)).
-    top = unit + significand_length(significand) - 1
+    length = significand_length(significand)
+    top = unit + length - 1
+    # The quotient is at most 2^-150 when its leading bit is below 2^-150, or at it with nothing after it.
+    power_of_two = significand == (1 << max(length - 1, 0))
+    quotient_zero = (significand == 0) | (top < -150) | ((top == -150) & power_of_two)
+    negative = (pattern >> 31) | ((zero_rule == ZERO_NEGATIVE) & quotient_zero)
+    sign = negative << (bits_per_code - 1)
     exponent = max(top, 1 - bias)
     right = exponent - mantissa_bits - unit
     shifted = min(max(right, 0), 26)  # a right shift of 26 or more leaves 0, below a quarter of the quantum

@@ -12,7 +12,13 @@ from refq.block.scale import (E8M0_BIAS, E8M0_LARGEST, E8M0_MIN_EXPONENT, E8M0_N
                               shared_exponent)
 
 #: ``block_infinity`` codes.
-NAN_SCALE, FLOAT32_EXPONENT_FIELD, LARGEST_SCALE = range(3)
+NAN_SCALE, FLOAT32_EXPONENT_FIELD, LARGEST_SCALE, INFINITY_UNPREDICTABLE = range(4)
+#: ``block_nan`` codes.
+NAN_RULE_SCALE, NAN_RULE_UNPREDICTABLE = range(2)
+#: ``block_nan_scale`` codes.
+NAN_SCALE_DECODES_NAN, NAN_SCALE_POWER_OF_TWO = range(2)
+#: What :func:`block_scale_code` returns for a block whose scale (and so its codes) is unpredictable.
+UNPREDICTABLE_SCALE = -1
 #: ``block_tiny_scale`` codes.
 TINY_EXACT, TINY_FLOAT32_MIN_NORMAL, TINY_UNIT = range(3)
 #: The float32 exponent field of an infinity, read as an exponent (255 - 127).
@@ -20,16 +26,21 @@ INFINITY_EXPONENT_FIELD = 128
 
 
 @kernel
-def block_scale_code(x, bits, block, infinity, rule, emax, mantissa_bits, max_normal, bounds):
+def block_scale_code(x, bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds):
     """BLK-2.6 to BLK-2.8: the E8M0 code of block ``block`` (a row of ``x``; ``bits`` is ``x`` viewed as
-    uint32: a float32's magnitude orders like its pattern without the sign, NaNs above the infinity)."""
+    uint32: a float32's magnitude orders like its pattern without the sign, NaNs above the infinity), or
+    ``UNPREDICTABLE_SCALE`` where ``block_nan`` or ``block_infinity`` leaves it open."""
     largest = np.uint32(0)
     amax = np.float32(0.0)
     for j in range(bits.shape[1]):
         largest = max(largest, bits[block, j] & np.uint32(0x7FFFFFFF))
         amax = max(amax, abs(x[block, j]))
-    if largest > 0x7F800000 or (largest == 0x7F800000 and infinity == NAN_SCALE):
+    if largest > 0x7F800000:
+        return UNPREDICTABLE_SCALE if nan_rule == NAN_RULE_UNPREDICTABLE else E8M0_NAN
+    if largest == 0x7F800000 and infinity == NAN_SCALE:
         return E8M0_NAN
+    if largest == 0x7F800000 and infinity == INFINITY_UNPREDICTABLE:
+        return UNPREDICTABLE_SCALE
     if largest == 0x7F800000:
         if infinity == LARGEST_SCALE:
             return E8M0_LARGEST
@@ -51,23 +62,26 @@ def divisor_exponent(code, tiny):
 
 
 @kernel
-def quantize_blocks(x, bits, scales, codes, unpredictable, rule, infinity, tiny, ties, emax, mantissa_bits, bias,
-                    max_normal, max_code, bits_per_code, bounds):
+def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, infinity, nan_rule, tiny, ties,
+                    zero_rule, emax, mantissa_bits, bias, max_normal, max_code, bits_per_code, bounds):
     """BLK-3.1 and BLK-3.4: every row of ``x`` (``bits``: x viewed as uint32) is a block; its scale code into
     ``scales``, its element codes into ``codes``; a block whose scale is NaN has unpredictable element codes
-    (BLK-3.4), written as zeros."""
+    (BLK-3.4), written as zeros, and one whose scale is unpredictable (BLK-2.8) has its scale, written as 0,
+    marked in ``scale_open`` too."""
     for block in range(x.shape[0]):
-        code = block_scale_code(x, bits, block, infinity, rule, emax, mantissa_bits, max_normal, bounds)
-        scales[block] = code
-        if code == E8M0_NAN:
+        code = block_scale_code(x, bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds)
+        if code == E8M0_NAN or code == UNPREDICTABLE_SCALE:
+            scales[block] = E8M0_NAN if code == E8M0_NAN else 0
+            scale_open[block] = code == UNPREDICTABLE_SCALE
             unpredictable[block] = True
             for j in range(x.shape[1]):
                 codes[block, j] = 0
             continue
+        scales[block] = code
         shift = divisor_exponent(code, tiny)
         for j in range(x.shape[1]):
             codes[block, j] = encode_element(bits[block, j], shift, mantissa_bits, bias, max_code, bits_per_code,
-                                             ties)
+                                             ties, zero_rule)
 
 
 #: float32's default NaN, positive and quiet (what torch writes for NaN).
@@ -75,12 +89,17 @@ DEFAULT_NAN = np.uint32(0x7FC00000).view(np.float32)
 
 
 @kernel
-def dequantize_blocks(scales, codes, values, out):
+def dequantize_blocks(scales, codes, values, nan_scale, out):
     """BLK-4.1 and BLK-4.2: code value times 2^(scale code - 127) (a float32, subnormal for code 0), one
     float32 product, correctly rounded; a NaN code's widened pattern in ``values`` passes through the product
-    unchanged; a NaN scale makes the block float32's default NaN."""
+    unchanged; a NaN scale makes the block float32's default NaN, or under ``block_nan_scale =
+    power_of_two`` is 2^128, +infinity in float32."""
     for block in range(codes.shape[0]):
         code = int(scales[block])
+        if code == E8M0_NAN and nan_scale == NAN_SCALE_POWER_OF_TWO:
+            for j in range(codes.shape[1]):
+                out[block, j] = values[codes[block, j]] * np.float32(np.inf)
+            continue
         if code == E8M0_NAN:
             for j in range(codes.shape[1]):
                 out[block, j] = DEFAULT_NAN

@@ -21,7 +21,7 @@ from refq.registry.variants import variant_code
 #: The variants of BLK-8, as the profiles name them.
 QUANTIZE_VARIANTS = ("nvfp4_scale_arithmetic", "nvfp4_scale_floor", "nvfp4_zero_scale", "nvfp4_scale_ceiling",
                      "nvfp4_element_nan", "nvfp4_negative_zero")
-DEQUANTIZE_VARIANTS = ("nvfp4_dequantize_scale",)
+DEQUANTIZE_VARIANTS = ("nvfp4_dequantize_scale", "nvfp4_code8")
 #: Where a profile keeps the chapter's values, and what its profiles are profiles of (for the error).
 CHAPTER_PROFILES = ("nvfp4", "NVIDIA's NVFP4")
 DEFAULT_PROFILE = "torchao-nvfp4"
@@ -34,9 +34,14 @@ def e4m3_values() -> np.ndarray:
 
 
 @functools.cache
-def e2m1_values() -> np.ndarray:
-    """BLK-8.1: the float32 value of every E2M1 code, code 8 -0."""
-    return decode_array(np.arange(16, dtype=np.uint8), float_format("float4_e2m1fn")).astype(np.float32)
+def e2m1_values(code8_positive: bool = False) -> np.ndarray:
+    """BLK-8.1, BLK-8.6: the float32 value of every E2M1 code, code 8 -0, or +0 under ``nvfp4_code8 =
+    positive_zero``."""
+    values = decode_array(np.arange(16, dtype=np.uint8), float_format("float4_e2m1fn")).astype(np.float32)
+    if code8_positive:
+        values[8] = np.float32(0.0)
+    values.flags.writeable = False
+    return values
 
 
 def _check_values(x) -> np.ndarray:
@@ -94,11 +99,14 @@ def nvfp4_quantize(x, *, profile: str = DEFAULT_PROFILE) -> tuple[np.ndarray, np
 
 
 def nvfp4_dequantize_outcomes(tensor_scale, block_scales, codes, *, profile: str = DEFAULT_PROFILE,
-                              nvfp4_dequantize_scale: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """BLK-8.8 under ``profile``: the float32 values and the mask of the NaN results, whose sign and payload
-    are unpredictable."""
-    values = profile_values(profile, *CHAPTER_PROFILES, {"nvfp4_dequantize_scale": nvfp4_dequantize_scale})
+                              nvfp4_dequantize_scale: str | None = None,
+                              nvfp4_code8: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """BLK-8.8 under ``profile`` (a keyword naming a variant overrides the profile's value): the float32 values
+    and the mask of the NaN results, whose sign and payload are unpredictable."""
+    values = profile_values(profile, *CHAPTER_PROFILES, {"nvfp4_dequantize_scale": nvfp4_dequantize_scale,
+                                                          "nvfp4_code8": nvfp4_code8})
     formula = variant_code("nvfp4_dequantize_scale", values["nvfp4_dequantize_scale"], "nvfp4_dequantize_scale")
+    code8_positive = variant_code("nvfp4_code8", values["nvfp4_code8"], "nvfp4_code8") == 1
     stored = np.asarray(tensor_scale)
     if stored.dtype != np.float32:
         raise wrong_type("tensor_scale", "a float32 scalar", tensor_scale)
@@ -119,7 +127,7 @@ def nvfp4_dequantize_outcomes(tensor_scale, block_scales, codes, *, profile: str
                       f"shape {scales.shape}")
     out = np.empty((scales.size, BLOCK), dtype=np.float32)
     dequantize_nvfp4(np.ascontiguousarray(scales).reshape(-1), np.ascontiguousarray(packed).reshape(-1, BLOCK // 2),
-                     np.float32(stored), formula, e4m3_values(), e2m1_values(), out)
+                     np.float32(stored), formula, e4m3_values(), e2m1_values(code8_positive), out)
     result = out.reshape(*packed.shape[:-1], 2 * packed.shape[-1])
     nan = np.isnan(result)
     return result, (nan if nan.any() else None)

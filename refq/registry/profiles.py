@@ -353,7 +353,8 @@ GGUF_PROFILES: tuple[Profile, ...] = (
 
 # --- block (BLK) ---
 _TORCHAO_MX = {"block_infinity": "float32_exponent_field", "block_tiny_scale": "float32_min_normal",
-               "block_element_ties": "half_to_even", "block_nan_payload": "widened"}
+               "block_element_ties": "half_to_even", "block_nan_payload": "widened", "block_nan": "nan_scale",
+               "block_zero_code": "sign_bit", "block_nan_scale": "nan"}
 _TORCHAO_MX_SOURCES = ("torchao/prototype/mx_formats/mx_tensor.py: to_mx, get_fp_scale, to_dtype (torchao 0.18.0)",
                        "measured: torchao 0.18.0 on torch 2.13 CPU, every element format (tests/test_block_torchao.py)")
 #: Profiles of the block-scaled formats (BLK): they name no affine or requantization variant.
@@ -361,7 +362,8 @@ BLOCK_PROFILES: tuple[Profile, ...] = (
     Profile(
         "ocp-mx", "The OCP Microscaling Formats (MX) Specification 1.0 text",
         {}, {}, block={"block_scale_rule": "floor", "block_infinity": "nan_scale", "block_tiny_scale": "exact",
-                       "block_element_ties": "half_to_even", "block_nan_payload": "unpredictable"},
+                       "block_element_ties": "half_to_even", "block_nan_payload": "unpredictable",
+                       "block_nan": "nan_scale", "block_zero_code": "sign_bit", "block_nan_scale": "nan"},
         sources=("OCP Microscaling Formats (MX) Specification 1.0, 5.3, 5.4.1 and 6.3",),
         notes="Shared exponent floor(log2(amax)) - emax_elem clamped to E8M0's range, elements x / X rounded to "
               "nearest even and clamped to the largest normal. A NaN or an infinity in a block makes its scale NaN, "
@@ -393,6 +395,23 @@ BLOCK_PROFILES: tuple[Profile, ...] = (
               "two. An inf block gets 0xFE; code 0 multiplies the elements by 1; the elements are x * 2^(127 - code) "
               "clamped to the largest normal. On Blackwell GPUs under torch.compile the PTX instruction computes "
               "the exact rceil instead (not measured here).",
+    ),
+    Profile(
+        "modelopt-mxfp4", "NVIDIA Model Optimizer's MXFP4QTensor.quantize and dequantize (E2M1 elements in blocks "
+                          "of 32), on the CPU",
+        {}, {}, block={"block_scale_rule": "rceil_log2_float32", "block_infinity": "unpredictable",
+                       "block_tiny_scale": "exact", "block_element_ties": "half_toward_zero",
+                       "block_nan_payload": "unpredictable", "block_nan": "unpredictable",
+                       "block_zero_code": "negative", "block_nan_scale": "power_of_two"},
+        sources=("modelopt/torch/quantization/qtensor/mxfp4_tensor.py: MXFP4QTensor.quantize (cast_fp4, "
+                 "fuse_uint4_to_uint8), dequantize (nvidia-modelopt 0.47.0)",
+                 "measured: nvidia-modelopt 0.47.0 on torch 2.13 CPU (tests/test_block_modelopt_engines.py)"),
+        notes="Scale code ceil(max(torch.log2(amax / 6), -127)) + 127, the float32 logarithm (rceil_log2_float32); "
+              "elements x / torch.exp2(e), coded by counting the E2M1 midpoints strictly below |v| (ties toward "
+              "zero) with the sign bit (2 - torch.sign(v)) // 2, so every zero quotient gets code 8. A NaN or an "
+              "infinity makes the exponent NaN or +inf, converted to uint8 by an undefined conversion (0 on x86). "
+              "Dequantize multiplies by torch.exp2(code - 127): code 255 is 2^128 = +inf. FP4 only: modelopt has no "
+              "other MX element format.",
     ),
 )
 # --- end block ---

@@ -450,6 +450,16 @@ VARIANTS: tuple[Variant, ...] = (
             ("float32_exponent_field", "the scale rule applied to float32's exponent field of infinity read as "
                                        "2^128: code 255 - emax_elem (torchao FLOOR, CEIL, EVEN: 247 for E4M3)"),
             ("largest_scale", "0xFE, the scale 2^127 (torchao RCEIL)"),
+            ("unpredictable", "any byte, and any element codes: the exponent is +infinity, whose conversion to an "
+                              "integer is undefined (modelopt MXFP4's .to(torch.uint8); x86 gives 0)"),
+        ),
+    ),
+    Variant(
+        "block_nan", "block", "BLK-2.8", "What scale does a block holding a NaN get?",
+        _values(
+            ("nan_scale", "the NaN scale 0xFF (OCP MX 1.0 6.3)"),
+            ("unpredictable", "any byte, and any element codes: the exponent is NaN, whose conversion to an integer "
+                              "is undefined (modelopt MXFP4's .to(torch.uint8); x86 gives 0)"),
         ),
     ),
     Variant(
@@ -466,6 +476,23 @@ VARIANTS: tuple[Variant, ...] = (
         _values(
             ("half_to_even", "to the value whose code is even (OCP MX 1.0, IEEE 754 roundTiesToEven)"),
             ("half_toward_zero", "to the value of smaller magnitude (modelopt MXFP4: -1.75 gives code 11, OCP 12)"),
+        ),
+    ),
+    Variant(
+        "block_zero_code", "block", "BLK-3.3", "Which code does an element whose float32 quotient is zero get?",
+        _values(
+            ("sign_bit", "the zero of the quotient's sign: +0 code 0, -0 the sign bit alone (OCP MX 1.0)"),
+            ("negative", "the sign bit alone, for +0 too, and for a nonzero element whose float32 quotient x / 2^s "
+                         "underflows to zero (modelopt MXFP4: torch.sign gives 0 there, and (2 - 0) // 2 sets the "
+                         "sign bit)"),
+        ),
+    ),
+    Variant(
+        "block_nan_scale", "block", "BLK-4.2", "What does a block whose scale code is 255 dequantize to?",
+        _values(
+            ("nan", "NaN, every element (OCP MX 1.0)"),
+            ("power_of_two", "each code's value times 2^128, which is +infinity: a nonzero code gives an infinity of "
+                             "its sign, a zero NaN (modelopt MXFP4's torch.exp2(code - 127))"),
         ),
     ),
     Variant(

@@ -63,6 +63,10 @@ ENGINES: tuple[VerifiedPackage, ...] = (
     VerifiedPackage("torchao", ("0.18.0",),
                     backends=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil", "torchao-nvfp4"),
                     profiles=("torchao-floor", "torchao-ceil", "torchao-even", "torchao-rceil", "torchao-nvfp4")),
+    # BLK-8's NVFP4 (NVFP4QTensor) and BLK's MXFP4 (MXFP4QTensor) on the CPU; pip resolves its dependencies under
+    # constraints.txt, so torch stays.
+    VerifiedPackage("nvidia-modelopt", ("0.47.0",), backends=("modelopt-nvfp4", "modelopt-mxfp4"),
+                    profiles=("modelopt-nvfp4", "modelopt-mxfp4")),
     # BLK-7's NF4 and FP4 (bitsandbytes' CPU path); installed with --no-deps like torchao, so that pip leaves torch.
     VerifiedPackage("bitsandbytes", ("0.50.2",), backends=("bitsandbytes-cpu",), profiles=("bitsandbytes-cpu",)),
     # LiteRT (TensorFlow Lite's runtime): reference kernels, optimized kernels, and the XNNPACK delegate.

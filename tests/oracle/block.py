@@ -83,13 +83,14 @@ def encode_element(value: Fraction, negative: bool, name: str, ties: str) -> int
 
 
 def quantize_block(block: list[float], name: str, *, rule: str = "floor", infinity: str = "nan_scale",
-                   tiny: str = "exact", ties: str = "half_to_even") -> tuple[int, list[int | None]]:
-    """(scale code, element codes) of one block of float32 values; None for an open element code."""
+                   nan: str = "nan_scale", tiny: str = "exact", ties: str = "half_to_even",
+                   zero: str = "sign_bit") -> tuple[int | None, list[int | None]]:
+    """(scale code, element codes) of one block of float32 values; None for an open scale or element code."""
     if any(math.isnan(x) for x in block):
-        return NAN_SCALE, [None] * len(block)
+        return (None if nan == "unpredictable" else NAN_SCALE), [None] * len(block)
     if any(math.isinf(x) for x in block):
-        if infinity == "nan_scale":
-            return NAN_SCALE, [None] * len(block)
+        if infinity in ("nan_scale", "unpredictable"):
+            return (NAN_SCALE if infinity == "nan_scale" else None), [None] * len(block)
         exponent = 127 if infinity == "largest_scale" else 128 - EMAX[name]
     else:
         amax = max(abs(Fraction(x)) for x in block)
@@ -106,15 +107,21 @@ def quantize_block(block: list[float], name: str, *, rule: str = "floor", infini
         if math.isinf(x):
             codes.append(floats.encode(negative, Fraction(0), name, "saturate") | floats.largest_finite(name))
             continue
-        codes.append(encode_element(Fraction(x) / Fraction(2) ** divisor, negative, name, ties))
+        quotient = Fraction(x) / Fraction(2) ** divisor
+        # The float32 quotient is zero when the exact one is at most half the smallest subnormal.
+        if zero == "negative" and abs(quotient) <= Fraction(1, 2 ** 150):
+            negative = True
+        codes.append(encode_element(quotient, negative, name, ties))
     return scale, codes
 
 
-def dequantize_bits(scale: int, code: int, name: str) -> int | None:
+def dequantize_bits(scale: int, code: int, name: str, nan_scale: str = "nan") -> int | None:
     """The float32 bit pattern of one dequantized element; None where it is a NaN (bits open)."""
-    if scale == NAN_SCALE:
-        return None
     kind, sign, value = floats.decode(code, name)
+    if scale == NAN_SCALE and (nan_scale == "nan" or kind == "nan" or value == 0):
+        return None  # under power_of_two, 2^128 is +infinity in float32, and 0 times it NaN
+    if scale == NAN_SCALE:
+        return (sign << 31) | 0x7F800000
     if kind == "nan":
         return None
     if kind == "infinity":
