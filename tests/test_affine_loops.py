@@ -29,7 +29,7 @@ from refq.numbers.rounding import round_to_integral
 from refq.registry.profiles import PROFILES
 from refq.registry import rounding_mode
 from refq.registry.variants import VARIANTS
-from tests.adversarial import adversarial_inputs
+from tests.adversarial import adversarial_inputs, random_inputs
 from tests.oracle import affine as oracle
 
 # The module, not the function refq.affine exports under the same name.
@@ -404,6 +404,32 @@ def test_ordinary_calls_run_the_cheaper_equivalent_loop():
     assert equivalent("xnnpack", np.float32(2.0**-126), 3, outcomes=True) == loop_codes("xnnpack") + (1,)
     assert equivalent("xnnpack", ordinary, 3, rounding="floor")[7] == loop_codes("xnnpack")[7]
     assert equivalent("tflite", ordinary, 3, nan="qmax") == loop_codes("tflite", nan="qmax") + (1,)
+
+
+@pytest.mark.parametrize("backend_class", ["LiteRtBackend", "LiteRtOptimizedBackend", "XnnpackBackend"])
+def test_quantize_loops_equal_litert_on_large_arrays(backend_class):
+    """The generated loops (arrays past GENERATED_LOOP_MINIMUM, without outcomes, as quantize runs them) of the
+    tflite, tflite-optimized and xnnpack profiles equal LiteRT's QUANTIZE kernels on every element the profile
+    defines: adversarial and random inputs, zero points of both signs, scales with exact ties and one whose
+    reciprocal passes 2^124 (xnnpack's flushed loop)."""
+    pytest.importorskip("ai_edge_litert.interpreter")
+    from refq.backends import litert
+
+    backend = getattr(litert, backend_class)()
+    compared = 0
+    for scale, zero_point in itertools.product((np.float32(0.00214854861), np.float32(0.1), np.float32(1.0),
+                                                np.float32(3e-38)), (-5, 0, 3)):
+        rng = np.random.default_rng(zero_point + 10)
+        x = np.concatenate([adversarial_inputs(scale, zero_point, -128, 127),
+                            random_inputs(1 << 17, scale, zero_point, -128, 127, rng)])
+        x = x[: x.size - x.size % 8]  # the optimized kernels' groups of 8 (refq.backends.litert)
+        values = quantize(x, scale, zero_point, profile=backend.profile)
+        defined = ~quantize_with_outcomes(x, scale, zero_point, profile=backend.profile)[1]
+        engine = backend.quantize_linear(x, scale, np.int8(zero_point))
+        wrong = np.flatnonzero((values != engine) & defined)
+        assert wrong.size == 0, (backend.name, scale, zero_point, x[wrong[:5]], values[wrong[:5]], engine[wrong[:5]])
+        compared += int(defined.sum())
+    assert compared > 1_000_000
 
 
 def test_fused_step_compiles_to_llvm_fma():
