@@ -1,12 +1,14 @@
 """Quantize/dequantize throughput: every refq profile beside ONNX Runtime, PyTorch and numpy, in one run.
 
-Single thread everywhere, 2^24 float32 values per call, best of several repeats.
-Ratios are what matter; absolute numbers move with the machine. Every profile is timed
-with a fresh output array and with ``out=``, per tensor, and per axis where the
-profile's per-axis variants differ; then the cost of a fresh output's pages is measured
-on its own, and once more in a child process whose allocator keeps freed pages mapped.
+Single thread everywhere, 2^24 float32 values per call, best of several repeats, taken in rounds
+that call every implementation of an operation once each (so that a load elsewhere on the machine
+weighs on refq and the engines alike). Ratios are what matter; absolute numbers move with the
+machine. Every profile is timed with a fresh output array and with ``out=``, per tensor, and per
+axis where the profile's per-axis variants differ; then the cost of a fresh output's pages is
+measured on its own, and once more in a child process whose allocator keeps freed pages mapped.
 
     python benchmarks/affine_throughput.py [--log2-size 24] [--repeats 7] [--profiles onnx,tflite]
+                                           [--operations quantize]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -81,10 +84,25 @@ def row_group(name: str) -> str:
     return layout or "fresh output"
 
 
-def fresh_pages_child(log2_size: int, repeats: int, names) -> str:
+def interleaved_best_seconds(functions: dict, repeats: int) -> dict[str, float]:
+    """:func:`timing.best_seconds` for several functions at once: after one warm-up call each, ``repeats``
+    rounds that call every function once; each function's best round."""
+    for function in functions.values():
+        function()
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def fresh_pages_child(log2_size: int, repeats: int, names, operations) -> str:
     """The refq rows with fresh outputs, run in a child whose allocator keeps freed pages mapped."""
     code = (f"import sys; sys.argv = ['', '--log2-size', '{log2_size}', '--repeats', '{repeats}', "
-            f"'--profiles', '{','.join(names)}', '--fresh-only']; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
+            f"'--profiles', '{','.join(names)}', '--operations', '{','.join(operations)}', '--fresh-only']; "
+            f"sys.path.insert(0, {os.path.dirname(__file__)!r}); "
             "import affine_throughput; affine_throughput.main()")
     result = subprocess.run([sys.executable, "-c", code], env={**os.environ, **KEEP_PAGES}, capture_output=True,
                             text=True, check=True)
@@ -96,6 +114,8 @@ def main() -> None:
     parser.add_argument("--log2-size", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--profiles", help="comma-separated profile names (default: every profile)")
+    parser.add_argument("--operations", default="quantize,dequantize",
+                        help="comma-separated, of quantize and dequantize (default: both)")
     parser.add_argument("--fresh-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="FILE", help="write the measurements (benchmarks/record.py) to FILE")
     args = parser.parse_args()
@@ -110,8 +130,15 @@ def main() -> None:
     q = quantize(x, SCALE, ZERO_POINT)
     q_out, x_out = np.empty_like(q), np.empty_like(x)
     quantize_rows, dequantize_rows = profile_rows(names, x, q, q_out, x_out)
+    operations = args.operations.split(",")
+    unknown = set(operations) - {"quantize", "dequantize"}
+    if unknown:
+        parser.error(f"--operations: quantize or dequantize, got {', '.join(sorted(unknown))}")
+    operation_rows = [(operation, rows) for operation, rows in (("quantize", quantize_rows),
+                                                                ("dequantize", dequantize_rows))
+                      if operation in operations]
     if args.fresh_only:
-        for title, rows in (("quantize", quantize_rows), ("dequantize", dequantize_rows)):
+        for title, rows in operation_rows:
             for name, function in rows.items():
                 if "out=" not in name:
                     print(f"{title}\t{name}\t{best_seconds(function, args.repeats)!r}")
@@ -146,13 +173,13 @@ def main() -> None:
     print_routes()
     print(f"refq {refq.__version__} ({os.path.dirname(refq.__file__)}), onnxruntime {onnxruntime.__version__}, "
           f"torch {torch.__version__}, numpy {np.__version__}; {size} float32 values, single thread, "
-          f"best of {args.repeats}")
+          f"best of {args.repeats} interleaved rounds")
     measured, measurements = {}, []
-    for operation, rows in (("quantize", quantize_rows), ("dequantize", dequantize_rows)):
-        others = {name: size * 4 / best_seconds(function, args.repeats) / 1e9
-                  for name, function in engines[operation].items()}
+    for operation, rows in operation_rows:
+        seconds = interleaved_best_seconds({**engines[operation], **rows}, args.repeats)
+        others = {name: size * 4 / seconds[name] / 1e9 for name in engines[operation]}
         reference = next(iter(engines[operation]))
-        measured[operation] = {name: best_seconds(function, args.repeats) for name, function in rows.items()}
+        measured[operation] = {name: seconds[name] for name in rows}
         unit = "GB/s of float32 " + ("input" if operation == "quantize" else "output")
         measurements += [Measurement("affine_throughput", operation, f"profile {name}", unit, size * 4 / seconds / 1e9,
                                      others, reference, 0.9, group=row_group(name))
@@ -169,7 +196,7 @@ def main() -> None:
                           f"{row.reference} takes {engine_ms:.1f} ms in all (out= and the pages-kept rows close it)",
                 details={"fresh float32 output pages ms": float_pages_ms, "reference ms": engine_ms})
     child = {}
-    for line in fresh_pages_child(args.log2_size, args.repeats, names).splitlines():
+    for line in fresh_pages_child(args.log2_size, args.repeats, names, operations).splitlines():
         operation, name, seconds = line.split("\t")
         child[(operation, name)] = float(seconds)
     print("\nfresh output pages: a fresh numpy array above 32 MB is new mmap pages, which the kernel "
