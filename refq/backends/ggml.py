@@ -146,7 +146,7 @@ class GgmlCpuX86Backend:
         #: The release of the sources compiled (llama-cpp-python's, which vendors ggml).
         self.version = SOURCE_RELEASE[1]
 
-    def gguf_quantize(self, x, imatrix=None, *, type="Q8_0") -> np.ndarray:
+    def gguf_quantize(self, x, imatrix=None, *, type) -> np.ndarray:
         """``quantize_row_q8_0`` or ``quantize_row_q8_1`` of ggml-cpu on the flattened float32 ``x``."""
         if type not in self.TYPES:
             from refq.gguf.types import BLOCK_TYPES_BY_NAME

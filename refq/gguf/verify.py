@@ -48,9 +48,12 @@ class TensorCheck:
 
 
 def gguf_profiles() -> tuple[str, ...]:
+    """The GGF profiles of file writers: ggml-cpu-x86's quantizer (GGF-4.3) quantizes activations at run
+    time, never the weights of a file (llama-quantize writes Q8_0 with ``_ref``), so it is not a candidate."""
     from refq.registry.profiles import EVERY_PROFILE_BY_NAME
 
-    return tuple(name for name, profile in EVERY_PROFILE_BY_NAME.items() if profile.gguf)
+    return tuple(name for name, profile in EVERY_PROFILE_BY_NAME.items()
+                 if profile.gguf and profile.gguf.get("gguf_activation_quantizer") == "reference")
 
 
 def read(path) -> list:
