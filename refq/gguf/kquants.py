@@ -144,21 +144,23 @@ def store_q3_k_codes(x, base, out, o, codes):
     the low two bits packed. Returns whether every ``nearest_int`` was defined."""
     defined = True
     d_all = half_value(out[o + 108], out[o + 109])
+    block = x[base:base + SUPER]  # a view indexed from 0: no wrap-around check per element
     for j in range(16):
         d = d_all * np.float32(q3_k_scale(out, o + 96, j))
         if d == 0:
             continue
         for i in range(16):
-            l, ok = nearest_int(x[base + 16 * j + i] / d)
+            l, ok = nearest_int(block[16 * j + i] / d)
             defined = defined and ok
             codes[16 * j + i] = clamp(l, -4, 3) + 4
     for k in range(32):
         out[o + k] = 0
     for j in range(SUPER):
-        # The high bit of element j goes to bit j // 32 of mask byte j % 32.
-        if codes[j] > 3:
-            out[o + j % 32] |= 1 << (j // 32)
-            codes[j] -= 4
+        # The high bit of element j (its code 4..7) goes to bit j // 32 of mask byte j % 32; without a
+        # branch, whose outcome would follow the data.
+        high = codes[j] >> 2
+        out[o + j % 32] |= high << (j // 32)
+        codes[j] -= high << 2
     pack_two_bit_planes(codes, out, o + 32)
     return defined
 
@@ -340,12 +342,13 @@ def store_q6_k(x, base, out, o, codes, scales, max_scale, max_abs_scale, fused):
         defined = defined and ok
         out[o + 192 + j] = wrap_int8(min(127, l)) & 0xFF
     d_all = half_value(out[o + 208], out[o + 209])
+    block = x[base:base + SUPER]  # a view indexed from 0: no wrap-around check per element
     for j in range(16):
         d = d_all * np.float32(wrap_int8(out[o + 192 + j]))
         if d == 0:
             continue
         for i in range(16):
-            l, ok = nearest_int(x[base + 16 * j + i] / d)
+            l, ok = nearest_int(block[16 * j + i] / d)
             defined = defined and ok
             codes[16 * j + i] = clamp(l, -32, 31) + 32
     for j in range(0, SUPER, 128):

@@ -185,39 +185,42 @@ def iterative_search(x, start, count, levels, codes):
             codes[i] = 0
         return ZERO, defined
     iscale = np.float32(-levels) / chosen
+    # Views indexed from 0: indices that need no wrap-around check.
+    block = x[start:start + count]
+    sub_codes = codes[start:start + count]
     sum_lx = ZERO
     sum_l2 = ZERO
-    for i in range(start, start + count):
-        l, ok = nearest_int(iscale * x[i])
+    for i in range(count):
+        l, ok = nearest_int(iscale * block[i])
         defined = defined and ok
         l = clamp(l, -levels, levels - 1)
-        codes[i] = l
-        w = x[i] * x[i]
-        sum_lx = sum_lx + w * x[i] * np.float32(l)
+        sub_codes[i] = l
+        w = block[i] * block[i]
+        sum_lx = sum_lx + w * block[i] * np.float32(l)
         sum_l2 = sum_l2 + w * np.float32(l) * np.float32(l)
     for _ in range(5):
         changed = 0
-        for i in range(start, start + count):
-            w = x[i] * x[i]
-            current = np.float32(codes[i])
-            slx = sum_lx - w * x[i] * current
+        for i in range(count):
+            w = block[i] * block[i]
+            current = np.float32(sub_codes[i])
+            slx = sum_lx - w * block[i] * current
             if slx > 0:
                 sl2 = sum_l2 - w * current * current
-                new_l, ok = nearest_int(x[i] * sl2 / slx)
+                new_l, ok = nearest_int(block[i] * sl2 / slx)
                 defined = defined and ok
                 new_l = clamp(new_l, -levels, levels - 1)
-                if new_l != codes[i]:
-                    slx = slx + w * x[i] * np.float32(new_l)
+                if new_l != sub_codes[i]:
+                    slx = slx + w * block[i] * np.float32(new_l)
                     sl2 = sl2 + w * np.float32(new_l) * np.float32(new_l)
                     if sl2 > 0 and slx * slx * sum_l2 > sum_lx * sum_lx * sl2:
-                        codes[i] = new_l
+                        sub_codes[i] = new_l
                         sum_lx = slx
                         sum_l2 = sl2
                         changed += 1
         if changed == 0:
             break
-    for i in range(start, start + count):
-        codes[i] += levels
+    for i in range(count):
+        sub_codes[i] += levels
     return (sum_lx / sum_l2 if sum_l2 > 0 else ZERO), defined
 
 

@@ -27,19 +27,27 @@ def ternary_code(value, inverse):
 
 
 @kernel
-def base3_byte(x, first, stride, count, inverse, padding):
-    """``count`` codes of ``x[first], x[first + stride], ...`` as the base-3 digits of one byte, most
-    significant first, times ``3^padding``, then scaled by ``ceil(q * 256 / 243)`` (8-bit wraparound
-    as C's ``uint8_t`` arithmetic)."""
-    q = 0
+def base3_bytes(x, first, stride, count, inverse, padding, qs):
+    """The bytes ``qs``, byte ``m`` holding ``count`` codes of ``x[first + m], x[first + m + stride], ...``
+    as the base-3 digits of one byte, most significant first, times ``3^padding``, then scaled by
+    ``ceil(q * 256 / 243)`` (8-bit wraparound as C's ``uint8_t`` arithmetic). Returns whether every
+    conversion was defined."""
+    # Digit by digit over all the bytes at once: the bytes do not depend on one another, and a loop
+    # over them is one the compiler vectorises, where each byte's own five digits wait on each other.
     defined = True
+    for m in range(qs.size):
+        qs[m] = 0
     for n in range(count):
-        code, ok = ternary_code(x[first + n * stride], inverse)
-        defined = defined and ok
-        q = (q * 3 + code) & 0xFF
-    for _ in range(padding):
-        q = (q * 3) & 0xFF
-    return ((q * 256 + 242) // 243) & 0xFF, defined
+        for m in range(qs.size):
+            code, ok = ternary_code(x[first + n * stride + m], inverse)
+            defined = defined & ok
+            qs[m] = (qs[m] * 3 + code) & 0xFF
+    for m in range(qs.size):
+        q = np.int64(qs[m])
+        for _ in range(padding):
+            q = (q * 3) & 0xFF
+        qs[m] = ((q * 256 + 242) // 243) & 0xFF
+    return defined
 
 
 @kernel
@@ -53,19 +61,11 @@ def quantize_tq1_0(x, out, undefined):
         d = largest_magnitude(x, base, SUPER)
         inverse = reciprocal(d)
         store_half(out, o + 52, half_pattern(d))
-        defined = True
-        for m in range(32):
-            q, ok = base3_byte(x, base + m, 32, 5, inverse, 0)
-            out[o + m] = q
-            defined = defined and ok
-        for m in range(16):
-            q, ok = base3_byte(x, base + 160 + m, 16, 5, inverse, 0)
-            out[o + 32 + m] = q
-            defined = defined and ok
-        for j in range(4):
-            q, ok = base3_byte(x, base + 240 + j, 4, 4, inverse, 1)
-            out[o + 48 + j] = q
-            defined = defined and ok
+        # Views indexed from 0: indices that need no wrap-around check.
+        block = x[base:base + SUPER]
+        defined = base3_bytes(block, 0, 32, 5, inverse, 0, out[o:o + 32])
+        defined = base3_bytes(block, 160, 16, 5, inverse, 0, out[o + 32:o + 48]) & defined
+        defined = base3_bytes(block, 240, 4, 4, inverse, 1, out[o + 48:o + 52]) & defined
         if not defined:
             undefined[b] = 1
 
@@ -80,15 +80,18 @@ def quantize_tq2_0(x, out, undefined):
         d = largest_magnitude(x, base, SUPER)
         inverse = reciprocal(d)
         store_half(out, o + 64, half_pattern(d))
+        # Views indexed from 0: indices that need no wrap-around check.
+        block = x[base:base + SUPER]
+        qs = out[o:o + 64]
         defined = True
         for group in range(2):
             for m in range(32):
                 q = 0
                 for n in range(4):
-                    code, ok = ternary_code(x[base + 128 * group + m + 32 * n], inverse)
-                    defined = defined and ok
+                    code, ok = ternary_code(block[128 * group + m + 32 * n], inverse)
+                    defined = defined & ok
                     q += (code & 3) << (2 * n)
-                out[o + 32 * group + m] = q & 0xFF
+                qs[32 * group + m] = q & 0xFF
         if not defined:
             undefined[b] = 1
 
