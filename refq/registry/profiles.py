@@ -331,7 +331,8 @@ GGUF_PROFILES: tuple[Profile, ...] = (
         sources=("ggml/src/ggml-cpu/arch/x86/quants.c (ggml 0.25.3, bundled by llama-cpp-python 0.3.36)",
                  "measured: that file built with gcc 12 -O3 and ggml's haswell flags (-msse4.2 -mf16c -mfma -mbmi2 "
                  "-mavx -mavx2; refq ggml build's x86-simd library): byte-identical to GGF-4.3 on 2^19 N(0,1) "
-                 "blocks, ties, subnormal, tiny, infinite and zero blocks (tests/test_gguf_activation_ggml.py); "
+                 "blocks, ties, subnormal, tiny, infinite and zero blocks (2^16 and level 2's families in "
+                 "tests/test_gguf_activation_ggml.py); "
                  "40 of 524,288 N(0,1) blocks differ from quantize_row_q8_0_ref"),
         notes="Quantizes Q8_0 and Q8_1 only: the activations ggml-cpu's vec_dot multiplies with the weights' "
               "blocks; every other type is the reference's. The functions have no AVX-512 branch: an AVX-512 "
