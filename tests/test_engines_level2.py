@@ -1,6 +1,8 @@
 """Level 2 against the real engines: the LiteRT backends (``tflite``: reference kernels, ``tflite-optimized``,
-``xnnpack``) and the TOSA reference model (``tosa``, in its own interpreter), each on the level-2 vectors of the
-operations it offers, built here, judged against its declared profile (slow: the build takes minutes)."""
+``xnnpack``), the TOSA reference model (``tosa``, in its own interpreter), and the block-scaled formats' engines
+(torchao's four MX scale modes and NVFP4, NVIDIA Model Optimizer's NVFP4 and MXFP4, bitsandbytes' and ONNX
+Runtime's NF4/FP4) and ONNX Runtime's MatMulNBits, each on the level-2 vectors of the operations it offers, built here, judged against its
+declared profile (slow: the build takes minutes)."""
 
 from __future__ import annotations
 
@@ -18,13 +20,27 @@ ENGINE_OPS = {
     "tflite-optimized": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "xnnpack": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "tosa": ("matmul_integer", "conv_integer", "rescale", "table", "qlinear_add", "qlinear_mul"),
+    **{f"torchao-{mode}": ("block_quantize", "block_dequantize") for mode in ("floor", "ceil", "even", "rceil")},
+    # NVFP4's and NF4/FP4's dequantize have no level 2: level 1 already holds every scale with every code.
+    "torchao-nvfp4": ("nvfp4_quantize",),
+    "modelopt-nvfp4": ("nvfp4_quantize",),
+    "modelopt-mxfp4": ("block_quantize", "block_dequantize"),
+    "bitsandbytes-cpu": ("bnb4_quantize",),
+    "onnxruntime-bnb4": ("bnb4_quantize",),
+    "onnxruntime-matmulnbits": ("dequantize_linear",),
 }
+#: The Python module whose presence says an engine is installed (tosa's lives in its own interpreter).
+ENGINE_MODULES = {"tflite": "ai_edge_litert", "tflite-optimized": "ai_edge_litert", "xnnpack": "ai_edge_litert",
+                  "torchao-nvfp4": "torchao", "modelopt-nvfp4": "modelopt", "modelopt-mxfp4": "modelopt",
+                  "bitsandbytes-cpu": "bitsandbytes", "onnxruntime-bnb4": "onnxruntime",
+                  "onnxruntime-matmulnbits": "onnxruntime",
+                  **{f"torchao-{mode}": "torchao" for mode in ("floor", "ceil", "even", "rceil")}}
 
 
 def _installed(engine: str) -> bool:
     if engine == "tosa":
         return ENVIRONMENTS["tosa"].installed()
-    return importlib.util.find_spec("ai_edge_litert") is not None
+    return importlib.util.find_spec(ENGINE_MODULES[engine]) is not None
 
 
 @pytest.fixture(scope="module")

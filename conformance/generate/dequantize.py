@@ -128,6 +128,30 @@ def blocked(level: int) -> Iterator[CaseSpec]:
                    generator="dequantize.blocked", seed=BLOCKED_SEED)
 
 
+#: The channel scales whose products stay finite (MatMulNBits' adapter multiplies by an identity matrix, where
+#: one infinite weight would make its row NaN through 0 * inf).
+FINITE_SCALES = (exact_scale(1, -4), INEXACT_SCALE, exact_scale(1, 100), exact_scale(3, -140), np.float32(1))
+#: (dtype, rows, length, block size) of the 4-bit weight cases: MatMulNBits' block sizes, a partial last block.
+WEIGHT_SHAPES = {1: (("uint4", 4, 200, 32), ("int4", 3, 72, 16)),
+                 2: tuple((dtype, 16, 1000, size) for dtype in ("uint4", "int4") for size in (16, 64, 128, 256))}
+
+
+def weight_blocks(level: int) -> Iterator[CaseSpec]:
+    """4-bit weights blocked along their last axis as MatMulNBits stores them (block sizes 16 to 256), the last
+    block partial; random codes, finite scales, random zero points of the whole range."""
+    rng = np.random.default_rng([BLOCKED_SEED, level])
+    for dtype, rows, length, block_size in WEIGHT_SHAPES[level]:
+        chosen = target(dtype)
+        blocks = -(-length // block_size)
+        scales = np.array(FINITE_SCALES, dtype=np.float32)[rng.integers(0, len(FINITE_SCALES), (rows, blocks))]
+        q = rng.integers(chosen.qmin, chosen.qmax, (rows, length), endpoint=True)
+        points = rng.integers(chosen.qmin, chosen.qmax, (rows, blocks), endpoint=True)
+        shape = f"shape {(rows, length)}, block size {block_size}: {blocks} blocks a row, the last one partial"
+        yield case(f"weight-blocks-{dtype}-{block_size}", q, scales, points, dtype, axis=1, block_size=block_size,
+                   description=f"{dtype} weights, {shape}; random codes, finite scales and zero points",
+                   generator="dequantize.weight_blocks", seed=BLOCKED_SEED)
+
+
 def zero_point_forms(level: int) -> Iterator[CaseSpec]:
     """Level 1: uint16 with the zero point at qmax (its top bit set; the other uint16 case is off centre),
     int32 with a large odd zero point (the other int32 case has 0, which no difference variant tells
@@ -155,4 +179,4 @@ def zero_point_forms(level: int) -> Iterator[CaseSpec]:
                generator="dequantize.zero_point_forms")
 
 
-GENERATORS = (all_values, all_values_per_axis, wide_edges, blocked, zero_point_forms)
+GENERATORS = (all_values, all_values_per_axis, wide_edges, blocked, weight_blocks, zero_point_forms)

@@ -29,6 +29,7 @@ from refq.backends.modelopt import ModeloptMxfp4Backend, ModeloptNvfp4Backend
 from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
 from refq.backends.onnxruntime_bnb4 import OnnxRuntimeBnb4Backend
+from refq.backends.onnxruntime_matmulnbits import OnnxRuntimeMatMulNBitsBackend
 from refq.backends.reference import RefqBackend
 from refq.backends.torchao import TorchaoCeilBackend, TorchaoEvenBackend, TorchaoMxBackend, TorchaoRceilBackend
 from refq.backends.torchao_nvfp4 import TorchaoNvfp4Backend
@@ -60,9 +61,10 @@ BUILTIN = {
     "modelopt-mxfp4": ModeloptMxfp4Backend,
     "bitsandbytes-cpu": BitsandbytesBackend,
     "onnxruntime-bnb4": OnnxRuntimeBnb4Backend,
+    "onnxruntime-matmulnbits": OnnxRuntimeMatMulNBitsBackend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlCpuX86Backend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "ModeloptMxfp4Backend", "ModeloptNvfp4Backend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "RefqBackend",
+__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlCpuX86Backend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "ModeloptMxfp4Backend", "ModeloptNvfp4Backend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "OnnxRuntimeMatMulNBitsBackend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TorchaoCeilBackend", "TorchaoEvenBackend",
            "TorchaoMxBackend", "TorchaoNvfp4Backend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]

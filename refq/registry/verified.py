@@ -46,8 +46,9 @@ class VerifiedPackage:
 
 #: The real engines, one row per package.
 ENGINES: tuple[VerifiedPackage, ...] = (
-    VerifiedPackage("onnxruntime", ("1.32.0",), backends=("onnxruntime", "onnxruntime-bnb4"),
-                    profiles=("onnxruntime", "onnxruntime-bnb4")),
+    VerifiedPackage("onnxruntime", ("1.32.0",),
+                    backends=("onnxruntime", "onnxruntime-bnb4", "onnxruntime-matmulnbits"),
+                    profiles=("onnxruntime", "onnxruntime-bnb4", "onnxruntime")),
     VerifiedPackage("onnx", ("1.23.2",), backends=("onnx-reference",), profiles=("onnx-reference",)),
     VerifiedPackage("torch", ("2.13.0",), backends=("torch", "torch-fake-quant", "torch-pt2e", "torch-qnnpack"),
                     profiles=("pytorch", "pytorch-fake-quant", "pytorch-pt2e", "pytorch-qnnpack")),

@@ -1,0 +1,96 @@
+"""ONNX Runtime's MatMulNBits (``com.microsoft``, 4 bits) as AFF-4's blocked ``dequantize_linear`` on the CPU.
+
+MatMulNBits holds a weight B of shape [N, K] as 4-bit codes in blocks of ``block_size`` along K (a power of two
+from 16), one float32 scale and one 4-bit zero point per block (8 when the input is absent), and computes
+Y = A B^T, dequantizing B block by block as (q - z) * s. The adapter feeds A = the K x K identity, so Y^T is the
+dequantized B: each output is one product 1 * w summed with K - 1 products 0 * w', which adds nothing while every
+w' is finite. A block whose values overflow float32 makes its row NaN instead (0 * inf), so the adapter is
+checked on finite weights only.
+
+The operator reads unsigned codes: an int4 weight q with zero point z is fed as q + 8 with z + 8, whose
+difference is the same integer. A zero point left out by the case is ONNX's 0 (8 for int4 fed this way), given
+explicitly since MatMulNBits' own default is 8. Other shapes, axes, types and block sizes raise
+NotImplementedError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: MatMulNBits' block sizes (a power of two, at least 16).
+BLOCK_SIZES = (16, 32, 64, 128, 256)
+#: What is added to a code to make it MatMulNBits' unsigned nibble.
+OFFSETS = {"uint4": 0, "int4": 8}
+
+
+def _nibbles(values: np.ndarray) -> np.ndarray:
+    """Rows of 4-bit values, two per byte along the last axis, the first in the low nibble (odd lengths padded)."""
+    if values.shape[-1] % 2:
+        values = np.concatenate([values, np.zeros((*values.shape[:-1], 1), values.dtype)], axis=-1)
+    return ((values[..., 1::2] << 4) | values[..., 0::2]).astype(np.uint8)
+
+
+class OnnxRuntimeMatMulNBitsBackend:
+    """``dequantize_linear`` of 2-D uint4/int4 weights blocked along their last axis, through MatMulNBits,
+    single-threaded."""
+
+    name = "onnxruntime-matmulnbits"
+    profile = "onnxruntime"
+
+    def __init__(self) -> None:
+        import onnxruntime
+
+        self._ort = onnxruntime
+        self.version = onnxruntime.__version__
+        self._sessions: dict[tuple, object] = {}
+
+    def dequantize_linear(self, q, scale, zero_point=None, *, axis=None, block_size=None, dtype="int8"):
+        codes = np.asarray(q)
+        if dtype not in OFFSETS or block_size not in BLOCK_SIZES or codes.ndim != 2 or axis not in (1, -1):
+            raise NotImplementedError(f"onnxruntime-matmulnbits: {dtype} of rank {codes.ndim}, axis {axis}, "
+                                      f"block_size {block_size} (MatMulNBits takes 2-D 4-bit weights blocked along "
+                                      f"their last axis in blocks of {BLOCK_SIZES})")
+        rows, length = codes.shape
+        blocks = -(-length // block_size)
+        scales = np.ascontiguousarray(np.asarray(scale, dtype=np.float32))
+        if scales.shape != (rows, blocks):
+            raise ValueError(f"scale: shape {scales.shape}, not one per block {(rows, blocks)}")
+        offset = OFFSETS[dtype]
+        points = np.zeros((rows, blocks), np.int64) if zero_point is None else np.asarray(zero_point, np.int64)
+        if points.shape != (rows, blocks):
+            raise ValueError(f"zero_point: shape {points.shape}, not one per block {(rows, blocks)}")
+        padded = np.zeros((rows, blocks * block_size), np.int64)
+        padded[:, :length] = codes.astype(np.int64) + offset
+        weights = _nibbles(padded.astype(np.uint8)).reshape(rows, blocks, block_size // 2)
+        packed_points = _nibbles((points + offset).astype(np.uint8)).reshape(-1)
+        session = self._session(rows, length, blocks, block_size)
+        (result,) = session.run(["y"], {"a": np.eye(length, dtype=np.float32), "b": weights,
+                                        "scales": scales.reshape(-1), "zero_points": packed_points})
+        return np.ascontiguousarray(result.T)
+
+    def _session(self, rows: int, length: int, blocks: int, block_size: int):
+        key = (rows, length, block_size)
+        if key not in self._sessions:
+            from onnx import TensorProto, helper
+
+            from refq.backends.onnx_contrib_model import CONTRIB_DOMAIN, IR_VERSION, OPSET
+
+            node = helper.make_node("MatMulNBits", ["a", "b", "scales", "zero_points"], ["y"], domain=CONTRIB_DOMAIN,
+                                    K=length, N=rows, bits=4, block_size=block_size)
+            graph = helper.make_graph(
+                [node], "matmulnbits_dequantize",
+                [helper.make_tensor_value_info("a", TensorProto.FLOAT, [length, length]),
+                 helper.make_tensor_value_info("b", TensorProto.UINT8, [rows, blocks, block_size // 2]),
+                 helper.make_tensor_value_info("scales", TensorProto.FLOAT, [rows * blocks]),
+                 helper.make_tensor_value_info("zero_points", TensorProto.UINT8, [rows * -(-blocks // 2)])],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
+                                                            helper.make_opsetid(CONTRIB_DOMAIN, 1)])
+            model.ir_version = IR_VERSION
+            options = self._ort.SessionOptions()
+            # One thread: results must not depend on how the work is split.
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            self._sessions[key] = self._ort.InferenceSession(model.SerializeToString(), options,
+                                                             providers=["CPUExecutionProvider"])
+        return self._sessions[key]
