@@ -12,7 +12,7 @@ and per axis, element by element, with the nearest profile), requantization thro
 ``qlinear_matmul`` and ``qlinear_conv`` (:mod:`.fingerprint_integer`), the elementwise
 operations (:mod:`.fingerprint_elementwise`), the observers' qparams rule
 (:mod:`.fingerprint_observers`), ggml's block types (:mod:`.fingerprint_gguf`), the MX scale rules and NVFP4's
-(:mod:`.fingerprint_block`), the uint8 x int8 products (:mod:`.fingerprint_products`) and ``cast``'s engine
+(:mod:`.fingerprint_block`), NF4/FP4's thresholds and rules (:mod:`.fingerprint_bnb4`), the uint8 x int8 products (:mod:`.fingerprint_products`) and ``cast``'s engine
 variants (:mod:`.fingerprint_cast`); :mod:`.fingerprint_report` renders the results.
 """
 
@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from refq.conformance import (fingerprint_block, fingerprint_cast, fingerprint_elementwise, fingerprint_gguf,
-                              fingerprint_integer, fingerprint_observers, fingerprint_products)
+from refq.conformance import (fingerprint_block, fingerprint_bnb4, fingerprint_cast, fingerprint_elementwise,
+                              fingerprint_gguf, fingerprint_integer, fingerprint_observers, fingerprint_products)
 from refq.conformance import fingerprint_engine as engine
 from refq.conformance import fingerprint_report as report
 from refq.conformance.fingerprint_affine import (  # noqa: F401 - the affine chapter's public names
@@ -49,6 +49,7 @@ F32 = np.float32
 #: The chapters whose results are reported probe by probe, in report order.
 PROBE_CHAPTERS = (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER, fingerprint_observers.CHAPTER,
                   fingerprint_gguf.CHAPTER, fingerprint_block.CHAPTER, fingerprint_block.NVFP4_CHAPTER,
+                  fingerprint_bnb4.CHAPTER,
                   fingerprint_products.CHAPTER, *fingerprint_cast.CHAPTERS)
 #: The result type of every chapter (the affine one's old name).
 OperationFingerprint = Result

@@ -130,3 +130,16 @@ def test_each_profile_fails_the_other_engine():
     for backend, other in (("bitsandbytes-cpu", "onnxruntime-bnb4"), ("onnxruntime-bnb4", "bitsandbytes-cpu")):
         results = run_cases(backend, case_paths(ops=["bnb4_quantize"]), profile=other)
         assert any(result.status == "fail" for result in results), backend
+
+
+@pytest.mark.parametrize("name", ["bitsandbytes-cpu", "onnxruntime-bnb4"])
+def test_fingerprint_names_each_engine(name):
+    """refq fingerprint's BLK-7 chapter: of the 32 combinations of the five quantize variants, each engine's
+    outputs on the NF4 and on the FP4 probes leave exactly one, its profile's."""
+    from refq.conformance.fingerprint_bnb4 import PROFILES, fingerprint_bnb4
+
+    results = fingerprint_bnb4(_bitsandbytes() if name == "bitsandbytes-cpu" else _onnxruntime())
+    assert [result.granularity for result in results] == ["nf4", "fp4"]
+    for result in results:
+        assert result.status == "ok", result.detail
+        assert result.consistent == [PROFILES[name]], (name, result.granularity, result.consistent)

@@ -49,6 +49,9 @@ def test_matmulnbits_dequantizes_as_refq(engine, dtype, rows, length, block_size
     lambda e: e.dequantize_linear(np.zeros(32, np.uint8), np.ones(2, F32), axis=0, block_size=16, dtype="uint4"),
     lambda e: e.dequantize_linear(np.zeros((2, 32), np.int8), np.ones((2, 2), F32), axis=1, block_size=16,
                                   dtype="int8"),
+    # 15 * 3e38 overflows: through the identity the row would be NaN
+    lambda e: e.dequantize_linear(np.full((1, 16), 15, np.uint8), np.full((1, 1), 3e38, F32), axis=1,
+                                  block_size=16, dtype="uint4"),
 ])
 def test_other_forms_are_declined(engine, call):
     with pytest.raises(NotImplementedError):

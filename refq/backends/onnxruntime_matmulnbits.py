@@ -4,8 +4,8 @@ MatMulNBits holds a weight B of shape [N, K] as 4-bit codes in blocks of ``block
 from 16), one float32 scale and one 4-bit zero point per block (8 when the input is absent), and computes
 Y = A B^T, dequantizing B block by block as (q - z) * s. The adapter feeds A = the K x K identity, so Y^T is the
 dequantized B: each output is one product 1 * w summed with K - 1 products 0 * w', which adds nothing while every
-w' is finite. A block whose values overflow float32 makes its row NaN instead (0 * inf), so the adapter is
-checked on finite weights only.
+w' is finite. A weight that overflows float32 would make its row NaN instead (0 * inf): the adapter declines
+such inputs with NotImplementedError.
 
 The operator reads unsigned codes: an int4 weight q with zero point z is fed as q + 8 with z + 8, whose
 difference is the same integer. A zero point left out by the case is ONNX's 0 (8 for int4 fed this way), given
@@ -19,6 +19,8 @@ import numpy as np
 
 #: MatMulNBits' block sizes (a power of two, at least 16).
 BLOCK_SIZES = (16, 32, 64, 128, 256)
+#: The magnitude from which a product rounds to float32's infinity: halfway between its largest value and 2^128.
+OVERFLOW = 2.0 ** 128 - 2.0 ** 103
 #: What is added to a code to make it MatMulNBits' unsigned nibble.
 OFFSETS = {"uint4": 0, "int4": 8}
 
@@ -59,6 +61,13 @@ class OnnxRuntimeMatMulNBitsBackend:
         points = np.zeros((rows, blocks), np.int64) if zero_point is None else np.asarray(zero_point, np.int64)
         if points.shape != (rows, blocks):
             raise ValueError(f"zero_point: shape {points.shape}, not one per block {(rows, blocks)}")
+        # A weight whose float32 product overflows (|(q - z) s| at least 2^128 - 2^103, rounded to infinity) would
+        # NaN its whole output row through 0 * inf: the identity cannot show it.
+        products = (codes.astype(np.float64) - np.repeat(points, block_size, axis=1)[:, :length]) * \
+            np.repeat(scales.astype(np.float64), block_size, axis=1)[:, :length]
+        if (np.abs(products) >= OVERFLOW).any():
+            raise NotImplementedError("onnxruntime-matmulnbits: a weight overflows float32, which MatMulNBits "
+                                      "read through an identity matrix shows as a NaN row")
         padded = np.zeros((rows, blocks * block_size), np.int64)
         padded[:, :length] = codes.astype(np.int64) + offset
         weights = _nibbles(padded.astype(np.uint8)).reshape(rows, blocks, block_size // 2)
