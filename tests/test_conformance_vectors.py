@@ -333,6 +333,12 @@ def test_every_case_has_every_profile_of_its_generator():
             unplaced = directory.name.split("-")[0].upper() in UNPLACED_TYPES
             assert profiles == (sorted(gguf.PROFILES) if unplaced else native), directory
             continue
+        if directory.parent.name == "gguf_quantize" and "-activation" in directory.name:
+            # GGF-4.3's cases: the reference and gguf-py beside ggml-cpu's x86 SIMD quantizer.
+            from refq.conformance.generate import gguf_activation
+
+            assert profiles == sorted(gguf_activation.PROFILES), directory
+            continue
         if directory.parent.name in OPERATION_PROFILES:
             # Observer cases run under their operation's profiles; a profile-specific outcome
             # (an empty DynamicQuantizeLinear input) gets a case per profile.
