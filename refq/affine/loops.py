@@ -109,9 +109,9 @@ def rounded_lane(value, rounding, below_half):
 
     * $v \\ge 2^{p-1}$: $v$ is an integer, $n = v$, and floats near $v$ are at least 1 apart,
       so $w \\in (v, v + 1/2)$ rounds to $v$.
-    * $n = 0$ ($v < 1/2$): $0 \\le w < 1 - 2^{-p-1}$, the midpoint below 1, so
-      $0 \\le \\mathrm{fl}(w) < 1$.
-    * $n \\ge 1$, $v < 2^{p-1}$: from below, $w \\ge n - 1/2 + h = n - 2^{-p-1}$, at least the
+    * $n = 0$: $v < 1/2$, so $v \\le 1/2 - 2^{-p-1}$ and $0 \\le w \\le 1 - 2^{-p}$, below the
+      midpoint $1 - 2^{-p-1}$ between 1 and the float below it: $0 \\le \\mathrm{fl}(w) < 1$.
+    * $n \\ge 1$, $1/2 \\le v < 2^{p-1}$: from below, $w \\ge n - 1/2 + h = n - 2^{-p-1}$, at least the
       midpoint between $n$ and the float below it (floats below $n \\ge 1$ are at least $2^{-p}$
       apart; at $n = 1$ it is that midpoint, whose tie goes to the even 1), so
       $\\mathrm{fl}(w) \\ge n$. From above, with $s \\le 1/2$ the spacing of floats at $v$ and
