@@ -22,6 +22,10 @@ HALF_BLOCK = 16
 #: A float32's bit pattern without its sign orders as its magnitude (and integers are compared many
 #: lanes at once, where a chain of float comparisons waits on each element); above this one it is a NaN.
 INFINITY_BITS = 0x7F800000
+#: As int32: the patterns of +0 and -0, and of -inf (above it, up to -1, the negative NaNs).
+POSITIVE_ZERO_BITS = np.int32(0)
+NEGATIVE_ZERO_BITS = np.int32(-0x80000000)
+NEGATIVE_INFINITY_BITS = -0x80000000 + 0x7F800000
 MAGNITUDE_BITS = 0x7FFFFFFF
 #: value_order of FLT_MAX and of -FLT_MAX (bit patterns 0x7F7FFFFF and 0xFF7FFFFF): C's starting minimum
 #: and maximum.
@@ -32,27 +36,30 @@ NEGATIVE_FLOAT32_MAX_ORDER = -0x7F800000
 @kernel
 def signed_maximum(x, start, count):
     """GGF-2.1: the element of largest magnitude, the first of equal magnitudes, +0 for a block of zeros."""
-    # The largest magnitude among the positive elements and among the negative ones, compared as
-    # integers (a view indexed from 0, its size the count: a loop the compiler vectorises), a NaN left
-    # out as C's strict ``<`` leaves it. Only where the two are equal does the order of the elements
-    # decide, and the block is scanned as C scans it; otherwise the sign is chosen without a branch,
-    # which on random data would be mispredicted every other block.
+    # The bit patterns compared as int32 (a view indexed from 0, its size the count: a loop the
+    # compiler vectorises, 16 lanes where int64 arithmetic would give 8): a positive float's pattern
+    # orders as its magnitude, and so does a negative one's, from -0 (-2^31) up to -inf. The largest
+    # positive and the largest negative magnitude, a NaN of either sign left out as C's strict ``<``
+    # leaves it. Only where the two are equal does the order of the elements decide, and the block is
+    # scanned as C scans it; otherwise the sign is chosen without a branch, which random data would
+    # mispredict every other block.
     bits = x[start:start + count].view(np.int32)
-    positive = 0
-    negative = 0
+    positive = POSITIVE_ZERO_BITS
+    negative = NEGATIVE_ZERO_BITS
     for j in range(bits.size):
-        magnitude = bits[j] & MAGNITUDE_BITS
-        magnitude = magnitude if magnitude <= INFINITY_BITS else 0
-        positive = max(positive, magnitude if bits[j] >= 0 else 0)
-        negative = max(negative, magnitude if bits[j] < 0 else 0)
-    largest = np.uint32(max(positive, negative)).view(np.float32)
-    if positive == negative:
+        pattern = bits[j]
+        positive = max(positive, pattern if (pattern >= 0) & (pattern <= INFINITY_BITS) else POSITIVE_ZERO_BITS)
+        negative = max(negative,
+                       pattern if (pattern < 0) & (pattern <= NEGATIVE_INFINITY_BITS) else NEGATIVE_ZERO_BITS)
+    negative_magnitude = np.int64(negative) - np.int64(NEGATIVE_ZERO_BITS)
+    largest = np.uint32(max(np.int64(positive), negative_magnitude)).view(np.float32)
+    if positive == negative_magnitude:
         if positive == 0:
             return np.float32(0.0)
         for j in range(start, start + count):
             if abs(x[j]) == largest:
                 return x[j]
-    return largest if positive > negative else -largest
+    return largest if positive > negative_magnitude else -largest
 
 
 @kernel
