@@ -157,11 +157,13 @@ def test_mxfp4_declines_other_element_formats(mxfp4):
         mxfp4.block_quantize(np.ones((1, 32), F32), format="float8_e4m3fn")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("backend", "ops"), [("modelopt-nvfp4", ("nvfp4_quantize", "nvfp4_dequantize")),
                                               ("modelopt-mxfp4", ("block_quantize", "block_dequantize"))])
 def test_modelopt_conforms_to_its_profile(backend, ops):
     """The level-1 vectors through the harness: every case passes, or is unsupported (an MX element format
-    other than FP4)."""
+    other than FP4). Slow (a worker each, whose start-up imports modelopt); CI's `refq conform` runs the same
+    level 1 on every built-in backend, and tests/test_engines_level2.py level 2."""
     results = run_cases(backend, case_paths(ops=list(ops)))
     assert results and all(result.status in ("pass", "unsupported") for result in results), \
         [(r.id, r.status, r.detail) for r in results if r.status not in ("pass", "unsupported")]
