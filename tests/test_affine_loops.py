@@ -330,10 +330,14 @@ def rounding_probes() -> np.ndarray:
                            integers, specials]).astype(np.float32)
 
 
+#: The four profiles' own loops run by default; the other rounding modes and precision in their company are slow
+#: (about 10 s each on a loaded 2-core machine; test_quantize_loops_every_variant_value covers every value beside
+#: the onnx profile's others in the default run).
 @pytest.mark.parametrize("profile, overrides", [
     ("tflite", {}), ("tflite-optimized", {}), ("xnnpack", {}), ("onnxruntime", {}),
-    ("tflite", {"rounding": "half_toward_zero"}), ("tflite", {"rounding": "half_toward_positive"}),
-    ("tflite", {"precision": "float64"}), ("xnnpack", {"rounding": "half_away_from_zero"})], ids=override_id)
+    *(pytest.param(profile, overrides, marks=pytest.mark.slow) for profile, overrides in (
+        ("tflite", {"rounding": "half_toward_zero"}), ("tflite", {"rounding": "half_toward_positive"}),
+        ("tflite", {"precision": "float64"}), ("xnnpack", {"rounding": "half_away_from_zero"})))], ids=override_id)
 def test_quantize_loops_on_rounding_probes(profile, overrides):
     """The probes divided by exact scales (1, 2^-3) and an inexact one, for zero points of both signs
     and zero, per tensor and per axis with zero points of mixed signs: generated loops with and without
