@@ -81,6 +81,34 @@ def test_conv_vnni_route_wraps_like_int32(x_type, w_type):
 
 
 @needs_vnni
+def test_conv_vnni_route_across_tile_edges():
+    # Output channels and pixels on both sides of whole tiles (vnni.TILE_ROWS x vnni.TILE_PIXELS), channel
+    # counts that do and do not fill whole words, every stride and dilation kind, groups, zero points.
+    rng = np.random.default_rng(20261203)
+    checked = 0
+    for out_channels, channels, size in [(8, 4, 7), (7, 5, 8), (9, 32, 9), (16, 3, 12), (17, 13, 11), (24, 8, 14),
+                                         (25, 1, 10), (33, 36, 13), (15, 64, 6)]:
+        for strides, dilations, group in [([1, 1], [1, 1], 1), ([2, 1], [1, 2], 1), ([1, 2], [2, 1], 1),
+                                          ([2, 2], [1, 1], 1), ([1, 1], [1, 1], 2)]:
+            for x_type, w_type in [("uint8", "int8"), ("int8", "uint8")]:
+                x_info, w_info = np.iinfo(x_type), np.iinfo(w_type)
+                x = rng.integers(x_info.min, x_info.max + 1, (2, channels * group, size, size + 3)).astype(x_type)
+                w = rng.integers(w_info.min, w_info.max + 1, (out_channels * group, channels, 3, 2)).astype(w_type)
+                x_zero_point = np.array(rng.integers(x_info.min, x_info.max + 1), x_type)
+                w_zero_point = rng.integers(w_info.min, w_info.max + 1, out_channels * group).astype(w_type)
+                bias = rng.integers(-2**31, 2**31, out_channels * group).astype(np.int32)
+                attributes = {"strides": strides, "dilations": dilations, "group": group, "pads": [1, 0, 2, 1]}
+                expected = convolve(conv_operands(x, w, x_zero_point, w_zero_point, **attributes), bias)
+                got = conv_accumulator(x, w, x_zero_point, w_zero_point, bias, **attributes)
+                np.testing.assert_array_equal(got, expected, err_msg=f"{x.shape} {w.shape} {attributes}")
+                symmetric = conv_accumulator(x, w, x_zero_point, None, None, **attributes)
+                np.testing.assert_array_equal(symmetric, convolve(conv_operands(x, w, x_zero_point, None,
+                                                                                **attributes)))
+                checked += got.size
+    assert checked > 100_000
+
+
+@needs_vnni
 def test_conv_vnni_route_on_the_benchmark_shape():
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (1, 32, 56, 56)).astype(np.uint8)

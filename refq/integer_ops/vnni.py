@@ -22,25 +22,30 @@ import numpy as np
 
 from refq._jit import jit_enabled, kernel
 
-#: Bytes per ``VPDPBUSD`` on a 256-bit register; rows are padded to a multiple of it.
-LANE_BYTES = 32
-#: The tile of output elements one call of the dot-product intrinsic computes:
-#: TILE_ROWS weight rows times TILE_PIXELS patch rows (16 int32 accumulators).
-TILE_ROWS = 4
-TILE_PIXELS = 4
-#: Longer patches take INT-3.4's route: :func:`patch_sums` sums a row of bytes in int32.
-MAX_PATCH_LENGTH = 2**23 - LANE_BYTES
+#: int32 lanes of one 512-bit register: one output pixel per lane, four bytes of the window each.
+LANES = 16
+#: Bytes of the window per int32 lane (four channels of one input position).
+LANE_DEPTH = 4
+#: The tile of output elements one call of the dot-product intrinsic computes: TILE_ROWS
+#: output channels (weights broadcast four bytes at a time) times PIXEL_VECTORS registers of
+#: 16 consecutive output pixels; its 24 accumulators, 3 pixel registers and a broadcast fit
+#: in the 32 registers.
+TILE_ROWS = 8
+PIXEL_VECTORS = 3
+TILE_PIXELS = LANES * PIXEL_VECTORS
+#: Longer patches take INT-3.4's route: the pixel sums are int32.
+MAX_PATCH_LENGTH = 2**23 - 32
 
 
 @functools.cache
 def available() -> bool:
-    """Whether this CPU runs ``VPDPBUSD`` on 256-bit registers (AVX512-VNNI with AVX512-VL)."""
+    """Whether this CPU runs ``VPDPBUSD`` on 512-bit registers (AVX512-VNNI with AVX512F)."""
     try:
         from llvmlite import binding
     except ImportError:  # pragma: no cover - numba brings llvmlite
         return False
     features = binding.get_host_cpu_features()
-    return bool(features.get("avx512vnni")) and bool(features.get("avx512vl"))
+    return bool(features.get("avx512vnni")) and bool(features.get("avx512f"))
 
 
 def use_vnni() -> bool:
@@ -49,68 +54,99 @@ def use_vnni() -> bool:
 
 
 def _tile_intrinsic():
-    """The LLVM code of one tile: 16 accumulators of 8 int32 lanes, one ``VPDPBUSD`` per
-    (weight row, patch row) and 32 bytes, summed across lanes at the end."""
+    """The LLVM code of one tile: ``TILE_ROWS`` x ``PIXEL_VECTORS`` accumulators of 16 int32
+    lanes (one output pixel each), one ``VPDPBUSD`` per (weight row, pixel register) and window
+    step of four bytes; then $S + p_m X + q_m$ per lane (wrapping int32), stored."""
     from llvmlite import ir
     from numba import types
     from numba.core.extending import intrinsic
 
     i32, i64 = ir.IntType(32), ir.IntType(64)
-    lanes = ir.VectorType(i32, 8)
+    lanes = ir.VectorType(i32, LANES)
 
     @intrinsic
-    def byte_dot_tile(typingctx, patches, patch_offset, weights, weight_offset, row_length):
-        signature = types.UniTuple(types.int32, TILE_ROWS * TILE_PIXELS)(
-            patches, patch_offset, weights, weight_offset, row_length)
+    def window_dot_tile(typingctx, weights, weight_offset, steps, planes, step_offsets, pixel_offset, row_terms,
+                        row_term_offset, pixel_sums, out, out_offset, out_stride):
+        signature = types.void(weights, weight_offset, steps, planes, step_offsets, pixel_offset, row_terms,
+                               row_term_offset, pixel_sums, out, out_offset, out_stride)
 
         def codegen(context, builder, sig, args):
-            patch_array, patch_start, weight_array, weight_start, length = args
-            patch_data = context.make_array(sig.args[0])(context, builder, patch_array).data
-            weight_data = context.make_array(sig.args[2])(context, builder, weight_array).data
-            dot = builder.module.declare_intrinsic("llvm.x86.avx512.vpdpbusd.256",
+            (weight_array, weight_start, step_count, plane_array, step_offset_array, pixel_start, row_term_array,
+             row_term_start, pixel_sum_array, out_array, out_start, stride) = args
+            weight_data = context.make_array(sig.args[0])(context, builder, weight_array).data
+            plane_data = context.make_array(sig.args[3])(context, builder, plane_array).data
+            step_offset_data = context.make_array(sig.args[4])(context, builder, step_offset_array).data
+            row_term_data = context.make_array(sig.args[6])(context, builder, row_term_array).data
+            pixel_sum_data = context.make_array(sig.args[8])(context, builder, pixel_sum_array).data
+            out_data = context.make_array(sig.args[9])(context, builder, out_array).data
+            dot = builder.module.declare_intrinsic("llvm.x86.avx512.vpdpbusd.512",
                                                    fnty=ir.FunctionType(lanes, [lanes, lanes, lanes]))
-            reduce = builder.module.declare_intrinsic("llvm.vector.reduce.add.v8i32",
-                                                      fnty=ir.FunctionType(i32, [lanes]))
+            depth = builder.mul(step_count, ir.Constant(i64, LANE_DEPTH))
+            zeros = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
+
+            def broadcast(value):
+                single = builder.insert_element(ir.Constant(lanes, None), value, ir.Constant(i32, 0))
+                return builder.shuffle_vector(single, ir.Constant(lanes, None), zeros)
+
+            def load_lanes(data, offset):
+                return builder.load(builder.bitcast(builder.gep(data, [offset]), lanes.as_pointer()), align=1)
+
             entry = builder.block
             loop = builder.append_basic_block("tile.loop")
             done = builder.append_basic_block("tile.done")
             builder.branch(loop)
             builder.position_at_end(loop)
-            k = builder.phi(i64)
-            k.add_incoming(ir.Constant(i64, 0), entry)
+            step = builder.phi(i64)
+            step.add_incoming(ir.Constant(i64, 0), entry)
             sums = []
-            for _ in range(TILE_ROWS * TILE_PIXELS):
+            for _ in range(TILE_ROWS * PIXEL_VECTORS):
                 phi = builder.phi(lanes)
                 phi.add_incoming(ir.Constant(lanes, None), entry)
                 sums.append(phi)
-
-            def load(data, start, row):
-                offset = builder.add(builder.add(start, builder.mul(length, ir.Constant(i64, row))), k)
-                return builder.load(builder.bitcast(builder.gep(data, [offset]), lanes.as_pointer()), align=1)
-
-            pixels = [load(patch_data, patch_start, c) for c in range(TILE_PIXELS)]
-            rows = [load(weight_data, weight_start, r) for r in range(TILE_ROWS)]
-            updated = [builder.call(dot, [sums[r * TILE_PIXELS + c], pixels[c], rows[r]])
-                       for r in range(TILE_ROWS) for c in range(TILE_PIXELS)]
-            following = builder.add(k, ir.Constant(i64, LANE_BYTES))
+            # This step's four bytes of 16 consecutive pixels are 64 consecutive bytes of its plane.
+            plane_step = builder.add(builder.load(builder.gep(step_offset_data, [step])),
+                                     builder.mul(pixel_start, ir.Constant(i64, LANE_DEPTH)))
+            pixels = [load_lanes(plane_data, builder.add(plane_step, ir.Constant(i64, v * LANES * LANE_DEPTH)))
+                      for v in range(PIXEL_VECTORS)]
+            updated = []
+            for r in range(TILE_ROWS):
+                offset = builder.add(builder.add(weight_start, builder.mul(depth, ir.Constant(i64, r))),
+                                     builder.mul(step, ir.Constant(i64, LANE_DEPTH)))
+                word = builder.load(builder.bitcast(builder.gep(weight_data, [offset]), i32.as_pointer()), align=1)
+                row = broadcast(word)
+                # VPDPBUSD's first operand is the unsigned one: the pixels' codes.
+                updated.extend(builder.call(dot, [sums[r * PIXEL_VECTORS + v], pixels[v], row])
+                               for v in range(PIXEL_VECTORS))
+            following = builder.add(step, ir.Constant(i64, 1))
             latch = builder.block
-            k.add_incoming(following, latch)
+            step.add_incoming(following, latch)
             for phi, value in zip(sums, updated):
                 phi.add_incoming(value, latch)
-            builder.cbranch(builder.icmp_signed("<", following, length), loop, done)
+            builder.cbranch(builder.icmp_signed("<", following, step_count), loop, done)
             builder.position_at_end(done)
-            result = context.get_constant_undef(sig.return_type)
-            for index, value in enumerate(updated):
-                result = builder.insert_value(result, builder.call(reduce, [value]), index)
-            return result
+            pixel_sums_loaded = [load_lanes(pixel_sum_data, builder.add(pixel_start, ir.Constant(i64, v * LANES)))
+                                 for v in range(PIXEL_VECTORS)]
+            for r in range(TILE_ROWS):
+                # row_terms holds p_m then q_m for each of the tile's rows.
+                term = builder.add(row_term_start, ir.Constant(i64, 2 * r))
+                p = broadcast(builder.load(builder.gep(row_term_data, [term])))
+                q = broadcast(builder.load(builder.gep(row_term_data, [builder.add(term, ir.Constant(i64, 1))])))
+                for v in range(PIXEL_VECTORS):
+                    value = builder.add(updated[r * PIXEL_VECTORS + v],
+                                        builder.add(builder.mul(p, pixel_sums_loaded[v]), q))
+                    target = builder.add(builder.add(out_start, builder.mul(stride, ir.Constant(i64, r))),
+                                         ir.Constant(i64, v * LANES))
+                    builder.store(value, builder.bitcast(builder.gep(out_data, [target]), lanes.as_pointer()),
+                                  align=1)
+            return context.get_dummy_value()
 
         return signature, codegen
 
-    return byte_dot_tile
+    return window_dot_tile
 
 
 #: Created on first use, so that importing this module imports neither Numba nor llvmlite.
-byte_dot_tile = None
+window_dot_tile = None
 
 
 def unsigned_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -173,26 +209,106 @@ def patch_sums(patches, out):
 
 
 @kernel
-def byte_dot_products(patches, weights, pixel_sums, weight_zero_points, constants, out):
-    """INT-3.5: ``out[m, p]`` $= \\operatorname{wrap}_{32}(S_{mp} - z'_{w,m} X_p + \\mathrm{constants}_m)$
-    where $S_{mp} = \\sum_k x'_{pk} w'_{mk}$ (wrapped) comes from one ``VPDPBUSD`` tile per 4 x 4
-    outputs and $X_p$ is ``pixel_sums[p]``. Every extent is a multiple of the tile's (the
-    caller pads with zero rows and discards them)."""
-    length = patches.shape[1]
-    flat_patches = patches.reshape(-1)
+def pack_quad_image(codes, first_channel, channels, padding_code, pad_top, pad_left, out):
+    """INT-3.5: ``out[q, y, x]`` (uint32, Q x H' x W', the padded image) packs the four codes of channels
+    $c_0 + 4q .. c_0 + 4q + 3$ of ``codes`` (uint8, C x H x W) at input position $(y - p_{top}, x - p_{left})$,
+    byte $j$ the channel $4q + j$: $z_x$ where the position falls in the padding, 0 for channels past
+    ``channels`` (whose weights are 0)."""
+    height, width = codes.shape[1], codes.shape[2]
+    for q in range(out.shape[0]):
+        for y in range(out.shape[1]):
+            input_row = y - pad_top
+            row_inside = 0 <= input_row < height
+            for x in range(out.shape[2]):
+                input_column = x - pad_left
+                inside = row_inside and 0 <= input_column < width
+                word = np.uint32(0)
+                for j in range(LANE_DEPTH):
+                    c = q * LANE_DEPTH + j
+                    if c < channels:
+                        code = np.uint32(padding_code)
+                        if inside:
+                            code = np.uint32(codes[first_channel + c, input_row, input_column])
+                        word |= code << np.uint32(8 * j)
+                out[q, y, x] = word
+
+
+@kernel
+def pack_window_planes(image, shared_rows, plane_rows, kernel_width, stride_height, stride_width, dilation_height,
+                       dilation_width, out_width, out):
+    """INT-3.5: the window planes of one image's group, from its :func:`pack_quad_image`:
+    ``out[a, s, q, y * W_out + o_x]`` $=$ ``image[q, i, o_x s_w + s d_w]`` with $i = y$ (``shared_rows``,
+    when $s_h = 1$: one plane set, $a = 0$, which kernel row $r$ reads $r d_h$ output rows further on) or
+    $i = y s_h + a d_h$ (one set per kernel row $a$). Words past the planes' rows are 0."""
+    for a in range(out.shape[0]):
+        for s in range(kernel_width):
+            for q in range(out.shape[2]):
+                for y in range(plane_rows):
+                    row = y if shared_rows else y * stride_height + a * dilation_height
+                    for o_x in range(out_width):
+                        out[a, s, q, y * out_width + o_x] = image[q, row, o_x * stride_width + s * dilation_width]
+                out[a, s, q, plane_rows * out_width:] = 0
+
+
+@kernel
+def window_sums(image, kernel_height, kernel_width, stride_height, stride_width, dilation_height, dilation_width,
+                out_width, column_sums, out):
+    """INT-3.5: $X_p = \\sum_k x'_{pk}$, the sum of output pixel $p$'s window over the padded image of
+    :func:`pack_quad_image` (its padding channels are 0), int32 (windows are under $2^{23}$ bytes);
+    ``column_sums`` (H' x W' int32) is scratch; ``out`` holds one sum per output pixel."""
+    for y in range(image.shape[1]):
+        for x in range(image.shape[2]):
+            total = np.int32(0)
+            for q in range(image.shape[0]):
+                word = image[q, y, x]
+                total += np.int32(word & np.uint32(0xFF)) + np.int32((word >> np.uint32(8)) & np.uint32(0xFF))
+                total += np.int32((word >> np.uint32(16)) & np.uint32(0xFF)) + np.int32(word >> np.uint32(24))
+            column_sums[y, x] = total
+    for p in range(out.size):
+        o_y, o_x = p // out_width, p % out_width
+        total = np.int32(0)
+        for r in range(kernel_height):
+            for s in range(kernel_width):
+                total += column_sums[o_y * stride_height + r * dilation_height, o_x * stride_width + s * dilation_width]
+        out[p] = total
+
+
+@kernel
+def window_dot_products(weights, planes, step_offsets, row_terms, pixel_sums, out, scratch):
+    """INT-3.5: ``out[m, p]`` $= \\operatorname{wrap}_{32}(S_{mp} + p_m X_p + q_m)$ with
+    $S_{mp} = \\sum_k x'_{pk} w'_{mk}$ from one ``VPDPBUSD`` tile per ``TILE_ROWS`` x ``TILE_PIXELS``
+    outputs. ``weights`` is int8 ``(M', K')`` padded with zero rows to a multiple of ``TILE_ROWS``;
+    step $s$ of pixel $p$ is the four bytes at ``step_offsets[s]`` $+ 4p$ of ``planes`` (uint8); ``row_terms``
+    is ``(M', 2)`` ($p_m$, $q_m$) int32. Tiles that pass ``out``'s edge go through ``scratch``."""
+    height, width = out.shape
+    depth = weights.shape[1]
+    steps = depth // LANE_DEPTH
     flat_weights = weights.reshape(-1)
-    for m in range(0, weights.shape[0], TILE_ROWS):
-        for p in range(0, patches.shape[0], TILE_PIXELS):
-            tile = byte_dot_tile(flat_patches, p * length, flat_weights, m * length, length)
-            for r in range(TILE_ROWS):
-                for c in range(TILE_PIXELS):
-                    total = (np.int64(tile[r * TILE_PIXELS + c]) - weight_zero_points[m + r] * pixel_sums[p + c]
-                             + constants[m + r])
-                    out[m + r, p + c] = np.int32(total)  # keeps the low 32 bits: NUM-1.7 wrap
+    flat_planes = planes.reshape(-1)
+    flat_out = out.reshape(-1)
+    flat_scratch = scratch.reshape(-1)
+    flat_row_terms = row_terms.reshape(-1)
+    for first_pixel in range(0, width, TILE_PIXELS):
+        for first_row in range(0, weights.shape[0], TILE_ROWS):
+            if first_row + TILE_ROWS <= height and first_pixel + TILE_PIXELS <= width:
+                window_dot_tile(flat_weights, first_row * depth, steps, flat_planes, step_offsets, first_pixel,
+                                flat_row_terms, first_row * 2, pixel_sums, flat_out, first_row * width + first_pixel,
+                                width)
+                continue
+            window_dot_tile(flat_weights, first_row * depth, steps, flat_planes, step_offsets, first_pixel,
+                            flat_row_terms, first_row * 2, pixel_sums, flat_scratch, 0, TILE_PIXELS)
+            for r in range(min(TILE_ROWS, height - first_row)):
+                for c in range(min(TILE_PIXELS, width - first_pixel)):
+                    out[first_row + r, first_pixel + c] = scratch[r, c]
 
 
 def padded(count: int, multiple: int) -> int:
     return -(-count // multiple) * multiple
+
+
+def wrapped(values: np.ndarray) -> np.ndarray:
+    """int64 values reduced modulo $2^{32}$ into int32 (NUM-1.7): numpy's cast keeps the low 32 bits."""
+    return values.astype(np.int64).astype(np.int32)
 
 
 def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_points: np.ndarray, geometry,
@@ -201,54 +317,65 @@ def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_point
     ``x`` (N, C, H, W) and ``w`` (M, C / group, kH, kW) int8 or uint8, ``x_zero_point`` one
     integer, ``w_zero_points`` one per output channel. Returns int32 (N, M, H_out, W_out),
     equal to :func:`refq.integer_ops.conv.convolve` element for element."""
-    global byte_dot_tile
-    if byte_dot_tile is None:
-        byte_dot_tile = _tile_intrinsic()
+    global window_dot_tile
+    if window_dot_tile is None:
+        window_dot_tile = _tile_intrinsic()
     codes, x_offset = unsigned_codes(np.ascontiguousarray(x))
     weights_raw, w_offset = signed_codes(np.ascontiguousarray(w))
     padding_code = int(x_zero_point) + x_offset
     weight_zero_points = np.asarray(w_zero_points, dtype=np.int64).reshape(-1) + w_offset
     channels, rows = geometry.group_channels, geometry.group_out_channels
-    patch_length = geometry.patch_length
-    length = padded(patch_length, LANE_BYTES)
-    pixels = geometry.out_height * geometry.out_width
-    # Weight rows in the patch order (kernel row, kernel column, channel), zero-padded.
-    ordered = weights_raw.transpose(0, 2, 3, 1).reshape(geometry.out_channels, patch_length)
-    weight_sums = ordered.sum(axis=1, dtype=np.int64)
+    (kernel_height, kernel_width), (stride_height, stride_width) = geometry.kernel, geometry.strides
+    dilation_height, dilation_width = geometry.dilations
+    quads = padded(channels, LANE_DEPTH) // LANE_DEPTH
+    out_height, out_width = geometry.out_height, geometry.out_width
+    pixels = out_height * out_width
+    # Weight rows in the window order (kernel row, kernel column, channel), channels padded with 0 to
+    # whole words, output channels padded with zero rows to whole tiles.
+    ordered = weights_raw.transpose(0, 2, 3, 1)
+    weight_sums = ordered.reshape(geometry.out_channels, -1).sum(axis=1, dtype=np.int64)
+    depth = kernel_height * kernel_width * quads * LANE_DEPTH
     padded_rows = padded(rows, TILE_ROWS)
-    weights = np.zeros((geometry.group, padded_rows, length), dtype=np.int8)
-    weights[:, :rows, :patch_length] = ordered.reshape(geometry.group, rows, patch_length)
-    # x - z_x times w - z_w summed over the patch = S - z_w X - z_x W + K z_x z_w (+ bias).
-    constants = patch_length * padding_code * weight_zero_points - padding_code * weight_sums
+    weights = np.zeros((geometry.group, padded_rows, kernel_height, kernel_width, quads * LANE_DEPTH), dtype=np.int8)
+    weights[:, :rows, :, :, :channels] = ordered.reshape(geometry.group, rows, kernel_height, kernel_width, channels)
+    weights = weights.reshape(geometry.group, padded_rows, depth)
+    # x - z_x times w - z_w summed over the window = S - z_w X - z_x W + K z_x z_w (+ bias) = S + p_m X + q_m.
+    constants = geometry.patch_length * padding_code * weight_zero_points - padding_code * weight_sums
     if bias is not None:
         constants = constants + bias.astype(np.int64)
-    zero_points_by_group = np.zeros((geometry.group, padded_rows), dtype=np.int64)
-    zero_points_by_group[:, :rows] = weight_zero_points.reshape(geometry.group, rows)
-    constants_by_group = np.zeros((geometry.group, padded_rows), dtype=np.int64)
-    constants_by_group[:, :rows] = constants.reshape(geometry.group, rows)
-    image = padded_image(codes, padding_code, geometry)
+    row_terms = np.zeros((geometry.group, padded_rows, 2), dtype=np.int32)
+    row_terms[:, :rows, 0] = wrapped(-np.broadcast_to(weight_zero_points, (geometry.out_channels,))).reshape(
+        geometry.group, rows)
+    row_terms[:, :rows, 1] = wrapped(constants).reshape(geometry.group, rows)
+    # With stride 1 down the columns one plane set serves every kernel row, shifted by r d_h output rows.
+    shared_rows = stride_height == 1
+    plane_sets = 1 if shared_rows else kernel_height
+    plane_rows = out_height + (kernel_height - 1) * dilation_height if shared_rows else out_height
     padded_pixels = padded(pixels, TILE_PIXELS)
-    # Images go through the kernels in chunks of about 16 MiB of windows.
-    chunk = max(1, min(geometry.batch, 2**24 // (padded_pixels * length)))
-    patches = np.empty((chunk, padded_pixels, length), dtype=np.uint8)
-    pixel_sums = np.zeros(chunk * padded_pixels, dtype=np.int64)
-    tiles = np.empty((padded_rows, chunk * padded_pixels), dtype=np.int32)
+    plane_words = plane_rows * out_width + padded_pixels - pixels
+    steps = np.arange(kernel_height * kernel_width * quads)
+    kernel_row, rest = steps // (kernel_width * quads), steps % (kernel_width * quads)
+    plane = (kernel_row * (0 if shared_rows else 1) * kernel_width * quads + rest) * plane_words
+    step_offsets = LANE_DEPTH * (plane + (kernel_row * dilation_height * out_width if shared_rows else 0))
+    step_offsets = step_offsets.astype(np.int64)
+    planes = np.empty((plane_sets, kernel_width, quads, plane_words), dtype=np.uint32)
+    plane_bytes = planes.reshape(-1).view(np.uint8)
+    top, left, bottom, right = geometry.pads
+    image = np.empty((quads, geometry.height + top + bottom, geometry.width + left + right), dtype=np.uint32)
+    column_sums = np.empty(image.shape[1:], dtype=np.int32)
+    pixel_sums = np.zeros(padded_pixels, dtype=np.int32)
+    scratch = np.empty((TILE_ROWS, TILE_PIXELS), dtype=np.int32)
     result = np.empty((geometry.batch, geometry.out_channels, pixels), dtype=np.int32)
-    for first in range(0, geometry.batch, chunk):
-        count = min(chunk, geometry.batch - first)
-        rows_of_chunk = patches[:count].reshape(count * padded_pixels, length)
+    for n in range(geometry.batch):
         for g in range(geometry.group):
-            gather_byte_patches(image[first:first + count], g, geometry, patches[:count])
+            pack_quad_image(codes[n], g * channels, channels, padding_code, geometry.pads[0], geometry.pads[1],
+                            image)
+            pack_window_planes(image, shared_rows, plane_rows, kernel_width, stride_height, stride_width,
+                               dilation_height, dilation_width, out_width, planes)
             # The z_w X term vanishes when every weight zero point is 0 (symmetric int8 weights).
             if weight_zero_points.any():
-                patch_sums(rows_of_chunk, pixel_sums)
-            block = result[first:first + count, g * rows:(g + 1) * rows]
-            if count == 1 and padded_rows == rows and padded_pixels == pixels:
-                byte_dot_products(rows_of_chunk, weights[g], pixel_sums, zero_points_by_group[g],
-                                  constants_by_group[g], block[0])
-                continue
-            out = tiles[:, :count * padded_pixels]
-            byte_dot_products(rows_of_chunk, weights[g], pixel_sums, zero_points_by_group[g], constants_by_group[g],
-                              out)
-            block[...] = out[:rows].reshape(rows, count, padded_pixels)[:, :, :pixels].transpose(1, 0, 2)
-    return result.reshape(geometry.batch, geometry.out_channels, geometry.out_height, geometry.out_width)
+                window_sums(image, kernel_height, kernel_width, stride_height, stride_width, dilation_height,
+                            dilation_width, out_width, column_sums, pixel_sums[:pixels])
+            window_dot_products(weights[g], plane_bytes, step_offsets, row_terms[g], pixel_sums,
+                                result[n, g * rows:(g + 1) * rows], scratch)
+    return result.reshape(geometry.batch, geometry.out_channels, out_height, out_width)
