@@ -31,6 +31,7 @@ import numpy as np
 
 from refq.conformance.loading import BackendUnavailable, describe, instantiate, is_command, resolve_target
 from refq.conformance.outcome import Outcome, call_adapter
+from refq.conformance.patterns import PatternRange, materialized
 from refq.errors import invalid
 from refq.registry.operations import DEFAULT_PROFILE, OPERATIONS_BY_NAME, Operation
 
@@ -70,7 +71,7 @@ def _typed(operation: Operation, name: str, value, attributes: dict, typed: dict
     """``value`` as an array of its declared dtype. Arrays pass unchanged (an error case's wrong
     dtype must reach the backend); numpy scalars become 0-d arrays of their own dtype; Python
     numbers and lists take the declared dtype, integers only where they convert exactly."""
-    if value is None or isinstance(value, np.ndarray):
+    if value is None or isinstance(value, (np.ndarray, PatternRange)):
         return value
     if isinstance(value, np.generic):
         return np.asarray(value)
@@ -160,6 +161,8 @@ class Backend:
         if not self.supports(op):
             return Outcome("missing", message=f"the backend has no method {op}")
         inputs = typed_inputs(op, inputs, attributes)
+        if not getattr(self.runner, "makes_patterns", False):
+            inputs = materialized(inputs)
         if case is None and is_command(self.spec):
             from refq.conformance.case import Case
 

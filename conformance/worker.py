@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 
 from refq.conformance.loading import BackendUnavailable, describe, instantiate
 from refq.conformance.outcome import Outcome, call_adapter
+from refq.conformance.patterns import materialized
 from refq.registry.operations import OPERATIONS_BY_NAME
 
 #: Seconds a worker may take to import and instantiate its backend (torch takes a few).
@@ -70,7 +71,8 @@ def _serve_adapter(connection, spec, profile, path):
             return None
         if len(request) == 4 and request[0] == LOAD:
             return request[1:]
-        connection.send(call_adapter(adapter, *request))
+        op, inputs, attributes = request
+        connection.send(call_adapter(adapter, op, materialized(inputs), attributes))
 
 
 #: Idle workers kept for reuse while :func:`reusing_workers` is active: interpreter (None: this one) ->
@@ -161,6 +163,9 @@ class Worker:
     package cannot share this environment (:mod:`refq.backends.interpreters`); refq must be importable
     there. Only this interpreter's worker gets the caller's import path.
     """
+
+    #: Inputs may be :class:`~refq.conformance.patterns.PatternRange`: the worker makes their values itself.
+    makes_patterns = True
 
     def __init__(self, spec: str, profile: str | None = None, python: str | None = None) -> None:
         self.spec = spec

@@ -173,3 +173,37 @@ def test_full_sweep_onnxruntime():
     spec = sweep.make_spec("quantize_linear", sweep.quantize_parameters(0.0123, 3, "int8"), "onnxruntime")
     result = sweep.sweep("onnxruntime", spec, jobs=2, progress=False)
     assert result.complete and result.compared == 1 << 32 and result.mismatches == 0
+
+
+def test_pattern_ranges_are_the_patterns():
+    from refq.conformance.patterns import PatternRange, materialized
+
+    top = PatternRange(2**32 - 16, 16).values()
+    assert top.dtype == np.float32 and top.view(np.uint32).tolist() == list(range(2**32 - 16, 2**32))
+    inputs = materialized({"x": PatternRange(0x3F800000, 3), "scale": np.float32(1)})
+    assert inputs["x"].tolist() == [1.0, float(np.nextafter(np.float32(1), np.float32(2))),
+                                    float(np.nextafter(np.nextafter(np.float32(1), np.float32(2)), np.float32(2)))]
+    assert inputs["scale"] == np.float32(1)
+
+
+def test_an_in_process_backend_is_given_the_values():
+    """Only a worker process makes a PatternRange's values itself; any other runner gets the array."""
+    from refq.conformance.patterns import PatternRange
+    from refq.conformance.runner import load_backend
+
+    backend = load_backend(mutants.TiesAwayFromZero(), "onnx")
+    outcome = backend.call("quantize_linear", {"x": PatternRange(0x3E000000, 5), "scale": np.float32(0.25),
+                                               "zero_point": np.int8(0)}, {"dtype": "int8"})
+    assert outcome.kind == "returned" and outcome.value.tolist() == [1, 1, 1, 1, 1]
+
+
+def test_an_isolated_sweep_finds_what_the_in_process_one_finds():
+    """Isolated, the chunks travel to the worker as bounds (PatternRange): the same mismatches, classes and
+    first patterns as the sweep in this process."""
+    spec = quantize_spec("onnx", "0x3e000000:0x3e800000", chunk=1 << 21)
+    alone = sweep.sweep(mutants.TiesAwayFromZero(), spec, progress=False)
+    isolated = sweep.sweep("refq.conformance.mutants:TiesAwayFromZero", spec, progress=False, isolate=True)
+    assert alone.mismatches > 0 and not isolated.errors
+    assert (isolated.mismatches, isolated.by_class, isolated.compared) == (alone.mismatches, alone.by_class,
+                                                                         alone.compared)
+    assert [m.pattern for m in isolated.first] == [m.pattern for m in alone.first]
