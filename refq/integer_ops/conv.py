@@ -245,16 +245,19 @@ def convolve(operands: ConvOperands, bias: np.ndarray | None = None) -> np.ndarr
 
 
 def conv_accumulator(x, w, x_zero_point=None, w_zero_point=None, bias=None, *, u8s8_products: str = "exact",
-                     u8s8_conv_pairs: str = "input_channels_last", **attributes) -> np.ndarray:
+                     u8s8_conv_pairs: str = "input_channels_last", geometry: ConvGeometry | None = None,
+                     **attributes) -> np.ndarray:
     """INT-3.4 plus the wrapping int32 ``bias`` (one value per output channel, or None): by the VNNI
     route of INT-3.5 where this CPU has it and kernels are compiled, else by :func:`convolve`. Both
     give the same int32 values. With ``u8s8_products = "int16_pairs"``, INT-3.6's pair losses (in the
-    order ``u8s8_conv_pairs`` says) join them."""
+    order ``u8s8_conv_pairs`` says) join them. ``geometry``, when given, is :func:`conv_geometry`'s
+    for these shapes and attributes (a caller that has checked them already)."""
     from refq.integer_ops import pairs, vnni
 
     x = integer_input(x, "x")
     w = integer_input(w, "w")
-    geometry = conv_geometry(x.shape, w.shape, **attributes)
+    if geometry is None:
+        geometry = conv_geometry(x.shape, w.shape, **attributes)
     if not vnni.use_vnni() or geometry.patch_length > vnni.MAX_PATCH_LENGTH:
         result = convolve(conv_operands(x, w, x_zero_point, w_zero_point, **attributes), bias)
     else:

@@ -142,9 +142,11 @@ def qlinear_conv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_
         top, left, bottom, right = geometry.pads
         x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
         attributes = {**attributes, "auto_pad": "NOTSET", "pads": None}
+        geometry = conv_geometry(x.shape, w.shape, **attributes)
     w_scales = channel_scales(w_scale, out_channels, "w_scale")
     accumulator = conv_accumulator(x, w, x_zero_point, w_zero_point, bias_values(B, out_channels),
-                                   u8s8_products=u8s8_products, u8s8_conv_pairs=u8s8_conv_pairs, **attributes)
+                                   u8s8_products=u8s8_products, u8s8_conv_pairs=u8s8_conv_pairs, geometry=geometry,
+                                   **attributes)
     dtype = output_type(y_zero_point, np.asarray(x).dtype)
     axis = 1 if w_scales.size > 1 else None
     return requantize_accumulator(accumulator, x_scale, w_scales, y_scale, y_zero_point, dtype, axis,

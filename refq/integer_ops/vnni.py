@@ -343,7 +343,8 @@ def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_point
     # Weight rows in the window order (kernel row, kernel column, channel), channels padded with 0 to
     # whole words, output channels padded with zero rows to whole tiles.
     ordered = weights_raw.transpose(0, 2, 3, 1)
-    weight_sums = ordered.reshape(geometry.out_channels, -1).sum(axis=1, dtype=np.int64)
+    # A row's sum in ONNX's order, which reads the weights contiguously: the order of a sum does not change it.
+    weight_sums = weights_raw.reshape(geometry.out_channels, -1).sum(axis=1, dtype=np.int64)
     depth = kernel_height * kernel_width * quads * LANE_DEPTH
     padded_rows = padded(rows, TILE_ROWS)
     weights = np.zeros((geometry.group, padded_rows, kernel_height, kernel_width, quads * LANE_DEPTH), dtype=np.int8)
