@@ -92,61 +92,39 @@ def floor_log2(magnitude):
     return math.frexp(magnitude)[1] - 1
 
 
-@kernel
-def significand_length(significand):
-    """The number of bits of a significand below 2^24 (0 for 0), without branches: five halving steps."""
-    wide = (significand >> 16) != 0
-    length = 16 * wide
-    significand = significand >> (16 * wide)
-    wide = (significand >> 8) != 0
-    length += 8 * wide
-    significand = significand >> (8 * wide)
-    wide = (significand >> 4) != 0
-    length += 4 * wide
-    significand = significand >> (4 * wide)
-    wide = (significand >> 2) != 0
-    length += 2 * wide
-    significand = significand >> (2 * wide)
-    wide = (significand >> 1) != 0
-    return length + wide + ((significand >> wide) != 0)
-
-
 #: ``block_zero_code`` codes.
 ZERO_SIGN_BIT, ZERO_NEGATIVE = range(2)
 
 
 @kernel
-def encode_element(bits, shift, mantissa_bits, bias, max_code, bits_per_code, ties, zero_rule):
-    """BLK-3.3: the code of x / 2^shift, x the finite or infinite float32 whose pattern is ``bits``
-    (-127 <= shift <= 127): rounded to the nearest value of the format (``ties``: 0 even, 1 toward zero), a
-    magnitude of at least the largest normal (an infinity included) saturated to it, the sign bit kept (-0
-    included), or under ``zero_rule`` = ``ZERO_NEGATIVE`` also set where the float32 quotient is zero: x = ±0,
-    or x / 2^shift at most 2^-150 (which rounds to zero, the tie included: zero's significand is even).
-    Exact integer arithmetic on x's significand, x / 2^shift = significand * 2^unit, without branches (so that
-    the loop over a block vectorises)."""
-    pattern = np.int64(bits)
+def encode_element(quotient, mantissa_bits, bias, max_code, bits_per_code, ties, zero_rule):
+    """BLK-3.3: the code of v = x / 2^shift from ``quotient``, the pattern of fl32(v), the float32 product
+    x * 2^-shift: rounded to the nearest value of the format (``ties``: 0 even, 1 toward zero), a magnitude
+    of at least the largest normal (an infinity included) saturated to it, the sign bit kept (-0 included),
+    or under ``zero_rule`` = ``ZERO_NEGATIVE`` also set where fl32(v) is zero.
+
+    fl32(v) is v itself wherever that matters: dividing by a power of two is exact unless it overflows
+    (fl32(v) infinite: v is at least 2^128 and saturates as well) or underflows (|v| below 2^-126, and then
+    fl32(v) too is at most 2^-126, so both are below a quarter of every element format's smallest
+    subnormal, 2^-16 or more, and round to zero). Exact integer arithmetic on fl32(v)'s significand,
+    fl32(v) = significand * 2^(unit), without branches (so that the loop over a block vectorises)."""
+    pattern = np.int64(quotient)
     magnitude = pattern & 0x7FFFFFFF
     field = magnitude >> 23
-    normal = field != 0
-    significand = (magnitude & 0x7FFFFF) | (normal << 23)
-    unit = max(field, 1) - 150 - shift
-    # floor(log2(x / 2^shift)), and the binade the element value lies in (its quantum is 2^(exponent - m)).
-    length = significand_length(significand)
-    top = unit + length - 1
-    # The quotient is at most 2^-150 when its leading bit is below 2^-150, or at it with nothing after it.
-    power_of_two = significand == (1 << max(length - 1, 0))
-    quotient_zero = (significand == 0) | (top < -150) | ((top == -150) & power_of_two)
-    negative = (pattern >> 31) | ((zero_rule == ZERO_NEGATIVE) & quotient_zero)
-    sign = negative << (bits_per_code - 1)
-    exponent = max(top, 1 - bias)
-    right = exponent - mantissa_bits - unit
-    shifted = min(max(right, 0), 26)  # a right shift of 26 or more leaves 0, below a quarter of the quantum
-    steps = (significand << max(-right, 0)) >> shifted
-    rest = significand & ((1 << shifted) - 1)
-    half = (1 << shifted) >> 1
-    tie_goes_up = (ties == 0) & ((steps & 1) == 1)
-    steps += (shifted > 0) & ((rest > half) | ((rest == half) & tie_goes_up))
+    significand = (magnitude & 0x7FFFFF) | ((field != 0) << 23)
+    unit = max(field, 1) - 150
+    # The binade the element value lies in (its quantum is 2^(exponent - m)); fl32(v)'s leading bit is
+    # 2^(field - 127) (for a float32 subnormal the clamp to 1 - bias decides alone).
+    exponent = max(field - 127, 1 - bias)
+    # At least 23 - m (the element has fewer mantissa bits); 25 or more leaves 0, below half the quantum.
+    right = min(exponent - mantissa_bits - unit, 25)
+    half = 1 << (right - 1)
+    # Adding half - 1 rounds a rest above half up; the tie rounds up too where it goes to an even code.
+    tie_goes_up = (ties == 0) & ((significand >> right) & 1)
+    steps = (significand + half - 1 + tie_goes_up) >> right
     # In the lowest binade the biased exponent field is 1, so a subnormal's code is ``steps`` itself, and
-    # a carry out of the mantissa lands in the exponent field in every binade.
+    # a carry out of the mantissa lands in the exponent field in every binade; an infinity's exponent 128
+    # gives a code above max_code, which saturates.
     code = min(((exponent + bias) << mantissa_bits) + steps - (1 << mantissa_bits), max_code)
-    return sign | (max_code if magnitude >= 0x7F800000 else code)
+    negative = (pattern >> 31) | ((zero_rule == ZERO_NEGATIVE) & (magnitude == 0))
+    return (negative << (bits_per_code - 1)) | code

@@ -26,15 +26,21 @@ INFINITY_EXPONENT_FIELD = 128
 
 
 @kernel
-def block_scale_code(x, bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds):
-    """BLK-2.6 to BLK-2.8: the E8M0 code of block ``block`` (a row of ``x``; ``bits`` is ``x`` viewed as
+def magnitude_value(pattern):
+    """The positive finite float32 whose pattern is ``pattern``, exactly (significand times a power of two)."""
+    field = np.int64(pattern) >> 23
+    significand = (np.int64(pattern) & 0x7FFFFF) | ((field != 0) << 23)
+    return np.float32(math.ldexp(np.float64(significand), int(max(field, 1)) - 150))
+
+
+@kernel
+def block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds):
+    """BLK-2.6 to BLK-2.8: the E8M0 code of block ``block`` (a row of ``bits``, the float32 values viewed as
     uint32: a float32's magnitude orders like its pattern without the sign, NaNs above the infinity), or
     ``UNPREDICTABLE_SCALE`` where ``block_nan`` or ``block_infinity`` leaves it open."""
     largest = np.uint32(0)
-    amax = np.float32(0.0)
     for j in range(bits.shape[1]):
         largest = max(largest, bits[block, j] & np.uint32(0x7FFFFFFF))
-        amax = max(amax, abs(x[block, j]))
     if largest > 0x7F800000:
         return UNPREDICTABLE_SCALE if nan_rule == NAN_RULE_UNPREDICTABLE else E8M0_NAN
     if largest == 0x7F800000 and infinity == NAN_SCALE:
@@ -47,7 +53,7 @@ def block_scale_code(x, bits, block, infinity, nan_rule, rule, emax, mantissa_bi
         return scale_code(INFINITY_EXPONENT_FIELD - emax)
     if largest == 0:
         return scale_code(E8M0_MIN_EXPONENT)
-    return scale_code(shared_exponent(amax, rule, emax, mantissa_bits, max_normal, bounds))
+    return scale_code(shared_exponent(magnitude_value(largest), rule, emax, mantissa_bits, max_normal, bounds))
 
 
 @kernel
@@ -68,8 +74,10 @@ def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, inf
     ``scales``, its element codes into ``codes``; a block whose scale is NaN has unpredictable element codes
     (BLK-3.4), written as zeros, and one whose scale is unpredictable (BLK-2.8) has its scale, written as 0,
     marked in ``scale_open`` too."""
+    quotients = np.empty(x.shape[1], dtype=np.float32)
+    quotient_bits = quotients.view(np.uint32)
     for block in range(x.shape[0]):
-        code = block_scale_code(x, bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds)
+        code = block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds)
         if code == E8M0_NAN or code == UNPREDICTABLE_SCALE:
             scales[block] = E8M0_NAN if code == E8M0_NAN else 0
             scale_open[block] = code == UNPREDICTABLE_SCALE
@@ -78,10 +86,14 @@ def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, inf
                 codes[block, j] = 0
             continue
         scales[block] = code
-        shift = divisor_exponent(code, tiny)
+        # One float32 product per element: x * 2^-shift is fl32(x / 2^shift), 2^-shift a float32 for every
+        # divisor exponent (-127 to 127).
+        factor = np.float32(math.ldexp(1.0, -int(divisor_exponent(code, tiny))))
         for j in range(x.shape[1]):
-            codes[block, j] = encode_element(bits[block, j], shift, mantissa_bits, bias, max_code, bits_per_code,
-                                             ties, zero_rule)
+            quotients[j] = x[block, j] * factor
+        for j in range(x.shape[1]):
+            codes[block, j] = encode_element(quotient_bits[j], mantissa_bits, bias, max_code, bits_per_code, ties,
+                                             zero_rule)
 
 
 #: float32's default NaN, positive and quiet (what torch writes for NaN).
