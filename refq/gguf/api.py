@@ -104,6 +104,12 @@ FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "
 UNPLACED_TYPES = ("Q3_K", "IQ4_NL", "IQ4_XS", "NVFP4")
 
 
+#: The types whose reference quantizer (unfused or fused) sets a block's undefined flag whenever the
+#: block holds a NaN: every element passes through a conversion (truncate, round_half_away) scaled by a
+#: factor the NaN itself never enters (NaN times anything is NaN, and a NaN is not in range).
+NAN_FLAGGING_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q8_0", "Q8_1", "TQ1_0", "TQ2_0")
+
+
 def _quantize(flat: np.ndarray, kind: BlockType, fused: bool = False,
               x86_simd: bool = False) -> tuple[np.ndarray, np.ndarray]:
     blocks = flat.size // kind.block_elements
@@ -153,9 +159,18 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
     if weighted and contraction == "gcc_x86_64":
         raise invalid("imatrix", "None under contraction='gcc_x86_64': the FMAs gcc places in the importance-weighted "
                       "search (GGF-8) are not placed by refq", "an array")
+    out = None
+    if not weighted and not x86_simd and kind.name in NAN_FLAGGING_TYPES:
+        # A NaN anywhere in these blocks makes one of their conversions undefined: only a call with an
+        # undefined block can hold one, and the pass over the input that looks for it is left out of
+        # every other (about 7% of a Q4_0 call). The error under nan="error" is the same, raised after.
+        out, unpredictable = _quantize(flat, kind, fused=contraction == "gcc_x86_64")
+        may_hold_nan = bool(unpredictable.any())
+    else:
+        may_hold_nan = True
     # numpy's min is NaN exactly when an element is: one pass, without the mask array isnan writes (the
     # per-block reduction over rows of 32 costs more than most quantizers).
-    if flat.size and np.isnan(flat.min()):
+    if may_hold_nan and flat.size and np.isnan(flat.min()):
         nan_blocks = np.isnan(flat).reshape(-1, kind.block_elements).any(axis=1)
     else:
         nan_blocks = np.zeros(flat.size // kind.block_elements, dtype=bool)
@@ -169,7 +184,7 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
             # A NaN enters the row's mean square, so every weight of its row (GGF-8.1).
             per_row = weights.size // kind.block_elements
             nan_blocks = np.repeat(nan_blocks.reshape(-1, per_row).any(axis=1), per_row)
-    else:
+    elif out is None:
         out, unpredictable = _quantize(flat, kind, fused=contraction == "gcc_x86_64", x86_simd=x86_simd)
     if contraction == "contracted" and kind.name in FUSED_TYPES + UNPLACED_TYPES:
         unpredictable = np.ones_like(unpredictable)

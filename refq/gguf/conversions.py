@@ -26,9 +26,10 @@ def truncate(value, low, high):
 
     Truncation toward zero; defined when the truncated value lies in ``[low, high]``.
     """
-    if not (value > low - 1 and value < high + 1):  # also false for NaN
-        return 0, False
-    return int(value), True
+    # Without a branch, the conversion 32 bits wide: the loops that call it vectorise (a value out
+    # of range, NaN included, is replaced by 0 before it is converted).
+    defined = (value > low - 1) & (value < high + 1)  # also false for NaN
+    return np.int32(value if defined else np.float32(0.0)), defined
 
 
 @kernel

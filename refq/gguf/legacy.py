@@ -170,8 +170,8 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
                 second = min(levels - 1, second) & 0xFF
                 codes[j] = ((first & 0x0F) | (second << 4)) & 0xFF
                 if levels == 32:
-                    high_bits |= ((first & 0x10) >> 4) << j
-                    high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+                    high_bits |= (np.int64(first & 0x10) >> 4) << j
+                    high_bits |= (np.int64(second & 0x10) >> 4) << (j + HALF_BLOCK)
             if not defined:
                 undefined[b] = 1
             if levels == 32:
@@ -231,8 +231,8 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
                 defined = defined & defined_first & defined_second
                 codes[j] = ((first & 0x0F) | (second << 4)) & 0xFF
                 if levels == 32:
-                    high_bits |= ((first & 0x10) >> 4) << j
-                    high_bits |= ((second & 0x10) >> 4) << (j + HALF_BLOCK)
+                    high_bits |= (np.int64(first & 0x10) >> 4) << j
+                    high_bits |= (np.int64(second & 0x10) >> 4) << (j + HALF_BLOCK)
             if not defined:
                 undefined[b] = 1
             if levels == 32:
