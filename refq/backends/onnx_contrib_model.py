@@ -68,6 +68,17 @@ def build_qdq_model(op: str, dtype: np.dtype, shape: tuple[int, ...]):
     return model
 
 
+def cpu_session(ort, model, *, optimize: bool = True):
+    """An ONNX Runtime CPU session for ``model`` on one thread: results must not depend on how the work is
+    split. ``optimize=False`` runs the graph as built (no optimizer may merge two of its nodes)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
 def model_key(op: str, inputs: list[tuple[str, np.ndarray | None]], attributes: dict) -> tuple:
     """What a cached session depends on: the operator, each input's dtype and shape, the attributes."""
     shapes = tuple((name, None if value is None else (value.dtype.name, value.shape)) for name, value in inputs)

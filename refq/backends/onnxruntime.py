@@ -9,6 +9,7 @@ import numpy as np
 from refq.backends.arguments import Call, contiguous, dequantize_call, quantize_call, require
 from refq.backends.integer_methods import IntegerOperations
 from refq.backends.onnx_model import QUANTIZE_TYPES, PACKED_BITS, build_model, element_type, pack, unpack
+from refq.backends.onnx_contrib_model import cpu_session
 
 #: What ONNX Runtime's CPU provider computes; every other refq dtype raises NotImplementedError.
 DTYPES = QUANTIZE_TYPES
@@ -277,14 +278,7 @@ class OnnxRuntimeBackend(IntegerOperations):
         if session is None:
             if len(self._sessions) >= self.max_sessions:
                 self._sessions.clear()
-            options = self._ort.SessionOptions()
-            # One thread: results must not depend on how the work is split.
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            if not optimize:
-                options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-            session = self._ort.InferenceSession(build().SerializeToString(), options,
-                                                 providers=["CPUExecutionProvider"])
+            session = cpu_session(self._ort, build(), optimize=optimize)
             self._sessions[key] = session
         return session
 

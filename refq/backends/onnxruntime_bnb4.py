@@ -66,7 +66,7 @@ class OnnxRuntimeBnb4Backend:
         if key not in self._sessions:
             from onnx import TensorProto, helper
 
-            from refq.backends.onnx_contrib_model import CONTRIB_DOMAIN, IR_VERSION, OPSET
+            from refq.backends.onnx_contrib_model import CONTRIB_DOMAIN, IR_VERSION, OPSET, cpu_session
 
             node = helper.make_node("MatMulBnb4", ["a", "b", "absmax"], ["y"], domain=CONTRIB_DOMAIN, K=1, N=count,
                                     block_size=block_size, quant_type=kind)
@@ -79,10 +79,5 @@ class OnnxRuntimeBnb4Backend:
             model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
                                                             helper.make_opsetid(CONTRIB_DOMAIN, 1)])
             model.ir_version = IR_VERSION
-            options = self._ort.SessionOptions()
-            # One thread: results must not depend on how the work is split.
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self._sessions[key] = self._ort.InferenceSession(model.SerializeToString(), options,
-                                                             providers=["CPUExecutionProvider"])
+            self._sessions[key] = cpu_session(self._ort, model)
         return self._sessions[key]

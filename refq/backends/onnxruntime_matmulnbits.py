@@ -80,26 +80,14 @@ class OnnxRuntimeMatMulNBitsBackend:
     def _session(self, rows: int, length: int, blocks: int, block_size: int):
         key = (rows, length, block_size)
         if key not in self._sessions:
-            from onnx import TensorProto, helper
+            from refq.backends.onnx_contrib_model import build_node_model, cpu_session
 
-            from refq.backends.onnx_contrib_model import CONTRIB_DOMAIN, IR_VERSION, OPSET
-
-            node = helper.make_node("MatMulNBits", ["a", "b", "scales", "zero_points"], ["y"], domain=CONTRIB_DOMAIN,
-                                    K=length, N=rows, bits=4, block_size=block_size)
-            graph = helper.make_graph(
-                [node], "matmulnbits_dequantize",
-                [helper.make_tensor_value_info("a", TensorProto.FLOAT, [length, length]),
-                 helper.make_tensor_value_info("b", TensorProto.UINT8, [rows, blocks, block_size // 2]),
-                 helper.make_tensor_value_info("scales", TensorProto.FLOAT, [rows * blocks]),
-                 helper.make_tensor_value_info("zero_points", TensorProto.UINT8, [rows * -(-blocks // 2)])],
-                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
-                                                            helper.make_opsetid(CONTRIB_DOMAIN, 1)])
-            model.ir_version = IR_VERSION
-            options = self._ort.SessionOptions()
-            # One thread: results must not depend on how the work is split.
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self._sessions[key] = self._ort.InferenceSession(model.SerializeToString(), options,
-                                                             providers=["CPUExecutionProvider"])
+            # Arrays of the inputs' types and shapes: build_node_model declares the graph inputs from them.
+            inputs = [("a", np.zeros((length, length), np.float32)),
+                      ("b", np.zeros((rows, blocks, block_size // 2), np.uint8)),
+                      ("scales", np.zeros(rows * blocks, np.float32)),
+                      ("zero_points", np.zeros(rows * -(-blocks // 2), np.uint8))]
+            model = build_node_model("MatMulNBits", inputs, np.float32,
+                                     {"K": length, "N": rows, "bits": 4, "block_size": block_size})
+            self._sessions[key] = cpu_session(self._ort, model)
         return self._sessions[key]
