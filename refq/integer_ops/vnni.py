@@ -59,16 +59,73 @@ def use_vnni() -> bool:
     return jit_enabled() and available()
 
 
+class VectorCode:
+    """The LLVM IR both VNNI kernels are built from (this one and :mod:`refq.integer_ops.vnni_matmul`): 16 int32
+    lanes, ``VPDPBUSD``, a broadcast, unaligned loads and stores at an element offset, and the loop over
+    four-byte steps whose phis carry the accumulators."""
+
+    def __init__(self, builder) -> None:
+        from llvmlite import ir
+
+        self.ir, self.builder = ir, builder
+        self.i32, self.i64 = ir.IntType(32), ir.IntType(64)
+        self.lanes = ir.VectorType(self.i32, LANES)
+        self.dot = builder.module.declare_intrinsic("llvm.x86.avx512.vpdpbusd.512",
+                                                    fnty=ir.FunctionType(self.lanes, [self.lanes] * 3))
+
+    def index(self, value: int):
+        return self.ir.Constant(self.i64, value)
+
+    def broadcast(self, value):
+        undefined = self.ir.Constant(self.lanes, None)
+        single = self.builder.insert_element(undefined, value, self.ir.Constant(self.i32, 0))
+        return self.builder.shuffle_vector(single, undefined, self.ir.Constant(self.lanes, [0] * LANES))
+
+    def load_lanes(self, data, offset):
+        pointer = self.builder.bitcast(self.builder.gep(data, [offset]), self.lanes.as_pointer())
+        return self.builder.load(pointer, align=1)
+
+    def load_word(self, data, offset):
+        pointer = self.builder.bitcast(self.builder.gep(data, [offset]), self.i32.as_pointer())
+        return self.builder.load(pointer, align=1)
+
+    def store_lanes(self, value, data, offset) -> None:
+        self.builder.store(value, self.builder.bitcast(self.builder.gep(data, [offset]), self.lanes.as_pointer()),
+                           align=1)
+
+    def step_loop(self, name: str, step_count, accumulators: int, body):
+        """``for step in range(step_count)`` (at least one step) carrying ``accumulators`` vectors from zero:
+        ``body(step, sums)`` returns their next values; after the loop, the last ones."""
+        builder, ir = self.builder, self.ir
+        entry = builder.block
+        loop = builder.append_basic_block(f"{name}.loop")
+        done = builder.append_basic_block(f"{name}.done")
+        builder.branch(loop)
+        builder.position_at_end(loop)
+        step = builder.phi(self.i64)
+        step.add_incoming(self.index(0), entry)
+        sums = []
+        for _ in range(accumulators):
+            phi = builder.phi(self.lanes)
+            phi.add_incoming(ir.Constant(self.lanes, None), entry)
+            sums.append(phi)
+        updated = body(step, sums)
+        following = builder.add(step, self.index(1))
+        latch = builder.block
+        step.add_incoming(following, latch)
+        for phi, value in zip(sums, updated):
+            phi.add_incoming(value, latch)
+        builder.cbranch(builder.icmp_signed("<", following, step_count), loop, done)
+        builder.position_at_end(done)
+        return updated
+
+
 def _tile_intrinsic():
     """The LLVM code of one tile: ``TILE_ROWS`` x ``PIXEL_VECTORS`` accumulators of 16 int32
     lanes (one output pixel each), one ``VPDPBUSD`` per (weight row, pixel register) and window
     step of four bytes; then $S + p_m X + q_m$ per lane (wrapping int32), stored."""
-    from llvmlite import ir
     from numba import types
     from numba.core.extending import intrinsic
-
-    i32, i64 = ir.IntType(32), ir.IntType(64)
-    lanes = ir.VectorType(i32, LANES)
 
     @intrinsic
     def window_dot_tile(typingctx, weights, weight_offset, steps, planes, step_offsets, pixel_offset, row_terms,
@@ -85,65 +142,39 @@ def _tile_intrinsic():
             row_term_data = context.make_array(sig.args[6])(context, builder, row_term_array).data
             pixel_sum_data = context.make_array(sig.args[8])(context, builder, pixel_sum_array).data
             out_data = context.make_array(sig.args[9])(context, builder, out_array).data
-            dot = builder.module.declare_intrinsic("llvm.x86.avx512.vpdpbusd.512",
-                                                   fnty=ir.FunctionType(lanes, [lanes, lanes, lanes]))
-            depth = builder.mul(step_count, ir.Constant(i64, LANE_DEPTH))
-            zeros = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
+            code = VectorCode(builder)
+            index = code.index
+            depth = builder.mul(step_count, index(LANE_DEPTH))
 
-            def broadcast(value):
-                single = builder.insert_element(ir.Constant(lanes, None), value, ir.Constant(i32, 0))
-                return builder.shuffle_vector(single, ir.Constant(lanes, None), zeros)
+            def window_step(step, sums):
+                # This step's four bytes of 16 consecutive pixels are 64 consecutive bytes of its plane.
+                plane_step = builder.add(builder.load(builder.gep(step_offset_data, [step])),
+                                         builder.mul(pixel_start, index(LANE_DEPTH)))
+                pixels = [code.load_lanes(plane_data, builder.add(plane_step, index(v * LANES * LANE_DEPTH)))
+                          for v in range(PIXEL_VECTORS)]
+                updated = []
+                for r in range(TILE_ROWS):
+                    offset = builder.add(builder.add(weight_start, builder.mul(depth, index(r))),
+                                         builder.mul(step, index(LANE_DEPTH)))
+                    row = code.broadcast(code.load_word(weight_data, offset))
+                    # VPDPBUSD's first operand is the unsigned one: the pixels' codes.
+                    updated.extend(builder.call(code.dot, [sums[r * PIXEL_VECTORS + v], pixels[v], row])
+                                   for v in range(PIXEL_VECTORS))
+                return updated
 
-            def load_lanes(data, offset):
-                return builder.load(builder.bitcast(builder.gep(data, [offset]), lanes.as_pointer()), align=1)
-
-            entry = builder.block
-            loop = builder.append_basic_block("tile.loop")
-            done = builder.append_basic_block("tile.done")
-            builder.branch(loop)
-            builder.position_at_end(loop)
-            step = builder.phi(i64)
-            step.add_incoming(ir.Constant(i64, 0), entry)
-            sums = []
-            for _ in range(TILE_ROWS * PIXEL_VECTORS):
-                phi = builder.phi(lanes)
-                phi.add_incoming(ir.Constant(lanes, None), entry)
-                sums.append(phi)
-            # This step's four bytes of 16 consecutive pixels are 64 consecutive bytes of its plane.
-            plane_step = builder.add(builder.load(builder.gep(step_offset_data, [step])),
-                                     builder.mul(pixel_start, ir.Constant(i64, LANE_DEPTH)))
-            pixels = [load_lanes(plane_data, builder.add(plane_step, ir.Constant(i64, v * LANES * LANE_DEPTH)))
-                      for v in range(PIXEL_VECTORS)]
-            updated = []
-            for r in range(TILE_ROWS):
-                offset = builder.add(builder.add(weight_start, builder.mul(depth, ir.Constant(i64, r))),
-                                     builder.mul(step, ir.Constant(i64, LANE_DEPTH)))
-                word = builder.load(builder.bitcast(builder.gep(weight_data, [offset]), i32.as_pointer()), align=1)
-                row = broadcast(word)
-                # VPDPBUSD's first operand is the unsigned one: the pixels' codes.
-                updated.extend(builder.call(dot, [sums[r * PIXEL_VECTORS + v], pixels[v], row])
-                               for v in range(PIXEL_VECTORS))
-            following = builder.add(step, ir.Constant(i64, 1))
-            latch = builder.block
-            step.add_incoming(following, latch)
-            for phi, value in zip(sums, updated):
-                phi.add_incoming(value, latch)
-            builder.cbranch(builder.icmp_signed("<", following, step_count), loop, done)
-            builder.position_at_end(done)
-            pixel_sums_loaded = [load_lanes(pixel_sum_data, builder.add(pixel_start, ir.Constant(i64, v * LANES)))
+            updated = code.step_loop("tile", step_count, TILE_ROWS * PIXEL_VECTORS, window_step)
+            pixel_sums_loaded = [code.load_lanes(pixel_sum_data, builder.add(pixel_start, index(v * LANES)))
                                  for v in range(PIXEL_VECTORS)]
             for r in range(TILE_ROWS):
                 # row_terms holds p_m then q_m for each of the tile's rows.
-                term = builder.add(row_term_start, ir.Constant(i64, 2 * r))
-                p = broadcast(builder.load(builder.gep(row_term_data, [term])))
-                q = broadcast(builder.load(builder.gep(row_term_data, [builder.add(term, ir.Constant(i64, 1))])))
+                term = builder.add(row_term_start, index(2 * r))
+                p = code.broadcast(builder.load(builder.gep(row_term_data, [term])))
+                q = code.broadcast(builder.load(builder.gep(row_term_data, [builder.add(term, index(1))])))
                 for v in range(PIXEL_VECTORS):
                     value = builder.add(updated[r * PIXEL_VECTORS + v],
                                         builder.add(builder.mul(p, pixel_sums_loaded[v]), q))
-                    target = builder.add(builder.add(out_start, builder.mul(stride, ir.Constant(i64, r))),
-                                         ir.Constant(i64, v * LANES))
-                    builder.store(value, builder.bitcast(builder.gep(out_data, [target]), lanes.as_pointer()),
-                                  align=1)
+                    target = builder.add(builder.add(out_start, builder.mul(stride, index(r))), index(v * LANES))
+                    code.store_lanes(value, out_data, target)
             return context.get_dummy_value()
 
         return signature, codegen

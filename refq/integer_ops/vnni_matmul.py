@@ -64,12 +64,8 @@ def _tile_intrinsic():
     """The LLVM code of one tile: ``TILE_ROWS`` x ``PANEL_VECTORS`` accumulators of 16 int32
     lanes, one ``VPDPBUSD`` per (row, register of the panel) and four bytes of $k$; then
     $S + p_i z_j + q_i t_j$ per lane (wrapping int32 multiplies and adds), stored."""
-    from llvmlite import ir
     from numba import types
     from numba.core.extending import intrinsic
-
-    i32, i64 = ir.IntType(32), ir.IntType(64)
-    lanes = ir.VectorType(i32, LANES)
 
     @intrinsic
     def byte_dot_panel(typingctx, rows, row_offset, panels, panel_offset, steps, row_terms, row_term_offset,
@@ -85,67 +81,41 @@ def _tile_intrinsic():
             row_term_data = context.make_array(sig.args[5])(context, builder, row_term_array).data
             column_term_data = context.make_array(sig.args[7])(context, builder, column_term_array).data
             out_data = context.make_array(sig.args[9])(context, builder, out_array).data
-            dot = builder.module.declare_intrinsic("llvm.x86.avx512.vpdpbusd.512",
-                                                   fnty=ir.FunctionType(lanes, [lanes, lanes, lanes]))
-            depth = builder.mul(step_count, ir.Constant(i64, LANE_DEPTH))
-            zeros = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
+            code = vnni.VectorCode(builder)
+            index = code.index
+            depth = builder.mul(step_count, index(LANE_DEPTH))
 
-            def broadcast(value):
-                single = builder.insert_element(ir.Constant(lanes, None), value, ir.Constant(i32, 0))
-                return builder.shuffle_vector(single, ir.Constant(lanes, None), zeros)
-
-            def load_lanes(data, offset):
-                return builder.load(builder.bitcast(builder.gep(data, [offset]), lanes.as_pointer()), align=1)
-
-            entry = builder.block
-            loop = builder.append_basic_block("panel.loop")
-            done = builder.append_basic_block("panel.done")
-            builder.branch(loop)
-            builder.position_at_end(loop)
-            step = builder.phi(i64)
-            step.add_incoming(ir.Constant(i64, 0), entry)
-            sums = []
-            for _ in range(TILE_ROWS * PANEL_VECTORS):
-                phi = builder.phi(lanes)
-                phi.add_incoming(ir.Constant(lanes, None), entry)
-                sums.append(phi)
-            # The panel's 64 columns x 4 bytes of this step are 256 consecutive bytes.
-            panel_step = builder.add(panel_start, builder.mul(step, ir.Constant(i64, PANEL_COLUMNS * LANE_DEPTH)))
-            columns = [load_lanes(panel_data, builder.add(panel_step, ir.Constant(i64, c * LANES * LANE_DEPTH)))
-                       for c in range(PANEL_VECTORS)]
-            updated = []
-            for r in range(TILE_ROWS):
-                offset = builder.add(builder.add(row_start, builder.mul(depth, ir.Constant(i64, r))),
-                                     builder.mul(step, ir.Constant(i64, LANE_DEPTH)))
-                word = builder.load(builder.bitcast(builder.gep(row_data, [offset]), i32.as_pointer()), align=1)
-                row = broadcast(word)
-                updated.extend(builder.call(dot, [sums[r * PANEL_VECTORS + c], row, columns[c]])
-                               for c in range(PANEL_VECTORS))
-            following = builder.add(step, ir.Constant(i64, 1))
-            latch = builder.block
-            step.add_incoming(following, latch)
-            for phi, value in zip(sums, updated):
-                phi.add_incoming(value, latch)
-            builder.cbranch(builder.icmp_signed("<", following, step_count), loop, done)
-            builder.position_at_end(done)
-            # column_terms holds z'_j for the panel's 64 columns, then t_j for the same columns.
-            zero_points = [load_lanes(column_term_data, builder.add(column_term_start, ir.Constant(i64, c * LANES)))
+            def panel_step(step, sums):
+                # The panel's 64 columns x 4 bytes of this step are 256 consecutive bytes.
+                start = builder.add(panel_start, builder.mul(step, index(PANEL_COLUMNS * LANE_DEPTH)))
+                columns = [code.load_lanes(panel_data, builder.add(start, index(c * LANES * LANE_DEPTH)))
                            for c in range(PANEL_VECTORS)]
-            constants = [load_lanes(column_term_data,
-                                    builder.add(column_term_start, ir.Constant(i64, PANEL_COLUMNS + c * LANES)))
+                updated = []
+                for r in range(TILE_ROWS):
+                    offset = builder.add(builder.add(row_start, builder.mul(depth, index(r))),
+                                         builder.mul(step, index(LANE_DEPTH)))
+                    row = code.broadcast(code.load_word(row_data, offset))
+                    updated.extend(builder.call(code.dot, [sums[r * PANEL_VECTORS + c], row, columns[c]])
+                                   for c in range(PANEL_VECTORS))
+                return updated
+
+            updated = code.step_loop("panel", step_count, TILE_ROWS * PANEL_VECTORS, panel_step)
+            # column_terms holds z'_j for the panel's 64 columns, then t_j for the same columns.
+            zero_points = [code.load_lanes(column_term_data, builder.add(column_term_start, index(c * LANES)))
+                           for c in range(PANEL_VECTORS)]
+            constants = [code.load_lanes(column_term_data,
+                                         builder.add(column_term_start, index(PANEL_COLUMNS + c * LANES)))
                          for c in range(PANEL_VECTORS)]
             for r in range(TILE_ROWS):
                 # row_terms holds p_i then q_i for each of the tile's rows.
-                term = builder.add(row_term_start, ir.Constant(i64, 2 * r))
-                p = broadcast(builder.load(builder.gep(row_term_data, [term])))
-                q = broadcast(builder.load(builder.gep(row_term_data, [builder.add(term, ir.Constant(i64, 1))])))
+                term = builder.add(row_term_start, index(2 * r))
+                p = code.broadcast(builder.load(builder.gep(row_term_data, [term])))
+                q = code.broadcast(builder.load(builder.gep(row_term_data, [builder.add(term, index(1))])))
                 for c in range(PANEL_VECTORS):
                     value = builder.add(updated[r * PANEL_VECTORS + c],
                                         builder.add(builder.mul(p, zero_points[c]), builder.mul(q, constants[c])))
-                    target = builder.add(builder.add(out_start, builder.mul(stride, ir.Constant(i64, r))),
-                                         ir.Constant(i64, c * LANES))
-                    builder.store(value, builder.bitcast(builder.gep(out_data, [target]), lanes.as_pointer()),
-                                  align=1)
+                    target = builder.add(builder.add(out_start, builder.mul(stride, index(r))), index(c * LANES))
+                    code.store_lanes(value, out_data, target)
             return context.get_dummy_value()
 
         return signature, codegen
