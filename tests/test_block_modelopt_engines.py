@@ -10,7 +10,7 @@ import pytest
 
 from refq.block.api import block_dequantize_outcomes, block_quantize_outcomes
 from refq.block.nvfp4 import nvfp4_dequantize_outcomes, nvfp4_quantize_outcomes
-from refq.conformance.generate.nvfp4 import every_scale_and_code, family_tensor, special_tensors
+from refq.conformance.generate.nvfp4 import every_scale_and_code, family_tensor, mixed_values, special_tensors
 from refq.conformance.harness import case_paths, run_cases
 
 pytest.importorskip("modelopt")
@@ -31,15 +31,6 @@ def mxfp4():
     from refq.backends.modelopt import ModeloptMxfp4Backend
 
     return ModeloptMxfp4Backend()
-
-
-def mixed_values(count: int, seed: int) -> np.ndarray:
-    """Gaussian, uniform over 60 binades, Laplace and heavy-tailed values, a quarter each, rows of 1024."""
-    rng = np.random.default_rng(seed)
-    quarter = count // 4
-    parts = [rng.standard_normal(quarter), rng.uniform(-1, 1, quarter) * np.exp2(rng.integers(-30, 30, quarter)),
-             rng.laplace(size=quarter) * 100, rng.standard_t(2, quarter)]
-    return np.concatenate(parts).astype(F32).reshape(-1, 1024)
 
 
 def _differing(ours: np.ndarray, theirs: np.ndarray, open_bits) -> tuple[int, int]:

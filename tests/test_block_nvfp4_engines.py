@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from refq.block.nvfp4 import nvfp4_dequantize_outcomes, nvfp4_quantize_outcomes
-from refq.conformance.generate.nvfp4 import every_scale_and_code, family_tensor, special_tensors
+from refq.conformance.generate.nvfp4 import every_scale_and_code, family_tensor, mixed_values, special_tensors
 
 pytest.importorskip("torchao")
 F32 = np.float32
@@ -21,15 +21,6 @@ def engine():
     from refq.backends.torchao_nvfp4 import TorchaoNvfp4Backend
 
     return TorchaoNvfp4Backend()
-
-
-def mixed_values(count: int, seed: int) -> np.ndarray:
-    """Gaussian, uniform over 60 binades, Laplace and heavy-tailed values, a quarter each, rows of 1024."""
-    rng = np.random.default_rng(seed)
-    quarter = count // 4
-    parts = [rng.standard_normal(quarter), rng.uniform(-1, 1, quarter) * np.exp2(rng.integers(-30, 30, quarter)),
-             rng.laplace(size=quarter) * 100, rng.standard_t(2, quarter)]
-    return np.concatenate(parts).astype(F32).reshape(-1, 1024)
 
 
 def differing(refq_record: np.ndarray, mask, engine_record: np.ndarray) -> tuple[dict, int]:

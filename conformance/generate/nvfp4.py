@@ -108,6 +108,16 @@ def quantize_cases(level: int) -> Iterator[CaseSpec]:
                        profiles=PROFILES)
 
 
+def mixed_values(count: int, seed: int) -> np.ndarray:
+    """Gaussian, uniform over 60 binades, Laplace and heavy-tailed values, a quarter each, rows of 1024: the
+    engine tests' realistic tensor."""
+    rng = np.random.default_rng(seed)
+    quarter = count // 4
+    parts = [rng.standard_normal(quarter), rng.uniform(-1, 1, quarter) * np.exp2(rng.integers(-30, 30, quarter)),
+             rng.laplace(size=quarter) * 100, rng.standard_t(2, quarter)]
+    return np.concatenate(parts).astype(np.float32).reshape(-1, 1024)
+
+
 def every_scale_and_code() -> tuple[np.ndarray, np.ndarray]:
     """Block scales 0..255 (one block each, rows of 4 blocks) and every code in every block."""
     scales = np.arange(256, dtype=np.uint8).reshape(64, 4)
