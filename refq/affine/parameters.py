@@ -57,8 +57,16 @@ def scale_array(scale, argument: str = "scale") -> np.ndarray:
         raise wrong_type(argument, "a positive finite float or array of them", scale) from None
     if values.dtype.kind not in "fiu" or values.dtype == np.bool_:
         raise wrong_type(argument, "a positive finite float or array of them", scale)
-    with np.errstate(over="ignore"):
+    if values.dtype == np.float32:  # nothing to overflow; entering np.errstate costs more than the copy
         values = values.astype(np.float32)
+    else:
+        with np.errstate(over="ignore"):
+            values = values.astype(np.float32)
+    if values.size == 1:  # the usual single scale, tested as a Python float: numpy's test takes microseconds
+        value = values.item(0)
+        if not 0 < value < math.inf:  # NaN fails too
+            raise invalid(argument, "finite and > 0 in float32", value)
+        return values
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
         raise invalid(argument, "finite and > 0 in float32", values[bad].flat[0].item())

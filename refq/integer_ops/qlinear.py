@@ -3,21 +3,27 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from refq.affine.parameters import scale_array
+from refq.affine.parameters import scale_array, target_type
 from refq.errors import invalid
 from refq.integer_ops.conv import conv_accumulator, conv_geometry
 from refq.integer_ops.matmul import accumulate, matmul_operands
-from refq.integer_ops.operands import INPUT_DTYPES, integer_input
+from refq.integer_ops.operands import INPUT_TYPES, integer_input
+from refq.registry import rounding_mode
 from refq.registry.variants import variant_code
-from refq.requantize import requantize_float, requantize_multiplier
+from refq.requantize import requantize_multiplier
+from refq.requantize.float_multiplier import FLOAT32, FLOAT64, multiplier_array, requantize_layout, scales_multiplier
 from refq.requantize.fixed_point import requantize_tflite
 
 #: The kernel code of ``conv_padding = zero`` (the registry variant).
 ZERO_PADDING = variant_code("conv_padding", "zero", "conv_padding")
 #: The code of ``requantize_form = fixed_point``.
 FIXED_POINT = variant_code("requantize_form", "fixed_point", "form")
+#: The targets of the output types (int8, uint8), made once: :func:`target_type` takes microseconds a call.
+OUTPUT_TARGETS = {name: target_type(name) for name in INPUT_TYPES.values()}
 
 
 def output_type(y_zero_point, fallback: np.dtype) -> str:
@@ -25,9 +31,9 @@ def output_type(y_zero_point, fallback: np.dtype) -> str:
     if y_zero_point is None:
         return np.dtype(fallback).name
     dtype = np.asarray(y_zero_point).dtype
-    if dtype.name not in INPUT_DTYPES:
+    if dtype.type not in INPUT_TYPES:
         raise invalid("y_zero_point", "an int8 or uint8 value (it sets the output type)", f"{dtype} value")
-    return dtype.name
+    return INPUT_TYPES[dtype.type]
 
 
 def single_value(values, argument: str):
@@ -64,10 +70,34 @@ def requantize_accumulator(accumulator, a_scale, b_scales, y_scale, y_zero_point
         return requantize_tflite(accumulator, real, y_zero, dtype=dtype, axis=axis,
                                  multiplier_rounding=multiplier_rounding, shift_limits=shift_limits,
                                  rounding=fixed_point_rounding)
-    multiplier = requantize_multiplier(a_value, b_scales, y_value, multiplier_precision(precision, multiplier_order),
-                                       multiplier_order)
-    return requantize_float(accumulator, multiplier, y_zero, dtype=dtype, axis=axis, precision=precision,
-                            rounding=rounding, zero_point_placement=zero_point_placement)
+    return requantize_checked(accumulator, a_value, b_scales, y_value, y_zero, dtype, axis, precision=precision,
+                              zero_point_placement=zero_point_placement, rounding=rounding,
+                              multiplier_order=multiplier_order)
+
+
+def requantize_checked(accumulator: np.ndarray, a_value: np.ndarray, b_scales: np.ndarray, y_value: np.ndarray,
+                       y_zero, dtype: str, axis, *, precision: str, zero_point_placement: str, rounding: str,
+                       multiplier_order: str) -> np.ndarray:
+    """The float-multiplier requantization (REQ-1) of :func:`requantize_accumulator`, without checking
+    again what the caller has checked: the int32 accumulator, the float32 scales (``a_value`` and
+    ``y_value`` single values, ``b_scales`` one or one per ``axis`` index), ``y_zero`` (a single value
+    of the output's type ``dtype``, so in its range, or None). Checking them a second time took
+    longer than the requantization loop itself."""
+    precision_code = variant_code("requantize_precision", precision, "precision")
+    order_code = variant_code("requantize_multiplier_order", multiplier_order, "order")
+    placement_code = variant_code("requantize_zero_point", zero_point_placement, "zero_point_placement")
+    rounding_code = rounding_mode(rounding, "rounding").code
+    multiplier_code = FLOAT64 if multiplier_precision(precision, multiplier_order) == "float64" else FLOAT32
+    # The quotient can still overflow or underflow: multiplier_array refuses an infinite or zero multiplier.
+    multipliers = multiplier_array(scales_multiplier(a_value, b_scales, y_value, multiplier_code, order_code),
+                                   precision_code).reshape(-1)
+    zero_points = np.full(multipliers.size, 0 if y_zero is None else y_zero, dtype=np.int64)
+    target = OUTPUT_TARGETS[dtype]
+    shape = accumulator.shape
+    view = (1, 1, accumulator.size) if axis is None else (math.prod(shape[:axis]), shape[axis],
+                                                           math.prod(shape[axis + 1:]))
+    return requantize_layout(accumulator, multipliers, zero_points, target, view, precision_code, rounding_code,
+                             placement_code, np.empty(shape, dtype=target.container))
 
 
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point, *,

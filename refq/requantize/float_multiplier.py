@@ -59,8 +59,13 @@ def requantize_multiplier(a_scale, b_scale, y_scale, precision: str = "float32",
     for name, value in (("a_scale", a), ("y_scale", y)):
         if value.size != 1:
             raise invalid(name, "a single value", value.shape)
-    a, y = a.reshape(()), y.reshape(())
-    working = np.float32 if code == FLOAT32 else np.float64
+    return scales_multiplier(a.reshape(()), b, y.reshape(()), code, order_code)
+
+
+def scales_multiplier(a: np.ndarray, b: np.ndarray, y: np.ndarray, precision_code: int, order_code: int) -> np.ndarray:
+    """The multiplier of :func:`requantize_multiplier` from scales it (or a caller) has checked already:
+    float32 ``a`` and ``y`` single values (shape ``()``), ``b`` float32; the variants as kernel codes."""
+    working = np.float32 if precision_code == FLOAT32 else np.float64
     a, b, y = a.astype(working), b.astype(working), y.astype(working)
     with np.errstate(over="ignore", under="ignore"):
         if order_code == FLOAT64_QUOTIENT:
@@ -156,10 +161,13 @@ def requantize_float32_ties_even_channels(accumulator3, multiplier, zero_point, 
             z = np.int32(zero_point[k])
             lowest = np.float32(qmin - z)
             highest = np.float32(qmax - z)
+            # z joins in float32, exactly (the sum is an integer in [qmin, qmax], 16 bits at most): adding it
+            # as an integer would be int64 in Numba, which halves the vector lanes.
+            shift = np.float32(z)
             for i in range(inner):
                 value = np.rint(np.float32(accumulator3[o, c, i]) * m)
                 value = min(max(value, lowest), highest)
-                out3[o, c, i] = np.int32(value) + z
+                out3[o, c, i] = np.int32(value + shift)
 
 
 def accumulator_array(accumulator, argument: str = "accumulator") -> np.ndarray:
@@ -217,12 +225,21 @@ def requantize_float(accumulator, multiplier, zero_point=None, *, dtype="int8", 
                          else (1,), axis, None)
     zero_points = zero_point_array(zero_point, target, multipliers.shape).reshape(-1)
     result = output_array(out, values.shape, target.container)
-    accumulator3 = np.ascontiguousarray(values).reshape(layout.outer, layout.length, layout.inner)
+    return requantize_layout(values, multipliers, zero_points, target, (layout.outer, layout.length, layout.inner),
+                             precision_code, rounding_code, placement_code, result)
+
+
+def requantize_layout(values: np.ndarray, multipliers: np.ndarray, zero_points: np.ndarray, target, view,
+                      precision_code: int, rounding_code: int, placement_code: int, result: np.ndarray) -> np.ndarray:
+    """The loop of :func:`requantize_float` on operands it (or a caller) has checked already: an int32
+    accumulator ``values``, float64 ``multipliers`` (one or one per channel) and int64 ``zero_points``
+    (one per multiplier), the ``(outer, channels, inner)`` shape ``view`` of the accumulator and of
+    ``result``, the variants as kernel codes. Fills and returns ``result``."""
+    accumulator3 = np.ascontiguousarray(values).reshape(view)
     if (precision_code, rounding_code, placement_code) == (FLOAT32, HALF_TO_EVEN, AFTER_ROUNDING):
         requantize_float32_ties_even_channels(accumulator3, multipliers.reshape(-1), zero_points, target.qmin,
-                                              target.qmax, result.reshape(layout.outer, layout.length, layout.inner))
+                                              target.qmax, result.reshape(view))
         return result
     requantize_float_channels(accumulator3, multipliers.reshape(-1), zero_points, target.qmin, target.qmax,
-                              precision_code, rounding_code, placement_code,
-                              result.reshape(layout.outer, layout.length, layout.inner))
+                              precision_code, rounding_code, placement_code, result.reshape(view))
     return result
