@@ -31,6 +31,18 @@ def pytest_report_header(config):
         for check in checks)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the built documentation site (the ``site`` fixture, directly or through
+    another fixture) is slow: the strict build runs ``refq conform``, ``fingerprint --all`` and
+    ``mutation-score``, which other default tests check already, and takes two to three minutes
+    of one worker. CI runs them on the README's last line (``pytest -m slow tests/test_docs*.py``).
+    ``tryfirst`` so that the mark is there before ``-m`` deselects."""
+    for item in items:
+        if "site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failing test names every installed engine release refq was not verified with: when a new
