@@ -103,6 +103,7 @@ def chapter_equivalence_inputs() -> list[tuple[str, tuple, dict]]:
             for granularity in chapter.granularities:
                 calls += [(operation, probe.inputs, probe.attributes) for probe in chapter.probes(operation, granularity)]
     calls += integer_inputs() + optional_input_inputs() + per_axis_zero_point_inputs() + cast_window_inputs()
+    calls += float_zero_point_inputs()
     # the qparams probes, each range one batch, for every observer whose qparams rule is OBS-1.7
     for probe in fingerprint_observers.CHAPTER.probes("observe_minmax", "per_tensor"):
         calls += [(operation, probe.inputs, probe.attributes) for operation in OBSERVER_OPERATIONS]
@@ -119,6 +120,21 @@ def cast_window_inputs() -> list[tuple[str, tuple, dict]]:
     calls += [("cast", (e8m0,), {"to": "float8_e8m0fnu", "saturate": saturate, "round_mode": mode})
               for saturate in (False, True) for mode in ("nearest", "up", "down")]
     calls.append(("cast", (np.array([np.nan, -np.nan, 1.0], np.float32),), {"to": "float4_e2m1fn", "saturate": False}))
+    return calls
+
+
+def float_zero_point_inputs() -> list[tuple[str, tuple, dict]]:
+    """AFF-6.2 and AFF-6.4's zero points of 1.0 in float6 and float4 and of 0.5 in float8_e4m3fn, where the
+    float target zero-point rules part by format width (``added_except_float8``, ``by_width``)."""
+    from refq.numbers.floats import encode_array
+
+    x = np.array([0.25, 1.0, -1.5, 3.0], np.float32)
+    calls = []
+    for name, value in (("float6_e2m3fn", 1.0), ("float4_e2m1fn", 1.0), ("float8_e4m3fn", 0.5)):
+        zero_point = encode_array(np.array(value, np.float32), name, overflow="infinity").astype(np.uint8)
+        calls.append(("quantize_linear_float", (x, np.float32(0.5), zero_point), {"to": name}))
+        patterns = np.arange(16, dtype=np.uint8)
+        calls.append(("dequantize_linear_float", (patterns, np.float32(0.5), zero_point), {"dtype": name}))
     return calls
 
 

@@ -1,6 +1,6 @@
 """AFF-6: QuantizeLinear and DequantizeLinear with a float format as the quantized type, against an exact
 oracle (Fractions: the float32 quotient, then NUM-3's encoding) and the real engines: ONNX Runtime's CPU
-provider (float8, through refq's onnxruntime backend) and ONNX's reference evaluator (float8 and float4)."""
+provider (float8, through refq's onnxruntime backend) and ONNX's reference evaluator (every float8, float6 and float4 type, through refq's onnx-reference backend)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 import refq
 from refq.affine.float_targets import FLOAT_TARGETS
 from refq.backends.reference import dequantize_linear_float, quantize_linear_float
+from refq.numbers.floats import decode_array
+from refq.registry import float_format
 from tests.oracle import floats as float_oracle
 
 FLOAT8 = tuple(name for name in FLOAT_TARGETS if name.startswith("float8"))
@@ -148,42 +150,74 @@ def test_onnxruntime_refuses_a_nonzero_dequantize_zero_point(onnxruntime):
                                 profile="onnxruntime")
 
 
-@pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2", "float4_e2m1fn"])
-def test_onnx_reference_evaluator(name):
-    """ONNX's reference QuantizeLinear (it ignores a float8 zero point and adds a float4 one) and
-    DequantizeLinear, on 4,096 mixed finite values and every pattern."""
-    import ml_dtypes
-    from onnx import TensorProto, helper, numpy_helper
-    from onnx.reference import ReferenceEvaluator
+@pytest.fixture(scope="module")
+def onnx_reference():
+    from refq.backends.onnx_reference import OnnxReferenceBackend
 
-    from refq.registry import float_format
+    return OnnxReferenceBackend()
 
-    fmt = float_format(name)
-    dtype = getattr(ml_dtypes, fmt.ml_dtypes_name)
-    code = {"float8_e4m3fn": TensorProto.FLOAT8E4M3FN, "float8_e5m2": TensorProto.FLOAT8E5M2,
-            "float4_e2m1fn": TensorProto.FLOAT4E2M1}[name]
-    zero = refq.cast(np.array([0.0], np.float32), name).astype(np.uint8)
-    graph = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, None),
-                               helper.make_tensor_value_info("s", TensorProto.FLOAT, None)],
-                              [helper.make_tensor_value_info("y", code, None)],
-                              initializer=[numpy_helper.from_array(zero.view(dtype).reshape(()), "z")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)], ir_version=11)
-    x = mixed_values(4096, seed=64)
-    x = x[np.isfinite(x)]
-    for scale in (1.0, 0.1, 3.0):
-        with np.errstate(over="ignore", invalid="ignore"):
-            (y,) = ReferenceEvaluator(model).run(None, {"x": x, "s": np.array(scale, np.float32)})
-        expected, _ = quantize_linear_float(x, np.float32(scale), None, to=name)
-        assert np.array_equal(np.asarray(y).view(np.uint8), expected), (name, scale)
-    every = np.arange(1 << fmt.total_bits, dtype=np.uint8)
-    graph = helper.make_graph([helper.make_node("DequantizeLinear", ["q", "s"], ["y"])], "g",
-                              [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              initializer=[numpy_helper.from_array(every.view(dtype), "q")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)], ir_version=11)
+
+def one_pattern(name: str) -> np.uint8:
+    return np.uint8(refq.cast(np.array([1.0], np.float32), name)[0])
+
+
+@pytest.mark.parametrize("name", FLOAT_TARGETS)
+def test_onnx_reference_quantize(onnx_reference, name):
+    """ONNX's reference QuantizeLinear-25, through refq's onnx-reference backend, against its profile: 2^14
+    mixed values under five scales, with and without a zero point of 1.0 (ignored for float8, added for
+    float6 and float4: ``float_zero_point = added_except_float8``), per axis and blocked."""
+    x = mixed_values(1 << 14, seed=65)
+    keep = ~np.isnan(x)
+    for saturate in (False, True) if name.startswith("float8") else (True,):
+        for scale in SCALES:
+            for zero_point in (None, one_pattern(name)):
+                got = onnx_reference.quantize_linear_float(x, np.float32(scale), zero_point, to=name,
+                                                           saturate=saturate)
+                expected, _ = quantize_linear_float(x, np.float32(scale), zero_point, to=name, saturate=saturate,
+                                                    profile="onnx-reference")
+                assert np.array_equal(got[keep], expected[keep]), (name, saturate, scale, zero_point)
+    rows = x.reshape(16, -1)
+    scales = np.array(SCALES * 4, np.float32)[:16]
+    blocked = np.resize(scales, (16, rows.shape[1] // 32))
+    for scale, layout in ((scales, {"axis": 0}), (blocked, {"axis": 1, "block_size": 32})):
+        got = onnx_reference.quantize_linear_float(rows, scale, None, to=name, **layout)
+        expected, _ = quantize_linear_float(rows, scale, None, to=name, profile="onnx-reference", **layout)
+        assert np.array_equal(got[~np.isnan(rows)], expected[~np.isnan(rows)]), layout
+
+
+@pytest.mark.parametrize("name", FLOAT_TARGETS)
+def test_onnx_reference_dequantize(onnx_reference, name):
+    """ONNX's reference DequantizeLinear-25 on every pattern under five scales; with a zero point
+    (``float_dequantize_zero_point = by_width``): for float8 every finite pattern as the zero point, refused
+    from 1 to 255 and ignored otherwise; 1.0 subtracted for float6 and ignored for float4."""
+    every = np.arange(1 << float_format(name).total_bits, dtype=np.uint8)
     for scale in SCALES:
-        (y,) = ReferenceEvaluator(model).run(None, {"s": np.array(scale, np.float32)})
-        expected, nan = dequantize_linear_float(every, np.float32(scale), dtype=name)
-        same = np.asarray(y, np.float32).view(np.uint32) == expected.view(np.uint32)
+        got = onnx_reference.dequantize_linear_float(every, np.float32(scale), dtype=name)
+        expected, nan = dequantize_linear_float(every, np.float32(scale), dtype=name, profile="onnx-reference")
+        same = got.view(np.uint32) == expected.view(np.uint32)
         assert (same | (nan if nan is not None else False)).all(), (name, scale)
+    one = one_pattern(name)
+    if name.startswith("float8"):
+        # Every finite pattern as the zero point: refused from 1 to 255, ignored otherwise (-1, 0.5, 256, ...).
+        fmt = float_format(name)
+        finite = np.flatnonzero(np.isfinite(decode_array(every, name)))
+        refusals = 0
+        for zero_point in map(np.uint8, finite):
+            try:
+                got = onnx_reference.dequantize_linear_float(every, np.float32(2), zero_point, dtype=name)
+            except Exception:
+                refusals += 1
+                with pytest.raises(refq.RefqError, match="zero_point"):
+                    dequantize_linear_float(every, np.float32(2), zero_point, dtype=name, profile="onnx-reference")
+                continue
+            expected, nan = dequantize_linear_float(every, np.float32(2), zero_point, dtype=name,
+                                                    profile="onnx-reference")
+            same = got.view(np.uint32) == expected.view(np.uint32)
+            assert (same | (nan if nan is not None else False)).all(), (name, int(zero_point))
+        assert 0 < refusals < len(finite), fmt.name
+        return
+    got = onnx_reference.dequantize_linear_float(every, np.float32(2), one, dtype=name)
+    expected, nan = dequantize_linear_float(every, np.float32(2), one, dtype=name, profile="onnx-reference")
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+    subtracted = dequantize_linear_float(every, np.float32(2), one, dtype=name, profile="onnx")[0]
+    assert np.array_equal(got, subtracted) == (float_format(name).total_bits == 6)

@@ -109,7 +109,7 @@ def test_derived_mutants_cover_every_other_variant_value():
     assert not set(made) & set(mutants.INVALID_VARIANTS)
     assert {name for name, (variant, _, _) in mutants.INVALID_VALUES.items()
             if variant in ("zero_point_placement", "nan")} == {"ZeroPointPlacementBeforeRoundingFused", "NanConverted"}
-    assert len(mutants.DERIVED) == 52
+    assert len(mutants.DERIVED) == 54
     for mutant in mutants.DERIVED:
         assert getattr(mutants, mutant.__name__) is mutant  # loadable as refq.conformance.mutants:NAME
     assert {variant.name for variant in VARIANTS if not variant.operation.startswith(("gguf", "block"))} == \

@@ -20,8 +20,42 @@ from refq.registry.operations import OPERATIONS_BY_NAME
 #: float6 and float4 types); E8M0 and UE4M3 are scale formats (BLK), not quantized types.
 FLOAT_TARGETS: tuple[str, ...] = OPERATIONS_BY_NAME["quantize_linear_float"].values["to"]
 #: AFF-6.2's and AFF-6.4's values of the zero-point variants.
-QUANTIZE_ZERO_POINTS = ("added", "ignored")
-DEQUANTIZE_ZERO_POINTS = ("subtracted", "refused")
+QUANTIZE_ZERO_POINTS = ("added", "ignored", "added_except_float8")
+DEQUANTIZE_ZERO_POINTS = ("subtracted", "refused", "by_width")
+
+
+def float8(fmt) -> bool:
+    return fmt.total_bits == 8
+
+
+def quantize_zero_point_rule(rule: str, fmt) -> str:
+    """AFF-6.2: ``added`` or ``ignored``, the rule ``float_zero_point`` gives ``fmt``."""
+    if rule not in QUANTIZE_ZERO_POINTS:
+        raise invalid("float_zero_point", "one of " + ", ".join(QUANTIZE_ZERO_POINTS), rule)
+    if rule == "added_except_float8":
+        return "ignored" if float8(fmt) else "added"
+    return rule
+
+
+def dequantize_zero_point_rule(rule: str, fmt) -> str:
+    """AFF-6.4: ``subtracted``, ``refused``, ``ignored`` or ``refused_from_one`` (a zero point from 1 to 255 is
+    refused, any other ignored), the rule ``float_dequantize_zero_point`` gives ``fmt``."""
+    if rule not in DEQUANTIZE_ZERO_POINTS:
+        raise invalid("float_dequantize_zero_point", "one of " + ", ".join(DEQUANTIZE_ZERO_POINTS), rule)
+    if rule == "by_width":
+        return "refused_from_one" if float8(fmt) else "subtracted" if fmt.total_bits == 6 else "ignored"
+    return rule
+
+
+def refused_zero_points(zero_points: np.ndarray, rule: str) -> np.ndarray:
+    """AFF-6.4: the zero points ``rule`` refuses. ``refused_from_one`` is onnx.reference's check that the
+    zero point converted to uint8 is 0, where ml_dtypes' conversion truncates a value from 0 to 255 and
+    gives 0 for any other (negative, 256 or more, NaN)."""
+    if rule == "refused":
+        return zero_points != 0
+    if rule == "refused_from_one":
+        return (zero_points >= 1) & (zero_points < 256)
+    return np.zeros(zero_points.shape, bool)
 
 
 def float_target(name, argument: str = "to"):
@@ -72,7 +106,8 @@ def quantize_to_float(x, scale, zero_point=None, *, to="float8_e4m3fn", axis=Non
         axis, block_size: the granularity (AFF-1.4).
         saturate: ONNX's attribute (float8 types): an overflow becomes the largest value instead of an
             infinity or NaN (NUM-3.15); the float6 and float4 formats saturate whatever its value.
-        float_zero_point: ``"added"`` (the ONNX text) or ``"ignored"`` (ONNX Runtime).
+        float_zero_point: ``"added"`` (the ONNX text), ``"ignored"`` (ONNX Runtime) or ``"added_except_float8"``
+            (onnx.reference: ignored for the float8 types).
         float8_conversion: NUM-3.20's value of the cast.
     """
     return quantize_to_float_with_outcomes(x, scale, zero_point, to=to, axis=axis, block_size=block_size,
@@ -95,14 +130,13 @@ def quantize_to_float_with_outcomes(x, scale, zero_point=None, *, to="float8_e4m
     values = input_array(x)
     scales = scale_array(scale)
     layout = granularity(values.shape, scales.shape, axis, block_size)
-    if float_zero_point not in QUANTIZE_ZERO_POINTS:
-        raise invalid("float_zero_point", "one of " + ", ".join(QUANTIZE_ZERO_POINTS), float_zero_point)
+    rule = quantize_zero_point_rule(float_zero_point, fmt)
     if not isinstance(saturate, (bool, np.bool_)):
         raise wrong_type("saturate", "True or False", saturate)
     zero_points = zero_point_values(zero_point, fmt, scales.shape)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         scaled = values / per_element(scales, values.shape, layout)  # one IEEE division in float32
-        if float_zero_point == "added" and zero_point is not None:  # none given: nothing added (-0 stays -0)
+        if rule == "added" and zero_point is not None:  # none given: nothing added (-0 stays -0)
             scaled = scaled + per_element(zero_points, values.shape, layout)
     nan = open_patterns(scaled)
     if not fmt.has_nan and nan is not None:
@@ -121,7 +155,8 @@ def dequantize_from_float(q, scale, zero_point=None, *, dtype="float8_e4m3fn", a
                           float_dequantize_zero_point="subtracted") -> np.ndarray:
     """AFF-6.4: ``fl32(fl32(q - z) * s)`` for the float values ``q`` and ``z`` of the patterns (with no zero
     point, or a zero one, the one rounding ``fl32(q * s)``); under ``"refused"`` a nonzero zero point is an
-    error. A NaN pattern gives a NaN whose payload AFF-6.4 leaves open
+    error, and ``"by_width"`` subtracts it for float6 and ignores it for float4, and for the float8 types refuses
+    one from 1 to 255 and ignores any other. A NaN pattern gives a NaN whose payload AFF-6.4 leaves open
     (:func:`dequantize_from_float_with_outcomes` says which)."""
     return dequantize_from_float_with_outcomes(q, scale, zero_point, dtype=dtype, axis=axis, block_size=block_size,
                                                float_dequantize_zero_point=float_dequantize_zero_point)[0]
@@ -139,16 +174,17 @@ def dequantize_from_float_with_outcomes(q, scale, zero_point=None, *, dtype="flo
         raise invalid("q", f"{fmt.total_bits}-bit patterns of {fmt.name}", int(patterns.max()))
     scales = scale_array(scale)
     layout = granularity(patterns.shape, scales.shape, axis, block_size)
-    if float_dequantize_zero_point not in DEQUANTIZE_ZERO_POINTS:
-        raise invalid("float_dequantize_zero_point", "one of " + ", ".join(DEQUANTIZE_ZERO_POINTS),
-                      float_dequantize_zero_point)
+    rule = dequantize_zero_point_rule(float_dequantize_zero_point, fmt)
     zero_points = zero_point_values(zero_point, fmt, scales.shape)
-    if float_dequantize_zero_point == "refused" and (zero_points != 0).any():
-        raise invalid("zero_point", f"0 for {fmt.name} (the profile refuses any other)",
-                      float(zero_points[zero_points != 0].flat[0]))
+    refused = refused_zero_points(zero_points, rule)
+    if refused.any():
+        # One message under every profile that refuses the value: the variant's description says which it takes.
+        raise invalid("zero_point", f"a zero point that float_dequantize_zero_point takes for {fmt.name}",
+                      float(zero_points[refused].flat[0]))
     values = decode_array(patterns, fmt).astype(np.float32)  # exact: every value fits float32
     with np.errstate(over="ignore", invalid="ignore"):
-        difference = values if zero_point is None else values - per_element(zero_points, patterns.shape, layout)
+        subtracted = zero_point is not None and rule in ("subtracted", "refused")
+        difference = values - per_element(zero_points, patterns.shape, layout) if subtracted else values
         output = (difference * per_element(scales, patterns.shape, layout)).astype(np.float32)
     nan = np.isnan(values)
     return output, (nan if nan.any() else None)

@@ -19,6 +19,11 @@ CAST_TARGETS = {
     "float8_e5m2": "FLOAT8E5M2", "float8_e5m2fnuz": "FLOAT8E5M2FNUZ", "float8_e8m0fnu": "FLOAT8E8M0",
     "float4_e2m1fn": "FLOAT4E2M1",
 }
+#: refq format -> onnx.TensorProto type name: AFF-6's quantized float types (QuantizeLinear-25 has them all).
+FLOAT_TARGETS = {**{name: CAST_TARGETS[name] for name in CAST_TARGETS if name.startswith(("float8_e4", "float8_e5"))},
+                 "float6_e2m3fn": "FLOAT6E2M3", "float6_e3m2fn": "FLOAT6E3M2", "float4_e2m1fn": "FLOAT4E2M1"}
+#: QuantizeLinear-25 and DequantizeLinear-25: the first with every AFF-6 type.
+FLOAT_TARGET_OPSET = 25
 
 
 class OnnxReferenceBackend(IntegerOperations):
@@ -88,6 +93,84 @@ class OnnxReferenceBackend(IntegerOperations):
             (y,) = evaluator.run(None, {"x": np.ascontiguousarray(x)})
         y = np.asarray(y)
         return y.view(f"uint{8 * y.dtype.itemsize}").reshape(x.shape)
+
+    def quantize_linear_float(self, x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None,
+                              saturate=True) -> np.ndarray:
+        """``QuantizeLinear`` to a float type (AFF-6.2), its output read back as uint8 patterns."""
+        from refq.errors import wrong_type
+
+        if not isinstance(saturate, (bool, np.bool_)):
+            raise wrong_type("saturate", "True or False", saturate)
+        x, scale, zero_point, code = self._float_arguments(x, scale, zero_point, to, "quantize_linear_float")
+        attributes = {"saturate": int(saturate), **self._float_layout(scale, axis, block_size)}
+        if zero_point is None:
+            attributes["output_dtype"] = code
+        y = self._run_float("QuantizeLinear", code, attributes, {"x": x, "scale": scale, "zero_point": zero_point},
+                            output=code)
+        return np.asarray(y).view(np.uint8).reshape(x.shape)
+
+    def dequantize_linear_float(self, q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None,
+                                block_size=None) -> np.ndarray:
+        """``DequantizeLinear`` from a float type (AFF-6.4), the patterns fed as that type."""
+        from refq.errors import wrong_type
+
+        if not isinstance(q, np.ndarray) or q.dtype != np.uint8:
+            raise wrong_type("q", f"uint8 patterns of {dtype}", q)
+        q, scale, zero_point, code = self._float_arguments(q, scale, zero_point, dtype, "dequantize_linear_float")
+        y = self._run_float("DequantizeLinear", code, self._float_layout(scale, axis, block_size),
+                            {"x": q, "scale": scale, "zero_point": zero_point}, output=None)
+        return np.asarray(y, np.float32).reshape(q.shape)
+
+    @staticmethod
+    def _float_arguments(values, scale, zero_point, to, operation):
+        """The inputs as onnx feeds them: patterns viewed as ml_dtypes' type of ``to``, the scale float32."""
+        from onnx import TensorProto, helper
+
+        name = FLOAT_TARGETS.get(to)
+        if name is None:
+            raise NotImplementedError(f"onnx-reference: {operation} with {to}")
+        code = getattr(TensorProto, name)
+        numpy_type = helper.tensor_dtype_to_np_dtype(code)
+        values = np.ascontiguousarray(values)
+        if values.dtype == np.uint8:
+            values = values.view(numpy_type)
+        scale = np.ascontiguousarray(scale, dtype=np.float32)
+        if zero_point is not None:
+            zero_point = np.ascontiguousarray(np.broadcast_to(np.asarray(zero_point, np.uint8), scale.shape)
+                                              ).view(numpy_type)
+        return values, scale, zero_point, code
+
+    @staticmethod
+    def _float_layout(scale: np.ndarray, axis, block_size) -> dict:
+        if block_size:
+            return {"axis": int(axis), "block_size": int(block_size)}
+        return {} if axis is None else {"axis": int(axis)}
+
+    def _run_float(self, operation: str, code: int, attributes: dict, feeds: dict, output):
+        from onnx import TensorProto, helper
+        from onnx.reference import ReferenceEvaluator
+
+        from refq.backends.onnx_cast_model import E8M0_IR_VERSION
+
+        names = ["x", "scale"] + (["zero_point"] if feeds["zero_point"] is not None else [])
+        key = (operation, code, tuple(sorted(attributes.items())), tuple(names))
+        evaluator = self._evaluators.get(key)
+        if evaluator is None:
+            node = helper.make_node(operation, names, ["y"], **attributes)
+            input_code = TensorProto.FLOAT if operation == "QuantizeLinear" else code
+            inputs = [helper.make_tensor_value_info("x", input_code, None),
+                      helper.make_tensor_value_info("scale", TensorProto.FLOAT, None)]
+            if "zero_point" in names:
+                inputs.append(helper.make_tensor_value_info("zero_point", code, None))
+            outputs = [helper.make_tensor_value_info("y", output or TensorProto.FLOAT, None)]
+            model = helper.make_model(helper.make_graph([node], "refq_float_target", inputs, outputs),
+                                      opset_imports=[helper.make_opsetid("", FLOAT_TARGET_OPSET)],
+                                      ir_version=E8M0_IR_VERSION)
+            evaluator = self._evaluators[key] = ReferenceEvaluator(model)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            (y,) = evaluator.run(None, {name: feeds[name] for name in names})
+        return y
 
     def dynamic_quantize_linear(self, x) -> np.ndarray:
         """``DynamicQuantizeLinear(x)``: the record ``(y, y_scale, y_zero_point)``."""

@@ -139,7 +139,11 @@ PROFILES: tuple[Profile, ...] = (
         {**_DEQUANTIZE_STANDARD, "dequantize_difference": "float32_q", "dequantize_precision": "float64"},
         requantize=dict(_REQUANTIZE_ONNX_REFERENCE),
         cast={**CAST_DEFAULT, "e8m0_conversion": "exponent_field", "finite_format_nan": "opposite_sign_zero"},
+        float_targets={"float_zero_point": "added_except_float8", "float_dequantize_zero_point": "by_width"},
         sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",
+                 "float_targets measured: onnx 1.23 QuantizeLinear-25 / DequantizeLinear-25 with every float8, "
+                 "float6 and float4 type: the float8 branches never add a zero point and refuse a nonzero one; "
+                 "float6 adds and subtracts it; float4 adds it in QuantizeLinear and ignores it in DequantizeLinear",
                  "onnx/numpy_helper.py to_float8e8m0 (Cast to E8M0), ml_dtypes' astype (NaN to float4: the zero of "
                  "the other sign); measured: the cast vectors and tests/test_numbers_floats_e8m0.py"),
         notes="Casts to int32 before clamping: NaN, +-inf and |x / scale| >= 2^31 become -2^31 (numpy on x86), "

@@ -684,6 +684,8 @@ VARIANTS: tuple[Variant, ...] = (
         _values(
             ("added", "fl32(fl32(x / s) + z), then the cast (the ONNX text's formula)"),
             ("ignored", "fl32(x / s), then the cast: the zero point does not enter (ONNX Runtime)"),
+            ("added_except_float8", "added for the float6 and float4 types, ignored for the float8 types "
+                                    "(onnx.reference 1.23)"),
         ),
     ),
     Variant(
@@ -692,6 +694,9 @@ VARIANTS: tuple[Variant, ...] = (
         _values(
             ("subtracted", "fl32(fl32(q - z) * s) (the ONNX text's formula)"),
             ("refused", "a nonzero zero point is an error (ONNX Runtime)"),
+            ("by_width", "subtracted for the float6 types, ignored for float4 (fl32(q * s)); for the float8 "
+                         "types a zero point from 1 to 255 is an error and any other is ignored (onnx.reference "
+                         "1.23 with ml_dtypes 0.7)"),
         ),
     ),
     # --- end float targets ---
