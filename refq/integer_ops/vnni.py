@@ -352,6 +352,39 @@ def wrapped(values: np.ndarray) -> np.ndarray:
     return values.astype(np.int64).astype(np.int32)
 
 
+@kernel
+def pack_weight_rows(weights, zero_points, padding_code, bias, out, row_terms):
+    """The weight rows and their terms (INT-3.5) for :func:`window_dot_products`. ``weights`` holds the int8
+    codes (M, C / group, kH, kW), ``zero_points`` (int64, with ``signed_codes``' offset) and ``bias``
+    (int32) one per output channel. Row ``m`` of group ``g`` goes to ``out[g, m]`` (int8, group x M' x
+    kH x kW x 4Q) in the window order (kernel row, kernel column, channel), channels padded with 0 to
+    whole words, output channels with zero rows to whole tiles. A window's
+    $\\sum (x - z_x)(w - z_w) = S - z_w X - z_x W + K z_x z_w + b = S + p_m X + q_m$ ($W_m$ the row's sum,
+    $K$ its length, $z_x$ ``padding_code``): ``row_terms[g, m]`` (int32) is $(p_m, q_m)$ wrapped to int32.
+    One pass: numpy's transpose, sums and wraps of these few thousand bytes took longer than it."""
+    groups, padded_rows = out.shape[0], out.shape[1]
+    rows = weights.shape[0] // groups
+    channels, kernel_height, kernel_width = weights.shape[1], weights.shape[2], weights.shape[3]
+    length = channels * kernel_height * kernel_width
+    out[:] = 0
+    row_terms[:] = 0
+    for m in range(weights.shape[0]):
+        g, row = m // rows, m % rows
+        # The row's sum in ONNX's order, which reads the weights contiguously: the order does not change it.
+        flat = weights[m].reshape(-1)
+        total = np.int64(0)
+        for k in range(length):
+            total += flat[k]
+        for r in range(kernel_height):  # in the order of out, which writes contiguously
+            for s in range(kernel_width):
+                for c in range(channels):
+                    out[g, row, r, s, c] = weights[m, c, r, s]
+        # Every term fits int64 (K < 2^23, codes and zero points under 2^9); the store keeps the low 32 bits.
+        constant = length * np.int64(padding_code) * zero_points[m] - np.int64(padding_code) * total + bias[m]
+        row_terms[g, row, 0] = -zero_points[m]
+        row_terms[g, row, 1] = constant
+
+
 @functools.lru_cache(maxsize=64)
 def window_step_offsets(kernel_height: int, kernel_width: int, quads: int, shared_rows: bool, dilation_height: int,
                         out_width: int, plane_words: int) -> np.ndarray:
@@ -377,34 +410,21 @@ def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_point
     codes, x_offset = unsigned_codes(np.ascontiguousarray(x))
     weights_raw, w_offset = signed_codes(np.ascontiguousarray(w))
     padding_code = int(x_zero_point) + x_offset
-    weight_zero_points = np.asarray(w_zero_points, dtype=np.int64).reshape(-1) + w_offset
+    weight_zero_points = np.broadcast_to(np.asarray(w_zero_points, dtype=np.int64).reshape(-1),
+                                         (geometry.out_channels,)) + w_offset
     channels, rows = geometry.group_channels, geometry.group_out_channels
     (kernel_height, kernel_width), (stride_height, stride_width) = geometry.kernel, geometry.strides
     dilation_height, dilation_width = geometry.dilations
     quads = padded(channels, LANE_DEPTH) // LANE_DEPTH
     out_height, out_width = geometry.out_height, geometry.out_width
     pixels = out_height * out_width
-    # Weight rows in the window order (kernel row, kernel column, channel), channels padded with 0 to
-    # whole words, output channels padded with zero rows to whole tiles.
-    ordered = weights_raw.transpose(0, 2, 3, 1)
-    # A row's sum in ONNX's order, which reads the weights contiguously: the order of a sum does not change it.
-    # patch_sums sums in int32 (a row is under 2^23 bytes), a few times faster than numpy's sum along rows.
-    weight_sums = np.empty(geometry.out_channels, dtype=np.int32)
-    patch_sums(weights_raw.reshape(geometry.out_channels, -1), weight_sums)
-    weight_sums = weight_sums.astype(np.int64)
     depth = kernel_height * kernel_width * quads * LANE_DEPTH
     padded_rows = padded(rows, TILE_ROWS)
-    weights = np.zeros((geometry.group, padded_rows, kernel_height, kernel_width, quads * LANE_DEPTH), dtype=np.int8)
-    weights[:, :rows, :, :, :channels] = ordered.reshape(geometry.group, rows, kernel_height, kernel_width, channels)
+    weights = np.empty((geometry.group, padded_rows, kernel_height, kernel_width, quads * LANE_DEPTH), dtype=np.int8)
+    row_terms = np.empty((geometry.group, padded_rows, 2), dtype=np.int32)
+    pack_weight_rows(weights_raw, weight_zero_points, padding_code,
+                     np.zeros(geometry.out_channels, dtype=np.int32) if bias is None else bias, weights, row_terms)
     weights = weights.reshape(geometry.group, padded_rows, depth)
-    # x - z_x times w - z_w summed over the window = S - z_w X - z_x W + K z_x z_w (+ bias) = S + p_m X + q_m.
-    constants = geometry.patch_length * padding_code * weight_zero_points - padding_code * weight_sums
-    if bias is not None:
-        constants = constants + bias.astype(np.int64)
-    row_terms = np.zeros((geometry.group, padded_rows, 2), dtype=np.int32)
-    row_terms[:, :rows, 0] = wrapped(-np.broadcast_to(weight_zero_points, (geometry.out_channels,))).reshape(
-        geometry.group, rows)
-    row_terms[:, :rows, 1] = wrapped(constants).reshape(geometry.group, rows)
     # With stride 1 down the columns one plane set serves every kernel row, shifted by r d_h output rows.
     shared_rows = stride_height == 1
     plane_sets = 1 if shared_rows else kernel_height
