@@ -707,10 +707,11 @@ VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
 
 def variant_code(variant: str, value: str, argument: str) -> int:
     """The kernel code of ``value`` for ``variant``; anything else is an error naming ``argument``."""
-    from refq.errors import invalid
-
     known = VARIANTS_BY_NAME[variant]
-    names = [v.name for v in known.values]
-    if not isinstance(value, str) or value not in names:
-        raise invalid(argument, "one of " + ", ".join(repr(n) for n in names), value)
-    return known.value(value).code
+    if isinstance(value, str):  # one pass over the names: a kernel's caller looks its variants up on every call
+        for candidate in known.values:
+            if candidate.name == value:
+                return candidate.code
+    from refq.errors import invalid  # only here: an import in a function body costs a microsecond a call
+
+    raise invalid(argument, "one of " + ", ".join(repr(v.name) for v in known.values), value)

@@ -66,7 +66,7 @@ def scales_multiplier(a: np.ndarray, b: np.ndarray, y: np.ndarray, precision_cod
     """The multiplier of :func:`requantize_multiplier` from scales it (or a caller) has checked already:
     float32 ``a`` and ``y`` single values (shape ``()``), ``b`` float32; the variants as kernel codes."""
     working = np.float32 if precision_code == FLOAT32 else np.float64
-    a, b, y = a.astype(working), b.astype(working), y.astype(working)
+    a, b, y = a.astype(working, copy=False), b.astype(working, copy=False), y.astype(working, copy=False)
     with np.errstate(over="ignore", under="ignore"):
         if order_code == FLOAT64_QUOTIENT:
             wide = (a.astype(np.float64) * b.astype(np.float64)) / y.astype(np.float64)
@@ -195,10 +195,13 @@ def multiplier_array(multiplier, precision_code: int) -> np.ndarray:
         raise wrong_type("multiplier", "a positive finite float or array of them", multiplier) from None
     if values.dtype.kind not in "fiu" or values.dtype == np.bool_:
         raise wrong_type("multiplier", "a positive finite float or array of them", multiplier)
-    with np.errstate(over="ignore"):
-        values = values.astype(np.float32 if precision_code == FLOAT32 else np.float64)
-    bad = ~(np.isfinite(values) & (values > 0))
-    if bad.any():
+    working = np.float32 if precision_code == FLOAT32 else np.float64
+    if values.dtype != working:  # only a conversion can overflow; entering np.errstate costs more than it
+        with np.errstate(over="ignore"):
+            values = values.astype(working)
+    # Two reductions, faster than the elementwise test that finds the first bad value; NaN fails the first.
+    if values.size and not (values.min() > 0 and values.max() < np.inf):
+        bad = ~(np.isfinite(values) & (values > 0))
         raise invalid("multiplier", "finite and > 0 in the working precision", values[bad].flat[0].item())
     return values.astype(np.float64)
 
