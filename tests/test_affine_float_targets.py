@@ -221,3 +221,89 @@ def test_onnx_reference_dequantize(onnx_reference, name):
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
     subtracted = dequantize_linear_float(every, np.float32(2), one, dtype=name, profile="onnx")[0]
     assert np.array_equal(got, subtracted) == (float_format(name).total_bits == 6)
+
+
+# --- AFF-6.5: E8M0 scales ----------------------------------------------------------------------------------
+
+E8M0_EXPONENTS = (-127, -126, -64, -1, 0, 1, 64, 127)
+
+
+def e8m0_block_scales(rows: int) -> np.ndarray:
+    return np.exp2(np.resize(np.array(E8M0_EXPONENTS), (rows, 2))).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", FLOAT_TARGETS)
+def test_e8m0_scales_equal_the_same_float32_scales_and_onnx_reference(onnx_reference, name):
+    """AFF-6.5: an E8M0 scale computes as its float32 value, in refq and in ONNX's reference evaluator (fed a
+    FLOAT8E8M0 tensor): blocks of 32, scales from 2^-127 to 2^127, quantize and dequantize."""
+    x = mixed_values(16 * 64, seed=66).reshape(16, 64)
+    scales = e8m0_block_scales(16)
+    layout = {"axis": 1, "block_size": 32}
+    keep = ~np.isnan(x)
+    e8m0, _ = quantize_linear_float(x, scales, None, to=name, scale_type="float8_e8m0fnu", profile="onnx-reference",
+                                    **layout)
+    plain, _ = quantize_linear_float(x, scales, None, to=name, profile="onnx-reference", **layout)
+    assert np.array_equal(e8m0, plain)
+    got = onnx_reference.quantize_linear_float(x, scales, None, to=name, scale_type="float8_e8m0fnu", **layout)
+    assert np.array_equal(got[keep], e8m0[keep])
+    every = np.resize(np.arange(1 << float_format(name).total_bits, dtype=np.uint8), (16, 64))
+    expected, nan = dequantize_linear_float(every, scales, dtype=name, scale_type="float8_e8m0fnu",
+                                            profile="onnx-reference", **layout)
+    got = onnx_reference.dequantize_linear_float(every, scales, dtype=name, scale_type="float8_e8m0fnu", **layout)
+    same = got.view(np.uint32) == expected.view(np.uint32)
+    assert (same | (nan if nan is not None else False)).all()
+
+
+@pytest.mark.parametrize("scale", [3.0, 0.75, 2.0 ** -128, 2.0 ** -149, 1e38])
+def test_a_scale_e8m0_does_not_hold_is_an_error(scale):
+    """AFF-6.5: refq does not round a scale into E8M0; not a power of two, or below 2^-127, is an error."""
+    x = np.ones(4, np.float32)
+    with pytest.raises(refq.RefqError, match="^scale: .*E8M0"):
+        refq.quantize_to_float(x, np.float32(scale), scale_type="float8_e8m0fnu")
+    with pytest.raises(refq.RefqError, match="^scale: .*E8M0"):
+        refq.dequantize_from_float(np.zeros(4, np.uint8), np.float32(scale), scale_type="float8_e8m0fnu")
+    with pytest.raises(refq.RefqError, match="^scale_type: "):
+        refq.quantize_to_float(x, np.float32(2), scale_type="e8m0")
+
+
+def test_onnxruntime_has_no_e8m0_scale_kernel(onnxruntime):
+    """ONNX Runtime 1.32's CPU provider: a FLOAT8E8M0 scale makes the session fail (NOT_IMPLEMENTED), so the
+    backend declines it; the failure itself is checked on a raw session."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    with pytest.raises(NotImplementedError, match="float8_e8m0fnu scale"):
+        onnxruntime.quantize_linear_float(np.ones(4, np.float32), np.float32(1), scale_type="float8_e8m0fnu")
+    node = helper.make_node("QuantizeLinear", ["x", "s"], ["y"], output_dtype=TensorProto.FLOAT8E4M3FN)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None),
+                                            helper.make_tensor_value_info("s", TensorProto.FLOAT8E8M0, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT8E4M3FN, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)], ir_version=11)
+    with pytest.raises(Exception, match="NOT_IMPLEMENTED"):
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_refq_onnx_backend_takes_an_e8m0_scale(onnx_reference):
+    """refq as an ONNX backend runs QuantizeLinear and DequantizeLinear with a FLOAT8E8M0 scale (MXFP8's layout)
+    as AFF-6.5 says, equal to the onnx-reference backend."""
+    import ml_dtypes
+    from onnx import TensorProto, helper
+
+    from refq.backends.onnx_graph import run_node
+
+    x = mixed_values(4 * 64, seed=67).reshape(4, 64)
+    x = np.where(np.isnan(x), np.float32(0), x)
+    scales = e8m0_block_scales(4)
+    e8m0 = scales.astype(ml_dtypes.float8_e8m0fnu)
+    quantize = helper.make_node("QuantizeLinear", ["x", "s"], ["y"], axis=1, block_size=32,
+                                output_dtype=TensorProto.FLOAT8E4M3FN)
+    (y,) = run_node(quantize, [x, e8m0], profile="onnx-reference")
+    expected = onnx_reference.quantize_linear_float(x, scales, None, to="float8_e4m3fn", axis=1, block_size=32,
+                                                    scale_type="float8_e8m0fnu")
+    assert np.array_equal(np.asarray(y).view(np.uint8), expected)
+    dequantize = helper.make_node("DequantizeLinear", ["q", "s"], ["z"], axis=1, block_size=32,
+                                  output_dtype=TensorProto.FLOAT)
+    (z,) = run_node(dequantize, [y, e8m0], profile="onnx-reference")
+    back = onnx_reference.dequantize_linear_float(expected, scales, dtype="float8_e4m3fn", axis=1, block_size=32,
+                                                  scale_type="float8_e8m0fnu")
+    assert np.array_equal(z.view(np.uint32), back.view(np.uint32))

@@ -7,7 +7,8 @@ of 1, where the division is exact and each boundary reaches the cast as it is; t
 times 3 under a scale of 3 (the quotient rounded once more), per axis and blocked layouts, and a
 nonzero zero point, where the ONNX text and ONNX Runtime part (AFF-6.2). Dequantize takes every
 pattern of the format under per-tensor, per-axis and blocked scales; a nonzero zero point is
-subtracted under the ONNX text and refused by ONNX Runtime (AFF-6.4).
+subtracted under the ONNX text and refused by ONNX Runtime (AFF-6.4). The formats of OCP MX's
+elements, quantize and dequantize, also take E8M0 block scales over that type's whole range (AFF-6.5).
 """
 
 from __future__ import annotations
@@ -76,6 +77,31 @@ def quantize_cases(level: int) -> Iterator[CaseSpec]:
     yield CaseSpec(name=f"{name}-blocked", inputs={"x": rows, "scale": np.resize(scales, (4, 2)), "zero_point": None},
                    attributes={"to": name, "axis": 1, "block_size": 16}, clauses=(),
                    description="blocks of 16 along axis 1, eight scales", **common)
+    yield from e8m0_quantize_cases(common)
+
+
+#: AFF-6.5's E8M0 scales: the formats of OCP MX's elements, blocks of 32 along the last axis.
+E8M0_TARGETS = ("float8_e4m3fn", "float8_e5m2", "float6_e3m2fn", "float6_e2m3fn", "float4_e2m1fn")
+#: The exponents of the E8M0 scales, one per row of blocks: the ends of its range and values between.
+E8M0_EXPONENTS = np.array([-127, -126, -100, -3, 0, 5, 100, 127])
+
+
+def e8m0_scales() -> np.ndarray:
+    """Two E8M0 scales per row (blocks of 32 in rows of 64), float32 powers of two from 2^-127 to 2^127."""
+    return np.exp2(np.stack([E8M0_EXPONENTS, E8M0_EXPONENTS[::-1]], axis=1)).astype(np.float32)
+
+
+def e8m0_quantize_cases(common: dict) -> Iterator[CaseSpec]:
+    scales = e8m0_scales()
+    for name in E8M0_TARGETS:
+        boundaries = np.resize(cast_inputs(float_format(name), None, 0), (8, 64)).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            x = (boundaries * np.repeat(scales, 32, axis=1)).astype(np.float32)
+        yield CaseSpec(name=f"{name}-e8m0-scales", inputs={"x": x, "scale": scales, "zero_point": None},
+                       attributes={"to": name, "axis": 1, "block_size": 32, "scale_type": "float8_e8m0fnu"},
+                       clauses=("AFF-6.5",),
+                       description=f"the boundary values of {name} times E8M0 block scales from 2^-127 to 2^127, "
+                                   "blocks of 32 (OCP MX's layout with its scales given)", **common)
 
 
 def random_quantize_cases() -> Iterator[CaseSpec]:
@@ -118,6 +144,12 @@ def dequantize_cases(level: int) -> Iterator[CaseSpec]:
                        profiles=("onnxruntime",) + (("onnx-reference",) if float8 else ()), outcome="error",
                        description="a zero point of 1.0: ONNX Runtime refuses any but 0"
                                    + (" (and onnx.reference for the float8 types)" if float8 else ""), **common)
+    for name in E8M0_TARGETS:
+        every = np.resize(np.arange(1 << float_format(name).total_bits, dtype=np.uint8), (8, 64))
+        yield CaseSpec(name=f"{name}-e8m0-scales", inputs={"q": every, "scale": e8m0_scales(), "zero_point": None},
+                       attributes={"dtype": name, "axis": 1, "block_size": 32, "scale_type": "float8_e8m0fnu"},
+                       clauses=("AFF-6.5",), profiles=PROFILES,
+                       description="every pattern under E8M0 block scales from 2^-127 to 2^127, blocks of 32", **common)
     name = "float8_e4m3fn"
     every = np.arange(256, dtype=np.uint8)
     yield CaseSpec(name=f"{name}-blocked", inputs={"q": every.reshape(4, 64), "scale": np.resize(scales, (4, 4)),

@@ -24,6 +24,25 @@ QUANTIZE_ZERO_POINTS = ("added", "ignored", "added_except_float8")
 DEQUANTIZE_ZERO_POINTS = ("subtracted", "refused", "by_width")
 
 
+#: AFF-6.5's scale types: float32, or E8M0 (ONNX's FLOAT8E8M0, the OCP MX scale).
+SCALE_TYPES = OPERATIONS_BY_NAME["quantize_linear_float"].values["scale_type"]
+
+
+def typed_scales(scale, scale_type: str) -> np.ndarray:
+    """AFF-6.5: the scales as float32 (AFF-1.1); under ``scale_type = "float8_e8m0fnu"`` each must be a power of two
+    from 2^-127 to 2^127, a value E8M0 holds, and float32 holds it exactly, so the arithmetic is unchanged."""
+    if scale_type not in SCALE_TYPES:
+        raise invalid("scale_type", "one of " + ", ".join(SCALE_TYPES), scale_type)
+    scales = scale_array(scale)
+    if scale_type == "float8_e8m0fnu":
+        mantissa, exponent = np.frexp(scales.astype(np.float64))
+        held = (mantissa == 0.5) & (exponent - 1 >= -127) & (exponent - 1 <= 127)
+        if not held.all():
+            raise invalid("scale", "a power of two from 2^-127 to 2^127 (an E8M0 value, scale_type "
+                                   "float8_e8m0fnu)", scales[~held].flat[0].item())
+    return scales
+
+
 def float8(fmt) -> bool:
     return fmt.total_bits == 8
 
@@ -94,7 +113,7 @@ def per_element(values: np.ndarray, shape: tuple[int, ...], layout) -> np.ndarra
 
 
 def quantize_to_float(x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None, saturate=True,
-                      float_zero_point="added", float8_conversion="nearest") -> np.ndarray:
+                      scale_type="float32", float_zero_point="added", float8_conversion="nearest") -> np.ndarray:
     """Quantize float32 ``x`` to the float format ``to`` (AFF-6.2): the uint8 patterns of
     ``cast(x / s + z, to, saturate)``, as the ONNX text's QuantizeLinear with a float8/float6/float4 type.
 
@@ -104,6 +123,8 @@ def quantize_to_float(x, scale, zero_point=None, *, to="float8_e4m3fn", axis=Non
         zero_point: uint8 patterns of ``to`` shaped like ``scale`` (one value for all), or None.
         to: the quantized type, one of :data:`FLOAT_TARGETS`.
         axis, block_size: the granularity (AFF-1.4).
+        scale_type: ``"float32"``, or ``"float8_e8m0fnu"``: the scales are carried as E8M0 (AFF-6.5), each a power
+            of two from 2^-127 to 2^127.
         saturate: ONNX's attribute (float8 types): an overflow becomes the largest value instead of an
             infinity or NaN (NUM-3.15); the float6 and float4 formats saturate whatever its value.
         float_zero_point: ``"added"`` (the ONNX text), ``"ignored"`` (ONNX Runtime) or ``"added_except_float8"``
@@ -111,12 +132,13 @@ def quantize_to_float(x, scale, zero_point=None, *, to="float8_e4m3fn", axis=Non
         float8_conversion: NUM-3.20's value of the cast.
     """
     return quantize_to_float_with_outcomes(x, scale, zero_point, to=to, axis=axis, block_size=block_size,
-                                           saturate=saturate, float_zero_point=float_zero_point,
+                                           saturate=saturate, scale_type=scale_type,
+                                           float_zero_point=float_zero_point,
                                            float8_conversion=float8_conversion)[0]
 
 
 def quantize_to_float_with_outcomes(x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None,
-                                    saturate=True, float_zero_point="added",
+                                    saturate=True, scale_type="float32", float_zero_point="added",
                                     float8_conversion="nearest") -> tuple[np.ndarray, np.ndarray | None]:
     """AFF-6.2: ``cast(fl32(fl32(x / s) + z), to, saturate)``, with ``float_zero_point="ignored"`` or no zero
     point ``cast(fl32(x / s), to, saturate)``; and the elements whose pattern is open (AFF-6.3).
@@ -128,7 +150,7 @@ def quantize_to_float_with_outcomes(x, scale, zero_point=None, *, to="float8_e4m
     """
     fmt = float_target(to)
     values = input_array(x)
-    scales = scale_array(scale)
+    scales = typed_scales(scale, scale_type)
     layout = granularity(values.shape, scales.shape, axis, block_size)
     rule = quantize_zero_point_rule(float_zero_point, fmt)
     if not isinstance(saturate, (bool, np.bool_)):
@@ -152,18 +174,20 @@ def open_patterns(scaled: np.ndarray) -> np.ndarray | None:
 
 
 def dequantize_from_float(q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None, block_size=None,
-                          float_dequantize_zero_point="subtracted") -> np.ndarray:
+                          scale_type="float32", float_dequantize_zero_point="subtracted") -> np.ndarray:
     """AFF-6.4: ``fl32(fl32(q - z) * s)`` for the float values ``q`` and ``z`` of the patterns (with no zero
     point, or a zero one, the one rounding ``fl32(q * s)``); under ``"refused"`` a nonzero zero point is an
     error, and ``"by_width"`` subtracts it for float6 and ignores it for float4, and for the float8 types refuses
     one from 1 to 255 and ignores any other. A NaN pattern gives a NaN whose payload AFF-6.4 leaves open
     (:func:`dequantize_from_float_with_outcomes` says which)."""
     return dequantize_from_float_with_outcomes(q, scale, zero_point, dtype=dtype, axis=axis, block_size=block_size,
+                                               scale_type=scale_type,
                                                float_dequantize_zero_point=float_dequantize_zero_point)[0]
 
 
 def dequantize_from_float_with_outcomes(q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None,
-                                        block_size=None, float_dequantize_zero_point="subtracted"
+                                        block_size=None, scale_type="float32",
+                                        float_dequantize_zero_point="subtracted"
                                         ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`dequantize_from_float`, and the mask of NaN patterns (None where there is none)."""
     fmt = float_target(dtype, "dtype")
@@ -172,7 +196,7 @@ def dequantize_from_float_with_outcomes(q, scale, zero_point=None, *, dtype="flo
         raise wrong_type("q", f"uint8 patterns of {fmt.name}", q)
     if int(patterns.max(initial=0)) >> fmt.total_bits:
         raise invalid("q", f"{fmt.total_bits}-bit patterns of {fmt.name}", int(patterns.max()))
-    scales = scale_array(scale)
+    scales = typed_scales(scale, scale_type)
     layout = granularity(patterns.shape, scales.shape, axis, block_size)
     rule = dequantize_zero_point_rule(float_dequantize_zero_point, fmt)
     zero_points = zero_point_values(zero_point, fmt, scales.shape)

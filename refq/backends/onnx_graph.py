@@ -112,6 +112,14 @@ def _scale(value, node: onnx.NodeProto, name: str) -> np.ndarray:
     return value
 
 
+def _float_target_scale(value, node: onnx.NodeProto) -> tuple[np.ndarray, str]:
+    """A float-format QuantizeLinear's or DequantizeLinear's scale and its ``scale_type``: float32, or an E8M0
+    one (AFF-6.5) as its float32 values, exact."""
+    if value.dtype.name == "float8_e8m0fnu":
+        return value.astype(np.float32), "float8_e8m0fnu"
+    return _scale(value, node, "scale"), "float32"
+
+
 def _per_tensor(scale: np.ndarray) -> bool:
     return scale.size == 1 and scale.ndim <= 1
 
@@ -119,17 +127,19 @@ def _per_tensor(scale: np.ndarray) -> bool:
 def _quantize_linear(node, inputs, attributes, profile):
     from onnx import TensorProto, helper
     x, scale, zero_point = (list(inputs) + [None, None])[:3]
-    scale = _scale(scale, node, "scale")
     target = attributes.get("output_dtype", 0) or (_element_type(zero_point) if zero_point is not None
                                                    else TensorProto.UINT8)
     if x.dtype != np.float32:
         raise UnsupportedNode(f"QuantizeLinear of {x.dtype}: refq quantizes float32")
-    layout = _layout(x, scale, attributes)
     if float_types().get(target) in FLOAT_TARGETS:  # AFF-6: a float8 or float4 type
+        scale, scale_type = _float_target_scale(scale, node)
         patterns, _ = run_operation("quantize_linear_float", {
             "x": x, "scale": scale, "zero_point": None if zero_point is None else zero_point.view(np.uint8)},
-            {**layout, "to": float_types()[target], "saturate": bool(attributes.get("saturate", 1))}, profile)
+            {**_layout(x, scale, attributes), "to": float_types()[target],
+             "saturate": bool(attributes.get("saturate", 1)), "scale_type": scale_type}, profile)
         return [patterns.view(helper.tensor_dtype_to_np_dtype(target))]
+    scale = _scale(scale, node, "scale")
+    layout = _layout(x, scale, attributes)
     if target not in integer_types() or target == TensorProto.INT32:
         raise UnsupportedNode(f"QuantizeLinear to {_type_name(target)}: refq quantizes to integers and to the "
                               f"float formats {', '.join(FLOAT_TARGETS)}")
@@ -142,16 +152,21 @@ def _quantize_linear(node, inputs, attributes, profile):
 def _dequantize_linear(node, inputs, attributes, profile):
     from onnx import TensorProto
     q, scale, zero_point = (list(inputs) + [None, None])[:3]
-    scale = _scale(scale, node, "scale")
     source = _element_type(q)
     if attributes.get("output_dtype", 0) not in (0, TensorProto.FLOAT):
         raise UnsupportedNode("DequantizeLinear with output_dtype other than float: refq dequantizes to float32")
-    layout = _layout(q, scale, attributes)
     if float_types().get(source) in FLOAT_TARGETS:  # AFF-6: a float8 or float4 type
+        scale, scale_type = _float_target_scale(scale, node)
+        if scale_type != "float32" and not attributes.get("output_dtype", 0):
+            raise UnsupportedNode("DequantizeLinear with an E8M0 scale and no output_dtype: its output would be "
+                                  "E8M0 (the scale's type); refq dequantizes to float32")
         y, _ = run_operation("dequantize_linear_float", {
             "q": q.view(np.uint8), "scale": scale, "zero_point": None if zero_point is None else zero_point.view(
-                np.uint8)}, {**layout, "dtype": float_types()[source]}, profile)
+                np.uint8)}, {**_layout(q, scale, attributes), "dtype": float_types()[source],
+                             "scale_type": scale_type}, profile)
         return [y]
+    scale = _scale(scale, node, "scale")
+    layout = _layout(q, scale, attributes)
     if source not in integer_types():
         raise UnsupportedNode(f"DequantizeLinear of {_type_name(source)}: refq dequantizes integers and the "
                               f"float formats {', '.join(FLOAT_TARGETS)}")

@@ -95,13 +95,15 @@ class OnnxReferenceBackend(IntegerOperations):
         return y.view(f"uint{8 * y.dtype.itemsize}").reshape(x.shape)
 
     def quantize_linear_float(self, x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None,
-                              saturate=True) -> np.ndarray:
-        """``QuantizeLinear`` to a float type (AFF-6.2), its output read back as uint8 patterns."""
+                              saturate=True, scale_type="float32") -> np.ndarray:
+        """``QuantizeLinear`` to a float type (AFF-6.2), its output read back as uint8 patterns; the scale fed
+        as ``scale_type`` (float32, or E8M0: AFF-6.5)."""
         from refq.errors import wrong_type
 
         if not isinstance(saturate, (bool, np.bool_)):
             raise wrong_type("saturate", "True or False", saturate)
-        x, scale, zero_point, code = self._float_arguments(x, scale, zero_point, to, "quantize_linear_float")
+        x, scale, zero_point, code = self._float_arguments(x, scale, zero_point, to, "quantize_linear_float",
+                                                           scale_type)
         attributes = {"saturate": int(saturate), **self._float_layout(scale, axis, block_size)}
         if zero_point is None:
             attributes["output_dtype"] = code
@@ -110,21 +112,33 @@ class OnnxReferenceBackend(IntegerOperations):
         return np.asarray(y).view(np.uint8).reshape(x.shape)
 
     def dequantize_linear_float(self, q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None,
-                                block_size=None) -> np.ndarray:
-        """``DequantizeLinear`` from a float type (AFF-6.4), the patterns fed as that type."""
+                                block_size=None, scale_type="float32") -> np.ndarray:
+        """``DequantizeLinear`` from a float type (AFF-6.4), the patterns fed as that type and the scale as
+        ``scale_type``; the output float32 (``output_dtype``, which an E8M0 scale needs: the output type is
+        the scale's by default)."""
+        from onnx import TensorProto
+
         from refq.errors import wrong_type
 
         if not isinstance(q, np.ndarray) or q.dtype != np.uint8:
             raise wrong_type("q", f"uint8 patterns of {dtype}", q)
-        q, scale, zero_point, code = self._float_arguments(q, scale, zero_point, dtype, "dequantize_linear_float")
-        y = self._run_float("DequantizeLinear", code, self._float_layout(scale, axis, block_size),
+        q, scale, zero_point, code = self._float_arguments(q, scale, zero_point, dtype, "dequantize_linear_float",
+                                                           scale_type)
+        attributes = self._float_layout(scale, axis, block_size)
+        if scale_type != "float32":
+            attributes["output_dtype"] = TensorProto.FLOAT
+        y = self._run_float("DequantizeLinear", code, attributes,
                             {"x": q, "scale": scale, "zero_point": zero_point}, output=None)
         return np.asarray(y, np.float32).reshape(q.shape)
 
     @staticmethod
-    def _float_arguments(values, scale, zero_point, to, operation):
-        """The inputs as onnx feeds them: patterns viewed as ml_dtypes' type of ``to``, the scale float32."""
+    def _float_arguments(values, scale, zero_point, to, operation, scale_type):
+        """The inputs as onnx feeds them: patterns viewed as ml_dtypes' type of ``to``, the scale float32 or, under
+        ``scale_type = float8_e8m0fnu``, E8M0 (refq's check of AFF-6.5 first: onnx would round any other)."""
+        import ml_dtypes
         from onnx import TensorProto, helper
+
+        from refq.affine.float_targets import typed_scales
 
         name = FLOAT_TARGETS.get(to)
         if name is None:
@@ -134,7 +148,9 @@ class OnnxReferenceBackend(IntegerOperations):
         values = np.ascontiguousarray(values)
         if values.dtype == np.uint8:
             values = values.view(numpy_type)
-        scale = np.ascontiguousarray(scale, dtype=np.float32)
+        scale = np.ascontiguousarray(typed_scales(scale, scale_type))
+        if scale_type == "float8_e8m0fnu":
+            scale = scale.astype(ml_dtypes.float8_e8m0fnu)
         if zero_point is not None:
             zero_point = np.ascontiguousarray(np.broadcast_to(np.asarray(zero_point, np.uint8), scale.shape)
                                               ).view(numpy_type)
@@ -153,13 +169,15 @@ class OnnxReferenceBackend(IntegerOperations):
         from refq.backends.onnx_cast_model import E8M0_IR_VERSION
 
         names = ["x", "scale"] + (["zero_point"] if feeds["zero_point"] is not None else [])
-        key = (operation, code, tuple(sorted(attributes.items())), tuple(names))
+        e8m0 = feeds["scale"].dtype != np.float32
+        key = (operation, code, tuple(sorted(attributes.items())), tuple(names), e8m0)
         evaluator = self._evaluators.get(key)
         if evaluator is None:
             node = helper.make_node(operation, names, ["y"], **attributes)
             input_code = TensorProto.FLOAT if operation == "QuantizeLinear" else code
             inputs = [helper.make_tensor_value_info("x", input_code, None),
-                      helper.make_tensor_value_info("scale", TensorProto.FLOAT, None)]
+                      helper.make_tensor_value_info("scale", TensorProto.FLOAT8E8M0 if e8m0 else TensorProto.FLOAT,
+                                                    None)]
             if "zero_point" in names:
                 inputs.append(helper.make_tensor_value_info("zero_point", code, None))
             outputs = [helper.make_tensor_value_info("y", output or TensorProto.FLOAT, None)]

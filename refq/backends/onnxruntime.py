@@ -76,10 +76,11 @@ class OnnxRuntimeBackend(IntegerOperations):
         return read_patterns(y, to).reshape(x.shape)
 
     def quantize_linear_float(self, x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None,
-                              saturate=True) -> np.ndarray:
+                              saturate=True, scale_type="float32") -> np.ndarray:
         """``QuantizeLinear`` to a float8 type (AFF-6.2), as uint8 patterns."""
         from refq.backends.onnx_cast_model import build_float_quantize_model, read_patterns
 
+        self._float32_scales(scale_type, "QuantizeLinear")
         x, scale, zero_point = self._float_arguments(x, scale, zero_point, to, "quantize_linear_float")
         key = ("QuantizeLinearFloat", to, bool(saturate), zero_point, scale.shape, axis, block_size)
         session = self._cached_session(key, lambda: build_float_quantize_model(
@@ -88,17 +89,24 @@ class OnnxRuntimeBackend(IntegerOperations):
         return read_patterns(y, to).reshape(x.shape).astype(np.uint8)
 
     def dequantize_linear_float(self, q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None,
-                                block_size=None) -> np.ndarray:
+                                block_size=None, scale_type="float32") -> np.ndarray:
         """``DequantizeLinear`` from a float8 type (AFF-6.4), fed as its float16 values."""
         from refq.backends.onnx_cast_model import build_float_dequantize_model
         from refq.numbers.floats import decode_array
 
+        self._float32_scales(scale_type, "DequantizeLinear")
         q, scale, zero_point = self._float_arguments(q, scale, zero_point, dtype, "dequantize_linear_float")
         key = ("DequantizeLinearFloat", dtype, zero_point, scale.shape, axis, block_size)
         session = self._cached_session(key, lambda: build_float_dequantize_model(
             dtype, zero_point, scale.shape, axis, block_size), optimize=False)
         (y,) = session.run(None, {"q": decode_array(q, dtype).astype(np.float16), "scale": scale})
         return np.asarray(y, np.float32).reshape(q.shape)
+
+    def _float32_scales(self, scale_type, operator: str) -> None:
+        if scale_type != "float32":
+            # Measured: a FLOAT8E8M0 scale makes session creation fail with NOT_IMPLEMENTED (no CPU kernel).
+            raise NotImplementedError(f"{self.name}: {operator} with a {scale_type} scale (its CPU provider has no "
+                                      "kernel for it)")
 
     def _float_arguments(self, values, scale, zero_point, to, operation):
         from refq.backends.onnx_cast_model import CAST_TARGETS

@@ -70,23 +70,25 @@ def _float_target_values(profile: str) -> dict[str, str]:
 
 
 def quantize_linear_float(x, scale, zero_point=None, *, to="float8_e4m3fn", axis=None, block_size=None, saturate=True,
-                          profile="onnx", **variants):
+                          scale_type="float32", profile="onnx", **variants):
     """ONNX QuantizeLinear to a float format (AFF-6.2) under a profile: (patterns, NaN inputs or None)."""
     from refq.affine.float_targets import quantize_to_float_with_outcomes
 
     values = {**_float_target_values(profile), **variants}
     return quantize_to_float_with_outcomes(x, scale, zero_point, to=to, axis=axis, block_size=block_size,
-                                           saturate=saturate, float_zero_point=values["float_zero_point"],
+                                           saturate=saturate, scale_type=scale_type,
+                                           float_zero_point=values["float_zero_point"],
                                            float8_conversion=values["float8_conversion"])
 
 
 def dequantize_linear_float(q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None, block_size=None,
-                            profile="onnx", **variants):
+                            scale_type="float32", profile="onnx", **variants):
     """ONNX DequantizeLinear from a float format (AFF-6.4) under a profile: (float32, NaN patterns or None)."""
     from refq.affine.float_targets import dequantize_from_float_with_outcomes
 
     values = {**_float_target_values(profile), **variants}
     return dequantize_from_float_with_outcomes(q, scale, zero_point, dtype=dtype, axis=axis, block_size=block_size,
+                                               scale_type=scale_type,
                                                float_dequantize_zero_point=values["float_dequantize_zero_point"])
 
 

@@ -117,6 +117,7 @@ _AFFINE: tuple[Clause, ...] = (
     Clause("AFF-6.2", "Quantize to a float format"),
     Clause("AFF-6.3", "Open patterns of a float quantize"),
     Clause("AFF-6.4", "Dequantize from a float format"),
+    Clause("AFF-6.5", "E8M0 scales"),
 )
 
 _OBSERVERS: tuple[Clause, ...] = (

@@ -40,6 +40,8 @@ _AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 #: AFF-6.1's quantized float types (refq.affine.float_targets.FLOAT_TARGETS): the signed formats with a zero of
 #: at most 8 bits.
 _FLOAT_TARGETS = tuple(fmt.name for fmt in FLOAT_FORMATS if fmt.total_bits <= 8 and fmt.signed and fmt.has_zero)
+#: AFF-6.5's scale types: float32, and E8M0 (ONNX's FLOAT8E8M0, QuantizeLinear-24 and later).
+_SCALE_TYPES = ("float32", "float8_e8m0fnu")
 
 
 @dataclass(frozen=True)
@@ -136,21 +138,23 @@ OPERATIONS: tuple[Operation, ...] = (
               input_types={"q": "target", **_AFFINE_TYPES}, reference_outcomes=False, variants=("dequantize",),
               generators=("dequantize", "errors")),
     Operation("quantize_linear_float", "QuantizeLinear", ("x", "scale", "zero_point?"),
-              {"to": "float8_e4m3fn", "axis": None, "block_size": None, "saturate": True},
+              {"to": "float8_e4m3fn", "axis": None, "block_size": None, "saturate": True, "scale_type": "float32"},
               "uint8 bit patterns of the float format ``to``",
-              ("AFF-1.1", "AFF-1.4", "AFF-6.1", "AFF-6.2", "AFF-6.3", "NUM-3.20"),
+              ("AFF-1.1", "AFF-1.4", "AFF-6.1", "AFF-6.2", "AFF-6.3", "AFF-6.5", "NUM-3.20"),
               "refq.backends.reference:quantize_linear_float", public="refq.affine.float_targets:quantize_to_float",
               public_as="quantize_to_float", input_types={"x": "float32", "scale": "float32", "zero_point": "uint8"},
-              values={"to": _FLOAT_TARGETS, "saturate": (False, True)}, variants=("float_quantize", "cast"),
+              values={"to": _FLOAT_TARGETS, "saturate": (False, True), "scale_type": _SCALE_TYPES},
+              variants=("float_quantize", "cast"),
               generators=("float_targets",)),
     Operation("dequantize_linear_float", "DequantizeLinear", ("q", "scale", "zero_point?"),
-              {"dtype": "float8_e4m3fn", "axis": None, "block_size": None},
+              {"dtype": "float8_e4m3fn", "axis": None, "block_size": None, "scale_type": "float32"},
               "float32 array",
-              ("AFF-1.1", "AFF-1.4", "AFF-6.1", "AFF-6.4"),
+              ("AFF-1.1", "AFF-1.4", "AFF-6.1", "AFF-6.4", "AFF-6.5"),
               "refq.backends.reference:dequantize_linear_float",
               public="refq.affine.float_targets:dequantize_from_float", public_as="dequantize_from_float",
               input_types={"q": "uint8", "scale": "float32", "zero_point": "uint8"},
-              values={"dtype": _FLOAT_TARGETS}, variants=("float_dequantize",), generators=("float_targets",)),
+              values={"dtype": _FLOAT_TARGETS, "scale_type": _SCALE_TYPES}, variants=("float_dequantize",),
+              generators=("float_targets",)),
     Operation("fake_quantize", None, ("x", "scale", "zero_point"), {"axis": None, "dtype": "int8"},
               "float32 array: dequantize(quantize(x)) (PyTorch's fake_quantize_per_tensor/per_channel_affine)",
               ("AFF-3.1", "AFF-4.2"),
