@@ -35,12 +35,12 @@ def zero_point_values(zero_point, dtype: np.dtype, argument: str) -> np.ndarray:
     type variable); a Python ``int`` must lie in that type's range. Returns int16 values
     (every int8 and uint8 value fits), not yet shaped.
     """
-    info = np.iinfo(dtype)
     if zero_point is None:
         return np.zeros((), dtype=np.int16)
     if isinstance(zero_point, bool) or isinstance(zero_point, np.bool_):
         raise wrong_type(argument, f"an integer of {dtype}", zero_point)
     if isinstance(zero_point, int):
+        info = np.iinfo(dtype)  # only here: it takes a microsecond
         if not info.min <= zero_point <= info.max:
             raise invalid(argument, f"in [{info.min}, {info.max}] ({dtype}, the input's type)", zero_point)
         return np.array(zero_point, dtype=np.int16)

@@ -410,8 +410,9 @@ def convolve_bytes(x: np.ndarray, w: np.ndarray, x_zero_point: int, w_zero_point
     codes, x_offset = unsigned_codes(np.ascontiguousarray(x))
     weights_raw, w_offset = signed_codes(np.ascontiguousarray(w))
     padding_code = int(x_zero_point) + x_offset
-    weight_zero_points = np.broadcast_to(np.asarray(w_zero_points, dtype=np.int64).reshape(-1),
-                                         (geometry.out_channels,)) + w_offset
+    weight_zero_points = np.empty(geometry.out_channels, dtype=np.int64)
+    weight_zero_points[:] = np.asarray(w_zero_points).reshape(-1)  # one, or one per output channel
+    weight_zero_points += w_offset
     channels, rows = geometry.group_channels, geometry.group_out_channels
     (kernel_height, kernel_width), (stride_height, stride_width) = geometry.kernel, geometry.strides
     dilation_height, dilation_width = geometry.dilations
