@@ -30,9 +30,13 @@ from refq.registry.operations import OPERATIONS_BY_NAME
 #: Examples tried when no budget is given.
 DEFAULT_MAX_EXAMPLES = 300
 #: Operations the fuzzer draws calls of.
-OPERATIONS = ("quantize_linear", "dequantize_linear", "fake_quantize", "cast")
+OPERATIONS = ("quantize_linear", "dequantize_linear", "fake_quantize", "cast", "quantize_linear_float")
 #: Cast targets tried: every value of the cast record's ``to`` (the formats narrower than float32).
 CAST_TARGETS = OPERATIONS_BY_NAME["cast"].values["to"]
+#: quantize_linear_float's targets (AFF-6.1): the float8, float6 and float4 formats.
+FLOAT_TARGETS = OPERATIONS_BY_NAME["quantize_linear_float"].values["to"]
+#: Operations whose configurations are (format, saturate) rather than (dtype, granularity).
+FORMAT_OPERATIONS = ("cast", "quantize_linear_float")
 #: The types real models use: drawn about half the time, so a defect in them is found within the budget.
 COMMON_DTYPES = ("int8", "uint8", "int4", "uint4", "int16", "uint16", "int32")
 INPUT_NAMES = {op: OPERATIONS_BY_NAME[op].input_names for op in OPERATIONS}
@@ -127,6 +131,10 @@ def _probe_call(op: str, configuration: tuple) -> tuple[dict, dict]:
     if op == "cast":
         to, saturate = configuration
         return {"x": np.array([0.0, 1.0], np.float32)}, {"to": to, "saturate": saturate}
+    if op == "quantize_linear_float":
+        to, saturate = configuration
+        return {"x": np.array([0.0, 1.0], np.float32), "scale": np.float32(1), "zero_point": None}, \
+            {"to": to, "saturate": saturate}
     from refq.strategies import container_dtype, integer_format_argument
 
     dtype, granularity = configuration
@@ -149,8 +157,8 @@ def _check_choices(op: str, dtypes, granularities) -> None:
     """``--dtypes`` and ``--granularities`` name values the fuzzer can draw (an empty list is none)."""
     from refq.strategies import DEQUANTIZE_DTYPES, GRANULARITIES, QUANTIZE_DTYPES
 
-    known_dtypes = (CAST_TARGETS if op == "cast" else DEQUANTIZE_DTYPES if op == "dequantize_linear"
-                    else QUANTIZE_DTYPES)
+    known_dtypes = (CAST_TARGETS if op == "cast" else FLOAT_TARGETS if op == "quantize_linear_float"
+                    else DEQUANTIZE_DTYPES if op == "dequantize_linear" else QUANTIZE_DTYPES)
     for argument, chosen, known in (("--dtypes", dtypes, known_dtypes), ("--granularities", granularities,
                                                                           GRANULARITIES)):
         if chosen is None:
@@ -168,6 +176,9 @@ def supported_configurations(subject: Backend, op: str) -> list[tuple]:
 
     if op == "cast":
         candidates = [(to, saturate) for to in CAST_TARGETS for saturate in (False, True)]
+    elif op == "quantize_linear_float":  # saturate is the float8 types' attribute; the others always saturate
+        candidates = [(to, saturate) for to in FLOAT_TARGETS
+                      for saturate in ((False, True) if to.startswith("float8") else (True,))]
     else:
         dtypes = DEQUANTIZE_DTYPES if op == "dequantize_linear" else QUANTIZE_DTYPES
         granularities = GRANULARITIES if op != "fake_quantize" else ("per_tensor", "per_axis")
@@ -255,7 +266,23 @@ def problems(op: str, configurations: list[tuple]):
         values = [draw(_cast_values(to)) for _ in range(int(np.prod(shape)))]
         return {"x": np.array(values, np.float32).reshape(shape)}, {"to": to, "saturate": saturate}
 
-    return cast_problem()
+    if op == "cast":
+        return cast_problem()
+
+    @st.composite
+    def float_quantize_problem(draw):
+        """AFF-6.2: per tensor, a power-of-two scale (the quotient is the drawn value: every tie and
+        boundary of the format reaches the cast) or any positive finite float32 scale."""
+        to, saturate = draw(st.sampled_from(configurations))
+        shape = draw(rst.shapes(min_dims=0, max_dims=2, max_side=6))
+        scale = np.float32(draw(st.one_of(st.sampled_from([2.0 ** k for k in (-20, -3, 0, 1, 7, 30)]),
+                                          st.floats(2.0 ** -100, 2.0 ** 100, width=32))))
+        values = [draw(_cast_values(to)) for _ in range(int(np.prod(shape)))]
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            x = (np.array(values, np.float32) * scale).astype(np.float32).reshape(shape)
+        return {"x": x, "scale": scale, "zero_point": None}, {"to": to, "saturate": saturate}
+
+    return float_quantize_problem()
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -286,7 +313,8 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
          timeout: float = DEFAULT_TIMEOUT) -> FuzzResult:
     """Fuzz ``op`` of ``backend`` (an adapter object or a ``--backend`` SPEC) against refq under the
     backend's profile (``profile`` overrides it); ``shrink`` False stops at the first disagreement.
-    ``dtypes`` and ``granularities`` (for ``cast``: target formats) restrict what is drawn. Returns the minimal counterexample, if any,
+    ``dtypes`` and ``granularities`` (for ``cast`` and ``quantize_linear_float``: target formats) restrict what is drawn.
+    Returns the minimal counterexample, if any,
     and writes it as a golden-vector case under ``save_vector`` (a vectors root)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import reject as hypothesis_reject
@@ -308,7 +336,7 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
         if dtypes is not None:
             configurations = [c for c in configurations if c[0] in set(dtypes)]
         if granularities is not None:
-            configurations = [c for c in configurations if op == "cast" or c[1] in set(granularities)]
+            configurations = [c for c in configurations if op in FORMAT_OPERATIONS or c[1] in set(granularities)]
         result.configurations = configurations
         if not result.configurations:
             # Blame what emptied the choice: the filters when given, else the operation itself.

@@ -110,6 +110,50 @@ def test_fuzz_finds_a_wrong_cast():
     assert result.found and result.configurations == [("float8_e4m3fn", False), ("float8_e4m3fn", True)]
 
 
+@pytest.mark.parametrize("backend", ["onnx-reference", "onnxruntime"])
+def test_fuzz_float_quantize_against_the_onnx_engines(backend):
+    """AFF-6.2 fuzzed on the real engines: every float8, float6 and float4 type onnx.reference runs (11
+    configurations with saturate), the float8 ones of ONNX Runtime (8). Fuzzing first found that both
+    adapters answered a 0-d input with shape (1,)."""
+    result = fuzz.fuzz(backend, "quantize_linear_float", max_examples=120, use_database=False)
+    assert not result.found, fuzz.report(result)
+    assert len(result.configurations) == (11 if backend == "onnx-reference" else 8)
+
+
+@pytest.mark.parametrize("backend", ["onnx-reference", "onnxruntime"])
+def test_float_quantize_adapters_keep_a_0d_shape(backend):
+    from refq.conformance.runner import load_backend
+
+    with load_backend(backend) as subject:
+        outcome = subject.call("quantize_linear_float", {"x": np.float32(1.5), "scale": np.float32(1),
+                                                         "zero_point": None}, {"to": "float8_e4m3fn"})
+        assert outcome.value.shape == () and int(outcome.value) == 0x3C
+        outcome = subject.call("dequantize_linear_float", {"q": np.array(0x3C, np.uint8), "scale": np.float32(2),
+                                                           "zero_point": None}, {"dtype": "float8_e4m3fn"})
+        assert outcome.value.shape == () and float(outcome.value) == 3.0
+
+
+class RoundsFloatQuantizeTowardZero:
+    """A wrong float quantize: the quotient truncated before the cast."""
+
+    profile = "onnx"
+
+    def quantize_linear_float(self, x, scale, zero_point=None, *, to="float8_e4m3fn", saturate=True):
+        from refq.numbers.floats import encode_array
+
+        if to != "float4_e2m1fn":
+            raise NotImplementedError(to)
+        with np.errstate(all="ignore"):
+            truncated = (np.asarray(x / scale, np.float32).view(np.uint32) & np.uint32(0xFFC00000)).view(np.float32)
+        return encode_array(np.where(np.isnan(truncated), np.float32(0), truncated), to,
+                            overflow="saturate").astype(np.uint8)
+
+
+def test_fuzz_finds_a_wrong_float_quantize():
+    result = fuzz.fuzz(RoundsFloatQuantizeTowardZero(), "quantize_linear_float", use_database=False)
+    assert result.found and result.configurations == [("float4_e2m1fn", True)]
+
+
 @pytest.fixture(scope="module")
 def c_backend(tmp_path_factory):
     if shutil.which("gcc") is None:

@@ -102,6 +102,7 @@ class OnnxReferenceBackend(IntegerOperations):
 
         if not isinstance(saturate, (bool, np.bool_)):
             raise wrong_type("saturate", "True or False", saturate)
+        shape = np.shape(x)  # before the conversion, which makes a 0-d input 1-d
         x, scale, zero_point, code = self._float_arguments(x, scale, zero_point, to, "quantize_linear_float",
                                                            scale_type)
         attributes = {"saturate": int(saturate), **self._float_layout(scale, axis, block_size)}
@@ -109,7 +110,7 @@ class OnnxReferenceBackend(IntegerOperations):
             attributes["output_dtype"] = code
         y = self._run_float("QuantizeLinear", code, attributes, {"x": x, "scale": scale, "zero_point": zero_point},
                             output=code)
-        return np.asarray(y).view(np.uint8).reshape(x.shape)
+        return np.asarray(y).view(np.uint8).reshape(shape)
 
     def dequantize_linear_float(self, q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None,
                                 block_size=None, scale_type="float32") -> np.ndarray:
@@ -122,6 +123,7 @@ class OnnxReferenceBackend(IntegerOperations):
 
         if not isinstance(q, np.ndarray) or q.dtype != np.uint8:
             raise wrong_type("q", f"uint8 patterns of {dtype}", q)
+        shape = np.shape(q)
         q, scale, zero_point, code = self._float_arguments(q, scale, zero_point, dtype, "dequantize_linear_float",
                                                            scale_type)
         attributes = self._float_layout(scale, axis, block_size)
@@ -129,7 +131,7 @@ class OnnxReferenceBackend(IntegerOperations):
             attributes["output_dtype"] = TensorProto.FLOAT
         y = self._run_float("DequantizeLinear", code, attributes,
                             {"x": q, "scale": scale, "zero_point": zero_point}, output=None)
-        return np.asarray(y, np.float32).reshape(q.shape)
+        return np.asarray(y, np.float32).reshape(shape)
 
     @staticmethod
     def _float_arguments(values, scale, zero_point, to, operation, scale_type):

@@ -81,12 +81,13 @@ class OnnxRuntimeBackend(IntegerOperations):
         from refq.backends.onnx_cast_model import build_float_quantize_model, read_patterns
 
         self._float32_scales(scale_type, "QuantizeLinear")
+        shape = np.shape(x)  # before the conversion, which makes a 0-d input 1-d
         x, scale, zero_point = self._float_arguments(x, scale, zero_point, to, "quantize_linear_float")
         key = ("QuantizeLinearFloat", to, bool(saturate), zero_point, scale.shape, axis, block_size)
         session = self._cached_session(key, lambda: build_float_quantize_model(
             to, bool(saturate), zero_point, scale.shape, axis, block_size), optimize=False)
         (y,) = session.run(None, {"x": x, "scale": scale})
-        return read_patterns(y, to).reshape(x.shape).astype(np.uint8)
+        return read_patterns(y, to).reshape(shape).astype(np.uint8)
 
     def dequantize_linear_float(self, q, scale, zero_point=None, *, dtype="float8_e4m3fn", axis=None,
                                 block_size=None, scale_type="float32") -> np.ndarray:
@@ -95,12 +96,13 @@ class OnnxRuntimeBackend(IntegerOperations):
         from refq.numbers.floats import decode_array
 
         self._float32_scales(scale_type, "DequantizeLinear")
+        shape = np.shape(q)
         q, scale, zero_point = self._float_arguments(q, scale, zero_point, dtype, "dequantize_linear_float")
         key = ("DequantizeLinearFloat", dtype, zero_point, scale.shape, axis, block_size)
         session = self._cached_session(key, lambda: build_float_dequantize_model(
             dtype, zero_point, scale.shape, axis, block_size), optimize=False)
         (y,) = session.run(None, {"q": decode_array(q, dtype).astype(np.float16), "scale": scale})
-        return np.asarray(y, np.float32).reshape(q.shape)
+        return np.asarray(y, np.float32).reshape(shape)
 
     def _float32_scales(self, scale_type, operator: str) -> None:
         if scale_type != "float32":

@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", metavar="DIR",
                         help=f"Hypothesis example database (default {default_database_description()})")
     parser.add_argument("--no-database", action="store_true", help="neither read nor keep earlier examples")
-    parser.add_argument("--dtypes", metavar="LIST", help="comma-separated integer types (cast: target formats) to draw")
+    parser.add_argument("--dtypes", metavar="LIST", help="comma-separated integer types (cast, quantize_linear_float: target formats) to draw")
     parser.add_argument("--granularities", metavar="LIST",
                         help="comma-separated granularities to draw: per_tensor, per_axis, blocked")
     parser.add_argument("--timeout", type=float, default=60.0,
