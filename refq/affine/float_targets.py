@@ -15,13 +15,14 @@ from refq.numbers.floats import decode_array
 from refq.numbers.floats.cast import cast
 from refq.registry import float_format
 from refq.registry.operations import OPERATIONS_BY_NAME
+from refq.registry.variants import VARIANTS_BY_NAME
 
 #: AFF-6.1's quantized types: the float formats of at most 8 bits with a sign and a zero (ONNX's float8,
 #: float6 and float4 types); E8M0 and UE4M3 are scale formats (BLK), not quantized types.
 FLOAT_TARGETS: tuple[str, ...] = OPERATIONS_BY_NAME["quantize_linear_float"].values["to"]
-#: AFF-6.2's and AFF-6.4's values of the zero-point variants.
-QUANTIZE_ZERO_POINTS = ("added", "ignored", "added_except_float8")
-DEQUANTIZE_ZERO_POINTS = ("subtracted", "refused", "by_width")
+#: AFF-6.2's and AFF-6.4's values of the zero-point variants, as the registry has them.
+QUANTIZE_ZERO_POINTS = tuple(value.name for value in VARIANTS_BY_NAME["float_zero_point"].values)
+DEQUANTIZE_ZERO_POINTS = tuple(value.name for value in VARIANTS_BY_NAME["float_dequantize_zero_point"].values)
 
 
 #: AFF-6.5's scale types: float32, or E8M0 (ONNX's FLOAT8E8M0, the OCP MX scale).

@@ -142,7 +142,8 @@ PROFILES: tuple[Profile, ...] = (
         float_targets={"float_zero_point": "added_except_float8", "float_dequantize_zero_point": "by_width"},
         sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",
                  "float_targets measured: onnx 1.23 QuantizeLinear-25 / DequantizeLinear-25 with every float8, "
-                 "float6 and float4 type: the float8 branches never add a zero point and refuse a nonzero one; "
+                 "float6 and float4 type: QuantizeLinear's float8 branch never adds a zero point, and "
+                 "DequantizeLinear refuses one whose uint8 conversion is not 0 (1 to 255) and ignores any other; "
                  "float6 adds and subtracts it; float4 adds it in QuantizeLinear and ignores it in DequantizeLinear",
                  "onnx/numpy_helper.py to_float8e8m0 (Cast to E8M0), ml_dtypes' astype (NaN to float4: the zero of "
                  "the other sign); measured: the cast vectors and tests/test_numbers_floats_e8m0.py"),
