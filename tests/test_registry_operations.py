@@ -59,7 +59,7 @@ def test_every_input_has_a_type(operation) -> None:
         if kind.startswith("like:"):
             assert kind[len("like:"):] in names
         elif kind != "target" and "|" not in kind:
-            assert kind in ("float32", "int32", "uint8")
+            assert kind in ("float32", "int32", "uint8", "int8")
     assert set(operation.values) <= set(operation.attributes)
     for name, values in operation.onnx_values.items():
         assert set(values) <= set(operation.values[name])

@@ -362,6 +362,15 @@ _BLOCK = (
     Clause("BLK-8.7", "nvfp4_quantize"),
     Clause("BLK-8.8", "nvfp4_dequantize"),
     Clause("BLK-8.9", "Profiles"),
+    Clause("BLK-9.1", "Weight-only int4 groups: codes and groups"),
+    Clause("BLK-9.2", "A group's minimum and maximum"),
+    Clause("BLK-9.3", "A group's scale"),
+    Clause("BLK-9.4", "A group's zero point, and a scale of zero"),
+    Clause("BLK-9.5", "Codes"),
+    Clause("BLK-9.6", "Dequantize"),
+    Clause("BLK-9.7", "int4_group_quantize"),
+    Clause("BLK-9.8", "int4_group_dequantize"),
+    Clause("BLK-9.9", "Profiles"),
 )
 
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS, *_AFFINE, *_OBSERVERS, *_REQUANTIZATION, *_QAT, *_INTEGER_OPS,

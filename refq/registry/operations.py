@@ -373,6 +373,21 @@ OPERATIONS: tuple[Operation, ...] = (
               "refq.block.nvfp4:nvfp4_dequantize_outcomes", public="refq.block.nvfp4:nvfp4_dequantize",
               input_types={"tensor_scale": "float32", "block_scales": "uint8", "codes": "uint8"},
               variants=("block_nvfp4",), generators=("nvfp4",)),
+    # Chapter BLK, section 9: weight-only int4 groups. Groups of ``group_size`` consecutive elements along the
+    # last axis (the last one possibly shorter), a float32 scale and zero point each; codes one per int8.
+    Operation("int4_group_quantize", None, ("x",), {"group_size": 128, "symmetric": True},
+              "record (scales: float32, x's shape with the last axis in groups; zero_points: float32, the same "
+              "shape; codes: int8, one int4 code per element, shaped like x)",
+              ("BLK-9.2", "BLK-9.3", "BLK-9.4", "BLK-9.5", "BLK-9.7"),
+              "refq.block.int4_group:int4_group_quantize_outcomes", public="refq.block.int4_group:int4_group_quantize",
+              input_types={"x": "float32"}, values={"symmetric": (True, False)}, variants=("block_int4",),
+              generators=("int4_group",)),
+    Operation("int4_group_dequantize", None, ("scales", "zero_points", "codes"), {"group_size": 128},
+              "float32 array shaped like codes", ("BLK-9.6", "BLK-9.8"),
+              "refq.block.int4_group:int4_group_dequantize_outcomes",
+              public="refq.block.int4_group:int4_group_dequantize", reference_profile=False,
+              input_types={"scales": "float32", "zero_points": "float32", "codes": "int8"},
+              variants=("block_int4",), generators=("int4_group",)),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}

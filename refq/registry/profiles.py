@@ -27,6 +27,8 @@ class Profile:
     bnb4: dict[str, str] = field(default_factory=dict)
     #: Variant values for NVIDIA's NVFP4 (BLK-8); empty where the backend has none.
     nvfp4: dict[str, str] = field(default_factory=dict)
+    #: Variant values for weight-only int4 groups (BLK-9); empty where the backend has none.
+    int4_group: dict[str, str] = field(default_factory=dict)
     #: Variant values for the block-scaled formats (BLK); empty where the backend has none.
     block: dict[str, str] = field(default_factory=dict)
     #: Variant values for ``cast`` (NUM-3.20); empty where the profile says nothing of casts, which then follow
@@ -519,11 +521,65 @@ NVFP4_PROFILES: tuple[Profile, ...] = (
 )
 # --- end nvfp4 ---
 
+# --- int4 groups (BLK-9) ---
+#: Profiles of weight-only int4 groups (BLK-9): they name no other chapter's variants.
+INT4_GROUP_PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "compressed-tensors", "compressed-tensors' int4 group quantization (vLLM's and llm-compressor's W4A16): "
+                              "compute_dynamic_scales_and_zp, then quantize",
+        {}, {}, int4_group={"int4_codes": "signed", "int4_minmax_nan": "propagates", "int4_range": "with_zero",
+                            "int4_symmetric_scale": "amax_over_half_range",
+                            "int4_asymmetric_scale": "range_over_levels", "int4_zero_point": "half_even",
+                            "int4_degenerate_scale": "epsilon", "int4_element_scaling": "divide",
+                            "int4_rounding": "half_even"},
+        sources=("compressed_tensors/quantization/utils/helpers.py: compute_dynamic_scales_and_zp, calculate_qparams, "
+                 "_get_dtype_eps (compressed-tensors 0.20.0)",
+                 "compressed_tensors/quantization/lifecycle/forward_helpers.py: _quantize, _dequantize",
+                 "measured: compressed-tensors 0.20.0 on torch 2.13 CPU (tests/test_block_int4_group_engines.py)"),
+        notes="QuantizationArgs(num_bits=4, type='int', strategy='group'): the range is torch.amin / amax per group, "
+              "widened to include 0; symmetric s = max(|m|, |M|) / 7.5, asymmetric s = (M - m) / 15 and "
+              "z = round(clamp(-8 - m / s, -8, 7)) as int8 (its zp_dtype); a zero scale becomes float32's eps only "
+              "after z is made, so an all-zero asymmetric group's z is NaN converted to int8. The codes are "
+              "round(clamp(x / s + z, -8, 7)) and dequantize is (q - z) * s.",
+    ),
+    Profile(
+        "hqq", "HQQ's Quantizer.quantize with optimize=False (its round-to-nearest initial step), axis=1",
+        {}, {}, int4_group={"int4_codes": "unsigned", "int4_minmax_nan": "propagates", "int4_range": "data",
+                            "int4_symmetric_scale": "unsupported", "int4_asymmetric_scale": "inverse_range",
+                            "int4_zero_point": "unrounded", "int4_degenerate_scale": "unit_inverse",
+                            "int4_element_scaling": "reciprocal", "int4_rounding": "half_even"},
+        sources=("hqq/core/quantize.py: Quantizer.quantize, Quantizer.dequantize (hqq 0.2.8.post1)",
+                 "measured: hqq 0.2.8.post1 on torch 2.13 CPU (tests/test_block_int4_group_engines.py)"),
+        notes="r = 15 / (M - m), which torch computes as (M - m).reciprocal() * 15; r = 1 where |M - m| <= 1e-4; "
+              "r clamped to at most 2e4; z = -m * r, kept as a float; codes round(x * r + z) clamped to [0, 15]; "
+              "the stored scale is 1 / r. optimize=True (the default) then refines z by a half-quadratic solver, "
+              "iterated in torch's float reductions: not covered. round_zero=True rounds z (not covered).",
+    ),
+    Profile(
+        "onnxruntime-mlas-int4", "ONNX Runtime's MLAS blockwise int4 quantizer (quantize_matmul_4bits, the weights "
+                                 "of MatMulNBits)",
+        {}, {}, int4_group={"int4_codes": "unsigned", "int4_minmax_nan": "ignored", "int4_range": "with_zero",
+                            "int4_symmetric_scale": "extreme_over_minus_half",
+                            "int4_asymmetric_scale": "range_over_levels", "int4_zero_point": "half_away",
+                            "int4_degenerate_scale": "zero_reciprocal", "int4_element_scaling": "reciprocal",
+                            "int4_rounding": "half_away"},
+        sources=("onnxruntime/core/mlas/lib/q4_dq.cpp: BlockwiseQuantizer::quantizeAndTranspose, range2scale, "
+                 "range2scalezp (onnxruntime 1.32)",
+                 "onnxruntime/python/onnxruntime_pybind_quant.cc: quantize_matmul_4bits",
+                 "measured: onnxruntime 1.32.0 CPU (tests/test_block_int4_group_engines.py)"),
+        notes="The range is a C scan (NaN skipped); symmetric s = e / -8 with e the signed extreme, zero point 8; "
+              "asymmetric s = (max(M, 0) - min(m, 0)) / 15 and z = roundf(0 - m / s) clamped to [0, 15] (m itself "
+              "when s = 0); codes (uint8) clamp(roundf(x * r + z), 0, 15) with r = 1 / s, 0 for s = 0. "
+              "MatMulNBits dequantizes (q - z) * s (refq's onnxruntime-matmulnbits backend).",
+    ),
+)
+# --- end int4 groups ---
+
 #: Every profile that names requantization variants, by name.
 REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES)
                                if profile.requantize}
 #: Every profile a backend can declare or ``--profile`` can name, integer-only ones included.
 EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES, *GGUF_PROFILES,
                                                              *BLOCK_PROFILES, *BNB4_PROFILES,
-                                                             *NVFP4_PROFILES)}
+                                                             *NVFP4_PROFILES, *INT4_GROUP_PROFILES)}
 # --- end requantize ---

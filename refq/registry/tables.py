@@ -351,3 +351,17 @@ def nvfp4_profiles_table() -> str:
             for variant in VARIANTS if variant.operation == "block_nvfp4"]
     return markdown_table(header, rows)
 # --- end nvfp4 ---
+
+
+# --- int4 groups (BLK-9) ---
+@table("int4-group-profiles")
+def int4_group_profiles_table() -> str:
+    """The BLK-9 variant values of every int4 group profile."""
+    from refq.registry.profiles import INT4_GROUP_PROFILES
+    from refq.registry.variants import VARIANTS
+
+    header = ("variant", *(f"`{profile.name}`" for profile in INT4_GROUP_PROFILES))
+    rows = [(f"`{variant.name}`", *(f"`{profile.int4_group[variant.name]}`" for profile in INT4_GROUP_PROFILES))
+            for variant in VARIANTS if variant.operation == "block_int4"]
+    return markdown_table(header, rows)
+# --- end int4 groups ---

@@ -630,6 +630,81 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end nvfp4 ---
+    # --- int4 groups (BLK-9): weight-only int4 groups with a float32 scale and zero point per group ---
+    Variant(
+        "int4_codes", "block_int4", "BLK-9.1", "Which 16 integers are the codes?",
+        _values(
+            ("signed", "-8 to 7, a symmetric group's zero point 0 (compressed-tensors' int4)"),
+            ("unsigned", "0 to 15, a symmetric group's zero point 8 (HQQ, ONNX Runtime's MLAS and MatMulNBits)"),
+        ),
+    ),
+    Variant(
+        "int4_minmax_nan", "block_int4", "BLK-9.2", "What does a NaN do to its group's minimum and maximum?",
+        _values(
+            ("propagates", "both are NaN (torch's amin / amax and min / max along a dimension)"),
+            ("ignored", "a scan from (FLT_MAX, -FLT_MAX) with v < min and v > max passes over it (MLAS): an "
+                        "all-NaN group has the range [FLT_MAX, -FLT_MAX]"),
+        ),
+    ),
+    Variant(
+        "int4_range", "block_int4", "BLK-9.3", "Does an asymmetric group's range include 0?",
+        _values(
+            ("with_zero", "[min(m, 0), max(M, 0)], so 0 is a code (compressed-tensors, MLAS)"),
+            ("data", "[m, M] as observed (HQQ): the zero point of an all-positive group is below the codes"),
+        ),
+    ),
+    Variant(
+        "int4_symmetric_scale", "block_int4", "BLK-9.3", "What is a symmetric group's scale?",
+        _values(
+            ("amax_over_half_range", "fl32(max(|m|, |M|) / 7.5) (compressed-tensors: (7 - (-8)) / 2)"),
+            ("extreme_over_minus_half", "fl32(e / -8), e = M if |M| > |m| else m, the signed extreme: a scale "
+                                        "is negative when the extreme is positive (MLAS)"),
+            ("unsupported", "the engine has no symmetric mode: symmetric = True is an error (HQQ)"),
+        ),
+    ),
+    Variant(
+        "int4_asymmetric_scale", "block_int4", "BLK-9.3", "What is an asymmetric group's scale?",
+        _values(
+            ("range_over_levels", "s = fl32(fl32(M - m) / 15) (compressed-tensors, MLAS)"),
+            ("inverse_range", "r = fl32(fl32(1 / fl32(M - m)) * 15), at most 2e4, and s = fl32(1 / r) (HQQ: "
+                              "torch's 15 / d is reciprocal(d) * 15)"),
+        ),
+    ),
+    Variant(
+        "int4_zero_point", "block_int4", "BLK-9.4", "How is an asymmetric group's zero point made?",
+        _values(
+            ("half_even", "fl32(qmin - fl32(m / s)) clamped to the codes, rounded half to even "
+                          "(compressed-tensors' torch.round)"),
+            ("half_away", "the same, rounded half away from zero (MLAS's roundf)"),
+            ("unrounded", "fl32(-m * r) (qmin added for signed codes), a float32 that is neither rounded nor "
+                          "clamped (HQQ's default, round_zero=False)"),
+        ),
+    ),
+    Variant(
+        "int4_degenerate_scale", "block_int4", "BLK-9.4", "What replaces a scale of zero?",
+        _values(
+            ("epsilon", "s = 2^-23 once the zero point is made, which for an asymmetric group is then 0/0: its "
+                        "zero point and codes are unpredictable (compressed-tensors)"),
+            ("zero_reciprocal", "s stays 0, r = 0 and an asymmetric zero point is qmin + m, so every code is the "
+                                "zero point (MLAS)"),
+            ("unit_inverse", "r = 1 wherever |M - m| <= fl32(1e-4), so s = 1 (HQQ); no scale is zero"),
+        ),
+    ),
+    Variant(
+        "int4_element_scaling", "block_int4", "BLK-9.5", "How is an element scaled?",
+        _values(
+            ("divide", "fl32(x / s) (compressed-tensors)"),
+            ("reciprocal", "fl32(x * r), r = fl32(1 / s) or the scale rule's own inverse (MLAS, HQQ)"),
+        ),
+    ),
+    Variant(
+        "int4_rounding", "block_int4", "BLK-9.5", "How is fl32(scaled + z) rounded to a code?",
+        _values(
+            ("half_even", "to nearest, ties to even (torch.round: compressed-tensors, HQQ)"),
+            ("half_away", "to nearest, ties away from zero (C's roundf: MLAS)"),
+        ),
+    ),
+    # --- end int4 groups ---
     # --- cast (NUM-3.20) ---
     Variant(
         "float8_conversion", "cast", "NUM-3.20",

@@ -1,0 +1,260 @@
+"""BLK-9.2 to BLK-9.7: weight-only int4 groups one group at a time: the group's range, its scale, its zero
+point, the codes, and dequantize.
+
+Every float32 step is computed in float64 and rounded to float32 once: a sum, product or quotient of two
+float32 values rounded once from float64 is the correctly rounded float32 result (53 bits are more than
+2 * 24 + 2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.block.nvfp4_kernels import quotient32
+
+#: ``int4_codes`` codes.
+SIGNED, UNSIGNED = range(2)
+#: ``int4_range`` codes.
+RANGE_WITH_ZERO, RANGE_OF_DATA = range(2)
+#: ``int4_minmax_nan`` codes.
+MINMAX_PROPAGATES, MINMAX_IGNORES = range(2)
+#: ``int4_symmetric_scale`` codes.
+AMAX_OVER_HALF_RANGE, EXTREME_OVER_MINUS_HALF, SYMMETRIC_UNSUPPORTED = range(3)
+#: ``int4_asymmetric_scale`` codes.
+RANGE_OVER_LEVELS, INVERSE_RANGE = range(2)
+#: ``int4_zero_point`` codes.
+ZERO_POINT_HALF_EVEN, ZERO_POINT_HALF_AWAY, ZERO_POINT_UNROUNDED = range(3)
+#: ``int4_degenerate_scale`` codes.
+DEGENERATE_EPSILON, DEGENERATE_ZERO_RECIPROCAL, DEGENERATE_UNIT_INVERSE = range(3)
+#: ``int4_element_scaling`` codes.
+SCALING_DIVIDE, SCALING_RECIPROCAL = range(2)
+#: ``int4_rounding`` codes.
+HALF_EVEN, HALF_AWAY = range(2)
+
+#: float32's largest finite value: MLAS starts its scan of a group from it.
+FLOAT32_MAX = np.float64(np.finfo(np.float32).max)
+#: compressed-tensors' replacement of a zero scale: float32's machine epsilon, 2^-23.
+EPSILON = np.float64(2.0 ** -23)
+#: HQQ's bound on the range below which the inverse scale is 1: the float32 nearest 1e-4, as torch compares a
+#: float32 tensor with a Python float.
+SMALL_RANGE = np.float64(np.float32(1e-4))
+#: HQQ's upper clamp of the inverse scale, 2e4 (a float32 exactly).
+INVERSE_CEILING = np.float64(2e4)
+#: The number of steps between the smallest and the largest code (16 codes).
+LEVELS = np.float64(15.0)
+#: Half the number of codes: the symmetric scale's divisor in compressed-tensors (7.5 is 15 / 2) and MLAS (8).
+HALF_LEVELS = np.float64(7.5)
+HALF_CODES = np.float64(8.0)
+
+
+@kernel
+def fl32(value):
+    """One rounding of a float64 to float32, back in float64 so the next step can use it exactly."""
+    return np.float64(np.float32(value))
+
+
+@kernel
+def quotient(a, b):
+    """fl32(a / b) of two float32 values, with IEEE 754's results for a zero divisor (Numba would raise)."""
+    return np.float64(quotient32(a, b))
+
+
+@kernel
+def group_range(x, start, stop, nan_rule):
+    """BLK-9.2: ``(minimum, maximum, zero_sign_open)`` of x[start:stop]. ``propagates``: a NaN makes both NaN
+    (torch's amin and amax); which zero a minimum or maximum of zero is, with zeros of both signs in the group,
+    depends on the lanes of torch's vectorised reduction, so ``zero_sign_open`` says so. ``ignores``: C's scan
+    from (FLT_MAX, -FLT_MAX) with ``v < min`` and ``v > max``, which skips a NaN and keeps the first of equal
+    values (an all-NaN group gives FLT_MAX and -FLT_MAX)."""
+    if nan_rule == MINMAX_IGNORES:
+        low = FLOAT32_MAX
+        high = -FLOAT32_MAX
+        for i in range(start, stop):
+            v = np.float64(x[i])
+            if v < low:
+                low = v
+            if v > high:
+                high = v
+        return low, high, False
+    low = np.inf
+    high = -np.inf
+    positive_zero = False
+    negative_zero = False
+    for i in range(start, stop):
+        v = np.float64(x[i])
+        if v != v:
+            return np.nan, np.nan, False
+        if v == 0.0:
+            if np.signbit(v):
+                negative_zero = True
+            else:
+                positive_zero = True
+        low = min(low, v)
+        high = max(high, v)
+    both = positive_zero and negative_zero
+    return low, high, both and (low == 0.0 or high == 0.0)
+
+
+@kernel
+def round_half_away(v):
+    """C's roundf on a float32 held in float64 (exactly): the nearest integer, ties away from zero."""
+    whole = np.trunc(v)
+    if abs(v - whole) >= 0.5:
+        whole += 1.0 if v > 0.0 else -1.0
+    return whole
+
+
+@kernel
+def round_to_integer(v, rounding):
+    """BLK-9.4 and BLK-9.5: the integer nearest v by ``int4_rounding`` or ``int4_zero_point`` (NaN and infinities
+    are kept)."""
+    if v != v or v == np.inf or v == -np.inf:
+        return v
+    if rounding == HALF_AWAY:
+        return round_half_away(v)
+    return np.rint(v)
+
+
+@kernel
+def group_parameters(low, high, symmetric, codes_rule, range_rule, symmetric_rule, asymmetric_rule,
+                     zero_point_rule, degenerate_rule):
+    """BLK-9.3 and BLK-9.4: ``(scale, inverse, zero_point, zero_point_open)`` of a group whose range is
+    [low, high]: the stored float32 scale s, the inverse r that BLK-9.5's ``reciprocal`` multiplies by, and the
+    float32 zero point; ``zero_point_open`` where C or torch leaves its conversion undefined (a NaN)."""
+    qmin = -HALF_CODES if codes_rule == SIGNED else np.float64(0.0)
+    qmax = qmin + LEVELS
+    if range_rule == RANGE_WITH_ZERO and not symmetric:
+        # min(low, 0) and max(high, 0) as torch.minimum / torch.maximum and std::min / std::max give them: a
+        # NaN stays, and of two zeros the first operand is kept. (A symmetric scale reads the range as it is.)
+        low = low if not (0.0 < low) else 0.0
+        high = high if not (high < 0.0) else 0.0
+    inverse = np.nan
+    if symmetric:
+        if symmetric_rule == AMAX_OVER_HALF_RANGE:
+            amax = max(abs(low), abs(high)) if low == low and high == high else np.nan
+            scale = fl32(amax / HALF_LEVELS)
+        else:
+            extreme = high if abs(high) > abs(low) else low
+            scale = fl32(extreme / -HALF_CODES)
+        zero_point = qmin + HALF_CODES
+        unrounded = zero_point
+    elif asymmetric_rule == INVERSE_RANGE:
+        spread = fl32(high - low)
+        inverse = fl32(quotient(1.0, spread) * LEVELS)
+        if degenerate_rule == DEGENERATE_UNIT_INVERSE and abs(spread) <= SMALL_RANGE:
+            inverse = 1.0
+        if inverse > INVERSE_CEILING:
+            inverse = INVERSE_CEILING
+        scale = quotient(1.0, inverse)
+        # HQQ's -min * r, its sign kept; codes that start below 0 are offset by qmin.
+        unrounded = fl32(-low * inverse)
+        if qmin != 0.0:
+            unrounded = fl32(qmin + unrounded)
+        zero_point = unrounded
+    else:
+        scale = fl32(fl32(high - low) / LEVELS)
+        if degenerate_rule == DEGENERATE_ZERO_RECIPROCAL and scale == 0.0:
+            unrounded = qmin + low
+        else:
+            unrounded = fl32(qmin - quotient(low, scale))
+        zero_point = unrounded
+    open_point = False
+    if not symmetric and zero_point_rule != ZERO_POINT_UNROUNDED:
+        if unrounded != unrounded:
+            open_point = True
+            unrounded = qmin
+        clamped = min(max(unrounded, qmin), qmax)
+        # + 0.0: an integer zero point is stored as an integer, with no sign of zero.
+        zero_point = round_to_integer(clamped, HALF_AWAY if zero_point_rule == ZERO_POINT_HALF_AWAY
+                                      else HALF_EVEN) + 0.0
+    if degenerate_rule == DEGENERATE_EPSILON and scale == 0.0:
+        scale = EPSILON
+    if inverse != inverse:
+        if degenerate_rule == DEGENERATE_ZERO_RECIPROCAL and scale == 0.0:
+            inverse = 0.0
+        else:
+            inverse = quotient(1.0, scale)
+    return scale, inverse, zero_point, open_point
+
+
+@kernel
+def element_code(x, scale, inverse, zero_point, qmin, scaling_rule, rounding):
+    """BLK-9.5: ``(code, open)`` of the float32 x: fl32(fl32(x / s) + z) or fl32(fl32(x * r) + z), rounded by
+    ``int4_rounding`` and clamped to the codes; a NaN sum's conversion is undefined (``open``)."""
+    scaled = quotient(np.float64(x), scale) if scaling_rule == SCALING_DIVIDE else fl32(np.float64(x) * inverse)
+    value = fl32(scaled + zero_point)
+    if value != value:
+        return 0, True
+    code = min(max(round_to_integer(value, rounding), qmin), qmin + LEVELS)
+    return np.int64(code), False
+
+
+@kernel
+def quantize_groups(x, columns, group_size, symmetric, codes_rule, range_rule, nan_rule, symmetric_rule,
+                    asymmetric_rule, zero_point_rule, degenerate_rule, scaling_rule, rounding,
+                    scales, zero_points, codes, scale_open, zero_point_open, code_open):
+    """BLK-9.2 to BLK-9.5 on the rows of the flat float32 ``x`` (``columns`` each), in groups of
+    ``group_size`` consecutive columns, the last one shorter where ``group_size`` does not divide them."""
+    rows = x.shape[0] // columns
+    groups = scales.shape[0] // rows
+    qmin = -HALF_CODES if codes_rule == SIGNED else np.float64(0.0)
+    for row in range(rows):
+        for group in range(groups):
+            start = row * columns + group * group_size
+            stop = row * columns + min((group + 1) * group_size, columns)
+            low, high, zero_sign_open = group_range(x, start, stop, nan_rule)
+            scale, inverse, zero_point, open_point = group_parameters(
+                low, high, symmetric, codes_rule, range_rule, symmetric_rule, asymmetric_rule, zero_point_rule,
+                degenerate_rule)
+            index = row * groups + group
+            scales[index] = scale
+            zero_points[index] = 0.0 if open_point else zero_point
+            zero_point_open[index] = open_point or zero_point != zero_point
+            scale_open[index] = scale != scale
+            for i in range(start, stop):
+                if open_point:
+                    codes[i] = 0
+                    code_open[i] = True
+                    continue
+                code, unknown = element_code(x[i], scale, inverse, zero_point, qmin, scaling_rule, rounding)
+                codes[i] = code
+                code_open[i] = unknown
+            if not zero_sign_open:
+                continue
+            # BLK-9.2: a zero minimum or maximum may be either zero; whatever is not the same under every choice
+            # of their signs is unpredictable.
+            for choice in range(4):
+                other_low = (-0.0 if choice & 1 else 0.0) if low == 0.0 else low
+                other_high = (-0.0 if choice & 2 else 0.0) if high == 0.0 else high
+                other_scale, other_inverse, other_point, other_open = group_parameters(
+                    other_low, other_high, symmetric, codes_rule, range_rule, symmetric_rule, asymmetric_rule,
+                    zero_point_rule, degenerate_rule)
+                if other_scale != scale or np.signbit(other_scale) != np.signbit(scale):
+                    scale_open[index] = True
+                if other_open or other_point != zero_point or np.signbit(other_point) != np.signbit(zero_point):
+                    zero_point_open[index] = True
+                for i in range(start, stop):
+                    if other_open:
+                        code_open[i] = True
+                        continue
+                    code, unknown = element_code(x[i], other_scale, other_inverse, other_point, qmin,
+                                                 scaling_rule, rounding)
+                    if unknown or code != codes[i]:
+                        code_open[i] = True
+
+
+@kernel
+def dequantize_groups(codes, columns, group_size, scales, zero_points, out):
+    """BLK-9.6: element i of a row is fl32(fl32(q - z) * s), with its group's scale s and zero point z."""
+    rows = codes.shape[0] // columns
+    groups = scales.shape[0] // rows
+    for row in range(rows):
+        for group in range(groups):
+            index = row * groups + group
+            scale = np.float64(scales[index])
+            zero_point = np.float64(zero_points[index])
+            start = row * columns + group * group_size
+            stop = row * columns + min((group + 1) * group_size, columns)
+            for i in range(start, stop):
+                out[i] = np.float32(fl32(np.float64(codes[i]) - zero_point) * scale)
