@@ -21,8 +21,10 @@ never by ``import refq.backends``.
 from __future__ import annotations
 
 from refq.backends.bitsandbytes import BitsandbytesBackend
+from refq.backends.compressed_tensors import CompressedTensorsBackend
 from refq.backends.ggml import GgmlBackend, GgmlCpuX86Backend, GgmlNativeBackend
 from refq.backends.gguf_py import GgufPyBackend
+from refq.backends.hqq import HqqBackend
 from refq.backends.litert import LiteRtBackend, LiteRtOptimizedBackend, XnnpackBackend
 from refq.backends.ml_dtypes import MlDtypesBackend
 from refq.backends.modelopt import ModeloptMxfp4Backend, ModeloptNvfp4Backend
@@ -30,6 +32,7 @@ from refq.backends.onnx_reference import OnnxReferenceBackend
 from refq.backends.onnxruntime import OnnxRuntimeBackend
 from refq.backends.onnxruntime_bnb4 import OnnxRuntimeBnb4Backend
 from refq.backends.onnxruntime_matmulnbits import OnnxRuntimeMatMulNBitsBackend
+from refq.backends.onnxruntime_mlas_int4 import OnnxRuntimeMlasInt4Backend
 from refq.backends.reference import RefqBackend
 from refq.backends.torchao import TorchaoCeilBackend, TorchaoEvenBackend, TorchaoMxBackend, TorchaoRceilBackend
 from refq.backends.torchao_nvfp4 import TorchaoNvfp4Backend
@@ -62,9 +65,12 @@ BUILTIN = {
     "bitsandbytes-cpu": BitsandbytesBackend,
     "onnxruntime-bnb4": OnnxRuntimeBnb4Backend,
     "onnxruntime-matmulnbits": OnnxRuntimeMatMulNBitsBackend,
+    "compressed-tensors": CompressedTensorsBackend,
+    "hqq": HqqBackend,
+    "onnxruntime-mlas-int4": OnnxRuntimeMlasInt4Backend,
     "refq": RefqBackend,
 }
 
-__all__ = ["BUILTIN", "BitsandbytesBackend", "GgmlBackend", "GgmlCpuX86Backend", "GgmlNativeBackend", "GgufPyBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "ModeloptMxfp4Backend", "ModeloptNvfp4Backend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "OnnxRuntimeMatMulNBitsBackend", "RefqBackend",
+__all__ = ["BUILTIN", "BitsandbytesBackend", "CompressedTensorsBackend", "GgmlBackend", "GgmlCpuX86Backend", "GgmlNativeBackend", "GgufPyBackend", "HqqBackend", "LiteRtBackend", "LiteRtOptimizedBackend", "MlDtypesBackend", "ModeloptMxfp4Backend", "ModeloptNvfp4Backend", "OnnxReferenceBackend", "OnnxRuntimeBackend", "OnnxRuntimeBnb4Backend", "OnnxRuntimeMatMulNBitsBackend", "OnnxRuntimeMlasInt4Backend", "RefqBackend",
            "TorchBackend", "TorchFakeQuantBackend", "TorchPT2EBackend", "TorchQnnpackBackend", "TorchaoCeilBackend", "TorchaoEvenBackend",
            "TorchaoMxBackend", "TorchaoNvfp4Backend", "TorchaoRceilBackend", "TosaBackend", "XnnpackBackend"]

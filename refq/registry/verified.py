@@ -47,8 +47,8 @@ class VerifiedPackage:
 #: The real engines, one row per package.
 ENGINES: tuple[VerifiedPackage, ...] = (
     VerifiedPackage("onnxruntime", ("1.32.0",),
-                    backends=("onnxruntime", "onnxruntime-bnb4", "onnxruntime-matmulnbits"),
-                    profiles=("onnxruntime", "onnxruntime-bnb4", "onnxruntime")),
+                    backends=("onnxruntime", "onnxruntime-bnb4", "onnxruntime-matmulnbits", "onnxruntime-mlas-int4"),
+                    profiles=("onnxruntime", "onnxruntime-bnb4", "onnxruntime", "onnxruntime-mlas-int4")),
     VerifiedPackage("onnx", ("1.23.2",), backends=("onnx-reference",), profiles=("onnx-reference",)),
     VerifiedPackage("torch", ("2.13.0",), backends=("torch", "torch-fake-quant", "torch-pt2e", "torch-qnnpack"),
                     profiles=("pytorch", "pytorch-fake-quant", "pytorch-pt2e", "pytorch-qnnpack")),
@@ -70,6 +70,11 @@ ENGINES: tuple[VerifiedPackage, ...] = (
                     profiles=("modelopt-nvfp4", "modelopt-mxfp4")),
     # BLK-7's NF4 and FP4 (bitsandbytes' CPU path); installed with --no-deps like torchao, so that pip leaves torch.
     VerifiedPackage("bitsandbytes", ("0.50.2",), backends=("bitsandbytes-cpu",), profiles=("bitsandbytes-cpu",)),
+    # BLK-9's weight-only int4 groups: compressed-tensors' group quantization (it needs transformers, pydantic,
+    # loguru) and HQQ's round-to-nearest Quantizer (optimize=False).
+    VerifiedPackage("compressed-tensors", ("0.20.0",), backends=("compressed-tensors",),
+                    profiles=("compressed-tensors",)),
+    VerifiedPackage("hqq", ("0.2.8.post1",), backends=("hqq",), profiles=("hqq",)),
     # LiteRT (TensorFlow Lite's runtime): reference kernels, optimized kernels, and the XNNPACK delegate.
     VerifiedPackage("ai-edge-litert", ("2.3.0",), backends=("tflite", "tflite-optimized", "xnnpack"),
                     profiles=("tflite", "tflite-optimized", "xnnpack")),

@@ -1,0 +1,99 @@
+"""compressed-tensors' int4 group quantization (vLLM's and llm-compressor's W4A16 weights) as BLK-9's
+``int4_group_quantize`` and ``int4_group_dequantize``.
+
+Quantize is ``compute_dynamic_scales_and_zp`` with ``QuantizationArgs(num_bits=4, type="int", strategy="group")``
+and then ``forward.quantize(..., dtype=torch.int8)``; dequantize is ``forward.dequantize`` with the same arguments
+((q - z) * s in float32). Both run on CPU tensors with one torch thread. The library reads an array of rows of
+groups: an input of another rank is read as rows = the product of its leading dimensions. What it cannot run
+raises NotImplementedError: a group size that does not divide the last axis (compressed-tensors refuses it), and
+zero points that are not int8 integers from -8 to 7 (its zp_dtype).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from refq.backends.records import record
+
+
+def _rows(values, name: str, dtype) -> np.ndarray:
+    array = np.asarray(values, dtype=dtype)
+    if array.ndim == 0 or array.size == 0:
+        raise ValueError(f"{name}: an array of at least one dimension and one element, not shape {array.shape}")
+    return np.ascontiguousarray(array.reshape(-1, array.shape[-1]))
+
+
+class CompressedTensorsBackend:
+    """``int4_group_quantize`` and ``int4_group_dequantize`` through compressed-tensors on the CPU,
+    single-threaded."""
+
+    name = "compressed-tensors"
+    profile = "compressed-tensors"
+
+    def __init__(self) -> None:
+        import torch
+        from compressed_tensors.quantization import QuantizationArgs
+        from compressed_tensors.quantization.lifecycle.forward import dequantize, quantize
+        from compressed_tensors.quantization.utils.helpers import compute_dynamic_scales_and_zp
+
+        self._torch = torch
+        self._args = QuantizationArgs
+        self._scales_and_zp = compute_dynamic_scales_and_zp
+        self._quantize = quantize
+        self._dequantize = dequantize
+        from refq.registry.verified import installed_version
+
+        self.version = installed_version("compressed-tensors")
+
+    @contextlib.contextmanager
+    def _one_thread(self):
+        torch = self._torch
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            torch.set_num_threads(previous)
+
+    def _arguments(self, group_size, symmetric, columns: int):
+        if not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool) or group_size < 1:
+            raise ValueError(f"group_size {group_size!r}: a positive integer")
+        if columns % group_size:
+            raise NotImplementedError(f"compressed-tensors: group_size {group_size} does not divide the last axis "
+                                      f"({columns}); its group strategy requires whole groups")
+        return self._args(num_bits=4, type="int", symmetric=bool(symmetric), strategy="group",
+                          group_size=int(group_size))
+
+    def int4_group_quantize(self, x, *, group_size=128, symmetric=True) -> np.ndarray:
+        shape = np.shape(x)
+        rows = _rows(x, "x", np.float32)
+        args = self._arguments(group_size, symmetric, rows.shape[1])
+        torch = self._torch
+        with self._one_thread():
+            tensor = torch.from_numpy(rows.copy())
+            scales, zero_points = self._scales_and_zp(tensor, args, module=None)
+            codes = self._quantize(tensor, scales, zero_points, args, dtype=torch.int8)
+        groups = (*shape[:-1], rows.shape[1] // int(group_size))
+        return record(scales=np.ascontiguousarray(scales.numpy(), dtype=np.float32).reshape(groups),
+                      zero_points=np.ascontiguousarray(zero_points.numpy()).astype(np.float32).reshape(groups),
+                      codes=np.ascontiguousarray(codes.numpy(), dtype=np.int8).reshape(shape))
+
+    def int4_group_dequantize(self, scales, zero_points, codes, *, group_size=128) -> np.ndarray:
+        shape = np.shape(codes)
+        points = _rows(codes, "codes", np.int8)
+        args = self._arguments(group_size, False, points.shape[1])
+        groups = (points.shape[0], points.shape[1] // int(group_size))
+        scale = np.ascontiguousarray(np.asarray(scales, dtype=np.float32)).reshape(groups)
+        zero = np.asarray(zero_points, dtype=np.float32).reshape(groups)
+        if not (np.isfinite(zero) & (zero == np.round(zero)) & (zero >= -8) & (zero <= 7)).all():
+            raise NotImplementedError("compressed-tensors: zero points that are not integers from -8 to 7 (its int8 "
+                                      "zp_dtype for 4-bit int)")
+        torch = self._torch
+        with self._one_thread():
+            values = self._dequantize(torch.from_numpy(points.copy()), torch.from_numpy(scale.copy()),
+                                      torch.from_numpy(zero.astype(np.int8)), args, dtype=torch.float32)
+        return np.ascontiguousarray(values.numpy(), dtype=np.float32).reshape(shape)
+

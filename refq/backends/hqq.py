@@ -1,0 +1,96 @@
+"""HQQ's round-to-nearest int4 groups (``hqq.core.quantize.Quantizer`` with ``optimize=False``) as BLK-9's
+``int4_group_quantize`` and ``int4_group_dequantize``.
+
+Quantize is ``Quantizer.quantize(t, nbits=4, channel_wise=True, group_size=g, optimize=False, round_zero=False,
+axis=1, bitpack=False, device="cpu")``: HQQ reads the tensor flat in groups of g (``reshape([-1, g])``), which
+are BLK-9's groups when g divides the last axis; the adapter declines other group sizes. Its codes come back as
+float32 (a NaN where the input group held one: BLK-9 leaves that code open, and the adapter stores 0). HQQ has
+no symmetric mode: ``symmetric=True`` raises NotImplementedError. Dequantize is ``Quantizer.dequantize`` on the
+unpacked codes with the meta-data quantize makes, ``compute_dtype`` float32 (HQQ's default is float16):
+``(W_q - zero) * scale`` in float32. CPU tensors, one torch thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from refq.backends.records import record
+
+
+def _rows(values, name: str, dtype) -> np.ndarray:
+    array = np.asarray(values, dtype=dtype)
+    if array.ndim == 0 or array.size == 0:
+        raise ValueError(f"{name}: an array of at least one dimension and one element, not shape {array.shape}")
+    return np.ascontiguousarray(array.reshape(-1, array.shape[-1]))
+
+
+class HqqBackend:
+    """``int4_group_quantize`` (asymmetric only) and ``int4_group_dequantize`` through HQQ's Quantizer on the
+    CPU, single-threaded."""
+
+    name = "hqq"
+    profile = "hqq"
+
+    def __init__(self) -> None:
+        import torch
+        from hqq.core.quantize import Quantizer
+
+        from refq.registry.verified import installed_version
+
+        self._torch = torch
+        self._quantizer = Quantizer
+        self.version = installed_version("hqq")
+
+    @contextlib.contextmanager
+    def _one_thread(self):
+        torch = self._torch
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            torch.set_num_threads(previous)
+
+    @staticmethod
+    def _check(group_size, columns: int) -> int:
+        if not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool) or group_size < 1:
+            raise ValueError(f"group_size {group_size!r}: a positive integer")
+        if columns % group_size:
+            raise NotImplementedError(f"hqq: group_size {group_size} does not divide the last axis ({columns}); HQQ "
+                                      "groups the flat tensor, so its groups would cross rows")
+        return int(group_size)
+
+    def int4_group_quantize(self, x, *, group_size=128, symmetric=True) -> np.ndarray:
+        if symmetric:
+            raise NotImplementedError("hqq: symmetric=True (HQQ's groups are asymmetric: a scale and a float zero "
+                                      "point from each group's minimum and maximum)")
+        shape = np.shape(x)
+        rows = _rows(x, "x", np.float32)
+        size = self._check(group_size, rows.shape[1])
+        with self._one_thread():
+            codes, meta = self._quantizer.quantize(
+                self._torch.from_numpy(rows.copy()), nbits=4, channel_wise=True, group_size=size, optimize=False,
+                round_zero=False, axis=1, bitpack=False, device="cpu")
+        groups = (*shape[:-1], rows.shape[1] // size)
+        values = codes.numpy().reshape(shape)
+        return record(scales=np.ascontiguousarray(meta["scale"].numpy(), dtype=np.float32).reshape(groups),
+                      zero_points=np.ascontiguousarray(meta["zero"].numpy(), dtype=np.float32).reshape(groups),
+                      codes=np.where(np.isnan(values), np.float32(0), values).astype(np.int8))
+
+    def int4_group_dequantize(self, scales, zero_points, codes, *, group_size=128) -> np.ndarray:
+        shape = np.shape(codes)
+        points = _rows(codes, "codes", np.int8)
+        size = self._check(group_size, points.shape[1])
+        count = points.size // size
+        torch = self._torch
+        scale = np.ascontiguousarray(np.asarray(scales, dtype=np.float32)).reshape(count, 1)
+        zero = np.ascontiguousarray(np.asarray(zero_points, dtype=np.float32)).reshape(count, 1)
+        meta = {"nbits": 4, "group_size": size, "shape": torch.Size(points.shape), "scale": torch.from_numpy(scale),
+                "zero": torch.from_numpy(zero), "axis": 1, "packing": None, "view_as_float": False,
+                "compute_dtype": torch.float32}
+        with self._one_thread():
+            values = self._quantizer.dequantize(torch.from_numpy(points.astype(np.float32).reshape(count, size)), meta)
+        return np.ascontiguousarray(values.numpy(), dtype=np.float32).reshape(shape)
