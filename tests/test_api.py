@@ -172,6 +172,10 @@ BAD_CALLS = [
     ("nvfp4_quantize", lambda: refq.nvfp4_quantize(np.ones(24, F32)), "x"),
     ("nvfp4_dequantize", lambda: refq.nvfp4_dequantize(np.array(1.0, F32), np.zeros(2, np.uint8),
                                                        np.zeros(8, np.uint8)), "block_scales"),
+    ("int4_group_quantize", lambda: refq.int4_group_quantize(np.ones(64, F32), group_size=0), "group_size"),
+    ("int4_group_quantize", lambda: refq.int4_group_quantize(np.ones(64, F32), profile="hqq"), "symmetric"),
+    ("int4_group_dequantize", lambda: refq.int4_group_dequantize(np.ones(1, F32), np.zeros(2, F32),
+                                                                 np.zeros(32, np.int8), group_size=32), "zero_points"),
 ]
 
 
