@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from refq.block.int4_group import int4_group_dequantize_outcomes, int4_group_quantize_outcomes
+from refq.conformance.harness import case_paths, run_cases
 
 F32 = np.float32
+OPS = ("int4_group_quantize", "int4_group_dequantize")
 
 
 @functools.cache
@@ -400,3 +402,31 @@ def test_hqq_keeps_its_zero_point_unrounded_where_the_others_round():
     x[0, 0] = -0.31
     hqq = _hqq().int4_group_quantize(x, group_size=32, symmetric=False)
     assert hqq["zero_points"][0, 0] != np.round(hqq["zero_points"][0, 0])
+
+
+# --- the level-1 vectors through the harness -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", list(BACKENDS))
+def test_each_backend_conforms_to_its_profile(profile):
+    """The built-in backend on the level-1 vectors of its profile, through the harness (a worker process):
+    every case passes or is one the engine cannot run (compressed-tensors and HQQ: a partial last group;
+    compressed-tensors: zero points that are not int8 integers; MLAS: a group size of 24)."""
+    _backend(profile)  # skips where the engine is not installed
+    results = run_cases(profile, case_paths(ops=OPS))
+    assert results and all(result.status in ("pass", "unsupported") for result in results), \
+        [(r.id, r.status, r.detail) for r in results if r.status not in ("pass", "unsupported")]
+    assert sum(result.status == "pass" and result.op == "int4_group_quantize" for result in results) >= 2
+    unsupported = [result.detail for result in results if result.status == "unsupported"]
+    assert all("NotImplementedError" in detail for detail in unsupported), unsupported
+
+
+def test_each_profile_fails_the_other_engines():
+    """Judged under another engine's profile, each backend fails quantize cases."""
+    for profile in BACKENDS:
+        _backend(profile)
+    pairs = (("compressed-tensors", "onnxruntime-mlas-int4"), ("onnxruntime-mlas-int4", "compressed-tensors"),
+             ("hqq", "compressed-tensors"), ("hqq", "onnxruntime-mlas-int4"))
+    for backend, other in pairs:
+        results = run_cases(backend, case_paths(ops=["int4_group_quantize"]), profile=other)
+        assert any(result.status == "fail" for result in results), (backend, other)

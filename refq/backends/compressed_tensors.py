@@ -15,14 +15,9 @@ import contextlib
 
 import numpy as np
 
+from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
 from refq.backends.records import record
 
-
-def _rows(values, name: str, dtype) -> np.ndarray:
-    array = np.asarray(values, dtype=dtype)
-    if array.ndim == 0 or array.size == 0:
-        raise ValueError(f"{name}: an array of at least one dimension and one element, not shape {array.shape}")
-    return np.ascontiguousarray(array.reshape(-1, array.shape[-1]))
 
 
 class CompressedTensorsBackend:
@@ -59,8 +54,7 @@ class CompressedTensorsBackend:
             torch.set_num_threads(previous)
 
     def _arguments(self, group_size, symmetric, columns: int):
-        if not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool) or group_size < 1:
-            raise ValueError(f"group_size {group_size!r}: a positive integer")
+        group_size = group_size_of(group_size)
         if columns % group_size:
             raise NotImplementedError(f"compressed-tensors: group_size {group_size} does not divide the last axis "
                                       f"({columns}); its group strategy requires whole groups")
@@ -82,12 +76,8 @@ class CompressedTensorsBackend:
                       codes=np.ascontiguousarray(codes.numpy(), dtype=np.int8).reshape(shape))
 
     def int4_group_dequantize(self, scales, zero_points, codes, *, group_size=128) -> np.ndarray:
-        shape = np.shape(codes)
-        points = _rows(codes, "codes", np.int8)
+        points, scale, zero, shape = dequantize_arguments(scales, zero_points, codes, group_size)
         args = self._arguments(group_size, False, points.shape[1])
-        groups = (points.shape[0], points.shape[1] // int(group_size))
-        scale = np.ascontiguousarray(np.asarray(scales, dtype=np.float32)).reshape(groups)
-        zero = np.asarray(zero_points, dtype=np.float32).reshape(groups)
         if not (np.isfinite(zero) & (zero == np.round(zero)) & (zero >= -8) & (zero <= 7)).all():
             raise NotImplementedError("compressed-tensors: zero points that are not integers from -8 to 7 (its int8 "
                                       "zp_dtype for 4-bit int)")

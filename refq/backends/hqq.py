@@ -16,14 +16,9 @@ import contextlib
 
 import numpy as np
 
+from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
 from refq.backends.records import record
 
-
-def _rows(values, name: str, dtype) -> np.ndarray:
-    array = np.asarray(values, dtype=dtype)
-    if array.ndim == 0 or array.size == 0:
-        raise ValueError(f"{name}: an array of at least one dimension and one element, not shape {array.shape}")
-    return np.ascontiguousarray(array.reshape(-1, array.shape[-1]))
 
 
 class HqqBackend:
@@ -56,8 +51,7 @@ class HqqBackend:
 
     @staticmethod
     def _check(group_size, columns: int) -> int:
-        if not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool) or group_size < 1:
-            raise ValueError(f"group_size {group_size!r}: a positive integer")
+        group_size = group_size_of(group_size)
         if columns % group_size:
             raise NotImplementedError(f"hqq: group_size {group_size} does not divide the last axis ({columns}); HQQ "
                                       "groups the flat tensor, so its groups would cross rows")
@@ -81,13 +75,11 @@ class HqqBackend:
                       codes=np.where(np.isnan(values), np.float32(0), values).astype(np.int8))
 
     def int4_group_dequantize(self, scales, zero_points, codes, *, group_size=128) -> np.ndarray:
-        shape = np.shape(codes)
-        points = _rows(codes, "codes", np.int8)
+        points, scale, zero, shape = dequantize_arguments(scales, zero_points, codes, group_size)
         size = self._check(group_size, points.shape[1])
         count = points.size // size
         torch = self._torch
-        scale = np.ascontiguousarray(np.asarray(scales, dtype=np.float32)).reshape(count, 1)
-        zero = np.ascontiguousarray(np.asarray(zero_points, dtype=np.float32)).reshape(count, 1)
+        scale, zero = scale.reshape(count, 1), zero.reshape(count, 1)
         meta = {"nbits": 4, "group_size": size, "shape": torch.Size(points.shape), "scale": torch.from_numpy(scale),
                 "zero": torch.from_numpy(zero), "axis": 1, "packing": None, "view_as_float": False,
                 "compute_dtype": torch.float32}

@@ -22,21 +22,16 @@ from __future__ import annotations
 import numpy as np
 
 from refq.backends.onnxruntime_matmulnbits import _nibbles
+from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
 from refq.backends.records import record
 
 #: MLAS's block sizes (BlockwiseQuantizer, MatMulNBits).
 BLOCK_SIZES = (16, 32, 64, 128, 256)
 
 
-def _rows(values, name: str, dtype) -> np.ndarray:
-    array = np.asarray(values, dtype=dtype)
-    if array.ndim == 0 or array.size == 0:
-        raise ValueError(f"{name}: an array of at least one dimension and one element, not shape {array.shape}")
-    return np.ascontiguousarray(array.reshape(-1, array.shape[-1]))
-
 
 def _check(group_size) -> int:
-    if group_size not in BLOCK_SIZES or isinstance(group_size, bool):
+    if group_size_of(group_size) not in BLOCK_SIZES:
         raise NotImplementedError(f"onnxruntime-mlas-int4: group_size {group_size} (MLAS takes {BLOCK_SIZES})")
     return int(group_size)
 
@@ -100,13 +95,10 @@ class OnnxRuntimeMlasInt4Backend:
                       codes=np.ascontiguousarray(codes).astype(np.int8).reshape(shape))
 
     def int4_group_dequantize(self, scales, zero_points, codes, *, group_size=128) -> np.ndarray:
+        points, scale, zero, shape = dequantize_arguments(scales, zero_points, codes, group_size)
         size = _check(group_size)
-        shape = np.shape(codes)
-        points = _rows(codes, "codes", np.int8)
         n, k = points.shape
-        blocks = -(-k // size)
-        scale = np.ascontiguousarray(np.asarray(scales, dtype=np.float32)).reshape(n, blocks)
-        zero = np.asarray(zero_points, dtype=np.float32).reshape(n, blocks)
+        blocks = scale.shape[1]
         if ((points < 0) | (points > 15)).any():
             raise NotImplementedError("onnxruntime-mlas-int4: signed codes (MatMulNBits stores unsigned codes, "
                                       "0 to 15)")
