@@ -75,8 +75,9 @@ def int4_group_quantize_outcomes(x, *, group_size: int = 128, symmetric: bool = 
     scale_open = np.zeros(rows * groups, np.bool_)
     zero_point_open = np.zeros(rows * groups, np.bool_)
     code_open = np.zeros(flat.size, np.bool_)
-    kernels.quantize_groups(flat, columns, size, is_symmetric, *(codes_of[name] for name in KERNEL_ORDER),
-                            scales, zero_points, codes, scale_open, zero_point_open, code_open)
+    kernels.quantize_groups(flat, flat.view(np.int32), columns, size, is_symmetric,
+                            *(codes_of[name] for name in KERNEL_ORDER), scales, zero_points, codes, scale_open,
+                            zero_point_open, code_open)
     shape = (*array.shape[:-1], groups)
     result = record(scales=scales.reshape(shape), zero_points=zero_points.reshape(shape),
                     codes=codes.reshape(array.shape))

@@ -8,6 +8,8 @@ float32 values rounded once from float64 is the correctly rounded float32 result
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from refq._jit import kernel
@@ -61,39 +63,86 @@ def quotient(a, b):
 
 
 @kernel
-def group_range(x, start, stop, nan_rule):
-    """BLK-9.2: ``(minimum, maximum, zero_sign_open)`` of x[start:stop]. ``propagates``: a NaN makes both NaN
-    (torch's amin and amax); which zero a minimum or maximum of zero is, with zeros of both signs in the group,
-    depends on the lanes of torch's vectorised reduction, so ``zero_sign_open`` says so. ``ignores``: C's scan
-    from (FLT_MAX, -FLT_MAX) with ``v < min`` and ``v > max``, which skips a NaN and keeps the first of equal
-    values (an all-NaN group gives FLT_MAX and -FLT_MAX)."""
+def order_key(bits):
+    """The int32 bits of a float32 turned into an integer that orders as the value does (-0 just below +0, a NaN
+    beyond the infinities): integer minima and maxima vectorise where float32 ones, with their NaN and zero
+    rules, do not. The map is its own inverse."""
+    return bits ^ ((bits >> 31) & 0x7FFFFFFF)
+
+
+@kernel
+def float32_value(bits):
+    """The value of a float32's int32 bits, exactly, in float64."""
+    exponent = (bits >> 23) & 0xFF
+    mantissa = bits & 0x7FFFFF
+    if exponent == 255:
+        magnitude = np.inf if mantissa == 0 else np.nan
+    elif exponent == 0:
+        magnitude = math.ldexp(np.float64(mantissa), -149)
+    else:
+        magnitude = math.ldexp(np.float64(mantissa + 0x800000), int(exponent) - 150)
+    return -magnitude if bits < 0 else magnitude
+
+
+@kernel
+def scan_range(values, low, high):
+    """C's scan of ``values`` from ``(low, high)``: ``v < low`` and ``v > high`` replace them, so a NaN is passed
+    over and the first of equal values is kept."""
+    for i in range(values.shape[0]):
+        v = values[i]
+        low = v if v < low else low
+        high = v if v > high else high
+    return low, high
+
+
+@kernel
+def key_range(bits, low, high):
+    """``(least key, greatest key, nan)`` of the float32 bits ``bits`` (:func:`order_key`) from the keys ``low``
+    and ``high``, a NaN passed over, and whether there was one."""
+    nan = False
+    for i in range(bits.shape[0]):
+        unordered = (bits[i] & 0x7FFFFFFF) > 0x7F800000
+        key = order_key(bits[i])
+        low = min(low, 0x7FFFFFFF if unordered else key)
+        high = max(high, -0x80000000 if unordered else key)
+        nan |= unordered
+    return low, high, nan
+
+
+@kernel
+def group_range(x, bits, start, stop, nan_rule):
+    """BLK-9.2: ``(minimum, maximum, zero_sign_open)`` of x[start:stop] (``bits``: the same float32 values as
+    int32). ``propagates``: a NaN makes both NaN (torch's amin and amax); which zero a minimum or maximum of zero
+    is, with zeros of both signs in the group, depends on the lanes of torch's vectorised reduction, so
+    ``zero_sign_open`` says so. ``ignores``: C's scan from (FLT_MAX, -FLT_MAX) with ``v < min`` and ``v > max``,
+    which skips a NaN and keeps the first of equal values (an all-NaN group gives FLT_MAX and -FLT_MAX). The
+    values are ordered by their keys, in which only the two zeros part from the float order (-0 < +0): a zero
+    result is looked at again."""
+    # Views: their indices are known to be nonnegative, so no wraparound test keeps the loops from vectorising.
+    values, group_bits = x[start:stop], bits[start:stop]
+    largest = order_key(np.int64(0x7F7FFFFF))
+    infinity = order_key(np.int64(0x7F800000))
     if nan_rule == MINMAX_IGNORES:
-        low = FLOAT32_MAX
-        high = -FLOAT32_MAX
-        for i in range(start, stop):
-            v = np.float64(x[i])
-            if v < low:
-                low = v
-            if v > high:
-                high = v
+        low_key, high_key, nan = key_range(group_bits, largest, order_key(np.int64(-0x00800001)))
+        low, high = float32_value(order_key(low_key)), float32_value(order_key(high_key))
+        if low == 0.0 or high == 0.0:
+            # The first zero of the group is the one C keeps.
+            first_low, first_high = scan_range(values, np.float32(FLOAT32_MAX), -np.float32(FLOAT32_MAX))
+            low, high = np.float64(first_low), np.float64(first_high)
         return low, high, False
-    low = np.inf
-    high = -np.inf
+    low_key, high_key, nan = key_range(group_bits, infinity, order_key(np.int64(-0x00800000)))
+    if nan:
+        return np.nan, np.nan, False
+    low, high = float32_value(order_key(low_key)), float32_value(order_key(high_key))
+    if low != 0.0 and high != 0.0:
+        return low, high, False
     positive_zero = False
     negative_zero = False
-    for i in range(start, stop):
-        v = np.float64(x[i])
-        if v != v:
-            return np.nan, np.nan, False
-        if v == 0.0:
-            if np.signbit(v):
-                negative_zero = True
-            else:
-                positive_zero = True
-        low = min(low, v)
-        high = max(high, v)
-    both = positive_zero and negative_zero
-    return low, high, both and (low == 0.0 or high == 0.0)
+    for i in range(values.shape[0]):
+        if values[i] == 0.0:
+            negative_zero = negative_zero or np.signbit(values[i])
+            positive_zero = positive_zero or not np.signbit(values[i])
+    return low, high, positive_zero and negative_zero
 
 
 @kernel
@@ -180,30 +229,48 @@ def group_parameters(low, high, symmetric, codes_rule, range_rule, symmetric_rul
 
 @kernel
 def element_code(x, scale, inverse, zero_point, qmin, scaling_rule, rounding):
-    """BLK-9.5: ``(code, open)`` of the float32 x: fl32(fl32(x / s) + z) or fl32(fl32(x * r) + z), rounded by
+    """BLK-9.5: ``(code, open)`` of the float32 x, with the group's float32 ``scale``, ``inverse``, ``zero_point``
+    and ``qmin``: fl32(fl32(x / s) + z) or fl32(fl32(x * r) + z) (float32 operations), rounded by
     ``int4_rounding`` and clamped to the codes; a NaN sum's conversion is undefined (``open``)."""
-    scaled = quotient(np.float64(x), scale) if scaling_rule == SCALING_DIVIDE else fl32(np.float64(x) * inverse)
-    value = fl32(scaled + zero_point)
-    if value != value:
-        return 0, True
-    code = min(max(round_to_integer(value, rounding), qmin), qmin + LEVELS)
-    return np.int64(code), False
+    scaled = quotient32(x, scale) if scaling_rule == SCALING_DIVIDE else x * inverse
+    value = scaled + zero_point
+    if rounding == HALF_AWAY:
+        whole = np.trunc(value)
+        # value - whole is exact for a float32: below 2^23 both share the exponent's range, above it value is whole.
+        rounded = whole + np.float32(1.0) * np.sign(value) if abs(value - whole) >= np.float32(0.5) else whole
+    else:
+        rounded = np.rint(value)
+    code = min(max(rounded, qmin), qmin + np.float32(LEVELS))
+    unknown = value != value
+    return (0 if unknown else np.int64(code)), unknown
 
 
 @kernel
-def quantize_groups(x, columns, group_size, symmetric, codes_rule, range_rule, nan_rule, symmetric_rule,
+def quantize_elements(x, start, stop, scale, inverse, zero_point, qmin, scaling_rule, rounding, codes, code_open):
+    """BLK-9.5 on x[start:stop], one group: its codes and which of them are unpredictable. (A loop of its own, so
+    that the compiler keeps :func:`element_code` inline and vectorises it.)"""
+    # Views, so that every index is known to be nonnegative: no wraparound test keeps the loop from vectorising.
+    values, group_codes, group_open = x[start:stop], codes[start:stop], code_open[start:stop]
+    for i in range(values.shape[0]):
+        code, unknown = element_code(values[i], scale, inverse, zero_point, qmin, scaling_rule, rounding)
+        group_codes[i] = code
+        group_open[i] = unknown
+
+
+@kernel
+def quantize_groups(x, bits, columns, group_size, symmetric, codes_rule, range_rule, nan_rule, symmetric_rule,
                     asymmetric_rule, zero_point_rule, degenerate_rule, scaling_rule, rounding,
                     scales, zero_points, codes, scale_open, zero_point_open, code_open):
     """BLK-9.2 to BLK-9.5 on the rows of the flat float32 ``x`` (``columns`` each), in groups of
     ``group_size`` consecutive columns, the last one shorter where ``group_size`` does not divide them."""
     rows = x.shape[0] // columns
     groups = scales.shape[0] // rows
-    qmin = -HALF_CODES if codes_rule == SIGNED else np.float64(0.0)
+    qmin = np.float32(-HALF_CODES if codes_rule == SIGNED else 0.0)
     for row in range(rows):
         for group in range(groups):
             start = row * columns + group * group_size
             stop = row * columns + min((group + 1) * group_size, columns)
-            low, high, zero_sign_open = group_range(x, start, stop, nan_rule)
+            low, high, zero_sign_open = group_range(x, bits, start, stop, nan_rule)
             scale, inverse, zero_point, open_point = group_parameters(
                 low, high, symmetric, codes_rule, range_rule, symmetric_rule, asymmetric_rule, zero_point_rule,
                 degenerate_rule)
@@ -212,14 +279,12 @@ def quantize_groups(x, columns, group_size, symmetric, codes_rule, range_rule, n
             zero_points[index] = 0.0 if open_point else zero_point
             zero_point_open[index] = open_point or zero_point != zero_point
             scale_open[index] = scale != scale
-            for i in range(start, stop):
-                if open_point:
-                    codes[i] = 0
-                    code_open[i] = True
-                    continue
-                code, unknown = element_code(x[i], scale, inverse, zero_point, qmin, scaling_rule, rounding)
-                codes[i] = code
-                code_open[i] = unknown
+            if open_point:
+                codes[start:stop] = 0
+                code_open[start:stop] = True
+            else:
+                quantize_elements(x, start, stop, np.float32(scale), np.float32(inverse), np.float32(zero_point),
+                                  qmin, scaling_rule, rounding, codes, code_open)
             if not zero_sign_open:
                 continue
             # BLK-9.2: a zero minimum or maximum may be either zero; whatever is not the same under every choice
@@ -238,8 +303,8 @@ def quantize_groups(x, columns, group_size, symmetric, codes_rule, range_rule, n
                     if other_open:
                         code_open[i] = True
                         continue
-                    code, unknown = element_code(x[i], other_scale, other_inverse, other_point, qmin,
-                                                 scaling_rule, rounding)
+                    code, unknown = element_code(x[i], np.float32(other_scale), np.float32(other_inverse),
+                                                 np.float32(other_point), qmin, scaling_rule, rounding)
                     if unknown or code != codes[i]:
                         code_open[i] = True
 
@@ -252,9 +317,11 @@ def dequantize_groups(codes, columns, group_size, scales, zero_points, out):
     for row in range(rows):
         for group in range(groups):
             index = row * groups + group
-            scale = np.float64(scales[index])
-            zero_point = np.float64(zero_points[index])
+            scale = scales[index]
+            zero_point = zero_points[index]
             start = row * columns + group * group_size
             stop = row * columns + min((group + 1) * group_size, columns)
-            for i in range(start, stop):
-                out[i] = np.float32(fl32(np.float64(codes[i]) - zero_point) * scale)
+            # Views: their indices are known to be nonnegative, so the loop vectorises.
+            group_codes, group_out = codes[start:stop], out[start:stop]
+            for i in range(group_codes.shape[0]):
+                group_out[i] = (np.float32(group_codes[i]) - zero_point) * scale
