@@ -1,7 +1,8 @@
 """Level 2 against the real engines: the LiteRT backends (``tflite``: reference kernels, ``tflite-optimized``,
 ``xnnpack``), the TOSA reference model (``tosa``, in its own interpreter), and the block-scaled formats' engines
 (torchao's four MX scale modes and NVFP4, NVIDIA Model Optimizer's NVFP4 and MXFP4, bitsandbytes' and ONNX
-Runtime's NF4/FP4) and ONNX Runtime's MatMulNBits, each on the level-2 vectors of the operations it offers, built here, judged against its
+Runtime's NF4/FP4), ONNX Runtime's MatMulNBits and the int4 group engines (compressed-tensors, HQQ, MLAS), each
+on the level-2 vectors of the operations it offers, built here, judged against its
 declared profile (slow: the build takes minutes)."""
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ ENGINE_OPS = {
     "bitsandbytes-cpu": ("bnb4_quantize",),
     "onnxruntime-bnb4": ("bnb4_quantize",),
     "onnxruntime-matmulnbits": ("dequantize_linear",),
+    # Int4 groups' dequantize has no level 2 either: its level-1 cases hold every code under every kind of scale.
+    "compressed-tensors": ("int4_group_quantize",),
+    "hqq": ("int4_group_quantize",),
+    "onnxruntime-mlas-int4": ("int4_group_quantize",),
 }
 #: The Python module whose presence says an engine is installed (tosa's lives in its own interpreter).
 ENGINE_MODULES = {"tflite": "ai_edge_litert", "tflite-optimized": "ai_edge_litert", "xnnpack": "ai_edge_litert",
                   "torchao-nvfp4": "torchao", "modelopt-nvfp4": "modelopt", "modelopt-mxfp4": "modelopt",
                   "bitsandbytes-cpu": "bitsandbytes", "onnxruntime-bnb4": "onnxruntime",
-                  "onnxruntime-matmulnbits": "onnxruntime",
+                  "onnxruntime-matmulnbits": "onnxruntime", "compressed-tensors": "compressed_tensors", "hqq": "hqq",
+                  "onnxruntime-mlas-int4": "onnxruntime",
                   **{f"torchao-{mode}": "torchao" for mode in ("floor", "ceil", "even", "rceil")}}
 
 

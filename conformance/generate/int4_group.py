@@ -15,7 +15,8 @@ Each row of ``x`` is one family of groups, so every group of a row is the same k
 
 One more case has rows of 80 in groups of 32, so its last group is partial (MLAS takes it; compressed-tensors
 and HQQ need the group size to divide the row). Dequantize inputs are every code from -8 to 15 under scales and
-zero points that include 0, negative and fractional values, the extremes of float32, infinities and NaN.
+zero points that include 0, negative and fractional values, the extremes of float32, infinities and NaN, and
+codes 0 to 15 with integer zero points 0 to 7 in groups of 32, which every engine's dequantize takes.
 """
 
 from __future__ import annotations
@@ -117,6 +118,26 @@ def dequantize_cases(level: int) -> Iterator[CaseSpec]:
                    generator="int4_group.dequantize_cases", seed=0, profiles=PROFILES)
 
 
+#: Scales of the dequantize case every engine runs: codes 0 to 15 twice per group of 32, integer zero points 0 to 7
+#: (what compressed-tensors' int8 zero points and MLAS's uint4 ones both hold).
+ENGINE_SCALES = (0.1, -0.25, 0.0, 2.0 ** -149, 3.4e38, np.inf, np.nan, 7.0)
+
+
+def engine_dequantize_cases(level: int) -> Iterator[CaseSpec]:
+    if level != 1:
+        return
+    rows = len(ENGINE_SCALES)
+    codes = np.tile(np.arange(16, dtype=np.int8), (rows, 4))
+    scales = np.array([ENGINE_SCALES, ENGINE_SCALES[::-1]], dtype=F32).T.copy()
+    zero_points = (np.arange(2 * rows, dtype=F32) % 8).reshape(rows, 2)
+    yield CaseSpec(op="int4_group_dequantize", name="codes-0-to-15",
+                   inputs={"scales": scales, "zero_points": zero_points, "codes": codes},
+                   attributes={"group_size": 32}, clauses=(),
+                   description=f"codes 0..15 twice in each of {2 * rows} groups of 32, integer zero points 0..7, "
+                               "scales zero, negative, subnormal, huge, infinite and NaN: what every engine takes",
+                   generator="int4_group.engine_dequantize_cases", seed=0, profiles=PROFILES)
+
+
 def error_cases(level: int) -> Iterator[CaseSpec]:
     if level != 1:
         return
@@ -137,4 +158,4 @@ def error_cases(level: int) -> Iterator[CaseSpec]:
                    description="a code of 16: not an int4 code, signed or unsigned", **common)
 
 
-GENERATORS = (quantize_cases, dequantize_cases, error_cases)
+GENERATORS = (quantize_cases, dequantize_cases, engine_dequantize_cases, error_cases)

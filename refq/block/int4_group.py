@@ -45,7 +45,8 @@ def _check_symmetric(symmetric: object) -> bool:
 
 
 def int4_group_quantize_outcomes(x, *, group_size: int = 128, symmetric: bool = True,
-                                 profile: str = "compressed-tensors", **overrides) -> tuple[np.ndarray, np.ndarray | None]:
+                                 profile: str = "compressed-tensors",
+                                 **overrides) -> tuple[np.ndarray, np.ndarray | None]:
     """BLK-9.7 under ``profile`` (a keyword naming a BLK-9 variant overrides the profile's value): the record
     ``(scales, zero_points, codes)`` and its mask, or None where every bit is predictable: a code or zero point
     whose float-to-integer conversion C and torch leave undefined (a NaN), and a zero whose sign depends on the

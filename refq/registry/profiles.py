@@ -566,11 +566,13 @@ INT4_GROUP_PROFILES: tuple[Profile, ...] = (
         sources=("onnxruntime/core/mlas/lib/q4_dq.cpp: BlockwiseQuantizer::quantizeAndTranspose, range2scale, "
                  "range2scalezp (onnxruntime 1.32)",
                  "onnxruntime/python/onnxruntime_pybind_quant.cc: quantize_matmul_4bits",
+                 "onnxruntime/contrib_ops/cpu/quantization/gather_block_quantized.cc: GatherBlockQuantized",
                  "measured: onnxruntime 1.32.0 CPU (tests/test_block_int4_group_engines.py)"),
         notes="The range is a C scan (NaN skipped); symmetric s = e / -8 with e the signed extreme, zero point 8; "
               "asymmetric s = (max(M, 0) - min(m, 0)) / 15 and z = roundf(0 - m / s) clamped to [0, 15] (m itself "
               "when s = 0); codes (uint8) clamp(roundf(x * r + z), 0, 15) with r = 1 / s, 0 for s = 0. "
-              "MatMulNBits dequantizes (q - z) * s (refq's onnxruntime-matmulnbits backend).",
+              "Dequantize is (q - z) * s, measured through GatherBlockQuantized (the same packed uint4 layout): "
+              "MatMulNBits returns every -0 weight as +0, and a negative symmetric scale makes code 8 a -0.",
     ),
 )
 # --- end int4 groups ---
