@@ -430,6 +430,9 @@ def quantize_q8_k(x, out, scales, undefined, fused):
 @kernel
 def dequantize_q2_k(blocks, out):
     """GGF-3.11: Q2_K: ``y = (d * sc) * q - (dmin * m)``, sub-block by sub-block."""
+    # The 16 elements of a sub-block, read from the sizes: a loop of a constant 16 is unrolled into
+    # scalar code before the compiler could vectorise it (legacy.dequantize_bytes).
+    sub_block = out.size // max(1, blocks.size // 84) // 16
     for b in range(blocks.size // 84):
         o = b * 84
         d = half_value(blocks[o + 80], blocks[o + 81])
@@ -444,14 +447,17 @@ def dequantize_q2_k(blocks, out):
                     sub += 1
                     dl = d * np.float32(sc & 0xF)
                     ml = minimum * np.float32(sc >> 4)
-                    for l in range(16):
-                        out[y] = dl * np.float32((blocks[q + 16 * half + l] >> shift) & 3) - ml
-                        y += 1
+                    codes = q + 16 * half
+                    for l in range(sub_block):
+                        out[y + l] = dl * np.float32((blocks[codes + l] >> shift) & 3) - ml
+                    y += 16
 
 
 @kernel
 def dequantize_q3_k(blocks, out):
     """GGF-3.11: Q3_K: ``y = (d * (sc - 32)) * (q - 4 * (1 - h))`` with the mask bit ``h``."""
+    # The 16 elements of a sub-block, read from the sizes, as in dequantize_q2_k.
+    sub_block = out.size // max(1, blocks.size // 110) // 16
     for b in range(blocks.size // 110):
         o = b * 110
         d_all = half_value(blocks[o + 108], blocks[o + 109])
@@ -464,11 +470,13 @@ def dequantize_q3_k(blocks, out):
                 for half in range(2):
                     dl = d_all * np.float32(q3_k_scale(blocks, o + 96, sub))
                     sub += 1
-                    for l in range(16):
-                        low = np.int64((blocks[q + 16 * half + l] >> shift) & 3)
-                        subtract = 0 if blocks[o + 16 * half + l] & mask else 4
-                        out[y] = dl * np.float32(low - subtract)
-                        y += 1
+                    codes = q + 16 * half
+                    high_bits = o + 16 * half
+                    for l in range(sub_block):
+                        low = np.int64((blocks[codes + l] >> shift) & 3)
+                        subtract = 0 if blocks[high_bits + l] & mask else 4
+                        out[y + l] = dl * np.float32(low - subtract)
+                    y += 16
                 mask <<= 1
 
 
@@ -525,27 +533,35 @@ def dequantize_affine_k(blocks, out, levels, block_bytes):
 @kernel
 def dequantize_q6_k(blocks, out):
     """GGF-3.11: Q6_K: ``y = (d * sc) * (q - 32)``."""
+    # The 16 elements of a scale, read from the sizes, as in dequantize_q2_k.
+    sixteen = out.size // max(1, blocks.size // 210) // 16
     for b in range(blocks.size // 210):
         o = b * 210
         d = half_value(blocks[o + 208], blocks[o + 209])
         for n in range(0, SUPER, 128):
-            low = o + n // 2
-            high = o + 128 + n // 4
             scales = o + 192 + n // 16
-            y = b * SUPER + n
-            for l in range(32):
-                sub = l // 16
-                first = np.int64(blocks[low + l])
-                second = np.int64(blocks[low + l + 32])
-                bits = np.int64(blocks[high + l])
-                q1 = ((first & 0xF) | (((bits >> 0) & 3) << 4)) - 32
-                q2 = ((second & 0xF) | (((bits >> 2) & 3) << 4)) - 32
-                q3 = ((first >> 4) | (((bits >> 4) & 3) << 4)) - 32
-                q4 = ((second >> 4) | (((bits >> 6) & 3) << 4)) - 32
-                out[y + l] = d * np.float32(wrap_int8(blocks[scales + sub])) * np.float32(q1)
-                out[y + l + 32] = d * np.float32(wrap_int8(blocks[scales + sub + 2])) * np.float32(q2)
-                out[y + l + 64] = d * np.float32(wrap_int8(blocks[scales + sub + 4])) * np.float32(q3)
-                out[y + l + 96] = d * np.float32(wrap_int8(blocks[scales + sub + 6])) * np.float32(q4)
+            for sub in range(2):
+                # Elements l, l + 32, l + 64 and l + 96 of the half, for the 16 values of l that share
+                # their four scales: d * sc once, then times q - 32, as C groups it.
+                d1 = d * np.float32(wrap_int8(blocks[scales + sub]))
+                d2 = d * np.float32(wrap_int8(blocks[scales + sub + 2]))
+                d3 = d * np.float32(wrap_int8(blocks[scales + sub + 4]))
+                d4 = d * np.float32(wrap_int8(blocks[scales + sub + 6]))
+                low = o + n // 2 + 16 * sub
+                high = o + 128 + n // 4 + 16 * sub
+                y = b * SUPER + n + 16 * sub
+                for l in range(sixteen):
+                    first = np.int64(blocks[low + l])
+                    second = np.int64(blocks[low + l + 32])
+                    bits = np.int64(blocks[high + l])
+                    q1 = ((first & 0xF) | (((bits >> 0) & 3) << 4)) - 32
+                    q2 = ((second & 0xF) | (((bits >> 2) & 3) << 4)) - 32
+                    q3 = ((first >> 4) | (((bits >> 4) & 3) << 4)) - 32
+                    q4 = ((second >> 4) | (((bits >> 6) & 3) << 4)) - 32
+                    out[y + l] = d1 * np.float32(q1)
+                    out[y + l + 32] = d2 * np.float32(q2)
+                    out[y + l + 64] = d3 * np.float32(q3)
+                    out[y + l + 96] = d4 * np.float32(q4)
 
 
 @kernel
