@@ -111,19 +111,44 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
 
 
 @kernel
+def scaled_values(values, scale, positive_zero, table):
+    """The 16 float32 values a block's codes stand for: fl32(values[code] * scale), plus +0 with
+    ``positive_zero``. A float32 product is correctly rounded, the same bits as the exact product rounded once."""
+    zero = np.float32(0.0)
+    for code in range(table.shape[0]):
+        value = values[code] * scale
+        table[code] = value + zero if positive_zero else value
+
+
+@kernel
+def unpack_pairs(pairs, table, out):
+    """Bytes into twice as many float32 values: byte j's high nibble gives out[2j], its low nibble out[2j + 1],
+    each the ``table`` value of its code. (A loop of its own over views, whose indices are known to be
+    nonnegative, so that it vectorises.)"""
+    for j in range(pairs.shape[0]):
+        byte = np.int64(pairs[j])
+        out[2 * j] = table[byte >> 4]
+        out[2 * j + 1] = table[byte & 0xF]
+
+
+@kernel
 def dequantize_bnb4(packed, absmax, block_size, values, positive_zero, out):
     """BLK-7.6: element i is fl32(values[code] * absmax[i // block_size]), its code the high nibble of byte
     i // 2 for even i and the low nibble for odd i; with ``positive_zero`` the rounded product is added to +0
-    (which turns -0 into +0 and changes nothing else). A product of two float32 values is exact in float64,
-    so rounding it once gives the float32 product."""
+    (which turns -0 into +0 and changes nothing else). Each block's 16 products are computed once
+    (:func:`scaled_values`) and its codes looked up in them; a block that starts or ends inside a byte (an odd
+    ``block_size``, an odd count) takes its odd first or last element on its own."""
     n = out.shape[0]
-    zero = np.float32(0.0)
+    table = np.empty(16, dtype=np.float32)
     for block in range(absmax.shape[0]):
-        scale = np.float64(absmax[block])
+        scaled_values(values, absmax[block], positive_zero, table)
         start = block * block_size
         stop = min(start + block_size, n)
-        for i in range(start, stop):
-            byte = np.int64(packed[i >> 1])
-            code = (byte >> (4 - 4 * (i & 1))) & 0xF
-            value = np.float32(np.float64(values[code]) * scale)
-            out[i] = value + zero if positive_zero else value
+        if start & 1:
+            out[start] = table[np.int64(packed[start >> 1]) & 0xF]
+            start += 1
+        if stop & 1:
+            out[stop - 1] = table[np.int64(packed[stop >> 1]) >> 4]
+            stop -= 1
+        if start < stop:
+            unpack_pairs(packed[start >> 1:stop >> 1], table, out[start:stop])
