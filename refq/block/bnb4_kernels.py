@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
+from refq.block.int4_group_kernels import float32_value
 
 #: ``bnb4_thresholds`` codes.
 FLOAT32_MIDPOINTS, DECISION_TREE = range(2)
@@ -27,21 +28,29 @@ TAIL_RECIPROCAL, TAIL_DIVIDE = range(2)
 ABSMAX_FLOOR = np.float32(1e-38)
 #: The sign bit of an FP4 code.
 FP4_SIGN = 8
+#: The most thresholds a table has (the fifteen between sixteen values); a shorter list is padded with +inf.
+THRESHOLD_SLOTS = 15
+#: What :func:`threshold_position` adds for a negative value counted on its magnitude, and gives a NaN.
+NEGATIVE_POSITION = 16
+NAN_POSITION = 32
 
 
 @kernel
-def block_absmax(x, start, stop, nan_rule):
-    """BLK-7.2: the largest magnitude of x[start:stop] as a float32 (+0 for a block of zeros); a NaN makes it
-    NaN (``propagates``) or is passed over (``ignored``, C's fmaxf)."""
-    largest = 0.0
-    for i in range(start, stop):
-        magnitude = abs(np.float64(x[i]))
-        if magnitude != magnitude:
-            if nan_rule == ABSMAX_PROPAGATES:
-                return np.float32(np.nan)
-            continue
-        largest = max(largest, magnitude)
-    return np.float32(largest)
+def block_absmax(bits, nan_rule):
+    """BLK-7.2: the largest magnitude of one block as a float32 (+0 for a block of zeros); a NaN makes it NaN
+    (``propagates``) or is passed over (``ignored``, C's fmaxf). ``bits`` is the block viewed as uint32: the
+    pattern of a magnitude (the sign bit cleared) orders as the magnitude does, a NaN's above the infinity's, so
+    one integer maximum finds the absmax (and vectorises, where a float maximum with NaN rules does not)."""
+    top = np.uint32(0)
+    nan = False
+    for i in range(bits.shape[0]):
+        magnitude = bits[i] & np.uint32(0x7FFFFFFF)
+        unordered = magnitude > np.uint32(0x7F800000)
+        nan |= unordered
+        top = max(top, np.uint32(0) if unordered else magnitude)
+    if nan and nan_rule == ABSMAX_PROPAGATES:
+        return np.float32(np.nan)
+    return np.float32(float32_value(np.int64(top)))
 
 
 @kernel
@@ -66,19 +75,44 @@ def tail_divisor(absmax):
 
 
 @kernel
+def threshold_position(v, thresholds, on_magnitude):
+    """Where the float32 ``v`` falls among ``thresholds`` (:data:`THRESHOLD_SLOTS` of them, padded with +inf):
+    the number below v (below |v| with ``on_magnitude``, plus :data:`NEGATIVE_POSITION` for v < 0), or
+    :data:`NAN_POSITION` for a NaN. Without branches, in float32 and uint8, so that a loop of it vectorises."""
+    compared = abs(v) if on_magnitude else v
+    count = np.uint8(0)
+    for i in range(THRESHOLD_SLOTS):
+        count += np.uint8(thresholds[i] < compared)
+    negative = np.uint8(NEGATIVE_POSITION) if (on_magnitude and v < np.float32(0.0)) else np.uint8(0)
+    return np.uint8(NAN_POSITION) if v != v else count | negative
+
+
+@kernel
+def position_code(position, codes, nan_code):
+    """The code of a :func:`threshold_position`: ``nan_code`` for a NaN, else ``codes[count]`` with the sign
+    bit 8 for a negative position."""
+    if position == NAN_POSITION:
+        return nan_code
+    sign = FP4_SIGN if position & NEGATIVE_POSITION else 0
+    return sign | np.int64(codes[position & (NEGATIVE_POSITION - 1)])
+
+
+@kernel
 def select_code(v, thresholds, codes, on_magnitude, nan_code):
     """BLK-7.4: the code of the scaled float32 ``v``: ``codes[k]``, k the number of ``thresholds`` below v (below
     |v| with ``on_magnitude``, the sign bit 8 added for v < 0), so that a value equal to a threshold takes the
     lower code; a NaN takes ``nan_code``. ``float32_midpoints`` counts the midpoints of the sorted table and
-    reads the codes in sorted order; ``decision_tree`` counts the tree's literals."""
-    if v != v:
-        return nan_code
-    compared = abs(v) if on_magnitude else v
-    count = 0
-    for i in range(thresholds.shape[0]):
-        count += thresholds[i] < compared
-    sign = FP4_SIGN if (on_magnitude and v < 0.0) else 0
-    return sign | np.int64(codes[count])
+    reads the codes in sorted order; ``decision_tree`` counts the tree's literals. ``thresholds`` holds
+    :data:`THRESHOLD_SLOTS` values, the unused ones +inf (which no value is above)."""
+    return position_code(threshold_position(v, thresholds, on_magnitude), codes, nan_code)
+
+
+@kernel
+def scaled_positions(values, factor, thresholds, on_magnitude, positions):
+    """:func:`threshold_position` of fl32(x * factor) for every x of ``values`` (one block). (A loop of its own
+    over views, so that the compiler keeps the element function inline and vectorises it.)"""
+    for i in range(values.shape[0]):
+        positions[i] = threshold_position(values[i] * factor, thresholds, on_magnitude)
 
 
 @kernel
@@ -87,27 +121,36 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
     """BLK-7.2 to BLK-7.5: the absmax of every block of ``block_size`` consecutive elements of the flat float32
     ``x`` (the last block may be shorter) into ``absmax``; every element's code (:func:`select_code`), two per
     byte, the first element of a pair in the high nibble, into ``packed``; an odd count's last low nibble the
-    code of +0."""
+    code of +0. The thresholds are padded to :data:`THRESHOLD_SLOTS` with +inf; the elements' positions
+    (:func:`threshold_position`) are found block by block, then read as codes (:func:`position_code`, once for
+    every position) two at a time."""
     n = x.shape[0]
-    padding = select_code(np.float32(0.0), thresholds, codes, on_magnitude, nan_code)
+    bits = x.view(np.uint32)
+    bounds = np.full(THRESHOLD_SLOTS, np.inf, dtype=np.float32)
+    bounds[:thresholds.shape[0]] = thresholds
+    # The code of every position a value can take (a count up to the number of codes less one).
+    code_of = np.zeros(NAN_POSITION + 1, dtype=np.uint8)
+    code_of[NAN_POSITION] = position_code(NAN_POSITION, codes, nan_code)
+    for count in range(codes.shape[0]):
+        code_of[count] = position_code(count, codes, nan_code)
+        code_of[count | NEGATIVE_POSITION] = position_code(count | NEGATIVE_POSITION, codes, nan_code)
+    positions = np.empty(n + 1, dtype=np.uint8)
+    # The padding: the position of +0.
+    positions[n] = threshold_position(np.float32(0.0), bounds, on_magnitude)
     for block in range(absmax.shape[0]):
         start = block * block_size
         stop = min(start + block_size, n)
-        amax = block_absmax(x, start, stop, absmax_nan)
+        amax = block_absmax(bits[start:stop], absmax_nan)
         absmax[block] = amax
-        divide = tail_rule == TAIL_DIVIDE and stop - start < block_size
-        divisor = tail_divisor(amax)
-        factor = np.float64(block_reciprocal(amax, reciprocal_rule))
-        for i in range(start, stop):
-            if divide:
-                v = np.float32(np.float64(x[i]) / divisor)
-            else:
-                v = np.float32(np.float64(x[i]) * factor)
-            code = select_code(v, thresholds, codes, on_magnitude, nan_code)
-            if i % 2 == 0:
-                packed[i // 2] = (code << 4) | padding
-            else:
-                packed[i // 2] = (np.int64(packed[i // 2]) & 0xF0) | code
+        if tail_rule == TAIL_DIVIDE and stop - start < block_size:
+            divisor = tail_divisor(amax)
+            for i in range(start, stop):
+                positions[i] = threshold_position(np.float32(np.float64(x[i]) / divisor), bounds, on_magnitude)
+        else:
+            scaled_positions(x[start:stop], block_reciprocal(amax, reciprocal_rule), bounds, on_magnitude,
+                             positions[start:stop])
+    for j in range(packed.shape[0]):
+        packed[j] = (code_of[positions[2 * j]] << 4) | code_of[positions[2 * j + 1]]
 
 
 @kernel
