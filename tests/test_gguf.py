@@ -350,8 +350,9 @@ def test_block_maxima_match_the_one_by_one_scan():
             if value > high:
                 high = value
         expected = np.float32([chosen, amax, low, high]).view(np.uint32)
-        got = np.float32([legacy.signed_maximum(block, 0, 32), legacy.largest_magnitude(block, 0, 32),
-                          *legacy.minimum_and_maximum(block, 0, 32)])
+        bits = block.view(np.int32)
+        got = np.float32([legacy.signed_maximum(block, bits, 0, 32), legacy.largest_magnitude(block, bits, 0, 32),
+                          *legacy.minimum_and_maximum(block, bits, 0, 32)])
         assert (got.view(np.uint32) == expected).all(), block
 
 

@@ -70,9 +70,10 @@ def quantize_bytes_x86_simd(x, out, undefined, with_sum, block_bytes):
     is not finite; Q8_1 stores ``s = fp16(fl32(sum32) * d)``, ``sum32`` the int32 sum (wrapping) of the
     conversions before saturation. Every conversion is defined by the instruction set, so no block is
     ``undefined``; a NaN in ``x`` is GGF-5.1's."""
+    bits = x.view(np.int32)
     for b in range(x.size // BLOCK):
         start = b * BLOCK
-        largest = largest_magnitude(x, start, BLOCK)
+        largest = largest_magnitude(x, bits, start, BLOCK)
         d = largest / np.float32(127.0)
         multiplier = simd_reciprocal(largest)
         o = b * block_bytes

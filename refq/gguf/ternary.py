@@ -55,10 +55,11 @@ def quantize_tq1_0(x, out, undefined):
     """GGF-6.1: TQ1_0, 54 bytes: ``qs[48]``, ``qh[4]``, ``d``. Byte ``m`` of ``qs[0:32]`` holds elements
     ``m + 32n`` (n = 0..4), byte ``32 + m`` of ``qs[32:48]`` elements ``160 + m + 16n``, and ``qh[j]``
     elements ``240 + j + 4n`` (n = 0..3, a fifth digit 0)."""
+    bits = x.view(np.int32)
     for b in range(x.size // SUPER):
         base = b * SUPER
         o = b * 54
-        d = largest_magnitude(x, base, SUPER)
+        d = largest_magnitude(x, bits, base, SUPER)
         inverse = reciprocal(d)
         store_half(out, o + 52, half_pattern(d))
         # Views indexed from 0: indices that need no wrap-around check.
@@ -74,10 +75,11 @@ def quantize_tq1_0(x, out, undefined):
 def quantize_tq2_0(x, out, undefined):
     """GGF-6.2: TQ2_0, 66 bytes: ``qs[64]``, ``d``; byte ``32g + m`` holds elements ``128g + m + 32n``
     in bits ``2n``, ``2n + 1`` (n = 0..3)."""
+    bits = x.view(np.int32)
     for b in range(x.size // SUPER):
         base = b * SUPER
         o = b * 66
-        d = largest_magnitude(x, base, SUPER)
+        d = largest_magnitude(x, bits, base, SUPER)
         inverse = reciprocal(d)
         store_half(out, o + 64, half_pattern(d))
         # Views indexed from 0: indices that need no wrap-around check.
