@@ -47,6 +47,9 @@ MIN_SUBNORMAL = np.float32(2.0 ** -9)
 #: midpoint of 448 and the 480 the format lacks; 464 itself ties to 448, whose mantissa is even).
 E4M3_NAN = 0x7F
 E4M3_OVERFLOW = np.float32(464.0)
+#: The bits of 464 and of E4M3's smallest normal, 2^-6, as float32.
+E4M3_OVERFLOW_BITS = np.uint32(0x43E80000)
+MIN_NORMAL_BITS = np.uint32(0x3C800000)
 E2M1_SIGN = 8
 E2M1_LARGEST = 7
 #: The E2M1 midpoints, as float32: a magnitude above one goes up, and on one it goes to the even code (up at
@@ -76,6 +79,15 @@ def minimum_nan(a, b):
 
 
 @kernel
+def magnitude_value(top):
+    """The float32 whose bits are the uint32 ``top`` (the sign bit clear), NaN for a NaN's pattern: the value of
+    an integer maximum of magnitudes' bit patterns."""
+    if top > np.uint32(0x7F800000):
+        return np.float32(np.nan)
+    return np.uint32(top).view(np.float32)
+
+
+@kernel
 def tensor_amax(x, bits):
     """BLK-8.2: max |x| over the whole tensor as a float32, NaN if any element is NaN (torch's max). ``bits`` is
     x viewed as uint32: a magnitude's pattern orders like the magnitude, NaNs above the infinity, so one integer
@@ -83,12 +95,7 @@ def tensor_amax(x, bits):
     top = np.uint32(0)
     for i in range(bits.shape[0]):
         top = max(top, bits[i] & np.uint32(0x7FFFFFFF))
-    if top > np.uint32(0x7F800000):
-        return np.float32(np.nan)
-    largest = np.float32(0.0)
-    for i in range(x.shape[0]):
-        largest = max(largest, abs(x[i]))
-    return largest
+    return magnitude_value(top)
 
 
 @kernel
@@ -134,19 +141,21 @@ def block_scale_value(block_amax, arithmetic, first, second, floor_rule, zero_ru
 def e4m3_code(value):
     """BLK-8.3: the float8_e4m3fn code of a float32 (torch's cast): to nearest, ties to even; a magnitude above
     464 (an infinity included) overflows to the NaN code, with the sign; a NaN gives 0x7F (its sign open).
-    Exact in float64: a float32 times a power of two, less 1, times 8 loses no bit."""
-    if value != value:
+    On the float32's bits: a normal result keeps the exponent (rebiased from 127 to 7) and the top three
+    mantissa bits, rounded to nearest even by adding 2^19 - 1 and the lowest bit kept; a subnormal one, a
+    multiple of 2^-9, is fl32(|value| * 512) rounded to an integer (the product is exact)."""
+    bits = np.float32(value).view(np.uint32)
+    magnitude = bits & np.uint32(0x7FFFFFFF)
+    if magnitude > np.uint32(0x7F800000):
         return E4M3_NAN
-    sign = 0x80 if math.copysign(1.0, value) < 0.0 else 0
-    magnitude = abs(np.float64(value))
-    if magnitude > E4M3_OVERFLOW:
+    sign = np.int64(bits >> np.uint32(24)) & 0x80
+    if magnitude > E4M3_OVERFLOW_BITS:
         return sign | E4M3_NAN
-    if magnitude < 2.0 ** -6:
+    if magnitude < MIN_NORMAL_BITS:
         # The subnormal codes 0..7 are multiples of 2^-9; 8 steps round up into the smallest normal, code 8.
-        return sign | int(np.rint(magnitude * 512.0))
-    exponent = math.frexp(magnitude)[1] - 1
-    steps = int(np.rint((math.ldexp(magnitude, -exponent) - 1.0) * 8.0))
-    return sign | min(((exponent + 7) << 3) + steps, 0x7E)
+        return sign | np.int64(np.rint(abs(np.float32(value)) * np.float32(512.0)))
+    rounded = np.int64(magnitude) + 0x7FFFF + ((np.int64(magnitude) >> 20) & 1)
+    return sign | ((rounded >> 20) - (120 << 3))
 
 
 @kernel
@@ -173,15 +182,13 @@ def element_codes(scaled, bits, block, nan_rule, zero_rule, codes):
 
 
 @kernel
-def block_amax(blocks, bits, block):
-    """BLK-8.3: max |x| over one block, NaN if one element is NaN (the integer maximum of ``bits``, as in
-    :func:`tensor_amax`)."""
+def block_amax(bits):
+    """BLK-8.3: max |x| over one block, NaN if one element is NaN (the integer maximum of the block's ``bits``, as
+    in :func:`tensor_amax`)."""
     top = np.uint32(0)
-    largest = np.float32(0.0)
     for j in range(BLOCK):
-        top = max(top, bits[block, j] & np.uint32(0x7FFFFFFF))
-        largest = max(largest, abs(blocks[block, j]))
-    return np.float32(np.nan) if top > np.uint32(0x7F800000) else largest
+        top = max(top, bits[j] & np.uint32(0x7FFFFFFF))
+    return magnitude_value(top)
 
 
 @kernel
@@ -197,7 +204,7 @@ def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule,
     scaled = np.empty(BLOCK, dtype=np.float32)
     codes = np.empty(BLOCK, dtype=np.uint8)
     for block in range(blocks.shape[0]):
-        value = block_scale_value(block_amax(blocks, bits, block), arithmetic, first, second, floor_rule,
+        value = block_scale_value(block_amax(bits[block]), arithmetic, first, second, floor_rule,
                                   zero_rule, ceiling_rule)
         code = e4m3_code(value)
         scales[block] = code
