@@ -29,10 +29,17 @@ class Probe:
     inputs: tuple
     attributes: dict = field(default_factory=dict)
     purpose: str = ""
+    #: A NotImplementedError on this probe is an observation (a refusal, which a combination may predict), not
+    #: the operation's absence: BLK-9's ``symmetric=True`` where an engine has no symmetric groups.
+    refusal_observed: bool = False
 
 
 class Unsupported(Exception):
     """The backend lacks the operation, or raised NotImplementedError for it."""
+
+
+class NoMethod(Unsupported):
+    """The backend lacks the operation."""
 
 
 def invoke(backend, operation: str, inputs: tuple, attributes: dict):
@@ -44,7 +51,7 @@ def invoke(backend, operation: str, inputs: tuple, attributes: dict):
 
     if isinstance(backend, Backend) and not backend.supports(operation) or \
             not isinstance(backend, Backend) and not callable(getattr(backend, operation, None)):
-        raise Unsupported(f"no {operation} method")
+        raise NoMethod(f"no {operation} method")
     runner = backend if isinstance(backend, Backend) else load_backend(backend, isolate=False)
     outcome = runner.call(operation, dict(zip(OPERATIONS_BY_NAME[operation].input_names, inputs)), attributes)
     if outcome.unsupported:
@@ -207,13 +214,18 @@ REFUSED = None
 
 def observe(backend, chapter: Chapter, probes: tuple[Probe, ...]) -> list:
     """The backend's output on every probe, through the chapter's ``output``; an exception other than
-    :class:`Unsupported` is recorded as its text (a refusal is an observation)."""
+    :class:`Unsupported` is recorded as its text (a refusal is an observation), and so is a NotImplementedError
+    on a probe whose ``refusal_observed`` says so."""
     observed = []
     for probe in probes:
         try:
             observed.append(chapter.output(probe, invoke(backend, probe.operation, probe.inputs, probe.attributes)))
-        except Unsupported:
+        except NoMethod:
             raise
+        except Unsupported as refusal:
+            if not probe.refusal_observed:
+                raise
+            observed.append(f"refused: {refusal}")
         except Exception as error:  # noqa: BLE001 - reported, never fatal
             observed.append(f"{type(error).__name__}: {error}")
     return observed
