@@ -31,6 +31,8 @@ NEGATIVE_ZERO_KEPT, NEGATIVE_ZERO_POSITIVE = range(2)
 DEQUANTIZE_PRODUCT, DEQUANTIZE_AMAX_FACTOR = range(2)
 
 BLOCK = 16
+#: How many blocks quantize scales before it codes their elements.
+CHUNK = 256
 #: 6 * 448: E2M1's largest value times E4M3's.
 TENSOR_DIVISOR = np.float32(2688.0)
 E2M1_MAX = np.float32(6.0)
@@ -159,26 +161,40 @@ def e4m3_code(value):
 
 
 @kernel
-def element_codes(scaled, bits, block, nan_rule, zero_rule, codes):
-    """BLK-8.4: the E2M1 codes of one block's scaled float32 values ``scaled`` into ``codes``: each clamped to
-    [-6, 6] and rounded to nearest, ties to even (the thresholds 0.25, 0.75, ..., 5 go to the even code), the
-    sign bit 8 from the sign bit of x (``nvfp4_negative_zero = kept``; ``bits`` is x viewed as uint32, and y's
-    sign bit is x's: every factor of BLK-8.2 is +0, positive or +inf, or NaN, and then y is NaN) or from
-    y < 0 (``positive``: -0 gets code 0). A NaN gets 0 under ``payload`` (the caller marks it open), the largest
+def element_codes(scaled, bits, nan_rule, zero_rule, codes):
+    """BLK-8.4: the E2M1 codes of the scaled float32 values ``scaled`` into ``codes``: each clamped to [-6, 6]
+    and rounded to nearest, ties to even (the thresholds 0.25, 0.75, ..., 5 go to the even code), the sign bit
+    8 from the sign bit of x (``nvfp4_negative_zero = kept``; ``bits`` is x viewed as uint32, and y's sign bit is
+    x's: every factor of BLK-8.2 is +0, positive or +inf, or NaN, and then y is NaN) or from y < 0
+    (``positive``: -0 gets code 0). A NaN gets 0 under ``payload`` (the caller marks it open), the largest
     code 7, or 0. Without branches, in float32 and uint8, so that the loop vectorises: a NaN fails every
     comparison."""
     nan_code = np.uint8(E2M1_LARGEST) if nan_rule == NAN_LARGEST else np.uint8(0)
     kept = zero_rule == NEGATIVE_ZERO_KEPT
-    for j in range(BLOCK):
+    for j in range(scaled.shape[0]):
         y = scaled[j]
         magnitude = min(abs(y), E2M1_MAX)
         code = (np.uint8(magnitude > THRESHOLDS[0]) + np.uint8(magnitude >= THRESHOLDS[1])
                 + np.uint8(magnitude > THRESHOLDS[2]) + np.uint8(magnitude >= THRESHOLDS[3])
                 + np.uint8(magnitude > THRESHOLDS[4]) + np.uint8(magnitude >= THRESHOLDS[5])
                 + np.uint8(magnitude > THRESHOLDS[6]))
-        negative = np.uint8(bits[block, j] >> 31) if kept else np.uint8(y < np.float32(0.0))
+        negative = np.uint8(bits[j] >> 31) if kept else np.uint8(y < np.float32(0.0))
         signed = code | (np.uint8(E2M1_SIGN) * negative)
         codes[j] = nan_code if y != y else signed
+
+
+@kernel
+def pack_codes(codes, packed):
+    """Two codes a byte: codes[2j] in the low nibble of byte j, codes[2j + 1] in the high one."""
+    for j in range(packed.shape[0]):
+        packed[j] = codes[2 * j] | (codes[2 * j + 1] << 4)
+
+
+@kernel
+def nan_pairs(scaled, pair_open):
+    """Whether either value of each pair of ``scaled`` is a NaN (without branches, so that it vectorises)."""
+    for j in range(pair_open.shape[0]):
+        pair_open[j] = (scaled[2 * j] != scaled[2 * j]) | (scaled[2 * j + 1] != scaled[2 * j + 1])
 
 
 @kernel
@@ -186,7 +202,8 @@ def block_amax(bits):
     """BLK-8.3: max |x| over one block, NaN if one element is NaN (the integer maximum of the block's ``bits``, as
     in :func:`tensor_amax`)."""
     top = np.uint32(0)
-    for j in range(BLOCK):
+    # The view's length, not the constant 16: a loop of known count is unrolled into a chain of scalar maxima.
+    for j in range(bits.shape[0]):
         top = max(top, bits[j] & np.uint32(0x7FFFFFFF))
     return magnitude_value(top)
 
@@ -198,41 +215,44 @@ def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule,
     NaN one marked in ``scale_open``: its sign is open), every element's code, two per byte, element 2j in the
     low nibble, into ``packed`` (a byte holding a NaN element's code under ``payload`` marked in ``code_open``).
     ``blocks`` is the float32 input as rows of 16, ``bits`` the same viewed as uint32; ``e4m3_values`` the value
-    of every E4M3 code."""
+    of every E4M3 code. The blocks are taken :data:`CHUNK` at a time: first their scales and the factor each
+    block's elements are multiplied or divided by (repeated for each element), then the scaled elements as one
+    array operation, their codes and the packing, each a loop that vectorises. ``np.divide`` is IEEE 754's
+    quotient: x / +0 is x * +inf, 0 / 0 and 0 * inf both NaN (the divisor is never -0)."""
     amax = tensor_amax(blocks.reshape(-1), bits.reshape(-1))
     stored, first, second = tensor_factors(amax, arithmetic)
-    scaled = np.empty(BLOCK, dtype=np.float32)
-    codes = np.empty(BLOCK, dtype=np.uint8)
-    for block in range(blocks.shape[0]):
-        value = block_scale_value(block_amax(bits[block]), arithmetic, first, second, floor_rule,
-                                  zero_rule, ceiling_rule)
-        code = e4m3_code(value)
-        scales[block] = code
-        scale_open[block] = value != value
-        decoded = e4m3_values[code]
-        if arithmetic == DIVIDE_BY_PRODUCT:
-            divisor = np.float32(decoded * first)
-            if divisor == 0.0:
-                # x / +0 is x * +inf in IEEE 754, 0 / 0 and 0 * inf both NaN; the divisor is never -0.
-                for j in range(BLOCK):
-                    scaled[j] = blocks[block, j] * np.float32(np.inf)
-            else:
-                for j in range(BLOCK):
-                    scaled[j] = blocks[block, j] / divisor
-        else:
-            if arithmetic == DIVIDE_THEN_RECIPROCAL:
+    values, value_bits = blocks.reshape(-1), bits.reshape(-1)
+    packed_pairs, open_pairs = packed.reshape(-1), code_open.reshape(-1)
+    factors = np.empty(CHUNK * BLOCK, dtype=np.float32)
+    scaled = np.empty(CHUNK * BLOCK, dtype=np.float32)
+    codes = np.empty(CHUNK * BLOCK, dtype=np.uint8)
+    for chunk in range(0, blocks.shape[0], CHUNK):
+        count = min(CHUNK, blocks.shape[0] - chunk)
+        for offset in range(count):
+            block = chunk + offset
+            value = block_scale_value(block_amax(bits[block]), arithmetic, first, second, floor_rule,
+                                      zero_rule, ceiling_rule)
+            code = e4m3_code(value)
+            scales[block] = code
+            scale_open[block] = value != value
+            decoded = e4m3_values[code]
+            if arithmetic == DIVIDE_BY_PRODUCT:
+                factor = np.float32(decoded * first)
+            elif arithmetic == DIVIDE_THEN_RECIPROCAL:
                 factor = quotient32(second, decoded)
             else:
                 factor = minimum_nan(quotient32(np.float32(1.0), np.float32(decoded * first)), FLOAT32_MAX)
-            for j in range(BLOCK):
-                scaled[j] = blocks[block, j] * factor
-        element_codes(scaled, bits, block, nan_rule, sign_rule, codes)
-        for pair in range(BLOCK // 2):
-            packed[block, pair] = codes[2 * pair] | (codes[2 * pair + 1] << 4)
+            factors[offset * BLOCK:(offset + 1) * BLOCK] = factor
+        start, size = chunk * BLOCK, count * BLOCK
+        x, y = values[start:start + size], scaled[:size]
+        if arithmetic == DIVIDE_BY_PRODUCT:
+            np.divide(x, factors[:size], y)
+        else:
+            np.multiply(x, factors[:size], y)
+        element_codes(y, value_bits[start:start + size], nan_rule, sign_rule, codes[:size])
+        pack_codes(codes[:size], packed_pairs[start // 2:(start + size) // 2])
         if nan_rule == NAN_PAYLOAD:
-            for pair in range(BLOCK // 2):
-                code_open[block, pair] = scaled[2 * pair] != scaled[2 * pair] or \
-                    scaled[2 * pair + 1] != scaled[2 * pair + 1]
+            nan_pairs(y, open_pairs[start // 2:(start + size) // 2])
     return stored
 
 
