@@ -97,9 +97,10 @@ def bnb4_dequantize_outcomes(absmax, codes, *, quant_type: str = "nf4", block_si
         raise invalid("absmax", f"shape ({expected},): one per block of {blocks} of the {count} values",
                       f"shape {scales.shape}")
     out = np.empty(count, dtype=np.float32)
-    dequantize_bnb4(packed, scales, blocks, dequantize_values(table, negative), positive_zero, out)
-    nan = np.isnan(out)
-    return out, (nan if nan.any() else None)
+    unbounded = dequantize_bnb4(packed, scales, blocks, dequantize_values(table, negative), positive_zero, out)
+    # A NaN needs a NaN or infinite absmax (the kernel says whether there is one).
+    nan = np.isnan(out) if unbounded else None
+    return out, (nan if nan is not None and nan.any() else None)
 
 
 def bnb4_dequantize(absmax, codes, *, quant_type: str = "nf4", block_size: int = 64, size: int | None = None,

@@ -26,6 +26,8 @@ TAIL_RECIPROCAL, TAIL_DIVIDE = range(2)
 #: bitsandbytes' lower clamp of the absmax (torch's clamp(min=1e-38) on float32: 1e-38 rounded to a float32
 #: subnormal, 0x006CE3EE).
 ABSMAX_FLOOR = np.float32(1e-38)
+#: float32's largest finite value.
+FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
 #: The sign bit of an FP4 code.
 FP4_SIGN = 8
 #: The most thresholds a table has (the fifteen between sixteen values); a shorter list is padded with +inf.
@@ -180,10 +182,13 @@ def dequantize_bnb4(packed, absmax, block_size, values, positive_zero, out):
     i // 2 for even i and the low nibble for odd i; with ``positive_zero`` the rounded product is added to +0
     (which turns -0 into +0 and changes nothing else). Each block's 16 products are computed once
     (:func:`scaled_values`) and its codes looked up in them; a block that starts or ends inside a byte (an odd
-    ``block_size``, an odd count) takes its odd first or last element on its own."""
+    ``block_size``, an odd count) takes its odd first or last element on its own. Returns whether an absmax is
+    NaN or infinite: only then can an element be NaN (the table's values are finite)."""
     n = out.shape[0]
     table = np.empty(16, dtype=np.float32)
+    unbounded = False
     for block in range(absmax.shape[0]):
+        unbounded |= not abs(absmax[block]) <= FLOAT32_MAX
         scaled_values(values, absmax[block], positive_zero, table)
         start = block * block_size
         stop = min(start + block_size, n)
@@ -195,3 +200,4 @@ def dequantize_bnb4(packed, absmax, block_size, values, positive_zero, out):
             stop -= 1
         if start < stop:
             unpack_pairs(packed[start >> 1:stop >> 1], table, out[start:stop])
+    return unbounded

@@ -126,11 +126,13 @@ def nvfp4_dequantize_outcomes(tensor_scale, block_scales, codes, *, profile: str
         raise invalid("block_scales", f"shape {expected}: one per block of {BLOCK} values of codes",
                       f"shape {scales.shape}")
     out = np.empty((scales.size, BLOCK), dtype=np.float32)
-    dequantize_nvfp4(np.ascontiguousarray(scales).reshape(-1), np.ascontiguousarray(packed).reshape(-1, BLOCK // 2),
-                     np.float32(stored), formula, e4m3_values(), e2m1_values(code8_positive), out)
+    unbounded = dequantize_nvfp4(np.ascontiguousarray(scales).reshape(-1),
+                                 np.ascontiguousarray(packed).reshape(-1, BLOCK // 2), np.float32(stored), formula,
+                                 e4m3_values(), e2m1_values(code8_positive), out)
     result = out.reshape(*packed.shape[:-1], 2 * packed.shape[-1])
-    nan = np.isnan(result)
-    return result, (nan if nan.any() else None)
+    # A NaN needs a NaN or infinite factor (the kernel says whether there is one).
+    nan = np.isnan(result) if unbounded else None
+    return result, (nan if nan is not None and nan.any() else None)
 
 
 def nvfp4_dequantize(tensor_scale, block_scales, codes, *, profile: str = DEFAULT_PROFILE) -> np.ndarray:

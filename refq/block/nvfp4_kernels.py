@@ -260,12 +260,16 @@ def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule,
 def dequantize_nvfp4(scales, packed, stored, formula, e4m3_values, e2m1_values, out):
     """BLK-8.6: element 2j of a block is the low nibble of byte j, 2j + 1 the high; its value is
     fl32(v * fl32(s * t)) (``product``) or fl32(v * fl32(fl32(s * t) * fl32(1 / 2688))) (``amax_factor``), v the
-    code's E2M1 value, s the block's E4M3 value, t the stored tensor float32."""
+    code's E2M1 value, s the block's E4M3 value, t the stored tensor float32. Returns whether a factor is NaN or
+    infinite: only then can an element be NaN (the E2M1 values are finite, and one is 0)."""
+    unbounded = False
     for block in range(scales.shape[0]):
         factor = np.float32(e4m3_values[scales[block]] * stored)
         if formula == DEQUANTIZE_AMAX_FACTOR:
             factor = np.float32(factor * AMAX_FACTOR)
+        unbounded |= not abs(factor) <= FLOAT32_MAX
         for pair in range(BLOCK // 2):
             byte = np.int64(packed[block, pair])
             out[block, 2 * pair] = np.float32(e2m1_values[byte & 0xF] * factor)
             out[block, 2 * pair + 1] = np.float32(e2m1_values[byte >> 4] * factor)
+    return unbounded
