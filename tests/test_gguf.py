@@ -351,8 +351,8 @@ def test_block_maxima_match_the_one_by_one_scan():
                 high = value
         expected = np.float32([chosen, amax, low, high]).view(np.uint32)
         bits = block.view(np.int32)
-        got = np.float32([legacy.signed_maximum(block, bits, 0, 32), legacy.largest_magnitude(block, bits, 0, 32),
-                          *legacy.minimum_and_maximum(block, bits, 0, 32)])
+        got = np.float32([legacy.signed_maximum(bits, 0, 32), legacy.largest_magnitude(bits, 0, 32),
+                          *legacy.minimum_and_maximum(bits, 0, 32)])
         assert (got.view(np.uint32) == expected).all(), block
 
 

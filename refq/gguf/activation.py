@@ -73,7 +73,7 @@ def quantize_bytes_x86_simd(x, out, undefined, with_sum, block_bytes):
     bits = x.view(np.int32)
     for b in range(x.size // BLOCK):
         start = b * BLOCK
-        largest = largest_magnitude(x, bits, start, BLOCK)
+        largest = largest_magnitude(bits, start, BLOCK)
         d = largest / np.float32(127.0)
         multiplier = simd_reciprocal(largest)
         o = b * block_bytes

@@ -45,10 +45,10 @@ def nearest_int(value):
 @kernel
 def round_half_away(value, low, high):
     """GGF-1.5: C's ``roundf`` (ties away from zero), then converted to a type holding ``[low, high]``."""
-    if not (abs(value) < 2.0**30):
-        return 0, False
-    magnitude = math.floor(abs(float(value)) + 0.5)  # exact in float64 for a float32 below 2^30
+    # Without a branch, as truncate: the loops that call it vectorise (a value of 2^30 or more, NaN
+    # included, is replaced by 0 before it is rounded).
+    small = abs(value) < 2.0**30  # also false for NaN
+    magnitude = math.floor(abs(float(value if small else 0.0)) + 0.5)  # exact in float64 below 2^30
     rounded = int(magnitude) if value >= 0 else -int(magnitude)
-    if rounded < low or rounded > high:
-        return 0, False
-    return rounded, True
+    defined = small & (rounded >= low) & (rounded <= high)
+    return (rounded if defined else 0), defined

@@ -34,17 +34,24 @@ NEGATIVE_FLOAT32_MAX_ORDER = -0x7F800000
 
 
 @kernel
-def signed_maximum(x, bits, start, count):
+def float_of(pattern):
+    """The float32 whose bit pattern is the int32 ``pattern``."""
+    return np.int32(pattern).view(np.float32)
+
+
+@kernel
+def signed_maximum(bits, start, count):
     """GGF-2.1: the element of largest magnitude, the first of equal magnitudes, +0 for a block of zeros.
-    ``bits`` is ``x.view(np.int32)``, taken once by the caller (a view of every block costs more
-    than its scan)."""
+    ``bits``: the float32 input's bit patterns as int32 (``x.view(np.int32)``, viewed once by the caller);
+    the block is ``bits[start:start + count]``."""
     # The bit patterns compared as int32 (a view indexed from 0, its size the count: a loop the
     # compiler vectorises, 16 lanes where int64 arithmetic would give 8): a positive float's pattern
     # orders as its magnitude, and so does a negative one's, from -0 (-2^31) up to -inf. The largest
     # positive and the largest negative magnitude, a NaN of either sign left out as C's strict ``<``
     # leaves it. Only where the two are equal does the order of the elements decide, and the block is
     # scanned as C scans it; otherwise the sign is chosen without a branch, which random data would
-    # mispredict every other block.
+    # mispredict every other block. (One array passed, not the floats beside their bits: a call with
+    # two arrays, and a view of the floats per block, cost more than the scan.)
     block_bits = bits[start:start + count]
     positive = POSITIVE_ZERO_BITS
     negative = NEGATIVE_ZERO_BITS
@@ -58,31 +65,29 @@ def signed_maximum(x, bits, start, count):
     if positive == negative_magnitude:
         if positive == 0:
             return np.float32(0.0)
-        for j in range(start, start + count):
-            if abs(x[j]) == largest:
-                return x[j]
+        for j in range(block_bits.size):
+            value = float_of(block_bits[j])
+            if abs(value) == largest:
+                return value
     return largest if positive > negative_magnitude else -largest
 
 
 @kernel
-def largest_magnitude(x, bits, start, count):
-    """GGF-2.1: ``amax = MAX(amax, fabsf(v))`` from +0: the largest magnitude. ``bits`` is
-    ``x.view(np.int32)``, taken once by the caller (a view of every block costs more than its scan)."""
+def largest_magnitude(bits, start, count):
+    """GGF-2.1: ``amax = MAX(amax, fabsf(v))`` from +0: the largest magnitude (``bits`` as in
+    :func:`signed_maximum`)."""
     # Without a NaN this is the largest magnitude in any order, found as the largest bit pattern
-    # without its sign. C's MAX keeps a NaN only until the next element, which
-    # depends on the order: a block with a NaN takes the elements one by one, as C does.
+    # without its sign; a NaN's is larger than any other. C's MAX keeps a NaN only until the next
+    # element, which depends on the order: a block with a NaN takes the elements one by one, as C does.
     block_bits = bits[start:start + count]
     largest = 0
-    seen_nan = False
     for j in range(block_bits.size):
-        magnitude = block_bits[j] & MAGNITUDE_BITS
-        seen_nan = seen_nan | (magnitude > INFINITY_BITS)
-        largest = max(largest, magnitude)
-    if not seen_nan:
+        largest = max(largest, block_bits[j] & MAGNITUDE_BITS)
+    if largest <= INFINITY_BITS:
         return np.uint32(largest).view(np.float32)
     amax = np.float32(0.0)
-    for j in range(start, start + count):
-        magnitude = abs(x[j])
+    for j in range(block_bits.size):
+        magnitude = abs(float_of(block_bits[j]))
         amax = amax if amax > magnitude else magnitude
     return amax
 
@@ -95,18 +100,17 @@ def value_order(pattern):
 
 
 @kernel
-def first_zero(x, start, count):
+def first_zero(bits, start, count):
     for j in range(start, start + count):
-        if x[j] == 0:
-            return x[j]
+        if bits[j] & MAGNITUDE_BITS == 0:
+            return float_of(bits[j])
     return np.float32(0.0)
 
 
 @kernel
-def minimum_and_maximum(x, bits, start, count):
+def minimum_and_maximum(bits, start, count):
     """GGF-2.1: the smallest and largest element, from +-FLT_MAX, replaced only by a strictly smaller
-    (larger) one. ``bits`` is ``x.view(np.int32)``, taken once by the caller (a view of every block
-    costs more than its scan)."""
+    (larger) one (``bits`` as in :func:`signed_maximum`)."""
     # Compared as integers of the same order (value_order), many lanes at once, a NaN left out (it
     # never compares smaller or larger). Only the sign of a zero depends on the order: C keeps the
     # first zero it meets, and a smallest (largest) element that is a zero is the block's first zero.
@@ -119,13 +123,13 @@ def minimum_and_maximum(x, bits, start, count):
         smallest = min(smallest, FLOAT32_MAX_ORDER if is_nan else order)
         largest = max(largest, NEGATIVE_FLOAT32_MAX_ORDER if is_nan else order)
     if smallest == 0 or smallest == -1:
-        low = first_zero(x, start, count)
+        low = first_zero(bits, start, count)
     else:
-        low = np.int32(value_order(smallest)).view(np.float32)
+        low = float_of(value_order(smallest))
     if largest == 0 or largest == -1:
-        high = first_zero(x, start, count)
+        high = first_zero(bits, start, count)
     else:
-        high = np.int32(value_order(largest)).view(np.float32)
+        high = float_of(value_order(largest))
     return low, high
 
 
@@ -154,7 +158,7 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     offset = np.float32(half_levels + 0.5)
     for b in range(x.size // BLOCK):
         start = b * BLOCK
-        d = signed_maximum(x, bits, start, BLOCK) / np.float32(-half_levels)
+        d = signed_maximum(bits, start, BLOCK) / np.float32(-half_levels)
         inverse = reciprocal(d)
         o = b * block_bytes
         store_half(out, o, half_pattern(d))
@@ -200,7 +204,7 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     bits = x.view(np.int32)
     for b in range(x.size // BLOCK):
         start = b * BLOCK
-        smallest, largest = minimum_and_maximum(x, bits, start, BLOCK)
+        smallest, largest = minimum_and_maximum(bits, start, BLOCK)
         d = (largest - smallest) / np.float32(levels - 1)
         inverse = reciprocal(d)
         o = b * block_bytes
@@ -242,10 +246,13 @@ def quantize_asymmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
 def quantize_bytes(x, out, undefined, with_sum, block_bytes):
     """GGF-2.6 (Q8_0) and GGF-2.7 (Q8_1, ``with_sum``): ``d = amax / 127``, ``q = roundf(x / d)``
     (ties away from zero); Q8_1 also stores ``s = fp16(sum(q) * d)``."""
+    # The block's 32 elements, read from the sizes: a loop of a constant 32 is unrolled into scalar
+    # code before the compiler could vectorise it (dequantize_bytes).
+    elements = x.size // max(1, x.size // BLOCK)
     bits = x.view(np.int32)
     for b in range(x.size // BLOCK):
         start = b * BLOCK
-        d = largest_magnitude(x, bits, start, BLOCK) / np.float32(127.0)
+        d = largest_magnitude(bits, start, BLOCK) / np.float32(127.0)
         inverse = reciprocal(d)
         o = b * block_bytes
         store_half(out, o, half_pattern(d))
@@ -254,7 +261,7 @@ def quantize_bytes(x, out, undefined, with_sum, block_bytes):
         codes = out[o + block_bytes - BLOCK:o + block_bytes]
         total = 0
         defined = True
-        for j in range(BLOCK):
+        for j in range(elements):
             q, defined_q = round_half_away(block[j] * inverse, -128, 127)
             defined = defined & defined_q
             codes[j] = q & 0xFF

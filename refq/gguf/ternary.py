@@ -59,7 +59,7 @@ def quantize_tq1_0(x, out, undefined):
     for b in range(x.size // SUPER):
         base = b * SUPER
         o = b * 54
-        d = largest_magnitude(x, bits, base, SUPER)
+        d = largest_magnitude(bits, base, SUPER)
         inverse = reciprocal(d)
         store_half(out, o + 52, half_pattern(d))
         # Views indexed from 0: indices that need no wrap-around check.
@@ -79,7 +79,7 @@ def quantize_tq2_0(x, out, undefined):
     for b in range(x.size // SUPER):
         base = b * SUPER
         o = b * 66
-        d = largest_magnitude(x, bits, base, SUPER)
+        d = largest_magnitude(bits, base, SUPER)
         inverse = reciprocal(d)
         store_half(out, o + 64, half_pattern(d))
         # Views indexed from 0: indices that need no wrap-around check.
