@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.block.int4_group_kernels import float32_value
 
 #: ``bnb4_thresholds`` codes.
 FLOAT32_MIDPOINTS, DECISION_TREE = range(2)
@@ -52,7 +51,7 @@ def block_absmax(bits, nan_rule):
         top = max(top, np.uint32(0) if unordered else magnitude)
     if nan and nan_rule == ABSMAX_PROPAGATES:
         return np.float32(np.nan)
-    return np.float32(float32_value(np.int64(top)))
+    return np.uint32(top).view(np.float32)
 
 
 @kernel
