@@ -17,6 +17,8 @@ from refq.gguf.legacy import largest_magnitude, reciprocal
 SUPER = 256
 INT32_LOW = -(2**31)
 INT32_HIGH = 2**31 - 1
+#: 3^n for the digits n of a byte (a table: Numba's integer power is a loop, which keeps the byte loops scalar).
+POWERS_OF_THREE = np.array([1, 3, 9, 27, 81], dtype=np.int64)
 
 
 @kernel
@@ -101,23 +103,30 @@ def quantize_tq2_0(x, out, undefined):
 @kernel
 def base3_digit(byte, n):
     """Digit ``n`` (0 the most significant) of a TQ1_0 byte: ``(uint8(byte * 3^n) * 3) >> 8``."""
-    q = (np.int64(byte) * 3**n) & 0xFF
+    q = (np.int64(byte) * POWERS_OF_THREE[n]) & 0xFF
     return (q * 3) >> 8
 
 
 @kernel
 def dequantize_tq1_0(blocks, out):
     """GGF-6.3: TQ1_0: ``y = (digit - 1) * d``."""
+    # The 32 and 16 bytes of qs's two parts, read from the sizes: a loop of a constant count is unrolled
+    # into scalar code before the compiler could vectorise it (legacy.dequantize_bytes).
+    thirty_two = out.size // max(1, blocks.size // 54) // 8
+    sixteen = thirty_two // 2
     for b in range(blocks.size // 54):
         o = b * 54
         d = half_value(blocks[o + 52], blocks[o + 53])
         y = b * SUPER
         for n in range(5):
-            for m in range(32):
-                out[y + m + 32 * n] = np.float32(base3_digit(blocks[o + m], n) - 1) * d
+            # Views indexed from 0: indices that need no wrap-around check.
+            qs, values = blocks[o:o + 32], out[y + 32 * n:y + 32 * n + 32]
+            for m in range(thirty_two):
+                values[m] = np.float32(base3_digit(qs[m], n) - 1) * d
         for n in range(5):
-            for m in range(16):
-                out[y + 160 + m + 16 * n] = np.float32(base3_digit(blocks[o + 32 + m], n) - 1) * d
+            qs, values = blocks[o + 32:o + 48], out[y + 160 + 16 * n:y + 176 + 16 * n]
+            for m in range(sixteen):
+                values[m] = np.float32(base3_digit(qs[m], n) - 1) * d
         for n in range(4):
             for j in range(4):
                 out[y + 240 + j + 4 * n] = np.float32(base3_digit(blocks[o + 48 + j], n) - 1) * d
@@ -126,12 +135,14 @@ def dequantize_tq1_0(blocks, out):
 @kernel
 def dequantize_tq2_0(blocks, out):
     """GGF-6.3: TQ2_0: ``y = (code - 1) * d``."""
+    # The 32 bytes of a group, read from the sizes, as in dequantize_tq1_0.
+    thirty_two = out.size // max(1, blocks.size // 66) // 8
     for b in range(blocks.size // 66):
         o = b * 66
         d = half_value(blocks[o + 64], blocks[o + 65])
         y = b * SUPER
         for group in range(2):
             for n in range(4):
-                for m in range(32):
+                for m in range(thirty_two):
                     code = (np.int64(blocks[o + 32 * group + m]) >> (2 * n)) & 3
                     out[y + 128 * group + 32 * n + m] = np.float32(code - 1) * d
