@@ -34,6 +34,8 @@ THRESHOLD_SLOTS = 15
 #: What :func:`threshold_position` adds for a negative value counted on its magnitude, and gives a NaN.
 NEGATIVE_POSITION = 16
 NAN_POSITION = 32
+#: About how many elements quantize scales before it finds their positions.
+CHUNK = 4096
 
 
 @kernel
@@ -109,11 +111,11 @@ def select_code(v, thresholds, codes, on_magnitude, nan_code):
 
 
 @kernel
-def scaled_positions(values, factor, thresholds, on_magnitude, positions):
-    """:func:`threshold_position` of fl32(x * factor) for every x of ``values`` (one block). (A loop of its own
-    over views, so that the compiler keeps the element function inline and vectorises it.)"""
+def scaled_positions(values, factors, thresholds, on_magnitude, positions):
+    """:func:`threshold_position` of fl32(x * f) for every x of ``values`` and f of ``factors``. (A loop of its
+    own over views, so that the compiler keeps the element function inline and vectorises it.)"""
     for i in range(values.shape[0]):
-        positions[i] = threshold_position(values[i] * factor, thresholds, on_magnitude)
+        positions[i] = threshold_position(values[i] * factors[i], thresholds, on_magnitude)
 
 
 @kernel
@@ -122,9 +124,11 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
     """BLK-7.2 to BLK-7.5: the absmax of every block of ``block_size`` consecutive elements of the flat float32
     ``x`` (the last block may be shorter) into ``absmax``; every element's code (:func:`select_code`), two per
     byte, the first element of a pair in the high nibble, into ``packed``; an odd count's last low nibble the
-    code of +0. The thresholds are padded to :data:`THRESHOLD_SLOTS` with +inf; the elements' positions
-    (:func:`threshold_position`) are found block by block, then read as codes (:func:`position_code`, once for
-    every position) two at a time."""
+    code of +0. The thresholds are padded to :data:`THRESHOLD_SLOTS` with +inf. The blocks are taken about
+    :data:`CHUNK` elements at a time: their absmax and reciprocal first (repeated for each element), then the
+    elements' positions (:func:`threshold_position`) in one long loop, which vectorises where a short block's
+    does not; a last partial block under ``bnb4_tail = divide`` is done again, dividing. The positions are then
+    read as codes (:func:`position_code`, once for every position) two at a time."""
     n = x.shape[0]
     bits = x.view(np.uint32)
     bounds = np.full(THRESHOLD_SLOTS, np.inf, dtype=np.float32)
@@ -138,18 +142,23 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
     positions = np.empty(n + 1, dtype=np.uint8)
     # The padding: the position of +0.
     positions[n] = threshold_position(np.float32(0.0), bounds, on_magnitude)
-    for block in range(absmax.shape[0]):
-        start = block * block_size
-        stop = min(start + block_size, n)
-        amax = block_absmax(bits[start:stop], absmax_nan)
-        absmax[block] = amax
-        if tail_rule == TAIL_DIVIDE and stop - start < block_size:
-            divisor = tail_divisor(amax)
-            for i in range(start, stop):
-                positions[i] = threshold_position(np.float32(np.float64(x[i]) / divisor), bounds, on_magnitude)
-        else:
-            scaled_positions(x[start:stop], block_reciprocal(amax, reciprocal_rule), bounds, on_magnitude,
-                             positions[start:stop])
+    per_chunk = max(1, CHUNK // block_size)
+    factors = np.empty(per_chunk * block_size, dtype=np.float32)
+    for first in range(0, absmax.shape[0], per_chunk):
+        start = first * block_size
+        stop = min((first + per_chunk) * block_size, n)
+        for block in range(first, min(first + per_chunk, absmax.shape[0])):
+            low = block * block_size
+            high = min(low + block_size, n)
+            amax = block_absmax(bits[low:high], absmax_nan)
+            absmax[block] = amax
+            factors[low - start:high - start] = block_reciprocal(amax, reciprocal_rule)
+        scaled_positions(x[start:stop], factors[:stop - start], bounds, on_magnitude, positions[start:stop])
+    tail = n % block_size
+    if tail_rule == TAIL_DIVIDE and tail:
+        divisor = tail_divisor(absmax[absmax.shape[0] - 1])
+        for i in range(n - tail, n):
+            positions[i] = threshold_position(np.float32(np.float64(x[i]) / divisor), bounds, on_magnitude)
     for j in range(packed.shape[0]):
         packed[j] = (code_of[positions[2 * j]] << 4) | code_of[positions[2 * j + 1]]
 
