@@ -62,14 +62,17 @@ def signed_maximum(bits, start, count):
                        pattern if (pattern < 0) & (pattern <= NEGATIVE_INFINITY_BITS) else NEGATIVE_ZERO_BITS)
     negative_magnitude = np.int64(negative) - np.int64(NEGATIVE_ZERO_BITS)
     largest = np.uint32(max(np.int64(positive), negative_magnitude)).view(np.float32)
+    chosen = largest if positive > negative_magnitude else -largest
     if positive == negative_magnitude:
-        if positive == 0:
-            return np.float32(0.0)
-        for j in range(block_bits.size):
-            value = float_of(block_bits[j])
-            if abs(value) == largest:
-                return value
-    return largest if positive > negative_magnitude else -largest
+        chosen = np.float32(0.0)
+        if positive != 0:
+            for j in range(block_bits.size):
+                value = float_of(block_bits[j])
+                if abs(value) == largest:
+                    chosen = value
+                    break
+    # One return: a function with several is not inlined into the caller's loop (a call per block).
+    return chosen
 
 
 @kernel
@@ -83,12 +86,13 @@ def largest_magnitude(bits, start, count):
     largest = 0
     for j in range(block_bits.size):
         largest = max(largest, block_bits[j] & MAGNITUDE_BITS)
-    if largest <= INFINITY_BITS:
-        return np.uint32(largest).view(np.float32)
-    amax = np.float32(0.0)
-    for j in range(block_bits.size):
-        magnitude = abs(float_of(block_bits[j]))
-        amax = amax if amax > magnitude else magnitude
+    # One return, as in signed_maximum.
+    amax = float_of(largest)
+    if largest > INFINITY_BITS:
+        amax = np.float32(0.0)
+        for j in range(block_bits.size):
+            magnitude = abs(float_of(block_bits[j]))
+            amax = amax if amax > magnitude else magnitude
     return amax
 
 
@@ -101,10 +105,12 @@ def value_order(pattern):
 
 @kernel
 def first_zero(bits, start, count):
+    zero = np.float32(0.0)
     for j in range(start, start + count):
         if bits[j] & MAGNITUDE_BITS == 0:
-            return float_of(bits[j])
-    return np.float32(0.0)
+            zero = float_of(bits[j])
+            break
+    return zero
 
 
 @kernel
