@@ -184,6 +184,19 @@ def element_codes(scaled, bits, nan_rule, zero_rule, codes):
 
 
 @kernel
+def quotients(x, divisors, out):
+    """out = fl32(x / d) elementwise, IEEE 754's quotient (x / +0 is x * +inf, 0 / 0 NaN), as ``np.divide``. (A
+    function of its own: inlined into quantize's loop, the division does not vectorise.)"""
+    np.divide(x, divisors, out)
+
+
+@kernel
+def products(x, factors, out):
+    """out = fl32(x * f) elementwise, as ``np.multiply``."""
+    np.multiply(x, factors, out)
+
+
+@kernel
 def pack_codes(codes, packed):
     """Two codes a byte: codes[2j] in the low nibble of byte j, codes[2j + 1] in the high one."""
     for j in range(packed.shape[0]):
@@ -246,9 +259,9 @@ def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule,
         start, size = chunk * BLOCK, count * BLOCK
         x, y = values[start:start + size], scaled[:size]
         if arithmetic == DIVIDE_BY_PRODUCT:
-            np.divide(x, factors[:size], y)
+            quotients(x, factors[:size], y)
         else:
-            np.multiply(x, factors[:size], y)
+            products(x, factors[:size], y)
         element_codes(y, value_bits[start:start + size], nan_rule, sign_rule, codes[:size])
         pack_codes(codes[:size], packed_pairs[start // 2:(start + size) // 2])
         if nan_rule == NAN_PAYLOAD:
