@@ -174,12 +174,12 @@ def scaled_values(values, scale, positive_zero, table):
 
 
 @kernel
-def unpack_pairs(pairs, table, out):
-    """Bytes into twice as many float32 values: byte j's high nibble gives out[2j], its low nibble out[2j + 1],
-    each the ``table`` value of its code. (A loop of its own over views, whose indices are known to be
-    nonnegative, so that it vectorises.)"""
-    for j in range(pairs.shape[0]):
-        byte = np.int64(pairs[j])
+def unpack_pairs(packed, first, last, table, out):
+    """Bytes ``first`` to ``last - 1`` of ``packed`` into twice as many float32 values: byte j's high nibble gives
+    out[2j], its low nibble out[2j + 1], each the ``table`` value of its code. (Indices, not views: a loop of
+    lookups does not vectorise, and a view costs more than the wraparound test it saves.)"""
+    for j in range(first, last):
+        byte = np.int64(packed[j])
         out[2 * j] = table[byte >> 4]
         out[2 * j + 1] = table[byte & 0xF]
 
@@ -189,9 +189,9 @@ def dequantize_bnb4(packed, absmax, block_size, values, positive_zero, out):
     """BLK-7.6: element i is fl32(values[code] * absmax[i // block_size]), its code the high nibble of byte
     i // 2 for even i and the low nibble for odd i; with ``positive_zero`` the rounded product is added to +0
     (which turns -0 into +0 and changes nothing else). Each block's 16 products are computed once
-    (:func:`scaled_values`) and its codes looked up in them; a block that starts or ends inside a byte (an odd
-    ``block_size``, an odd count) takes its odd first or last element on its own. Returns whether an absmax is
-    NaN or infinite: only then can an element be NaN (the table's values are finite)."""
+    (:func:`scaled_values`) and its codes looked up in them (:func:`unpack_pairs`); a block that starts or ends
+    inside a byte (an odd ``block_size``, an odd count) takes its odd first or last element on its own. Returns
+    whether an absmax is NaN or infinite: only then can an element be NaN (the table's values are finite)."""
     n = out.shape[0]
     table = np.empty(16, dtype=np.float32)
     unbounded = False
@@ -207,5 +207,5 @@ def dequantize_bnb4(packed, absmax, block_size, values, positive_zero, out):
             out[stop - 1] = table[np.int64(packed[stop >> 1]) >> 4]
             stop -= 1
         if start < stop:
-            unpack_pairs(packed[start >> 1:stop >> 1], table, out[start:stop])
+            unpack_pairs(packed, start >> 1, stop >> 1, table, out)
     return unbounded
