@@ -470,12 +470,14 @@ def dequantize_q3_k(blocks, out):
                 for half in range(2):
                     dl = d_all * np.float32(q3_k_scale(blocks, o + 96, sub))
                     sub += 1
-                    codes = q + 16 * half
-                    high_bits = o + 16 * half
+                    # Views indexed from 0: indices that need no wrap-around check.
+                    codes = blocks[q + 16 * half:q + 16 * half + 16]
+                    high_bits = blocks[o + 16 * half:o + 16 * half + 16]
+                    values = out[y:y + 16]
                     for l in range(sub_block):
-                        low = np.int64((blocks[codes + l] >> shift) & 3)
-                        subtract = 0 if blocks[high_bits + l] & mask else 4
-                        out[y + l] = dl * np.float32(low - subtract)
+                        low = np.int64((codes[l] >> shift) & 3)
+                        subtract = 0 if high_bits[l] & mask else 4
+                        values[l] = dl * np.float32(low - subtract)
                     y += 16
                 mask <<= 1
 
