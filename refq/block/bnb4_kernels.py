@@ -1,9 +1,9 @@
 """BLK-7.2 to BLK-7.6: bitsandbytes' 4-bit formats one block at a time: the absmax, the scaled values, the
 selection of a code, the packing of two codes per byte, and dequantize.
 
-Every float32 step is computed in float64 and rounded to float32 once: a product of two float32 values is
-exact in float64, and a float64 quotient rounded to float32 is the correctly rounded float32 quotient (53
-bits are more than 2 * 24 + 2).
+A float32 product is computed in float32, which is correctly rounded: the bits of the exact product rounded
+once. A quotient is computed in float64 and rounded to float32 once, which is the correctly rounded float32
+quotient (53 bits are more than 2 * 24 + 2).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ THRESHOLD_SLOTS = 15
 #: What :func:`threshold_position` adds for a negative value counted on its magnitude, and gives a NaN.
 NEGATIVE_POSITION = 16
 NAN_POSITION = 32
-#: About how many elements quantize scales before it finds their positions.
+#: About how many elements quantize scales before it finds their positions, and dequantize looks up before it
+#: scales them.
 CHUNK = 4096
 
 
@@ -164,48 +165,51 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
 
 
 @kernel
-def scaled_values(values, scale, positive_zero, table):
-    """The 16 float32 values a block's codes stand for: fl32(values[code] * scale), plus +0 with
-    ``positive_zero``. A float32 product is correctly rounded, the same bits as the exact product rounded once."""
-    zero = np.float32(0.0)
-    for code in range(table.shape[0]):
-        value = values[code] * scale
-        table[code] = value + zero if positive_zero else value
+def lookup_pairs(pairs, pair_values, out):
+    """Each byte of ``pairs`` into the two float32 values of its codes, high nibble first, in one 64-bit move:
+    ``pair_values`` holds them for every byte and ``out`` is the float32 output viewed as uint64."""
+    for j in range(pairs.shape[0]):
+        out[j] = pair_values[pairs[j]]
 
 
 @kernel
-def unpack_pairs(packed, first, last, table, out):
-    """Bytes ``first`` to ``last - 1`` of ``packed`` into twice as many float32 values: byte j's high nibble gives
-    out[2j], its low nibble out[2j + 1], each the ``table`` value of its code. (Indices, not views: a loop of
-    lookups does not vectorise, and a view costs more than the wraparound test it saves.)"""
-    for j in range(first, last):
-        byte = np.int64(packed[j])
-        out[2 * j] = table[byte >> 4]
-        out[2 * j + 1] = table[byte & 0xF]
+def scale_block(values, scale, positive_zero):
+    """fl32(v * scale) in place for every v of ``values`` (one block), plus +0 with ``positive_zero``. A float32
+    product is correctly rounded, the same bits as the exact product rounded once."""
+    zero = np.float32(0.0)
+    for i in range(values.shape[0]):
+        value = values[i] * scale
+        values[i] = value + zero if positive_zero else value
 
 
 @kernel
 def dequantize_bnb4(packed, absmax, block_size, values, positive_zero, out):
     """BLK-7.6: element i is fl32(values[code] * absmax[i // block_size]), its code the high nibble of byte
     i // 2 for even i and the low nibble for odd i; with ``positive_zero`` the rounded product is added to +0
-    (which turns -0 into +0 and changes nothing else). Each block's 16 products are computed once
-    (:func:`scaled_values`) and its codes looked up in them (:func:`unpack_pairs`); a block that starts or ends
-    inside a byte (an odd ``block_size``, an odd count) takes its odd first or last element on its own. Returns
-    whether an absmax is NaN or infinite: only then can an element be NaN (the table's values are finite)."""
+    (which turns -0 into +0 and changes nothing else). About :data:`CHUNK` elements at a time (an even number
+    of blocks, so that every chunk starts on a byte), the codes are first looked up two per byte
+    (:func:`lookup_pairs`), an odd count's last one on its own, and then each block is scaled
+    (:func:`scale_block`). Returns whether an absmax is NaN or infinite: only then can an element be NaN (the
+    table's values are finite)."""
     n = out.shape[0]
-    table = np.empty(16, dtype=np.float32)
+    pair_values = np.empty(512, dtype=np.float32)
+    for byte in range(256):
+        pair_values[2 * byte] = values[byte >> 4]
+        pair_values[2 * byte + 1] = values[byte & 0xF]
+    pair_bits = pair_values.view(np.uint64)
+    out_pairs = out[:n - (n & 1)].view(np.uint64)
+    per_chunk = max(2, CHUNK // block_size)
+    per_chunk += per_chunk & 1
     unbounded = False
-    for block in range(absmax.shape[0]):
-        unbounded |= not abs(absmax[block]) <= FLOAT32_MAX
-        scaled_values(values, absmax[block], positive_zero, table)
-        start = block * block_size
-        stop = min(start + block_size, n)
-        if start & 1:
-            out[start] = table[np.int64(packed[start >> 1]) & 0xF]
-            start += 1
+    for first in range(0, absmax.shape[0], per_chunk):
+        last = min(first + per_chunk, absmax.shape[0])
+        start = first * block_size
+        stop = min(last * block_size, n)
+        lookup_pairs(packed[start >> 1:stop >> 1], pair_bits, out_pairs[start >> 1:stop >> 1])
         if stop & 1:
-            out[stop - 1] = table[np.int64(packed[stop >> 1]) >> 4]
-            stop -= 1
-        if start < stop:
-            unpack_pairs(packed, start >> 1, stop >> 1, table, out)
+            out[stop - 1] = values[np.int64(packed[stop >> 1]) >> 4]
+        for block in range(first, last):
+            unbounded |= not abs(absmax[block]) <= FLOAT32_MAX
+            low = block * block_size
+            scale_block(out[low:min(low + block_size, n)], absmax[block], positive_zero)
     return unbounded
