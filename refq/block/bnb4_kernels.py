@@ -129,7 +129,7 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
     :data:`CHUNK` elements at a time: their absmax and reciprocal first (repeated for each element), then the
     elements' positions (:func:`threshold_position`) in one long loop, which vectorises where a short block's
     does not; a last partial block under ``bnb4_tail = divide`` is done again, dividing. The positions are then
-    read as codes (:func:`position_code`, once for every position) two at a time."""
+    read as codes (:func:`position_code`, once for every position) two at a time (:func:`pack_positions`)."""
     n = x.shape[0]
     bits = x.view(np.uint32)
     bounds = np.full(THRESHOLD_SLOTS, np.inf, dtype=np.float32)
@@ -140,26 +140,37 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
     for count in range(codes.shape[0]):
         code_of[count] = position_code(count, codes, nan_code)
         code_of[count | NEGATIVE_POSITION] = position_code(count | NEGATIVE_POSITION, codes, nan_code)
-    positions = np.empty(n + 1, dtype=np.uint8)
-    # The padding: the position of +0.
-    positions[n] = threshold_position(np.float32(0.0), bounds, on_magnitude)
-    per_chunk = max(1, CHUNK // block_size)
+    zero = threshold_position(np.float32(0.0), bounds, on_magnitude)
+    # An even number of blocks a chunk, so that every chunk starts on a byte.
+    per_chunk = max(2, CHUNK // block_size)
+    per_chunk += per_chunk & 1
     factors = np.empty(per_chunk * block_size, dtype=np.float32)
+    positions = np.empty(per_chunk * block_size + 1, dtype=np.uint8)
+    tail = n % block_size
     for first in range(0, absmax.shape[0], per_chunk):
         start = first * block_size
         stop = min((first + per_chunk) * block_size, n)
+        size = stop - start
         for block in range(first, min(first + per_chunk, absmax.shape[0])):
             low = block * block_size
             high = min(low + block_size, n)
             amax = block_absmax(bits[low:high], absmax_nan)
             absmax[block] = amax
             factors[low - start:high - start] = block_reciprocal(amax, reciprocal_rule)
-        scaled_positions(x[start:stop], factors[:stop - start], bounds, on_magnitude, positions[start:stop])
-    tail = n % block_size
-    if tail_rule == TAIL_DIVIDE and tail:
-        divisor = tail_divisor(absmax[absmax.shape[0] - 1])
-        for i in range(n - tail, n):
-            positions[i] = threshold_position(np.float32(np.float64(x[i]) / divisor), bounds, on_magnitude)
+        scaled_positions(x[start:stop], factors[:size], bounds, on_magnitude, positions[:size])
+        if tail_rule == TAIL_DIVIDE and tail and stop == n:
+            divisor = tail_divisor(absmax[absmax.shape[0] - 1])
+            for i in range(size - tail, size):
+                positions[i] = threshold_position(np.float32(np.float64(x[start + i]) / divisor), bounds,
+                                                  on_magnitude)
+        # The padding of an odd count: the position of +0.
+        positions[size] = zero
+        pack_positions(positions, code_of, packed[start >> 1:(stop + 1) >> 1])
+
+
+@kernel
+def pack_positions(positions, code_of, packed):
+    """The codes (``code_of`` each position) of positions 2j and 2j + 1 into the high and low nibbles of byte j."""
     for j in range(packed.shape[0]):
         packed[j] = (code_of[positions[2 * j]] << 4) | code_of[positions[2 * j + 1]]
 
