@@ -222,6 +222,26 @@ def block_amax(bits):
 
 
 @kernel
+def block_scales(amaxes, e4m3_values, arithmetic, first, second, floor_rule, zero_rule, ceiling_rule, scales,
+                 scale_open, factors):
+    """The E4M3 code of the scale of each block whose amax is in ``amaxes`` into ``scales`` (a NaN one marked in
+    ``scale_open``), and the factor its elements are multiplied by (divided by, under ``divide_by_product``)
+    into ``factors``."""
+    for i in range(amaxes.shape[0]):
+        value = block_scale_value(amaxes[i], arithmetic, first, second, floor_rule, zero_rule, ceiling_rule)
+        code = e4m3_code(value)
+        scales[i] = code
+        scale_open[i] = value != value
+        decoded = e4m3_values[code]
+        if arithmetic == DIVIDE_BY_PRODUCT:
+            factors[i] = np.float32(decoded * first)
+        elif arithmetic == DIVIDE_THEN_RECIPROCAL:
+            factors[i] = quotient32(second, decoded)
+        else:
+            factors[i] = minimum_nan(quotient32(np.float32(1.0), np.float32(decoded * first)), FLOAT32_MAX)
+
+
+@kernel
 def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule, ceiling_rule, nan_rule, sign_rule,
                    scales, packed, scale_open, code_open):
     """BLK-8.2 to BLK-8.5: the tensor's stored float32 (returned), every block's E4M3 code into ``scales`` (a
@@ -239,23 +259,16 @@ def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule,
     factors = np.empty(CHUNK * BLOCK, dtype=np.float32)
     scaled = np.empty(CHUNK * BLOCK, dtype=np.float32)
     codes = np.empty(CHUNK * BLOCK, dtype=np.uint8)
+    amaxes = np.empty(CHUNK, dtype=np.float32)
+    block_factors = np.empty(CHUNK, dtype=np.float32)
     for chunk in range(0, blocks.shape[0], CHUNK):
         count = min(CHUNK, blocks.shape[0] - chunk)
         for offset in range(count):
-            block = chunk + offset
-            value = block_scale_value(block_amax(bits[block]), arithmetic, first, second, floor_rule,
-                                      zero_rule, ceiling_rule)
-            code = e4m3_code(value)
-            scales[block] = code
-            scale_open[block] = value != value
-            decoded = e4m3_values[code]
-            if arithmetic == DIVIDE_BY_PRODUCT:
-                factor = np.float32(decoded * first)
-            elif arithmetic == DIVIDE_THEN_RECIPROCAL:
-                factor = quotient32(second, decoded)
-            else:
-                factor = minimum_nan(quotient32(np.float32(1.0), np.float32(decoded * first)), FLOAT32_MAX)
-            factors[offset * BLOCK:(offset + 1) * BLOCK] = factor
+            amaxes[offset] = block_amax(bits[chunk + offset])
+        block_scales(amaxes[:count], e4m3_values, arithmetic, first, second, floor_rule, zero_rule, ceiling_rule,
+                     scales[chunk:chunk + count], scale_open[chunk:chunk + count], block_factors[:count])
+        for offset in range(count):
+            factors[offset * BLOCK:(offset + 1) * BLOCK] = block_factors[offset]
         start, size = chunk * BLOCK, count * BLOCK
         x, y = values[start:start + size], scaled[:size]
         if arithmetic == DIVIDE_BY_PRODUCT:
