@@ -25,7 +25,7 @@ OVERFLOW = 2.0 ** 128 - 2.0 ** 103
 OFFSETS = {"uint4": 0, "int4": 8}
 
 
-def _nibbles(values: np.ndarray) -> np.ndarray:
+def pack_low_first(values: np.ndarray) -> np.ndarray:
     """Rows of 4-bit values, two per byte along the last axis, the first in the low nibble (odd lengths padded)."""
     if values.shape[-1] % 2:
         values = np.concatenate([values, np.zeros((*values.shape[:-1], 1), values.dtype)], axis=-1)
@@ -70,8 +70,8 @@ class OnnxRuntimeMatMulNBitsBackend:
                                       "read through an identity matrix shows as a NaN row")
         padded = np.zeros((rows, blocks * block_size), np.int64)
         padded[:, :length] = codes.astype(np.int64) + offset
-        weights = _nibbles(padded.astype(np.uint8)).reshape(rows, blocks, block_size // 2)
-        packed_points = _nibbles((points + offset).astype(np.uint8)).reshape(-1)
+        weights = pack_low_first(padded.astype(np.uint8)).reshape(rows, blocks, block_size // 2)
+        packed_points = pack_low_first((points + offset).astype(np.uint8)).reshape(-1)
         session = self._session(rows, length, blocks, block_size)
         (result,) = session.run(["y"], {"a": np.eye(length, dtype=np.float32), "b": weights,
                                         "scales": scales.reshape(-1), "zero_points": packed_points})

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from refq.backends.onnxruntime_matmulnbits import _nibbles
+from refq.backends.onnxruntime_matmulnbits import pack_low_first
 from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
 from refq.backends.records import record
 
@@ -111,7 +111,7 @@ class OnnxRuntimeMlasInt4Backend:
         zero_codes = np.zeros((n, blocks + blocks % 2), np.uint8)
         zero_codes[:, :blocks] = zero.astype(np.uint8)
         (values,) = self._session(n, padded.shape[1], blocks, size).run(
-            ["y"], {"data": _nibbles(padded), "indices": np.arange(n, dtype=np.int64), "scales": scale,
-                    "zero_points": _nibbles(zero_codes)})
+            ["y"], {"data": pack_low_first(padded), "indices": np.arange(n, dtype=np.int64), "scales": scale,
+                    "zero_points": pack_low_first(zero_codes)})
         values = values[:, :k]
         return np.ascontiguousarray(values, dtype=np.float32).reshape(shape)
