@@ -53,8 +53,9 @@ def mixed_super_blocks(blocks: int, seed: int) -> np.ndarray:
 def inputs(name: str) -> np.ndarray:
     if name in LEGACY:
         return near_ties(name, 4096, 31)
-    # Q8_K's only FMA is its codes' nearest_int: about 1 super-block in 1,500 changes.
-    return mixed_super_blocks(16_384 if name == "Q8_K" else 2048, 32)
+    # Q8_K's only FMA is its codes' nearest_int: about 1 super-block in 1,500 changes; IQ4_NL's are its
+    # two sums, about 1 block of 32 in 16,000 (8 of these 131,072).
+    return mixed_super_blocks(16_384 if name in ("Q8_K", "IQ4_NL") else 2048, 32)
 
 
 @needs_fused_build[0]

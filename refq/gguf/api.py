@@ -99,9 +99,9 @@ def _quantize_weighted(flat: np.ndarray, weights: np.ndarray, kind: BlockType) -
 
 #: GGF-4.2: the types whose bytes gcc's fused multiply-adds change, computed with them under
 #: ``gguf_contraction=gcc_x86_64``.
-FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K")
+FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS")
 #: GGF-4.2: the types whose FMAs in that build are not placed by refq yet (refused under it).
-UNPLACED_TYPES = ("Q3_K", "IQ4_NL", "IQ4_XS", "NVFP4")
+UNPLACED_TYPES = ("Q3_K", "NVFP4")
 
 
 #: The types whose reference quantizer (unfused or fused) sets a block's undefined flag whenever the
@@ -128,6 +128,8 @@ def _quantize(flat: np.ndarray, kind: BlockType, fused: bool = False,
         kquants.FUSED_QUANTIZERS[name](flat, out, undefined)
     elif name in kquants.QUANTIZERS:
         kquants.QUANTIZERS[name](flat, out, undefined)
+    elif fused and name in nonlinear.FUSED_QUANTIZERS:
+        nonlinear.FUSED_QUANTIZERS[name](flat, out, undefined)
     elif name in OTHER_QUANTIZERS:
         OTHER_QUANTIZERS[name](flat, out, undefined)
     else:

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from refq._jit import kernel
+from refq.gguf.contracted import fma32, nearest_int_of_product
 from refq.gguf.conversions import nearest_int, truncate
 from refq.gguf.half import half_pattern, half_value, store_half
 from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp
@@ -64,8 +65,9 @@ def pack_nibble_pairs(codes, out, offset, count):
 
 
 @kernel
-def level_sums(x, start, inverse, codes, store):
-    """``sum((w q) x)`` and ``sum((w q) q)`` with ``w = x^2`` and ``q`` the level nearest to ``inverse * x``."""
+def level_sums(x, start, inverse, codes, store, fused):
+    """``sum((w q) x)`` and ``sum((w q) q)`` with ``w = x^2`` and ``q`` the level nearest to ``inverse * x``.
+    ``fused`` (GGF-4.2): each sum one FMA, ``fma(x, w q, sum)`` and ``fma(q, w q, sum)``, ``w q`` rounded."""
     sum_qx = ZERO
     sum_q2 = ZERO
     for j in range(32):
@@ -75,8 +77,13 @@ def level_sums(x, start, inverse, codes, store):
             codes[j] = index
         q = np.float32(IQ4_LEVELS[index])
         w = value * value
-        sum_qx = sum_qx + w * q * value
-        sum_q2 = sum_q2 + w * q * q
+        if fused:
+            wq = w * q
+            sum_qx = fma32(value, wq, sum_qx)
+            sum_q2 = fma32(q, wq, sum_q2)
+        else:
+            sum_qx = sum_qx + w * q * value
+            sum_q2 = sum_q2 + w * q * q
     return sum_qx, sum_q2
 
 
@@ -92,10 +99,11 @@ def largest_element(x, start, count):
 
 
 @kernel
-def quantize_iq4_nl(x, out, undefined):
+def quantize_iq4_nl(x, out, undefined, fused=False):
     """GGF-6.5: IQ4_NL, blocks of 32 in 18 bytes (``d``, ``qs[16]``): codes of the level nearest to
     ``x / (max / -127)``; ``d`` the least-squares scale ``sum(w q x) / sum(w q^2)`` of those codes.
-    A block below ``GROUP_MAX_EPS`` stores ``d = 0`` and unpredictable codes (ggml leaves them unset)."""
+    A block below ``GROUP_MAX_EPS`` stores ``d = 0`` and unpredictable codes (ggml leaves them unset).
+    ``fused``: the sums as gcc fuses them (GGF-4.2)."""
     codes = np.zeros(32, dtype=np.int64)
     for b in range(x.size // 32):
         start = b * 32
@@ -108,18 +116,19 @@ def quantize_iq4_nl(x, out, undefined):
             undefined[b] = 1
             continue
         d = chosen / np.float32(IQ4_LEVELS[0])
-        sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, codes, True)
+        sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, codes, True, fused)
         d = sum_qx / sum_q2 if sum_q2 > 0 else ZERO
         store_half(out, o, half_pattern(d))
         pack_nibble_pairs(codes, out, o + 2, 32)
 
 
 @kernel
-def quantize_iq4_xs(x, out, undefined):
+def quantize_iq4_xs(x, out, undefined, fused=False):
     """GGF-6.6: IQ4_XS, super-blocks of 256 in 136 bytes (``d``, ``scales_h`` (16 bits), ``scales_l[4]``,
     ``qs[128]``): each sub-block of 32 searches 15 trial scales ``(k - 127) / max`` (k = -7..7) after
     ``max / 127``; the scales are quantized to 6 bits against ``d = -S / 32`` (S the scale of largest
-    magnitude) and every element requantized with ``d * l`` (the float32 ``d``)."""
+    magnitude) and every element requantized with ``d * l`` (the float32 ``d``). ``fused``: the sums and
+    the 6-bit scales' ``nearest_int`` as gcc fuses them (GGF-4.2)."""
     codes = np.zeros(256, dtype=np.int64)
     scratch = np.zeros(32, dtype=np.int64)
     scales = np.zeros(8, dtype=np.float32)
@@ -135,12 +144,12 @@ def quantize_iq4_xs(x, out, undefined):
                 scales[ib] = ZERO
                 continue
             d = -chosen / np.float32(IQ4_LEVELS[0])
-            sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, scratch, False)
+            sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, scratch, False, fused)
             d = sum_qx / sum_q2 if sum_q2 > 0 else ZERO
             best = d * sum_qx
             for step in range(-7, 8):
                 inverse = np.float32(step + np.int64(IQ4_LEVELS[0])) / chosen
-                sum_qx, sum_q2 = level_sums(x, start, inverse, scratch, False)
+                sum_qx, sum_q2 = level_sums(x, start, inverse, scratch, False, fused)
                 if sum_q2 > 0 and sum_qx * sum_qx > best * sum_q2:
                     d = sum_qx / sum_q2
                     best = d * sum_qx
@@ -154,7 +163,10 @@ def quantize_iq4_xs(x, out, undefined):
         high = 0
         defined = True
         for ib in range(8):
-            l, ok = nearest_int(inverse * scales[ib])
+            if fused:
+                l, ok = nearest_int_of_product(inverse, scales[ib])
+            else:
+                l, ok = nearest_int(inverse * scales[ib])
             defined = defined and ok
             l = clamp(l, -32, 31)
             dl = d * np.float32(l)
@@ -172,6 +184,13 @@ def quantize_iq4_xs(x, out, undefined):
         pack_nibble_pairs(codes, out, o + 8, 256)
         if not defined:
             undefined[b] = 1
+
+
+#: GGF-4.2: IQ4_NL and IQ4_XS with gcc's fused multiply-adds (``gguf_contraction=gcc_x86_64``).
+FUSED_QUANTIZERS = {
+    "IQ4_NL": lambda x, out, undefined: quantize_iq4_nl(x, out, undefined, True),
+    "IQ4_XS": lambda x, out, undefined: quantize_iq4_xs(x, out, undefined, True),
+}
 
 
 @kernel
