@@ -74,6 +74,29 @@ def test_fused_types_match_the_fused_build(name):
     assert not mismatched.any(), f"{int(mismatched.sum())} of {len(ours)} blocks differ from the fused build"
 
 
+@needs_fused_build[0]
+@needs_fused_build[1]
+def test_nvfp4_is_the_reference_in_the_fused_build():
+    """NVFP4's FMAs in the fused build have exact products (``|k d - x|``, UE4M3's ``v * 512 + 0.5`` and
+    ``1 + m / 8``, GGF-4.2): under ``ggml-native`` it is the reference, byte for byte that build's, on
+    scales swept over UE4M3's range (its subnormal codes included) and elements on or beside its levels'
+    midpoints."""
+    rng = np.random.default_rng(33)
+    n = 64 * 8192
+    swept = rng.uniform(-1, 1, n) * (6 * 2.0 ** rng.uniform(-14, 10, n // 16)).repeat(16)
+    midpoints = np.array([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12], np.float32)
+    ties = rng.choice(midpoints, n) * (2.0 ** rng.integers(-10, 8, n // 16)).repeat(16) * rng.choice([-1, 1], n)
+    ties = ties.astype(np.float32)
+    beside = np.nextafter(ties, rng.choice([-np.inf, np.inf], n).astype(np.float32))
+    ties = np.where(rng.random(n) < 2 / 3, beside, ties)
+    x = np.concatenate([swept.astype(np.float32), ties.astype(np.float32), mixed_super_blocks(256, 34)])
+    native, unpredictable = gguf_quantize_outcomes(x, type="NVFP4", profile="ggml-native")
+    reference, _ = gguf_quantize_outcomes(x, type="NVFP4", profile="ggml")
+    assert not unpredictable.any()
+    assert np.array_equal(native, reference)
+    assert np.array_equal(native, ggml.quantize("fused", "NVFP4", x))
+
+
 def test_q6_k_inputs_tell_the_trial_placements_apart():
     """The Q6_K inputs above exercise the placement of make_qx_quants's trial sums: fused (the
     fixed x86-64-v3 build) and unfused (gcc's AVX-512 vectorisation of that loop, -march=native on

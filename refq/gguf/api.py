@@ -101,7 +101,7 @@ def _quantize_weighted(flat: np.ndarray, weights: np.ndarray, kind: BlockType) -
 #: ``gguf_contraction=gcc_x86_64``.
 FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS")
 #: GGF-4.2: the types whose FMAs in that build are not placed by refq yet (refused under it).
-UNPLACED_TYPES = ("Q3_K", "NVFP4")
+UNPLACED_TYPES = ("Q3_K",)
 
 
 #: The types whose reference quantizer (unfused or fused) sets a block's undefined flag whenever the
