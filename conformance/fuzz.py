@@ -30,13 +30,14 @@ from refq.registry.operations import OPERATIONS_BY_NAME
 #: Examples tried when no budget is given.
 DEFAULT_MAX_EXAMPLES = 300
 #: Operations the fuzzer draws calls of.
-OPERATIONS = ("quantize_linear", "dequantize_linear", "fake_quantize", "cast", "quantize_linear_float")
+OPERATIONS = ("quantize_linear", "dequantize_linear", "fake_quantize", "cast", "quantize_linear_float",
+              "dequantize_linear_float")
 #: Cast targets tried: every value of the cast record's ``to`` (the formats narrower than float32).
 CAST_TARGETS = OPERATIONS_BY_NAME["cast"].values["to"]
 #: quantize_linear_float's targets (AFF-6.1): the float8, float6 and float4 formats.
 FLOAT_TARGETS = OPERATIONS_BY_NAME["quantize_linear_float"].values["to"]
 #: Operations whose configurations are (format, saturate) rather than (dtype, granularity).
-FORMAT_OPERATIONS = ("cast", "quantize_linear_float")
+FORMAT_OPERATIONS = ("cast", "quantize_linear_float", "dequantize_linear_float")
 #: The types real models use: drawn about half the time, so a defect in them is found within the budget.
 COMMON_DTYPES = ("int8", "uint8", "int4", "uint4", "int16", "uint16", "int32")
 INPUT_NAMES = {op: OPERATIONS_BY_NAME[op].input_names for op in OPERATIONS}
@@ -135,6 +136,9 @@ def _probe_call(op: str, configuration: tuple) -> tuple[dict, dict]:
         to, saturate = configuration
         return {"x": np.array([0.0, 1.0], np.float32), "scale": np.float32(1), "zero_point": None}, \
             {"to": to, "saturate": saturate}
+    if op == "dequantize_linear_float":
+        (dtype,) = configuration
+        return {"q": np.array([0, 1], np.uint8), "scale": np.float32(1), "zero_point": None}, {"dtype": dtype}
     from refq.strategies import container_dtype, integer_format_argument
 
     dtype, granularity = configuration
@@ -157,7 +161,7 @@ def _check_choices(op: str, dtypes, granularities) -> None:
     """``--dtypes`` and ``--granularities`` name values the fuzzer can draw (an empty list is none)."""
     from refq.strategies import DEQUANTIZE_DTYPES, GRANULARITIES, QUANTIZE_DTYPES
 
-    known_dtypes = (CAST_TARGETS if op == "cast" else FLOAT_TARGETS if op == "quantize_linear_float"
+    known_dtypes = (CAST_TARGETS if op == "cast" else FLOAT_TARGETS if op in FORMAT_OPERATIONS
                     else DEQUANTIZE_DTYPES if op == "dequantize_linear" else QUANTIZE_DTYPES)
     for argument, chosen, known in (("--dtypes", dtypes, known_dtypes), ("--granularities", granularities,
                                                                           GRANULARITIES)):
@@ -179,6 +183,8 @@ def supported_configurations(subject: Backend, op: str) -> list[tuple]:
     elif op == "quantize_linear_float":  # saturate is the float8 types' attribute; the others always saturate
         candidates = [(to, saturate) for to in FLOAT_TARGETS
                       for saturate in ((False, True) if to.startswith("float8") else (True,))]
+    elif op == "dequantize_linear_float":
+        candidates = [(dtype,) for dtype in FLOAT_TARGETS]
     else:
         dtypes = DEQUANTIZE_DTYPES if op == "dequantize_linear" else QUANTIZE_DTYPES
         granularities = GRANULARITIES if op != "fake_quantize" else ("per_tensor", "per_axis")
@@ -282,6 +288,22 @@ def problems(op: str, configurations: list[tuple]):
             x = (np.array(values, np.float32) * scale).astype(np.float32).reshape(shape)
         return {"x": x, "scale": scale, "zero_point": None}, {"to": to, "saturate": saturate}
 
+    @st.composite
+    def float_dequantize_problem(draw):
+        """AFF-6.4: per tensor, any bit pattern of the format (NaN, infinities and -0 included) times a
+        power-of-two scale or any positive finite float32 scale, the products near float32's extremes too."""
+        (dtype,) = draw(st.sampled_from(configurations))
+        from refq.registry import float_format
+
+        patterns = 1 << float_format(dtype).total_bits
+        shape = draw(rst.shapes(min_dims=0, max_dims=2, max_side=6))
+        scale = np.float32(draw(st.one_of(st.sampled_from([2.0 ** k for k in (-149, -20, 0, 1, 30, 120)]),
+                                          st.floats(2.0 ** -126, 2.0 ** 127, width=32))))
+        q = np.array([draw(st.integers(0, patterns - 1)) for _ in range(int(np.prod(shape)))], np.uint8)
+        return {"q": q.reshape(shape), "scale": scale, "zero_point": None}, {"dtype": dtype}
+
+    if op == "dequantize_linear_float":
+        return float_dequantize_problem()
     return float_quantize_problem()
 
 
@@ -313,7 +335,8 @@ def fuzz(backend, op: str, *, profile: str | None = None, max_examples: int = DE
          timeout: float = DEFAULT_TIMEOUT) -> FuzzResult:
     """Fuzz ``op`` of ``backend`` (an adapter object or a ``--backend`` SPEC) against refq under the
     backend's profile (``profile`` overrides it); ``shrink`` False stops at the first disagreement.
-    ``dtypes`` and ``granularities`` (for ``cast`` and ``quantize_linear_float``: target formats) restrict what is drawn.
+    ``dtypes`` and ``granularities`` (for ``cast`` and the float-format operations: target formats) restrict what
+    is drawn.
     Returns the minimal counterexample, if any,
     and writes it as a golden-vector case under ``save_vector`` (a vectors root)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings

@@ -154,6 +154,37 @@ def test_fuzz_finds_a_wrong_float_quantize():
     assert result.found and result.configurations == [("float4_e2m1fn", True)]
 
 
+@pytest.mark.parametrize("backend", ["onnx-reference", "onnxruntime"])
+def test_fuzz_float_dequantize_against_the_onnx_engines(backend):
+    """AFF-6.4 fuzzed on the real engines: every pattern of every float8, float6 and float4 type onnx.reference
+    runs (7), the float8 ones of ONNX Runtime (4), times power-of-two and arbitrary scales."""
+    result = fuzz.fuzz(backend, "dequantize_linear_float", max_examples=120, use_database=False)
+    assert not result.found, fuzz.report(result)
+    assert len(result.configurations) == (7 if backend == "onnx-reference" else 4)
+
+
+class FlushesSubnormalFloat8:
+    """A wrong float dequantize: float8_e4m3fn's subnormal patterns read as zero."""
+
+    profile = "onnx"
+
+    def dequantize_linear_float(self, q, scale, zero_point=None, *, dtype="float8_e4m3fn"):
+        from refq.numbers.floats import decode_array
+
+        if dtype != "float8_e4m3fn":
+            raise NotImplementedError(dtype)
+        codes = np.asarray(q)
+        subnormal = (codes & 0x78) == 0
+        values = np.where(subnormal, np.float32(0), decode_array(codes, dtype).astype(np.float32))
+        with np.errstate(all="ignore"):
+            return (np.copysign(values, decode_array(codes, dtype)) * scale).astype(np.float32)
+
+
+def test_fuzz_finds_a_wrong_float_dequantize():
+    result = fuzz.fuzz(FlushesSubnormalFloat8(), "dequantize_linear_float", use_database=False)
+    assert result.found and result.configurations == [("float8_e4m3fn",)]
+
+
 @pytest.fixture(scope="module")
 def c_backend(tmp_path_factory):
     if shutil.which("gcc") is None:
