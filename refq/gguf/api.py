@@ -17,7 +17,7 @@ from refq.gguf.types import BlockType, block_type
 from refq.registry.variants import variant_code
 
 OTHER_QUANTIZERS = {"TQ1_0": ternary.quantize_tq1_0, "TQ2_0": ternary.quantize_tq2_0,
-                    "IQ4_NL": nonlinear.quantize_iq4_nl, "IQ4_XS": nonlinear.quantize_iq4_xs,
+                    **nonlinear.QUANTIZERS,
                     "MXFP4": nonlinear.quantize_mxfp4, "NVFP4": nvfp4.quantize_nvfp4, "Q1_0": lowbit.quantize_q1_0,
                     "Q2_0": lowbit.quantize_q2_0}
 OTHER_DEQUANTIZERS = {"TQ1_0": ternary.dequantize_tq1_0, "TQ2_0": ternary.dequantize_tq2_0,
@@ -99,9 +99,9 @@ def _quantize_weighted(flat: np.ndarray, weights: np.ndarray, kind: BlockType) -
 
 #: GGF-4.2: the types whose bytes gcc's fused multiply-adds change, computed with them under
 #: ``gguf_contraction=gcc_x86_64``.
-FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS")
+FUSED_TYPES = ("Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS")
 #: GGF-4.2: the types whose FMAs in that build are not placed by refq yet (refused under it).
-UNPLACED_TYPES = ("Q3_K",)
+UNPLACED_TYPES = ()
 
 
 #: The types whose reference quantizer (unfused or fused) sets a block's undefined flag whenever the

@@ -17,7 +17,8 @@ build and checked against it byte for byte:
 
 The other sums (``sum_w``, ``w x``, the weighted errors, ``sum_l``) stay unfused. The callers'
 ``nearest_int(inv_scale * scale)`` of the sub-block scales and minimums are fused too.
-``make_qx_quants`` (Q6_K) is :func:`symmetric_search_fused`. The target is fixed because
+``make_qx_quants`` (Q6_K) is :func:`symmetric_search_fused`, ``make_q3_quants`` (Q3_K)
+:func:`iterative_search_fused`. The target is fixed because
 ``-march=native`` places FMAs by CPU: an AVX-512 CPU vectorises that search's trials (their sums
 unfused, :func:`symmetric_search_placed`), and other tunings (generic, Intel's) fuse ``w x`` and the
 weighted errors too.
@@ -29,7 +30,7 @@ import numpy as np
 
 from refq._jit import kernel
 from refq.affine.steps import fused_multiply_add_float32
-from refq.gguf.conversions import NEAREST_INT_LIMIT, NEAREST_INT_SHIFT
+from refq.gguf.conversions import NEAREST_INT_LIMIT, NEAREST_INT_SHIFT, nearest_int
 from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient, signed_largest, weighted_range
 
 
@@ -178,3 +179,58 @@ def symmetric_search_fused(x, start, count, levels, codes):
     Returns ``(scale, defined)``."""
     scale, defined, _ = symmetric_search_placed(x, start, count, levels, codes, False)
     return scale, defined
+
+
+@kernel
+def iterative_search_fused(x, start, count, levels, codes):
+    """GGF-4.2: :func:`refq.gguf.search.iterative_search` (``make_q3_quants``, Q3_K) with gcc's fused
+    multiply-adds: the first pass's ``nearest_int(iscale * x)`` and sums ``fma(w x, l, sum)`` and
+    ``fma(w l, l, sum)``; in every round the sums without the element, ``fma(-(w x), l, sum)`` and
+    ``fma(-(w l), l, sum)``, and with its new code ``fma(w x, l', slx)`` and ``fma(w l', l', sl2)``.
+    ``nearest_int(x * sl2 / slx)`` and the comparison stay unfused. Returns ``(scale, defined)``."""
+    defined = True
+    largest, chosen = signed_largest(x, start, count)
+    if largest < GROUP_MAX_EPS:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, defined
+    iscale = np.float32(-levels) / chosen
+    # Views indexed from 0: indices that need no wrap-around check.
+    block = x[start:start + count]
+    sub_codes = codes[start:start + count]
+    sum_lx = ZERO
+    sum_l2 = ZERO
+    for i in range(count):
+        l, ok = nearest_int_of_product(iscale, block[i])
+        defined = defined and ok
+        l = clamp(l, -levels, levels - 1)
+        sub_codes[i] = l
+        w = block[i] * block[i]
+        level = np.float32(l)
+        sum_lx = fma32(w * block[i], level, sum_lx)
+        sum_l2 = fma32(w * level, level, sum_l2)
+    for _ in range(5):
+        changed = 0
+        for i in range(count):
+            w = block[i] * block[i]
+            current = np.float32(sub_codes[i])
+            slx = fma32(-(w * block[i]), current, sum_lx)
+            if slx > 0:
+                sl2 = fma32(-(w * current), current, sum_l2)
+                new_l, ok = nearest_int(block[i] * sl2 / slx)
+                defined = defined and ok
+                new_l = clamp(new_l, -levels, levels - 1)
+                if new_l != sub_codes[i]:
+                    level = np.float32(new_l)
+                    slx = fma32(w * block[i], level, slx)
+                    sl2 = fma32(w * level, level, sl2)
+                    if sl2 > 0 and slx * slx * sum_l2 > sum_lx * sum_lx * sl2:
+                        sub_codes[i] = new_l
+                        sum_lx = slx
+                        sum_l2 = sl2
+                        changed += 1
+        if changed == 0:
+            break
+    for i in range(count):
+        sub_codes[i] += levels
+    return (sum_lx / sum_l2 if sum_l2 > 0 else ZERO), defined

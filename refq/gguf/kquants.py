@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.contracted import affine_search_fused, nearest_int_of_product, symmetric_search_fused
+from refq.gguf.contracted import (affine_search_fused, iterative_search_fused, nearest_int_of_product,
+                                  symmetric_search_fused)
 from refq.gguf.conversions import nearest_int
 from refq.gguf.half import half_pattern, half_value, store_half
 from refq.gguf.search import (GROUP_MAX_EPS, ZERO, affine_search, clamp, iterative_search, quotient,
@@ -166,8 +167,9 @@ def store_q3_k_codes(x, base, out, o, codes):
 
 
 @kernel
-def quantize_q3_k(x, out, undefined):
-    """GGF-3.5: Q3_K, 16 sub-blocks of 16: 3-bit codes (2 low bits, a high-bit mask) and 6-bit scales."""
+def quantize_q3_k(x, out, undefined, fused):
+    """GGF-3.5: Q3_K, 16 sub-blocks of 16: 3-bit codes (2 low bits, a high-bit mask) and 6-bit scales;
+    ``fused``: gcc's fused multiply-adds (GGF-4.2)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     scales = np.zeros(16, dtype=np.float32)
     for b in range(x.size // SUPER):
@@ -177,7 +179,10 @@ def quantize_q3_k(x, out, undefined):
         max_scale = ZERO
         largest = ZERO
         for j in range(16):
-            scale, ok = iterative_search(x[base:base + SUPER], 16 * j, 16, 4, codes)
+            if fused:
+                scale, ok = iterative_search_fused(x[base:base + SUPER], 16 * j, 16, 4, codes)
+            else:
+                scale, ok = iterative_search(x[base:base + SUPER], 16 * j, 16, 4, codes)
             defined = defined and ok
             scales[j] = scale
             if abs(scale) > largest:
@@ -188,7 +193,7 @@ def quantize_q3_k(x, out, undefined):
         if max_scale != 0:
             iscale = np.float32(-32.0) / max_scale
             for j in range(16):
-                l, ok = nearest_int(iscale * scales[j])
+                l, ok = nearest_int_of_product(iscale, scales[j]) if fused else nearest_int(iscale * scales[j])
                 defined = defined and ok
                 put_q3_k_scale(out, o, j, clamp(wrap_int8(l), -32, 31) + 32)
             store_half(out, o + 108, half_pattern(quotient(np.float32(1.0), iscale)))
@@ -589,7 +594,7 @@ def _dequantize_q8_k(data, out):
 QUANTIZERS = {
     # ``fused`` always given: a kernel's default argument is not kept when it is compiled.
     "Q2_K": lambda x, out, undefined: quantize_q2_k(x, out, undefined, False),
-    "Q3_K": quantize_q3_k,
+    "Q3_K": lambda x, out, undefined: quantize_q3_k(x, out, undefined, False),
     "Q4_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 15, np.float32(-1.0), 20, 144, False),
     "Q5_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 31, np.float32(-0.5), 15, 176, False),
     "Q6_K": lambda x, out, undefined: quantize_q6_k(x, out, undefined, False),
@@ -598,6 +603,7 @@ QUANTIZERS = {
 #: GGF-4.2: the K types with gcc's fused multiply-adds (``gguf_contraction=gcc_x86_64``).
 FUSED_QUANTIZERS = {
     "Q2_K": lambda x, out, undefined: quantize_q2_k(x, out, undefined, True),
+    "Q3_K": lambda x, out, undefined: quantize_q3_k(x, out, undefined, True),
     "Q4_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 15, np.float32(-1.0), 20, 144, True),
     "Q5_K": lambda x, out, undefined: quantize_affine_k(x, out, undefined, 31, np.float32(-0.5), 15, 176, True),
     "Q6_K": lambda x, out, undefined: quantize_q6_k(x, out, undefined, True),

@@ -99,7 +99,7 @@ def largest_element(x, start, count):
 
 
 @kernel
-def quantize_iq4_nl(x, out, undefined, fused=False):
+def quantize_iq4_nl(x, out, undefined, fused):
     """GGF-6.5: IQ4_NL, blocks of 32 in 18 bytes (``d``, ``qs[16]``): codes of the level nearest to
     ``x / (max / -127)``; ``d`` the least-squares scale ``sum(w q x) / sum(w q^2)`` of those codes.
     A block below ``GROUP_MAX_EPS`` stores ``d = 0`` and unpredictable codes (ggml leaves them unset).
@@ -123,7 +123,7 @@ def quantize_iq4_nl(x, out, undefined, fused=False):
 
 
 @kernel
-def quantize_iq4_xs(x, out, undefined, fused=False):
+def quantize_iq4_xs(x, out, undefined, fused):
     """GGF-6.6: IQ4_XS, super-blocks of 256 in 136 bytes (``d``, ``scales_h`` (16 bits), ``scales_l[4]``,
     ``qs[128]``): each sub-block of 32 searches 15 trial scales ``(k - 127) / max`` (k = -7..7) after
     ``max / 127``; the scales are quantized to 6 bits against ``d = -S / 32`` (S the scale of largest
@@ -186,6 +186,11 @@ def quantize_iq4_xs(x, out, undefined, fused=False):
             undefined[b] = 1
 
 
+#: ``fused`` always given: a kernel's default argument is not kept when it is compiled.
+QUANTIZERS = {
+    "IQ4_NL": lambda x, out, undefined: quantize_iq4_nl(x, out, undefined, False),
+    "IQ4_XS": lambda x, out, undefined: quantize_iq4_xs(x, out, undefined, False),
+}
 #: GGF-4.2: IQ4_NL and IQ4_XS with gcc's fused multiply-adds (``gguf_contraction=gcc_x86_64``).
 FUSED_QUANTIZERS = {
     "IQ4_NL": lambda x, out, undefined: quantize_iq4_nl(x, out, undefined, True),

@@ -322,11 +322,11 @@ GGUF_PROFILES: tuple[Profile, ...] = (
                  "read: the disassembly of that file built with gcc 12 -O2 -march=x86-64-v3 -mtune=znver3 (refq ggml "
                  "build's fused library; the same assembly as -march=native on an AMD Zen 3 CPU), every "
                  "vfmadd/vfmsub/vfnmadd placed",
-                 "measured: byte-identical to that build on Q4_0, Q4_1, Q5_0, Q5_1 near-tie blocks and Q2_K, Q4_K, "
-                 "Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS random super-blocks and NVFP4 blocks (tests/test_gguf_contracted.py)"),
+                 "measured: byte-identical to that build on Q4_0, Q4_1, Q5_0, Q5_1 near-tie blocks, Q2_K, Q4_K, Q5_K, "
+                 "Q6_K, Q8_K, IQ4_NL, IQ4_XS random super-blocks, Q3_K near-tie and random super-blocks and "
+                 "NVFP4 blocks (tests/test_gguf_contracted.py)"),
         notes="The types whose bytes the FMAs change are computed with them (GGF-4.2); those whose only FMAs are "
               "exact (the float16 conversion's, MXFP4's products by a power of two, NVFP4's) are the reference's. "
-              "Q3_K has FMAs refq does not place yet: refq refuses it under this profile. "
               "Another compiler, release or target places them elsewhere: this profile is that one build. The "
               "target is fixed because -march=native is not one build: on an AVX-512 CPU gcc vectorises Q6_K's "
               "trial sums unfused, and generic or Intel tunings fuse more of the affine search (GGF-4.2).",
