@@ -65,17 +65,30 @@ def pack_nibble_pairs(codes, out, offset, count):
 
 
 @kernel
-def level_sums(x, start, inverse, codes, store, fused):
-    """``sum((w q) x)`` and ``sum((w q) q)`` with ``w = x^2`` and ``q`` the level nearest to ``inverse * x``.
+def nearest_levels(values, inverse, codes):
+    """``codes[j] = nearest_level(IQ4_LEVELS, inverse * values[j])`` for every ``j``, without a branch:
+    the count of the consecutive levels ``(a, b)`` whose test ``(v - a) < (b - v)`` fails. Below ``v``'s
+    pair it fails (``b - v <= 0 <= v - a``), above it it holds, and at the pair it is the bisection's
+    own test (a tie goes up); a NaN fails every test, 15 as the bisection gives."""
+    for j in range(codes.size):
+        v = inverse * values[j]
+        code = 0
+        for k in range(1, IQ4_LEVELS.size):
+            code += not (v - np.float32(IQ4_LEVELS[k - 1]) < np.float32(IQ4_LEVELS[k]) - v)
+        codes[j] = code
+
+
+@kernel
+def level_sums(x, start, inverse, codes, fused):
+    """``sum((w q) x)`` and ``sum((w q) q)`` with ``w = x^2`` and ``q`` the level nearest to ``inverse * x``
+    (its index in ``codes``), over the ``codes.size`` elements from ``start``.
     ``fused`` (GGF-4.2): each sum one FMA, ``fma(x, w q, sum)`` and ``fma(q, w q, sum)``, ``w q`` rounded."""
+    nearest_levels(x[start:start + codes.size], inverse, codes)
     sum_qx = ZERO
     sum_q2 = ZERO
-    for j in range(32):
+    for j in range(codes.size):
         value = x[start + j]
-        index = nearest_level(IQ4_LEVELS, inverse * value)
-        if store:
-            codes[j] = index
-        q = np.float32(IQ4_LEVELS[index])
+        q = np.float32(IQ4_LEVELS[codes[j]])
         w = value * value
         if fused:
             wq = w * q
@@ -116,7 +129,7 @@ def quantize_iq4_nl(x, out, undefined, fused):
             undefined[b] = 1
             continue
         d = chosen / np.float32(IQ4_LEVELS[0])
-        sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, codes, True, fused)
+        sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, codes, fused)
         d = sum_qx / sum_q2 if sum_q2 > 0 else ZERO
         store_half(out, o, half_pattern(d))
         pack_nibble_pairs(codes, out, o + 2, 32)
@@ -144,12 +157,12 @@ def quantize_iq4_xs(x, out, undefined, fused):
                 scales[ib] = ZERO
                 continue
             d = -chosen / np.float32(IQ4_LEVELS[0])
-            sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, scratch, False, fused)
+            sum_qx, sum_q2 = level_sums(x, start, np.float32(1.0) / d, scratch, fused)
             d = sum_qx / sum_q2 if sum_q2 > 0 else ZERO
             best = d * sum_qx
             for step in range(-7, 8):
                 inverse = np.float32(step + np.int64(IQ4_LEVELS[0])) / chosen
-                sum_qx, sum_q2 = level_sums(x, start, inverse, scratch, False, fused)
+                sum_qx, sum_q2 = level_sums(x, start, inverse, scratch, fused)
                 if sum_q2 > 0 and sum_qx * sum_qx > best * sum_q2:
                     d = sum_qx / sum_q2
                     best = d * sum_qx
@@ -171,8 +184,7 @@ def quantize_iq4_xs(x, out, undefined, fused):
             l = clamp(l, -32, 31)
             dl = d * np.float32(l)
             inverse_l = np.float32(1.0) / dl if dl != 0 else ZERO
-            for j in range(32):
-                codes[32 * ib + j] = nearest_level(IQ4_LEVELS, inverse_l * x[base + 32 * ib + j])
+            nearest_levels(x[base + 32 * ib:base + 32 * ib + 32], inverse_l, codes[32 * ib:32 * ib + 32])
             l += 32
             if ib % 2 == 0:
                 out[o + 4 + ib // 2] = l & 0xF
@@ -218,6 +230,32 @@ def nearest_fp4(value, d):
     return best
 
 
+#: Halfway between consecutive doubled E2M1 magnitudes 0, 1, 2, 3, 4, 6, 8, 12.
+FP4_MIDPOINTS = np.array([0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0], dtype=np.float32)
+
+
+@kernel
+def fp4_codes_by_midpoints(low, high, d, packed):
+    """``nearest_fp4`` for a power of two ``d`` and elements of magnitude up to ``16 d``, packed:
+    byte ``j`` holds the codes of ``low[j]`` and ``high[j]``. The magnitude's index is the count of
+    midpoints ``m d`` (exact) below ``|x|``: for ``|x|`` between levels ``k d`` and ``k' d`` (``k >= 1``)
+    both errors ``|x| - k d`` and ``k' d - |x|`` are exact (Sterbenz, ``k' <= 2 k``), and below ``d``
+    an ``|x| < d / 2`` keeps 0; so ``|x| = m d`` is the only tie and goes to the lower level. A
+    negative ``x`` takes the negative level's code unless that level is 0 (``+0`` first); a NaN
+    gets 0, as every ``error < best_error`` is false."""
+    for j in range(packed.size):
+        first = 0
+        second = 0
+        for m in range(FP4_MIDPOINTS.size):
+            midpoint = FP4_MIDPOINTS[m] * d
+            first += abs(low[j]) > midpoint
+            second += abs(high[j]) > midpoint
+        nearest_zero = FP4_MIDPOINTS[0] * d
+        first += 8 * (low[j] < -nearest_zero)
+        second += 8 * (high[j] < -nearest_zero)
+        packed[j] = first | (second << 4)
+
+
 @kernel
 def quantize_mxfp4(x, out, undefined):
     """GGF-6.7: MXFP4, blocks of 32 in 17 bytes (``e``, ``qs[16]``): ``e = floor(log2f(amax)) - 2 + 127``
@@ -238,10 +276,13 @@ def quantize_mxfp4(x, out, undefined):
                 undefined[b] = 1
         out[o] = e
         d = e8m0_half(e)
-        for j in range(16):
-            first = nearest_fp4(x[start + j], d)
-            second = nearest_fp4(x[start + j + 16], d)
-            out[o + 1 + j] = first | (second << 4)
+        if amax <= np.float32(16.0) * d:
+            fp4_codes_by_midpoints(x[start:start + 16], x[start + 16:start + 32], d, out[o + 1:o + 17])
+        else:  # an infinite A (e = 0): the level-by-level search
+            for j in range(16):
+                first = nearest_fp4(x[start + j], d)
+                second = nearest_fp4(x[start + j + 16], d)
+                out[o + 1 + j] = first | (second << 4)
 
 
 @kernel
