@@ -11,13 +11,11 @@ zero points that are not int8 integers from -8 to 7 (its zp_dtype).
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
 from refq.backends.records import record
-
+from refq.backends.torch.common import one_thread_no_grad
 
 
 class CompressedTensorsBackend:
@@ -42,17 +40,6 @@ class CompressedTensorsBackend:
 
         self.version = installed_version("compressed-tensors")
 
-    @contextlib.contextmanager
-    def _one_thread(self):
-        torch = self._torch
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            torch.set_num_threads(previous)
-
     def _arguments(self, group_size, symmetric, columns: int):
         group_size = group_size_of(group_size)
         if columns % group_size:
@@ -66,7 +53,7 @@ class CompressedTensorsBackend:
         rows = _rows(x, "x", np.float32)
         args = self._arguments(group_size, symmetric, rows.shape[1])
         torch = self._torch
-        with self._one_thread():
+        with one_thread_no_grad():
             tensor = torch.from_numpy(rows.copy())
             scales, zero_points = self._scales_and_zp(tensor, args, module=None)
             codes = self._quantize(tensor, scales, zero_points, args, dtype=torch.int8)
@@ -82,7 +69,7 @@ class CompressedTensorsBackend:
             raise NotImplementedError("compressed-tensors: zero points that are not integers from -8 to 7 (its int8 "
                                       "zp_dtype for 4-bit int)")
         torch = self._torch
-        with self._one_thread():
+        with one_thread_no_grad():
             values = self._dequantize(torch.from_numpy(points.copy()), torch.from_numpy(scale.copy()),
                                       torch.from_numpy(zero.astype(np.int8)), args, dtype=torch.float32)
         return np.ascontiguousarray(values.numpy(), dtype=np.float32).reshape(shape)

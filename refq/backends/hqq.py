@@ -12,13 +12,11 @@ unpacked codes with the meta-data quantize makes, ``compute_dtype`` float32 (HQQ
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
 from refq.backends.records import record
-
+from refq.backends.torch.common import one_thread_no_grad
 
 
 class HqqBackend:
@@ -38,17 +36,6 @@ class HqqBackend:
         self._quantizer = Quantizer
         self.version = installed_version("hqq")
 
-    @contextlib.contextmanager
-    def _one_thread(self):
-        torch = self._torch
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            torch.set_num_threads(previous)
-
     @staticmethod
     def _check(group_size, columns: int) -> int:
         group_size = group_size_of(group_size)
@@ -64,7 +51,7 @@ class HqqBackend:
         shape = np.shape(x)
         rows = _rows(x, "x", np.float32)
         size = self._check(group_size, rows.shape[1])
-        with self._one_thread():
+        with one_thread_no_grad():
             codes, meta = self._quantizer.quantize(
                 self._torch.from_numpy(rows.copy()), nbits=4, channel_wise=True, group_size=size, optimize=False,
                 round_zero=False, axis=1, bitpack=False, device="cpu")
@@ -83,6 +70,6 @@ class HqqBackend:
         meta = {"nbits": 4, "group_size": size, "shape": torch.Size(points.shape), "scale": torch.from_numpy(scale),
                 "zero": torch.from_numpy(zero), "axis": 1, "packing": None, "view_as_float": False,
                 "compute_dtype": torch.float32}
-        with self._one_thread():
+        with one_thread_no_grad():
             values = self._quantizer.dequantize(torch.from_numpy(points.astype(np.float32).reshape(count, size)), meta)
         return np.ascontiguousarray(values.numpy(), dtype=np.float32).reshape(shape)

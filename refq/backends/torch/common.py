@@ -1,5 +1,6 @@
 """What the torch adapters share: the torch module (imported when an adapter is instantiated), the
-version, the deprecation filter of quantized tensors, and the convolution output check."""
+version, the deprecation filter of quantized tensors, one thread without autograd for a call, and the
+convolution output check."""
 
 from __future__ import annotations
 
@@ -19,6 +20,20 @@ def quantized_tensors_deprecated():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*", category=UserWarning)
         yield
+
+
+@contextlib.contextmanager
+def one_thread_no_grad():
+    """A call on one torch thread without autograd, the thread count restored after it (the int4 group
+    engines, timed and compared single-threaded as every engine is)."""
+    torch = torch_module()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def version() -> str:
