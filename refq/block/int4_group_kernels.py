@@ -8,8 +8,6 @@ float32 values rounded once from float64 is the correctly rounded float32 result
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from refq._jit import kernel
@@ -72,16 +70,8 @@ def order_key(bits):
 
 @kernel
 def float32_value(bits):
-    """The value of a float32's int32 bits, exactly, in float64."""
-    exponent = (bits >> 23) & 0xFF
-    mantissa = bits & 0x7FFFFF
-    if exponent == 255:
-        magnitude = np.inf if mantissa == 0 else np.nan
-    elif exponent == 0:
-        magnitude = math.ldexp(np.float64(mantissa), -149)
-    else:
-        magnitude = math.ldexp(np.float64(mantissa + 0x800000), int(exponent) - 150)
-    return -magnitude if bits < 0 else magnitude
+    """The value of a float32's int32 bits, in float64."""
+    return np.float64(np.int32(bits).view(np.float32))
 
 
 @kernel
@@ -147,7 +137,8 @@ def group_range(x, bits, start, stop, nan_rule):
 
 @kernel
 def round_half_away(v):
-    """C's roundf on a float32 held in float64 (exactly): the nearest integer, ties away from zero."""
+    """C's roundf on a float32 (held in float32 or exactly in float64): the nearest integer, ties away from zero;
+    NaN and infinities are kept (trunc keeps them, and their difference from it is no half)."""
     whole = np.trunc(v)
     if abs(v - whole) >= 0.5:
         whole += 1.0 if v > 0.0 else -1.0
@@ -158,11 +149,7 @@ def round_half_away(v):
 def round_to_integer(v, rounding):
     """BLK-9.4 and BLK-9.5: the integer nearest v by ``int4_rounding`` or ``int4_zero_point`` (NaN and infinities
     are kept)."""
-    if v != v or v == np.inf or v == -np.inf:
-        return v
-    if rounding == HALF_AWAY:
-        return round_half_away(v)
-    return np.rint(v)
+    return round_half_away(v) if rounding == HALF_AWAY else np.rint(v)
 
 
 @kernel
@@ -234,13 +221,7 @@ def element_code(x, scale, inverse, zero_point, qmin, scaling_rule, rounding):
     ``int4_rounding`` and clamped to the codes; a NaN sum's conversion is undefined (``open``)."""
     scaled = quotient32(x, scale) if scaling_rule == SCALING_DIVIDE else x * inverse
     value = scaled + zero_point
-    if rounding == HALF_AWAY:
-        whole = np.trunc(value)
-        # value - whole is exact for a float32: below 2^23 both share the exponent's range, above it value is whole.
-        rounded = whole + np.float32(1.0) * np.sign(value) if abs(value - whole) >= np.float32(0.5) else whole
-    else:
-        rounded = np.rint(value)
-    code = min(max(rounded, qmin), qmin + np.float32(LEVELS))
+    code = min(max(round_to_integer(value, rounding), qmin), qmin + np.float32(LEVELS))
     unknown = value != value
     return (0 if unknown else np.int64(code)), unknown
 
