@@ -230,6 +230,24 @@ def test_jit_matches_pure_python(name):
         assert same_floats(gguf_dequantize(compiled[0], type=name), interpreted_values).all()
 
 
+def test_mxfp4_infinite_blocks_jit_matches_pure_python():
+    # A block whose largest magnitude is infinite has e = 0 (GGF-1.3's undefined cast), so its other
+    # elements are coded against 2^-128, a float32 subnormal, by the level-by-level search: the compiled
+    # and interpreted searches must agree on the levels, midpoints and signed zeros of that scale too.
+    unit = 2.0 ** -128
+    magnitudes = [m * unit for m in np.arange(0, 14, 0.25)] + [2.0 ** -149, 1e-38, 1.0, 3e38]
+    values = np.array([0.0, -0.0] + magnitudes + [-m for m in magnitudes], dtype=np.float32)
+    rng = np.random.default_rng(31)
+    x = rng.choice(values, (300, 32)).astype(np.float32)
+    x[np.arange(300), rng.integers(32, size=300)] = np.where(np.arange(300) % 2 == 0, np.inf, -np.inf)
+    compiled = gguf_quantize_with_outcomes(x.ravel(), type="MXFP4")
+    with np.errstate(all="ignore"), pure_python():
+        interpreted = gguf_quantize_with_outcomes(x.ravel(), type="MXFP4")
+    assert np.array_equal(compiled[0], interpreted[0])
+    assert np.array_equal(compiled[1], interpreted[1])
+    assert (compiled[0].reshape(300, 17)[:, 0] == 0).all()
+
+
 # --- sizes and bad input ----------------------------------------------------------------------------------
 
 
