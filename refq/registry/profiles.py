@@ -29,6 +29,8 @@ class Profile:
     nvfp4: dict[str, str] = field(default_factory=dict)
     #: Variant values for weight-only int4 groups (BLK-9); empty where the backend has none.
     int4_group: dict[str, str] = field(default_factory=dict)
+    #: Variant values for packing codes into bytes and words (BLK-10); empty where the backend packs none.
+    packing: dict[str, str] = field(default_factory=dict)
     #: Variant values for the block-scaled formats (BLK); empty where the backend has none.
     block: dict[str, str] = field(default_factory=dict)
     #: Variant values for ``cast`` (NUM-3.20); empty where the profile says nothing of casts, which then follow
@@ -52,6 +54,20 @@ _ONNX_STEPS = {
 }
 _DEQUANTIZE_STANDARD = {"dequantize_formula": "subtract_then_multiply", "dequantize_difference": "exact",
                         "dequantize_precision": "float32"}
+# --- code packing (BLK-10) ---
+#: compressed-tensors' pack_to_int32 / unpack_from_int32 (compressed_tensors/compressors/pack_quantized/helpers.py).
+PACKING_COMPRESSED_TENSORS = {"code_field": "offset", "code_order": "stream_low_first", "code_unit": "int32",
+                              "code_extent": "rows"}
+#: HQQ's BitPack (hqq/core/bitpack.py): pack_8bit_u8, pack_4bit_u8, pack_3bit_32, pack_2bit_u8, pack_1bit_u8.
+PACKING_HQQ = {"code_field": "unsigned", "code_order": "planes", "code_unit": "uint8_or_int32", "code_extent": "rows"}
+#: torchao's pack_uint4 / unpack_uint4 (torchao/prototype/mx_formats/kernels.py), MXFP4's element bytes.
+PACKING_TORCHAO = {"code_field": "unsigned", "code_order": "stream_low_first", "code_unit": "uint8",
+                   "code_extent": "rows"}
+#: ONNX's raw data of INT4, UINT4, INT2 and UINT2 tensors (onnx/numpy_helper.py: from_array, to_array).
+PACKING_ONNX = {"code_field": "modular", "code_order": "stream_low_first", "code_unit": "uint8",
+                "code_extent": "tensor"}
+# --- end code packing ---
+
 _TORCH_RECIPROCAL = {**_ONNX_STEPS, "scale_operation": "multiply_reciprocal"}
 # --- requantize (REQ) ---
 _REQUANTIZE_ORT = {"requantize_form": "float_multiplier", "requantize_multiplier_order": "product_then_quotient",
@@ -103,6 +119,7 @@ PROFILES: tuple[Profile, ...] = (
         cast={**CAST_DEFAULT, "e8m0_conversion": "range_first", "finite_format_nan": "largest",
               "e8m0_negative": "unpredictable"},
         float_targets={"float_zero_point": "added", "float_dequantize_zero_point": "subtracted"},
+        packing=dict(PACKING_ONNX),
         sources=("onnx/docs/Operators.md: QuantizeLinear, DequantizeLinear",
                  "onnx/defs/doc_strings.cc kDoc_Cast_ver24 (Cast-25's E8M0 tables; negative inputs undefined)",
                  "onnx docs/technical/float4.md: Cast to FLOAT4E2M1, NaN becomes 6"),
@@ -139,7 +156,7 @@ PROFILES: tuple[Profile, ...] = (
         "onnx-reference", "onnx.reference.ReferenceEvaluator (the ONNX Python reference)",
         {**_ONNX_STEPS, "saturation": "convert_then_clamp", "nan": "converted"},
         {**_DEQUANTIZE_STANDARD, "dequantize_difference": "float32_q", "dequantize_precision": "float64"},
-        requantize=dict(_REQUANTIZE_ONNX_REFERENCE),
+        requantize=dict(_REQUANTIZE_ONNX_REFERENCE), packing=dict(PACKING_ONNX),
         cast={**CAST_DEFAULT, "e8m0_conversion": "exponent_field", "finite_format_nan": "opposite_sign_zero"},
         float_targets={"float_zero_point": "added_except_float8", "float_dequantize_zero_point": "by_width"},
         sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",
@@ -380,25 +397,28 @@ BLOCK_PROFILES: tuple[Profile, ...] = (
     ),
     Profile(
         "torchao-floor", "torchao MX quantize, ScaleCalculationMode.FLOOR (the default), CPU",
-        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "floor"}, sources=_TORCHAO_MX_SOURCES,
+        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "floor"}, packing=dict(PACKING_TORCHAO),
+        sources=_TORCHAO_MX_SOURCES,
         notes="The OCP rule read from amax's float32 exponent field: an infinity reads as 2^128, so an inf block "
               "gets a finite scale (247 for E4M3); the elements are divided by the scale clamped to 2^-126 while "
               "code 0 is stored. Elements of a NaN-scale block (x / inf) are not predicted (BLK-3.4).",
     ),
     Profile(
         "torchao-ceil", "torchao MX quantize, ScaleCalculationMode.CEIL, CPU",
-        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "ceil"}, sources=_TORCHAO_MX_SOURCES,
+        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "ceil"}, packing=dict(PACKING_TORCHAO),
+        sources=_TORCHAO_MX_SOURCES,
         notes="As torchao-floor, with one added to the exponent when amax's mantissa is not zero.",
     ),
     Profile(
         "torchao-even", "torchao MX quantize, ScaleCalculationMode.EVEN, CPU",
-        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "even"}, sources=_TORCHAO_MX_SOURCES,
+        {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "even"}, packing=dict(PACKING_TORCHAO),
+        sources=_TORCHAO_MX_SOURCES,
         notes="As torchao-floor, after adding half an element ulp to amax's float32 bits (ties go up, not to even).",
     ),
     Profile(
         "torchao-rceil", "torchao MX quantize, ScaleCalculationMode.RCEIL, CPU (the eager fallback)",
         {}, {}, block={**_TORCHAO_MX, "block_scale_rule": "rceil_log2_float32", "block_infinity": "largest_scale",
-                       "block_tiny_scale": "unit"}, sources=_TORCHAO_MX_SOURCES,
+                       "block_tiny_scale": "unit"}, packing=dict(PACKING_TORCHAO), sources=_TORCHAO_MX_SOURCES,
         notes="ceil(torch.log2(amax / max_elem)) in float32: one less than the exact rceil just above a power of "
               "two. An inf block gets 0xFE; code 0 multiplies the elements by 1; the elements are x * 2^(127 - code) "
               "clamped to the largest normal. On Blackwell GPUs under torch.compile the PTX instruction computes "
@@ -532,6 +552,7 @@ INT4_GROUP_PROFILES: tuple[Profile, ...] = (
                             "int4_asymmetric_scale": "range_over_levels", "int4_zero_point": "half_even",
                             "int4_degenerate_scale": "epsilon", "int4_element_scaling": "divide",
                             "int4_rounding": "half_even"},
+        packing=dict(PACKING_COMPRESSED_TENSORS),
         sources=("compressed_tensors/quantization/utils/helpers.py: compute_dynamic_scales_and_zp, calculate_qparams, "
                  "_get_dtype_eps (compressed-tensors 0.20.0)",
                  "compressed_tensors/quantization/lifecycle/forward_helpers.py: _quantize, _dequantize",
@@ -548,6 +569,7 @@ INT4_GROUP_PROFILES: tuple[Profile, ...] = (
                             "int4_symmetric_scale": "unsupported", "int4_asymmetric_scale": "inverse_range",
                             "int4_zero_point": "unrounded", "int4_degenerate_scale": "unit_inverse",
                             "int4_element_scaling": "reciprocal", "int4_rounding": "half_even"},
+        packing=dict(PACKING_HQQ),
         sources=("hqq/core/quantize.py: Quantizer.quantize, Quantizer.dequantize (hqq 0.2.8.post1)",
                  "measured: hqq 0.2.8.post1 on torch 2.13 CPU (tests/test_block_int4_group_engines.py)"),
         notes="r = 15 / (M - m), which torch computes as (M - m).reciprocal() * 15; r = 1 where |M - m| <= 1e-4; "

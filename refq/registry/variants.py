@@ -705,6 +705,46 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     # --- end int4 groups ---
+    # --- code packing (BLK-10): how B-bit codes are laid out in bytes and words ---
+    Variant(
+        "code_field", "block_packing", "BLK-10.1", "Which B-bit field holds a code?",
+        _values(
+            ("unsigned", "the code itself, from 0 to 2^B - 1 (HQQ, torchao): a negative code is an error"),
+            ("modular", "the code modulo 2^B: two's complement for signed codes from -2^(B-1), the code itself for "
+                        "unsigned ones up to 2^B - 1 (ONNX's int4, uint4, int2 and uint2)"),
+            ("offset", "the code plus 2^(B-1), for signed codes from -2^(B-1) to 2^(B-1) - 1 only "
+                       "(compressed-tensors' pack_to_int32)"),
+        ),
+    ),
+    Variant(
+        "code_order", "block_packing", "BLK-10.2", "Where in the units does each field go?",
+        _values(
+            ("stream_low_first", "one stream of bits, low bits first: field i is bits iB to iB + B - 1, and stream "
+                                 "bit b is bit b mod W of unit b div W, so a field may straddle two units "
+                                 "(ONNX, compressed-tensors, torchao)"),
+            ("stream_high_first", "as stream_low_first with the bits of each unit numbered from the top: field 2j "
+                                  "of a byte of 4-bit codes is its high nibble (bitsandbytes)"),
+            ("planes", "k = floor(W / B) planes: the row is cut into k equal parts of s = ceil(n / k) fields, "
+                       "and unit j holds field p*s + j at bits (k-1-p)B, the first part in the highest bits "
+                       "(HQQ's BitPack)"),
+        ),
+    ),
+    Variant(
+        "code_unit", "block_packing", "BLK-10.2", "What are the units, and how wide (W bits)?",
+        _values(
+            ("uint8", "bytes, W = 8 (ONNX, torchao)"),
+            ("int32", "int32 words, W = 32, little-endian in memory (compressed-tensors)"),
+            ("uint8_or_int32", "bytes where B divides 8, int32 words otherwise (HQQ: 3-bit codes in int32)"),
+        ),
+    ),
+    Variant(
+        "code_extent", "block_packing", "BLK-10.3", "What is packed as one stream?",
+        _values(
+            ("rows", "each row along the last axis, padded to whole units (compressed-tensors, HQQ, torchao)"),
+            ("tensor", "the whole array in C order, padded once at its end (ONNX's raw tensor data)"),
+        ),
+    ),
+    # --- end code packing ---
     # --- cast (NUM-3.20) ---
     Variant(
         "float8_conversion", "cast", "NUM-3.20",
