@@ -7,6 +7,9 @@ and then ``forward.quantize(..., dtype=torch.int8)``; dequantize is ``forward.de
 groups: an input of another rank is read as rows = the product of its leading dimensions. What it cannot run
 raises NotImplementedError: a group size that does not divide the last axis (compressed-tensors refuses it), and
 zero points that are not int8 integers from -8 to 7 (its zp_dtype).
+
+``pack_codes`` and ``unpack_codes`` (BLK-10) are its pack-quantized compressor's ``pack_to_int32`` and
+``unpack_from_int32`` with ``packed_dim=1``, 1 to 8 bits, on rows along the last axis.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
+from refq.backends.packing_arguments import check_bits, code_rows
 from refq.backends.records import record
 from refq.backends.torch.common import one_thread_no_grad
 
@@ -36,6 +40,9 @@ class CompressedTensorsBackend:
         self._scales_and_zp = compute_dynamic_scales_and_zp
         self._quantize = quantize
         self._dequantize = dequantize
+        from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32, unpack_from_int32
+
+        self._pack, self._unpack = pack_to_int32, unpack_from_int32
         from refq.registry.verified import installed_version
 
         self.version = installed_version("compressed-tensors")
@@ -74,3 +81,21 @@ class CompressedTensorsBackend:
                                       torch.from_numpy(zero.astype(np.int8)), args, dtype=torch.float32)
         return np.ascontiguousarray(values.numpy(), dtype=np.float32).reshape(shape)
 
+
+    def pack_codes(self, codes, *, bits=4) -> np.ndarray:
+        width = check_bits(bits, tuple(range(1, 9)), self.name)
+        rows, leading = code_rows(codes)
+        with one_thread_no_grad():
+            packed = self._pack(self._torch.from_numpy(rows), width, packed_dim=1)
+        return np.ascontiguousarray(packed.numpy(), dtype=np.int32).reshape(*leading, -1)
+
+    def unpack_codes(self, packed, *, bits=4, length=None, signed=None) -> np.ndarray:
+        width = check_bits(bits, tuple(range(1, 9)), self.name)
+        if signed is False:
+            raise NotImplementedError("compressed-tensors: unsigned codes (unpack_from_int32 returns signed ones)")
+        rows, leading = code_rows(packed)
+        count = rows.shape[1] * 32 // width if length is None else int(length)
+        with one_thread_no_grad():
+            codes = self._unpack(self._torch.from_numpy(rows), width, self._torch.Size((rows.shape[0], count)),
+                                 packed_dim=1)
+        return np.ascontiguousarray(codes.numpy()).reshape(*leading, -1)

@@ -8,6 +8,12 @@ float32 (a NaN where the input group held one: BLK-9 leaves that code open, and 
 no symmetric mode: ``symmetric=True`` raises NotImplementedError. Dequantize is ``Quantizer.dequantize`` on the
 unpacked codes with the meta-data quantize makes, ``compute_dtype`` float32 (HQQ's default is float16):
 ``(W_q - zero) * scale`` in float32. CPU tensors, one torch thread.
+
+``pack_codes`` and ``unpack_codes`` (BLK-10) are HQQ's ``BitPack`` at 1, 2, 3, 4 and 8 bits. BitPack packs along
+the first axis of a two-dimensional tensor, so the adapter hands it the transpose of the rows along the last
+axis and transposes the result back. At 1, 2 and 4 bits it splits the rows into equal parts without padding: a
+row whose length is not a multiple of 8, 4 or 2 raises NotImplementedError here (at 4 bits BitPack raises, at 1
+and 2 bits it returns a wrong shape).
 """
 
 from __future__ import annotations
@@ -15,8 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from refq.backends.int4_group_arguments import dequantize_arguments, group_size_of, rows as _rows
+from refq.backends.packing_arguments import check_bits, code_rows
 from refq.backends.records import record
 from refq.backends.torch.common import one_thread_no_grad
+
+
+#: BitPack's packers by number of bits: the method's suffix, and the fields one unit holds.
+_BITPACK = {8: ("8bit_u8", 1), 4: ("4bit_u8", 2), 3: ("3bit_32", 10), 2: ("2bit_u8", 4), 1: ("1bit_u8", 8)}
 
 
 class HqqBackend:
@@ -34,6 +45,9 @@ class HqqBackend:
 
         self._torch = torch
         self._quantizer = Quantizer
+        from hqq.core.bitpack import BitPack
+
+        self._bitpack = BitPack
         self.version = installed_version("hqq")
 
     @staticmethod
@@ -73,3 +87,31 @@ class HqqBackend:
         with one_thread_no_grad():
             values = self._quantizer.dequantize(torch.from_numpy(points.astype(np.float32).reshape(count, size)), meta)
         return np.ascontiguousarray(values.numpy(), dtype=np.float32).reshape(shape)
+
+    def pack_codes(self, codes, *, bits=4) -> np.ndarray:
+        width = check_bits(bits, tuple(sorted(_BITPACK)), self.name)
+        suffix, planes = _BITPACK[width]
+        rows, leading = code_rows(codes)
+        if width != 3 and rows.shape[1] % planes:
+            raise NotImplementedError(f"hqq: a row of {rows.shape[1]} {width}-bit codes (BitPack.pack_{suffix} "
+                                      f"needs a multiple of {planes})")
+        torch = self._torch
+        columns = torch.from_numpy(np.ascontiguousarray(rows.T))
+        if width == 3:
+            columns = columns.to(torch.int32)  # pack_3bit_32 copies its input into int32 words
+        with one_thread_no_grad():
+            packed = getattr(self._bitpack, f"pack_{suffix}")(columns)
+        return np.ascontiguousarray(packed.numpy().T).reshape(*leading, -1)
+
+    def unpack_codes(self, packed, *, bits=4, length=None, signed=None) -> np.ndarray:
+        width = check_bits(bits, tuple(sorted(_BITPACK)), self.name)
+        if signed:
+            raise NotImplementedError("hqq: signed codes (BitPack unpacks unsigned ones)")
+        suffix, planes = _BITPACK[width]
+        rows, leading = code_rows(packed)
+        with one_thread_no_grad():
+            codes = getattr(self._bitpack, f"unpack_{suffix}")(self._torch.from_numpy(np.ascontiguousarray(rows.T)))
+        values = np.ascontiguousarray(codes.numpy().T)
+        if length is not None:
+            values = values[:, :int(length)]
+        return np.ascontiguousarray(values).reshape(*leading, -1)

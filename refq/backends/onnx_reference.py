@@ -1,4 +1,9 @@
-"""The ONNX Python reference implementation (``onnx.reference.ReferenceEvaluator``)."""
+"""The ONNX Python reference implementation (``onnx.reference.ReferenceEvaluator``).
+
+``pack_codes`` and ``unpack_codes`` (BLK-10) are the raw data of ONNX's INT4, UINT4, INT2 and UINT2 tensors,
+written by ``onnx.numpy_helper.from_array`` and read by ``to_array``: int8 codes as the signed type, uint8 codes
+as the unsigned one, the whole array one stream.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,10 @@ FLOAT_TARGETS = {**{name: CAST_TARGETS[name] for name in CAST_TARGETS if name.st
                  "float6_e2m3fn": "FLOAT6E2M3", "float6_e3m2fn": "FLOAT6E3M2", "float4_e2m1fn": "FLOAT4E2M1"}
 #: QuantizeLinear-25 and DequantizeLinear-25: the first with every AFF-6 type.
 FLOAT_TARGET_OPSET = 25
+
+
+#: ONNX's packed integer types by number of bits: (signed, unsigned) names of ml_dtypes and of TensorProto.
+PACKED_TYPES = {4: (("int4", "INT4"), ("uint4", "UINT4")), 2: (("int2", "INT2"), ("uint2", "UINT2"))}
 
 
 class OnnxReferenceBackend(IntegerOperations):
@@ -54,6 +63,33 @@ class OnnxReferenceBackend(IntegerOperations):
                 operation="dequantize_linear")
         result = self._run("DequantizeLinear", call, self._typed(call.values, call.dtype))
         return np.asarray(result, dtype=np.float32).reshape(call.values.shape)
+
+    def pack_codes(self, codes, *, bits=4) -> np.ndarray:
+        """``numpy_helper.from_array`` of ``codes`` as INT4/INT2 (int8 codes) or UINT4/UINT2 (uint8): its raw data."""
+        import ml_dtypes
+        from onnx import numpy_helper
+
+        from refq.backends.packing_arguments import check_bits
+
+        width = check_bits(bits, tuple(PACKED_TYPES), self.name)
+        array = np.asarray(codes)
+        (signed_type, _), (unsigned_type, _) = PACKED_TYPES[width]
+        typed = array.astype(getattr(ml_dtypes, signed_type if array.dtype.kind == "i" else unsigned_type))
+        return np.frombuffer(numpy_helper.from_array(typed).raw_data, np.uint8).copy()
+
+    def unpack_codes(self, packed, *, bits=4, length=None, signed=None) -> np.ndarray:
+        """``numpy_helper.to_array`` of a one-dimensional INT4/INT2 (signed) or UINT4/UINT2 tensor whose raw data
+        is ``packed``."""
+        from onnx import TensorProto, numpy_helper
+
+        from refq.backends.packing_arguments import check_bits
+
+        width = check_bits(bits, tuple(PACKED_TYPES), self.name)
+        data = np.ascontiguousarray(np.asarray(packed))
+        count = data.size * 8 // width if length is None else int(length)
+        _, type_name = PACKED_TYPES[width][0 if signed else 1]
+        tensor = TensorProto(data_type=getattr(TensorProto, type_name), dims=[count], raw_data=data.tobytes())
+        return numpy_helper.to_array(tensor).astype(np.int8 if signed else np.uint8)
 
     def cast(self, x, *, to="float8_e4m3fn", saturate=False, round_mode="nearest") -> np.ndarray:
         """``Cast(x, to, saturate[, round_mode])`` from float32 (Cast-25), as the bit patterns of ``to``."""

@@ -4,6 +4,9 @@ torchao 0.18.0 is installed with ``pip install --no-deps`` (its declared depende
 Its ``to_mx`` takes blocks along the last axis of a float32 tensor; another axis is moved last
 first, as BLK-1.3 defines the blocks. FP4 codes come packed two per byte (element 2i in the low
 nibble); the adapter unpacks them, as BLK-5.1 returns one code per byte.
+
+``pack_codes`` and ``unpack_codes`` (BLK-10) are those two functions, ``pack_uint4`` and ``unpack_uint4``, at 4
+bits: ``pack_uint4`` asserts an even last axis, and a row of odd length raises NotImplementedError here.
 """
 
 from __future__ import annotations
@@ -42,6 +45,24 @@ class TorchaoMxBackend:
         self._pack, self._unpack = pack_uint4, unpack_uint4
         self._mode = ScaleCalculationMode[self.mode]
         self.version = torchao.__version__
+
+    def pack_codes(self, codes, *, bits=4) -> np.ndarray:
+        from refq.backends.packing_arguments import check_bits
+
+        check_bits(bits, (4,), self.name)
+        array = np.asarray(codes)
+        if array.ndim == 0 or array.shape[-1] % 2:
+            raise NotImplementedError(f"{self.name}: a row of odd length (pack_uint4 asserts an even last axis)")
+        return self._pack(self._torch.from_numpy(np.ascontiguousarray(array))).numpy()
+
+    def unpack_codes(self, packed, *, bits=4, length=None, signed=None) -> np.ndarray:
+        from refq.backends.packing_arguments import check_bits
+
+        check_bits(bits, (4,), self.name)
+        if signed:
+            raise NotImplementedError(f"{self.name}: signed codes (unpack_uint4 returns unsigned ones)")
+        codes = self._unpack(self._torch.from_numpy(np.ascontiguousarray(np.asarray(packed)))).numpy()
+        return codes if length is None else np.ascontiguousarray(codes[..., :int(length)])
 
     def _element(self, format: str):
         if format not in _ELEMENTS:

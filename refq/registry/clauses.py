@@ -371,6 +371,12 @@ _BLOCK = (
     Clause("BLK-9.7", "int4_group_quantize"),
     Clause("BLK-9.8", "int4_group_dequantize"),
     Clause("BLK-9.9", "Profiles"),
+    Clause("BLK-10.1", "Code packing: a code's field"),
+    Clause("BLK-10.2", "Fields in units"),
+    Clause("BLK-10.3", "Streams and padding"),
+    Clause("BLK-10.4", "pack_codes"),
+    Clause("BLK-10.5", "unpack_codes"),
+    Clause("BLK-10.6", "Profiles"),
 )
 
 CLAUSES: tuple[Clause, ...] = (*_NUMBERS, *_AFFINE, *_OBSERVERS, *_REQUANTIZATION, *_QAT, *_INTEGER_OPS,

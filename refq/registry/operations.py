@@ -388,6 +388,20 @@ OPERATIONS: tuple[Operation, ...] = (
               public="refq.block.int4_group:int4_group_dequantize", reference_profile=False,
               input_types={"scales": "float32", "zero_points": "float32", "codes": "int8"},
               variants=("block_int4",), generators=("int4_group",)),
+    # Chapter BLK, section 10: B-bit codes packed into bytes or int32 words, as each engine lays them out.
+    Operation("pack_codes", None, ("codes",), {"bits": 4},
+              "uint8 or int32 units (the profile's code_unit): codes' shape with the last axis in units "
+              "(code_extent = rows) or one-dimensional (tensor)",
+              ("BLK-10.1", "BLK-10.2", "BLK-10.3", "BLK-10.4"), "refq.block.packing:pack_codes",
+              public="refq.block.packing:pack_codes", reference_outcomes=False, input_types={"codes": "int8|uint8"},
+              values={"bits": tuple(range(1, 9))}, variants=("block_packing",), generators=("packing",)),
+    Operation("unpack_codes", None, ("packed",), {"bits": 4, "length": None, "signed": None},
+              "int8 codes where signed, uint8 where not: packed's shape with the last axis in codes (code_extent = "
+              "rows) or one-dimensional (tensor)",
+              ("BLK-10.1", "BLK-10.2", "BLK-10.3", "BLK-10.5"), "refq.block.packing:unpack_codes",
+              public="refq.block.packing:unpack_codes", reference_outcomes=False,
+              input_types={"packed": "uint8|int32"}, values={"bits": tuple(range(1, 9))},
+              variants=("block_packing",), generators=("packing",)),
 )
 
 OPERATIONS_BY_NAME = {operation.name: operation for operation in OPERATIONS}

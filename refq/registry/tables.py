@@ -365,3 +365,22 @@ def int4_group_profiles_table() -> str:
             for variant in VARIANTS if variant.operation == "block_int4"]
     return markdown_table(header, rows)
 # --- end int4 groups ---
+
+
+# --- code packing (BLK-10) ---
+@table("packing-profiles")
+def packing_profiles_table() -> str:
+    """The BLK-10 variant values of every profile that packs codes."""
+    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+    from refq.registry.variants import VARIANTS
+
+    # Profiles that pack alike (ONNX's text and its reference, torchao's four MX scale modes) share a column.
+    columns: dict[tuple, list[str]] = {}
+    for profile in EVERY_PROFILE_BY_NAME.values():
+        if profile.packing:
+            columns.setdefault(tuple(sorted(profile.packing.items())), []).append(f"`{profile.name}`")
+    header = ("variant", *(", ".join(names) for names in columns.values()))
+    rows = [(f"`{variant.name}`", *(f"`{dict(packing)[variant.name]}`" for packing in columns))
+            for variant in VARIANTS if variant.operation == "block_packing"]
+    return markdown_table(header, rows)
+# --- end code packing ---
