@@ -176,6 +176,16 @@ BAD_CALLS = [
     ("int4_group_quantize", lambda: refq.int4_group_quantize(np.ones(64, F32), profile="hqq"), "symmetric"),
     ("int4_group_dequantize", lambda: refq.int4_group_dequantize(np.ones(1, F32), np.zeros(2, F32),
                                                                  np.zeros(32, np.int8), group_size=32), "zero_points"),
+    ("pack_codes", lambda: refq.pack_codes(np.full(8, 16, np.uint8), bits=4), "codes"),
+    ("pack_codes", lambda: refq.pack_codes(np.zeros(8, np.int8), bits=0), "bits"),
+    ("pack_codes", lambda: refq.pack_codes(np.zeros(8, np.int16)), "codes"),
+    ("pack_codes", lambda: refq.pack_codes(np.zeros(8, np.int8), profile="pytorch"), "profile"),
+    ("unpack_codes", lambda: refq.unpack_codes(np.zeros(3, np.uint8), length=8), "packed"),
+    ("unpack_codes", lambda: refq.unpack_codes(np.zeros(4, np.int32), length=8), "packed"),
+    ("unpack_codes", lambda: refq.unpack_codes(np.zeros(4, np.uint8), length=0), "length"),
+    ("unpack_codes", lambda: refq.unpack_codes(np.zeros(4, np.int32), signed=False, profile="compressed-tensors"),
+     "signed"),
+    ("unpack_codes", lambda: refq.unpack_codes(np.zeros(4, np.uint8), signed=True, profile="hqq"), "signed"),
 ]
 
 

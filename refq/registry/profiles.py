@@ -606,4 +606,6 @@ REQUANTIZE_PROFILES_BY_NAME = {profile.name: profile for profile in (*PROFILES, 
 EVERY_PROFILE_BY_NAME = {profile.name: profile for profile in (*PROFILES, *INTEGER_ONLY_PROFILES, *GGUF_PROFILES,
                                                              *BLOCK_PROFILES, *BNB4_PROFILES,
                                                              *NVFP4_PROFILES, *INT4_GROUP_PROFILES)}
+#: Every profile that packs codes (BLK-10): a packing dict rides on the profile of the engine that packs.
+PACKING_PROFILES: tuple[Profile, ...] = tuple(profile for profile in EVERY_PROFILE_BY_NAME.values() if profile.packing)
 # --- end requantize ---

@@ -371,12 +371,12 @@ def int4_group_profiles_table() -> str:
 @table("packing-profiles")
 def packing_profiles_table() -> str:
     """The BLK-10 variant values of every profile that packs codes."""
-    from refq.registry.profiles import EVERY_PROFILE_BY_NAME
+    from refq.registry.profiles import PACKING_PROFILES
     from refq.registry.variants import VARIANTS
 
     # Profiles that pack alike (ONNX's text and its reference, torchao's four MX scale modes) share a column.
     columns: dict[tuple, list[str]] = {}
-    for profile in EVERY_PROFILE_BY_NAME.values():
+    for profile in PACKING_PROFILES:
         if profile.packing:
             columns.setdefault(tuple(sorted(profile.packing.items())), []).append(f"`{profile.name}`")
     header = ("variant", *(", ".join(names) for names in columns.values()))
