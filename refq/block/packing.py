@@ -57,15 +57,23 @@ def _check_bits(bits: object) -> int:
     return int(bits)
 
 
-def _values(profile: str) -> dict:
-    return profile_values(profile, *CHAPTER_PROFILES, {})
+def _values(profile: str, overrides: dict) -> dict:
+    from refq.registry.variants import variant_code
+
+    unknown = sorted(set(overrides) - set(VARIANTS))
+    if unknown:
+        raise invalid(unknown[0], "a variant of BLK-10: " + ", ".join(VARIANTS), overrides[unknown[0]])
+    values = profile_values(profile, *CHAPTER_PROFILES, overrides)
+    for name in VARIANTS:
+        variant_code(name, values[name], name)  # an unknown value is an error naming its variant
+    return values
 
 
-def pack_codes(codes, *, bits: int = 4, profile: str = "onnx") -> np.ndarray:
-    """BLK-10.4: ``codes`` (int8 or uint8, one code per element) packed ``bits`` to a field under ``profile``:
-    uint8 bytes or int32 words, shaped like ``codes`` with its last axis in units (``code_extent = rows``) or
-    one-dimensional (``tensor``)."""
-    values = _values(profile)
+def pack_codes(codes, *, bits: int = 4, profile: str = "onnx", **overrides) -> np.ndarray:
+    """BLK-10.4: ``codes`` (int8 or uint8, one code per element) packed ``bits`` to a field under ``profile`` (a
+    keyword naming a BLK-10 variant overrides the profile's value): uint8 bytes or int32 words, shaped like
+    ``codes`` with its last axis in units (``code_extent = rows``) or one-dimensional (``tensor``)."""
+    values = _values(profile, overrides)
     width = _check_bits(bits)
     array = np.asarray(codes)
     if array.dtype not in (np.int8, np.uint8):
@@ -98,11 +106,12 @@ def field_count(units: int, bits: int, unit_bits: int, order: str) -> int:
 
 
 def unpack_codes(packed, *, bits: int = 4, length: int | None = None, signed: bool | None = None,
-                 profile: str = "onnx") -> np.ndarray:
+                 profile: str = "onnx", **overrides) -> np.ndarray:
     """BLK-10.5: the codes ``pack_codes`` packed: ``length`` of them along the last axis (``code_extent = rows``)
     or in all (``tensor``), every field the units hold where ``length`` is None; int8 where ``signed``, uint8
-    where not (None: signed only under ``code_field = offset``)."""
-    values = _values(profile)
+    where not (None: signed only under ``code_field = offset``). Keywords naming BLK-10 variants override the
+    profile's values."""
+    values = _values(profile, overrides)
     width = _check_bits(bits)
     field = values["code_field"]
     if signed is None:
