@@ -50,20 +50,53 @@ def code_of(field: np.int64, bias: int, bits: int, signed: bool) -> np.int64:
 
 
 @kernel
+def field_shift(index: int, bits: int, unit_bits: int, order: int) -> int:
+    """BLK-10.2: where field ``index`` of a unit starts when B divides W (no field straddles): bit index * B
+    from the bottom, or from the top under ``stream_high_first``."""
+    if order == STREAM_LOW_FIRST:
+        return index * bits
+    return unit_bits - (index + 1) * bits
+
+
+@kernel
+def pack_whole_fields(codes, start: int, count: int, bias: int, bits: int, unit_bits: int, order: int, units,
+                      first: int) -> None:
+    """BLK-10.2 where B divides W, so that no field straddles: field j * (W / B) + t of the stream at
+    :func:`field_shift` of t in unit j, written one t at a time across the units (the loop the compiler
+    vectorises)."""
+    per_unit = unit_bits // bits
+    stream = codes[start:start + count]
+    out = units[first:first + (count + per_unit - 1) // per_unit]
+    for index in range(per_unit):
+        shift = field_shift(index, bits, unit_bits, order)
+        for j in range((count - index + per_unit - 1) // per_unit):
+            out[j] |= field_of(stream[j * per_unit + index], bias, bits) << shift
+
+
+@kernel
+def pack_planes(codes, start: int, count: int, bias: int, bits: int, unit_bits: int, units, first: int) -> None:
+    """BLK-10.2 under ``planes``: part p of the stream (fields p * s to p * s + s - 1) at bit (k - 1 - p) * B of
+    units 0 to s - 1, one part at a time."""
+    planes = plane_count(bits, unit_bits)
+    span = (count + planes - 1) // planes
+    stream = codes[start:start + count]
+    out = units[first:first + span]
+    for plane in range(planes):
+        shift = (planes - 1 - plane) * bits
+        for j in range(max(min(span, count - plane * span), 0)):
+            out[j] |= field_of(stream[plane * span + j], bias, bits) << shift
+
+
+@kernel
 def pack_stream(codes, start: int, count: int, bias: int, bits: int, unit_bits: int, order: int, units,
                 first: int) -> None:
     """BLK-10.2: the fields of codes ``start`` to ``start + count - 1`` into ``units[first:]`` (zeroed by the
     caller), in ``order``. A padded field is 0, and so is every bit no field reaches."""
     if order == PLANES:
-        planes = plane_count(bits, unit_bits)
-        span = (count + planes - 1) // planes
-        for j in range(span):
-            value = np.int64(0)
-            for plane in range(planes):
-                index = plane * span + j
-                if index < count:
-                    value |= field_of(codes[start + index], bias, bits) << ((planes - 1 - plane) * bits)
-            units[first + j] = value
+        pack_planes(codes, start, count, bias, bits, unit_bits, units, first)
+        return
+    if unit_bits % bits == 0:
+        pack_whole_fields(codes, start, count, bias, bits, unit_bits, order, units, first)
         return
     word_mask = (np.int64(1) << unit_bits) - 1
     for i in range(count):
@@ -85,19 +118,46 @@ def pack_stream(codes, start: int, count: int, bias: int, bits: int, unit_bits: 
 
 
 @kernel
+def unpack_whole_fields(units, first: int, bias: int, bits: int, unit_bits: int, order: int, signed: bool, codes,
+                        start: int, count: int) -> None:
+    """BLK-10.2 read back where B divides W, one field position t at a time across the units."""
+    field_mask = (np.int64(1) << bits) - 1
+    per_unit = unit_bits // bits
+    stream = codes[start:start + count]
+    source = units[first:first + (count + per_unit - 1) // per_unit]
+    for index in range(per_unit):
+        shift = field_shift(index, bits, unit_bits, order)
+        for j in range((count - index + per_unit - 1) // per_unit):
+            stream[j * per_unit + index] = code_of((np.int64(source[j]) >> shift) & field_mask, bias, bits, signed)
+
+
+@kernel
+def unpack_planes(units, first: int, bias: int, bits: int, unit_bits: int, signed: bool, codes, start: int,
+                  count: int) -> None:
+    """BLK-10.2 read back under ``planes``, one part at a time."""
+    field_mask = (np.int64(1) << bits) - 1
+    planes = plane_count(bits, unit_bits)
+    span = (count + planes - 1) // planes
+    stream = codes[start:start + count]
+    source = units[first:first + span]
+    for plane in range(planes):
+        shift = (planes - 1 - plane) * bits
+        for j in range(max(min(span, count - plane * span), 0)):
+            stream[plane * span + j] = code_of((np.int64(source[j]) >> shift) & field_mask, bias, bits, signed)
+
+
+@kernel
 def unpack_stream(units, first: int, bias: int, bits: int, unit_bits: int, order: int, signed: bool, codes,
                   start: int, count: int) -> None:
     """BLK-10.2 read back: the codes of the ``count`` fields of the stream at ``units[first:]`` into
     ``codes[start:]``. Bits no field reaches are not read."""
-    field_mask = (np.int64(1) << bits) - 1
     if order == PLANES:
-        planes = plane_count(bits, unit_bits)
-        span = (count + planes - 1) // planes
-        for index in range(count):
-            plane = index // span
-            unit = np.int64(units[first + index % span])
-            codes[start + index] = code_of((unit >> ((planes - 1 - plane) * bits)) & field_mask, bias, bits, signed)
+        unpack_planes(units, first, bias, bits, unit_bits, signed, codes, start, count)
         return
+    if unit_bits % bits == 0:
+        unpack_whole_fields(units, first, bias, bits, unit_bits, order, signed, codes, start, count)
+        return
+    field_mask = (np.int64(1) << bits) - 1
     word_mask = (np.int64(1) << unit_bits) - 1
     for i in range(count):
         position = i * bits
