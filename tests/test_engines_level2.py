@@ -1,7 +1,8 @@
 """Level 2 against the real engines: the LiteRT backends (``tflite``: reference kernels, ``tflite-optimized``,
 ``xnnpack``), the TOSA reference model (``tosa``, in its own interpreter), and the block-scaled formats' engines
 (torchao's four MX scale modes and NVFP4, NVIDIA Model Optimizer's NVFP4 and MXFP4, bitsandbytes' and ONNX
-Runtime's NF4/FP4), ONNX Runtime's MatMulNBits and the int4 group engines (compressed-tensors, HQQ, MLAS), each
+Runtime's NF4/FP4), ONNX Runtime's MatMulNBits, the int4 group engines (compressed-tensors, HQQ, MLAS) and the
+code packers (compressed-tensors, HQQ, torchao, the onnx package), each
 on the level-2 vectors of the operations it offers, built here, judged against its
 declared profile (slow: the build takes minutes)."""
 
@@ -21,7 +22,9 @@ ENGINE_OPS = {
     "tflite-optimized": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "xnnpack": ("quantize_linear", "dequantize_linear", "qlinear_matmul", "qlinear_conv"),
     "tosa": ("matmul_integer", "conv_integer", "rescale", "table", "qlinear_add", "qlinear_mul"),
-    **{f"torchao-{mode}": ("block_quantize", "block_dequantize") for mode in ("floor", "ceil", "even", "rceil")},
+    **{f"torchao-{mode}": ("block_quantize", "block_dequantize") for mode in ("ceil", "even", "rceil")},
+    # BLK-10's packing runs under torchao-floor alone (the four modes share one pack_uint4).
+    "torchao-floor": ("block_quantize", "block_dequantize", "pack_codes", "unpack_codes"),
     # NVFP4's and NF4/FP4's dequantize have no level 2: level 1 already holds every scale with every code.
     "torchao-nvfp4": ("nvfp4_quantize",),
     "modelopt-nvfp4": ("nvfp4_quantize",),
@@ -30,8 +33,9 @@ ENGINE_OPS = {
     "onnxruntime-bnb4": ("bnb4_quantize",),
     "onnxruntime-matmulnbits": ("dequantize_linear",),
     # Int4 groups' dequantize has no level 2 either: its level-1 cases hold every code under every kind of scale.
-    "compressed-tensors": ("int4_group_quantize",),
-    "hqq": ("int4_group_quantize",),
+    "compressed-tensors": ("int4_group_quantize", "pack_codes", "unpack_codes"),
+    "hqq": ("int4_group_quantize", "pack_codes", "unpack_codes"),
+    "onnx-reference": ("pack_codes", "unpack_codes"),
     "onnxruntime-mlas-int4": ("int4_group_quantize",),
 }
 #: The Python module whose presence says an engine is installed (tosa's lives in its own interpreter).
@@ -39,7 +43,7 @@ ENGINE_MODULES = {"tflite": "ai_edge_litert", "tflite-optimized": "ai_edge_liter
                   "torchao-nvfp4": "torchao", "modelopt-nvfp4": "modelopt", "modelopt-mxfp4": "modelopt",
                   "bitsandbytes-cpu": "bitsandbytes", "onnxruntime-bnb4": "onnxruntime",
                   "onnxruntime-matmulnbits": "onnxruntime", "compressed-tensors": "compressed_tensors", "hqq": "hqq",
-                  "onnxruntime-mlas-int4": "onnxruntime",
+                  "onnxruntime-mlas-int4": "onnxruntime", "onnx-reference": "onnx",
                   **{f"torchao-{mode}": "torchao" for mode in ("floor", "ceil", "even", "rceil")}}
 
 

@@ -122,7 +122,9 @@ PROFILES: tuple[Profile, ...] = (
         packing=dict(PACKING_ONNX),
         sources=("onnx/docs/Operators.md: QuantizeLinear, DequantizeLinear",
                  "onnx/defs/doc_strings.cc kDoc_Cast_ver24 (Cast-25's E8M0 tables; negative inputs undefined)",
-                 "onnx docs/technical/float4.md: Cast to FLOAT4E2M1, NaN becomes 6"),
+                 "onnx docs/technical/float4.md: Cast to FLOAT4E2M1, NaN becomes 6",
+                 "onnx docs/technical/int4.md: 4-bit integers two per byte, the first in the low nibble, an odd "
+                 "count padded (BLK-10)"),
         notes="y = saturate(round(x / y_scale) + y_zero_point), ties to even; x / y_scale in the precision of "
               "y_scale (float32 here). The text does not say what NaN becomes: unpredictable.",
     ),
@@ -160,6 +162,8 @@ PROFILES: tuple[Profile, ...] = (
         cast={**CAST_DEFAULT, "e8m0_conversion": "exponent_field", "finite_format_nan": "opposite_sign_zero"},
         float_targets={"float_zero_point": "added_except_float8", "float_dequantize_zero_point": "by_width"},
         sources=("onnx/reference/ops/op_quantize_linear.py: np.rint(x).astype(np.int32), += zero_point, np.clip",
+                 "onnx/numpy_helper.py: from_array, to_array of INT4, UINT4, INT2, UINT2 (BLK-10; measured, "
+                 "tests/test_block_packing.py)",
                  "float_targets measured: onnx 1.23 QuantizeLinear-25 / DequantizeLinear-25 with every float8, "
                  "float6 and float4 type: QuantizeLinear's float8 branch never adds a zero point, and "
                  "DequantizeLinear refuses one whose uint8 conversion is not 0 (1 to 255) and ignores any other; "
@@ -381,7 +385,9 @@ _TORCHAO_MX = {"block_infinity": "float32_exponent_field", "block_tiny_scale": "
                "block_element_ties": "half_to_even", "block_nan_payload": "widened", "block_nan": "nan_scale",
                "block_zero_code": "sign_bit", "block_nan_scale": "nan"}
 _TORCHAO_MX_SOURCES = ("torchao/prototype/mx_formats/mx_tensor.py: to_mx, get_fp_scale, to_dtype (torchao 0.18.0)",
-                       "measured: torchao 0.18.0 on torch 2.13 CPU, every element format (tests/test_block_torchao.py)")
+                       "measured: torchao 0.18.0 on torch 2.13 CPU, every element format (tests/test_block_torchao.py)",
+                       "torchao/prototype/mx_formats/kernels.py: pack_uint4, unpack_uint4 (BLK-10; measured, "
+                       "tests/test_block_packing.py)")
 #: Profiles of the block-scaled formats (BLK): they name no affine or requantization variant.
 BLOCK_PROFILES: tuple[Profile, ...] = (
     Profile(
@@ -555,6 +561,8 @@ INT4_GROUP_PROFILES: tuple[Profile, ...] = (
         packing=dict(PACKING_COMPRESSED_TENSORS),
         sources=("compressed_tensors/quantization/utils/helpers.py: compute_dynamic_scales_and_zp, calculate_qparams, "
                  "_get_dtype_eps (compressed-tensors 0.20.0)",
+                 "compressed_tensors/compressors/pack_quantized/helpers.py: pack_to_int32, unpack_from_int32 "
+                 "(BLK-10; measured, tests/test_block_packing.py)",
                  "compressed_tensors/quantization/lifecycle/forward_helpers.py: _quantize, _dequantize",
                  "measured: compressed-tensors 0.20.0 on torch 2.13 CPU (tests/test_block_int4_group_engines.py)"),
         notes="QuantizationArgs(num_bits=4, type='int', strategy='group'): the range is torch.amin / amax per group, "
@@ -571,6 +579,7 @@ INT4_GROUP_PROFILES: tuple[Profile, ...] = (
                             "int4_element_scaling": "reciprocal", "int4_rounding": "half_even"},
         packing=dict(PACKING_HQQ),
         sources=("hqq/core/quantize.py: Quantizer.quantize, Quantizer.dequantize (hqq 0.2.8.post1)",
+                 "hqq/core/bitpack.py: BitPack (BLK-10; measured, tests/test_block_packing.py)",
                  "measured: hqq 0.2.8.post1 on torch 2.13 CPU (tests/test_block_int4_group_engines.py)"),
         notes="r = 15 / (M - m), which torch computes as (M - m).reciprocal() * 15; r = 1 where |M - m| <= 1e-4; "
               "r clamped to at most 2e4; z = -m * r, kept as a float; codes round(x * r + z) clamped to [0, 15]; "
