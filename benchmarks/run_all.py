@@ -51,6 +51,7 @@ SCRIPTS = (
     Script("block_throughput", (), ("--log2-size", "20", "--repeats", "2")),
     Script("gguf_throughput", (), ("--log2-size", "18", "--repeats", "2")),
     Script("int4_group_throughput", (), ("--rows", "512", "--repeats", "2")),
+    Script("packing_throughput", (), ("--rows", "1024", "--repeats", "2")),
     Script("exhaustive_binary32", (), ("--log2-count", "28")),
     Script("sweep_scaling", ("--chunks", "16"), ("--chunks", "6")),
     Script("conform_speed", ("--level2", "onnxruntime"), ()),

@@ -98,23 +98,33 @@ def pack_stream(codes, start: int, count: int, bias: int, bits: int, unit_bits: 
     if unit_bits % bits == 0:
         pack_whole_fields(codes, start, count, bias, bits, unit_bits, order, units, first)
         return
+    # Fields straddle units: the stream goes through a bit buffer, a unit written whenever W bits are in it.
     word_mask = (np.int64(1) << unit_bits) - 1
+    stream = codes[start:start + count]
+    out = units[first:first + stream_units(count, bits, unit_bits, order)]
+    buffer = np.int64(0)
+    held = 0
+    unit = 0
     for i in range(count):
-        field = field_of(codes[start + i], bias, bits)
-        position = i * bits
-        unit = first + position // unit_bits
-        offset = position % unit_bits
-        spill = offset + bits - unit_bits  # the field's bits that reach into the next unit
+        field = field_of(stream[i], bias, bits)
         if order == STREAM_LOW_FIRST:
-            units[unit] |= (field << offset) & word_mask
-            if spill > 0:
-                units[unit + 1] |= field >> (bits - spill)
+            buffer |= field << held
+            held += bits
+            if held >= unit_bits:
+                out[unit] = buffer & word_mask
+                unit += 1
+                buffer >>= unit_bits
+                held -= unit_bits
         else:
-            if spill > 0:
-                units[unit] |= field >> spill
-                units[unit + 1] |= (field & ((np.int64(1) << spill) - 1)) << (unit_bits - spill)
-            else:
-                units[unit] |= field << (unit_bits - offset - bits)
+            buffer = (buffer << bits) | field
+            held += bits
+            if held >= unit_bits:
+                out[unit] = (buffer >> (held - unit_bits)) & word_mask
+                unit += 1
+                held -= unit_bits
+                buffer &= (np.int64(1) << held) - 1
+    if held > 0:
+        out[unit] = buffer if order == STREAM_LOW_FIRST else (buffer << (unit_bits - held)) & word_mask
 
 
 @kernel
@@ -157,24 +167,31 @@ def unpack_stream(units, first: int, bias: int, bits: int, unit_bits: int, order
     if unit_bits % bits == 0:
         unpack_whole_fields(units, first, bias, bits, unit_bits, order, signed, codes, start, count)
         return
+    # Fields straddle units: a unit goes into a bit buffer whenever it holds fewer than B bits.
     field_mask = (np.int64(1) << bits) - 1
     word_mask = (np.int64(1) << unit_bits) - 1
+    stream = codes[start:start + count]
+    source = units[first:first + stream_units(count, bits, unit_bits, order)]
+    buffer = np.int64(0)
+    held = 0
+    unit = 0
     for i in range(count):
-        position = i * bits
-        unit = first + position // unit_bits
-        offset = position % unit_bits
-        spill = offset + bits - unit_bits
-        low = np.int64(units[unit]) & word_mask
-        if order == STREAM_LOW_FIRST:
-            value = low >> offset
-            if spill > 0:
-                value |= (np.int64(units[unit + 1]) & word_mask) << (bits - spill)
-        else:
-            if spill > 0:
-                value = (low << spill) | ((np.int64(units[unit + 1]) & word_mask) >> (unit_bits - spill))
+        if held < bits:
+            if order == STREAM_LOW_FIRST:
+                buffer |= (np.int64(source[unit]) & word_mask) << held
             else:
-                value = low >> (unit_bits - offset - bits)
-        codes[start + i] = code_of(value & field_mask, bias, bits, signed)
+                buffer = (buffer << unit_bits) | (np.int64(source[unit]) & word_mask)
+            unit += 1
+            held += unit_bits
+        if order == STREAM_LOW_FIRST:
+            field = buffer & field_mask
+            buffer >>= bits
+        else:
+            field = (buffer >> (held - bits)) & field_mask
+        held -= bits
+        if order != STREAM_LOW_FIRST:
+            buffer &= (np.int64(1) << held) - 1
+        stream[i] = code_of(field, bias, bits, signed)
 
 
 @kernel
