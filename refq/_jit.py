@@ -62,10 +62,12 @@ def _global_names(code: types.CodeType) -> set[str]:
 class Kernel:
     """A clause function that runs compiled by default and interpreted on request."""
 
-    def __init__(self, func: Callable, compiled_form: Callable[[], object] | None = None) -> None:
+    def __init__(self, func: Callable, compiled_form: Callable[[], object] | None = None,
+                 inline: bool = False) -> None:
         functools.update_wrapper(self, func)
         self.py_func = func
         self._compiled_form = compiled_form
+        self._inline = inline
         self._dispatcher = None
 
     def __call__(self, *args):
@@ -95,15 +97,17 @@ class Kernel:
             rebound.__qualname__ = func.__qualname__
             rebound.__module__ = func.__module__
             # No fastmath and the default (python) error model: both change results.
-            self._dispatcher = numba.njit(cache=True, nogil=True)(rebound)
+            # inline: Numba inlines the function into its compiled callers (a call between two compiled
+            # functions otherwise costs more than a small helper's body); the bits are the same.
+            self._dispatcher = numba.njit(cache=True, nogil=True, inline="always" if self._inline else "never")(rebound)
         return self._dispatcher
 
     def __repr__(self) -> str:
         return f"<refq kernel {self.py_func.__module__}.{self.py_func.__qualname__}>"
 
 
-def kernel(func: Callable | None = None, *, compiled_form: Callable[[], object] | None = None):
-    """Mark a clause function as Numba-compilable.
+def kernel(func: Callable | None = None, *, compiled_form: Callable[[], object] | None = None, inline: bool = False):
+    """Mark a clause function as Numba-compilable (``inline``: into the compiled kernels that call it).
 
     ``compiled_form``, when given, is called once, after Numba's cache is configured, to
     build the compiled version instead of compiling ``func``: a dispatcher that computes in
@@ -111,8 +115,8 @@ def kernel(func: Callable | None = None, *, compiled_form: Callable[[], object] 
     interpreted form, and tests check that both give the same bits).
     """
     if func is None:
-        return lambda inner: Kernel(inner, compiled_form)
-    return Kernel(func, compiled_form)
+        return lambda inner: Kernel(inner, compiled_form, inline)
+    return Kernel(func, compiled_form, inline)
 
 
 def jit_enabled() -> bool:

@@ -86,7 +86,7 @@ def element_nan_bits(fmt: ElementFormat) -> np.ndarray:
     return np.where(np.isnan(values), widened, 0).astype(np.uint32)
 
 
-@kernel
+@kernel(inline=True)
 def floor_log2(magnitude):
     """floor(log2(m)) of a positive finite float64, exactly (from its binary exponent)."""
     return math.frexp(magnitude)[1] - 1
@@ -96,7 +96,7 @@ def floor_log2(magnitude):
 ZERO_SIGN_BIT, ZERO_NEGATIVE = range(2)
 
 
-@kernel
+@kernel(inline=True)
 def encode_element(quotient, mantissa_bits, bias, max_code, bits_per_code, ties, zero_rule):
     """BLK-3.3: the code of v = x / 2^shift from ``quotient``, the pattern of fl32(v), the float32 product
     x * 2^-shift: rounded to the nearest value of the format (``ties``: 0 even, 1 toward zero), a magnitude

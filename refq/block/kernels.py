@@ -25,7 +25,7 @@ TINY_EXACT, TINY_FLOAT32_MIN_NORMAL, TINY_UNIT = range(3)
 INFINITY_EXPONENT_FIELD = 128
 
 
-@kernel
+@kernel(inline=True)
 def magnitude_value(pattern):
     """The positive finite float32 whose pattern is ``pattern``, exactly (significand times a power of two)."""
     field = np.int64(pattern) >> 23
@@ -33,7 +33,7 @@ def magnitude_value(pattern):
     return np.float32(math.ldexp(np.float64(significand), int(max(field, 1)) - 150))
 
 
-@kernel
+@kernel(inline=True)
 def block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds):
     """BLK-2.6 to BLK-2.8: the E8M0 code of block ``block`` (a row of ``bits``, the float32 values viewed as
     uint32: a float32's magnitude orders like its pattern without the sign, NaNs above the infinity), or
@@ -56,7 +56,7 @@ def block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits,
     return scale_code(shared_exponent(magnitude_value(largest), rule, emax, mantissa_bits, max_normal, bounds))
 
 
-@kernel
+@kernel(inline=True)
 def divisor_exponent(code, tiny):
     """BLK-3.2: the exponent of the power of two the elements are divided by, for scale code ``code``."""
     if code == 0:

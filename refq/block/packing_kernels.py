@@ -16,13 +16,13 @@ from refq._jit import kernel
 STREAM_LOW_FIRST, STREAM_HIGH_FIRST, PLANES = range(3)
 
 
-@kernel
+@kernel(inline=True)
 def plane_count(bits: int, unit_bits: int) -> int:
     """BLK-10.2: the fields a unit holds under ``planes``, floor(W / B)."""
     return unit_bits // bits
 
 
-@kernel
+@kernel(inline=True)
 def stream_units(count: int, bits: int, unit_bits: int, order: int) -> int:
     """BLK-10.3: the units a stream of ``count`` fields fills: ceil(count * B / W) for a bit stream,
     ceil(count / k) under ``planes``."""
@@ -32,13 +32,13 @@ def stream_units(count: int, bits: int, unit_bits: int, order: int) -> int:
     return (count * bits + unit_bits - 1) // unit_bits
 
 
-@kernel
+@kernel(inline=True)
 def field_of(code, bias: int, bits: int) -> np.int64:
     """BLK-10.1: the B-bit field of a code."""
     return (np.int64(code) + bias) & ((np.int64(1) << bits) - 1)
 
 
-@kernel
+@kernel(inline=True)
 def code_of(field: np.int64, bias: int, bits: int, signed: bool) -> np.int64:
     """BLK-10.1 read back: the code of a field, the bias taken off, and for a signed code under a bias of 0 the
     top bit read as -2^(B-1)."""
@@ -49,7 +49,7 @@ def code_of(field: np.int64, bias: int, bits: int, signed: bool) -> np.int64:
     return field
 
 
-@kernel
+@kernel(inline=True)
 def field_shift(index: int, bits: int, unit_bits: int, order: int) -> int:
     """BLK-10.2: where field ``index`` of a unit starts when B divides W (no field straddles): bit index * B
     from the bottom, or from the top under ``stream_high_first``."""

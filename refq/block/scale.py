@@ -47,7 +47,7 @@ def _log2_rounds_down_below() -> np.ndarray:
 LOG2_ROUNDS_DOWN_BELOW = _log2_rounds_down_below()
 
 
-@kernel
+@kernel(inline=True)
 def ceil_log2_float32(d, bounds):
     """BLK-2.5: ceil(fl32(log2(d))) for a positive finite float32 d, where fl32 rounds the exact logarithm
     to the nearest float32: the exact ceil(log2(d)) except just above a power of two, where the logarithm
@@ -62,7 +62,7 @@ def ceil_log2_float32(d, bounds):
     return k + 1
 
 
-@kernel
+@kernel(inline=True)
 def shared_exponent(amax, rule, emax, mantissa_bits, max_normal, bounds):
     """BLK-2.1 to BLK-2.5: the unclamped shared exponent of a block whose largest magnitude is the positive
     finite float32 ``amax`` (a zero block is BLK-2.6's)."""
@@ -88,7 +88,7 @@ def shared_exponent(amax, rule, emax, mantissa_bits, max_normal, bounds):
     return ceil_log2_float32(descale, bounds)
 
 
-@kernel
+@kernel(inline=True)
 def scale_code(exponent):
     """BLK-2.7: the E8M0 code of a shared exponent, clamped to E8M0's range."""
     return min(max(exponent, E8M0_MIN_EXPONENT), E8M0_MAX_EXPONENT) + E8M0_BIAS
