@@ -47,17 +47,32 @@ def _log2_rounds_down_below() -> np.ndarray:
 LOG2_ROUNDS_DOWN_BELOW = _log2_rounds_down_below()
 
 
+#: The fraction bits of a float32 significand.
+FRACTION_BITS = 23
+
+
+@kernel(inline=True)
+def binade(value):
+    """``(k, f)`` for a positive finite float32: value = 2^k * (1 + f / 2^23) exactly, k = floor(log2(value)),
+    read from its bits (a subnormal's leading bit becomes the implicit one)."""
+    pattern = np.int64(np.float32(value).view(np.uint32))
+    field = pattern >> FRACTION_BITS
+    fraction = pattern & 0x7FFFFF
+    if field > 0:
+        return field - 127, fraction
+    leading = floor_log2(np.float64(fraction))  # exact: the fraction is an integer below 2^23
+    return leading - 149, (fraction << (FRACTION_BITS - leading)) & 0x7FFFFF
+
+
 @kernel(inline=True)
 def ceil_log2_float32(d, bounds):
     """BLK-2.5: ceil(fl32(log2(d))) for a positive finite float32 d, where fl32 rounds the exact logarithm
     to the nearest float32: the exact ceil(log2(d)) except just above a power of two, where the logarithm
     rounds down onto the integer k."""
-    value = np.float64(d)
-    k = floor_log2(value)
-    rest = math.ldexp(value, -k) - 1.0
-    if rest == 0.0:
+    k, fraction = binade(d)
+    if fraction == 0:
         return k
-    if rest < bounds[k + 149]:
+    if math.ldexp(np.float64(fraction), -FRACTION_BITS) < bounds[k + 149]:  # d = 2^k (1 + r), r exact
         return k
     return k + 1
 
@@ -66,25 +81,23 @@ def ceil_log2_float32(d, bounds):
 def shared_exponent(amax, rule, emax, mantissa_bits, max_normal, bounds):
     """BLK-2.1 to BLK-2.5: the unclamped shared exponent of a block whose largest magnitude is the positive
     finite float32 ``amax`` (a zero block is BLK-2.6's)."""
-    value = np.float64(amax)
-    k = floor_log2(value)
+    k, fraction = binade(amax)
     if rule == FLOOR:
         return k - emax
     if rule == CEIL:
-        return k - emax + (1 if math.ldexp(value, -k) != 1.0 else 0)
+        return k - emax + (1 if fraction != 0 else 0)
     if rule == EVEN:
         # amax rounded to the element's precision, half up: the binade above when its leading
-        # mantissa_bits + 1 fraction bits are all ones.
-        if math.ldexp(value, -k) >= 2.0 - math.ldexp(1.0, -(mantissa_bits + 1)):
+        # mantissa_bits + 1 fraction bits are all ones, 1 + f / 2^23 >= 2 - 2^-(mantissa_bits + 1).
+        if fraction >= (1 << FRACTION_BITS) - (1 << (FRACTION_BITS - 1 - mantissa_bits)):
             return k + 1 - emax
         return k - emax
     descale = amax / np.float32(max_normal)
     if descale == np.float32(0.0):
         return E8M0_MIN_EXPONENT
     if rule == RCEIL:
-        quotient = np.float64(descale)
-        j = floor_log2(quotient)
-        return j + (1 if math.ldexp(quotient, -j) != 1.0 else 0)
+        j, rest = binade(descale)
+        return j + (1 if rest != 0 else 0)
     return ceil_log2_float32(descale, bounds)
 
 
