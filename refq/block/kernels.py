@@ -72,8 +72,6 @@ def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, inf
     ``scales``, its element codes into ``codes``; a block whose scale is NaN has unpredictable element codes
     (BLK-3.4), written as zeros, and one whose scale is unpredictable (BLK-2.8) has its scale, written as 0,
     marked in ``scale_open`` too."""
-    quotients = np.empty(x.shape[1], dtype=np.float32)
-    quotient_bits = quotients.view(np.uint32)
     for block in range(x.shape[0]):
         code = block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds)
         if code == E8M0_NAN or code == UNPREDICTABLE_SCALE:
@@ -87,11 +85,10 @@ def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, inf
         # One float32 product per element: x * 2^-shift is fl32(x / 2^shift), 2^-shift a float32 for every
         # divisor exponent (-127 to 127).
         factor = np.float32(math.ldexp(1.0, -int(divisor_exponent(code, tiny))))
-        for j in range(x.shape[1]):
-            quotients[j] = x[block, j] * factor
-        for j in range(x.shape[1]):
-            codes[block, j] = encode_element(quotient_bits[j], mantissa_bits, bias, max_code, bits_per_code, ties,
-                                             zero_rule)
+        row, out = x[block], codes[block]
+        for j in range(row.shape[0]):
+            out[j] = encode_element(np.float32(row[j] * factor).view(np.uint32), mantissa_bits, bias, max_code,
+                                    bits_per_code, ties, zero_rule)
 
 
 #: float32's default NaN, positive and quiet (what torch writes for NaN).
