@@ -14,6 +14,7 @@ operations (:mod:`.fingerprint_elementwise`), the observers' qparams rule
 (:mod:`.fingerprint_observers`), ggml's block types (:mod:`.fingerprint_gguf`), the MX scale rules and NVFP4's
 (:mod:`.fingerprint_block`), NF4/FP4's thresholds and rules (:mod:`.fingerprint_bnb4`), weight-only int4
 groups' codes, range, scale, zero-point, rounding and degenerate-scale rules (:mod:`.fingerprint_int4`), the
+layout of packed codes (:mod:`.fingerprint_packing`), the
 uint8 x int8 products (:mod:`.fingerprint_products`) and ``cast``'s engine variants (:mod:`.fingerprint_cast`);
 :mod:`.fingerprint_report` renders the results.
 """
@@ -26,7 +27,7 @@ import numpy as np
 
 from refq.conformance import (fingerprint_block, fingerprint_bnb4, fingerprint_cast, fingerprint_elementwise,
                               fingerprint_gguf, fingerprint_int4, fingerprint_integer, fingerprint_observers,
-                              fingerprint_products)
+                              fingerprint_packing, fingerprint_products)
 from refq.conformance import fingerprint_engine as engine
 from refq.conformance import fingerprint_report as report
 from refq.conformance.fingerprint_affine import (  # noqa: F401 - the affine chapter's public names
@@ -52,7 +53,7 @@ F32 = np.float32
 #: The chapters whose results are reported probe by probe, in report order.
 PROBE_CHAPTERS = (fingerprint_integer.CHAPTER, fingerprint_elementwise.CHAPTER, fingerprint_observers.CHAPTER,
                   fingerprint_gguf.CHAPTER, fingerprint_block.CHAPTER, fingerprint_block.NVFP4_CHAPTER,
-                  fingerprint_bnb4.CHAPTER, fingerprint_int4.CHAPTER,
+                  fingerprint_bnb4.CHAPTER, fingerprint_int4.CHAPTER, fingerprint_packing.CHAPTER,
                   fingerprint_products.CHAPTER, *fingerprint_cast.CHAPTERS)
 #: The result type of every chapter (the affine one's old name).
 OperationFingerprint = Result
@@ -74,7 +75,8 @@ class Fingerprint:
     gguf: list[Result] = field(default_factory=list)
     #: The block-scaled formats: MX (block_quantize: the scale rule, infinity, tiny-scale and tie variants) and
     #: NVFP4 (nvfp4_quantize: BLK-8's arithmetic order, floor, zero scale, ceiling, NaN and -0 rules), NF4/FP4
-    #: (bnb4_quantize: BLK-7) and weight-only int4 groups (int4_group_quantize: BLK-9).
+    #: (bnb4_quantize: BLK-7), weight-only int4 groups (int4_group_quantize: BLK-9) and packed codes (pack_codes:
+    #: BLK-10).
     block: list[Result] = field(default_factory=list)
     #: uint8 x int8 products (qlinear_matmul): summed exactly or in int16-saturating pairs (INT-2.6).
     products: list[Result] = field(default_factory=list)
@@ -122,15 +124,16 @@ def fingerprint(backend, *, operations=tuple(OPERATION_VARIANTS), granularities=
     with ``probes``, also its integer, elementwise and observer operations."""
     declared = declared_profiles(backend)
     results = [_chapter(backend, chapter) for chapter in PROBE_CHAPTERS] if probes else [[] for _ in PROBE_CHAPTERS]
-    integer, elementwise, observers, gguf, block, nvfp4, bnb4, int4, products = results[:9]
-    cast = [result for chapter_results in results[9:] for result in chapter_results]
+    integer, elementwise, observers, gguf, block, nvfp4, bnb4, int4, packing, products = results[:10]
+    cast = [result for chapter_results in results[10:] for result in chapter_results]
     return Fingerprint(
         backend=str(getattr(backend, "name", type(backend).__name__)),
         version=str(getattr(backend, "version", "")),
         declared_profile=declared,
         operations=[fingerprint_operation(backend, operation, granularity)
                     for operation in operations for granularity in granularities],
-        integer=integer, elementwise=elementwise, observers=observers, gguf=gguf, block=block + nvfp4 + bnb4 + int4,
+        integer=integer, elementwise=elementwise, observers=observers, gguf=gguf,
+        block=block + nvfp4 + bnb4 + int4 + packing,
         products=products, cast=cast,
     )
 
