@@ -8,8 +8,6 @@ the spec says the result is *unpredictable* and the integer returned is 0.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from refq._jit import kernel
@@ -18,6 +16,9 @@ from refq._jit import kernel
 #: rounded to nearest even, in the low mantissa bits (ggml's ``nearest_int``).
 NEAREST_INT_SHIFT = np.float32(12582912.0)
 NEAREST_INT_LIMIT = np.float32(4194303.0)
+#: round_half_away's limits, as float32 (a Python float would make the comparison float64).
+ROUND_LIMIT = np.float32(2.0**30)
+HALF = np.float32(0.5)
 
 
 @kernel
@@ -45,10 +46,16 @@ def nearest_int(value):
 @kernel
 def round_half_away(value, low, high):
     """GGF-1.5: C's ``roundf`` (ties away from zero), then converted to a type holding ``[low, high]``."""
-    # Without a branch, as truncate: the loops that call it vectorise (a value of 2^30 or more, NaN
-    # included, is replaced by 0 before it is rounded).
-    small = abs(value) < 2.0**30  # also false for NaN
-    magnitude = math.floor(abs(float(value if small else 0.0)) + 0.5)  # exact in float64 below 2^30
-    rounded = int(magnitude) if value >= 0 else -int(magnitude)
+    # In float32, without a branch: the loops that call it vectorise 16 lanes wide (a float64 floor
+    # gives 8, and a round trip through int32 to find the fraction cost more). A value of 2^30 or more,
+    # NaN included, is replaced by 0 first, so the result fits an int32. The fraction ``kept - whole``
+    # is exact (below 1 ``whole`` is 0; above, it is within a factor of 2 of ``kept``: Sterbenz's
+    # lemma), and one of magnitude one half or more steps away from zero: ties away, and +-0 gives 0.
+    # Such a fraction means ``|kept| < 2^23``, where ``whole + 1`` is exact.
+    small = abs(value) < ROUND_LIMIT  # also false for NaN
+    kept = value if small else np.float32(0.0)
+    whole = np.trunc(kept)
+    step = np.float32(1.0) if abs(kept - whole) >= HALF else np.float32(0.0)
+    rounded = np.int32(whole + np.copysign(step, kept))
     defined = small & (rounded >= low) & (rounded <= high)
-    return (rounded if defined else 0), defined
+    return (rounded if defined else np.int32(0)), defined

@@ -162,10 +162,18 @@ def quantize_symmetric_nibbles(x, out, undefined, levels, block_bytes, fused):
     bits = x.view(np.int32)
     half_levels = levels // 2
     offset = np.float32(half_levels + 0.5)
-    for b in range(x.size // BLOCK):
+    blocks = x.size // BLOCK
+    # Every block's scale first, in a loop of its own: in the loop that quantizes, each block waited on
+    # its own chain (the search, then two divisions), where here the chains of many blocks overlap.
+    scales = np.empty(blocks, dtype=np.float32)
+    inverses = np.empty(blocks, dtype=np.float32)
+    for b in range(blocks):
+        scales[b] = signed_maximum(bits, b * BLOCK, BLOCK) / np.float32(-half_levels)
+        inverses[b] = reciprocal(scales[b])
+    for b in range(blocks):
         start = b * BLOCK
-        d = signed_maximum(bits, start, BLOCK) / np.float32(-half_levels)
-        inverse = reciprocal(d)
+        d = scales[b]
+        inverse = inverses[b]
         o = b * block_bytes
         store_half(out, o, half_pattern(d))
         # Views indexed from 0: indices that need no wrap-around check, in a loop the compiler vectorises.
@@ -256,10 +264,17 @@ def quantize_bytes(x, out, undefined, with_sum, block_bytes):
     # code before the compiler could vectorise it (dequantize_bytes).
     elements = x.size // max(1, x.size // BLOCK)
     bits = x.view(np.int32)
-    for b in range(x.size // BLOCK):
+    blocks = x.size // BLOCK
+    # Every block's scale first, as in quantize_symmetric_nibbles.
+    scales = np.empty(blocks, dtype=np.float32)
+    inverses = np.empty(blocks, dtype=np.float32)
+    for b in range(blocks):
+        scales[b] = largest_magnitude(bits, b * BLOCK, BLOCK) / np.float32(127.0)
+        inverses[b] = reciprocal(scales[b])
+    for b in range(blocks):
         start = b * BLOCK
-        d = largest_magnitude(bits, start, BLOCK) / np.float32(127.0)
-        inverse = reciprocal(d)
+        d = scales[b]
+        inverse = inverses[b]
         o = b * block_bytes
         store_half(out, o, half_pattern(d))
         # Views indexed from 0, as in quantize_symmetric_nibbles.

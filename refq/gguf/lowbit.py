@@ -40,29 +40,66 @@ def quantize_q1_0(x, out, undefined):
             out[o + 2 + k] = byte
 
 
+#: A float32's bit pattern without its sign orders as its magnitude; above +inf's it is a NaN. As int32:
+#: the loops over the patterns stay 32 bits wide (a Python int constant would make them int64).
+MAGNITUDE_BITS = np.int32(0x7FFFFFFF)
+INFINITY_BITS = np.int32(0x7F800000)
+NO_MAGNITUDE = np.int32(0)
+INT32_LOW = -(2**31)
+INT32_HIGH = 2**31 - 1
+LOWEST_CODE = np.int32(0)
+HIGHEST_CODE = np.int32(3)
+
+
+@kernel
+def largest_magnitude_skipping_nan(bits, start, count):
+    """Q2_0's ``d``: from +0, replaced by ``|x|`` when ``|x| > d``, so a NaN (which compares false) is
+    skipped and a block of zeros and NaNs gives +0. ``bits``: the float32 input's bit patterns as int32;
+    the block is ``bits[start:start + count]``."""
+    # The largest pattern without its sign, a NaN's counted as +0's: in any order the largest magnitude
+    # C's scan finds, compared as integers many lanes at once (a view indexed from 0, its size the count).
+    block_bits = bits[start:start + count]
+    largest = NO_MAGNITUDE
+    for j in range(block_bits.size):
+        magnitude = block_bits[j] & MAGNITUDE_BITS
+        largest = max(largest, magnitude if magnitude <= INFINITY_BITS else NO_MAGNITUDE)
+    return np.int32(largest).view(np.float32)
+
+
 @kernel
 def quantize_q2_0(x, out, undefined):
     """GGF-6.10: Q2_0: ``d`` is the largest magnitude (stored as fp16, its float32 value used),
     ``q = roundf(x * (1 / d)) + 1`` clamped to ``[0, 3]`` (0 for d = 0), four codes per byte from the
     low bits up. The levels are ``(q - 1) d``: the reference never writes code 3 (2d)."""
+    # The block's 64 elements and 16 bytes, read from the sizes: a loop of a constant count is unrolled
+    # into scalar code before the compiler could vectorise it (legacy.dequantize_bytes).
+    elements = x.size // max(1, x.size // Q2_0_BLOCK)
+    packed_bytes = elements // 4
+    bits = x.view(np.int32)
+    # The codes of one block, packed in a second loop: the loop that converts is then a plain one over
+    # the elements, which the compiler vectorises 16 lanes wide.
+    codes = np.zeros(Q2_0_BLOCK, dtype=np.int32)
     for b in range(x.size // Q2_0_BLOCK):
         start = b * Q2_0_BLOCK
-        d = np.float32(0.0)
-        for j in range(start, start + Q2_0_BLOCK):
-            if abs(x[j]) > d:  # a NaN compares false: skipped
-                d = abs(x[j])
+        d = largest_magnitude_skipping_nan(bits, start, Q2_0_BLOCK)
         inverse = np.float32(1.0) / d if d > np.float32(0.0) else np.float32(0.0)
         o = b * Q2_0_BYTES
         store_half(out, o, half_pattern(d))
-        for k in range(Q2_0_BLOCK // 4):
-            byte = 0
-            for position in range(4):
-                q, defined = round_half_away(x[start + 4 * k + position] * inverse, -2147483648, 2147483647)
-                if not defined:
-                    undefined[b] = 1
-                q = min(max(q + 1, 0), 3)
-                byte |= q << (2 * position)
-            out[o + 2 + k] = byte
+        # Views indexed from 0: indices that need no wrap-around check, in loops the compiler vectorises.
+        block = x[start:start + Q2_0_BLOCK]
+        packed = out[o + 2:o + Q2_0_BYTES]
+        defined = True
+        for j in range(elements):
+            q, defined_q = round_half_away(block[j] * inverse, INT32_LOW, INT32_HIGH)
+            # One flag per block, written after the loop: a store inside it keeps the loop scalar.
+            defined = defined & defined_q
+            # |q| < 2^30 (round_half_away gives 0 from there on): q + 1 does not overflow.
+            codes[j] = min(max(q + np.int32(1), LOWEST_CODE), HIGHEST_CODE)
+        if not defined:
+            undefined[b] = 1
+        for k in range(packed_bytes):
+            packed[k] = (codes[4 * k] | (codes[4 * k + 1] << 2) | (codes[4 * k + 2] << 4)
+                         | (codes[4 * k + 3] << 6)) & 0xFF
 
 
 @kernel

@@ -25,31 +25,26 @@ POWERS_OF_THREE = np.array([1, 3, 9, 27, 81], dtype=np.int64)
 def ternary_code(value, inverse):
     """``lroundf(value * inverse) + 1``, and whether the conversion is defined."""
     rounded, defined = round_half_away(value * inverse, INT32_LOW, INT32_HIGH)
-    return rounded + 1, defined
+    # |rounded| < 2^30 (round_half_away gives 0 from there on): the int32 sum does not overflow.
+    return rounded + np.int32(1), defined
 
 
 @kernel
-def base3_bytes(x, first, stride, count, inverse, padding, qs):
-    """The bytes ``qs``, byte ``m`` holding ``count`` codes of ``x[first + m], x[first + m + stride], ...``
-    as the base-3 digits of one byte, most significant first, times ``3^padding``, then scaled by
-    ``ceil(q * 256 / 243)`` (8-bit wraparound as C's ``uint8_t`` arithmetic). Returns whether every
-    conversion was defined."""
-    # Digit by digit over all the bytes at once: the bytes do not depend on one another, and a loop
-    # over them is one the compiler vectorises, where each byte's own five digits wait on each other.
-    defined = True
+def base3_bytes(codes, first, stride, count, padding, qs):
+    """The bytes ``qs``, byte ``m`` holding ``count`` codes ``codes[first + m], codes[first + m + stride],
+    ...`` as the base-3 digits of one byte, most significant first, times ``3^padding``, then scaled by
+    ``ceil(q * 256 / 243)`` (8-bit wraparound as C's ``uint8_t`` arithmetic)."""
+    # A byte's digits one after another in a register, many bytes at once (the loop over the bytes is
+    # the one the compiler vectorises). The codes come in as integers, converted in a loop of their own
+    # (quantize_tq1_0): converted here, digit by digit with ``qs[m]`` rewritten once a digit or byte by
+    # byte, TQ1_0 ran a third to a half slower. Each step keeps the low 8 bits, as C's uint8_t does.
     for m in range(qs.size):
-        qs[m] = 0
-    for n in range(count):
-        for m in range(qs.size):
-            code, ok = ternary_code(x[first + n * stride + m], inverse)
-            defined = defined & ok
-            qs[m] = (qs[m] * 3 + code) & 0xFF
-    for m in range(qs.size):
-        q = np.int64(qs[m])
+        q = np.int32(0)
+        for n in range(count):
+            q = (q * np.int32(3) + codes[first + n * stride + m]) & np.int32(0xFF)
         for _ in range(padding):
-            q = (q * 3) & 0xFF
-        qs[m] = ((q * 256 + 242) // 243) & 0xFF
-    return defined
+            q = (q * np.int32(3)) & np.int32(0xFF)
+        qs[m] = ((q * np.int32(256) + np.int32(242)) // np.int32(243)) & 0xFF
 
 
 @kernel
@@ -57,7 +52,13 @@ def quantize_tq1_0(x, out, undefined):
     """GGF-6.1: TQ1_0, 54 bytes: ``qs[48]``, ``qh[4]``, ``d``. Byte ``m`` of ``qs[0:32]`` holds elements
     ``m + 32n`` (n = 0..4), byte ``32 + m`` of ``qs[32:48]`` elements ``160 + m + 16n``, and ``qh[j]``
     elements ``240 + j + 4n`` (n = 0..3, a fifth digit 0)."""
+    # The block's 256 elements, read from the sizes: a loop of a constant count is unrolled into scalar
+    # code before the compiler could vectorise it (legacy.dequantize_bytes).
+    elements = x.size // max(1, x.size // SUPER)
     bits = x.view(np.int32)
+    # One block's codes, kept to their low 8 bits (all a byte keeps of them; interpreted, numpy's int32
+    # arithmetic on them then stays in range): one array for the call.
+    codes = np.zeros(SUPER, dtype=np.int32)
     for b in range(x.size // SUPER):
         base = b * SUPER
         o = b * 54
@@ -66,11 +67,17 @@ def quantize_tq1_0(x, out, undefined):
         store_half(out, o + 52, half_pattern(d))
         # Views indexed from 0: indices that need no wrap-around check.
         block = x[base:base + SUPER]
-        defined = base3_bytes(block, 0, 32, 5, inverse, 0, out[o:o + 32])
-        defined = base3_bytes(block, 160, 16, 5, inverse, 0, out[o + 32:o + 48]) & defined
-        defined = base3_bytes(block, 240, 4, 4, inverse, 1, out[o + 48:o + 52]) & defined
+        defined = True
+        for j in range(elements):
+            code, ok = ternary_code(block[j], inverse)
+            # One flag per block, written after the loop: a store inside it keeps the loop scalar.
+            defined = defined & ok
+            codes[j] = code & np.int32(0xFF)
         if not defined:
             undefined[b] = 1
+        base3_bytes(codes, 0, 32, 5, 0, out[o:o + 32])
+        base3_bytes(codes, 160, 16, 5, 0, out[o + 32:o + 48])
+        base3_bytes(codes, 240, 4, 4, 1, out[o + 48:o + 52])
 
 
 @kernel
