@@ -76,24 +76,31 @@ def importance_input(imatrix: object, flat: np.ndarray, kind: BlockType) -> np.n
     return weights
 
 
-def _quantize_weighted(flat: np.ndarray, weights: np.ndarray, kind: BlockType) -> tuple[np.ndarray, np.ndarray]:
-    """GGF-8.3 to GGF-8.8: the bytes of ``kind`` with the importance matrix ``weights``."""
+#: GGF-4.2 with GGF-8: the weighted types whose FMAs in the fused build refq places (the others are refused
+#: with an importance matrix under ``gguf_contraction=gcc_x86_64``).
+FUSED_WEIGHTED_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q3_K", "Q6_K")
+
+
+def _quantize_weighted(flat: np.ndarray, weights: np.ndarray, kind: BlockType,
+                       fused: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """GGF-8.3 to GGF-8.8: the bytes of ``kind`` with the importance matrix ``weights`` (``fused``: with
+    gcc's FMAs, GGF-4.2, for the types of :data:`FUSED_WEIGHTED_TYPES`)."""
     blocks = flat.size // kind.block_elements
     out = np.zeros(blocks * kind.block_bytes, dtype=np.uint8)
     undefined = np.zeros(blocks, dtype=np.uint8)
     name = kind.name
     if name in ROW_SIGMA_TYPES:
         weighted_legacy.quantize_weighted_nibbles(flat, weights, out, undefined, 16 if name in ("Q4_0", "Q4_1") else 32,
-                                                  name in ("Q4_1", "Q5_1"), kind.block_bytes)
+                                                  name in ("Q4_1", "Q5_1"), kind.block_bytes, fused)
     elif name == "Q2_K":
         weighted_k.quantize_weighted_q2_k(flat, weights, out, undefined)
     elif name == "Q3_K":
-        weighted_k.quantize_weighted_q3_k(flat, weights, out, undefined)
+        weighted_k.quantize_weighted_q3_k(flat, weights, out, undefined, fused)
     elif name in ("Q4_K", "Q5_K"):
         weighted_k.quantize_weighted_affine_k(flat, weights, out, undefined, 15 if name == "Q4_K" else 31,
                                               kind.block_bytes)
     else:
-        weighted_k.quantize_weighted_q6_k(flat, weights, out, undefined)
+        weighted_k.quantize_weighted_q6_k(flat, weights, out, undefined, fused)
     return out, undefined.astype(bool)
 
 
@@ -158,9 +165,11 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
     flat = _float_input(x, kind)
     weights = None if imatrix is None else importance_input(imatrix, flat, kind)
     weighted = weights is not None and kind.name in WEIGHTED_TYPES
-    if weighted and contraction == "gcc_x86_64":
-        raise invalid("imatrix", "None under contraction='gcc_x86_64': the FMAs gcc places in the importance-weighted "
-                      "search (GGF-8) are not placed by refq", "an array")
+    if weighted and contraction == "gcc_x86_64" and kind.name not in FUSED_WEIGHTED_TYPES:
+        unplaced = [name for name in WEIGHTED_TYPES if name not in FUSED_WEIGHTED_TYPES]
+        raise invalid("imatrix", "None under contraction='gcc_x86_64' for " + ", ".join(unplaced) + ": the FMAs gcc "
+                      f"places in {kind.name}'s importance-weighted search (GGF-8) are not placed by refq (they are "
+                      "for " + ", ".join(FUSED_WEIGHTED_TYPES) + ")", "an array")
     out = None
     if not weighted and not x86_simd and kind.name in NAN_FLAGGING_TYPES:
         # A NaN anywhere in these blocks makes one of their conversions undefined: only a call with an
@@ -181,7 +190,7 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
         raise invalid("x", f"free of NaN: {kind.name} has no NaN code (nan='unpredictable' accepts it)",
                       f"NaN at flat index {first}")
     if weighted:
-        out, unpredictable = _quantize_weighted(flat, weights, kind)
+        out, unpredictable = _quantize_weighted(flat, weights, kind, fused=contraction == "gcc_x86_64")
         if kind.name in ROW_SIGMA_TYPES and nan_blocks.any():
             # A NaN enters the row's mean square, so every weight of its row (GGF-8.1).
             per_row = weights.size // kind.block_elements

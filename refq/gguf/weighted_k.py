@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
+from refq.gguf.contracted_weighted import fused_importance_weights, weighted_symmetric_search_fused
 from refq.gguf.half import half_pattern, store_half
 from refq.gguf.kquants import (SUPER, put_q3_k_scale, put_scale_min_k4, store_affine_k_codes, store_q2_k_codes,
                                store_q3_k_codes, store_q6_k)
@@ -64,11 +65,13 @@ def quantize_weighted_q2_k(x, imatrix, out, undefined):
 
 
 @kernel
-def quantize_weighted_q3_k(x, imatrix, out, undefined):
+def quantize_weighted_q3_k(x, imatrix, out, undefined, fused):
     """GGF-8.6: Q3_K. ``sigma2 = 2 sum(x^2) / 256``; each sub-block of 16: GGF-8.1's weights, their sum
     ``sw``, and the weighted symmetric search (GGF-3.1, ``n = 4``). The 16 scales then take the
     weighted symmetric search themselves (``n = 32``, weights ``sw``): its scale is ``d``, its codes
-    (0..63) the 6-bit scales, packed as GGF-3.5's. Then GGF-3.5's requantization and packing."""
+    (0..63) the 6-bit scales, packed as GGF-3.5's. Then GGF-3.5's requantization and packing.
+    ``fused``: the weights and both searches with gcc's FMAs (GGF-4.2, :mod:`refq.gguf.contracted_weighted`;
+    ``sum(x^2)``, ``sw`` and the requantization stay unfused in that build)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     weights = np.zeros(16, dtype=np.float32)
     sub_weights = np.zeros(16, dtype=np.float32)
@@ -83,12 +86,21 @@ def quantize_weighted_q3_k(x, imatrix, out, undefined):
         sigma2 = np.float32(2.0) * sum_of_squares(x, base, SUPER) / np.float32(SUPER)
         defined = True
         for j in range(16):
-            importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
+            if fused:
+                fused_importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
+            else:
+                importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
             sub_weights[j] = sum_of(weights, 16)
-            scale, ok = weighted_symmetric_search(block, 16 * j, 16, 4, weights, codes)
+            if fused:
+                scale, ok = weighted_symmetric_search_fused(block, 16 * j, 16, 4, weights, codes)
+            else:
+                scale, ok = weighted_symmetric_search(block, 16 * j, 16, 4, weights, codes)
             defined = defined and ok
             scales[j] = scale
-        d_block, ok = weighted_symmetric_search(scales, 0, 16, 32, sub_weights, scale_codes)
+        if fused:
+            d_block, ok = weighted_symmetric_search_fused(scales, 0, 16, 32, sub_weights, scale_codes)
+        else:
+            d_block, ok = weighted_symmetric_search(scales, 0, 16, 32, sub_weights, scale_codes)
         defined = defined and ok
         for k in range(96, 108):
             out[o + k] = 0
@@ -151,10 +163,11 @@ def quantize_weighted_affine_k(x, imatrix, out, undefined, levels, block_bytes):
 
 
 @kernel
-def quantize_weighted_q6_k(x, imatrix, out, undefined):
+def quantize_weighted_q6_k(x, imatrix, out, undefined, fused):
     """GGF-8.8: Q6_K. Each sub-block of 16 takes the weighted symmetric search (GGF-3.1, ``n = 32``)
     with the importance matrix itself as the weights (no ``sigma2``: ggml's ``quantize_row_q6_K_impl``
-    passes ``qw`` unchanged); everything after the searches is GGF-3.9's."""
+    passes ``qw`` unchanged); everything after the searches is GGF-3.9's. ``fused``: the searches and
+    the int8 scales' ``nearest_int(iscale * scale)`` with gcc's FMAs (GGF-4.2)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     scales = np.zeros(16, dtype=np.float32)
     n_per_row = imatrix.size
@@ -167,13 +180,16 @@ def quantize_weighted_q6_k(x, imatrix, out, undefined):
         max_scale = ZERO
         max_abs_scale = ZERO
         for j in range(16):
-            scale, ok = weighted_symmetric_search(block, 16 * j, 16, 32,
-                                                  imatrix[column + 16 * j:column + 16 * j + 16], codes)
+            sub_weights = imatrix[column + 16 * j:column + 16 * j + 16]
+            if fused:
+                scale, ok = weighted_symmetric_search_fused(block, 16 * j, 16, 32, sub_weights, codes)
+            else:
+                scale, ok = weighted_symmetric_search(block, 16 * j, 16, 32, sub_weights, codes)
             defined = defined and ok
             scales[j] = scale
             if abs(scale) > max_abs_scale:
                 max_abs_scale = abs(scale)
                 max_scale = scale
-        defined = store_q6_k(x, base, out, o, codes, scales, max_scale, max_abs_scale, False) and defined
+        defined = store_q6_k(x, base, out, o, codes, scales, max_scale, max_abs_scale, fused) and defined
         if not defined:
             undefined[b] = 1

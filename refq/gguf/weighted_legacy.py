@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
+from refq.gguf.contracted_weighted import (fused_importance_weights, weighted_affine_search_fused,
+                                           weighted_symmetric_search_fused)
 from refq.gguf.half import half_pattern, store_half
 from refq.gguf.search import affine_search, weighted_symmetric_search
 from refq.gguf.weighted_search import importance_weights, sum_of_squares
@@ -40,14 +42,15 @@ def pack_nibbles(codes, out, o, block_bytes, with_high_bits):
 
 
 @kernel
-def quantize_weighted_nibbles(x, imatrix, out, undefined, levels, asymmetric, block_bytes):
+def quantize_weighted_nibbles(x, imatrix, out, undefined, levels, asymmetric, block_bytes, fused):
     """GGF-8.3 (Q4_0: ``levels`` 16, Q5_0: 32) and GGF-8.4 (Q4_1: 16, Q5_1: 32, ``asymmetric``).
 
     Per row: ``sigma2 = sum(x^2) / n_per_row``; per block, GGF-8.1's weights. Q4_0 and Q5_0 take the
     weighted symmetric search (GGF-3.1, ``n = levels / 2``): ``d`` is its scale, the codes its codes
     (all 0 when the block's largest magnitude is below GROUP_MAX_EPS). Q4_1 and Q5_1 take the
     affine search (GGF-3.3) with ``levels - 1`` levels, ``rmin = -0.9``, ``rdelta = 0.05``, 36 steps
-    and squared errors (ggml's ``make_qkx3_quants``): ``d`` its scale, ``m`` its minimum.
+    and squared errors (ggml's ``make_qkx3_quants``): ``d`` its scale, ``m`` its minimum. ``fused``:
+    the weights and the searches with gcc's FMAs (GGF-4.2, :mod:`refq.gguf.contracted_weighted`).
     """
     n_per_row = imatrix.size
     weights = np.zeros(BLOCK, dtype=np.float32)
@@ -60,16 +63,26 @@ def quantize_weighted_nibbles(x, imatrix, out, undefined, levels, asymmetric, bl
         for ib in range(blocks_per_row):
             start = first + ib * BLOCK
             block = x[start:start + BLOCK]
-            importance_weights(x, start, BLOCK, imatrix, ib * BLOCK, sigma2, weights)
+            if fused:
+                fused_importance_weights(x, start, BLOCK, imatrix, ib * BLOCK, sigma2, weights)
+            else:
+                importance_weights(x, start, BLOCK, imatrix, ib * BLOCK, sigma2, weights)
             b = row * blocks_per_row + ib
             o = b * block_bytes
             if asymmetric:
-                d, negated_min, defined = affine_search(block, 0, BLOCK, weights, levels - 1, np.float32(-0.9),
-                                                        np.float32(0.05), 36, False, codes, trial)
+                if fused:
+                    d, negated_min, defined = weighted_affine_search_fused(
+                        block, 0, BLOCK, weights, levels - 1, np.float32(-0.9), np.float32(0.05), 36, codes, trial)
+                else:
+                    d, negated_min, defined = affine_search(block, 0, BLOCK, weights, levels - 1, np.float32(-0.9),
+                                                            np.float32(0.05), 36, False, codes, trial)
                 store_half(out, o, half_pattern(d))
                 store_half(out, o + 2, half_pattern(-negated_min))
             else:
-                d, defined = weighted_symmetric_search(block, 0, BLOCK, levels // 2, weights, codes)
+                if fused:
+                    d, defined = weighted_symmetric_search_fused(block, 0, BLOCK, levels // 2, weights, codes)
+                else:
+                    d, defined = weighted_symmetric_search(block, 0, BLOCK, levels // 2, weights, codes)
                 store_half(out, o, half_pattern(d))
             pack_nibbles(codes, out, o, block_bytes, levels == 32)
             if not defined:

@@ -1,0 +1,155 @@
+"""GGF-4.2 with GGF-8: the importance-weighted searches as gcc fuses them (``gguf_contraction=gcc_x86_64``).
+
+The same searches as :mod:`refq.gguf.weighted_legacy` and :mod:`refq.gguf.search` with an importance
+matrix, with the multiply-adds gcc 12 fuses into one FMA compiling ``ggml-quants.c`` with ``-O2
+-march=x86-64-v3 -mtune=znver3`` (``refq ggml build``'s fused library), read from the disassembly of
+that build (``quantize_q4_0`` to ``quantize_q5_1``, into which gcc inlines the ``_impl`` rows;
+``make_qx_quants.constprop.0``; ``make_qkx3_quants.constprop.0``) and checked against it byte for byte:
+
+- the weights ``qw[j] * sqrtf(sigma2 + x[j]^2)``: ``qw[j] * sqrtf(fma(x, x, sigma2))``
+  (``vfmadd132ss`` before ``vsqrtss``); the row's ``sum_x2 += x * x`` stays unfused
+  (``vmulss``, ``vaddss``);
+- ``make_qx_quants`` with weights (Q4_0, Q5_0): :func:`weighted_symmetric_search_fused`;
+- ``make_qkx3_quants`` (Q4_1, Q5_1): :func:`weighted_affine_search_fused`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from refq._jit import kernel
+from refq.gguf.contracted import fma32, nearest_int_of_product
+from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient, signed_largest, weighted_range
+
+
+@kernel
+def fused_importance_weights(x, start, count, imatrix, column, sigma2, weights):
+    """The importance weights (GGF-8.1) as gcc fuses them (GGF-4.2): ``weights[l] = qw[column + l] *
+    sqrtf(fma(x, x, sigma2))`` for ``x = x[start + l]``, ``l < count`` (the square and the sum in one
+    rounding, ``vfmadd132ss`` before ``vsqrtss``)."""
+    for l in range(count):
+        value = x[start + l]
+        weights[l] = imatrix[column + l] * np.float32(math.sqrt(fma32(value, value, sigma2)))
+
+
+@kernel
+def weighted_symmetric_search_fused(x, start, count, levels, weights, codes):
+    """The weighted symmetric search (GGF-3.1 with GGF-8.1's weights, ``make_qx_quants`` with ``qw``)
+    with gcc's FMAs (GGF-4.2), as ``make_qx_quants.constprop.0`` of the fused build computes it on
+    its branch with weights: every ``nearest_int(iscale * x)`` (``vfmadd132ss`` with 1.5 * 2^23); in
+    the first pass and in every trial the sums ``fma(w x, l, sumlx)`` and ``fma(w l, l, suml2)``
+    (``w x`` and ``w l`` rounded, ``vmulss``, then ``vfmadd231ss``); the trial scales
+    ``-fma(is, 0.1, levels) / max`` (``vfnmsub132ss``). The trials' test ``sumlx^2 > best suml2``,
+    ``best = scale sumlx`` and the scales ``sumlx / suml2`` stay unfused. Element ``i`` has the weight
+    ``weights[i - start]``; codes are stored offset by ``levels``. Returns ``(scale, defined)``."""
+    defined = True
+    largest, chosen = signed_largest(x, start, count)
+    if largest < GROUP_MAX_EPS:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, defined
+    iscale = np.float32(-levels) / chosen
+    sum_lx = ZERO
+    sum_l2 = ZERO
+    for i in range(start, start + count):
+        l, ok = nearest_int_of_product(iscale, x[i])
+        defined = defined and ok
+        l = clamp(l, -levels, levels - 1)
+        codes[i] = l + levels
+        w = weights[i - start]
+        level = np.float32(l)
+        sum_lx = fma32(w * x[i], level, sum_lx)
+        sum_l2 = fma32(w * level, level, sum_l2)
+    scale = sum_lx / sum_l2 if sum_l2 != 0 else ZERO
+    best = scale * sum_lx
+    for step in range(-9, 10):
+        if step == 0:
+            continue
+        iscale = -fma32(np.float32(step), np.float32(0.1), np.float32(levels)) / chosen
+        sum_lx = ZERO
+        sum_l2 = ZERO
+        for i in range(start, start + count):
+            l, ok = nearest_int_of_product(iscale, x[i])
+            defined = defined and ok
+            level = np.float32(clamp(l, -levels, levels - 1))
+            w = weights[i - start]
+            sum_lx = fma32(w * x[i], level, sum_lx)
+            sum_l2 = fma32(w * level, level, sum_l2)
+        if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
+            for i in range(start, start + count):
+                l, ok = nearest_int_of_product(iscale, x[i])
+                codes[i] = clamp(l, -levels, levels - 1) + levels
+            scale = sum_lx / sum_l2
+            best = scale * sum_lx
+    return scale, defined
+
+
+@kernel
+def fused_squared_error(x, start, count, weights, codes, scale, minimum):
+    """``make_qkx3_quants``'s error as gcc fuses it: ``d = fma(l, scale, min) - x``, then
+    ``total = fma(d * d, w, total)`` (``d * d`` rounded; ``vfmadd231ss`` with the weight)."""
+    total = ZERO
+    for i in range(start, start + count):
+        difference = fma32(np.float32(codes[i]), scale, minimum) - x[i]
+        total = fma32(difference * difference, weights[i - start], total)
+    return total
+
+
+@kernel
+def weighted_affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, codes, trial):
+    """The affine search with squared errors (GGF-3.3, ``make_qkx3_quants``: Q4_1 and Q5_1 with an
+    importance matrix, GGF-8.4) with gcc's FMAs (GGF-4.2), as ``make_qkx3_quants.constprop.0`` of the
+    fused build computes it: every ``nearest_int(iscale * (x - min))`` (``vfmadd132ss`` with
+    1.5 * 2^23); the error terms ``fma(l, scale, min) - x`` and the error sums ``fma(d^2, w, total)``
+    (:func:`fused_squared_error`, the first error and every trial's); the trial scales
+    ``(fma(is, rdelta, rmin) + levels) / (max - min)`` (``vfmadd213ss``); the sums ``fma(w l, l,
+    sum_l2)`` and ``fma(w l, x, sum_xl)`` (``w l`` rounded); ``D = fma(sum_w, sum_l2, -fl(sum_l^2))``
+    and ``fma(sum_x, sum_l2, -fl(sum_l sum_xl)) / D`` (``vfmsub231ss``); the scale ``fma(-sum_l,
+    sum_x, fl(sum_w sum_xl)) / D`` (``vfnmadd132ss``). The first pass (``sum_w``, ``sum_x``) and
+    ``sum_l`` stay unfused. Returns ``(scale, -min, defined)``."""
+    defined = True
+    minimum, maximum, sum_w, sum_x = weighted_range(x, start, count, weights)
+    if maximum == minimum:
+        for i in range(start, start + count):
+            codes[i] = 0
+        return ZERO, -minimum, defined
+    iscale = np.float32(levels) / (maximum - minimum)
+    scale = quotient(np.float32(1.0), iscale)
+    for i in range(start, start + count):
+        l, ok = nearest_int_of_product(x[i] - minimum, iscale)
+        defined = defined and ok
+        codes[i] = clamp(l, 0, levels)
+    best_error = fused_squared_error(x, start, count, weights, codes, scale, minimum)
+    for step in range(steps + 1):
+        # A trial's minimum can reach the maximum (negative values, zero weights): C divides by zero.
+        iscale = quotient(fma32(np.float32(step), rdelta, rmin) + np.float32(levels), maximum - minimum)
+        sum_l = sum_l2 = sum_xl = ZERO
+        for i in range(start, start + count):
+            l, ok = nearest_int_of_product(x[i] - minimum, iscale)
+            defined = defined and ok
+            l = clamp(l, 0, levels)
+            trial[i] = l
+            level = np.float32(l)
+            weighted = weights[i - start] * level
+            sum_l2 = fma32(weighted, level, sum_l2)
+            sum_xl = fma32(weighted, x[i], sum_xl)
+            sum_l = sum_l + weighted
+        determinant = fma32(sum_w, sum_l2, -(sum_l * sum_l))
+        if not determinant > 0:
+            continue
+        this_min = fma32(sum_x, sum_l2, -(sum_l * sum_xl)) / determinant
+        if this_min > 0:
+            this_min = ZERO
+            this_scale = quotient(sum_xl, sum_l2)
+        else:
+            this_scale = fma32(-sum_l, sum_x, sum_w * sum_xl) / determinant
+        error = fused_squared_error(x, start, count, weights, trial, this_scale, this_min)
+        if error < best_error:
+            for i in range(start, start + count):
+                codes[i] = trial[i]
+            best_error = error
+            scale = this_scale
+            minimum = this_min
+    return scale, -minimum, defined
