@@ -10,7 +10,13 @@ that build (``quantize_q4_0`` to ``quantize_q5_1``, into which gcc inlines the `
   (``vfmadd132ss`` before ``vsqrtss``); the row's ``sum_x2 += x * x`` stays unfused
   (``vmulss``, ``vaddss``);
 - ``make_qx_quants`` with weights (Q4_0, Q5_0): :func:`weighted_symmetric_search_fused`;
-- ``make_qkx3_quants`` (Q4_1, Q5_1): :func:`weighted_affine_search_fused`.
+- ``make_qkx3_quants`` (Q4_1, Q5_1; Q2_K, Q4_K, Q5_K's sub-blocks): :func:`weighted_affine_search_fused`;
+- ``make_qp_quants`` (Q2_K, Q4_K, Q5_K's scales and minimums): :func:`positive_search_fused`.
+
+Q3_K and Q6_K take :func:`weighted_symmetric_search_fused`; the K types' ``sum(x^2)`` (a vector of
+products summed in element order), the weights' sums ``sw`` and the requantizations against the stored
+scales (``(x + m) / d``, ``x / d``) stay unfused; Q6_K's int8 scales are ``nearest_int`` of the exact
+product, as without an importance matrix.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 
 from refq._jit import kernel
 from refq.gguf.contracted import fma32, nearest_int_of_product
+from refq.gguf.conversions import nearest_int
 from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient, signed_largest, weighted_range
 
 
@@ -153,3 +160,89 @@ def weighted_affine_search_fused(x, start, count, weights, levels, rmin, rdelta,
             scale = this_scale
             minimum = this_min
     return scale, -minimum, defined
+
+
+@kernel
+def positive_search_fused(x, count, levels, weights, codes):
+    """The positive search (GGF-8.2, ``make_qp_quants``: the sub-block scales and minimums of Q2_K, Q4_K
+    and Q5_K) with gcc's FMAs (GGF-4.2), as the fused build's ``make_qp_quants`` computes it (its first
+    and trial loops vectorised 8 wide, the trials' sums still in element order):
+
+    - every ``nearest_int(iscale * x)``, of the first codes, the trials' and the final ones
+      (``vfmadd132ps``/``vfmadd132ss`` with 1.5 * 2^23); the trial scales ``fma(is, 0.1, levels) / max``;
+    - the error terms ``fma(-scale, l, x)`` (``vfnmadd213ss``/``ps``), in the first error and every
+      trial's; the first error's sum ``fma(w d, d, best)``, the trials' ``mse + fl(fl(w d) d)`` unfused
+      (a vector product, then in-order ``vaddss``);
+    - the final sums ``fma(w x, l, sumlx)`` and ``fma(w l, l, suml2)``; in every round the sums without
+      the element, ``fma(-(w x), l, sumlx)`` and ``fma(-(w l), l, suml2)``, and with its new code
+      ``fma(w x, l', slx)`` and ``fma(w l', l', sl2)`` (``w x``, ``w l``, ``w l'`` rounded).
+
+    ``nearest_int(x * sl2 / slx)``, the comparison ``slx^2 suml2 > sumlx^2 sl2`` and the scale
+    ``sumlx / suml2`` stay unfused. Returns ``(scale, defined)``."""
+    defined = True
+    largest = ZERO
+    for i in range(count):
+        largest = largest if largest > x[i] else x[i]
+    if largest < GROUP_MAX_EPS:
+        for i in range(count):
+            codes[i] = 0
+        return ZERO, defined
+    iscale = np.float32(levels) / largest
+    for i in range(count):
+        l, ok = nearest_int_of_product(iscale, x[i])
+        defined = defined and ok
+        codes[i] = l & 0xFF
+    scale = quotient(np.float32(1.0), iscale)
+    best = ZERO
+    for i in range(count):
+        difference = fma32(-scale, np.float32(codes[i]), x[i])
+        best = fma32(weights[i] * difference, difference, best)
+    for k in range(-4, 5):
+        if k == 0:
+            continue
+        trial_iscale = fma32(np.float32(k), np.float32(0.1), np.float32(levels)) / largest
+        trial_scale = quotient(np.float32(1.0), trial_iscale)
+        error = ZERO
+        for i in range(count):
+            l, ok = nearest_int_of_product(trial_iscale, x[i])
+            defined = defined and ok
+            difference = fma32(-trial_scale, np.float32(min(levels, l)), x[i])
+            error = error + weights[i] * difference * difference
+        if error < best:
+            best = error
+            iscale = trial_iscale
+    sum_lx = ZERO
+    sum_l2 = ZERO
+    for i in range(count):
+        l, ok = nearest_int_of_product(iscale, x[i])
+        defined = defined and ok
+        l = min(levels, l)
+        codes[i] = l & 0xFF
+        w = weights[i]
+        level = np.float32(l)
+        sum_lx = fma32(w * x[i], level, sum_lx)
+        sum_l2 = fma32(w * level, level, sum_l2)
+    for _ in range(5):
+        changed = 0
+        for i in range(count):
+            w = weights[i]
+            current = np.float32(codes[i])
+            slx = fma32(-(w * x[i]), current, sum_lx)
+            if slx > 0:
+                sl2 = fma32(-(w * current), current, sum_l2)
+                if sl2 > 0:
+                    new_l, ok = nearest_int(x[i] * sl2 / slx)
+                    defined = defined and ok
+                    new_l = min(levels, new_l)
+                    if new_l != codes[i]:
+                        level = np.float32(new_l)
+                        slx = fma32(w * x[i], level, slx)
+                        sl2 = fma32(w * level, level, sl2)
+                        if slx * slx * sum_l2 > sum_lx * sum_lx * sl2:
+                            codes[i] = new_l & 0xFF
+                            sum_lx = slx
+                            sum_l2 = sl2
+                            changed += 1
+        if changed == 0:
+            break
+    return (sum_lx / sum_l2 if sum_l2 > 0 else ZERO), defined

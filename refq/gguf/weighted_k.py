@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.contracted_weighted import fused_importance_weights, weighted_symmetric_search_fused
+from refq.gguf.contracted_weighted import (fused_importance_weights, positive_search_fused, weighted_affine_search_fused,
+                                           weighted_symmetric_search_fused)
 from refq.gguf.half import half_pattern, store_half
 from refq.gguf.kquants import (SUPER, put_q3_k_scale, put_scale_min_k4, store_affine_k_codes, store_q2_k_codes,
                                store_q3_k_codes, store_q6_k)
@@ -22,12 +23,13 @@ from refq.gguf.weighted_search import importance_weights, positive_search, sum_o
 
 
 @kernel
-def quantize_weighted_q2_k(x, imatrix, out, undefined):
+def quantize_weighted_q2_k(x, imatrix, out, undefined, fused):
     """GGF-8.5: Q2_K. ``sigma2 = sum(x^2) / 256``; each sub-block of 16: GGF-8.1's weights, their
     sum ``sw``, and the affine search (GGF-3.3: 3 levels, ``rmin = -0.9``, ``rdelta = 0.05``, 36 steps,
     squared errors). The 16 scales and the 16 minimums each take GGF-8.2 with 15 levels and the
     weights ``sw``: ``d`` and ``dmin`` are those scales, the sub-block's byte ``Ls | Lm << 4``. Then
-    GGF-3.4's requantization and packing."""
+    GGF-3.4's requantization and packing. ``fused``: the weights and the three searches with gcc's FMAs
+    (GGF-4.2, :mod:`refq.gguf.contracted_weighted`)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     trial = np.zeros(SUPER, dtype=np.int32)
     weights = np.zeros(16, dtype=np.float32)
@@ -45,15 +47,26 @@ def quantize_weighted_q2_k(x, imatrix, out, undefined):
         sigma2 = sum_of_squares(x, base, SUPER) / np.float32(SUPER)
         defined = True
         for j in range(16):
-            importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
+            if fused:
+                fused_importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
+            else:
+                importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
             sub_weights[j] = sum_of(weights, 16)
-            scale, minimum, ok = affine_search(block, 16 * j, 16, weights, 3, np.float32(-0.9), np.float32(0.05), 36,
-                                               False, codes, trial)
+            if fused:
+                scale, minimum, ok = weighted_affine_search_fused(block, 16 * j, 16, weights, 3, np.float32(-0.9),
+                                                                  np.float32(0.05), 36, codes, trial)
+            else:
+                scale, minimum, ok = affine_search(block, 16 * j, 16, weights, 3, np.float32(-0.9), np.float32(0.05),
+                                                   36, False, codes, trial)
             defined = defined and ok
             scales[j] = scale
             minimums[j] = minimum
-        dm, ok_scale = positive_search(scales, 16, 15, sub_weights, scale_codes)
-        mm, ok_min = positive_search(minimums, 16, 15, sub_weights, minimum_codes)
+        if fused:
+            dm, ok_scale = positive_search_fused(scales, 16, 15, sub_weights, scale_codes)
+            mm, ok_min = positive_search_fused(minimums, 16, 15, sub_weights, minimum_codes)
+        else:
+            dm, ok_scale = positive_search(scales, 16, 15, sub_weights, scale_codes)
+            mm, ok_min = positive_search(minimums, 16, 15, sub_weights, minimum_codes)
         defined = defined and ok_scale and ok_min
         store_half(out, o + 80, half_pattern(dm))
         store_half(out, o + 82, half_pattern(mm))
@@ -113,13 +126,14 @@ def quantize_weighted_q3_k(x, imatrix, out, undefined, fused):
 
 
 @kernel
-def quantize_weighted_affine_k(x, imatrix, out, undefined, levels, block_bytes):
+def quantize_weighted_affine_k(x, imatrix, out, undefined, levels, block_bytes, fused):
     """GGF-8.7: Q4_K (``levels`` 15) and Q5_K (31). ``sigma2 = 2 sum(x^2) / 256``; each sub-block of 32:
     GGF-8.1's weights, their sum ``sw``, and the affine search (GGF-3.3: ``rmin = -0.9``, ``rdelta =
     0.05``, 36 steps, squared errors). The 8 scales and the 8 minimums each take GGF-8.2 with 63
     levels and the weights ``sw``: ``d`` and ``dmin`` are those scales, the 6-bit codes packed as
     GGF-3.6 (Q5_K caps each at 63 first; Q4_K packs the byte as it is). Then GGF-3.7's
-    requantization and packing."""
+    requantization and packing. ``fused``: the weights and the three searches with gcc's FMAs (GGF-4.2,
+    :mod:`refq.gguf.contracted_weighted`)."""
     codes = np.zeros(SUPER, dtype=np.int32)
     trial = np.zeros(SUPER, dtype=np.int32)
     weights = np.zeros(32, dtype=np.float32)
@@ -137,15 +151,26 @@ def quantize_weighted_affine_k(x, imatrix, out, undefined, levels, block_bytes):
         sigma2 = np.float32(2.0) * sum_of_squares(x, base, SUPER) / np.float32(SUPER)
         defined = True
         for j in range(8):
-            importance_weights(x, base + 32 * j, 32, imatrix, column + 32 * j, sigma2, weights)
+            if fused:
+                fused_importance_weights(x, base + 32 * j, 32, imatrix, column + 32 * j, sigma2, weights)
+            else:
+                importance_weights(x, base + 32 * j, 32, imatrix, column + 32 * j, sigma2, weights)
             sub_weights[j] = sum_of(weights, 32)
-            scale, minimum, ok = affine_search(block, 32 * j, 32, weights, levels, np.float32(-0.9),
-                                               np.float32(0.05), 36, False, codes, trial)
+            if fused:
+                scale, minimum, ok = weighted_affine_search_fused(block, 32 * j, 32, weights, levels, np.float32(-0.9),
+                                                                  np.float32(0.05), 36, codes, trial)
+            else:
+                scale, minimum, ok = affine_search(block, 32 * j, 32, weights, levels, np.float32(-0.9),
+                                                   np.float32(0.05), 36, False, codes, trial)
             defined = defined and ok
             scales[j] = scale
             minimums[j] = minimum
-        d_block, ok_scale = positive_search(scales, 8, 63, sub_weights, scale_codes)
-        m_block, ok_min = positive_search(minimums, 8, 63, sub_weights, minimum_codes)
+        if fused:
+            d_block, ok_scale = positive_search_fused(scales, 8, 63, sub_weights, scale_codes)
+            m_block, ok_min = positive_search_fused(minimums, 8, 63, sub_weights, minimum_codes)
+        else:
+            d_block, ok_scale = positive_search(scales, 8, 63, sub_weights, scale_codes)
+            m_block, ok_min = positive_search(minimums, 8, 63, sub_weights, minimum_codes)
         defined = defined and ok_scale and ok_min
         packed = o + 4
         for j in range(8):
