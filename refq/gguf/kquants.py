@@ -458,33 +458,52 @@ def dequantize_q2_k(blocks, out):
                     y += 16
 
 
+@kernel(inline=True)
+def q3_k_code(low_bits, high_bits, plane):
+    """The signed code ``q_low - 4 (1 - h)`` (-4..3) in plane ``plane`` (0-7) of a Q3_K column: bits
+    ``2 plane`` of ``low_bits`` (a column's two qs bytes, the second's from bit 8) and bit ``plane`` of
+    ``high_bits`` (its hmask byte); no branch, so that a loop over columns vectorises."""
+    return ((low_bits >> (2 * plane)) & 3) + 4 * ((high_bits >> plane) & 1) - 4
+
+
 @kernel
 def dequantize_q3_k(blocks, out):
     """GGF-3.11: Q3_K: ``y = (d * (sc - 32)) * (q - 4 * (1 - h))`` with the mask bit ``h``."""
-    # The 16 elements of a sub-block, read from the sizes, as in dequantize_q2_k.
-    sub_block = out.size // max(1, blocks.size // 110) // 16
+    # The 16 columns of a half, read from the sizes, as in dequantize_q2_k.
+    sixteen = out.size // max(1, blocks.size // 110) // 16
     for b in range(blocks.size // 110):
-        o = b * 110
-        d_all = half_value(blocks[o + 108], blocks[o + 109])
-        y = b * SUPER
-        sub = 0
-        mask = 1
-        for n in range(0, SUPER, 128):
-            q = o + 32 + n // 4
-            for shift in range(0, 8, 2):
-                for half in range(2):
-                    dl = d_all * np.float32(q3_k_scale(blocks, o + 96, sub))
-                    sub += 1
-                    # Views indexed from 0: indices that need no wrap-around check.
-                    codes = blocks[q + 16 * half:q + 16 * half + 16]
-                    high_bits = blocks[o + 16 * half:o + 16 * half + 16]
-                    values = out[y:y + 16]
-                    for l in range(sub_block):
-                        low = np.int64((codes[l] >> shift) & 3)
-                        subtract = 0 if high_bits[l] & mask else 4
-                        values[l] = dl * np.float32(low - subtract)
-                    y += 16
-                mask <<= 1
+        # Views indexed from 0: indices that need no wrap-around check.
+        block = blocks[110 * b:110 * (b + 1)]
+        values = out[SUPER * b:SUPER * (b + 1)]
+        d_all = half_value(block[108], block[109])
+        # Element 128 n + 32 j + 16 half + l (plane p = 4 n + j) has its low bits at bits 2 j of
+        # qs[32 n + 16 half + l], its high bit at bit p of hmask[16 half + l], and the scale 2 p + half.
+        # One loop over the 16 columns l of a half writes all eight planes, each scale hoisted: eight
+        # loops of 16, one per sub-block, cost more in loop overhead than their stores.
+        for half in range(2):
+            d0 = d_all * np.float32(q3_k_scale(block, 96, half))
+            d1 = d_all * np.float32(q3_k_scale(block, 96, 2 + half))
+            d2 = d_all * np.float32(q3_k_scale(block, 96, 4 + half))
+            d3 = d_all * np.float32(q3_k_scale(block, 96, 6 + half))
+            d4 = d_all * np.float32(q3_k_scale(block, 96, 8 + half))
+            d5 = d_all * np.float32(q3_k_scale(block, 96, 10 + half))
+            d6 = d_all * np.float32(q3_k_scale(block, 96, 12 + half))
+            d7 = d_all * np.float32(q3_k_scale(block, 96, 14 + half))
+            first = block[32 + 16 * half:48 + 16 * half]
+            second = block[64 + 16 * half:80 + 16 * half]
+            high = block[16 * half:16 * (half + 1)]
+            columns = values[16 * half:16 * half + SUPER - 16]
+            for l in range(sixteen):
+                low_bits = np.int64(first[l]) | (np.int64(second[l]) << 8)
+                high_bits = np.int64(high[l])
+                columns[l] = d0 * np.float32(q3_k_code(low_bits, high_bits, 0))
+                columns[32 + l] = d1 * np.float32(q3_k_code(low_bits, high_bits, 1))
+                columns[64 + l] = d2 * np.float32(q3_k_code(low_bits, high_bits, 2))
+                columns[96 + l] = d3 * np.float32(q3_k_code(low_bits, high_bits, 3))
+                columns[128 + l] = d4 * np.float32(q3_k_code(low_bits, high_bits, 4))
+                columns[160 + l] = d5 * np.float32(q3_k_code(low_bits, high_bits, 5))
+                columns[192 + l] = d6 * np.float32(q3_k_code(low_bits, high_bits, 6))
+                columns[224 + l] = d7 * np.float32(q3_k_code(low_bits, high_bits, 7))
 
 
 @kernel
