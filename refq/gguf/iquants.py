@@ -55,21 +55,39 @@ def dequantize_iq2_xxs(blocks, out, grid, sign_table):
                 signed_point(out, 256 * b + 32 * ib + 8 * l, db, grid, byte(blocks, base + l), signs, 8, 0)
 
 
+@kernel(inline=True)
+def signed_group(group, scale, point, signs, count):
+    """signed_point into the view ``group``: ``group[j] = (scale * point[j])`` negated where bit ``j`` of
+    ``signs`` is set, for ``j < count``. The negation flips the product's sign bit (an integer XOR): that is
+    the product by -1 on every value but a NaN, whose sign it flips as the compiled product by -1 (and
+    ggml's build) does, while the interpreter's product by -1 keeps it; so both paths give ggml's bits.
+    Inlined: a call per group of 8 costs more than the group (and the loop vectorises only inlined)."""
+    for j in range(count):
+        magnitude = np.float32(scale * np.float32(point[j])).view(np.uint32)
+        group[j] = np.uint32(magnitude ^ np.uint32(((signs >> j) & 1) << 31)).view(np.float32)
+
+
 @kernel
 def dequantize_iq2_xs(blocks, out, grid, sign_table):
     """GGF-7.3: IQ2_XS, 74 bytes: ``d``, 32 16-bit codes (9-bit grid index, 7-bit sign index), 8 bytes
     of two 4-bit scales (the first for codes 0-1 of a group of 32 elements, the second for 2-3)."""
+    # The 8 values of a grid point, read from the sizes: a loop of a constant 8 is unrolled into scalar
+    # code before the compiler could vectorise it (legacy.dequantize_bytes).
+    eight = out.size // max(1, blocks.size // 74) // 32
     for b in range(blocks.size // 74):
-        o = b * 74
-        d = half_value(blocks[o], blocks[o + 1])
+        # Views indexed from 0: indices that need no wrap-around check.
+        block = blocks[74 * b:74 * (b + 1)]
+        values = out[256 * b:256 * (b + 1)]
+        d = half_value(block[0], block[1])
         for ib in range(8):
-            scales = byte(blocks, o + 66 + ib)
+            scales = byte(block, 66 + ib)
             for l in range(4):
-                code = little_endian(blocks, o + 2 + 2 * (4 * ib + l), 2)
+                code = little_endian(block, 2 + 2 * (4 * ib + l), 2)
                 s = (scales & 0xF) if l < 2 else (scales >> 4)
                 db = d * (np.float32(0.5) + np.float32(s)) * np.float32(0.25)
                 signs = np.int64(sign_table[code >> 9])
-                signed_point(out, 256 * b + 32 * ib + 8 * l, db, grid, code & 511, signs, 8, 0)
+                group = values[32 * ib + 8 * l:32 * ib + 8 * (l + 1)]
+                signed_group(group, db, grid[code & 511], signs, eight)
 
 
 @kernel
