@@ -89,14 +89,39 @@ def quantize_nvfp4(x, out, undefined):
                 out[o + 4 + s * (SUB_BLOCK // 2) + j] = low | (high << 4)
 
 
+#: GGF-6.13's h(c) for every byte (bit 7 ignored), looked up per sub-block: ue4m3_half's float64
+#: ldexp costs more than the sub-block's 16 products. Built by ue4m3_half itself, interpreted (at
+#: import a kernel would import numba and compile).
+UE4M3_HALVES = np.array([ue4m3_half.py_func(code) for code in range(256)], dtype=np.float32)
+#: The magnitudes of FP4_LEVELS' codes 0-7 (0, 1, 2, 3, 4, 6, 8, 12), a nibble each: code k at bits 4k.
+E2M1_MAGNITUDES = sum(int(FP4_LEVELS[k]) << (4 * k) for k in range(8))
+
+
+@kernel(inline=True)
+def doubled_e2m1(code):
+    """``FP4_LEVELS[code]`` as a float32, for a 4-bit ``code``: its magnitude shifted out of
+    E2M1_MAGNITUDES, negated (two's complement, so code 8 is +0 as in the table) when bit 3 is set.
+    A table indexed by each element's code does not vectorise; shifts and an integer negation do."""
+    magnitude = (E2M1_MAGNITUDES >> (4 * (code & 7))) & 0xF
+    negative = code >> 3
+    return np.float32((magnitude ^ -negative) + negative)
+
+
 @kernel
 def dequantize_nvfp4(blocks, out):
     """GGF-6.14: NVFP4: ``y = level * ue4m3_half(code)`` in float32, per sub-block."""
+    # The 8 bytes of a sub-block, read from the sizes: a loop of a constant 8 is unrolled into scalar
+    # code before the compiler could vectorise it (legacy.dequantize_bytes).
+    eight = out.size // max(1, blocks.size // BLOCK_BYTES) // 8
     for b in range(blocks.size // BLOCK_BYTES):
-        o = b * BLOCK_BYTES
+        # Views indexed from 0: indices that need no wrap-around check.
+        block = blocks[b * BLOCK_BYTES:(b + 1) * BLOCK_BYTES]
+        values = out[b * BLOCK:(b + 1) * BLOCK]
         for s in range(BLOCK // SUB_BLOCK):
-            d = ue4m3_half(blocks[o + s])
-            for j in range(SUB_BLOCK // 2):
-                packed = np.int64(blocks[o + 4 + s * (SUB_BLOCK // 2) + j])
-                out[BLOCK * b + SUB_BLOCK * s + j] = np.float32(FP4_LEVELS[packed & 0xF]) * d
-                out[BLOCK * b + SUB_BLOCK * s + SUB_BLOCK // 2 + j] = np.float32(FP4_LEVELS[packed >> 4]) * d
+            d = UE4M3_HALVES[block[s]]
+            packed = block[4 + s * (SUB_BLOCK // 2):4 + (s + 1) * (SUB_BLOCK // 2)]
+            sub = values[s * SUB_BLOCK:(s + 1) * SUB_BLOCK]
+            for j in range(eight):
+                pair = np.int64(packed[j])
+                sub[j] = doubled_e2m1(pair & 0xF) * d
+                sub[SUB_BLOCK // 2 + j] = doubled_e2m1(pair >> 4) * d
