@@ -4,7 +4,9 @@ The same searches as :mod:`refq.gguf.weighted_legacy` and :mod:`refq.gguf.search
 matrix, with the multiply-adds gcc 12 fuses into one FMA compiling ``ggml-quants.c`` with ``-O2
 -march=x86-64-v3 -mtune=znver3`` (``refq ggml build``'s fused library), read from the disassembly of
 that build (``quantize_q4_0`` to ``quantize_q5_1``, into which gcc inlines the ``_impl`` rows;
-``make_qx_quants.constprop.0``; ``make_qkx3_quants.constprop.0``) and checked against it byte for byte:
+``quantize_row_q2_K_impl`` to ``quantize_row_q6_K_impl``; ``make_qx_quants.constprop.0``,
+``make_qkx3_quants.constprop.0`` and ``make_qp_quants``, each the one copy every caller calls) and
+checked against it byte for byte:
 
 - the weights ``qw[j] * sqrtf(sigma2 + x[j]^2)``: ``qw[j] * sqrtf(fma(x, x, sigma2))``
   (``vfmadd132ss`` before ``vsqrtss``); the row's ``sum_x2 += x * x`` stays unfused
