@@ -174,8 +174,6 @@ def test_importance_matrix_errors_name_imatrix():
     for name in ("IQ4_NL", "IQ4_XS", "Q8_1", "Q8_K"):
         with pytest.raises(RefqValueError, match="imatrix"):
             gguf_quantize(x, type=name, imatrix=np.ones(256, np.float32))
-    with pytest.raises(RefqValueError, match="imatrix"):
-        gguf_quantize_with_outcomes(x, type="Q4_K", imatrix=np.ones(256, np.float32), contraction="gcc_x86_64")
 
 
 def test_integer_importance_is_converted():

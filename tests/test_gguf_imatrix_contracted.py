@@ -1,7 +1,7 @@
 """GGF-4.2 with GGF-8: the importance-weighted searches under ``gguf_contraction = gcc_x86_64``, against
 ``refq ggml build``'s fused library (``ggml_quantize_chunk`` with the same importance matrix), byte for
-byte; the compiled path against the interpreted one; the weighted types whose FMAs are not placed
-refused. The inputs tell the fused build from the unfused one (the check would fail on the reference)."""
+byte, for every weighted type; the compiled path against the interpreted one. The inputs tell the fused build
+from the unfused one (the check would fail on the reference)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import pytest
 
 from refq._jit import pure_python
 from refq.backends import ggml_build
-from refq.errors import RefqValueError
 from refq.gguf import block_type
-from refq.gguf.api import (FUSED_WEIGHTED_TYPES, WEIGHTED_TYPES, _quantize_weighted, gguf_quantize_outcomes,
-                           gguf_quantize_with_outcomes, importance_input)
+from refq.gguf.api import (FUSED_WEIGHTED_TYPES, WEIGHTED_TYPES, gguf_quantize_outcomes,
+                           gguf_quantize_with_outcomes)
 from tests import gguf_ggml as ggml
 from tests.test_gguf_contracted import near_ties, q3_k_near_ties
 from tests.test_gguf_imatrix import importance, rows
@@ -24,7 +23,6 @@ needs_fused_build = [
                        reason=f"the fused build (x86-64-v3) cannot run here: the CPU lacks "
                               f"{', '.join(ggml_build.missing_cpu_flags())}"),
 ]
-UNPLACED_WEIGHTED_TYPES = [name for name in WEIGHTED_TYPES if name not in FUSED_WEIGHTED_TYPES]
 
 
 def mixed(name: str, count: int, seed: int) -> np.ndarray:
@@ -51,12 +49,8 @@ def imatrices(seed: int, n_per_row: int) -> dict[str, np.ndarray]:
 
 
 def fused_weighted(name: str, x: np.ndarray, imatrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """refq's bytes under gcc_x86_64 with ``imatrix``; for a weighted type still refused there (its FMAs
-    placed, the refusal kept for another test's sake: Q4_K), its fused search called directly."""
-    if name in FUSED_WEIGHTED_TYPES:
-        return gguf_quantize_with_outcomes(x, type=name, imatrix=imatrix, contraction="gcc_x86_64")
-    kind = block_type(name)
-    return _quantize_weighted(x, importance_input(imatrix, x, kind), kind, fused=True)
+    """refq's bytes and unpredictable blocks under gcc_x86_64 with ``imatrix``."""
+    return gguf_quantize_with_outcomes(x, type=name, imatrix=imatrix, contraction="gcc_x86_64")
 
 
 def compare_with_fused_build(name: str, x: np.ndarray, imatrix: np.ndarray) -> tuple[int, int, int]:
@@ -127,12 +121,9 @@ def test_weighted_fused_compiled_equals_interpreted(name):
         assert np.array_equal(compiled[0], interpreted[0]) and np.array_equal(compiled[1], interpreted[1])
 
 
-@pytest.mark.parametrize("name", UNPLACED_WEIGHTED_TYPES)
-def test_unplaced_weighted_types_are_refused(name):
-    """The weighted types not in FUSED_WEIGHTED_TYPES are refused with an importance matrix under
-    gcc_x86_64, the error naming them; without one they quantize."""
-    x = np.zeros(256, np.float32)
-    with pytest.raises(RefqValueError, match="imatrix") as error:
-        gguf_quantize_with_outcomes(x, type=name, imatrix=np.ones(256, np.float32), contraction="gcc_x86_64")
-    assert all(other in str(error.value) for other in UNPLACED_WEIGHTED_TYPES)
-    gguf_quantize_with_outcomes(x, type=name, contraction="gcc_x86_64")
+def test_every_weighted_type_is_placed():
+    """GGF-4.2 places the FMAs of every importance-weighted search: none is refused under gcc_x86_64."""
+    assert set(FUSED_WEIGHTED_TYPES) == set(WEIGHTED_TYPES)
+    for name in WEIGHTED_TYPES:
+        gguf_quantize_with_outcomes(np.linspace(-1, 1, 256, dtype=np.float32), type=name,
+                                    imatrix=np.ones(256, np.float32), contraction="gcc_x86_64")

@@ -14,8 +14,9 @@ reference quantizes the Gaussian values into, for the types refq quantizes.
 
 Importance-matrix cases (GGF-8) take rows of :data:`IMATRIX_ROW` elements (level 1: one row of the
 finite :data:`IMATRIX_FAMILIES`; level 2: the quantize families) with one importance weight per
-column, log-normal as llama.cpp's mean squared activations are, a tenth of them zero; they run under ``ggml`` and ``gguf-py`` (whose quantize takes no importance matrix: its
-backend reports them unsupported), not ``ggml-native`` (GGF-8's FMAs are not placed).
+column, log-normal as llama.cpp's mean squared activations are, a tenth of them zero; they run under ``ggml``,
+``gguf-py`` (whose quantize takes no importance matrix: its backend reports them unsupported) and
+``ggml-native`` (GGF-4.2 places the weighted searches' FMAs too).
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def imatrix_cases(level: int) -> Iterator[CaseSpec]:
                                    + ("one block of 32 of each of " + ", ".join(IMATRIX_FAMILIES).replace("_", " ")
                                       if level == 1 else f"the families of {name.lower()}-families-random")
                                    + ", log-normal weights with a tenth of them zero",
-                       generator="gguf.imatrix_cases", seed=RANDOM_SEED, profiles=PROFILES)
+                       generator="gguf.imatrix_cases", seed=RANDOM_SEED, profiles=(*PROFILES, NATIVE))
 
 
 def dequantize_cases(level: int) -> Iterator[CaseSpec]:

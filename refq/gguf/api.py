@@ -76,10 +76,8 @@ def importance_input(imatrix: object, flat: np.ndarray, kind: BlockType) -> np.n
     return weights
 
 
-#: GGF-4.2 with GGF-8: the weighted types whose FMAs in the fused build refq places (the others are refused
-#: with an importance matrix under ``gguf_contraction=gcc_x86_64``). Q4_K's are placed too (its fused search
-#: is checked against the build), and refused until tests/test_gguf_imatrix.py stops expecting its refusal.
-FUSED_WEIGHTED_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q5_K", "Q6_K")
+#: GGF-4.2 with GGF-8: the weighted types whose FMAs in the fused build refq places: all of them.
+FUSED_WEIGHTED_TYPES = WEIGHTED_TYPES
 
 
 def _quantize_weighted(flat: np.ndarray, weights: np.ndarray, kind: BlockType,
@@ -166,11 +164,6 @@ def gguf_quantize_with_outcomes(x, *, type, imatrix=None, nan: str = "error", co
     flat = _float_input(x, kind)
     weights = None if imatrix is None else importance_input(imatrix, flat, kind)
     weighted = weights is not None and kind.name in WEIGHTED_TYPES
-    if weighted and contraction == "gcc_x86_64" and kind.name not in FUSED_WEIGHTED_TYPES:
-        unplaced = [name for name in WEIGHTED_TYPES if name not in FUSED_WEIGHTED_TYPES]
-        raise invalid("imatrix", "None under contraction='gcc_x86_64' for " + ", ".join(unplaced) + ": the FMAs gcc "
-                      f"places in {kind.name}'s importance-weighted search (GGF-8) are not placed by refq (they are "
-                      "for " + ", ".join(FUSED_WEIGHTED_TYPES) + ")", "an array")
     out = None
     if not weighted and not x86_simd and kind.name in NAN_FLAGGING_TYPES:
         # A NaN anywhere in these blocks makes one of their conversions undefined: only a call with an
