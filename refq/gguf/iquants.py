@@ -39,22 +39,6 @@ def signed_point(out, y, scale, grid, point, signs, count, first_bit):
         out[y + j] = scale * np.float32(grid[point, j]) * sign
 
 
-@kernel
-def dequantize_iq2_xxs(blocks, out, grid, sign_table):
-    """GGF-7.2: IQ2_XXS, 66 bytes: ``d``, then per 32 elements 4 grid indices and a 32-bit word of
-    four 7-bit sign indices and a 4-bit scale ``s``: ``db = (d * (0.5 + s)) * 0.25``."""
-    for b in range(blocks.size // 66):
-        o = b * 66
-        d = half_value(blocks[o], blocks[o + 1])
-        for ib in range(8):
-            base = o + 2 + 8 * ib
-            word = little_endian(blocks, base + 4, 4)
-            db = d * (np.float32(0.5) + np.float32(word >> 28)) * np.float32(0.25)
-            for l in range(4):
-                signs = np.int64(sign_table[(word >> (7 * l)) & 127])
-                signed_point(out, 256 * b + 32 * ib + 8 * l, db, grid, byte(blocks, base + l), signs, 8, 0)
-
-
 @kernel(inline=True)
 def signed_group(group, scale, point, signs, count):
     """signed_point into the view ``group``: ``group[j] = (scale * point[j])`` negated where bit ``j`` of
@@ -65,6 +49,28 @@ def signed_group(group, scale, point, signs, count):
     for j in range(count):
         magnitude = np.float32(scale * np.float32(point[j])).view(np.uint32)
         group[j] = np.uint32(magnitude ^ np.uint32(((signs >> j) & 1) << 31)).view(np.float32)
+
+
+@kernel
+def dequantize_iq2_xxs(blocks, out, grid, sign_table):
+    """GGF-7.2: IQ2_XXS, 66 bytes: ``d``, then per 32 elements 4 grid indices and a 32-bit word of
+    four 7-bit sign indices and a 4-bit scale ``s``: ``db = (d * (0.5 + s)) * 0.25``."""
+    # The 8 values of a grid point, read from the sizes (as in dequantize_iq2_xs: a constant 8 is unrolled
+    # into scalar code before the compiler could vectorise the loop).
+    eight = out.size // max(1, blocks.size // 66) // 32
+    for b in range(blocks.size // 66):
+        # Views indexed from 0: indices that need no wrap-around check.
+        block = blocks[66 * b:66 * (b + 1)]
+        values = out[256 * b:256 * (b + 1)]
+        d = half_value(block[0], block[1])
+        for ib in range(8):
+            base = 2 + 8 * ib
+            word = little_endian(block, base + 4, 4)
+            db = d * (np.float32(0.5) + np.float32(word >> 28)) * np.float32(0.25)
+            for l in range(4):
+                signs = np.int64(sign_table[(word >> (7 * l)) & 127])
+                group = values[32 * ib + 8 * l:32 * ib + 8 * (l + 1)]
+                signed_group(group, db, grid[byte(block, base + l)], signs, eight)
 
 
 @kernel
@@ -153,20 +159,33 @@ def shifted_point(out, y, scale, grid, point, delta):
         out[y + j] = scale * (np.float32(grid[point, j]) + delta)
 
 
+@kernel(inline=True)
+def shifted_group(group, scale, point, delta, count):
+    """shifted_point into the view ``group``: ``group[j] = scale * (point[j] + delta)`` for ``j < count``.
+    Inlined: a call per group of 8 costs more than the group (and the loop vectorises only inlined)."""
+    for j in range(count):
+        group[j] = scale * (np.float32(point[j]) + delta)
+
+
 @kernel
 def dequantize_iq1_s(blocks, out, grid):
     """GGF-7.7: IQ1_S, 50 bytes: ``d``, 32 low grid-index bytes, 8 16-bit words (three 3-bit high index
     parts, a 3-bit scale ``s`` and the sign of ``delta = +-0.125``): ``y = (d (2 s + 1)) (grid + delta)``."""
+    # The 8 values of a grid point, read from the sizes (a constant 8 is unrolled into scalar code).
+    eight = out.size // max(1, blocks.size // 50) // 32
     for b in range(blocks.size // 50):
-        o = b * 50
-        d = half_value(blocks[o], blocks[o + 1])
+        # Views indexed from 0: indices that need no wrap-around check.
+        block = blocks[50 * b:50 * (b + 1)]
+        values = out[256 * b:256 * (b + 1)]
+        d = half_value(block[0], block[1])
         for ib in range(8):
-            word = little_endian(blocks, o + 34 + 2 * ib, 2)
+            word = little_endian(block, 34 + 2 * ib, 2)
             dl = d * np.float32(2 * ((word >> 12) & 7) + 1)
             delta = -IQ1_DELTA if word & 0x8000 else IQ1_DELTA
             for l in range(4):
-                point = byte(blocks, o + 2 + 4 * ib + l) | (((word >> (3 * l)) & 7) << 8)
-                shifted_point(out, 256 * b + 32 * ib + 8 * l, dl, grid, point, delta)
+                point = byte(block, 2 + 4 * ib + l) | (((word >> (3 * l)) & 7) << 8)
+                group = values[32 * ib + 8 * l:32 * ib + 8 * (l + 1)]
+                shifted_group(group, dl, grid[point], delta, eight)
 
 
 @kernel
