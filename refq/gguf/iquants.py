@@ -1,8 +1,8 @@
 """GGF-7.2 to GGF-7.8: dequantize of the lattice IQ types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S,
 IQ1_S, IQ1_M): grid points, signs and 4-bit (or 3-bit) sub-block scales times one fp16 scale.
 
-Every value is ``(scale * grid) * sign`` (or ``scale * (grid + delta)``), each product rounded to
-float32, in the order of ggml's ``dequantize_row_*``.
+Every value is ``scale * grid``, negated (its float32 sign bit flipped) where its sign bit is set, or
+``scale * (grid + delta)``; each product rounded to float32, in the order of ggml's ``dequantize_row_*``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import numpy as np
 from refq._jit import kernel
 from refq.gguf.half import HALF_VALUES, half_value
 
-ONE = np.float32(1.0)
-MINUS_ONE = np.float32(-1.0)
 IQ1_DELTA = np.float32(0.125)
 
 
@@ -31,20 +29,10 @@ def little_endian(blocks, offset, count):
     return value
 
 
-@kernel
-def signed_point(out, y, scale, grid, point, signs, count, first_bit):
-    """``out[y + j] = (scale * grid[point, j]) * (-1 if bit first_bit + j of signs else 1)``.
-    The dequantizers run it as signed_group, over views of one block (the same bits, and in the
-    interpreter too a NaN's sign as the compiled product by -1 gives it)."""
-    for j in range(count):
-        sign = MINUS_ONE if (signs >> (first_bit + j)) & 1 else ONE
-        out[y + j] = scale * np.float32(grid[point, j]) * sign
-
-
 @kernel(inline=True)
 def signed_group(group, scale, point, signs, count):
-    """signed_point into the view ``group``: ``group[j] = (scale * point[j])`` negated where bit ``j`` of
-    ``signs`` is set, for ``j < count``. The negation flips the product's sign bit (an integer XOR): that is
+    """GGF-7.1: a group of a grid point into the view ``group``: ``group[j] = (scale * point[j])`` negated where
+    bit ``j`` of ``signs`` is set, for ``j < count``. The negation flips the product's sign bit (an integer XOR): that is
     the product by -1 on every value but a NaN, whose sign it flips as the compiled product by -1 (and
     ggml's build) does, while the interpreter's product by -1 keeps it; so both paths give ggml's bits.
     Inlined: a call per group of 8 costs more than the group (and the loop vectorises only inlined)."""
@@ -169,17 +157,10 @@ def dequantize_iq3_s(blocks, out, grid):
                 signed_group(values[y + 4:y + 8], db, grid[second], signs >> 4, 4)
 
 
-@kernel
-def shifted_point(out, y, scale, grid, point, delta):
-    """``out[y + j] = scale * (grid[point, j] + delta)`` for the 8 values of an IQ1 grid point.
-    The dequantizers run it as shifted_group, over views of one block (the same bits)."""
-    for j in range(8):
-        out[y + j] = scale * (np.float32(grid[point, j]) + delta)
-
-
 @kernel(inline=True)
 def shifted_group(group, scale, point, delta, count):
-    """shifted_point into the view ``group``: ``group[j] = scale * (point[j] + delta)`` for ``j < count``.
+    """GGF-7.7: an IQ1 grid point into the view ``group``: ``group[j] = scale * (point[j] + delta)`` for
+    ``j < count``.
     Inlined: a call per group of 8 costs more than the group (and the loop vectorises only inlined)."""
     for j in range(count):
         group[j] = scale * (np.float32(point[j]) + delta)
