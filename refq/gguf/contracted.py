@@ -52,19 +52,30 @@ def nearest_int_of_product(a, b):
     return int(fma32(a, b, NEAREST_INT_SHIFT)) - 12582912, True
 
 
+#: The affine search's error sums (``error_rule``): ``make_qkx2_quants``' weight times ``d^2`` or ``|d|``, added
+#: unfused, and ``make_qkx3_quants``' (GGF-8.4) ``d^2`` fused with its weight into the sum, ``fma(d^2, w, total)``.
+SQUARED_ERROR, ABSOLUTE_ERROR, SQUARED_ERROR_FUSED_SUM = range(3)
+
+
 @kernel
-def fused_weighted_error(x, start, count, weights, codes, scale, minimum, absolute):
+def fused_weighted_error(x, start, count, weights, codes, scale, minimum, error_rule):
+    """The weighted error of ``codes`` under ``scale`` and ``minimum``, its terms ``d = fma(l, scale, min) - x``
+    (``d * d`` rounded) summed by ``error_rule``."""
     total = ZERO
     for i in range(start, start + count):
         difference = fma32(np.float32(codes[i]), scale, minimum) - x[i]
-        difference = abs(difference) if absolute else difference * difference
-        total = total + weights[i - start] * difference
+        if error_rule == SQUARED_ERROR_FUSED_SUM:
+            total = fma32(difference * difference, weights[i - start], total)
+        else:
+            difference = abs(difference) if error_rule == ABSOLUTE_ERROR else difference * difference
+            total = total + weights[i - start] * difference
     return total
 
 
 @kernel
-def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, absolute, codes, trial):
-    """GGF-4.2: :func:`refq.gguf.search.affine_search` with gcc's fused multiply-adds. Returns
+def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, error_rule, codes, trial):
+    """GGF-4.2: :func:`refq.gguf.search.affine_search` with gcc's fused multiply-adds, its error sums by
+    ``error_rule`` (``make_qkx3_quants``, the importance-weighted form of GGF-8.4, fuses them too). Returns
     ``(scale, -min, defined)``."""
     defined = True
     # The first pass has no multiply-add gcc fuses (read from its disassembly).
@@ -79,9 +90,10 @@ def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, a
         l, ok = nearest_int_of_product(x[i] - minimum, iscale)
         defined = defined and ok
         codes[i] = clamp(l, 0, levels)
-    best_error = fused_weighted_error(x, start, count, weights, codes, scale, minimum, absolute)
+    best_error = fused_weighted_error(x, start, count, weights, codes, scale, minimum, error_rule)
     for step in range(steps + 1):
-        iscale = (fma32(np.float32(step), rdelta, rmin) + np.float32(levels)) / (maximum - minimum)
+        # A trial's minimum can reach the maximum (negative values, zero weights): C divides by zero.
+        iscale = quotient(fma32(np.float32(step), rdelta, rmin) + np.float32(levels), maximum - minimum)
         sum_l = sum_l2 = sum_xl = ZERO
         for i in range(start, start + count):
             l, ok = nearest_int_of_product(x[i] - minimum, iscale)
@@ -102,7 +114,7 @@ def affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, a
             this_scale = quotient(sum_xl, sum_l2)
         else:
             this_scale = fma32(-sum_l, sum_x, sum_w * sum_xl) / determinant
-        error = fused_weighted_error(x, start, count, weights, trial, this_scale, this_min, absolute)
+        error = fused_weighted_error(x, start, count, weights, trial, this_scale, this_min, error_rule)
         if error < best_error:
             for i in range(start, start + count):
                 codes[i] = trial[i]

@@ -12,7 +12,9 @@ checked against it byte for byte:
   (``vfmadd132ss`` before ``vsqrtss``); the row's ``sum_x2 += x * x`` stays unfused
   (``vmulss``, ``vaddss``);
 - ``make_qx_quants`` with weights (Q4_0, Q5_0): :func:`weighted_symmetric_search_fused`;
-- ``make_qkx3_quants`` (Q4_1, Q5_1; Q2_K, Q4_K, Q5_K's sub-blocks): :func:`weighted_affine_search_fused`;
+- ``make_qkx3_quants`` (Q4_1, Q5_1; Q2_K, Q4_K, Q5_K's sub-blocks): :func:`refq.gguf.contracted.affine_search_fused`
+  with its error sums fused too, ``fma(d^2, w, total)`` (``vfmadd231ss`` with the weight:
+  ``error_rule = SQUARED_ERROR_FUSED_SUM``);
 - ``make_qp_quants`` (Q2_K, Q4_K, Q5_K's scales and minimums): :func:`positive_search_fused`.
 
 Q3_K and Q6_K take :func:`weighted_symmetric_search_fused`; the K types' ``sum(x^2)`` (a vector of
@@ -30,7 +32,7 @@ import numpy as np
 from refq._jit import kernel
 from refq.gguf.contracted import fma32, nearest_int_of_product
 from refq.gguf.conversions import nearest_int
-from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient, signed_largest, weighted_range
+from refq.gguf.search import GROUP_MAX_EPS, ZERO, clamp, quotient, signed_largest
 
 
 @kernel
@@ -93,75 +95,6 @@ def weighted_symmetric_search_fused(x, start, count, levels, weights, codes):
             scale = sum_lx / sum_l2
             best = scale * sum_lx
     return scale, defined
-
-
-@kernel
-def fused_squared_error(x, start, count, weights, codes, scale, minimum):
-    """``make_qkx3_quants``'s error as gcc fuses it: ``d = fma(l, scale, min) - x``, then
-    ``total = fma(d * d, w, total)`` (``d * d`` rounded; ``vfmadd231ss`` with the weight)."""
-    total = ZERO
-    for i in range(start, start + count):
-        difference = fma32(np.float32(codes[i]), scale, minimum) - x[i]
-        total = fma32(difference * difference, weights[i - start], total)
-    return total
-
-
-@kernel
-def weighted_affine_search_fused(x, start, count, weights, levels, rmin, rdelta, steps, codes, trial):
-    """The affine search with squared errors (GGF-3.3, ``make_qkx3_quants``: Q4_1 and Q5_1 with an
-    importance matrix, GGF-8.4) with gcc's FMAs (GGF-4.2), as ``make_qkx3_quants.constprop.0`` of the
-    fused build computes it: every ``nearest_int(iscale * (x - min))`` (``vfmadd132ss`` with
-    1.5 * 2^23); the error terms ``fma(l, scale, min) - x`` and the error sums ``fma(d^2, w, total)``
-    (:func:`fused_squared_error`, the first error and every trial's); the trial scales
-    ``(fma(is, rdelta, rmin) + levels) / (max - min)`` (``vfmadd213ss``); the sums ``fma(w l, l,
-    sum_l2)`` and ``fma(w l, x, sum_xl)`` (``w l`` rounded); ``D = fma(sum_w, sum_l2, -fl(sum_l^2))``
-    and ``fma(sum_x, sum_l2, -fl(sum_l sum_xl)) / D`` (``vfmsub231ss``); the scale ``fma(-sum_l,
-    sum_x, fl(sum_w sum_xl)) / D`` (``vfnmadd132ss``). The first pass (``sum_w``, ``sum_x``) and
-    ``sum_l`` stay unfused. Returns ``(scale, -min, defined)``."""
-    defined = True
-    minimum, maximum, sum_w, sum_x = weighted_range(x, start, count, weights)
-    if maximum == minimum:
-        for i in range(start, start + count):
-            codes[i] = 0
-        return ZERO, -minimum, defined
-    iscale = np.float32(levels) / (maximum - minimum)
-    scale = quotient(np.float32(1.0), iscale)
-    for i in range(start, start + count):
-        l, ok = nearest_int_of_product(x[i] - minimum, iscale)
-        defined = defined and ok
-        codes[i] = clamp(l, 0, levels)
-    best_error = fused_squared_error(x, start, count, weights, codes, scale, minimum)
-    for step in range(steps + 1):
-        # A trial's minimum can reach the maximum (negative values, zero weights): C divides by zero.
-        iscale = quotient(fma32(np.float32(step), rdelta, rmin) + np.float32(levels), maximum - minimum)
-        sum_l = sum_l2 = sum_xl = ZERO
-        for i in range(start, start + count):
-            l, ok = nearest_int_of_product(x[i] - minimum, iscale)
-            defined = defined and ok
-            l = clamp(l, 0, levels)
-            trial[i] = l
-            level = np.float32(l)
-            weighted = weights[i - start] * level
-            sum_l2 = fma32(weighted, level, sum_l2)
-            sum_xl = fma32(weighted, x[i], sum_xl)
-            sum_l = sum_l + weighted
-        determinant = fma32(sum_w, sum_l2, -(sum_l * sum_l))
-        if not determinant > 0:
-            continue
-        this_min = fma32(sum_x, sum_l2, -(sum_l * sum_xl)) / determinant
-        if this_min > 0:
-            this_min = ZERO
-            this_scale = quotient(sum_xl, sum_l2)
-        else:
-            this_scale = fma32(-sum_l, sum_x, sum_w * sum_xl) / determinant
-        error = fused_squared_error(x, start, count, weights, trial, this_scale, this_min)
-        if error < best_error:
-            for i in range(start, start + count):
-                codes[i] = trial[i]
-            best_error = error
-            scale = this_scale
-            minimum = this_min
-    return scale, -minimum, defined
 
 
 @kernel

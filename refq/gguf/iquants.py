@@ -32,9 +32,9 @@ def little_endian(blocks, offset, count):
 @kernel(inline=True)
 def signed_group(group, scale, point, signs, count):
     """GGF-7.1: a group of a grid point into the view ``group``: ``group[j] = (scale * point[j])`` negated where
-    bit ``j`` of ``signs`` is set, for ``j < count``. The negation flips the product's sign bit (an integer XOR): that is
-    the product by -1 on every value but a NaN, whose sign it flips as the compiled product by -1 (and
-    ggml's build) does, while the interpreter's product by -1 keeps it; so both paths give ggml's bits.
+    bit ``j`` of ``signs`` is set, for ``j < count``. The negation flips the product's sign bit (an integer
+    XOR): that is the product by -1 on every value but a NaN, whose sign it flips as the compiled product by
+    -1 (and ggml's build) does, while the interpreter's product by -1 keeps it; so both paths give ggml's bits.
     Inlined: a call per group of 8 costs more than the group (and the loop vectorises only inlined)."""
     for j in range(count):
         magnitude = np.float32(scale * np.float32(point[j])).view(np.uint32)

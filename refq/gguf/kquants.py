@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.contracted import (affine_search_fused, iterative_search_fused, nearest_int_of_product,
-                                  symmetric_search_fused)
+from refq.gguf.contracted import (ABSOLUTE_ERROR, SQUARED_ERROR, affine_search_fused, iterative_search_fused,
+                                  nearest_int_of_product, symmetric_search_fused)
 from refq.gguf.conversions import nearest_int
 from refq.gguf.half import half_pattern, half_value, store_half
 from refq.gguf.search import (GROUP_MAX_EPS, ZERO, affine_search, clamp, iterative_search, quotient,
@@ -80,7 +80,8 @@ def quantize_q2_k(x, out, undefined, fused):
                 weights[l] = abs(x[base + 16 * j + l])
             if fused:
                 scale, minimum, ok = affine_search_fused(x[base:base + SUPER], 16 * j, 16, weights, 3,
-                                                         np.float32(-0.5), np.float32(0.1), 15, True, codes, trial)
+                                                         np.float32(-0.5), np.float32(0.1), 15, ABSOLUTE_ERROR, codes,
+                                                         trial)
             else:
                 scale, minimum, ok = affine_search(x[base:base + SUPER], 16 * j, 16, weights, 3, np.float32(-0.5),
                                                    np.float32(0.1), 15, True, codes, trial)
@@ -299,10 +300,10 @@ def quantize_affine_k(x, out, undefined, levels, rmin, steps, block_bytes, fused
                 weights[l] = mean_magnitude + abs(x[base + 32 * j + l])
             if fused:
                 scale, minimum, ok = affine_search_fused(x[base:base + SUPER], 32 * j, 32, weights, levels, rmin,
-                                                         np.float32(0.1), steps, False, codes, trial)
+                                                         np.float32(0.1), steps, SQUARED_ERROR, codes, trial)
             else:
                 scale, minimum, ok = affine_search(x[base:base + SUPER], 32 * j, 32, weights, levels, rmin,
-                                                   np.float32(0.1), steps, False, codes, trial)
+                                                   np.float32(0.1), steps, SQUARED_ERROR, codes, trial)
             defined = defined and ok
             scales[j] = scale
             minimums[j] = minimum

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.contracted_weighted import (fused_importance_weights, positive_search_fused, weighted_affine_search_fused,
+from refq.gguf.contracted import SQUARED_ERROR_FUSED_SUM, affine_search_fused
+from refq.gguf.contracted_weighted import (fused_importance_weights, positive_search_fused,
                                            weighted_symmetric_search_fused)
 from refq.gguf.half import half_pattern, store_half
 from refq.gguf.kquants import (SUPER, put_q3_k_scale, put_scale_min_k4, store_affine_k_codes, store_q2_k_codes,
@@ -53,8 +54,8 @@ def quantize_weighted_q2_k(x, imatrix, out, undefined, fused):
                 importance_weights(x, base + 16 * j, 16, imatrix, column + 16 * j, sigma2, weights)
             sub_weights[j] = sum_of(weights, 16)
             if fused:
-                scale, minimum, ok = weighted_affine_search_fused(block, 16 * j, 16, weights, 3, np.float32(-0.9),
-                                                                  np.float32(0.05), 36, codes, trial)
+                scale, minimum, ok = affine_search_fused(block, 16 * j, 16, weights, 3, np.float32(-0.9),
+                                                         np.float32(0.05), 36, SQUARED_ERROR_FUSED_SUM, codes, trial)
             else:
                 scale, minimum, ok = affine_search(block, 16 * j, 16, weights, 3, np.float32(-0.9), np.float32(0.05),
                                                    36, False, codes, trial)
@@ -157,8 +158,8 @@ def quantize_weighted_affine_k(x, imatrix, out, undefined, levels, block_bytes, 
                 importance_weights(x, base + 32 * j, 32, imatrix, column + 32 * j, sigma2, weights)
             sub_weights[j] = sum_of(weights, 32)
             if fused:
-                scale, minimum, ok = weighted_affine_search_fused(block, 32 * j, 32, weights, levels, np.float32(-0.9),
-                                                                  np.float32(0.05), 36, codes, trial)
+                scale, minimum, ok = affine_search_fused(block, 32 * j, 32, weights, levels, np.float32(-0.9),
+                                                         np.float32(0.05), 36, SQUARED_ERROR_FUSED_SUM, codes, trial)
             else:
                 scale, minimum, ok = affine_search(block, 32 * j, 32, weights, levels, np.float32(-0.9),
                                                    np.float32(0.05), 36, False, codes, trial)

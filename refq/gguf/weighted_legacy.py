@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from refq._jit import kernel
-from refq.gguf.contracted_weighted import (fused_importance_weights, weighted_affine_search_fused,
-                                           weighted_symmetric_search_fused)
+from refq.gguf.contracted import SQUARED_ERROR_FUSED_SUM, affine_search_fused
+from refq.gguf.contracted_weighted import fused_importance_weights, weighted_symmetric_search_fused
 from refq.gguf.half import half_pattern, store_half
 from refq.gguf.search import affine_search, weighted_symmetric_search
 from refq.gguf.weighted_search import importance_weights, sum_of_squares
@@ -71,8 +71,9 @@ def quantize_weighted_nibbles(x, imatrix, out, undefined, levels, asymmetric, bl
             o = b * block_bytes
             if asymmetric:
                 if fused:
-                    d, negated_min, defined = weighted_affine_search_fused(
-                        block, 0, BLOCK, weights, levels - 1, np.float32(-0.9), np.float32(0.05), 36, codes, trial)
+                    d, negated_min, defined = affine_search_fused(
+                        block, 0, BLOCK, weights, levels - 1, np.float32(-0.9), np.float32(0.05), 36,
+                        SQUARED_ERROR_FUSED_SUM, codes, trial)
                 else:
                     d, negated_min, defined = affine_search(block, 0, BLOCK, weights, levels - 1, np.float32(-0.9),
                                                             np.float32(0.05), 36, False, codes, trial)
