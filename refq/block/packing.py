@@ -10,13 +10,12 @@ import numpy as np
 from refq.block import packing_kernels as kernels
 from refq.block.arguments import profile_values
 from refq.errors import invalid, wrong_type
+from refq.registry.variants import variant_code
 
 #: The variants of BLK-10, as the profiles name them.
 VARIANTS = ("code_field", "code_order", "code_unit", "code_extent")
 #: Where a profile keeps the chapter's values, and what its profiles are profiles of (for the error).
 CHAPTER_PROFILES = ("packing", "code packing")
-_ORDERS = {"stream_low_first": kernels.STREAM_LOW_FIRST, "stream_high_first": kernels.STREAM_HIGH_FIRST,
-           "planes": kernels.PLANES}
 
 
 def code_range(bits: int, field: str) -> tuple[int, int]:
@@ -58,8 +57,6 @@ def _check_bits(bits: object) -> int:
 
 
 def _values(profile: str, overrides: dict) -> dict:
-    from refq.registry.variants import variant_code
-
     unknown = sorted(set(overrides) - set(VARIANTS))
     if unknown:
         raise invalid(unknown[0], "a variant of BLK-10: " + ", ".join(VARIANTS), overrides[unknown[0]])
@@ -85,7 +82,7 @@ def pack_codes(codes, *, bits: int = 4, profile: str = "onnx", **overrides) -> n
         raise invalid("codes", f"{width}-bit codes from {low} to {high} (code_field = {values['code_field']} "
                                f"under profile {profile!r})", f"{int(array.min())} to {int(array.max())}")
     unit_bits = unit_width(width, values["code_unit"])
-    order = _ORDERS[values["code_order"]]
+    order = variant_code("code_order", values["code_order"], "code_order")
     flat = np.ascontiguousarray(array).reshape(-1)
     if values["code_extent"] == "tensor":
         rows, count, shape = 1, flat.size, ()
@@ -142,13 +139,14 @@ def unpack_codes(packed, *, bits: int = 4, length: int | None = None, signed: bo
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
         raise invalid("length", "a positive integer or None", length)
     count = int(length)
-    needed = kernels.stream_units(count, width, unit_bits, _ORDERS[order])
+    order_code = variant_code("code_order", order, "code_order")
+    needed = kernels.stream_units(count, width, unit_bits, order_code)
     if needed != units:
         raise invalid("packed", f"{needed} units along its last axis for {count} {width}-bit codes "
                                 f"(profile {profile!r})", f"{units}")
     rows = array.size // units
     source = np.ascontiguousarray(array).reshape(-1).view(_kernel_dtype(unit_bits))
     codes = np.empty(rows * count, np.int8 if signed else np.uint8)
-    kernels.unpack_rows(source, rows, count, field_bias(width, field), width, unit_bits, _ORDERS[order], bool(signed),
+    kernels.unpack_rows(source, rows, count, field_bias(width, field), width, unit_bits, order_code, bool(signed),
                         codes)
     return codes.reshape(*array.shape[:-1], count)

@@ -12,7 +12,7 @@ import numpy as np
 
 from refq._jit import kernel
 
-#: ``code_order`` codes.
+#: ``code_order`` codes (the registry's order of its values).
 STREAM_LOW_FIRST, STREAM_HIGH_FIRST, PLANES = range(3)
 
 
