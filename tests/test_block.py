@@ -11,6 +11,8 @@ import pytest
 
 from refq._jit import pure_python
 from refq.block import block_dequantize, block_quantize
+from refq.block.elements import (ELEMENT_FORMATS, TIES_EVEN, TIES_TOWARD_ZERO, ZERO_NEGATIVE, ZERO_SIGN_BIT,
+                                 element_constants, encode_element)
 from refq.block.api import DEQUANTIZE_VARIANTS, QUANTIZE_VARIANTS, block_dequantize_outcomes, block_quantize_outcomes
 from refq.errors import RefqError
 from refq.registry.profiles import EVERY_PROFILE_BY_NAME
@@ -249,6 +251,48 @@ def test_axis_and_shapes():
     back = block_dequantize(scales, codes, axis=0, format="float4_e2m1fn")
     assert np.array_equal(np.moveaxis(back, 0, -1), block_dequantize(last_scales, last_codes, format="float4_e2m1fn"))
     assert block_quantize(x, axis=1, block_size=3)[0].shape == (64, 1, 2)
+
+
+def _rounding_edges(fmt: str) -> np.ndarray:
+    """Every float32 quotient a rounding step can turn on: each value of ``fmt``, each midpoint between
+    neighbouring values, and the float32 neighbours of both; around the largest normal, and the
+    infinity; float32's subnormals' edges; both signs."""
+    largest = oracle.floats.largest_finite(fmt)
+    values = [Fraction(oracle.floats.decode(code, fmt)[2]) for code in range(largest + 1)]
+    points = values + [(low + high) / 2 for low, high in zip(values, values[1:])]
+    top_quantum = values[-1] - values[-2]
+    points += [values[-1] + top_quantum / 2, values[-1] * 4, Fraction(2) ** -126, Fraction(2) ** -149]
+    edges = []
+    for point in points:
+        centre = F32(point)
+        assert Fraction(float(centre)) == point, (fmt, point)  # every such point is a float32
+        edges += [centre, np.nextafter(centre, F32(np.inf)), np.nextafter(centre, F32(0))]
+    magnitudes = np.array(edges + [F32(np.inf)], dtype=F32)
+    return np.concatenate([magnitudes, -magnitudes])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_element_rounding_at_every_edge(fmt):
+    """BLK-3.3 on every quotient a rounding step turns on, compiled and interpreted, under both tie rules
+    and both zero codes, against the oracle's rounding of the exact quotient."""
+    quotients = _rounding_edges(fmt)
+    patterns = quotients.view(np.uint32)
+    constants = element_constants(ELEMENT_FORMATS[fmt])
+    for ties, tie_code in (("half_to_even", TIES_EVEN), ("half_toward_zero", TIES_TOWARD_ZERO)):
+        for zero_code in (ZERO_SIGN_BIT, ZERO_NEGATIVE):
+            expected = []
+            for q in quotients:
+                negative = bool(np.signbit(q)) or (zero_code == ZERO_NEGATIVE and q == 0)
+                if np.isinf(q):
+                    expected.append(oracle.floats.encode(negative, Fraction(0), fmt, "saturate")
+                                    | oracle.floats.largest_finite(fmt))
+                else:
+                    expected.append(oracle.encode_element(Fraction(float(q)), negative, fmt, ties))
+            compiled = [int(encode_element(p, constants, tie_code, zero_code)) for p in patterns]
+            with pure_python():
+                interpreted = [int(encode_element(p, constants, tie_code, zero_code)) for p in patterns]
+            assert compiled == expected, (fmt, ties, zero_code)
+            assert interpreted == expected, (fmt, ties, zero_code)
 
 
 def test_jit_matches_pure_python():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from refq.block.elements import ElementFormat, element_format, element_values
+from refq.block.elements import ElementFormat, element_constants, element_format, element_values
 from refq.block.kernels import dequantize_blocks, quantize_blocks
 from refq.block.scale import LOG2_ROUNDS_DOWN_BELOW
 from refq.block.arguments import check_block_size, profile_values, record
@@ -73,8 +73,7 @@ def _quantize(x, format, axis, block_size, values: dict) -> tuple[np.ndarray, np
     quantize_blocks(rows, rows.view(np.uint32), scales, codes, unpredictable, scale_open,
                     codes_of["block_scale_rule"], codes_of["block_infinity"], codes_of["block_nan"],
                     codes_of["block_tiny_scale"], codes_of["block_element_ties"], codes_of["block_zero_code"],
-                    fmt.emax, fmt.mantissa_bits, fmt.bias, fmt.max_normal, fmt.max_code, fmt.bits,
-                    LOG2_ROUNDS_DOWN_BELOW)
+                    fmt.emax, fmt.mantissa_bits, fmt.max_normal, element_constants(fmt), LOG2_ROUNDS_DOWN_BELOW)
     shape = scales_shape(array.shape, moved_axis, size)
     return (_unrows(scales.reshape(-1, 1), shape, moved_axis), _unrows(codes, array.shape, moved_axis),
             unpredictable, scale_open, moved_axis, size)

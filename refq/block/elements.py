@@ -96,35 +96,61 @@ def floor_log2(magnitude):
 ZERO_SIGN_BIT, ZERO_NEGATIVE = range(2)
 
 
+#: ``block_element_ties`` codes.
+TIES_EVEN, TIES_TOWARD_ZERO = range(2)
+#: A float32 significand's fraction bits: 2^23 quanta of a binade lie between it and the next.
+FRACTION_BITS = 23
+
+
+def element_constants(fmt: ElementFormat) -> tuple:
+    """The float32 constants :func:`encode_element` reads for ``fmt``, computed once for a whole array:
+    the largest normal, the smallest normal 2^(1 - bias), 2^(23 - m), 2^(bias - 1 + m) (a subnormal
+    value's count of quanta per unit), 2^(m - 23), 2^m, and the sign bit of a code."""
+    m = fmt.mantissa_bits
+    return (np.float32(fmt.max_normal), np.float32(math.ldexp(1.0, 1 - fmt.bias)),
+            np.float32(math.ldexp(1.0, FRACTION_BITS - m)), np.float32(math.ldexp(1.0, fmt.bias - 1 + m)),
+            np.float32(math.ldexp(1.0, m - FRACTION_BITS)), np.float32(1 << m), np.uint32(1 << (fmt.bits - 1)))
+
+
 @kernel(inline=True)
-def encode_element(quotient, mantissa_bits, bias, max_code, bits_per_code, ties, zero_rule):
+def encode_element(quotient, constants, ties, zero_rule):
     """BLK-3.3: the code of v = x / 2^shift from ``quotient``, the pattern of fl32(v), the float32 product
-    x * 2^-shift: rounded to the nearest value of the format (``ties``: 0 even, 1 toward zero), a magnitude
-    of at least the largest normal (an infinity included) saturated to it, the sign bit kept (-0 included),
-    or under ``zero_rule`` = ``ZERO_NEGATIVE`` also set where fl32(v) is zero.
+    x * 2^-shift (never a NaN: a NaN makes the block's scale NaN or open, BLK-2.6): rounded to the
+    nearest value of the format (``ties``: :data:`TIES_EVEN` or :data:`TIES_TOWARD_ZERO`), a magnitude
+    of at least the largest normal (an infinity included) saturated to it, the sign bit kept (-0
+    included), or under ``zero_rule`` = ``ZERO_NEGATIVE`` also set where fl32(v) is zero.
+    ``constants`` are :func:`element_constants`' for the format.
 
     fl32(v) is v itself wherever that matters: dividing by a power of two is exact unless it overflows
     (fl32(v) infinite: v is at least 2^128 and saturates as well) or underflows (|v| below 2^-126, and then
     fl32(v) too is at most 2^-126, so both are below a quarter of every element format's smallest
-    subnormal, 2^-16 or more, and round to zero). Exact integer arithmetic on fl32(v)'s significand,
-    fl32(v) = significand * 2^(unit), without branches (so that the loop over a block vectorises)."""
-    pattern = np.int64(quotient)
-    magnitude = pattern & 0x7FFFFFFF
-    field = magnitude >> 23
-    significand = (magnitude & 0x7FFFFF) | ((field != 0) << 23)
-    unit = max(field, 1) - 150
-    # The binade the element value lies in (its quantum is 2^(exponent - m)); fl32(v)'s leading bit is
-    # 2^(field - 127) (for a float32 subnormal the clamp to 1 - bias decides alone).
-    exponent = max(field - 127, 1 - bias)
-    # At least 23 - m (the element has fewer mantissa bits); 25 or more leaves 0, below half the quantum.
-    right = min(exponent - mantissa_bits - unit, 25)
-    half = 1 << (right - 1)
-    # Adding half - 1 rounds a rest above half up; the tie rounds up too where it goes to an even code.
-    tie_goes_up = (ties == 0) & ((significand >> right) & 1)
-    steps = (significand + half - 1 + tie_goes_up) >> right
-    # In the lowest binade the biased exponent field is 1, so a subnormal's code is ``steps`` itself, and
-    # a carry out of the mantissa lands in the exponent field in every binade; an infinity's exponent 128
-    # gives a code above max_code, which saturates.
-    code = min(((exponent + bias) << mantissa_bits) + steps - (1 << mantissa_bits), max_code)
-    negative = (pattern >> 31) | ((zero_rule == ZERO_NEGATIVE) & (magnitude == 0))
-    return (negative << (bits_per_code - 1)) | code
+    subnormal, 2^-16 or more, and round to zero).
+
+    The rounding is float32 arithmetic, exact but for one addition (so that a loop of it runs on float32
+    lanes): a = |fl32(v)| is first saturated, which rounding then leaves alone (it is monotonic and the
+    largest normal is a value of the format). The quantum q of a's binade (the subnormals' below the
+    smallest normal) is 2^-m times that binade; a + 2^23 q lies in [2^23 q, 2^24 q), where float32's
+    spacing is q, so that one float32 addition rounds a to a multiple of q, ties to even, and subtracting
+    2^23 q again is exact (Sterbenz). A tie rounded up shows as a difference of exactly q / 2 from a
+    (the difference is exact too), and ``half_toward_zero`` takes q back. The code of the rounded value r
+    is r / q for a subnormal one; a normal one's float32 pattern lies (code - 2^m) steps of 2^(23 - m)
+    above the smallest normal's (a carry into the next binade included). Both counts are integers below
+    2^8, exact in float32."""
+    largest, smallest_normal, quanta, subnormal_quanta, pattern_steps, implicit, sign_bit = constants
+    pattern = np.uint32(quotient)
+    magnitude = np.uint32(pattern & np.uint32(0x7FFFFFFF))
+    a = np.float32(min(magnitude.view(np.float32), largest))
+    binade = np.float32(max(np.uint32(a.view(np.uint32) & np.uint32(0x7F800000)).view(np.float32), smallest_normal))
+    anchor = np.float32(binade * quanta)
+    even = np.float32(np.float32(a + anchor) - anchor)
+    quantum = np.float32(anchor * np.float32(2.0 ** -FRACTION_BITS))
+    tie_rounded_up = np.float32(even - a) == np.float32(quantum * np.float32(0.5))
+    # & and |, not and/or: no branch in the loop over a block.
+    rounded = np.float32(even - (quantum if (ties == TIES_TOWARD_ZERO) & tie_rounded_up else np.float32(0.0)))
+    if rounded < smallest_normal:
+        code = np.float32(rounded * subnormal_quanta)
+    else:
+        steps = np.uint32(rounded.view(np.uint32) - np.float32(smallest_normal).view(np.uint32))
+        code = np.float32(np.float32(np.int32(steps)) * pattern_steps) + implicit
+    negative = (pattern >= np.uint32(0x80000000)) | ((zero_rule == ZERO_NEGATIVE) & (magnitude == 0))
+    return np.uint32(np.int32(code)) | (sign_bit if negative else np.uint32(0))

@@ -65,30 +65,54 @@ def divisor_exponent(code, tiny):
     return code - E8M0_BIAS
 
 
+@kernel(inline=True)
+def power_of_two(exponent):
+    """2^exponent as a float32, for an exponent of -149 to 127: a normal one built from its exponent field
+    (no library call in the loop over blocks)."""
+    if exponent >= -126:
+        return np.uint32((exponent + 127) << 23).view(np.float32)
+    return np.float32(math.ldexp(1.0, exponent))
+
+
+#: How many blocks :func:`quantize_blocks` finds the scales of before it encodes their elements.
+CHUNK_BLOCKS = 64
+
+
 @kernel
 def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, infinity, nan_rule, tiny, ties,
-                    zero_rule, emax, mantissa_bits, bias, max_normal, max_code, bits_per_code, bounds):
+                    zero_rule, emax, mantissa_bits, max_normal, constants, bounds):
     """BLK-3.1 and BLK-3.4: every row of ``x`` (``bits``: x viewed as uint32) is a block; its scale code into
-    ``scales``, its element codes into ``codes``; a block whose scale is NaN has unpredictable element codes
-    (BLK-3.4), written as zeros, and one whose scale is unpredictable (BLK-2.8) has its scale, written as 0,
-    marked in ``scale_open`` too."""
-    for block in range(x.shape[0]):
-        code = block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds)
-        if code == E8M0_NAN or code == UNPREDICTABLE_SCALE:
-            scales[block] = E8M0_NAN if code == E8M0_NAN else 0
-            scale_open[block] = code == UNPREDICTABLE_SCALE
-            unpredictable[block] = True
-            for j in range(x.shape[1]):
-                codes[block, j] = 0
-            continue
-        scales[block] = code
-        # One float32 product per element: x * 2^-shift is fl32(x / 2^shift), 2^-shift a float32 for every
-        # divisor exponent (-127 to 127).
-        factor = np.float32(math.ldexp(1.0, -int(divisor_exponent(code, tiny))))
-        row, out = x[block], codes[block]
-        for j in range(row.shape[0]):
-            out[j] = encode_element(np.float32(row[j] * factor).view(np.uint32), mantissa_bits, bias, max_code,
-                                    bits_per_code, ties, zero_rule)
+    ``scales``, its element codes into ``codes`` (``constants``: the element format's
+    :func:`~refq.block.elements.element_constants`); a block whose scale is NaN has unpredictable element
+    codes (BLK-3.4), written as zeros, and one whose scale is unpredictable (BLK-2.8) has its scale, written
+    as 0, marked in ``scale_open`` too. :data:`CHUNK_BLOCKS` blocks at a time, their scales first and then
+    their elements: a block's elements wait for its scale, and the processor overlaps the scales of
+    neighbouring blocks (and their elements) where it cannot overlap one block's two steps."""
+    factors = np.empty(CHUNK_BLOCKS, dtype=np.float32)
+    for first in range(0, x.shape[0], CHUNK_BLOCKS):
+        last = min(first + CHUNK_BLOCKS, x.shape[0])
+        for block in range(first, last):
+            code = block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal,
+                                    bounds)
+            # A block without a scale (NaN, or open) is encoded too, by 0, and its codes zeroed afterwards: a
+            # test in the loop over the blocks' elements would keep the compiler from vectorising it.
+            factors[block - first] = np.float32(0.0)
+            if code == E8M0_NAN or code == UNPREDICTABLE_SCALE:
+                scales[block] = E8M0_NAN if code == E8M0_NAN else 0
+                scale_open[block] = code == UNPREDICTABLE_SCALE
+                unpredictable[block] = True
+                continue
+            scales[block] = code
+            # One float32 product per element: x * 2^-shift is fl32(x / 2^shift), 2^-shift a float32 for
+            # every divisor exponent (-127 to 127).
+            factors[block - first] = power_of_two(-divisor_exponent(code, tiny))
+        for block in range(first, last):
+            row, out, factor = x[block], codes[block], factors[block - first]
+            for j in range(row.shape[0]):
+                out[j] = encode_element(np.float32(row[j] * factor).view(np.uint32), constants, ties, zero_rule)
+        for block in range(first, last):
+            if unpredictable[block]:
+                codes[block, :] = 0
 
 
 #: float32's default NaN, positive and quiet (what torch writes for NaN).
