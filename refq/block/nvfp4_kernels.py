@@ -191,9 +191,13 @@ def quotients(x, divisors, out):
 
 
 @kernel
-def products(x, factors, out):
-    """out = fl32(x * f) elementwise, as ``np.multiply``."""
-    np.multiply(x, factors, out)
+def block_products(rows, factors, out):
+    """Row i of ``out`` = fl32(x * factors[i]) for every x of row i of ``rows``: one block's factor for its
+    elements, read once (a copy of it for every element, and an elementwise product, cost a seventh more)."""
+    for block in range(rows.shape[0]):
+        row, product, factor = rows[block], out[block], factors[block]
+        for j in range(row.shape[0]):
+            product[j] = np.float32(row[j] * factor)
 
 
 @kernel
@@ -249,15 +253,17 @@ def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule,
     low nibble, into ``packed`` (a byte holding a NaN element's code under ``payload`` marked in ``code_open``).
     ``blocks`` is the float32 input as rows of 16, ``bits`` the same viewed as uint32; ``e4m3_values`` the value
     of every E4M3 code. The blocks are taken :data:`CHUNK` at a time: first their scales and the factor each
-    block's elements are multiplied or divided by (repeated for each element), then the scaled elements as one
-    array operation, their codes and the packing, each a loop that vectorises. ``np.divide`` is IEEE 754's
-    quotient: x / +0 is x * +inf, 0 / 0 and 0 * inf both NaN (the divisor is never -0)."""
+    block's elements are multiplied or divided by, then the scaled elements (a quotient as one array
+    operation, the factor repeated for each element), their codes and the packing, each a loop that
+    vectorises. ``np.divide`` is IEEE 754's quotient: x / +0 is x * +inf, 0 / 0 and 0 * inf both NaN (the
+    divisor is never -0)."""
     amax = tensor_amax(blocks.reshape(-1), bits.reshape(-1))
     stored, first, second = tensor_factors(amax, arithmetic)
     values, value_bits = blocks.reshape(-1), bits.reshape(-1)
     packed_pairs, open_pairs = packed.reshape(-1), code_open.reshape(-1)
-    factors = np.empty(CHUNK * BLOCK, dtype=np.float32)
-    scaled = np.empty(CHUNK * BLOCK, dtype=np.float32)
+    divisors = np.empty(CHUNK * BLOCK, dtype=np.float32)
+    scaled_rows = np.empty((CHUNK, BLOCK), dtype=np.float32)
+    scaled = scaled_rows.reshape(-1)
     codes = np.empty(CHUNK * BLOCK, dtype=np.uint8)
     amaxes = np.empty(CHUNK, dtype=np.float32)
     block_factors = np.empty(CHUNK, dtype=np.float32)
@@ -267,14 +273,14 @@ def quantize_nvfp4(blocks, bits, e4m3_values, arithmetic, floor_rule, zero_rule,
             amaxes[offset] = block_amax(bits[chunk + offset])
         block_scales(amaxes[:count], e4m3_values, arithmetic, first, second, floor_rule, zero_rule, ceiling_rule,
                      scales[chunk:chunk + count], scale_open[chunk:chunk + count], block_factors[:count])
-        for offset in range(count):
-            factors[offset * BLOCK:(offset + 1) * BLOCK] = block_factors[offset]
         start, size = chunk * BLOCK, count * BLOCK
-        x, y = values[start:start + size], scaled[:size]
+        y = scaled[:size]
         if arithmetic == DIVIDE_BY_PRODUCT:
-            quotients(x, factors[:size], y)
+            for offset in range(count):
+                divisors[offset * BLOCK:(offset + 1) * BLOCK] = block_factors[offset]
+            quotients(values[start:start + size], divisors[:size], y)
         else:
-            products(x, factors[:size], y)
+            block_products(blocks[chunk:chunk + count], block_factors[:count], scaled_rows[:count])
         element_codes(y, value_bits[start:start + size], nan_rule, sign_rule, codes[:size])
         pack_codes(codes[:size], packed_pairs[start // 2:(start + size) // 2])
         if nan_rule == NAN_PAYLOAD:
