@@ -44,13 +44,12 @@ def _check_symmetric(symmetric: object) -> bool:
     return bool(symmetric)
 
 
-def int4_group_quantize_outcomes(x, *, group_size: int = 128, symmetric: bool = True,
-                                 profile: str = "compressed-tensors",
-                                 **overrides) -> tuple[np.ndarray, np.ndarray | None]:
-    """BLK-9.7 under ``profile`` (a keyword naming a BLK-9 variant overrides the profile's value): the record
-    ``(scales, zero_points, codes)`` and its mask, or None where every bit is predictable: a code or zero point
-    whose float-to-integer conversion C and torch leave undefined (a NaN), and a zero whose sign depends on the
-    lanes of torch's reduction."""
+def int4_group_quantize_arrays(x, *, group_size: int = 128, symmetric: bool = True,
+                               profile: str = "compressed-tensors", **overrides) -> tuple[np.ndarray, ...]:
+    """BLK-9.7 under ``profile`` (a keyword naming a BLK-9 variant overrides the profile's value): the arrays
+    ``(scales, zero_points, codes)`` and their masks ``(scales, zero_points, codes)``, or None where every bit is
+    predictable: a code or zero point whose float-to-integer conversion C and torch leave undefined (a NaN), and a
+    zero whose sign depends on the lanes of torch's reduction."""
     unknown = sorted(set(overrides) - set(VARIANTS))
     if unknown:
         raise invalid(unknown[0], "a variant of BLK-9: " + ", ".join(VARIANTS), overrides[unknown[0]])
@@ -75,24 +74,36 @@ def int4_group_quantize_outcomes(x, *, group_size: int = 128, symmetric: bool = 
     codes = np.empty(flat.size, np.int8)
     scale_open = np.zeros(rows * groups, np.bool_)
     zero_point_open = np.zeros(rows * groups, np.bool_)
-    code_open = np.zeros(flat.size, np.bool_)
-    kernels.quantize_groups(flat, flat.view(np.int32), columns, size, is_symmetric,
-                            *(codes_of[name] for name in KERNEL_ORDER), scales, zero_points, codes, scale_open,
-                            zero_point_open, code_open)
+    code_open = kernels.quantize_groups(flat, flat.view(np.int32), columns, size, is_symmetric,
+                                        *(codes_of[name] for name in KERNEL_ORDER), scales, zero_points, codes,
+                                        scale_open, zero_point_open)
     shape = (*array.shape[:-1], groups)
-    result = record(scales=scales.reshape(shape), zero_points=zero_points.reshape(shape),
-                    codes=codes.reshape(array.shape))
-    if not (scale_open.any() or zero_point_open.any() or code_open.any()):
+    result = (scales.reshape(shape), zero_points.reshape(shape), codes.reshape(array.shape))
+    if not (code_open.size or scale_open.any() or zero_point_open.any()):
         return result, None
-    return result, record(scales=scale_open.reshape(shape), zero_points=zero_point_open.reshape(shape),
-                          codes=code_open.reshape(array.shape))
+    if not code_open.size:
+        code_open = np.zeros(flat.size, np.bool_)
+    return result, (scale_open.reshape(shape), zero_point_open.reshape(shape), code_open.reshape(array.shape))
+
+
+def int4_group_quantize_outcomes(x, *, group_size: int = 128, symmetric: bool = True,
+                                 profile: str = "compressed-tensors",
+                                 **overrides) -> tuple[np.ndarray, np.ndarray | None]:
+    """BLK-9.7: :func:`int4_group_quantize_arrays` as the record ``(scales, zero_points, codes)`` and its mask, or
+    None where every bit is predictable."""
+    (scales, zero_points, codes), masks = int4_group_quantize_arrays(x, group_size=group_size, symmetric=symmetric,
+                                                                     profile=profile, **overrides)
+    result = record(scales=scales, zero_points=zero_points, codes=codes)
+    if masks is None:
+        return result, None
+    return result, record(scales=masks[0], zero_points=masks[1], codes=masks[2])
 
 
 def int4_group_quantize(x, *, group_size: int = 128, symmetric: bool = True, profile: str = "compressed-tensors"):
     """BLK-9.7: ``(scales, zero_points, codes)``: a float32 scale and zero point for every group of
-    ``group_size`` along the last axis of ``x``, and its int4 codes, one per int8, shaped like ``x``."""
-    result = int4_group_quantize_outcomes(x, group_size=group_size, symmetric=symmetric, profile=profile)[0]
-    return result["scales"], result["zero_points"], result["codes"]
+    ``group_size`` along the last axis of ``x``, and its int4 codes, one per int8, shaped like ``x``. (The arrays
+    themselves, not views of the record: copying the codes into one would cost a tenth of the time.)"""
+    return int4_group_quantize_arrays(x, group_size=group_size, symmetric=symmetric, profile=profile)[0]
 
 
 def int4_group_dequantize_outcomes(scales, zero_points, codes, *, group_size: int = 128) -> tuple[np.ndarray,
