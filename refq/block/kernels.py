@@ -9,7 +9,7 @@ import numpy as np
 from refq._jit import kernel
 from refq.block.elements import (TIES_EVEN, TIES_TOWARD_ZERO, ZERO_NEGATIVE, ZERO_SIGN_BIT,
                                  encode_element)
-from refq.block.scale import (E8M0_BIAS, E8M0_LARGEST, E8M0_MIN_EXPONENT, E8M0_NAN, scale_code,
+from refq.block.scale import (E8M0_BIAS, E8M0_LARGEST, E8M0_MIN_EXPONENT, E8M0_NAN, FLOOR, RCEIL, scale_code,
                               shared_exponent)
 
 #: ``block_infinity`` codes.
@@ -82,6 +82,29 @@ def encode_row(row, factor, constants, ties, zero_rule, out):
         out[j] = encode_element(np.float32(row[j] * factor).view(np.uint32), constants, ties, zero_rule)
 
 
+@kernel(inline=True)
+def chunk_scales(bits, first, last, infinity, nan_rule, rule, tiny, emax, mantissa_bits, max_normal, bounds, scales,
+                 scale_open, unpredictable, factors):
+    """BLK-2.6 to BLK-3.2 for blocks ``first`` to ``last`` - 1: each one's scale code into ``scales`` (and
+    ``scale_open``, ``unpredictable``), and the factor its elements are multiplied by into ``factors[block -
+    first]``, 0 for a block without a scale."""
+    for block in range(first, last):
+        code = block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal,
+                                bounds)
+        # A block without a scale (NaN, or open) is encoded too, by 0, and its codes zeroed afterwards: a
+        # test in the loop over the blocks' elements would keep the compiler from vectorising it.
+        factors[block - first] = np.float32(0.0)
+        if code == E8M0_NAN or code == UNPREDICTABLE_SCALE:
+            scales[block] = E8M0_NAN if code == E8M0_NAN else 0
+            scale_open[block] = code == UNPREDICTABLE_SCALE
+            unpredictable[block] = True
+            continue
+        scales[block] = code
+        # One float32 product per element: x * 2^-shift is fl32(x / 2^shift), 2^-shift a float32 for
+        # every divisor exponent (-127 to 127).
+        factors[block - first] = power_of_two(-divisor_exponent(code, tiny))
+
+
 #: How many blocks :func:`quantize_blocks` finds the scales of before it encodes their elements.
 CHUNK_BLOCKS = 64
 
@@ -93,27 +116,23 @@ def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, inf
     ``scales``, its element codes into ``codes`` (``constants``: the element format's
     :func:`~refq.block.elements.element_constants`); a block whose scale is NaN has unpredictable element
     codes (BLK-3.4), written as zeros, and one whose scale is unpredictable (BLK-2.8) has its scale, written
-    as 0, marked in ``scale_open`` too. :data:`CHUNK_BLOCKS` blocks at a time, their scales first and then
-    their elements: a block's elements wait for its scale, and the processor overlaps the scales of
-    neighbouring blocks (and their elements) where it cannot overlap one block's two steps."""
+    as 0, marked in ``scale_open`` too. :data:`CHUNK_BLOCKS` blocks at a time, their scales first
+    (:func:`chunk_scales`) and then their elements (:func:`encode_row`): a block's elements wait for its
+    scale, and the processor overlaps the scales of neighbouring blocks (and their elements) where it cannot
+    overlap one block's two steps."""
     factors = np.empty(CHUNK_BLOCKS, dtype=np.float32)
     for first in range(0, x.shape[0], CHUNK_BLOCKS):
         last = min(first + CHUNK_BLOCKS, x.shape[0])
-        for block in range(first, last):
-            code = block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal,
-                                    bounds)
-            # A block without a scale (NaN, or open) is encoded too, by 0, and its codes zeroed afterwards: a
-            # test in the loop over the blocks' elements would keep the compiler from vectorising it.
-            factors[block - first] = np.float32(0.0)
-            if code == E8M0_NAN or code == UNPREDICTABLE_SCALE:
-                scales[block] = E8M0_NAN if code == E8M0_NAN else 0
-                scale_open[block] = code == UNPREDICTABLE_SCALE
-                unpredictable[block] = True
-                continue
-            scales[block] = code
-            # One float32 product per element: x * 2^-shift is fl32(x / 2^shift), 2^-shift a float32 for
-            # every divisor exponent (-127 to 127).
-            factors[block - first] = power_of_two(-divisor_exponent(code, tiny))
+        # floor and rceil (OCP's rule and torchao's CPU one) each a loop of their own, the rule a constant there.
+        if rule == FLOOR:
+            chunk_scales(bits, first, last, infinity, nan_rule, FLOOR, tiny, emax, mantissa_bits, max_normal, bounds,
+                         scales, scale_open, unpredictable, factors)
+        elif rule == RCEIL:
+            chunk_scales(bits, first, last, infinity, nan_rule, RCEIL, tiny, emax, mantissa_bits, max_normal, bounds,
+                         scales, scale_open, unpredictable, factors)
+        else:
+            chunk_scales(bits, first, last, infinity, nan_rule, rule, tiny, emax, mantissa_bits, max_normal, bounds,
+                         scales, scale_open, unpredictable, factors)
         for block in range(first, last):
             row, out, factor = x[block], codes[block], factors[block - first]
             # Each variant pair its own loop, its values constants there: a test in the loop costs a fifth.
