@@ -47,8 +47,9 @@ def _log2_rounds_down_below() -> np.ndarray:
 LOG2_ROUNDS_DOWN_BELOW = _log2_rounds_down_below()
 
 
-#: The fraction bits of a float32 significand.
+#: The fraction bits of a float32 significand, and the value of the lowest (a product by it is exact).
 FRACTION_BITS = 23
+FRACTION_UNIT = np.float64(2.0 ** -FRACTION_BITS)
 
 
 @kernel(inline=True)
@@ -72,7 +73,7 @@ def ceil_log2_float32(d, bounds):
     k, fraction = binade(d)
     if fraction == 0:
         return k
-    if math.ldexp(np.float64(fraction), -FRACTION_BITS) < bounds[k + 149]:  # d = 2^k (1 + r), r exact
+    if np.float64(fraction) * FRACTION_UNIT < bounds[k + 149]:  # d = 2^k (1 + r), r exact
         return k
     return k + 1
 
