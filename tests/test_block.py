@@ -12,7 +12,8 @@ import pytest
 from refq._jit import pure_python
 from refq.block import block_dequantize, block_quantize
 from refq.block.elements import (ELEMENT_FORMATS, TIES_EVEN, TIES_TOWARD_ZERO, ZERO_NEGATIVE, ZERO_SIGN_BIT,
-                                 element_constants, encode_element)
+                                 decode_element, element_constants, element_decoding, element_values,
+                                 encode_element)
 from refq.block.api import DEQUANTIZE_VARIANTS, QUANTIZE_VARIANTS, block_dequantize_outcomes, block_quantize_outcomes
 from refq.errors import RefqError
 from refq.registry.profiles import EVERY_PROFILE_BY_NAME
@@ -293,6 +294,21 @@ def test_element_rounding_at_every_edge(fmt):
                 interpreted = [int(encode_element(p, constants, tie_code, zero_code)) for p in patterns]
             assert compiled == expected, (fmt, ties, zero_code)
             assert interpreted == expected, (fmt, ties, zero_code)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_element_decoding_is_the_table(fmt):
+    """BLK-4.1 and BLK-4.2: decode_element's arithmetic gives element_values' pattern for every code,
+    compiled and interpreted (NaN codes' widened patterns included)."""
+    element = ELEMENT_FORMATS[fmt]
+    decoding = element_decoding(element)
+    expected = element_values(element).view(np.uint32).tolist()
+    codes = range(1 << element.bits)
+    compiled = [int(np.float32(decode_element(np.uint8(code), decoding)).view(np.uint32)) for code in codes]
+    with pure_python():
+        interpreted = [int(np.float32(decode_element(np.uint8(code), decoding)).view(np.uint32)) for code in codes]
+    assert compiled == expected
+    assert interpreted == expected
 
 
 def test_jit_matches_pure_python():

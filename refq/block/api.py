@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from refq.block.elements import ElementFormat, element_constants, element_format, element_values
+from refq.block.elements import (ElementFormat, element_constants, element_decoding, element_format,
+                                 element_values)
 from refq.block.kernels import dequantize_blocks, quantize_blocks
 from refq.block.scale import LOG2_ROUNDS_DOWN_BELOW
 from refq.block.arguments import check_block_size, profile_values, record
@@ -143,7 +144,7 @@ def block_dequantize_outcomes(scales, codes, *, format: str = "float8_e4m3fn", a
                       f"shape {scale_array.shape}")
     scale_rows = _rows(scale_array, moved_axis, 1, "scales").reshape(-1)
     out = np.empty(rows.shape, dtype=np.float32)
-    dequantize_blocks(scale_rows, rows, element_values(fmt), nan_scale, out)
+    dequantize_blocks(scale_rows, rows, element_values(fmt), element_decoding(fmt), nan_scale, out)
     result = _unrows(out, code_array.shape, moved_axis)
     if nan_payload == 0:
         # Every NaN result: a NaN scale's block, a NaN code's element, a zero code times 2^128.

@@ -74,6 +74,39 @@ def element_values(fmt: ElementFormat) -> np.ndarray:
     return np.where(nan_bits != 0, nan_bits, values.view(np.uint32)).astype(np.uint32).view(np.float32)
 
 
+def element_decoding(fmt: ElementFormat) -> tuple:
+    """The constants :func:`decode_element` reads for ``fmt``: the code's sign bit, the mask of its
+    magnitude, the first magnitude that is no finite value (2^(bits - 1) where every one is), the shift
+    that moves a magnitude's exponent and mantissa fields onto float32's, and 2^(127 - bias)."""
+    magnitudes = 1 << (fmt.bits - 1)
+    values = element_values(fmt)[:magnitudes]
+    special = [code for code in range(magnitudes) if not np.isfinite(values[code])]
+    return (np.uint32(magnitudes), np.uint32(magnitudes - 1), np.uint32(special[0] if special else magnitudes),
+            np.uint32(FRACTION_BITS - fmt.mantissa_bits), np.float32(math.ldexp(1.0, 127 - fmt.bias)))
+
+
+@kernel(inline=True)
+def decode_element(code, decoding):
+    """BLK-4.1 and BLK-4.2: the float32 value of the element code ``code`` (``decoding``:
+    :func:`element_decoding`'s constants for its format), what :func:`element_values` lists, computed so that
+    a loop of it vectorises. A magnitude's exponent and mantissa fields, moved onto float32's, are the pattern
+    of v * 2^(bias - 127): an exponent field e reads as 2^(e - 127), and a subnormal code's field 0 as a
+    float32 subnormal of the same mantissa; the product by 2^(127 - bias) is then exact. A magnitude from the
+    first one that is no finite value up (e5m2's exponent field of ones, e4m3fn's one NaN) has float32's
+    exponent field of ones: an infinity for mantissa 0, else the NaN widened (BLK-4.2: its mantissa at the
+    top of float32's, the quiet bit set). The sign is the code's."""
+    sign_bit, magnitude_mask, first_special, shift, unbias = decoding
+    magnitude = np.uint32(np.uint32(code) & magnitude_mask)
+    fields = np.uint32(magnitude << shift)
+    finite = np.float32(fields.view(np.float32) * unbias)
+    mantissa = np.uint32(fields & np.uint32(0x7FFFFF))
+    quiet = np.uint32(0x400000) if mantissa != 0 else np.uint32(0)
+    special = np.uint32(np.uint32(0x7F800000) | mantissa | quiet).view(np.float32)
+    value = np.float32(special if magnitude >= first_special else finite)
+    negative = np.uint32(0x80000000) if np.uint32(code) & sign_bit else np.uint32(0)
+    return np.uint32(value.view(np.uint32) | negative).view(np.float32)
+
+
 def element_nan_bits(fmt: ElementFormat) -> np.ndarray:
     """BLK-4.2: for each code of ``fmt``, the float32 pattern of its NaN widened and quieted (sign kept, the
     mantissa bits at the top of float32's mantissa, the quiet bit set, as torch's casts widen); 0 for a code

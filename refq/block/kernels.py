@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from refq._jit import kernel
-from refq.block.elements import (TIES_EVEN, TIES_TOWARD_ZERO, ZERO_NEGATIVE, ZERO_SIGN_BIT,
+from refq.block.elements import (TIES_EVEN, TIES_TOWARD_ZERO, ZERO_NEGATIVE, ZERO_SIGN_BIT, decode_element,
                                  encode_element)
 from refq.block.scale import (E8M0_BIAS, E8M0_LARGEST, E8M0_MIN_EXPONENT, E8M0_NAN, FLOOR, RCEIL, scale_code,
                               shared_exponent)
@@ -154,11 +154,12 @@ DEFAULT_NAN = np.uint32(0x7FC00000).view(np.float32)
 
 
 @kernel
-def dequantize_blocks(scales, codes, values, nan_scale, out):
-    """BLK-4.1 and BLK-4.2: code value times 2^(scale code - 127) (a float32, subnormal for code 0), one
-    float32 product, correctly rounded; a NaN code's widened pattern in ``values`` passes through the product
-    unchanged; a NaN scale makes the block float32's default NaN, or under ``block_nan_scale =
-    power_of_two`` is 2^128, +infinity in float32."""
+def dequantize_blocks(scales, codes, values, decoding, nan_scale, out):
+    """BLK-4.1 and BLK-4.2: code value (``values``, :func:`~refq.block.elements.element_values`, or the same
+    from :func:`~refq.block.elements.decode_element` with ``decoding``, its constants) times
+    2^(scale code - 127) (a float32, subnormal for code 0), one float32 product, correctly rounded; a NaN
+    code's widened pattern passes through the product unchanged; a NaN scale makes the block float32's
+    default NaN, or under ``block_nan_scale = power_of_two`` is 2^128, +infinity in float32."""
     for block in range(codes.shape[0]):
         code = int(scales[block])
         if code == E8M0_NAN and nan_scale == NAN_SCALE_POWER_OF_TWO:
@@ -169,6 +170,13 @@ def dequantize_blocks(scales, codes, values, nan_scale, out):
             for j in range(codes.shape[1]):
                 out[block, j] = DEFAULT_NAN
             continue
-        scale = np.float32(math.ldexp(1.0, code - E8M0_BIAS))
-        for j in range(codes.shape[1]):
-            out[block, j] = values[codes[block, j]] * scale
+        scale = power_of_two(code - E8M0_BIAS)
+        row, values_out = codes[block], out[block]
+        # An FP8 code is decoded from its fields (a gather from its 256 values is slower); an FP6 or FP4 code
+        # is looked up in its format's 64 or 16 values (faster than the fields).
+        if values.shape[0] == 256:
+            for j in range(row.shape[0]):
+                values_out[j] = np.float32(decode_element(row[j], decoding) * scale)
+        else:
+            for j in range(row.shape[0]):
+                values_out[j] = values[row[j]] * scale
