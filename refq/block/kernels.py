@@ -33,13 +33,20 @@ def magnitude_value(pattern):
 
 
 @kernel(inline=True)
-def block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds):
-    """BLK-2.6 to BLK-2.8: the E8M0 code of block ``block`` (a row of ``bits``, the float32 values viewed as
-    uint32: a float32's magnitude orders like its pattern without the sign, NaNs above the infinity), or
-    ``UNPREDICTABLE_SCALE`` where ``block_nan`` or ``block_infinity`` leaves it open."""
+def largest_magnitude(row):
+    """The pattern of the largest magnitude of a block, ``row`` its float32 values viewed as uint32: a
+    float32's magnitude orders like its pattern without the sign, NaNs above the infinity."""
     largest = np.uint32(0)
-    for j in range(bits.shape[1]):
-        largest = max(largest, bits[block, j] & np.uint32(0x7FFFFFFF))
+    for j in range(row.shape[0]):
+        largest = max(largest, np.uint32(row[j] & np.uint32(0x7FFFFFFF)))
+    return largest
+
+
+@kernel(inline=True)
+def block_scale_code(largest, infinity, nan_rule, rule, emax, mantissa_bits, max_normal, bounds):
+    """BLK-2.6 to BLK-2.8: the E8M0 code of a block whose largest magnitude has the pattern ``largest``
+    (:func:`largest_magnitude`), or ``UNPREDICTABLE_SCALE`` where ``block_nan`` or ``block_infinity``
+    leaves it open."""
     if largest > 0x7F800000:
         return UNPREDICTABLE_SCALE if nan_rule == NAN_RULE_UNPREDICTABLE else E8M0_NAN
     if largest == 0x7F800000 and infinity == NAN_SCALE:
@@ -84,12 +91,16 @@ def encode_row(row, factor, constants, ties, zero_rule, out):
 
 @kernel(inline=True)
 def chunk_scales(bits, first, last, infinity, nan_rule, rule, tiny, emax, mantissa_bits, max_normal, bounds, scales,
-                 scale_open, unpredictable, factors):
+                 scale_open, unpredictable, largest, factors):
     """BLK-2.6 to BLK-3.2 for blocks ``first`` to ``last`` - 1: each one's scale code into ``scales`` (and
     ``scale_open``, ``unpredictable``), and the factor its elements are multiplied by into ``factors[block -
-    first]``, 0 for a block without a scale."""
+    first]``, 0 for a block without a scale (``largest``: room for their largest magnitudes)."""
+    # The blocks' largest magnitudes first, a loop of their own, which overlaps them (and the scale rule's
+    # float32 division) where one loop would run each block's steps in turn.
     for block in range(first, last):
-        code = block_scale_code(bits, block, infinity, nan_rule, rule, emax, mantissa_bits, max_normal,
+        largest[block - first] = largest_magnitude(bits[block])
+    for block in range(first, last):
+        code = block_scale_code(largest[block - first], infinity, nan_rule, rule, emax, mantissa_bits, max_normal,
                                 bounds)
         # A block without a scale (NaN, or open) is encoded too, by 0, and its codes zeroed afterwards: a
         # test in the loop over the blocks' elements would keep the compiler from vectorising it.
@@ -121,18 +132,19 @@ def quantize_blocks(x, bits, scales, codes, unpredictable, scale_open, rule, inf
     scale, and the processor overlaps the scales of neighbouring blocks (and their elements) where it cannot
     overlap one block's two steps."""
     factors = np.empty(CHUNK_BLOCKS, dtype=np.float32)
+    largest = np.empty(CHUNK_BLOCKS, dtype=np.uint32)
     for first in range(0, x.shape[0], CHUNK_BLOCKS):
         last = min(first + CHUNK_BLOCKS, x.shape[0])
         # floor and rceil (OCP's rule and torchao's CPU one) each a loop of their own, the rule a constant there.
         if rule == FLOOR:
             chunk_scales(bits, first, last, infinity, nan_rule, FLOOR, tiny, emax, mantissa_bits, max_normal, bounds,
-                         scales, scale_open, unpredictable, factors)
+                         scales, scale_open, unpredictable, largest, factors)
         elif rule == RCEIL:
             chunk_scales(bits, first, last, infinity, nan_rule, RCEIL, tiny, emax, mantissa_bits, max_normal, bounds,
-                         scales, scale_open, unpredictable, factors)
+                         scales, scale_open, unpredictable, largest, factors)
         else:
             chunk_scales(bits, first, last, infinity, nan_rule, rule, tiny, emax, mantissa_bits, max_normal, bounds,
-                         scales, scale_open, unpredictable, factors)
+                         scales, scale_open, unpredictable, largest, factors)
         for block in range(first, last):
             row, out, factor = x[block], codes[block], factors[block - first]
             # Each variant pair its own loop, its values constants there: a test in the loop costs a fifth.
