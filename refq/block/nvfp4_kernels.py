@@ -80,7 +80,7 @@ def minimum_nan(a, b):
     return a if a < b else b
 
 
-@kernel
+@kernel(inline=True)
 def magnitude_value(top):
     """The float32 whose bits are the uint32 ``top`` (the sign bit clear), NaN for a NaN's pattern: the value of
     an integer maximum of magnitudes' bit patterns."""
@@ -96,7 +96,7 @@ def tensor_amax(x, bits):
     maximum finds both (and vectorises)."""
     top = np.uint32(0)
     for i in range(bits.shape[0]):
-        top = max(top, bits[i] & np.uint32(0x7FFFFFFF))
+        top = max(top, np.uint32(bits[i] & np.uint32(0x7FFFFFFF)))
     return magnitude_value(top)
 
 
@@ -214,14 +214,15 @@ def nan_pairs(scaled, pair_open):
         pair_open[j] = (scaled[2 * j] != scaled[2 * j]) | (scaled[2 * j + 1] != scaled[2 * j + 1])
 
 
-@kernel
+@kernel(inline=True)
 def block_amax(bits):
     """BLK-8.3: max |x| over one block, NaN if one element is NaN (the integer maximum of the block's ``bits``, as
     in :func:`tensor_amax`)."""
     top = np.uint32(0)
     # The view's length, not the constant 16: a loop of known count is unrolled into a chain of scalar maxima.
+    # np.uint32 keeps the maximum 32 bits wide (Numba widens integer arithmetic to 64 bits, half the lanes).
     for j in range(bits.shape[0]):
-        top = max(top, bits[j] & np.uint32(0x7FFFFFFF))
+        top = max(top, np.uint32(bits[j] & np.uint32(0x7FFFFFFF)))
     return magnitude_value(top)
 
 
