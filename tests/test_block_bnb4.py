@@ -70,6 +70,14 @@ def test_tables_are_the_oracle_tables(quant_type):
     assert tuple(Fraction(float(v)) for v in table.values) == oracle.table_values(quant_type)
 
 
+@pytest.mark.parametrize("quant_type", QUANT_TYPES)
+def test_thresholds_increase(quant_type):
+    """select_code counts the thresholds below a value by groups, which needs them in increasing order."""
+    table = bnb4_table(quant_type)
+    for thresholds in (table.midpoints, table.tree):
+        assert len(thresholds) <= 15 and np.all(np.diff(thresholds.astype(np.float64)) >= 0)
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("quant_type", QUANT_TYPES)
 def test_quantize_equals_oracle_under_each_profile(quant_type, profile):

@@ -33,9 +33,16 @@ def bnb4_quantize_outcomes(x, *, quant_type: str = "nf4", block_size: int = 64, 
                            bnb4_tail: str | None = None) -> tuple[np.ndarray, None]:
     """BLK-7.7 under ``profile`` (a keyword naming a variant overrides the profile's value): the record
     ``(absmax, codes)``; every bit is predictable, so the mask is None."""
-    values = profile_values(profile, *CHAPTER_PROFILES, {
+    absmax, packed = _quantized(x, quant_type, block_size, profile, {
         "bnb4_thresholds": bnb4_thresholds, "bnb4_nan_code": bnb4_nan_code, "bnb4_absmax_nan": bnb4_absmax_nan,
         "bnb4_reciprocal": bnb4_reciprocal, "bnb4_tail": bnb4_tail})
+    return record(absmax=absmax, codes=packed), None
+
+
+def _quantized(x, quant_type, block_size, profile: str, overrides: dict) -> tuple[np.ndarray, np.ndarray]:
+    """BLK-7.7's two arrays, ``absmax`` and ``codes``, under ``profile`` and the variant values ``overrides``
+    names (None: the profile's)."""
+    values = profile_values(profile, *CHAPTER_PROFILES, overrides)
     codes_of = {name: variant_code(name, values[name], name) for name in QUANTIZE_VARIANTS}
     table = bnb4_table(quant_type)
     array = np.asarray(x)
@@ -46,7 +53,7 @@ def bnb4_quantize_outcomes(x, *, quant_type: str = "nf4", block_size: int = 64, 
     flat = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
     size = check_block_size(block_size)
     absmax = np.empty(block_count(flat.size, size), dtype=np.float32)
-    packed = np.zeros((flat.size + 1) // 2, dtype=np.uint8)
+    packed = np.empty((flat.size + 1) // 2, dtype=np.uint8)
     if codes_of["bnb4_thresholds"] == FLOAT32_MIDPOINTS:
         thresholds, codes, on_magnitude = table.midpoints, table.positions, False
     else:
@@ -54,14 +61,13 @@ def bnb4_quantize_outcomes(x, *, quant_type: str = "nf4", block_size: int = 64, 
     nan_code = table.largest_code if codes_of["bnb4_nan_code"] == NAN_LARGEST else 0
     quantize_bnb4(flat, size, absmax, packed, thresholds, codes, on_magnitude, nan_code,
                   codes_of["bnb4_absmax_nan"], codes_of["bnb4_reciprocal"], codes_of["bnb4_tail"])
-    return record(absmax=absmax, codes=packed), None
+    return absmax, packed
 
 
 def bnb4_quantize(x, *, quant_type: str = "nf4", block_size: int = 64, profile: str = "bitsandbytes-cpu"):
     """BLK-7.7: ``(absmax, codes)``: the float32 absmax of every block and the 4-bit codes of ``x`` (read flat),
     two per byte, the first element of each pair in the high nibble."""
-    result = bnb4_quantize_outcomes(x, quant_type=quant_type, block_size=block_size, profile=profile)[0]
-    return result["absmax"], result["codes"]
+    return _quantized(x, quant_type, block_size, profile, dict.fromkeys(QUANTIZE_VARIANTS))
 
 
 def bnb4_dequantize_outcomes(absmax, codes, *, quant_type: str = "nf4", block_size: int = 64, size: int | None = None,

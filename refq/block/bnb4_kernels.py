@@ -31,33 +31,35 @@ FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
 FP4_SIGN = 8
 #: The most thresholds a table has (the fifteen between sixteen values); a shorter list is padded with +inf.
 THRESHOLD_SLOTS = 15
-#: What :func:`threshold_position` adds for a negative value counted on its magnitude, and gives a NaN.
-NEGATIVE_POSITION = 16
-NAN_POSITION = 32
-#: About how many elements quantize scales before it finds their positions, and dequantize looks up before it
-#: scales them.
+#: About how many elements dequantize looks up before it scales them.
 CHUNK = 4096
+#: About how many elements quantize scales before it selects their codes: few enough that their values, factors
+#: and codes (9 bytes an element) stay in a 32 KiB first-level data cache between the passes.
+QUANTIZE_CHUNK = 1024
 
 
-@kernel
+@kernel(inline=True)
 def block_absmax(bits, nan_rule):
     """BLK-7.2: the largest magnitude of one block as a float32 (+0 for a block of zeros); a NaN makes it NaN
     (``propagates``) or is passed over (``ignored``, C's fmaxf). ``bits`` is the block viewed as uint32: the
     pattern of a magnitude (the sign bit cleared) orders as the magnitude does, a NaN's above the infinity's, so
-    one integer maximum finds the absmax (and vectorises, where a float maximum with NaN rules does not)."""
+    one integer maximum finds the absmax (and vectorises, where a float maximum with NaN rules does not). The
+    same maximum says whether the block holds a NaN; only then is it read again, without its NaNs."""
     top = np.uint32(0)
-    nan = False
     for i in range(bits.shape[0]):
-        magnitude = bits[i] & np.uint32(0x7FFFFFFF)
-        unordered = magnitude > np.uint32(0x7F800000)
-        nan |= unordered
-        top = max(top, np.uint32(0) if unordered else magnitude)
-    if nan and nan_rule == ABSMAX_PROPAGATES:
+        top = max(top, np.uint32(bits[i] & np.uint32(0x7FFFFFFF)))
+    if top <= np.uint32(0x7F800000):
+        return np.uint32(top).view(np.float32)
+    if nan_rule == ABSMAX_PROPAGATES:
         return np.float32(np.nan)
-    return np.uint32(top).view(np.float32)
+    finite = np.uint32(0)
+    for i in range(bits.shape[0]):
+        magnitude = np.uint32(bits[i] & np.uint32(0x7FFFFFFF))
+        finite = max(finite, np.uint32(0) if magnitude > np.uint32(0x7F800000) else magnitude)
+    return np.uint32(finite).view(np.float32)
 
 
-@kernel
+@kernel(inline=True)
 def block_reciprocal(absmax, rule):
     """BLK-7.3: the float32 the block's elements are multiplied by."""
     if rule == RECIPROCAL_CLAMPED:
@@ -71,7 +73,7 @@ def block_reciprocal(absmax, rule):
     return np.float32(1.0 / np.float64(absmax))
 
 
-@kernel
+@kernel(inline=True)
 def tail_divisor(absmax):
     """BLK-7.3: bitsandbytes' divisor of a last, partial block: the absmax clamped to 1e-38 (NaN kept)."""
     floor = np.float64(ABSMAX_FLOOR)
@@ -79,44 +81,78 @@ def tail_divisor(absmax):
 
 
 @kernel
-def threshold_position(v, thresholds, on_magnitude):
-    """Where the float32 ``v`` falls among ``thresholds`` (:data:`THRESHOLD_SLOTS` of them, padded with +inf):
-    the number below v (below |v| with ``on_magnitude``, plus :data:`NEGATIVE_POSITION` for v < 0), or
-    :data:`NAN_POSITION` for a NaN. Without branches, in float32 and uint8, so that a loop of it vectorises."""
-    compared = abs(v) if on_magnitude else v
-    count = np.uint8(0)
-    for i in range(THRESHOLD_SLOTS):
-        count += np.uint8(thresholds[i] < compared)
-    negative = np.uint8(NEGATIVE_POSITION) if (on_magnitude and v < np.float32(0.0)) else np.uint8(0)
-    return np.uint8(NAN_POSITION) if v != v else count | negative
+def slots(values):
+    """The :data:`THRESHOLD_SLOTS` entries of ``values`` as a tuple. A loop reads a tuple's entries from registers;
+    the entries of an array it would read again for every element, as the compiler cannot tell that the loop's
+    stores leave the array alone."""
+    return (values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], values[8],
+            values[9], values[10], values[11], values[12], values[13], values[14])
 
 
 @kernel
-def position_code(position, codes, nan_code):
-    """The code of a :func:`threshold_position`: ``nan_code`` for a NaN, else ``codes[count]`` with the sign
-    bit 8 for a negative position."""
-    if position == NAN_POSITION:
-        return nan_code
-    sign = FP4_SIGN if position & NEGATIVE_POSITION else 0
-    return sign | np.int64(codes[position & (NEGATIVE_POSITION - 1)])
+def code_steps(codes, steps, jumps):
+    """What :func:`select_code` adds to the code of the lowest position: ``steps[i]`` is codes[i + 1] - codes[i]
+    (0 past the last code), ``jumps[g]`` codes[4g + 4] - codes[4g], each modulo 16; returns codes[0]."""
+    steps[:] = 0
+    for i in range(codes.shape[0] - 1):
+        steps[i] = np.uint8((np.int64(codes[i + 1]) - np.int64(codes[i])) & 15)
+    for g in range(3):
+        jump = 0
+        for i in range(4 * g, 4 * g + 4):
+            jump += np.int64(steps[i])
+        jumps[g] = np.uint8(jump & 15)
+    return np.uint8(codes[0])
 
 
-@kernel
-def select_code(v, thresholds, codes, on_magnitude, nan_code):
+@kernel(inline=True)
+def select_code(v, thresholds, steps, jumps, first, on_magnitude, nan_code):
     """BLK-7.4: the code of the scaled float32 ``v``: ``codes[k]``, k the number of ``thresholds`` below v (below
     |v| with ``on_magnitude``, the sign bit 8 added for v < 0), so that a value equal to a threshold takes the
     lower code; a NaN takes ``nan_code``. ``float32_midpoints`` counts the midpoints of the sorted table and
     reads the codes in sorted order; ``decision_tree`` counts the tree's literals. ``thresholds`` holds
-    :data:`THRESHOLD_SLOTS` values, the unused ones +inf (which no value is above)."""
-    return position_code(threshold_position(v, thresholds, on_magnitude), codes, nan_code)
+    :data:`THRESHOLD_SLOTS` values in increasing order, the unused ones +inf (which no value is above).
+
+    The thresholds increase, so the ones below v are the first k. Thresholds 3, 7 and 11 split the other twelve
+    into four groups of three (0 to 2, 4 to 6, 8 to 10, 12 to 14): the number of those three below v is the
+    group g of v, and k is 4g plus the number of group g's three below v. The code is found the same way, without looking it up: codes[0] (``first``), plus
+    codes[4g] - codes[0] (the ``jumps``, :func:`code_steps`), plus codes[i + 1] - codes[i] (``steps``) for each
+    threshold i of the group below v, all modulo 16 (no sum of them overflows a byte). That is six float32
+    comparisons, each group's threshold and step chosen by comparisons already made, without branches or table
+    look-ups, so that a loop of this function vectorises."""
+    compared = abs(v) if on_magnitude else v
+    above_3 = thresholds[3] < compared
+    above_7 = thresholds[7] < compared
+    above_11 = thresholds[11] < compared
+    code = np.uint8(first + jumps[0] * np.uint8(above_3) + jumps[1] * np.uint8(above_7)
+                    + jumps[2] * np.uint8(above_11))
+    for j in range(3):
+        t0, t1, t2, t3 = thresholds[j], thresholds[4 + j], thresholds[8 + j], thresholds[12 + j]
+        s0, s1, s2, s3 = steps[j], steps[4 + j], steps[8 + j], steps[12 + j]
+        bound = t3 if above_11 else t2 if above_7 else t1 if above_3 else t0
+        step = s3 if above_11 else s2 if above_7 else s1 if above_3 else s0
+        code = np.uint8(code + step * np.uint8(bound < compared))
+    sign = np.uint8(FP4_SIGN) if (on_magnitude and v < np.float32(0.0)) else np.uint8(0)
+    return np.uint8(nan_code) if v != v else np.uint8((code & np.uint8(15)) | sign)
 
 
 @kernel
-def scaled_positions(values, factors, thresholds, on_magnitude, positions):
-    """:func:`threshold_position` of fl32(x * f) for every x of ``values`` and f of ``factors``. (A loop of its
-    own over views, so that the compiler keeps the element function inline and vectorises it.)"""
-    for i in range(values.shape[0]):
-        positions[i] = threshold_position(values[i] * factors[i], thresholds, on_magnitude)
+def scaled_codes(values, factors, thresholds, steps, jumps, first, on_magnitude, nan_code, out):
+    """:func:`select_code` of fl32(x * f) for every x of ``values`` and f of ``factors``. (A loop of its own over
+    views, so that the compiler keeps the element function inline and vectorises it; one loop for each value of
+    ``on_magnitude``, so that the comparisons hold no branch.)"""
+    if on_magnitude:
+        for i in range(values.shape[0]):
+            out[i] = select_code(values[i] * factors[i], thresholds, steps, jumps, first, True, nan_code)
+    else:
+        for i in range(values.shape[0]):
+            out[i] = select_code(values[i] * factors[i], thresholds, steps, jumps, first, False, nan_code)
+
+
+@kernel
+def pack_codes(codes, packed):
+    """BLK-7.5: the codes 2j and 2j + 1 of ``codes`` into the high and low nibbles of byte j of ``packed``."""
+    for j in range(packed.shape[0]):
+        packed[j] = np.uint8((codes[2 * j] << np.uint8(4)) | codes[2 * j + 1])
 
 
 @kernel
@@ -126,53 +162,45 @@ def quantize_bnb4(x, block_size, absmax, packed, thresholds, codes, on_magnitude
     ``x`` (the last block may be shorter) into ``absmax``; every element's code (:func:`select_code`), two per
     byte, the first element of a pair in the high nibble, into ``packed``; an odd count's last low nibble the
     code of +0. The thresholds are padded to :data:`THRESHOLD_SLOTS` with +inf. The blocks are taken about
-    :data:`CHUNK` elements at a time: their absmax and reciprocal first (repeated for each element), then the
-    elements' positions (:func:`threshold_position`) in one long loop, which vectorises where a short block's
-    does not; a last partial block under ``bnb4_tail = divide`` is done again, dividing. The positions are then
-    read as codes (:func:`position_code`, once for every position) two at a time (:func:`pack_positions`)."""
+    :data:`QUANTIZE_CHUNK` elements at a time: their absmax and reciprocal first (repeated for each element),
+    then the elements' codes (:func:`scaled_codes`) in one long loop, which vectorises where a short block's
+    does not; a last partial block under ``bnb4_tail = divide`` is done again, dividing. The codes are then
+    packed two to a byte (:func:`pack_codes`)."""
     n = x.shape[0]
     bits = x.view(np.uint32)
-    bounds = np.full(THRESHOLD_SLOTS, np.inf, dtype=np.float32)
-    bounds[:thresholds.shape[0]] = thresholds
-    # The code of every position a value can take (a count up to the number of codes less one).
-    code_of = np.zeros(NAN_POSITION + 1, dtype=np.uint8)
-    code_of[NAN_POSITION] = position_code(NAN_POSITION, codes, nan_code)
-    for count in range(codes.shape[0]):
-        code_of[count] = position_code(count, codes, nan_code)
-        code_of[count | NEGATIVE_POSITION] = position_code(count | NEGATIVE_POSITION, codes, nan_code)
-    zero = threshold_position(np.float32(0.0), bounds, on_magnitude)
+    bound_array = np.full(THRESHOLD_SLOTS, np.inf, dtype=np.float32)
+    bound_array[:thresholds.shape[0]] = thresholds
+    step_array = np.zeros(THRESHOLD_SLOTS, dtype=np.uint8)
+    jump_array = np.zeros(3, dtype=np.uint8)
+    first = code_steps(codes, step_array, jump_array)
+    bounds, steps, jumps = slots(bound_array), slots(step_array), (jump_array[0], jump_array[1], jump_array[2])
+    zero = select_code(np.float32(0.0), bounds, steps, jumps, first, on_magnitude, nan_code)
     # An even number of blocks a chunk, so that every chunk starts on a byte.
-    per_chunk = max(2, CHUNK // block_size)
+    per_chunk = max(2, QUANTIZE_CHUNK // block_size)
     per_chunk += per_chunk & 1
     factors = np.empty(per_chunk * block_size, dtype=np.float32)
-    positions = np.empty(per_chunk * block_size + 1, dtype=np.uint8)
+    chunk_codes = np.empty(per_chunk * block_size + 1, dtype=np.uint8)
     tail = n % block_size
-    for first in range(0, absmax.shape[0], per_chunk):
-        start = first * block_size
-        stop = min((first + per_chunk) * block_size, n)
+    for first_block in range(0, absmax.shape[0], per_chunk):
+        start = first_block * block_size
+        stop = min((first_block + per_chunk) * block_size, n)
         size = stop - start
-        for block in range(first, min(first + per_chunk, absmax.shape[0])):
+        for block in range(first_block, min(first_block + per_chunk, absmax.shape[0])):
             low = block * block_size
             high = min(low + block_size, n)
             amax = block_absmax(bits[low:high], absmax_nan)
             absmax[block] = amax
             factors[low - start:high - start] = block_reciprocal(amax, reciprocal_rule)
-        scaled_positions(x[start:stop], factors[:size], bounds, on_magnitude, positions[:size])
+        scaled_codes(x[start:stop], factors[:size], bounds, steps, jumps, first, on_magnitude, nan_code,
+                     chunk_codes[:size])
         if tail_rule == TAIL_DIVIDE and tail and stop == n:
             divisor = tail_divisor(absmax[absmax.shape[0] - 1])
             for i in range(size - tail, size):
-                positions[i] = threshold_position(np.float32(np.float64(x[start + i]) / divisor), bounds,
-                                                  on_magnitude)
-        # The padding of an odd count: the position of +0.
-        positions[size] = zero
-        pack_positions(positions, code_of, packed[start >> 1:(stop + 1) >> 1])
-
-
-@kernel
-def pack_positions(positions, code_of, packed):
-    """The codes (``code_of`` each position) of positions 2j and 2j + 1 into the high and low nibbles of byte j."""
-    for j in range(packed.shape[0]):
-        packed[j] = (code_of[positions[2 * j]] << 4) | code_of[positions[2 * j + 1]]
+                chunk_codes[i] = select_code(np.float32(np.float64(x[start + i]) / divisor), bounds, steps, jumps,
+                                             first, on_magnitude, nan_code)
+        # The padding of an odd count: the code of +0.
+        chunk_codes[size] = zero
+        pack_codes(chunk_codes, packed[start >> 1:(stop + 1) >> 1])
 
 
 @kernel
